@@ -1,0 +1,38 @@
+// The nsfwjs npm package ships Keras-converted LayersModels through its public
+// `nsfwjs/models/<name>` entry points: the model.json object and the weight shards as base64.
+import { createRequire } from 'node:module';
+import * as tf from '@tensorflow/tfjs';
+
+const require = createRequire(import.meta.url);
+
+export type NsfwjsModel = 'mobilenet_v2' | 'inception_v3';
+
+interface ModelJson {
+  modelTopology: object;
+  weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+}
+interface ModelDefinition {
+  modelJson: () => Promise<{ default: ModelJson }>;
+  weightBundles: (() => Promise<{ default: string }>)[];
+}
+
+const definitions: Record<NsfwjsModel, () => ModelDefinition> = {
+  mobilenet_v2: () => (require('nsfwjs/models/mobilenet_v2') as { MobileNetV2Model: ModelDefinition }).MobileNetV2Model,
+  inception_v3: () => (require('nsfwjs/models/inception_v3') as { InceptionV3Model: ModelDefinition }).InceptionV3Model,
+};
+
+export async function nsfwjsArtifacts(name: NsfwjsModel): Promise<tf.io.ModelArtifacts> {
+  const def = definitions[name]();
+  const json = (await def.modelJson()).default;
+  const shards = await Promise.all(def.weightBundles.map(async (b) => Buffer.from((await b()).default, 'base64')));
+  const all = Buffer.concat(shards);
+  return {
+    modelTopology: json.modelTopology,
+    weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
+    weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
+  };
+}
+
+export async function loadNsfwjsModel(name: NsfwjsModel): Promise<tf.LayersModel> {
+  return tf.loadLayersModel(tf.io.fromMemory(await nsfwjsArtifacts(name)));
+}

@@ -1,0 +1,47 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { ImageSize, ResizeMode } from '../data/types.js';
+
+/** Per-channel normalisation, applied as (pixel/255 - mean) / std. */
+export interface Normalize {
+  mean: number[];
+  std: number[];
+}
+
+/** A run of layers that is frozen or unfrozen together (indices into model.layers, inclusive). */
+export interface Block {
+  name: string;
+  start: number;
+  end: number;
+}
+
+/** What a head on top of this base should look like unless the user says otherwise. */
+export interface HeadSpec {
+  kind: 'linear' | 'mlp';
+  /** Hidden units of an MLP head. */
+  units?: number[];
+  dropout?: number;
+  /** How spatial features become a vector: global average pooling or flattening. */
+  pool?: 'avg' | 'flatten';
+}
+
+/** A pre-trained model plus what graft needs to know to transfer from it. */
+export interface Base {
+  /** Name or spec it was loaded from (`mobilenet_v2`, a path to model.json). */
+  name: string;
+  kind: 'layers' | 'graph';
+  /** The fine-tunable model (kind 'layers'). */
+  model?: tf.LayersModel;
+  /** A frozen feature extractor (kind 'graph'). */
+  graph?: tf.GraphModel;
+  input: ImageSize;
+  normalize: Normalize;
+  resize: ResizeMode;
+  /** Block boundaries, bottom to top, for unfreezing by block. */
+  blocks: Block[];
+  /** Layer the `auto` cut resolves to: the last feature layer before the original classifier. */
+  suggestedCut: string;
+  /** Head used when none is given. */
+  head: HeadSpec;
+  /** Where the weights come from, in one sentence. */
+  provenance: string;
+}

@@ -1,0 +1,35 @@
+import { Command } from 'commander';
+import { join } from 'node:path';
+import { usageError } from '../../errors.js';
+import { EXPERIMENTS } from '../../experiments/index.js';
+import { writeFileAtomically } from '../../io/atomic.js';
+import { prepare, type GlobalOptions } from '../main.js';
+import { log, note, printJson, Progress } from '../output.js';
+
+export function experimentCommand(): Command {
+  return new Command('experiment')
+    .description(`reproduce a reference table offline (${Object.keys(EXPERIMENTS).join(', ')})`)
+    .argument('<name>', 'experiment name')
+    .option('--seeds <list>', 'comma-separated seeds', '1,2,3')
+    .option('--runs <dir>', 'where the Markdown and JSON reports go', 'runs')
+    .action(async (name: string, flags: GlobalOptions & { seeds: string; runs: string }) => {
+      const experiment = EXPERIMENTS[name];
+      if (!experiment) throw usageError(`unknown experiment "${name}" (known: ${Object.keys(EXPERIMENTS).join(', ')})`);
+      const seeds = flags.seeds.split(',').map(Number);
+      if (seeds.some((s) => !Number.isInteger(s) || s < 0)) throw usageError(`--seeds must be a comma-separated list of integers, got "${flags.seeds}"`);
+      await prepare(flags);
+      const progress = new Progress();
+      const started = performance.now();
+      const result = await experiment.run({ seeds, onStep: (s) => (progress.stop(), note(`${name}: ${s}`)), onEpoch: process.stderr.isTTY ? (e) => progress.epoch(e) : undefined });
+      progress.stop();
+      const seconds = (performance.now() - started) / 1000;
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      const path = join(flags.runs, `${name}-${stamp}`);
+      const json = { ...result.json, seconds, backend: flags.backend };
+      await writeFileAtomically(`${path}.md`, `# ${name}\n\n${result.markdown}\n\nTotal ${seconds.toFixed(0)} s on backend ${flags.backend}.\n`);
+      await writeFileAtomically(`${path}.json`, JSON.stringify(json, null, 2) + '\n');
+      log(result.markdown);
+      log(`\n${seconds.toFixed(0)} s; report written to ${path}.md and .json`);
+      if (flags.json) printJson(json);
+    });
+}

@@ -1,0 +1,110 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { parseHead } from '../../graft/head.js';
+import { assertWritable } from '../../io/atomic.js';
+import { saveTrained } from '../../export/trained.js';
+import { loadBase } from '../../bases/index.js';
+import { parseClassFilter } from '../../data/index.js';
+import type { Skipped } from '../../data/types.js';
+import { trainClassifier } from '../../train/classifier.js';
+import { TRAIN_DEFAULTS } from '../../train/train.js';
+import { prepare, type GlobalOptions } from '../main.js';
+import { log, pct, printJson, Progress, table, warn } from '../output.js';
+
+export const intArg = (name: string, min = 0) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+  return n;
+};
+const numArg = (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
+  return n;
+};
+
+interface TrainFlags extends GlobalOptions {
+  base: string;
+  data: string;
+  out: string;
+  perClass?: number;
+  epochs: number;
+  cut: string;
+  head?: string;
+  unfreeze: number;
+  batchSize: number;
+  lr: number;
+  patience: number;
+  seed: number;
+  classes?: string;
+  scratch: boolean;
+  strict: boolean;
+  force: boolean;
+}
+
+/** Report skipped files in one warning, the way a person wants to read it. */
+export function skippedWarning(skipped: Skipped[]): void {
+  if (!skipped.length) return;
+  const shown = skipped.slice(0, 10).map((s) => `${s.path} (${s.reason})`);
+  warn(`skipped ${skipped.length} unusable file${skipped.length > 1 ? 's' : ''}: ${shown.join(', ')}${skipped.length > 10 ? ', …' : ''}`);
+}
+
+export function trainCommand(): Command {
+  return new Command('train')
+    .description('graft a new head on a base and fine-tune it on your data')
+    .requiredOption('--base <base>', 'mobilenet_v2, digits-cnn, or a path/URL to a TF.js model.json')
+    .requiredOption('--data <data>', 'image folder (root/<class>/*.jpg), CSV/JSONL manifest, or mnist')
+    .requiredOption('--out <dir>', 'output directory for the trained model')
+    .option('--per-class <n>', 'keep N training examples per class (val/test untouched)', intArg('--per-class', 1))
+    .option('--epochs <n>', 'maximum epochs per stage', intArg('--epochs', 1), TRAIN_DEFAULTS.epochs)
+    .option('--cut <layer>', 'layer to cut the base at: name, index or auto', 'auto')
+    .option('--head <head>', 'linear or mlp[:UNITS] (default: the base\'s suggested head)')
+    .option('--unfreeze <n>', 'blocks below the cut fine-tuned in stage 2 (0: head only)', intArg('--unfreeze'), TRAIN_DEFAULTS.unfreeze)
+    .option('--batch-size <n>', 'batch size', intArg('--batch-size', 1), TRAIN_DEFAULTS.batchSize)
+    .option('--lr <rate>', 'learning rate of stage 1 (stage 2 uses a tenth)', numArg, TRAIN_DEFAULTS.learningRate)
+    .option('--patience <n>', 'early-stopping patience in epochs', intArg('--patience', 1), TRAIN_DEFAULTS.patience)
+    .option('--seed <n>', 'random seed (splits, initialisation, shuffling)', intArg('--seed'), 0)
+    .option('--classes <spec>', 'use only these classes (e.g. 5-9 for mnist, or a,b,c)')
+    .option('--scratch', 'train the same architecture from freshly initialised weights (baseline)', false)
+    .option('--strict', 'fail on unreadable files instead of skipping them', false)
+    .option('--force', 'overwrite --out if it exists', false)
+    .action(async (flags: TrainFlags) => {
+      assertWritable(flags.out, flags.force);
+      await prepare(flags);
+      const base = await loadBase(flags.base);
+      const skipped: Skipped[] = [];
+      const progress = new Progress();
+      const result = await trainClassifier({
+        base,
+        data: flags.data,
+        cut: flags.cut,
+        head: flags.head ? parseHead(flags.head, base.head) : undefined,
+        scratch: flags.scratch,
+        perClass: flags.perClass,
+        classes: flags.classes ? parseClassFilter(flags.classes) : undefined,
+        strict: flags.strict,
+        epochs: flags.epochs,
+        unfreeze: flags.unfreeze,
+        batchSize: flags.batchSize,
+        learningRate: flags.lr,
+        patience: flags.patience,
+        seed: flags.seed,
+        onSkip: (s) => skipped.push(s),
+        onLoad: (done, total) => (done === 1 ? progress.start('loading images', total) : progress.update(done)),
+        onFeatures: (stage, done, total) => (done <= 64 ? progress.start(`${stage}: frozen features`, total) : progress.update(done)),
+        onEpoch: (e) => progress.epoch(e),
+      });
+      progress.stop();
+      skippedWarning(skipped);
+      const { grafted, metrics, training, counts } = result;
+      const summary = { val: { accuracy: metrics.val.accuracy, macroF1: metrics.val.macroF1 }, test: { accuracy: metrics.test.accuracy, macroF1: metrics.test.macroF1 } };
+      await saveTrained(grafted, flags.out, {
+        force: flags.force,
+        metrics: { val: metrics.val, test: metrics.test },
+        training: { ...training, counts, seed: flags.seed, perClass: flags.perClass ?? null, skipped: skipped.length },
+      });
+      log(`base ${base.name}, cut at ${grafted.cut}${grafted.scratch ? ' (scratch)' : ''}; ${counts.train} train / ${counts.val} val / ${counts.test} test images, ${grafted.classes.length} classes`);
+      log(table(['stage', 'trainable from', 'epochs', 'best epoch', 'best val loss', 'seconds'], training.stages.map((s) => [s.stage, s.trainableFrom, s.epochsRun, s.bestEpoch, s.bestValLoss.toFixed(4), (s.seconds + s.featureSeconds).toFixed(1)])));
+      log(table(['split', 'accuracy', 'macro-F1'], [['val', pct(metrics.val.accuracy), metrics.val.macroF1.toFixed(3)], ['test', pct(metrics.test.accuracy), metrics.test.macroF1.toFixed(3)]]));
+      log(`saved to ${flags.out}`);
+      if (flags.json) printJson({ out: flags.out, classes: grafted.classes, cut: grafted.cut, scratch: grafted.scratch, metrics: summary, seconds: training.seconds });
+    });
+}

@@ -1,0 +1,63 @@
+// The graft command line: a thin layer over the library. Every failure becomes one line on stderr
+// starting with "error:" (exit 2 for usage, 1 for failures), with the stack only under --verbose.
+import { Command, CommanderError, Option } from 'commander';
+import { BACKENDS, useBackend, type BackendName } from '../backend/index.js';
+import { GraftError } from '../errors.js';
+import { GRAFT_VERSION } from '../version.js';
+import { evalCommand } from './commands/eval.js';
+import { experimentCommand } from './commands/experiment.js';
+import { inspectCommand } from './commands/inspect.js';
+import { predictCommand } from './commands/predict.js';
+import { pretrainCommand } from './commands/pretrain.js';
+import { trainCommand } from './commands/train.js';
+
+export interface GlobalOptions {
+  backend: BackendName;
+  verbose: boolean;
+  json: boolean;
+}
+
+/** Options every command takes. */
+export function withCommon(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--backend <name>', 'TF.js backend').choices(BACKENDS).default('wasm'))
+    .option('--json', 'print one JSON object as the last line of stdout', false)
+    .option('--verbose', 'show stack traces on errors', false);
+}
+
+export async function prepare(opts: GlobalOptions): Promise<void> {
+  await useBackend(opts.backend);
+}
+
+function program(): Command {
+  const p = new Command('graft')
+    .description('Transfer learning for TypeScript: a pre-trained base, a new head, fine-tuned on your data.')
+    .version(GRAFT_VERSION)
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? s : s) });
+  for (const make of [trainCommand, evalCommand, predictCommand, inspectCommand, experimentCommand, pretrainCommand]) {
+    p.addCommand(withCommon(make()).exitOverride());
+  }
+  return p;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  try {
+    await program().parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Commander has already printed its "error: …" line; help and version exit 0.
+      return e.exitCode === 0 || e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
+    }
+    const err = e as Error;
+    const code = e instanceof GraftError ? e.exitCode : 1;
+    process.stderr.write(`error: ${firstLine(err.message)}\n`);
+    if (verbose && err.stack) process.stderr.write(err.stack + '\n');
+    return code;
+  }
+}
+
+const firstLine = (s: string) => s.split('\n')[0].trim() || 'unknown failure';

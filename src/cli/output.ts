@@ -1,0 +1,54 @@
+// Everything the CLI shows a person: tables, warnings, progress, and the --json last line.
+import cliProgress from 'cli-progress';
+import { pct } from '../evaluate/report.js';
+import type { EpochInfo } from '../train/fit.js';
+
+export interface Out {
+  json: boolean;
+  verbose: boolean;
+}
+
+export const log = (line = '') => process.stdout.write(line + '\n');
+export const note = (line: string) => process.stderr.write(line + '\n');
+export const warn = (line: string) => process.stderr.write(`warning: ${line}\n`);
+
+/** The machine-readable result: one JSON object, the last line of stdout. */
+export const printJson = (value: unknown) => process.stdout.write(JSON.stringify(value) + '\n');
+
+export { pct, table } from '../evaluate/report.js';
+
+/** Progress on stderr: a bar with ETA on a terminal, one line per step elsewhere (CI logs, pipes). */
+export class Progress {
+  private bar?: cliProgress.SingleBar;
+  private readonly tty = !!process.stderr.isTTY;
+
+  start(label: string, total: number): void {
+    this.stop();
+    if (!this.tty) return;
+    this.bar = new cliProgress.SingleBar(
+      { format: `${label} [{bar}] {value}/{total} | ETA {eta_formatted} {info}`, stream: process.stderr, hideCursor: true, clearOnComplete: true },
+      cliProgress.Presets.shades_classic,
+    );
+    this.bar.start(total, 0, { info: '' });
+  }
+
+  update(value: number, info = ''): void {
+    this.bar?.update(value, { info });
+  }
+
+  stop(): void {
+    this.bar?.stop();
+    this.bar = undefined;
+  }
+
+  /** Training epochs: the bar moves per epoch on a TTY; otherwise one line each. */
+  epoch(e: EpochInfo): void {
+    const info = `loss ${e.loss.toFixed(4)} acc ${pct(e.accuracy)} val_loss ${e.valLoss.toFixed(4)} val_acc ${isNaN(e.valAccuracy) ? '-' : pct(e.valAccuracy)}`;
+    if (this.tty) {
+      if (e.epoch === 1) this.start(`${e.stage} epochs`, e.epochs);
+      this.update(e.epoch, info);
+    } else {
+      note(`${e.stage} epoch ${e.epoch}/${e.epochs} ${info} (${e.seconds.toFixed(1)} s)`);
+    }
+  }
+}

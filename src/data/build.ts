@@ -1,0 +1,116 @@
+// Shared by the folder and manifest loaders: decode a list of labelled files into one ImageSet,
+// a few at a time, gathering the files that could not be used.
+import { readFile } from 'node:fs/promises';
+import { GraftError } from '../errors.js';
+import { bytesPerImage, decodeImageBuffer, DecodeError } from './images.js';
+import type { ImageSet, ImageSize, LoadOptions, Skipped } from './types.js';
+
+export interface LabelledFile {
+  path: string;
+  /** Index into the class list. */
+  label: number;
+}
+
+/** sharp already runs libvips on its own thread pool; a few files in flight keep it busy without piling up buffers. */
+export const DECODE_CONCURRENCY = 4;
+
+/** Run `fn` over `items` with at most `limit` in flight, in input order of start. */
+export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** Progress shared by several decode passes (e.g. train/ then val/), so the total covers them all. */
+export class Progress {
+  private done = 0;
+  constructor(
+    readonly total: number,
+    private readonly onProgress?: (done: number, total: number) => void,
+  ) {
+    onProgress?.(0, total);
+  }
+  tick(): void {
+    this.done++;
+    this.onProgress?.(this.done, this.total);
+  }
+}
+
+export const emptySet = (classes: string[], size: ImageSize): ImageSet => ({
+  classes,
+  size,
+  pixels: new Uint8Array(0),
+  labels: new Int32Array(0),
+  ids: [],
+});
+
+/** Decode `files`; the ones that fail are appended to `skips` rather than thrown. */
+export async function decodeFiles(
+  files: readonly LabelledFile[],
+  classes: string[],
+  opts: LoadOptions,
+  progress: Progress,
+  skips: Skipped[],
+): Promise<ImageSet> {
+  const bpi = bytesPerImage(opts.size);
+  const pixels = new Uint8Array(files.length * bpi);
+  const ok = new Uint8Array(files.length);
+  await forEachLimit(files, DECODE_CONCURRENCY, async (file, i) => {
+    try {
+      const buf = await readFile(file.path);
+      pixels.set(await decodeImageBuffer(buf, opts.size, opts.resize ?? 'cover', file.path), i * bpi);
+      ok[i] = 1;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const reason = err instanceof DecodeError ? err.reason : code === 'ENOENT' ? 'file not found' : code ?? String(err);
+      skips.push({ path: file.path, reason });
+    }
+    progress.tick();
+  });
+  // Compact in place so a few bad files do not cost a second copy of the whole set.
+  let n = 0;
+  const labels: number[] = [];
+  const ids: string[] = [];
+  files.forEach((file, i) => {
+    if (!ok[i]) return;
+    if (n !== i) pixels.copyWithin(n * bpi, i * bpi, (i + 1) * bpi);
+    labels.push(file.label);
+    ids.push(file.path);
+    n++;
+  });
+  return { classes, size: opts.size, pixels: pixels.subarray(0, n * bpi), labels: Int32Array.from(labels), ids };
+}
+
+/** Drop classes with no images (relabelling the rest), reporting each dropped one. */
+export function dropEmptyClasses(set: ImageSet, where: (cls: string) => string, skips: Skipped[]): ImageSet {
+  const counts = new Array<number>(set.classes.length).fill(0);
+  for (const l of set.labels) counts[l]++;
+  if (counts.every((c) => c > 0)) return set;
+  const remap = new Int32Array(set.classes.length).fill(-1);
+  const classes: string[] = [];
+  set.classes.forEach((cls, i) => {
+    if (counts[i] > 0) {
+      remap[i] = classes.length;
+      classes.push(cls);
+    } else {
+      skips.push({ path: where(cls), reason: 'no usable images; class dropped' });
+    }
+  });
+  return { ...set, classes, labels: set.labels.map((l) => remap[l]) };
+}
+
+/** Strict: one error naming every unusable file. Otherwise report each, in a stable order. */
+export function settleSkips(skips: Skipped[], opts: LoadOptions, where: string): void {
+  if (skips.length === 0) return;
+  const sorted = [...skips].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  if (opts.strict) {
+    const list = sorted.map((s) => `  ${s.path}: ${s.reason}`).join('\n');
+    throw new GraftError(`${sorted.length} unusable file${sorted.length === 1 ? '' : 's'} in ${where} (strict mode):\n${list}`, 1);
+  }
+  for (const s of sorted) opts.onSkip?.(s);
+}

@@ -1,0 +1,116 @@
+// Manifests: a CSV (header row required) or JSON Lines file with `path` and `label` per image,
+// paths relative to the manifest's own folder.
+import { readFile } from 'node:fs/promises';
+import { dirname, extname, isAbsolute, join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { usageError } from '../errors.js';
+import { decodeFiles, dropEmptyClasses, Progress, settleSkips } from './build.js';
+import type { ImageSet, LoadOptions, Skipped } from './types.js';
+
+export const MANIFEST_EXTENSIONS: readonly string[] = ['.csv', '.jsonl', '.ndjson'];
+export const isManifestPath = (path: string): boolean => MANIFEST_EXTENSIONS.includes(extname(path).toLowerCase());
+
+export interface ManifestRow {
+  path: string;
+  label: string;
+  /** Line in the manifest, for messages. */
+  line: number;
+}
+
+const COLUMNS = ['path', 'label'] as const;
+
+function parseCsv(text: string, file: string): ManifestRow[] {
+  let records: string[][];
+  try {
+    records = parse(text, { bom: true, skip_empty_lines: true, trim: true });
+  } catch (err) {
+    throw usageError(`${file}: not a valid CSV: ${(err as Error).message}`);
+  }
+  if (records.length === 0) throw usageError(`${file} is empty; expected a header row with columns ${COLUMNS.join(', ')}`);
+  const header = records[0];
+  const lower = header.map((h) => h.toLowerCase());
+  const missing = COLUMNS.filter((c) => !lower.includes(c));
+  if (missing.length) {
+    throw usageError(
+      `${file}: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ` +
+        `(columns found: ${header.map((h) => JSON.stringify(h)).join(', ')}; the first row must be a header)`,
+    );
+  }
+  const pathCol = lower.indexOf('path');
+  const labelCol = lower.indexOf('label');
+  // Assumes no quoted newlines, so record i is on line i + 1; only used in messages.
+  return records.slice(1).map((r, i) => ({ path: r[pathCol] ?? '', label: r[labelCol] ?? '', line: i + 2 }));
+}
+
+function parseJsonl(text: string, file: string): ManifestRow[] {
+  const rows: ManifestRow[] = [];
+  text.replace(/^\uFEFF/, '').split(/\r?\n/).forEach((raw, i) => {
+    if (!raw.trim()) return;
+    let obj: unknown;
+    try {
+      obj = JSON.parse(raw);
+    } catch (err) {
+      throw usageError(`${file}:${i + 1}: not valid JSON: ${(err as Error).message}`);
+    }
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+      throw usageError(`${file}:${i + 1}: expected an object with keys ${COLUMNS.join(', ')}`);
+    }
+    const rec = obj as Record<string, unknown>;
+    const missing = COLUMNS.filter((c) => !(c in rec));
+    if (missing.length) {
+      throw usageError(`${file}:${i + 1}: missing key${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (keys found: ${Object.keys(rec).join(', ') || 'none'})`);
+    }
+    const str = (v: unknown) => (v === null || v === undefined ? '' : String(v).trim());
+    rows.push({ path: str(rec.path), label: str(rec.label), line: i + 1 });
+  });
+  return rows;
+}
+
+/** The manifest's rows, paths still as written. Usage errors for a missing file or column. */
+export async function readManifest(file: string): Promise<ManifestRow[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw usageError(`data path not found: ${file}`);
+    throw err;
+  }
+  return extname(file).toLowerCase() === '.csv' ? parseCsv(text, file) : parseJsonl(text, file);
+}
+
+// Integer labels (0..10) sort as numbers, which is what anyone writing them means; others by code point,
+// like class folders.
+function sortLabels(labels: string[]): string[] {
+  if (labels.every((l) => /^-?\d+$/.test(l))) return labels.sort((a, b) => Number(a) - Number(b));
+  return labels.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+export async function loadManifest(file: string, opts: LoadOptions): Promise<ImageSet> {
+  const rows = await readManifest(file);
+  const skips: Skipped[] = [];
+  const usable: ManifestRow[] = [];
+  for (const r of rows) {
+    if (!r.path) skips.push({ path: `${file}:${r.line}`, reason: 'empty path' });
+    else if (!r.label) skips.push({ path: `${file}:${r.line}`, reason: 'empty label' });
+    else usable.push(r);
+  }
+  const found = sortLabels([...new Set(usable.map((r) => r.label))]);
+  let classes = found;
+  if (opts.classes) {
+    const absent = opts.classes.filter((c) => !found.includes(c));
+    if (absent.length) throw usageError(`${file}: no rows labelled ${absent.map((c) => JSON.stringify(c)).join(', ')} (labels found: ${found.join(', ')})`);
+    classes = [...opts.classes];
+  }
+  if (classes.length < 2) throw usageError(`${file}: need at least 2 labels, found ${classes.length}${classes.length ? ` (${classes[0]})` : ''}`);
+
+  const index = new Map(classes.map((c, i) => [c, i]));
+  const base = dirname(file);
+  const files = usable
+    .filter((r) => index.has(r.label))
+    .map((r) => ({ path: isAbsolute(r.path) ? r.path : join(base, r.path), label: index.get(r.label)! }));
+  const decoded = await decodeFiles(files, classes, opts, new Progress(files.length, opts.onProgress), skips);
+  const set = dropEmptyClasses(decoded, (c) => `${file} (label ${JSON.stringify(c)})`, skips);
+  settleSkips(skips, opts, file);
+  if (set.classes.length < 2) throw usageError(`${file}: need at least 2 labels with usable images, found ${set.classes.length}`);
+  return set;
+}

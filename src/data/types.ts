@@ -1,0 +1,67 @@
+// The shapes data takes inside graft. Images are kept as uint8 pixels already resized to the
+// base's input (height x width x channels); they become float tensors batch by batch.
+
+/** How an image is fitted to the base's input size (sharp's `fit`). */
+export type ResizeMode = 'cover' | 'fill' | 'contain';
+
+export interface ImageSize {
+  height: number;
+  width: number;
+  channels: 1 | 3;
+}
+
+/** A labelled set of images, pixels held in one buffer in NHWC order. */
+export interface ImageSet {
+  classes: string[];
+  size: ImageSize;
+  /** n * height * width * channels bytes. */
+  pixels: Uint8Array;
+  /** Class index per image, into `classes`. */
+  labels: Int32Array;
+  /** Where each image came from (a file path, or `mnist:<index>`). */
+  ids: string[];
+}
+
+/** A file that could not be used, and why. */
+export interface Skipped {
+  path: string;
+  reason: string;
+}
+
+export interface Splits {
+  train: ImageSet;
+  val: ImageSet;
+  test: ImageSet;
+  /** Pre-split data with train/ and val/ but no test/: `test` is the same set as `val`. */
+  testIsVal?: boolean;
+}
+
+/**
+ * What a data spec holds before splitting: one labelled set (to be split by seed), or sets the
+ * user already split on disk (`train/` plus `val/` and/or `test/`), all sharing train's classes.
+ */
+export type LoadedData =
+  | { kind: 'set'; set: ImageSet }
+  | { kind: 'presplit'; train: ImageSet; val?: ImageSet; test?: ImageSet };
+
+export interface LoadOptions {
+  size: ImageSize;
+  resize?: ResizeMode;
+  /** Fail (exit 1) on unreadable files instead of skipping them. */
+  strict?: boolean;
+  /** Keep only these class names (or for mnist, digits), in this order. */
+  classes?: string[];
+  /** Called with each skipped file; the CLI gathers them into one warning. */
+  onSkip?: (s: Skipped) => void;
+  /** Progress while decoding: done and total files. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface SplitOptions {
+  seed: number;
+  /** Fractions of each class held out, when the data is not pre-split. */
+  valFraction?: number;
+  testFraction?: number;
+  /** Keep N training examples per class (val and test untouched). */
+  perClass?: number;
+}

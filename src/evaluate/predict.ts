@@ -1,0 +1,23 @@
+// Predictions for image files with a trained model, preprocessing exactly as graft.json says.
+import * as tf from '@tensorflow/tfjs';
+import { decodeImageFile } from '../data/images.js';
+import type { Trained } from '../export/trained.js';
+import { imagesToTensor } from '../train/tensors.js';
+
+export interface Prediction {
+  file: string;
+  top: { label: string; probability: number }[];
+}
+
+export async function predictFiles(trained: Trained, files: string[], topK = 3): Promise<Prediction[]> {
+  const { input, normalize, resize, labels } = trained.meta;
+  const out: Prediction[] = [];
+  for (const file of files) {
+    const pixels = await decodeImageFile(file, input, resize);
+    const set = { classes: labels, size: input, pixels, labels: Int32Array.of(0), ids: [file] };
+    const probs = tf.tidy(() => (trained.model.predict(imagesToTensor(set, normalize)) as tf.Tensor).dataSync());
+    const ranked = [...probs].map((p, i) => ({ label: labels[i], probability: p })).sort((a, b) => b.probability - a.probability);
+    out.push({ file, top: ranked.slice(0, Math.max(1, topK)) });
+  }
+  return out;
+}

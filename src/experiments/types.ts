@@ -1,0 +1,21 @@
+import type { EpochInfo } from '../train/fit.js';
+
+export interface ExperimentOptions {
+  seeds?: number[];
+  /** Progress: one line of what is running now. */
+  onStep?: (what: string) => void;
+  onEpoch?: (e: EpochInfo) => void;
+}
+
+export interface ExperimentResult {
+  /** The JSON object `--json` prints; `experiment` names it. */
+  json: { experiment: string; [k: string]: unknown };
+  /** The readable table (Markdown). */
+  markdown: string;
+}
+
+export interface Experiment {
+  name: string;
+  description: string;
+  run(opts: ExperimentOptions): Promise<ExperimentResult>;
+}

@@ -1,0 +1,63 @@
+// A trained model on disk: a plain TF.js LayersModel (model.json + weights.bin) and graft.json,
+// everything a client needs to reproduce preprocessing without graft.
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { Normalize } from '../bases/types.js';
+import type { ImageSize, ResizeMode } from '../data/types.js';
+import { GraftError, usageError } from '../errors.js';
+import { writeDirAtomically } from '../io/atomic.js';
+import { fileHandler } from '../io/layers-files.js';
+import type { Grafted } from '../graft/graft.js';
+import { GRAFT_VERSION } from '../version.js';
+
+export interface GraftJson {
+  labels: string[];
+  input: ImageSize;
+  normalize: Normalize;
+  resize: ResizeMode;
+  base: string;
+  cut: string;
+  scratch: boolean;
+  metrics: Record<string, unknown>;
+  training: Record<string, unknown>;
+  versions: { graft: string; tfjs: string };
+}
+
+export interface Trained {
+  model: tf.LayersModel;
+  meta: GraftJson;
+}
+
+export async function saveTrained(g: Grafted, out: string, extra: { force?: boolean; metrics?: Record<string, unknown>; training?: Record<string, unknown> } = {}): Promise<void> {
+  const meta: GraftJson = {
+    labels: g.classes,
+    input: g.base.input,
+    normalize: g.base.normalize,
+    resize: g.base.resize,
+    base: g.base.name,
+    cut: g.cut,
+    scratch: g.scratch,
+    metrics: extra.metrics ?? {},
+    training: extra.training ?? {},
+    versions: { graft: GRAFT_VERSION, tfjs: tf.version.tfjs },
+  };
+  await writeDirAtomically(out, !!extra.force, async (dir) => {
+    await g.model.save(fileHandler(join(dir, 'model.json')));
+    await writeFile(join(dir, 'graft.json'), JSON.stringify(meta, null, 2) + '\n');
+  });
+}
+
+export async function loadTrained(dir: string): Promise<Trained> {
+  const metaPath = join(dir, 'graft.json');
+  if (!existsSync(dir)) throw usageError(`model directory not found: ${dir}`);
+  if (!existsSync(metaPath) || !existsSync(join(dir, 'model.json'))) throw usageError(`${dir} is not a graft model (model.json and graft.json expected)`);
+  let meta: GraftJson;
+  try {
+    meta = JSON.parse(await readFile(metaPath, 'utf8')) as GraftJson;
+  } catch (e) {
+    throw new GraftError(`cannot read ${metaPath}: ${(e as Error).message}`, 1);
+  }
+  return { model: await tf.loadLayersModel(fileHandler(join(dir, 'model.json'))), meta };
+}

@@ -1,0 +1,89 @@
+// graft(): cut a base at a layer, put a new head on it, and decide what trains.
+import * as tf from '@tensorflow/tfjs';
+import type { Base, HeadSpec } from '../bases/types.js';
+import { cutPoints } from '../bases/graph.js';
+import { usageError } from '../errors.js';
+import { resolveCut, type CutSpec } from './cut.js';
+import { applyHead } from './head.js';
+import { layerIndex, ownOutput } from './split.js';
+
+export interface GraftOptions {
+  /** Class names of the new task (their order is the output order). */
+  classes: string[];
+  cut?: CutSpec;
+  /** Head overrides; the base's suggested head otherwise. */
+  head?: Partial<HeadSpec>;
+  /** The same architecture with every weight freshly initialised and trainable. */
+  scratch?: boolean;
+}
+
+export interface Grafted {
+  base: Base;
+  /** Input → trunk (base up to the cut) → head → class probabilities. */
+  model: tf.LayersModel;
+  cut: string;
+  classes: string[];
+  head: HeadSpec;
+  scratch: boolean;
+}
+
+export async function graft(base: Base, opts: GraftOptions): Promise<Grafted> {
+  if (base.kind !== 'layers' || !base.model) {
+    throw usageError(`${base.name} is a graph model: graft can fine-tune only TF.js LayersModel bases for now`);
+  }
+  if (opts.classes.length < 2) throw usageError(`need at least 2 classes, got ${opts.classes.length}`);
+  const cut = resolveCut(base, opts.cut);
+  const head: HeadSpec = { ...base.head, ...opts.head };
+  const features = ownOutput(base.model.getLayer(cut));
+  let model = tf.model({ inputs: base.model.inputs, outputs: applyHead(features, head, opts.classes.length), name: `graft_${base.name.replace(/\W+/g, '_')}` });
+  if (opts.scratch) {
+    // Rebuilding from the architecture alone gives every layer its initialiser's fresh weights.
+    model = await tf.models.modelFromJSON({ modelTopology: model.toJSON(null, false) as tf.io.ModelJSON['modelTopology'] });
+  } else {
+    inferenceModeBatchNorm(model, cut);
+  }
+  const g: Grafted = { base, model, cut, classes: opts.classes, head, scratch: !!opts.scratch };
+  trainAbove(g, opts.scratch ? model.layers[0].name : cut);
+  return g;
+}
+
+/**
+ * Base BatchNormalization layers always normalise with their moving statistics, frozen or not:
+ * Keras's transfer-learning guide keeps BN in inference mode when fine-tuning, because updating
+ * statistics learned on millions of images from a few hundred wrecks them. TF.js ignores
+ * `trainable` here, so the layers' call is pinned to training=false.
+ */
+function inferenceModeBatchNorm(model: tf.LayersModel, cut: string): void {
+  const last = layerIndex(model, cut);
+  for (const layer of model.layers.slice(0, last + 1)) {
+    if (layer.getClassName() !== 'BatchNormalization') continue;
+    const call = layer.call.bind(layer);
+    layer.call = (inputs, kwargs) => call(inputs, { ...kwargs, training: false });
+  }
+}
+
+/** Freeze every layer up to and including `boundary`; train everything above it. */
+export function trainAbove(g: Grafted, boundary: string): void {
+  const b = layerIndex(g.model, boundary);
+  g.model.layers.forEach((layer, i) => {
+    layer.trainable = i > b;
+  });
+}
+
+/**
+ * The boundary that leaves the top `blocks` blocks at or below the cut trainable (0: head only).
+ * It is moved down to a cut point so the frozen part can still be computed once and cached.
+ */
+export function unfreezeBoundary(g: Grafted, blocks: number): string {
+  const cutIndex = layerIndex(g.model, g.cut);
+  if (blocks <= 0) return g.cut;
+  const baseModel = g.base.model!;
+  const below = g.base.blocks.filter((b) => b.start <= layerIndexIn(baseModel, g.model, cutIndex));
+  const first = below[Math.max(0, below.length - blocks)];
+  const cuts = cutPoints(g.model);
+  let boundary = layerIndex(g.model, baseModel.layers[first.start].name) - 1;
+  while (boundary > 0 && !cuts.has(boundary)) boundary--;
+  return g.model.layers[Math.max(0, boundary)].name;
+}
+
+const layerIndexIn = (base: tf.LayersModel, model: tf.LayersModel, i: number) => layerIndex(base, model.layers[i].name);

@@ -1,0 +1,28 @@
+// The new head grafted onto the trunk. Defaults follow Keras's transfer-learning guide
+// (global average pooling, dropout, one dense softmax layer) and its mnist_transfer_cnn example
+// (dense-128, dropout 0.5, dense softmax).
+import * as tf from '@tensorflow/tfjs';
+import type { HeadSpec } from '../bases/types.js';
+import { usageError } from '../errors.js';
+
+export function applyHead(features: tf.SymbolicTensor, spec: HeadSpec, classes: number): tf.SymbolicTensor {
+  let x = features;
+  if (x.shape.length > 2) {
+    x = (spec.pool === 'flatten' ? tf.layers.flatten({ name: 'head_flatten' }) : tf.layers.globalAveragePooling2d({ name: 'head_pool' })).apply(x) as tf.SymbolicTensor;
+  }
+  const dropout = spec.dropout ?? 0;
+  const units = spec.kind === 'mlp' ? (spec.units ?? [128]) : [];
+  units.forEach((u, i) => {
+    x = tf.layers.dense({ units: u, activation: 'relu', name: `head_dense_${i + 1}` }).apply(x) as tf.SymbolicTensor;
+    if (dropout > 0) x = tf.layers.dropout({ rate: dropout, name: `head_dropout_${i + 1}` }).apply(x) as tf.SymbolicTensor;
+  });
+  if (spec.kind === 'linear' && dropout > 0) x = tf.layers.dropout({ rate: dropout, name: 'head_dropout' }).apply(x) as tf.SymbolicTensor;
+  return tf.layers.dense({ units: classes, activation: 'softmax', name: 'head_output' }).apply(x) as tf.SymbolicTensor;
+}
+
+/** Parse `linear`, `mlp`, `mlp:256` or `mlp:256,64` (hidden units). */
+export function parseHead(text: string, fallback: HeadSpec): HeadSpec {
+  const [kind, units] = text.split(':');
+  if (kind !== 'linear' && kind !== 'mlp') throw usageError(`head must be linear or mlp[:UNITS], got "${text}"`);
+  return { ...fallback, kind, units: kind === 'mlp' ? (units ? units.split(',').map(Number) : (fallback.units ?? [128])) : undefined };
+}

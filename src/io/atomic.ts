@@ -1,0 +1,44 @@
+// Outputs appear whole or not at all: everything is written into a temporary sibling, then
+// renamed into place, so a crash or Ctrl-C never leaves a half-written model or report.
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { usageError } from '../errors.js';
+
+export function assertWritable(path: string, force = false): void {
+  if (existsSync(path) && !force) throw usageError(`${path} already exists (use --force to overwrite)`);
+}
+
+function tmpSibling(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Date.now().toString(36)}`);
+}
+
+/** Fill a temporary directory with `fill`, then move it to `out` (replacing it only with `force`). */
+export async function writeDirAtomically(out: string, force: boolean, fill: (dir: string) => Promise<void>): Promise<void> {
+  assertWritable(out, force);
+  await mkdir(dirname(out), { recursive: true });
+  const tmp = tmpSibling(out);
+  await mkdir(tmp, { recursive: true });
+  try {
+    await fill(tmp);
+    if (existsSync(out)) {
+      const old = tmpSibling(out) + '-old';
+      await rename(out, old);
+      await rename(tmp, out);
+      await rm(old, { recursive: true, force: true });
+    } else {
+      await rename(tmp, out);
+    }
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+export async function writeFileAtomically(path: string, content: string | Uint8Array, force = true): Promise<void> {
+  assertWritable(path, force);
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = tmpSibling(path);
+  await writeFile(tmp, content);
+  await rename(tmp, path);
+}

@@ -1,0 +1,54 @@
+// TF.js LayersModels as files on disk (model.json + weights.bin), the format plain
+// `@tensorflow/tfjs` loads. TF.js's own file:// handler lives in tfjs-node, which cannot install
+// here, so this small handler reads and writes the same layout.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+
+interface ModelJson {
+  format?: string;
+  modelTopology: object;
+  weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+  [k: string]: unknown;
+}
+
+export async function readModelJson(path: string): Promise<ModelJson> {
+  return JSON.parse(await readFile(path, 'utf8')) as ModelJson;
+}
+
+/** Artifacts of a model.json and its shards (paths relative to the JSON file). */
+export async function readArtifacts(modelJsonPath: string): Promise<tf.io.ModelArtifacts> {
+  const json = await readModelJson(modelJsonPath);
+  const dir = dirname(modelJsonPath);
+  const shards = await Promise.all(json.weightsManifest.flatMap((g) => g.paths).map((p) => readFile(join(dir, p))));
+  const all = Buffer.concat(shards);
+  return {
+    modelTopology: json.modelTopology,
+    format: json.format,
+    weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
+    weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
+  };
+}
+
+export function fileHandler(modelJsonPath: string): tf.io.IOHandler {
+  return {
+    load: () => readArtifacts(modelJsonPath),
+    save: async (artifacts) => {
+      await mkdir(dirname(modelJsonPath), { recursive: true });
+      const data = artifacts.weightData;
+      const bytes = data instanceof ArrayBuffer ? Buffer.from(data) : Buffer.concat(data!.map((b) => Buffer.from(b)));
+      await writeFile(join(dirname(modelJsonPath), 'weights.bin'), bytes);
+      const json = {
+        format: artifacts.format ?? 'layers-model',
+        generatedBy: artifacts.generatedBy,
+        convertedBy: artifacts.convertedBy ?? null,
+        modelTopology: artifacts.modelTopology,
+        weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
+      };
+      await writeFile(modelJsonPath, JSON.stringify(json));
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+    },
+  };
+}
+
+export const loadLayersModelFile = (modelJsonPath: string) => tf.loadLayersModel(fileHandler(modelJsonPath));

@@ -1,0 +1,54 @@
+// The one-call path (Keras's fit with defaults): base + data in, a trained, evaluated classifier
+// out. Built only from the mid-level pieces (loadBase, loadDataSplits, graft, trainGrafted,
+// evaluateModel), which stay available for anything this call does not cover.
+import { loadBase } from '../bases/index.js';
+import type { Base, HeadSpec } from '../bases/types.js';
+import { loadDataSplits } from '../data/index.js';
+import type { Skipped, Splits } from '../data/types.js';
+import { evaluateModel } from '../evaluate/evaluate.js';
+import type { Metrics } from '../evaluate/metrics.js';
+import { graft, type Grafted } from '../graft/graft.js';
+import type { CutSpec } from '../graft/cut.js';
+import { withSeed } from './seed.js';
+import { trainGrafted, type TrainOptions, type TrainResult } from './train.js';
+
+export interface ClassifierOptions extends TrainOptions {
+  base: string | Base;
+  /** A folder, a manifest, a built-in name (`mnist`), or splits already loaded. */
+  data: string | Splits;
+  cut?: CutSpec;
+  head?: Partial<HeadSpec>;
+  scratch?: boolean;
+  perClass?: number;
+  /** Class filter for the data (e.g. mnist digits ['5', …, '9']). */
+  classes?: string[];
+  strict?: boolean;
+  onSkip?: (s: Skipped) => void;
+  onLoad?: (done: number, total: number) => void;
+}
+
+export interface ClassifierResult {
+  grafted: Grafted;
+  training: TrainResult;
+  metrics: { val: Metrics; test: Metrics };
+  counts: { train: number; val: number; test: number };
+}
+
+export async function trainClassifier(o: ClassifierOptions): Promise<ClassifierResult> {
+  const seed = o.seed ?? 0;
+  const base = typeof o.base === 'string' ? await loadBase(o.base) : o.base;
+  const splits =
+    typeof o.data === 'string'
+      ? await loadDataSplits(o.data, { size: base.input, resize: base.resize, strict: o.strict, classes: o.classes, onSkip: o.onSkip, onProgress: o.onLoad, seed, perClass: o.perClass })
+      : o.data;
+  return withSeed(seed, async () => {
+    const grafted = await graft(base, { classes: splits.train.classes, cut: o.cut, head: o.head, scratch: o.scratch });
+    const training = await trainGrafted(grafted, splits, { ...o, seed });
+    const metrics = {
+      val: evaluateModel(grafted.model, splits.val, base.normalize, grafted.classes),
+      test: evaluateModel(grafted.model, splits.test, base.normalize, grafted.classes),
+    };
+    const counts = { train: splits.train.labels.length, val: splits.val.labels.length, test: splits.test.labels.length };
+    return { grafted, training, metrics, counts };
+  });
+}

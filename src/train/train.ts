@@ -1,0 +1,79 @@
+// Staged fine-tuning of a grafted model. Stage 1 trains the head on the frozen trunk; stage 2
+// unfreezes the top block(s) at a 10x lower learning rate. In each stage the frozen part is
+// fixed, so its outputs are computed once per sample and reused every epoch.
+import * as tf from '@tensorflow/tfjs';
+import type { Splits } from '../data/types.js';
+import { trainAbove, unfreezeBoundary, type Grafted } from '../graft/graft.js';
+import { modelAbove, modelBelow } from '../graft/split.js';
+import { fitStage, type EpochInfo, type StageResult } from './fit.js';
+import { withSeed } from './seed.js';
+import { oneHot, predictSet } from './tensors.js';
+
+export interface TrainOptions {
+  /** Maximum epochs per stage. */
+  epochs?: number;
+  batchSize?: number;
+  learningRate?: number;
+  patience?: number;
+  /** Blocks below the cut unfrozen in stage 2; 0 trains the head only. */
+  unfreeze?: number;
+  seed?: number;
+  onEpoch?: (e: EpochInfo) => void;
+  /** Progress of computing the frozen part's outputs. */
+  onFeatures?: (stage: string, done: number, total: number) => void;
+}
+
+export interface TrainResult {
+  stages: (StageResult & { trainableFrom: string; featureSeconds: number })[];
+  seconds: number;
+}
+
+export const TRAIN_DEFAULTS = { epochs: 10, batchSize: 32, learningRate: 1e-3, patience: 3, unfreeze: 1 } as const;
+
+interface Stage {
+  name: string;
+  boundary: string;
+  learningRate: number;
+}
+
+function plan(g: Grafted, o: Required<Pick<TrainOptions, 'learningRate' | 'unfreeze'>>): Stage[] {
+  if (g.scratch) return [{ name: 'scratch', boundary: g.model.layers[0].name, learningRate: o.learningRate }];
+  const stages: Stage[] = [{ name: 'head', boundary: g.cut, learningRate: o.learningRate }];
+  const lower = unfreezeBoundary(g, o.unfreeze);
+  if (lower !== g.cut) stages.push({ name: 'fine-tune', boundary: lower, learningRate: o.learningRate / 10 });
+  return stages;
+}
+
+export async function trainGrafted(g: Grafted, data: Pick<Splits, 'train' | 'val'>, options: TrainOptions = {}): Promise<TrainResult> {
+  const o = { ...TRAIN_DEFAULTS, ...options };
+  const started = performance.now();
+  const stages = plan(g, o);
+  const results: TrainResult['stages'] = [];
+  const y = oneHot(data.train.labels, g.classes.length);
+  const yVal = oneHot(data.val.labels, g.classes.length);
+  try {
+    for (const stage of stages) {
+      const t0 = performance.now();
+      const below = modelBelow(g.model, stage.boundary);
+      const progress = (done: number, total: number) => o.onFeatures?.(stage.name, done, total);
+      const x = predictSet(below, data.train, g.base.normalize, 64, progress);
+      const xVal = predictSet(below, data.val, g.base.normalize, 64);
+      const featureSeconds = (performance.now() - t0) / 1000;
+      trainAbove(g, stage.boundary);
+      const above = modelAbove(g.model, stage.boundary);
+      try {
+        const r = await withSeed(o.seed === undefined ? undefined : o.seed + results.length, () =>
+          fitStage(above, x, y, [xVal, yVal], { stage: stage.name, epochs: o.epochs, learningRate: stage.learningRate, batchSize: o.batchSize, patience: o.patience, onEpoch: o.onEpoch }),
+        );
+        results.push({ ...r, trainableFrom: stage.boundary, featureSeconds });
+      } finally {
+        tf.dispose([x, xVal]);
+      }
+    }
+  } finally {
+    tf.dispose([y, yVal]);
+    // Leave the model frozen as it was grafted: trunk fixed, head trainable.
+    trainAbove(g, g.scratch ? g.model.layers[0].name : g.cut);
+  }
+  return { stages: results, seconds: (performance.now() - started) / 1000 };
+}

@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { useBackend } from '../src/backend/index.js';
+import { cutPoints } from '../src/bases/graph.js';
+import { GraftError } from '../src/errors.js';
+import { classificationMetrics } from '../src/evaluate/metrics.js';
+import { resolveCut } from '../src/graft/cut.js';
+import { graft, unfreezeBoundary } from '../src/graft/graft.js';
+import { modelAbove, modelBelow } from '../src/graft/split.js';
+import { fitStage } from '../src/train/fit.js';
+import { withSeed } from '../src/train/seed.js';
+import { imagesToTensor, oneHot } from '../src/train/tensors.js';
+import { trainGrafted } from '../src/train/train.js';
+import { colourSet, tinyBase, tinyModel } from './helpers.js';
+
+const maxAbsDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+const snapshot = (m: tf.LayersModel, names: string[]) => names.flatMap((n) => m.getLayer(n).getWeights().map((w) => Array.from(w.dataSync())));
+
+before(async () => {
+  await useBackend('wasm');
+});
+
+describe('cut points and cuts', () => {
+  it('finds single-tensor cut points, skipping layers a residual connection jumps over', () => {
+    const m = tinyModel();
+    const names = [...cutPoints(m)].map((i) => m.layers[i].name);
+    assert.deepEqual(names, ['stem_conv', 'stem_bn', 'stem_relu', 'block_1_add', 'top_conv', 'pool', 'classifier']);
+  });
+
+  it('resolves auto to the last feature layer before the classifier, and names, indices', () => {
+    const base = tinyBase();
+    assert.equal(resolveCut(base, 'auto'), 'top_conv');
+    assert.equal(resolveCut(base, 'block_1_add'), 'block_1_add');
+    assert.equal(resolveCut(base, String(base.model!.layers.findIndex((l) => l.name === 'stem_relu'))), 'stem_relu');
+  });
+
+  it('rejects an unknown layer or a non-cut layer with a usage error listing candidates', () => {
+    const base = tinyBase();
+    for (const cut of ['nope', 'block_1_bn']) {
+      assert.throws(() => resolveCut(base, cut), (e: unknown) => e instanceof GraftError && e.exitCode === 2 && /candidates: .*block_1_add/.test(e.message));
+    }
+  });
+});
+
+describe('graft', () => {
+  it('puts a head of the requested size on the cut and freezes everything below it', async () => {
+    const g = await graft(tinyBase(), { classes: ['a', 'b'], cut: 'block_1_add' });
+    assert.deepEqual(g.model.outputs[0].shape, [null, 2]);
+    assert.ok(!g.model.layers.some((l) => l.name === 'classifier' || l.name === 'top_conv'), 'layers above the cut are dropped');
+    const trainable = g.model.layers.filter((l) => l.trainable && l.getWeights().length).map((l) => l.name);
+    assert.deepEqual(trainable, ['head_output']);
+  });
+
+  it('splits at a cut point into two models whose composition equals the whole', async () => {
+    const g = await graft(tinyBase(), { classes: ['a', 'b', 'c'], cut: 'top_conv' });
+    const x = tf.randomUniform([4, 16, 16, 3], 0, 1, 'float32', 7);
+    for (const boundary of ['stem_relu', 'block_1_add', 'top_conv']) {
+      const composed = modelAbove(g.model, boundary).predict(modelBelow(g.model, boundary).predict(x) as tf.Tensor) as tf.Tensor;
+      assert.ok(maxAbsDiff(composed, g.model.predict(x) as tf.Tensor) < 1e-6, boundary);
+    }
+  });
+
+  it('scratch keeps the architecture but not the weights, and trains everything', async () => {
+    const base = tinyBase();
+    const g = await withSeed(3, () => graft(base, { classes: ['a', 'b'], cut: 'top_conv', scratch: true }));
+    const before = base.model!.getLayer('stem_conv').getWeights()[0];
+    const after = g.model.getLayer('stem_conv').getWeights()[0];
+    assert.deepEqual(after.shape, before.shape);
+    assert.ok(maxAbsDiff(after, before) > 1e-3);
+    assert.ok(g.model.layers.filter((l) => l.getWeights().length).every((l) => l.trainable));
+  });
+
+  it('unfreezes by block, moving the boundary down to a cut point', async () => {
+    const g = await graft(tinyBase(), { classes: ['a', 'b'], cut: 'block_1_add' });
+    assert.equal(unfreezeBoundary(g, 0), 'block_1_add');
+    // Generic blocks: stem_conv… | block_1_depthwise… | …; one block up from the cut starts at the depthwise conv.
+    assert.equal(unfreezeBoundary(g, 1), 'stem_relu');
+  });
+});
+
+describe('training', () => {
+  it('leaves frozen weights and every base BatchNorm statistic bit-identical after staged training', async () => {
+    const base = tinyBase();
+    const g = await graft(base, { classes: ['red', 'blue'], cut: 'block_1_add' });
+    const frozenBefore = snapshot(g.model, ['stem_conv', 'stem_bn']);
+    // BN weights are [gamma, beta, movingMean, movingVariance]; block_1 is unfrozen in stage 2.
+    const statsOf = () => snapshot(g.model, ['block_1_bn']).slice(2);
+    const statsBefore = statsOf();
+    const headBefore = snapshot(g.model, ['head_output']);
+    const projectBefore = snapshot(g.model, ['block_1_project']);
+    const data = { train: colourSet(12), val: colourSet(4, undefined, 2) };
+    const r = await trainGrafted(g, data, { epochs: 3, unfreeze: 1, seed: 1, batchSize: 8 });
+    assert.deepEqual(r.stages.map((s) => s.stage), ['head', 'fine-tune']);
+    assert.deepEqual(snapshot(g.model, ['stem_conv', 'stem_bn']), frozenBefore, 'frozen layers are bit-identical');
+    assert.deepEqual(statsOf(), statsBefore, 'an unfrozen BN layer keeps its moving statistics (inference mode)');
+    assert.notDeepEqual(snapshot(g.model, ['head_output']), headBefore, 'the head trained');
+    assert.notDeepEqual(snapshot(g.model, ['block_1_project']), projectBefore, 'the unfrozen block trained in stage 2');
+  });
+
+  it('training on cached trunk outputs gives the same model as recomputing the trunk every step', async () => {
+    const data = { train: colourSet(8), val: colourSet(4, undefined, 2) };
+    const norm = { mean: [0, 0, 0], std: [1, 1, 1] };
+    const make = () => graft(tinyBase(), { classes: ['red', 'blue'], cut: 'top_conv', head: { dropout: 0 } });
+    const cached = await withSeed(5, make);
+    await trainGrafted(cached, data, { epochs: 2, unfreeze: 0, seed: 9, batchSize: 4 });
+    const naive = await withSeed(5, make);
+    const [x, y, xv, yv] = [imagesToTensor(data.train, norm), oneHot(data.train.labels, 2), imagesToTensor(data.val, norm), oneHot(data.val.labels, 2)];
+    await withSeed(9, () => fitStage(naive.model, x, y, [xv, yv], { stage: 'head', epochs: 2, learningRate: 1e-3, batchSize: 4, patience: 3 }));
+    const a = cached.model.getLayer('head_output').getWeights()[0];
+    const b = naive.model.getLayer('head_output').getWeights()[0];
+    assert.ok(maxAbsDiff(a, b) < 1e-5, `max diff ${maxAbsDiff(a, b)}`);
+    assert.ok(maxAbsDiff(a, (await withSeed(5, make)).model.getLayer('head_output').getWeights()[0]) > 1e-4, 'and both moved');
+  });
+});
+
+describe('metrics', () => {
+  it('matches a hand-computed confusion matrix, per-class precision/recall and macro-F1', () => {
+    // truth:     a a a b b c
+    // predicted: a a b b c c
+    const m = classificationMetrics([0, 0, 0, 1, 1, 2], [0, 0, 1, 1, 2, 2], ['a', 'b', 'c']);
+    assert.deepEqual(m.confusion, [[2, 1, 0], [0, 1, 1], [0, 0, 1]]);
+    assert.equal(m.accuracy, 4 / 6);
+    const [a, b, c] = m.perClass;
+    assert.deepEqual([a.precision, a.recall], [1, 2 / 3]);
+    assert.deepEqual([b.precision, b.recall], [1 / 2, 1 / 2]);
+    assert.deepEqual([c.precision, c.recall], [1 / 2, 1]);
+    const f1 = (p: number, r: number) => (2 * p * r) / (p + r);
+    assert.ok(Math.abs(m.macroF1 - (f1(1, 2 / 3) + f1(0.5, 0.5) + f1(0.5, 1)) / 3) < 1e-12);
+  });
+});

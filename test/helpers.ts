@@ -1,0 +1,74 @@
+// Small bases and data sets that tests build themselves, in memory or in a temp dir.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { layersBase } from '../src/bases/index.js';
+import type { Base } from '../src/bases/types.js';
+import type { ImageSet } from '../src/data/types.js';
+import { mulberry32 } from '../src/data/random.js';
+import { fileHandler } from '../src/io/layers-files.js';
+
+export const tempDir = (prefix = 'graft-test-') => mkdtempSync(join(tmpdir(), prefix));
+
+/**
+ * A tiny MobileNet-like base: conv + BN + ReLU, a residual block, global pooling and a 3-class
+ * classifier, 16x16x3 input, with deterministic "pre-trained" weights (set after building, so
+ * its config keeps unseeded initialisers, like a real base's).
+ */
+export function tinyModel(): tf.LayersModel {
+  const m = buildTiny();
+  const rand = mulberry32(42);
+  m.setWeights(
+    m.weights.map((w) => {
+      const shape = w.shape as number[];
+      const values = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rand() - 0.5);
+      // Variances must stay positive.
+      return tf.tensor(w.name.includes('variance') ? values.map((v) => 1 + v) : values, shape);
+    }),
+  );
+  return m;
+}
+
+function buildTiny(): tf.LayersModel {
+  const input = tf.input({ shape: [16, 16, 3], name: 'image' });
+  let x = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', name: 'stem_conv' }).apply(input) as tf.SymbolicTensor;
+  x = tf.layers.batchNormalization({ name: 'stem_bn', movingMeanInitializer: tf.initializers.constant({ value: 0.1 }), movingVarianceInitializer: tf.initializers.constant({ value: 2 }) }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.reLU({ name: 'stem_relu' }).apply(x) as tf.SymbolicTensor;
+  let y = tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', name: 'block_1_depthwise' }).apply(x) as tf.SymbolicTensor;
+  y = tf.layers.batchNormalization({ name: 'block_1_bn' }).apply(y) as tf.SymbolicTensor;
+  y = tf.layers.conv2d({ filters: 8, kernelSize: 1, name: 'block_1_project' }).apply(y) as tf.SymbolicTensor;
+  x = tf.layers.add({ name: 'block_1_add' }).apply([x, y]) as tf.SymbolicTensor;
+  x = tf.layers.conv2d({ filters: 12, kernelSize: 3, padding: 'same', activation: 'relu', name: 'top_conv' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(x) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: 3, activation: 'softmax', name: 'classifier' }).apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: out, name: 'tiny' });
+}
+
+export const tinyBase = (): Base => layersBase('tiny', tinyModel());
+
+/** Save the tiny model as a model.json a CLI run can load as --base. */
+export async function saveTinyBase(dir: string): Promise<string> {
+  const path = join(dir, 'model.json');
+  await tinyModel().save(fileHandler(path));
+  return path;
+}
+
+/** Two or more classes of 16x16x3 images told apart by colour, with noise. */
+export function colourSet(perClass: number, classes = ['red', 'blue'], seed = 1): ImageSet {
+  const rand = mulberry32(seed);
+  const size = { height: 16, width: 16, channels: 3 as const };
+  const per = 16 * 16 * 3;
+  const n = perClass * classes.length;
+  const pixels = new Uint8Array(n * per);
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = i % classes.length;
+    labels[i] = c;
+    for (let p = 0; p < per; p++) {
+      const channelOn = p % 3 === (c * 2) % 3;
+      pixels[i * per + p] = Math.round((channelOn ? 180 : 40) + 60 * (rand() - 0.5));
+    }
+  }
+  return { classes, size, pixels, labels, ids: Array.from({ length: n }, (_, i) => `colour:${i}`) };
+}
