@@ -7,6 +7,9 @@ export type BackendName = 'wasm' | 'cpu' | 'tensorflow';
 export const BACKENDS: readonly BackendName[] = ['wasm', 'cpu', 'tensorflow'];
 
 export async function useBackend(name: BackendName = 'wasm'): Promise<BackendName> {
+  // PROD mutes TF.js's console advice to install tfjs-node (which cannot install here) and its
+  // debug-only checks; graft's own errors and warnings are the only things it prints.
+  tf.env().set('PROD', true);
   if (name === 'tensorflow') {
     try {
       await import('@tensorflow/tfjs-node' as string);

@@ -109,8 +109,9 @@ export function settleSkips(skips: Skipped[], opts: LoadOptions, where: string):
   if (skips.length === 0) return;
   const sorted = [...skips].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   if (opts.strict) {
-    const list = sorted.map((s) => `  ${s.path}: ${s.reason}`).join('\n');
-    throw new GraftError(`${sorted.length} unusable file${sorted.length === 1 ? '' : 's'} in ${where} (strict mode):\n${list}`, 1);
+    // One line, as every CLI error is; a long list is still greppable.
+    const list = sorted.map((s) => `${s.path} (${s.reason})`).join(', ');
+    throw new GraftError(`${sorted.length} unusable file${sorted.length === 1 ? '' : 's'} in ${where} (strict mode): ${list}`, 1);
   }
   for (const s of sorted) opts.onSkip?.(s);
 }

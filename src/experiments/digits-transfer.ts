@@ -5,6 +5,7 @@ import { loadDigitsCnn } from '../bases/digits-cnn.js';
 import { loadMnist } from '../data/mnist.js';
 import { splitDataset } from '../data/split.js';
 import { pct, table } from '../evaluate/report.js';
+import { disposeGrafted } from '../graft/graft.js';
 import { trainClassifier } from '../train/classifier.js';
 import type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';
 
@@ -43,7 +44,7 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
           onEpoch: opts.onEpoch,
         });
         runs[setup].push({ accuracy: r.metrics.test.accuracy, trainSeconds: r.training.seconds });
-        r.grafted.model.dispose();
+        disposeGrafted(r.grafted);
       }
     }
     const summary = (cells: Cell[]) => ({ accuracy: mean(cells.map((c) => c.accuracy)), trainSeconds: mean(cells.map((c) => c.trainSeconds)), runs: cells.map((c) => c.accuracy) });

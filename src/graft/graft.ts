@@ -87,3 +87,9 @@ export function unfreezeBoundary(g: Grafted, blocks: number): string {
 }
 
 const layerIndexIn = (base: tf.LayersModel, model: tf.LayersModel, i: number) => layerIndex(base, model.layers[i].name);
+
+/** Free a grafted model's own weights: the head's (and a scratch model's all), never the base's. */
+export function disposeGrafted(g: Grafted): void {
+  const baseLayers = new Set(g.scratch ? [] : g.base.model!.layers);
+  for (const layer of g.model.layers) if (!baseLayers.has(layer)) layer.dispose();
+}

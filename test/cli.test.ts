@@ -1,0 +1,169 @@
+// The CLI end to end on tiny data the tests make: a small base saved as model.json, image folders
+// with good and bad files. Each case checks exit code, the one-line error and what is on disk.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { decodeImageFile } from '../src/data/images.js';
+import { EMPTY_CLASS, makeImageFolder, write16BitPng, writeExifRotatedJpeg, writeGrayscalePng, writeRgbaPng } from './fixtures.js';
+import { saveTinyBase, tempDir } from './helpers.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const BIN = join(root, 'bin/graft.js');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  json?: Record<string, unknown>;
+}
+
+function graft(...args: string[]): Run {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: root, timeout: 120_000 });
+  const lastLine = r.stdout.trim().split('\n').pop() ?? '';
+  let json: Record<string, unknown> | undefined;
+  try {
+    json = lastLine.startsWith('{') ? JSON.parse(lastLine) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
+}
+
+/** The error contract: exactly one line on stderr starting "error:", no stack trace. */
+function assertOneLineError(r: Run, code: number, pattern: RegExp): void {
+  assert.equal(r.code, code, `exit code (stderr: ${r.stderr})`);
+  const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('warning:'));
+  assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
+  assert.match(lines[0], /^error: /);
+  assert.match(lines[0], pattern);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+}
+
+let dir: string;
+let base: string;
+let data: string;
+const quick = ['--epochs', '2', '--backend', 'cpu'];
+
+before(async () => {
+  dir = tempDir();
+  base = await saveTinyBase(join(dir, 'base'));
+  data = (await makeImageFolder(join(dir, 'data'), { classes: ['blue', 'red', 'café au lait'], perClass: 8, size: 20, extensions: ['png', 'jpg'] })).root;
+});
+
+describe('graft train', () => {
+  it('trains, evaluates and writes a model plain @tensorflow/tfjs loads and agrees with', async () => {
+    const out = join(dir, 'model');
+    const r = graft('train', '--base', base, '--data', data, '--out', out, '--json', ...quick);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.json, 'JSON on the last stdout line');
+    assert.equal(r.json.out, out);
+    assert.deepEqual(r.json.classes, ['blue', 'café au lait', 'red']);
+    assert.equal(r.json.cut, 'top_conv');
+    const test = (r.json.metrics as { test: { accuracy: number; macroF1: number } }).test;
+    assert.ok(test.accuracy >= 0 && test.accuracy <= 1 && typeof test.macroF1 === 'number');
+    assert.deepEqual(readdirSync(out).sort(), ['graft.json', 'model.json', 'weights.bin']);
+    const meta = JSON.parse(readFileSync(join(out, 'graft.json'), 'utf8'));
+    assert.deepEqual(meta.labels, ['blue', 'café au lait', 'red']);
+    assert.deepEqual(meta.input, { height: 16, width: 16, channels: 3 });
+    assert.deepEqual(meta.normalize, { mean: [0, 0, 0], std: [1, 1, 1] });
+    assert.equal(meta.cut, 'top_conv');
+    assert.ok(meta.versions.graft && meta.versions.tfjs);
+
+    // graft predict and a plain-tfjs client give the same probabilities for the same image.
+    const image = join(data, 'red', readdirSync(join(data, 'red'))[0]);
+    const p = graft('predict', '--model', out, '--top', '3', '--json', '--backend', 'cpu', image);
+    assert.equal(p.code, 0, p.stderr);
+    const top = (p.json!.predictions as { top: { label: string; probability: number }[] }[])[0].top;
+    const pixels = await decodeImageFile(image, meta.input, meta.resize);
+    const nested = Array.from({ length: 16 }, (_, y) => Array.from({ length: 16 }, (_, x) => Array.from(pixels.subarray((y * 16 + x) * 3, (y * 16 + x) * 3 + 3))));
+    const pixelsPath = join(dir, 'pixels.json');
+    writeFileSync(pixelsPath, JSON.stringify(nested));
+    const plain = spawnSync(process.execPath, [join(root, 'test/plain-tfjs-predict.mjs'), out, pixelsPath], { encoding: 'utf8', cwd: root });
+    assert.equal(plain.status, 0, plain.stderr);
+    const { labels, probs } = JSON.parse(plain.stdout.trim().split('\n').pop()!) as { labels: string[]; probs: number[] };
+    for (const t of top) assert.ok(Math.abs(probs[labels.indexOf(t.label)] - t.probability) < 1e-5, `${t.label}: ${t.probability} vs ${probs[labels.indexOf(t.label)]}`);
+  });
+
+  it('is repeatable with --seed', () => {
+    const a = graft('train', '--base', base, '--data', data, '--out', join(dir, 'seed-a'), '--seed', '4', '--json', ...quick);
+    const b = graft('train', '--base', base, '--data', data, '--out', join(dir, 'seed-b'), '--seed', '4', '--json', ...quick);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    assert.deepEqual(readFileSync(join(dir, 'seed-a', 'weights.bin')), readFileSync(join(dir, 'seed-b', 'weights.bin')));
+  });
+
+  it('trains the scratch baseline', () => {
+    const r = graft('train', '--base', base, '--data', data, '--out', join(dir, 'scratch'), '--scratch', '--json', ...quick);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(readFileSync(join(dir, 'scratch', 'graft.json'), 'utf8')).scratch, true);
+  });
+
+  it('skips bad files with one warning naming them, and fails on them with --strict', async () => {
+    const bad = await makeImageFolder(join(dir, 'bad'), { perClass: 6, size: 20, bad: true });
+    const r = graft('train', '--base', base, '--data', bad.root, '--out', join(dir, 'bad-model'), ...quick);
+    assert.equal(r.code, 0, r.stderr);
+    const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning:'));
+    assert.equal(warnings.length, 1, r.stderr);
+    for (const name of [...bad.bad.map((p) => p.split('/').pop()!), EMPTY_CLASS]) assert.ok(warnings[0].includes(name), `${name} named in: ${warnings[0]}`);
+
+    const strict = graft('train', '--base', base, '--data', bad.root, '--out', join(dir, 'strict-model'), '--strict', ...quick);
+    assertOneLineError(strict, 1, /strict/);
+    for (const p of bad.bad) assert.ok(strict.stderr.includes(p.split('/').pop()!));
+    assert.ok(!existsSync(join(dir, 'strict-model')), 'nothing written');
+  });
+
+  it('converts grayscale, RGBA, 16-bit and EXIF-rotated images', async () => {
+    const mixed = join(dir, 'mixed');
+    await makeImageFolder(mixed, { perClass: 4, size: 20 });
+    await writeGrayscalePng(join(mixed, 'blue', 'gray.png'), 90);
+    await writeRgbaPng(join(mixed, 'blue', 'rgba.png'));
+    await write16BitPng(join(mixed, 'red', 'deep.png'), [60000, 2000, 2000]);
+    await writeExifRotatedJpeg(join(mixed, 'red', 'rotated.jpg'));
+    const r = graft('train', '--base', base, '--data', mixed, '--out', join(dir, 'mixed-model'), '--strict', '--json', ...quick);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!r.stderr.includes('warning:'), r.stderr);
+  });
+});
+
+describe('bad input', () => {
+  it('unknown flag: exit 2', () => assertOneLineError(graft('train', '--base', base, '--data', data, '--out', join(dir, 'x0'), '--bogus'), 2, /unknown option '--bogus'/));
+  it('missing data path: exit 2', () => assertOneLineError(graft('train', '--base', base, '--data', join(dir, 'nope'), '--out', join(dir, 'x1'), ...quick), 2, /data path not found/));
+  it('unknown base: exit 2, listing known bases', () => assertOneLineError(graft('train', '--base', 'resnet9000', '--data', data, '--out', join(dir, 'x2'), ...quick), 2, /unknown base "resnet9000" \(known: mobilenet_v2, digits-cnn/));
+  it('cut layer not found: exit 2, listing candidates', () => assertOneLineError(graft('train', '--base', base, '--data', data, '--out', join(dir, 'x3'), '--cut', 'block_99', ...quick), 2, /cut layer "block_99" not found .*candidates: .*block_1_add/));
+  it('fewer than 2 usable classes: exit 2', async () => {
+    const one = join(dir, 'one-class');
+    await makeImageFolder(one, { classes: ['only'], perClass: 4, size: 20 });
+    assertOneLineError(graft('train', '--base', base, '--data', one, '--out', join(dir, 'x4'), ...quick), 2, /class/);
+  });
+  it('--out exists without --force: exit 2, left untouched', () => {
+    const out = join(dir, 'existing');
+    mkdirSync(out);
+    writeFileSync(join(out, 'keep.txt'), 'mine');
+    assertOneLineError(graft('train', '--base', base, '--data', data, '--out', out, ...quick), 2, /already exists.*--force/);
+    assert.deepEqual(readdirSync(out), ['keep.txt']);
+    assert.equal(readFileSync(join(out, 'keep.txt'), 'utf8'), 'mine');
+  });
+  it('predict on a missing model dir: exit 2', () => assertOneLineError(graft('predict', '--model', join(dir, 'no-model'), join(data, 'red', 'x.png')), 2, /model directory not found/));
+  it('predict on a corrupt image: exit 1', async () => {
+    const corrupt = join(dir, 'corrupt.jpg');
+    writeFileSync(corrupt, Buffer.from('not really a jpeg'));
+    assertOneLineError(graft('predict', '--model', join(dir, 'model'), '--backend', 'cpu', corrupt), 1, /corrupt\.jpg/);
+  });
+  it('--verbose adds the stack trace', () => {
+    const r = graft('train', '--base', 'resnet9000', '--data', data, '--out', join(dir, 'x5'), '--verbose', ...quick);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /\n\s+at /);
+  });
+  it('inspect lists layers with blocks and cut candidates', () => {
+    const r = graft('inspect', base, '--json', '--backend', 'cpu');
+    assert.equal(r.code, 0, r.stderr);
+    const layers = r.json!.layers as { name: string; cutCandidate: boolean; suggestedCut: boolean; params: number }[];
+    assert.deepEqual(layers.filter((l) => l.suggestedCut).map((l) => l.name), ['top_conv']);
+    assert.equal(layers.find((l) => l.name === 'block_1_bn')!.cutCandidate, false);
+    assert.equal(layers.find((l) => l.name === 'block_1_add')!.cutCandidate, true);
+    assert.match(r.stdout, /\| *top_conv *\| *Conv2D/);
+  });
+});
