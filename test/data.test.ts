@@ -462,7 +462,7 @@ describe('manifests', () => {
         [`${join(root, 'train.csv')}:9`, 'empty label'],
       ],
     );
-    await rejectsWith(() => loadManifest(join(root, 'train.csv'), { size: RGB32, strict: true }), 1, /missing\.png: file not found/);
+    await rejectsWith(() => loadManifest(join(root, 'train.csv'), { size: RGB32, strict: true }), 1, /missing\.png \(file not found\)/);
   });
 
   it('JSONL: numeric labels sort as numbers', async () => {

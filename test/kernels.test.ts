@@ -13,8 +13,8 @@ let seed = 12345;
 function rand(n: number): Float32Array {
   const a = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    a[i] = seed / 0x7fffffff * 2 - 1;
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; // exact 32-bit LCG (no float rounding)
+    a[i] = (seed >>> 8) / 0x1000000 * 2 - 1;
   }
   return a;
 }
@@ -61,9 +61,9 @@ after(async () => {
 });
 
 describe('registration', () => {
-  test('all six kernels are graft kernels on wasm, registered once', () => {
+  test('all kernels are graft kernels on wasm, registered once', () => {
     assert.deepEqual(graftWasmKernels().sort(), ['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput',
-      'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum']);
+      'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'MaxPoolGrad', 'Sum', 'UnsortedSegmentSum']);
   });
 });
 
@@ -82,6 +82,10 @@ describe('conv2d gradients (Conv2DBackpropFilter, Conv2DBackpropInput)', () => {
     { x: [2, 7, 8, 2], f: [3, 3, 2, 3], s: 2, p: [[0, 0], [1, 2], [0, 1], [0, 0]] },
     { x: [1, 5, 5, 2], f: [2, 2, 2, 2], s: 1, p: [[0, 0], [3, 0], [0, 3], [0, 0]] }, // pad > kernel extent
     { x: [8, 28, 28, 1], f: [3, 3, 1, 8], s: 1, p: 'valid' },
+    // fh*fw*Ci small enough for the patch-matrix path (first layers)
+    { x: [2, 9, 9, 1], f: [3, 3, 1, 16], s: 2, p: 'same' },
+    { x: [3, 8, 7, 3], f: [3, 3, 3, 27], s: 1, p: 'valid' },
+    { x: [2, 9, 9, 2], f: [2, 2, 2, 8], s: 2, p: 1 },
   ];
   for (const c of cases) {
     test(`x${JSON.stringify(c.x)} f${JSON.stringify(c.f)} s=${JSON.stringify(c.s)} pad=${JSON.stringify(c.p)}${c.r ? ' ' + c.r : ''}`, async () => {
@@ -140,14 +144,16 @@ describe('depthwiseConv2d gradients (DepthwiseConv2dNativeBackpropFilter/Input)'
   // tf.grad refuses dilations > 1 for depthwise convs (and the cpu reference kernels ignore the
   // dilations attribute), so dilated kernels are run directly and checked against the cpu kernels
   // applied to the equivalent zero-inserted ("atrous") filter with dilation 1.
-  for (const [s, p, d, M] of [[1, 'same', 2, 1], [1, 'valid', 2, 2], [1, 'same', 3, 1], [1, 'valid', [2, 3], 1]] as [number, 'same' | 'valid', number | [number, number], number][]) {
-    test(`dilations ${JSON.stringify(d)} pad=${p} multiplier ${M}`, async () => {
+  // (Large outputs take the JavaScript filter-gradient path, small ones the depthwise-conv path.)
+  for (const [s, p, d, M, H, W] of [[1, 'same', 2, 1, 11, 12], [1, 'valid', 2, 2, 11, 12], [1, 'same', 3, 1, 11, 12],
+    [1, 'valid', [2, 3], 1, 11, 12], [1, 'valid', 2, 1, 7, 6], [1, 'valid', [3, 2], 3, 8, 7]] as [number, 'same' | 'valid', number | [number, number], number, number, number][]) {
+    test(`dilations ${JSON.stringify(d)} pad=${p} multiplier ${M} x ${H}x${W}`, async () => {
       const [dh, dw] = typeof d === 'number' ? [d, d] : d;
-      const xShape: [number, number, number, number] = [2, 11, 12, 3];
+      const xShape: [number, number, number, number] = [2, H, W, 3];
       const f: [number, number, number, number] = [3, 3, 3, M];
       const fe: [number, number, number, number] = [(f[0] - 1) * dh + 1, (f[1] - 1) * dw + 1, 3, M];
-      const oh = p === 'same' ? 11 : 11 - fe[0] + 1;
-      const ow = p === 'same' ? 12 : 12 - fe[1] + 1;
+      const oh = p === 'same' ? H : H - fe[0] + 1;
+      const ow = p === 'same' ? W : W - fe[1] + 1;
       const dyShape: [number, number, number, number] = [2, oh, ow, 3 * M];
       const xv = rand(tf.util.sizeFromShape(xShape));
       const dyv = rand(tf.util.sizeFromShape(dyShape));
@@ -214,12 +220,14 @@ describe('BatchMatMul', () => {
 });
 
 describe('training on wasm', () => {
-  test('a Conv2D + DepthwiseConv2D + Dense training step leaks no tensors and no wasm buffers', async () => {
+  test('a Conv2D + MaxPool + DepthwiseConv2D + Dense training step leaks no tensors and no wasm buffers', async () => {
     await tf.setBackend('wasm');
     const model = tf.sequential({
       layers: [
-        tf.layers.conv2d({ inputShape: [13, 13, 3], filters: 6, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
-        tf.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: 'valid', activation: 'relu' }),
+        tf.layers.conv2d({ inputShape: [13, 13, 3], filters: 28, kernelSize: 3, padding: 'same', activation: 'relu' }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
+        tf.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: 'same', activation: 'relu' }),
         tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }),
         tf.layers.flatten(),
         tf.layers.dense({ units: 3, activation: 'softmax' }),
@@ -252,5 +260,30 @@ describe('training on wasm', () => {
     assert.ok(tf.memory().numTensors <= before + 1, 'variables released');
     assert.ok(backend.numDataIds() <= bufs + 1);
     model.dispose(); xs.dispose(); ys.dispose();
+  });
+});
+
+describe('MaxPoolGrad and Sum (replaced)', () => {
+  test('max pool gradients equal cpu (distinct values): overlapping windows, padding, odd sizes', async () => {
+    const yv = rand(2 * 9 * 8 * 3);
+    for (const [f, s, p] of [[2, 2, 'valid'], [3, 2, 'same'], [3, 1, 'valid'], [2, 1, 'same'], [3, 3, 'same']] as [number, number, 'same' | 'valid'][]) {
+      await same(`maxPool grad f=${f} s=${s} ${p}`, () => tf.grad((v: tf.Tensor) => tf.maxPool(v as tf.Tensor4D, f, s, p).square().sum())(tf.tensor4d(yv, [2, 9, 8, 3])));
+    }
+  });
+  // On ties the gradient goes to the first maximum in window scan order, as on cpu (and in TF);
+  // wasm's original kernel picks the last one, so this is the case that tells them apart.
+  test('max pool gradients with ties equal cpu', async () => {
+    const xv = rand(2 * 9 * 8 * 3).map((v) => Math.max(0, Math.round(v * 3))); // many ties, all-zero windows
+    for (const [f, s, p] of [[2, 2, 'valid'], [3, 2, 'same'], [3, 1, 'valid']] as [number, number, 'same' | 'valid'][]) {
+      await same(`maxPool grad with ties f=${f} s=${s} ${p}`, () => tf.grad((v: tf.Tensor) => tf.maxPool(v as tf.Tensor4D, f, s, p).square().sum())(tf.tensor4d(xv, [2, 9, 8, 3])));
+    }
+  });
+  test('sum over leading axes (bias gradients) and other reductions', async () => {
+    const xv = rand(4 * 7 * 5 * 3);
+    await same('sums', () => {
+      const x = tf.tensor4d(xv, [4, 7, 5, 3]);
+      return [tf.sum(x, [0, 1, 2]), tf.sum(x, [0, 1]), tf.sum(x, 0), tf.sum(x, [1, 0], true), tf.sum(x, [0, 2]), tf.sum(x, 3), tf.sum(x),
+        tf.sum(tf.tensor2d(xv.subarray(0, 37 * 3), [37, 3]), 0)];
+    });
   });
 });

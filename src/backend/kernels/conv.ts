@@ -69,18 +69,29 @@ function convInfo(
 // Filter gradients.
 //
 // dW[k,l,ci,co] = sum_{b,o,p} x[b, o*s - pt + k*d, p*s - pl + l*d, ci] * dy[b,o,p,co].
-// Read with b as the contracted channel, (o,p) as kernel taps and (k,l) as output pixels, this is
-// itself a forward convolution whose "filter" is dy^[OH,OW,B,Co] and whose stride/dilation are swapped
-// (dilation s, stride d), so the whole reduction over batch and pixels becomes one XNNPACK IGEMM with
-// K = OH*OW*B. ci must stay out of the contraction; instead of making it the batch of a [Ci,H,W,B]
-// input (a slow 4-D transpose), fold it into the width: x^[H, W*Ci, B] is a single 2-D transpose of x
-// ([B, H*W*Ci] -> [H*W*Ci, B]); in that wider image a tap p lands at column (p*s + l)*Ci + ci, i.e.
-// width dilation s*Ci, and output column l*Ci + ci, so the conv output [1, fh, fw*Ci, Co] *is*
-// dW [fh,fw,Ci,Co] with no transpose back (needs d = 1, which Conv2DBackpropFilter always has).
-// Bottom/right padding is chosen so that exactly fh x fw*Ci outputs come out (negative => crop).
-// Measured (conv2 of the Keras MNIST CNN, x[128,26,26,32]): 104 ms with the [Ci,H,W,B] layout
-// (27 ms of it the 4-D transpose), MEASURE-TBD ms with this one.
+//
+// Large Ci: read with b as the contracted channel, (o,p) as kernel taps and (k,l) as output pixels,
+// this is itself a forward convolution whose "filter" is dy^[OH,OW,B,Co] and whose stride/dilation
+// are swapped (dilation s, stride d = 1), so the whole reduction over batch and pixels is one XNNPACK
+// IGEMM with K = OH*OW*B. ci must stay out of the contraction; rather than making it the batch of a
+// [Ci,H,W,B] input (a slow 4-D transpose), it is folded into the width: in x^[H, W*Ci, B] a tap p
+// lands at column (p*s + l)*Ci + ci, i.e. width dilation s*Ci, at output column l*Ci + ci, so the
+// conv output [1, fh, fw*Ci, Co] *is* dW [fh,fw,Ci,Co] with no transpose back. Bottom/right padding
+// is chosen so that exactly fh x fw*Ci outputs come out (negative => crop). x^ is produced by two
+// cache-friendly 3-D transposes (wasm's 2-D transpose of [B, H*W*Ci] is a strided scalar loop).
+//
+// Small fh*fw*Ci (first layers: Ci = 1 or 3): the conv above would spend most of its time packing
+// the big dy "filter" for a tiny output. Instead build the patch matrix P [B*OH*OW, fh*fw*Ci] with a
+// forward conv against an identity filter (same stride/padding as the forward op, so the windows are
+// exactly the forward ones), then dW = Pᵀ · dy on XNNPACK's matmul, which packs dy in place.
+// Measured (Keras MNIST CNN, batch 128, bench/kernels-micro.ts, median ms): conv1 x[128,28,28,1]:
+// 30 as a conv -> 22 via patches (the rest is XNNPACK packing dy as matmul weights); conv2
+// x[128,26,26,32]: 104 with a [Ci,H,W,B] layout (27 of it the 4-D transpose) -> 93 folded into
+// the width with blocked transposes (~60 of it the IGEMM itself, ~20 XNNPACK packing dy).
 // ---------------------------------------------------------------------------------------------
+
+/** Largest fh*fw*Ci handled through the patch matrix (P is that many times the size of x). */
+const PATCH_MAX = 27;
 
 export function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): Info {
   const { x, dy } = inputs;
@@ -90,8 +101,28 @@ export function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): In
   const [, OH, OW, Co] = dy.shape;
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
   const { top: pt, left: pl } = info.padInfo;
+  const kk = fh * fw * Ci;
+  // (Not with a rounding mode: wasm's Conv2D cannot produce the extra ceil/round output rows.)
+  if (kk <= PATCH_MAX && kk <= Co && attrs.dimRoundingMode == null) {
+    return withScope(backend, (s) => {
+      const eye = s.alloc([fh, fw, Ci, kk], 'float32');
+      const e = backend.typedArrayFromHeap(eye);
+      e.fill(0);
+      for (let i = 0; i < kk; i++) e[i * kk + i] = 1;
+      const patches = s.run('Conv2D', { x, filter: eye }, {
+        strides: attrs.strides, pad: attrs.pad, dilations: 1, dataFormat: 'NHWC', dimRoundingMode: attrs.dimRoundingMode });
+      const n = B * OH * OW;
+      const pT = s.run('Transpose', { x: s.view(patches, [n, kk]) }, { perm: [1, 0] });
+      const dW = s.run('BatchMatMul', { a: pT, b: s.view(dy, [n, Co]) }, { transposeA: false, transposeB: false });
+      return s.finish(dW, [fh, fw, Ci, Co]);
+    });
+  }
   return withScope(backend, (s) => {
-    const xT = B === 1 ? x : s.run('Transpose', { x: s.view(x, [B, H * W * Ci]) }, { perm: [1, 0] }); // [H,W*Ci,B]
+    let xT = x;
+    if (B > 1) {
+      const t1 = s.run('Transpose', { x: s.view(x, [B, H * W, Ci]) }, { perm: [1, 0, 2] }); // [HW,B,Ci]
+      xT = s.run('Transpose', { x: t1 }, { perm: [0, 2, 1] }); // [HW,Ci,B] = [H, W*Ci, B]
+    }
     const dyT = B === 1 ? dy : s.run('Transpose', { x: s.view(dy, [B, OH * OW, Co]) }, { perm: [1, 0, 2] }); // [OH,OW,B,Co]
     const g = paddedConv(s, 'Conv2D', s.view(xT, [1, H, W * Ci, B]), s.view(dyT, [OH, OW, B, Co]),
       [pt, fh + (OH - 1) * sh - H - pt], [pl * Ci, Ci * (fw + (OW - 1) * sw - W - pl)],
@@ -106,6 +137,57 @@ export function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): In
 // dy^[OH,OW,B,C*M] seen as a depthwise filter with multiplier M (channel (b,c) pairs with its own M
 // outputs). One depthwise conv (stride d, dilation s) gives per-(b,c) partial gradients; the sum over b
 // is then a small reduction of fh*fw*B*C*M values.
+// That "filter" has OH*OW taps, though, and XNNPACK only has fast depthwise kernels for small ones
+// (up to 25 taps); beyond that it falls back to a grouped GEMM with one column per group, which
+// packs B*C tiny padded weight blocks: 778 ms for x[32,56,56,144] (the forward conv takes 24 ms).
+// So for large outputs the reduction runs as one JavaScript pass over the wasm heap instead
+// (each dy pixel multiplies the fh*fw x-pixels it saw, channels innermost): 387 ms there, 99 ms
+// (vs 278) with stride 2, 33 ms (vs 36) for x[32,7,7,960]. Still ~16x the forward conv: a fused
+// SIMD kernel is what this really needs (see the report); small outputs keep the conv path.
+const DEPTHWISE_MAX_TAPS = 25;
+
+function depthwiseFilterGradJs(
+  backend: BackendWasm, s: Scope, x: Info, dy: Info, info: tf.backend_util.Conv2DInfo, M: number,
+): Info {
+  const [B, H, W, C] = x.shape;
+  const { outHeight: OH, outWidth: OW, filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw,
+    dilationHeight: dh, dilationWidth: dw } = info;
+  const { top: pt, left: pl } = info.padInfo;
+  const CM = C * M;
+  const out = s.alloc([fh, fw, C, M], 'float32');
+  // Views after the allocation, which may grow (move) the heap.
+  const xs = backend.typedArrayFromHeap(x) as Float32Array;
+  const gs = backend.typedArrayFromHeap(dy) as Float32Array;
+  const acc = new Float64Array(fh * fw * CM);
+  for (let b = 0; b < B; b++) {
+    for (let o = 0; o < OH; o++) {
+      for (let p = 0; p < OW; p++) {
+        const gOff = ((b * OH + o) * OW + p) * CM;
+        for (let k = 0; k < fh; k++) {
+          const r = o * sh - pt + k * dh;
+          if (r < 0 || r >= H) continue;
+          for (let l = 0; l < fw; l++) {
+            const q = p * sw - pl + l * dw;
+            if (q < 0 || q >= W) continue;
+            const xOff = ((b * H + r) * W + q) * C;
+            const aOff = (k * fw + l) * CM;
+            if (M === 1) {
+              for (let c = 0; c < C; c++) acc[aOff + c] += xs[xOff + c] * gs[gOff + c];
+            } else {
+              for (let c = 0; c < C; c++) {
+                const xv = xs[xOff + c];
+                for (let m = 0; m < M; m++) acc[aOff + c * M + m] += xv * gs[gOff + c * M + m];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  (backend.typedArrayFromHeap(out) as Float32Array).set(acc);
+  return s.finish(out);
+}
+
 export function depthwiseConv2dNativeBackpropFilter({ inputs, backend, attrs }: KernelArgs): Info {
   const { x, dy } = inputs;
   const filterShape = attrs.filterShape as number[];
@@ -115,6 +197,7 @@ export function depthwiseConv2dNativeBackpropFilter({ inputs, backend, attrs }: 
   const M = filterShape[3];
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
   const { top: pt, left: pl } = info.padInfo;
+  if (OH * OW > DEPTHWISE_MAX_TAPS) return withScope(backend, (s) => depthwiseFilterGradJs(backend, s, x, dy, info, M));
   return withScope(backend, (s) => {
     const xT = B === 1 ? x : s.run('Transpose', { x }, { perm: [1, 2, 0, 3] });
     const dyT = B === 1 ? dy : s.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] });

@@ -43,6 +43,18 @@ export class Scope {
     return out;
   }
 
+  /** Like run, for kernels with several outputs (all owned by the scope). */
+  runMulti(name: string, inputs: Record<string, Info>, attrs: object = {}): Info[] {
+    const out = kernelFunc(name)({
+      inputs: inputs as tf.NamedTensorInfoMap,
+      backend: this.backend,
+      attrs: attrs as tf.NamedAttrMap,
+    });
+    const outs = Array.isArray(out) ? out : [out];
+    this.owned.push(...outs);
+    return outs;
+  }
+
   /** Same data, other shape: no copy, not owned (the wasm kernels read shapes from the info). */
   view(t: Info, shape: number[]): Info {
     if (tf.util.sizeFromShape(shape) !== tf.util.sizeFromShape(t.shape)) {

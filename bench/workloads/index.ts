@@ -1,0 +1,6 @@
+// Registry of benchmark workloads; add a module here to add a row to `npm run bench`.
+import type { Workload } from '../lib.js';
+import { cnnTrain } from './cnn-train.js';
+import { mobilenetV2Forward } from './mobilenet-v2-forward.js';
+
+export const WORKLOADS: Workload[] = [cnnTrain, mobilenetV2Forward];
