@@ -8,6 +8,7 @@ import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { decodeImageFile } from '../src/data/images.js';
 import { EMPTY_CLASS, makeImageFolder, write16BitPng, writeExifRotatedJpeg, writeGrayscalePng, writeRgbaPng } from './fixtures.js';
+import { saveTinyGraphModel } from './graph-fixture.js';
 import { saveTinyBase, tempDir } from './helpers.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -87,12 +88,44 @@ describe('graft train', () => {
     for (const t of top) assert.ok(Math.abs(probs[labels.indexOf(t.label)] - t.probability) < 1e-5, `${t.label}: ${t.probability} vs ${probs[labels.indexOf(t.label)]}`);
   });
 
+  it('eval reports metrics on the test split, and on all data', () => {
+    const out = join(dir, 'model');
+    const t = graft('eval', '--model', out, '--data', data, '--json', '--backend', 'cpu');
+    assert.equal(t.code, 0, t.stderr);
+    const m = t.json!.metrics as { accuracy: number; n: number; confusion: number[][]; perClass: { label: string }[] };
+    assert.deepEqual(m.perClass.map((c) => c.label), ['blue', 'café au lait', 'red']);
+    assert.equal(m.confusion.flat().reduce((a, b) => a + b, 0), m.n);
+    const all = graft('eval', '--model', out, '--data', data, '--split', 'all', '--json', '--backend', 'cpu');
+    assert.equal((all.json!.metrics as { n: number }).n, 24);
+    assert.match(all.stdout, /confusion/);
+  });
+
   it('is repeatable with --seed', () => {
     const a = graft('train', '--base', base, '--data', data, '--out', join(dir, 'seed-a'), '--seed', '4', '--json', ...quick);
     const b = graft('train', '--base', base, '--data', data, '--out', join(dir, 'seed-b'), '--seed', '4', '--json', ...quick);
     assert.equal(a.code, 0, a.stderr);
     assert.equal(b.code, 0, b.stderr);
     assert.deepEqual(readFileSync(join(dir, 'seed-a', 'weights.bin')), readFileSync(join(dir, 'seed-b', 'weights.bin')));
+  });
+
+  it('trains a head on a frozen GraphModel base, saved with its trunk; predict uses both', async () => {
+    const graphBase = await saveTinyGraphModel(join(dir, 'graph-base'));
+    const out = join(dir, 'graph-model');
+    const r = graft('train', '--base', graphBase, '--data', data, '--out', out, '--json', ...quick);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.json!.cut, 'features');
+    const meta = JSON.parse(readFileSync(join(out, 'graft.json'), 'utf8'));
+    assert.deepEqual(meta.trunk, { path: 'trunk/model.json', output: 'features' });
+    assert.ok(existsSync(join(out, 'trunk', 'model.json')));
+    const image = join(data, 'blue', readdirSync(join(data, 'blue'))[0]);
+    const p = graft('predict', '--model', out, '--json', '--backend', 'cpu', image);
+    assert.equal(p.code, 0, p.stderr);
+    const top = (p.json!.predictions as { top: { probability: number }[] }[])[0].top;
+    assert.ok(Math.abs(top.reduce((a, t) => a + t.probability, 0) - 1) < 1e-5, 'top-3 of 3 classes sums to 1');
+    const cut = graft('train', '--base', graphBase, '--data', data, '--out', join(dir, 'graph-cut'), '--cut', 'conv/Relu', '--json', ...quick);
+    assert.equal(cut.code, 0, cut.stderr);
+    assert.equal(cut.json!.cut, 'conv/Relu');
+    assertOneLineError(graft('train', '--base', graphBase, '--data', data, '--out', join(dir, 'graph-scratch'), '--scratch', ...quick), 2, /frozen graph model/);
   });
 
   it('trains the scratch baseline', () => {
@@ -152,6 +185,7 @@ describe('bad input', () => {
     writeFileSync(corrupt, Buffer.from('not really a jpeg'));
     assertOneLineError(graft('predict', '--model', join(dir, 'model'), '--backend', 'cpu', corrupt), 1, /corrupt\.jpg/);
   });
+  it('--backend tensorflow without tfjs-node: exit 2', () => assertOneLineError(graft('inspect', base, '--backend', 'tensorflow'), 2, /needs @tensorflow\/tfjs-node/));
   it('--verbose adds the stack trace', () => {
     const r = graft('train', '--base', 'resnet9000', '--data', data, '--out', join(dir, 'x5'), '--verbose', ...quick);
     assert.equal(r.code, 2);

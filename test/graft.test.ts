@@ -129,3 +129,16 @@ describe('metrics', () => {
     assert.ok(Math.abs(m.macroF1 - (f1(1, 2 / 3) + f1(0.5, 0.5) + f1(0.5, 1)) / 3) < 1e-12);
   });
 });
+
+describe('library one-call path', () => {
+  it('trainClassifier grafts, trains in stages and evaluates val and test', async () => {
+    const { trainClassifier } = await import('../src/index.js');
+    const data = { train: colourSet(10), val: colourSet(4, undefined, 2), test: colourSet(6, undefined, 3) };
+    const r = await trainClassifier({ base: tinyBase(), data, seed: 2, epochs: 3 });
+    assert.deepEqual(r.counts, { train: 20, val: 8, test: 12 });
+    assert.equal(r.grafted.cut, 'top_conv');
+    assert.deepEqual(r.training.stages.map((s) => s.stage), ['head', 'fine-tune']);
+    assert.equal(r.metrics.test.n, 12);
+    assert.equal(r.metrics.test.confusion.flat().reduce((a, b) => a + b, 0), 12);
+  });
+});

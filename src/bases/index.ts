@@ -78,7 +78,8 @@ function graphBase(name: string, graph: tf.GraphModel): Base {
     resize: 'cover',
     blocks: [],
     suggestedCut: out.name,
-    head: { kind: 'linear', dropout: 0.2, pool: (out.shape?.length ?? 2) === 4 ? 'avg' : 'flatten' },
+    // Spatial features at whatever node the cut picks are averaged; vectors pass through.
+    head: { kind: 'linear', dropout: 0.2, pool: 'avg' },
     provenance: `TF.js GraphModel loaded from ${name} (frozen feature extractor)`,
   };
 }

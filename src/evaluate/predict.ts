@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { decodeImageFile } from '../data/images.js';
 import type { Trained } from '../export/trained.js';
+import { pipeline } from '../graft/graft.js';
 import { imagesToTensor } from '../train/tensors.js';
 
 export interface Prediction {
@@ -11,11 +12,12 @@ export interface Prediction {
 
 export async function predictFiles(trained: Trained, files: string[], topK = 3): Promise<Prediction[]> {
   const { input, normalize, resize, labels } = trained.meta;
+  const classifier = pipeline(trained);
   const out: Prediction[] = [];
   for (const file of files) {
     const pixels = await decodeImageFile(file, input, resize);
     const set = { classes: labels, size: input, pixels, labels: Int32Array.of(0), ids: [file] };
-    const probs = tf.tidy(() => (trained.model.predict(imagesToTensor(set, normalize)) as tf.Tensor).dataSync());
+    const probs = tf.tidy(() => classifier.predict(imagesToTensor(set, normalize)).dataSync());
     const ranked = [...probs].map((p, i) => ({ label: labels[i], probability: p })).sort((a, b) => b.probability - a.probability);
     out.push({ file, top: ranked.slice(0, Math.max(1, topK)) });
   }

@@ -9,7 +9,7 @@ import type { ImageSize, ResizeMode } from '../data/types.js';
 import { GraftError, usageError } from '../errors.js';
 import { writeDirAtomically } from '../io/atomic.js';
 import { fileHandler } from '../io/layers-files.js';
-import type { Grafted } from '../graft/graft.js';
+import type { Grafted, Predictor } from '../graft/graft.js';
 import { GRAFT_VERSION } from '../version.js';
 
 export interface GraftJson {
@@ -19,6 +19,8 @@ export interface GraftJson {
   resize: ResizeMode;
   base: string;
   cut: string;
+  /** Graph-model bases: the frozen trunk saved beside the head, run up to node `output`. */
+  trunk: { path: string; output: string } | null;
   scratch: boolean;
   metrics: Record<string, unknown>;
   training: Record<string, unknown>;
@@ -26,9 +28,13 @@ export interface GraftJson {
 }
 
 export interface Trained {
+  /** The whole classifier, or for a graph-model base the head that `trunk` feeds. */
   model: tf.LayersModel;
+  trunk?: Predictor;
   meta: GraftJson;
 }
+
+const TRUNK_PATH = 'trunk/model.json';
 
 export async function saveTrained(g: Grafted, out: string, extra: { force?: boolean; metrics?: Record<string, unknown>; training?: Record<string, unknown> } = {}): Promise<void> {
   const meta: GraftJson = {
@@ -38,6 +44,7 @@ export async function saveTrained(g: Grafted, out: string, extra: { force?: bool
     resize: g.base.resize,
     base: g.base.name,
     cut: g.cut,
+    trunk: g.base.graph ? { path: TRUNK_PATH, output: g.cut } : null,
     scratch: g.scratch,
     metrics: extra.metrics ?? {},
     training: extra.training ?? {},
@@ -45,6 +52,7 @@ export async function saveTrained(g: Grafted, out: string, extra: { force?: bool
   };
   await writeDirAtomically(out, !!extra.force, async (dir) => {
     await g.model.save(fileHandler(join(dir, 'model.json')));
+    if (g.base.graph) await g.base.graph.save(fileHandler(join(dir, TRUNK_PATH)));
     await writeFile(join(dir, 'graft.json'), JSON.stringify(meta, null, 2) + '\n');
   });
 }
@@ -59,5 +67,9 @@ export async function loadTrained(dir: string): Promise<Trained> {
   } catch (e) {
     throw new GraftError(`cannot read ${metaPath}: ${(e as Error).message}`, 1);
   }
-  return { model: await tf.loadLayersModel(fileHandler(join(dir, 'model.json'))), meta };
+  const model = await tf.loadLayersModel(fileHandler(join(dir, 'model.json')));
+  if (!meta.trunk) return { model, meta };
+  const graph = await tf.loadGraphModel(fileHandler(join(dir, meta.trunk.path)));
+  const output = meta.trunk.output;
+  return { model, meta, trunk: { predict: (x) => graph.execute(x, output) as tf.Tensor } };
 }

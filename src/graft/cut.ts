@@ -1,3 +1,4 @@
+import type * as tf from '@tensorflow/tfjs';
 import type { Base } from '../bases/types.js';
 import { cutPoints } from '../bases/graph.js';
 import { usageError } from '../errors.js';
@@ -7,9 +8,19 @@ export type CutSpec = string | number;
 
 /** Layer names the base can be cut at (single-tensor cut points), bottom to top. */
 export function cutCandidates(base: Base): string[] {
+  // Any node of a graph model can be fetched, so every node is a candidate.
+  if (base.graph) return graphNodes(base.graph);
   if (!base.model) return [base.suggestedCut];
   const model = base.model;
   return [...cutPoints(model)].sort((a, b) => a - b).map((i) => model.layers[i].name);
+}
+
+/** Computed nodes of a graph model (not its constants and inputs), in graph order. */
+export function graphNodes(graph: tf.GraphModel): string[] {
+  // `artifacts` is private in the typings but is how GraphModel.save reads its own topology.
+  const { artifacts } = graph as unknown as { artifacts?: tf.io.ModelArtifacts };
+  const topology = artifacts?.modelTopology as { node?: { name: string; op: string }[] } | undefined;
+  return (topology?.node ?? []).filter((n) => n.op !== 'Const' && n.op !== 'Placeholder').map((n) => n.name);
 }
 
 /** Resolve a cut spec to a layer name, or fail listing the candidates. */
@@ -18,7 +29,7 @@ export function resolveCut(base: Base, cut: CutSpec = 'auto'): string {
   const candidates = cutCandidates(base);
   const asIndex = typeof cut === 'number' ? cut : /^\d+$/.test(cut) ? Number(cut) : undefined;
   const asName = String(cut);
-  const name = asIndex !== undefined ? base.model?.layers[asIndex]?.name : asName;
+  const name = asIndex !== undefined ? (base.model?.layers[asIndex]?.name ?? candidates[asIndex]) : asName;
   if (name && candidates.includes(name)) return name;
   const shown = candidates.length > 12 ? [...candidates.slice(0, 4), '…', ...candidates.slice(-8)] : candidates;
   const what = name && base.model?.layers.some((l) => l.name === name) ? `layer "${name}" is not a cut point` : `cut layer "${cut}" not found`;

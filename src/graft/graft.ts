@@ -17,10 +17,20 @@ export interface GraftOptions {
   scratch?: boolean;
 }
 
+/** Anything that maps a batch to a batch: a LayersModel, a part of one, a graph trunk, a whole graft. */
+export interface Predictor {
+  predict(x: tf.Tensor): tf.Tensor;
+}
+
 export interface Grafted {
   base: Base;
-  /** Input → trunk (base up to the cut) → head → class probabilities. */
+  /**
+   * LayersModel bases: input → trunk (base up to the cut) → head → class probabilities.
+   * GraphModel bases: the head alone, fed by `trunk`.
+   */
   model: tf.LayersModel;
+  /** A GraphModel base's frozen trunk, run up to the cut (graph bases only). */
+  trunk?: Predictor;
   cut: string;
   classes: string[];
   head: HeadSpec;
@@ -28,12 +38,11 @@ export interface Grafted {
 }
 
 export async function graft(base: Base, opts: GraftOptions): Promise<Grafted> {
-  if (base.kind !== 'layers' || !base.model) {
-    throw usageError(`${base.name} is a graph model: graft can fine-tune only TF.js LayersModel bases for now`);
-  }
   if (opts.classes.length < 2) throw usageError(`need at least 2 classes, got ${opts.classes.length}`);
   const cut = resolveCut(base, opts.cut);
   const head: HeadSpec = { ...base.head, ...opts.head };
+  if (base.graph) return graftOnGraph(base, base.graph, cut, head, opts);
+  if (!base.model) throw usageError(`${base.name} has no model to graft on`);
   const features = ownOutput(base.model.getLayer(cut));
   let model = tf.model({ inputs: base.model.inputs, outputs: applyHead(features, head, opts.classes.length), name: `graft_${base.name.replace(/\W+/g, '_')}` });
   if (opts.scratch) {
@@ -45,6 +54,33 @@ export async function graft(base: Base, opts: GraftOptions): Promise<Grafted> {
   const g: Grafted = { base, model, cut, classes: opts.classes, head, scratch: !!opts.scratch };
   trainAbove(g, opts.scratch ? model.layers[0].name : cut);
   return g;
+}
+
+/**
+ * A GraphModel is a frozen feature extractor: no weights to fine-tune, so the graft is a head
+ * trained on its outputs at the cut (any node of the graph), and `scratch` has nothing to mean.
+ */
+function graftOnGraph(base: Base, graph: tf.GraphModel, cut: string, head: HeadSpec, opts: GraftOptions): Grafted {
+  if (opts.scratch) throw usageError(`${base.name} is a frozen graph model: it has no architecture to train from scratch`);
+  const trunk: Predictor = { predict: (x) => graph.execute(x, cut) as tf.Tensor };
+  const probe = tf.tidy(() => trunk.predict(tf.zeros([1, base.input.height, base.input.width, base.input.channels])).shape.slice(1));
+  const input = tf.input({ shape: probe, name: 'features' });
+  const model = tf.model({ inputs: input, outputs: applyHead(input, head, opts.classes.length), name: 'graft_head' });
+  return { base, model, trunk, cut, classes: opts.classes, head, scratch: false };
+}
+
+/** A single-output LayersModel as a Predictor. */
+export function asPredictor(model: tf.LayersModel): Predictor {
+  if (model.outputs.length !== 1) throw new Error(`${model.name} has ${model.outputs.length} outputs; one expected`);
+  return { predict: (x) => model.predict(x) as tf.Tensor };
+}
+
+/** The whole graft as one predictor: images in, class probabilities out. */
+export function pipeline(g: Pick<Grafted, 'model' | 'trunk'>): Predictor {
+  const head = asPredictor(g.model);
+  const trunk = g.trunk;
+  if (!trunk) return head;
+  return { predict: (x) => tf.tidy(() => head.predict(trunk.predict(x))) };
 }
 
 /**
@@ -75,8 +111,8 @@ export function trainAbove(g: Grafted, boundary: string): void {
  * It is moved down to a cut point so the frozen part can still be computed once and cached.
  */
 export function unfreezeBoundary(g: Grafted, blocks: number): string {
+  if (blocks <= 0 || g.trunk) return g.cut;
   const cutIndex = layerIndex(g.model, g.cut);
-  if (blocks <= 0) return g.cut;
   const baseModel = g.base.model!;
   const below = g.base.blocks.filter((b) => b.start <= layerIndexIn(baseModel, g.model, cutIndex));
   const first = below[Math.max(0, below.length - blocks)];
@@ -90,6 +126,6 @@ const layerIndexIn = (base: tf.LayersModel, model: tf.LayersModel, i: number) =>
 
 /** Free a grafted model's own weights: the head's (and a scratch model's all), never the base's. */
 export function disposeGrafted(g: Grafted): void {
-  const baseLayers = new Set(g.scratch ? [] : g.base.model!.layers);
+  const baseLayers = new Set(g.scratch || !g.base.model ? [] : g.base.model.layers);
   for (const layer of g.model.layers) if (!baseLayers.has(layer)) layer.dispose();
 }

@@ -1,6 +1,6 @@
-// TF.js LayersModels as files on disk (model.json + weights.bin), the format plain
-// `@tensorflow/tfjs` loads. TF.js's own file:// handler lives in tfjs-node, which cannot install
-// here, so this small handler reads and writes the same layout.
+// TF.js models as files on disk (model.json + weights.bin), the layout plain `@tensorflow/tfjs`
+// loads, for LayersModels and GraphModels alike. TF.js's own file:// handler lives in tfjs-node,
+// which cannot install here, so this small handler reads and writes the same layout.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -22,10 +22,11 @@ export async function readArtifacts(modelJsonPath: string): Promise<tf.io.ModelA
   const dir = dirname(modelJsonPath);
   const shards = await Promise.all(json.weightsManifest.flatMap((g) => g.paths).map((p) => readFile(join(dir, p))));
   const all = Buffer.concat(shards);
+  const { weightsManifest, ...rest } = json;
   return {
+    ...(rest as Partial<tf.io.ModelArtifacts>),
     modelTopology: json.modelTopology,
-    format: json.format,
-    weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
+    weightSpecs: weightsManifest.flatMap((g) => g.weights),
     weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
   };
 }
@@ -38,12 +39,13 @@ export function fileHandler(modelJsonPath: string): tf.io.IOHandler {
       const data = artifacts.weightData;
       const bytes = data instanceof ArrayBuffer ? Buffer.from(data) : Buffer.concat(data!.map((b) => Buffer.from(b)));
       await writeFile(join(dirname(modelJsonPath), 'weights.bin'), bytes);
+      // Everything but the weights goes into model.json as it came (signature, initialisers, …).
+      const { weightData: _data, weightSpecs, ...rest } = artifacts;
       const json = {
+        ...rest,
         format: artifacts.format ?? 'layers-model',
-        generatedBy: artifacts.generatedBy,
         convertedBy: artifacts.convertedBy ?? null,
-        modelTopology: artifacts.modelTopology,
-        weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
+        weightsManifest: [{ paths: ['weights.bin'], weights: weightSpecs }],
       };
       await writeFile(modelJsonPath, JSON.stringify(json));
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };

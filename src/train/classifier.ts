@@ -7,7 +7,7 @@ import { loadDataSplits } from '../data/index.js';
 import type { Skipped, Splits } from '../data/types.js';
 import { evaluateModel } from '../evaluate/evaluate.js';
 import type { Metrics } from '../evaluate/metrics.js';
-import { graft, type Grafted } from '../graft/graft.js';
+import { graft, pipeline, type Grafted } from '../graft/graft.js';
 import type { CutSpec } from '../graft/cut.js';
 import { withSeed } from './seed.js';
 import { trainGrafted, type TrainOptions, type TrainResult } from './train.js';
@@ -45,8 +45,8 @@ export async function trainClassifier(o: ClassifierOptions): Promise<ClassifierR
     const grafted = await graft(base, { classes: splits.train.classes, cut: o.cut, head: o.head, scratch: o.scratch });
     const training = await trainGrafted(grafted, splits, { ...o, seed });
     const metrics = {
-      val: evaluateModel(grafted.model, splits.val, base.normalize, grafted.classes),
-      test: evaluateModel(grafted.model, splits.test, base.normalize, grafted.classes),
+      val: evaluateModel(pipeline(grafted), splits.val, base.normalize, grafted.classes),
+      test: evaluateModel(pipeline(grafted), splits.test, base.normalize, grafted.classes),
     };
     const counts = { train: splits.train.labels.length, val: splits.val.labels.length, test: splits.test.labels.length };
     return { grafted, training, metrics, counts };

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Normalize } from '../bases/types.js';
 import type { ImageSet } from '../data/types.js';
+import type { Predictor } from '../graft/graft.js';
 
 /** Images (all, or the given indices) as a normalised float NHWC tensor: (pixel/255 - mean) / std. */
 export function imagesToTensor(set: ImageSet, normalize: Normalize, indices?: ArrayLike<number>): tf.Tensor4D {
@@ -26,7 +27,7 @@ export function oneHot(labels: Int32Array, classes: number): tf.Tensor2D {
 }
 
 /** Run `model` over a set in batches, keeping memory bounded by the batch, not the set. */
-export function predictSet(model: tf.LayersModel, set: ImageSet, normalize: Normalize, batchSize = 32, onBatch?: (done: number, total: number) => void): tf.Tensor {
+export function predictSet(model: Predictor, set: ImageSet, normalize: Normalize, batchSize = 32, onBatch?: (done: number, total: number) => void): tf.Tensor {
   const n = set.labels.length;
   const parts: tf.Tensor[] = [];
   for (let i = 0; i < n; i += batchSize) {
@@ -34,10 +35,7 @@ export function predictSet(model: tf.LayersModel, set: ImageSet, normalize: Norm
     parts.push(tf.tidy(() => model.predict(imagesToTensor(set, normalize, idx)) as tf.Tensor));
     onBatch?.(Math.min(n, i + batchSize), n);
   }
-  if (parts.length === 0) {
-    const shape = (model.outputs[0].shape as (number | null)[]).slice(1) as number[];
-    return tf.zeros([0, ...shape]);
-  }
+  if (parts.length === 0) return tf.zeros([0]);
   const all = tf.concat(parts);
   parts.forEach((p) => p.dispose());
   return all;

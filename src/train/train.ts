@@ -3,7 +3,7 @@
 // fixed, so its outputs are computed once per sample and reused every epoch.
 import * as tf from '@tensorflow/tfjs';
 import type { Splits } from '../data/types.js';
-import { trainAbove, unfreezeBoundary, type Grafted } from '../graft/graft.js';
+import { asPredictor, trainAbove, unfreezeBoundary, type Grafted } from '../graft/graft.js';
 import { modelAbove, modelBelow } from '../graft/split.js';
 import { fitStage, type EpochInfo, type StageResult } from './fit.js';
 import { withSeed } from './seed.js';
@@ -54,13 +54,14 @@ export async function trainGrafted(g: Grafted, data: Pick<Splits, 'train' | 'val
   try {
     for (const stage of stages) {
       const t0 = performance.now();
-      const below = modelBelow(g.model, stage.boundary);
+      // A graph base's trunk is frozen whole; a LayersModel splits at this stage's boundary.
+      const below = g.trunk ?? asPredictor(modelBelow(g.model, stage.boundary));
       const progress = (done: number, total: number) => o.onFeatures?.(stage.name, done, total);
       const x = predictSet(below, data.train, g.base.normalize, 64, progress);
       const xVal = predictSet(below, data.val, g.base.normalize, 64);
       const featureSeconds = (performance.now() - t0) / 1000;
-      trainAbove(g, stage.boundary);
-      const above = modelAbove(g.model, stage.boundary);
+      if (!g.trunk) trainAbove(g, stage.boundary);
+      const above = g.trunk ? g.model : modelAbove(g.model, stage.boundary);
       try {
         const r = await withSeed(o.seed === undefined ? undefined : o.seed + results.length, () =>
           fitStage(above, x, y, [xVal, yVal], { stage: stage.name, epochs: o.epochs, learningRate: stage.learningRate, batchSize: o.batchSize, patience: o.patience, onEpoch: o.onEpoch }),
@@ -73,7 +74,7 @@ export async function trainGrafted(g: Grafted, data: Pick<Splits, 'train' | 'val
   } finally {
     tf.dispose([y, yVal]);
     // Leave the model frozen as it was grafted: trunk fixed, head trainable.
-    trainAbove(g, g.scratch ? g.model.layers[0].name : g.cut);
+    if (!g.trunk) trainAbove(g, g.scratch ? g.model.layers[0].name : g.cut);
   }
   return { stages: results, seconds: (performance.now() - started) / 1000 };
 }

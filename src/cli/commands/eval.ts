@@ -1,24 +1,27 @@
-import { Command } from 'commander';
-import { loadDataSplits, parseClassFilter } from '../../data/index.js';
+import { Command, Option } from 'commander';
+import { concat, loadDataSplits, parseClassFilter } from '../../data/index.js';
 import type { Skipped } from '../../data/types.js';
 import { usageError } from '../../errors.js';
 import { evaluateModel } from '../../evaluate/evaluate.js';
 import { loadTrained } from '../../export/trained.js';
+import { pipeline } from '../../graft/graft.js';
 import { prepare, type GlobalOptions } from '../main.js';
 import { log, pct, printJson, table } from '../output.js';
 import { intArg, skippedWarning } from './train.js';
 
 export function evalCommand(): Command {
   return new Command('eval')
-    .description("evaluate a trained model on a data set's test split (same split as train with the same --seed)")
+    .description("evaluate a trained model on a data set (by default its test split, the same as train's with the same --seed)")
     .requiredOption('--model <dir>', 'a directory written by graft train')
     .requiredOption('--data <data>', 'image folder, CSV/JSONL manifest, or mnist')
     .option('--classes <spec>', 'use only these classes (e.g. 5-9 for mnist)')
+    .addOption(new Option('--split <name>', 'which part of the data to evaluate on').choices(['test', 'val', 'train', 'all']).default('test'))
     .option('--seed <n>', 'split seed', intArg('--seed'), 0)
     .option('--strict', 'fail on unreadable files instead of skipping them', false)
-    .action(async (flags: GlobalOptions & { model: string; data: string; classes?: string; seed: number; strict: boolean }) => {
+    .action(async (flags: GlobalOptions & { model: string; data: string; classes?: string; split: 'test' | 'val' | 'train' | 'all'; seed: number; strict: boolean }) => {
       await prepare(flags);
-      const { model, meta } = await loadTrained(flags.model);
+      const trained = await loadTrained(flags.model);
+      const { meta } = trained;
       const skipped: Skipped[] = [];
       const splits = await loadDataSplits(flags.data, {
         size: meta.input,
@@ -29,13 +32,13 @@ export function evalCommand(): Command {
         seed: flags.seed,
       });
       skippedWarning(skipped);
-      const test = splits.test;
+      const test = flags.split === 'all' ? concat(splits.train, splits.val, ...(splits.testIsVal ? [] : [splits.test])) : splits[flags.split];
       const unknown = test.classes.filter((c) => !meta.labels.includes(c));
       if (unknown.length) throw usageError(`classes not known to the model: ${unknown.join(', ')} (model labels: ${meta.labels.join(', ')})`);
       // Relabel the data's class indices into the model's label order.
       const relabelled = { ...test, classes: meta.labels, labels: Int32Array.from(test.labels, (l) => meta.labels.indexOf(test.classes[l])) };
-      const m = evaluateModel(model, relabelled, meta.normalize, meta.labels);
-      log(`${flags.model} on ${flags.data} (test split, ${m.n} images): accuracy ${pct(m.accuracy)}, macro-F1 ${m.macroF1.toFixed(3)}`);
+      const m = evaluateModel(pipeline(trained), relabelled, meta.normalize, meta.labels);
+      log(`${flags.model} on ${flags.data} (${flags.split} split, ${m.n} images): accuracy ${pct(m.accuracy)}, macro-F1 ${m.macroF1.toFixed(3)}`);
       log(table(['class', 'precision', 'recall', 'f1', 'support'], m.perClass.map((c) => [c.label, c.precision.toFixed(3), c.recall.toFixed(3), c.f1.toFixed(3), c.support])));
       log('confusion (rows: true, columns: predicted)');
       log(table(['', ...meta.labels], m.confusion.map((row, i) => [meta.labels[i], ...row])));

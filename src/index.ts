@@ -1,0 +1,28 @@
+// graft's library API, from the one-call path down to the pieces it is built from.
+export { useBackend, BACKENDS, type BackendName } from './backend/index.js';
+export { GraftError } from './errors.js';
+
+export { loadBase, layersBase, EMBEDDED_BASES } from './bases/index.js';
+export { describeBase, type BaseDescription, type LayerRow } from './bases/describe.js';
+export { buildDigitsCnn, loadDigitsCnn, pretrainDigitsCnn } from './bases/digits-cnn.js';
+export type { Base, Block, HeadSpec, Normalize } from './bases/types.js';
+
+export * from './data/index.js';
+
+export { graft, trainAbove, unfreezeBoundary, pipeline, asPredictor, disposeGrafted, type Grafted, type GraftOptions, type Predictor } from './graft/graft.js';
+export { resolveCut, cutCandidates, type CutSpec } from './graft/cut.js';
+export { modelAbove, modelBelow } from './graft/split.js';
+export { applyHead, parseHead } from './graft/head.js';
+
+export { trainClassifier, type ClassifierOptions, type ClassifierResult } from './train/classifier.js';
+export { trainGrafted, TRAIN_DEFAULTS, type TrainOptions, type TrainResult } from './train/train.js';
+export { fitStage, type EpochInfo, type FitOptions, type StageResult } from './train/fit.js';
+export { withSeed } from './train/seed.js';
+export { imagesToTensor, oneHot, predictSet } from './train/tensors.js';
+
+export { classificationMetrics, type Metrics, type ClassMetrics } from './evaluate/metrics.js';
+export { evaluateModel, predictProbabilities } from './evaluate/evaluate.js';
+export { predictFiles, type Prediction } from './evaluate/predict.js';
+
+export { saveTrained, loadTrained, type GraftJson, type Trained } from './export/trained.js';
+export { EXPERIMENTS, type Experiment, type ExperimentResult } from './experiments/index.js';
