@@ -142,3 +142,33 @@ describe('library one-call path', () => {
     assert.equal(r.metrics.test.confusion.flat().reduce((a, b) => a + b, 0), 12);
   });
 });
+
+describe('loading bases', () => {
+  it('loads a LayersModel from a URL (served on loopback) with its structure read from the graph', async () => {
+    const { createServer } = await import('node:http');
+    const { readFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const { loadBase } = await import('../src/bases/index.js');
+    const { saveTinyBase, tempDir } = await import('./helpers.js');
+    const dir = tempDir();
+    await saveTinyBase(dir);
+    const server = createServer((req, res) => {
+      readFile(join(dir, (req.url ?? '/').slice(1))).then(
+        (body) => res.end(body),
+        () => res.writeHead(404).end(),
+      );
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    try {
+      const { port } = server.address() as { port: number };
+      const base = await loadBase(`http://127.0.0.1:${port}/model.json`);
+      assert.equal(base.kind, 'layers');
+      assert.deepEqual(base.input, { height: 16, width: 16, channels: 3 });
+      assert.equal(base.suggestedCut, 'top_conv');
+      const x = tf.randomUniform([2, 16, 16, 3], 0, 1, 'float32', 3);
+      assert.ok(maxAbsDiff(base.model!.predict(x) as tf.Tensor, tinyModel().predict(x) as tf.Tensor) < 1e-6, 'same weights as served');
+    } finally {
+      server.close();
+    }
+  });
+});

@@ -20,7 +20,18 @@ export { pct, table } from '../evaluate/report.js';
 /** Progress on stderr: a bar with ETA on a terminal, one line per step elsewhere (CI logs, pipes). */
 export class Progress {
   private bar?: cliProgress.SingleBar;
+  private label = '';
   private readonly tty = !!process.stderr.isTTY;
+
+  /** Counted work (images decoded, features computed): one bar per label, silent off a terminal. */
+  step(label: string, done: number, total: number): void {
+    if (label !== this.label || !this.bar) {
+      this.start(label, total);
+      this.label = label;
+    }
+    this.update(done);
+    if (done >= total) this.stop();
+  }
 
   start(label: string, total: number): void {
     this.stop();
@@ -39,6 +50,7 @@ export class Progress {
   stop(): void {
     this.bar?.stop();
     this.bar = undefined;
+    this.label = '';
   }
 
   /** Training epochs: the bar moves per epoch on a TTY; otherwise one line each. */

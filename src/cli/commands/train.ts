@@ -88,8 +88,8 @@ export function trainCommand(): Command {
         patience: flags.patience,
         seed: flags.seed,
         onSkip: (s) => skipped.push(s),
-        onLoad: (done, total) => (done === 1 ? progress.start('loading images', total) : progress.update(done)),
-        onFeatures: (stage, done, total) => (done <= 64 ? progress.start(`${stage}: frozen features`, total) : progress.update(done)),
+        onLoad: (done, total) => progress.step('decoding images', done, total),
+        onFeatures: (stage, done, total) => progress.step(`${stage}: frozen features`, done, total),
         onEpoch: (e) => progress.epoch(e),
       });
       progress.stop();
