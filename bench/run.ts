@@ -1,4 +1,4 @@
-// graft benchmarks: `npm run bench -- [--json] [--quick] [--only name,...]`
+// graft benchmarks: `npm run bench -- [--json] [--quick] [--threads N] [--only name,...]`
 // Each workload (bench/workloads/) is measured side by side in one run: graft's default backend
 // (wasm + graft's training kernels), the tfjs `cpu` backend, and the PyTorch CPU peer
 // (../shared/peers/torch_reference.py; reported as null with "peer missing" when torch is absent).
@@ -8,16 +8,21 @@ import { type BenchOptions, CORES, fmt, peerAvailable, round, type WorkloadResul
 import { WORKLOADS } from './workloads/index.js';
 
 const args = process.argv.slice(2);
-const onlyIdx = args.indexOf('--only');
-const only = onlyIdx >= 0 ? new Set((args[onlyIdx + 1] ?? '').split(',')) : null;
+const valueOf = (flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
+const onlyArg = valueOf('--only');
+const only = onlyArg !== undefined ? new Set(onlyArg.split(',')) : null;
+// graft's wasm threads (src/backend/wasm-threads.ts): every useBackend('wasm') in this process reads it.
+const threadsArg = valueOf('--threads');
+if (threadsArg !== undefined) process.env.GRAFT_THREADS = threadsArg;
+const threads = Number(process.env.GRAFT_THREADS || 1);
 const opts: BenchOptions = {
   quick: args.includes('--quick'),
   json: args.includes('--json'),
   log: (m) => process.stderr.write(`${m}\n`),
 };
 for (const a of args) {
-  if (a.startsWith('--') && !['--json', '--quick', '--only'].includes(a)) {
-    process.stderr.write(`unknown option ${a}\nusage: bench/run.ts [--json] [--quick] [--only ${WORKLOADS.map((w) => w.name).join(',')}]\n`);
+  if (a.startsWith('--') && !['--json', '--quick', '--only', '--threads'].includes(a)) {
+    process.stderr.write(`unknown option ${a}\nusage: bench/run.ts [--json] [--quick] [--threads N] [--only ${WORKLOADS.map((w) => w.name).join(',')}]\n`);
     process.exit(2);
   }
 }
@@ -34,7 +39,7 @@ for (const w of WORKLOADS) {
 }
 const seconds = round((performance.now() - t0) / 1000);
 
-const rows = [['workload', 'graft (wasm, 1 thread)', 'tfjs cpu', 'pytorch (1 thread)', `pytorch (${CORES} threads)`, 'graft vs pytorch 1t / all']];
+const rows = [['workload', `graft (wasm, ${threads} thread${threads > 1 ? 's' : ''})`, 'tfjs cpu', 'pytorch (1 thread)', `pytorch (${CORES} threads)`, 'graft vs pytorch 1t / all']];
 for (const r of results) {
   const rr = (k: string) => (typeof r.ratio[k] === 'number' ? `${r.ratio[k]}x` : 'n/a');
   rows.push([r.name, fmt(r.graft, r.metric), fmt(r.cpu, r.metric), fmt(r.pytorch, r.metric), fmt(r.pytorchAllCores, r.metric), `${rr('vsPytorch')} / ${rr('vsPytorchAllCores')}`]);
@@ -52,5 +57,5 @@ for (const r of results) {
 }
 console.log(`ratios are graft speed / other speed (> 1: graft faster); medians over repeats; ${seconds} s total${opts.quick ? ' (--quick)' : ''}${peer.ok ? '' : '; pytorch: peer missing'}`);
 if (opts.json) {
-  console.log(JSON.stringify({ workloads: results, seconds, quick: opts.quick, cores: CORES, peer: peer.ok ? 'pytorch' : peer.why }));
+  console.log(JSON.stringify({ workloads: results, seconds, quick: opts.quick, graftThreads: threads, cores: CORES, peer: peer.ok ? 'pytorch' : peer.why }));
 }

@@ -128,6 +128,14 @@ describe('graft train', () => {
     assertOneLineError(graft('train', '--base', graphBase, '--data', data, '--out', join(dir, 'graph-scratch'), '--scratch', ...quick), 2, /frozen graph model/);
   });
 
+  it('--threads 2 (multi-threaded wasm) trains bit-identically to one thread, and exits', () => {
+    const one = graft('train', '--base', base, '--data', data, '--out', join(dir, 'threads-1'), '--seed', '3', '--epochs', '2', '--threads', '1');
+    const two = graft('train', '--base', base, '--data', data, '--out', join(dir, 'threads-2'), '--seed', '3', '--epochs', '2', '--threads', '2');
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(two.code, 0, two.stderr);
+    assert.deepEqual(readFileSync(join(dir, 'threads-2', 'weights.bin')), readFileSync(join(dir, 'threads-1', 'weights.bin')));
+  });
+
   it('trains the scratch baseline', () => {
     const r = graft('train', '--base', base, '--data', data, '--out', join(dir, 'scratch'), '--scratch', '--json', ...quick);
     assert.equal(r.code, 0, r.stderr);

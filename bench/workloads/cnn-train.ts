@@ -1,7 +1,7 @@
 // cnn-train: training throughput (images/s) of the Keras mnist_transfer_cnn, batch 128, Adam 1e-3,
 // random 28x28x1 inputs — graft's default backend (wasm + graft's kernels) vs tfjs `cpu` vs PyTorch.
 import * as tf from '@tensorflow/tfjs';
-import { useBackend } from '../../src/backend/index.js';
+import { useBackend, wasmThreads } from '../../src/backend/index.js';
 import { type BenchOptions, CORES, median, round, runPeer, type Side, type Workload, type WorkloadResult } from '../lib.js';
 import { buildCnn, CNN_BATCH, randomBatch } from './cnn.js';
 
@@ -35,7 +35,7 @@ export const cnnTrain: Workload = {
     await useBackend('wasm');
     const graft = await trainSpeed(CNN_BATCH, quick ? 2 : 4, quick ? 2 : 5, CNN_BATCH, log, 'graft wasm');
     graft.backend = 'wasm';
-    graft.threads = 1;
+    graft.threads = wasmThreads();
 
     // The cpu backend needs ~1 s per image: a few images are enough for a throughput figure.
     log('cnn-train: tfjs cpu backend (small batch)');
@@ -50,7 +50,7 @@ export const cnnTrain: Workload = {
     const extra = quick ? ['--n', '512', '--epochs', '1'] : [];
     const pytorch = runPeer('cnn-train', 'images_per_s', 1, quick ? 1 : 3, extra, log);
     const pytorchAllCores = CORES > 1 ? runPeer('cnn-train', 'images_per_s', CORES, quick ? 1 : 3, extra, log) : pytorch;
-    if (pytorch) notes.push('pytorch uses 1 thread (tfjs wasm is single-threaded in Node); pytorchAllCores uses every core');
+    if (pytorch) notes.push("pytorch uses 1 thread and pytorchAllCores every core; graft's wasm runs the threads --threads asks for (default 1)");
 
     const g = graft.imagesPerS as number;
     const ratio: Record<string, number | boolean | null> = {

@@ -1,7 +1,7 @@
 // mobilenet-v2-forward: inference latency (ms/image) of MobileNetV2 224x224x3 (nsfwjs's Keras
 // model: graft's `mobilenet_v2` base), batch 32 — wasm vs tfjs `cpu` (small batch) vs PyTorch.
 import * as tf from '@tensorflow/tfjs';
-import { useBackend } from '../../src/backend/index.js';
+import { useBackend, wasmThreads } from '../../src/backend/index.js';
 import { loadNsfwjsModel } from '../../src/bases/nsfwjs.js';
 import { type BenchOptions, CORES, median, round, runPeer, type Side, type Workload, type WorkloadResult } from '../lib.js';
 
@@ -37,7 +37,7 @@ export const mobilenetV2Forward: Workload = {
     const batch = quick ? 8 : 32;
     const graft = await forwardSpeed(batch, quick ? 2 : 3, quick ? 2 : 4, log, 'graft wasm');
     graft.backend = 'wasm';
-    graft.threads = 1;
+    graft.threads = wasmThreads();
 
     log('mobilenet-v2-forward: tfjs cpu backend (small batch)');
     await useBackend('cpu');

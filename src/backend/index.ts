@@ -1,12 +1,32 @@
 // Backend selection: wasm (default, with graft's training kernels), cpu (reference), tensorflow (tfjs-node if the user has it).
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { GraftError } from '../errors.js';
+import { GraftError, usageError } from '../errors.js';
+import { initWasm } from './wasm-threads.js';
 
 export type BackendName = 'wasm' | 'cpu' | 'tensorflow';
 export const BACKENDS: readonly BackendName[] = ['wasm', 'cpu', 'tensorflow'];
 
-export async function useBackend(name: BackendName = 'wasm'): Promise<BackendName> {
+export interface BackendOptions {
+  /**
+   * XNNPACK threads for the wasm backend (default: GRAFT_THREADS, else 1). Fixed by the first
+   * wasm initialisation in a process.
+   */
+  threads?: number;
+}
+
+let wasmStarted = false;
+
+/** Threads asked for through the environment (GRAFT_THREADS), 1 when unset. */
+export function envThreads(): number {
+  const raw = process.env.GRAFT_THREADS;
+  if (raw === undefined || raw === '') return 1;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw usageError(`GRAFT_THREADS must be a whole number ≥ 1, got "${raw}"`);
+  return n;
+}
+
+export async function useBackend(name: BackendName = 'wasm', opts: BackendOptions = {}): Promise<BackendName> {
   // PROD mutes TF.js's console advice to install tfjs-node (which cannot install here) and its
   // debug-only checks; graft's own errors and warnings are the only things it prints.
   tf.env().set('PROD', true);
@@ -20,6 +40,10 @@ export async function useBackend(name: BackendName = 'wasm'): Promise<BackendNam
   if (name === 'wasm') {
     const { registerWasmTrainingKernels } = await import('./kernels/index.js');
     registerWasmTrainingKernels();
+    if (!wasmStarted) {
+      wasmStarted = true;
+      if (!(await initWasm(opts.threads ?? envThreads()))) throw new GraftError('backend "wasm" failed to initialise', 1);
+    }
   }
   if (tf.getBackend() !== name) {
     const ok = await tf.setBackend(name);
@@ -29,4 +53,5 @@ export async function useBackend(name: BackendName = 'wasm'): Promise<BackendNam
   return name;
 }
 
+export { wasmThreads } from './wasm-threads.js';
 export { tf };

@@ -1,6 +1,7 @@
 // The graft command line: a thin layer over the library. Every failure becomes one line on stderr
 // starting with "error:" (exit 2 for usage, 1 for failures), with the stack only under --verbose.
 import { Command, CommanderError, Option } from 'commander';
+import { intArg } from './args.js';
 import { BACKENDS, useBackend, type BackendName } from '../backend/index.js';
 import { GraftError } from '../errors.js';
 import { GRAFT_VERSION } from '../version.js';
@@ -13,6 +14,7 @@ import { trainCommand } from './commands/train.js';
 
 export interface GlobalOptions {
   backend: BackendName;
+  threads?: number;
   verbose: boolean;
   json: boolean;
 }
@@ -21,13 +23,15 @@ export interface GlobalOptions {
 export function withCommon(cmd: Command): Command {
   return cmd
     .addOption(new Option('--backend <name>', 'TF.js backend').choices(BACKENDS).default('wasm'))
+    .addOption(new Option('--threads <n>', 'wasm backend threads (default: GRAFT_THREADS or 1)').argParser(intArg('--threads', 1)))
     .option('--json', 'print one JSON object as the last line of stdout', false)
     .option('--verbose', 'show stack traces on errors', false);
 }
 
 export async function prepare(opts: GlobalOptions): Promise<void> {
-  await useBackend(opts.backend);
+  await useBackend(opts.backend, { threads: opts.threads });
 }
+
 
 function program(): Command {
   const p = new Command('graft')

@@ -7,7 +7,8 @@ import { loadTrained } from '../../export/trained.js';
 import { pipeline } from '../../graft/graft.js';
 import { prepare, type GlobalOptions } from '../main.js';
 import { log, pct, printJson, table } from '../output.js';
-import { intArg, skippedWarning } from './train.js';
+import { intArg } from '../args.js';
+import { skippedWarning } from './train.js';
 
 export function evalCommand(): Command {
   return new Command('eval')

@@ -3,7 +3,7 @@ import { loadTrained } from '../../export/trained.js';
 import { predictFiles } from '../../evaluate/predict.js';
 import { prepare, type GlobalOptions } from '../main.js';
 import { log, pct, printJson } from '../output.js';
-import { intArg } from './train.js';
+import { intArg } from '../args.js';
 
 export function predictCommand(): Command {
   return new Command('predict')

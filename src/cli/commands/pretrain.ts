@@ -4,7 +4,7 @@ import { usageError } from '../../errors.js';
 import { assertWritable } from '../../io/atomic.js';
 import { prepare, type GlobalOptions } from '../main.js';
 import { log, pct, printJson, Progress } from '../output.js';
-import { intArg } from './train.js';
+import { intArg } from '../args.js';
 
 export function pretrainCommand(): Command {
   return new Command('pretrain')

@@ -1,4 +1,5 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { intArg, numArg } from '../args.js';
 import { parseHead } from '../../graft/head.js';
 import { assertWritable } from '../../io/atomic.js';
 import { saveTrained } from '../../export/trained.js';
@@ -9,17 +10,6 @@ import { trainClassifier } from '../../train/classifier.js';
 import { TRAIN_DEFAULTS } from '../../train/train.js';
 import { prepare, type GlobalOptions } from '../main.js';
 import { log, pct, printJson, Progress, table, warn } from '../output.js';
-
-export const intArg = (name: string, min = 0) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
-  return n;
-};
-const numArg = (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
-  return n;
-};
 
 interface TrainFlags extends GlobalOptions {
   base: string;
