@@ -93,6 +93,7 @@ describe('training', () => {
     const r = await trainGrafted(g, data, { epochs: 3, unfreeze: 1, seed: 1, batchSize: 8 });
     assert.deepEqual(r.stages.map((s) => s.stage), ['head', 'fine-tune']);
     assert.deepEqual(snapshot(g.model, ['stem_conv', 'stem_bn']), frozenBefore, 'frozen layers are bit-identical');
+    assert.deepEqual(snapshot(base.model!, ['block_1_project']), projectBefore, 'the base itself is never changed by training a graft');
     assert.deepEqual(statsOf(), statsBefore, 'an unfrozen BN layer keeps its moving statistics (inference mode)');
     assert.notDeepEqual(snapshot(g.model, ['head_output']), headBefore, 'the head trained');
     assert.notDeepEqual(snapshot(g.model, ['block_1_project']), projectBefore, 'the unfrozen block trained in stage 2');

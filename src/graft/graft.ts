@@ -43,12 +43,17 @@ export async function graft(base: Base, opts: GraftOptions): Promise<Grafted> {
   const head: HeadSpec = { ...base.head, ...opts.head };
   if (base.graph) return graftOnGraph(base, base.graph, cut, head, opts);
   if (!base.model) throw usageError(`${base.name} has no model to graft on`);
-  const features = ownOutput(base.model.getLayer(cut));
-  let model = tf.model({ inputs: base.model.inputs, outputs: applyHead(features, head, opts.classes.length), name: `graft_${base.name.replace(/\W+/g, '_')}` });
-  if (opts.scratch) {
-    // Rebuilding from the architecture alone gives every layer its initialiser's fresh weights.
-    model = await tf.models.modelFromJSON({ modelTopology: model.toJSON(null, false) as tf.io.ModelJSON['modelTopology'] });
-  } else {
+  const sketch = tf.model({ inputs: base.model.inputs, outputs: applyHead(ownOutput(base.model.getLayer(cut)), head, opts.classes.length), name: `graft_${base.name.replace(/\W+/g, '_')}` });
+  // The graft gets layers of its own, so training it never changes the base (which can be grafted
+  // again): rebuilt from the architecture, every layer starts from its initialiser, then the trunk
+  // takes the base's weights unless this is the scratch baseline.
+  const model = await tf.models.modelFromJSON({ modelTopology: sketch.toJSON(null, false) as tf.io.ModelJSON['modelTopology'] });
+  const baseLayers = new Set(base.model.layers);
+  for (const layer of sketch.layers) if (!baseLayers.has(layer)) layer.dispose();
+  if (!opts.scratch) {
+    for (const layer of model.layers) {
+      if (baseLayers.has(sketch.getLayer(layer.name)) && layer.weights.length) layer.setWeights(base.model.getLayer(layer.name).getWeights());
+    }
     inferenceModeBatchNorm(model, cut);
   }
   const g: Grafted = { base, model, cut, classes: opts.classes, head, scratch: !!opts.scratch };
@@ -124,8 +129,7 @@ export function unfreezeBoundary(g: Grafted, blocks: number): string {
 
 const layerIndexIn = (base: tf.LayersModel, model: tf.LayersModel, i: number) => layerIndex(base, model.layers[i].name);
 
-/** Free a grafted model's own weights: the head's (and a scratch model's all), never the base's. */
+/** Free a grafted model's weights (its own: the base and a graph trunk are left alone). */
 export function disposeGrafted(g: Grafted): void {
-  const baseLayers = new Set(g.scratch || !g.base.model ? [] : g.base.model.layers);
-  for (const layer of g.model.layers) if (!baseLayers.has(layer)) layer.dispose();
+  g.model.dispose();
 }
