@@ -171,6 +171,8 @@ describe('graft train', () => {
 
 describe('bad input', () => {
   it('unknown flag: exit 2', () => assertOneLineError(graft('train', '--base', base, '--data', data, '--out', join(dir, 'x0'), '--bogus'), 2, /unknown option '--bogus'/));
+  it('a near-miss flag is still one line', () => assertOneLineError(graft('train', '--base', base, '--data', data, '--out', join(dir, 'x0'), '--forse'), 2, /unknown option '--forse'/));
+  it('bad --head: exit 2', () => assertOneLineError(graft('train', '--base', base, '--data', data, '--out', join(dir, 'x6'), '--head', 'mlp:abc', ...quick), 2, /--head must be/));
   it('missing data path: exit 2', () => assertOneLineError(graft('train', '--base', base, '--data', join(dir, 'nope'), '--out', join(dir, 'x1'), ...quick), 2, /data path not found/));
   it('unknown base: exit 2, listing known bases', () => assertOneLineError(graft('train', '--base', 'resnet9000', '--data', data, '--out', join(dir, 'x2'), ...quick), 2, /unknown base "resnet9000" \(known: mobilenet_v2, digits-cnn/));
   it('cut layer not found: exit 2, listing candidates', () => assertOneLineError(graft('train', '--base', base, '--data', data, '--out', join(dir, 'x3'), '--cut', 'block_99', ...quick), 2, /cut layer "block_99" not found .*candidates: .*block_1_add/));

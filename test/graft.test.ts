@@ -6,7 +6,8 @@ import { cutPoints } from '../src/bases/graph.js';
 import { GraftError } from '../src/errors.js';
 import { classificationMetrics } from '../src/evaluate/metrics.js';
 import { resolveCut } from '../src/graft/cut.js';
-import { graft, unfreezeBoundary } from '../src/graft/graft.js';
+import { disposeGrafted, graft, unfreezeBoundary } from '../src/graft/graft.js';
+import { parseHead } from '../src/graft/head.js';
 import { modelAbove, modelBelow } from '../src/graft/split.js';
 import { fitStage } from '../src/train/fit.js';
 import { withSeed } from '../src/train/seed.js';
@@ -112,6 +113,45 @@ describe('training', () => {
     const b = naive.model.getLayer('head_output').getWeights()[0];
     assert.ok(maxAbsDiff(a, b) < 1e-5, `max diff ${maxAbsDiff(a, b)}`);
     assert.ok(maxAbsDiff(a, (await withSeed(5, make)).model.getLayer('head_output').getWeights()[0]) > 1e-4, 'and both moved');
+  });
+});
+
+describe('memory and seeds', () => {
+  it('graft, staged training and disposeGrafted leave no tensors behind', async () => {
+    const base = tinyBase();
+    const data = { train: colourSet(6), val: colourSet(2, undefined, 2) };
+    const run = async (scratch: boolean) => {
+      const g = await graft(base, { classes: ['red', 'blue'], cut: 'block_1_add', scratch });
+      await trainGrafted(g, data, { epochs: 2, unfreeze: 1, seed: 1, batchSize: 4 });
+      disposeGrafted(g);
+    };
+    await run(false); // warm-up: kernels and backend caches
+    for (const scratch of [false, true]) {
+      const before = tf.memory().numTensors;
+      await run(scratch);
+      assert.equal(tf.memory().numTensors, before, scratch ? 'scratch' : 'transfer');
+    }
+  });
+
+  it('withSeed: overlapping seeded runs leave Math.random unseeded afterwards', async () => {
+    const original = Math.random;
+    const tick = () => new Promise((ok) => setTimeout(ok, 5));
+    const [a, b] = await Promise.all([withSeed(1, async () => (await tick(), Math.random())), withSeed(2, async () => Math.random())]);
+    assert.equal(typeof a, 'number');
+    assert.equal(typeof b, 'number');
+    assert.equal(Math.random, original);
+    assert.equal(await withSeed(7, async () => Math.random()), await withSeed(7, async () => Math.random()));
+  });
+});
+
+describe('heads', () => {
+  it('parses linear and mlp heads and rejects bad ones as usage errors', () => {
+    const fallback = { kind: 'linear' as const, dropout: 0.2, pool: 'avg' as const };
+    assert.deepEqual(parseHead('mlp:256,64', fallback).units, [256, 64]);
+    assert.equal(parseHead('linear', fallback).kind, 'linear');
+    for (const bad of ['mlp:abc', 'mlp:0', 'linear:5', 'conv', 'mlp:1.5']) {
+      assert.throws(() => parseHead(bad, fallback), (e: unknown) => e instanceof GraftError && e.exitCode === 2, bad);
+    }
   });
 });
 

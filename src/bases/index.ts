@@ -41,7 +41,7 @@ async function fromUrl(url: string): Promise<Base> {
 
 function imageInput(shape: (number | null)[]): Base['input'] {
   const [, h, w, c] = shape;
-  if (shape.length !== 4 || !h || !w || (c !== 1 && c !== 3)) {
+  if (shape.length !== 4 || !h || !w || h < 1 || w < 1 || (c !== 1 && c !== 3)) {
     throw usageError(`base input shape [${shape.join(',')}] is not an image of fixed size with 1 or 3 channels`);
   }
   return { height: h, width: w, channels: c };

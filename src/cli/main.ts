@@ -38,10 +38,10 @@ function program(): Command {
     .description('Transfer learning for TypeScript: a pre-trained base, a new head, fine-tuned on your data.')
     .version(GRAFT_VERSION)
     .exitOverride()
-    .showSuggestionAfterError(true)
-    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? s : s) });
+    // Suggestions ("Did you mean …?") would be a second line; errors are one line.
+    .showSuggestionAfterError(false);
   for (const make of [trainCommand, evalCommand, predictCommand, inspectCommand, experimentCommand, pretrainCommand]) {
-    p.addCommand(withCommon(make()).exitOverride());
+    p.addCommand(withCommon(make()).exitOverride().showSuggestionAfterError(false));
   }
   return p;
 }

@@ -22,7 +22,11 @@ export function applyHead(features: tf.SymbolicTensor, spec: HeadSpec, classes: 
 
 /** Parse `linear`, `mlp`, `mlp:256` or `mlp:256,64` (hidden units). */
 export function parseHead(text: string, fallback: HeadSpec): HeadSpec {
-  const [kind, units] = text.split(':');
-  if (kind !== 'linear' && kind !== 'mlp') throw usageError(`head must be linear or mlp[:UNITS], got "${text}"`);
-  return { ...fallback, kind, units: kind === 'mlp' ? (units ? units.split(',').map(Number) : (fallback.units ?? [128])) : undefined };
+  const [kind, units, ...rest] = text.split(':');
+  const bad = () => usageError(`--head must be linear or mlp[:UNITS[,UNITS…]] with whole numbers ≥ 1, got "${text}"`);
+  if ((kind !== 'linear' && kind !== 'mlp') || rest.length || (kind === 'linear' && units !== undefined)) throw bad();
+  if (kind === 'linear') return { ...fallback, kind, units: undefined };
+  const parsed = units ? units.split(',').map(Number) : (fallback.units ?? [128]);
+  if (parsed.some((u) => !Number.isInteger(u) || u < 1)) throw bad();
+  return { ...fallback, kind, units: parsed };
 }

@@ -21,24 +21,36 @@ export async function writeDirAtomically(out: string, force: boolean, fill: (dir
   await mkdir(tmp, { recursive: true });
   try {
     await fill(tmp);
-    if (existsSync(out)) {
-      const old = tmpSibling(out) + '-old';
-      await rename(out, old);
-      await rename(tmp, out);
-      await rm(old, { recursive: true, force: true });
-    } else {
-      await rename(tmp, out);
-    }
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
     throw e;
   }
+  if (!existsSync(out)) {
+    await rename(tmp, out);
+    return;
+  }
+  // Replacing: the old output is moved aside and put back if the new one cannot take its place.
+  const old = tmpSibling(out) + '-old';
+  await rename(out, old);
+  try {
+    await rename(tmp, out);
+  } catch (e) {
+    await rename(old, out);
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  await rm(old, { recursive: true, force: true }).catch(() => undefined);
 }
 
 export async function writeFileAtomically(path: string, content: string | Uint8Array, force = true): Promise<void> {
   assertWritable(path, force);
   await mkdir(dirname(path), { recursive: true });
   const tmp = tmpSibling(path);
-  await writeFile(tmp, content);
-  await rename(tmp, path);
+  try {
+    await writeFile(tmp, content);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
 }

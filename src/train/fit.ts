@@ -76,9 +76,11 @@ class RestoreBest extends tf.Callback {
   }
 
   restore(model: tf.LayersModel): void {
-    if (!this.weights) return;
-    model.setWeights(this.weights);
-    this.weights.forEach((w) => w.dispose());
+    if (this.weights) model.setWeights(this.weights);
+  }
+
+  dispose(): void {
+    this.weights?.forEach((w) => w.dispose());
     this.weights = null;
   }
 }
@@ -87,9 +89,13 @@ export async function fitStage(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor
   const started = performance.now();
   model.compile({ optimizer: tf.train.adam(opts.learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   const best = new RestoreBest(opts);
-  await model.fit(x, y, { epochs: opts.epochs, batchSize: opts.batchSize, validationData: val && val[0].shape[0] > 0 ? val : undefined, shuffle: true, verbose: 0, callbacks: [best] });
-  best.restore(model);
-  // The optimizer's slots (Adam's moments) are not needed once the stage is over.
-  model.optimizer.dispose();
+  try {
+    await model.fit(x, y, { epochs: opts.epochs, batchSize: opts.batchSize, validationData: val && val[0].shape[0] > 0 ? val : undefined, shuffle: true, verbose: 0, callbacks: [best] });
+    best.restore(model);
+  } finally {
+    best.dispose();
+    // The optimizer's slots (Adam's moments) are not needed once the stage is over.
+    model.optimizer.dispose();
+  }
   return { stage: opts.stage, epochsRun: best.epochsRun, bestEpoch: best.bestEpoch, bestValLoss: best.best, seconds: (performance.now() - started) / 1000 };
 }

@@ -69,6 +69,9 @@ export async function trainGrafted(g: Grafted, data: Pick<Splits, 'train' | 'val
         results.push({ ...r, trainableFrom: stage.boundary, featureSeconds });
       } finally {
         tf.dispose([x, xVal]);
+        // Re-applying layers counts as a use that dispose must release; the shared weights stay
+        // with g.model, which still holds its own reference.
+        if (above !== g.model) above.dispose();
       }
     }
   } finally {

@@ -17,9 +17,9 @@ export function evalCommand(): Command {
     .requiredOption('--data <data>', 'image folder, CSV/JSONL manifest, or mnist')
     .option('--classes <spec>', 'use only these classes (e.g. 5-9 for mnist)')
     .addOption(new Option('--split <name>', 'which part of the data to evaluate on').choices(['test', 'val', 'train', 'all']).default('test'))
-    .option('--seed <n>', 'split seed', intArg('--seed'), 0)
+    .option('--seed <n>', "split seed (default: the seed the model was trained with)", intArg('--seed'))
     .option('--strict', 'fail on unreadable files instead of skipping them', false)
-    .action(async (flags: GlobalOptions & { model: string; data: string; classes?: string; split: 'test' | 'val' | 'train' | 'all'; seed: number; strict: boolean }) => {
+    .action(async (flags: GlobalOptions & { model: string; data: string; classes?: string; split: 'test' | 'val' | 'train' | 'all'; seed?: number; strict: boolean }) => {
       await prepare(flags);
       const trained = await loadTrained(flags.model);
       const { meta } = trained;
@@ -30,7 +30,7 @@ export function evalCommand(): Command {
         strict: flags.strict,
         classes: flags.classes ? parseClassFilter(flags.classes) : undefined,
         onSkip: (s) => skipped.push(s),
-        seed: flags.seed,
+        seed: flags.seed ?? (typeof meta.training.seed === 'number' ? meta.training.seed : 0),
       });
       skippedWarning(skipped);
       const test = flags.split === 'all' ? concat(splits.train, splits.val, ...(splits.testIsVal ? [] : [splits.test])) : splits[flags.split];
