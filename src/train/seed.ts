@@ -6,16 +6,18 @@ let depth = 0;
 let original: () => number = Math.random;
 
 /**
- * Run with a seeded Math.random. Nested or overlapping calls each install their own generator;
- * the unseeded one comes back only when the last of them ends.
+ * Run with a seeded Math.random. A nested call gets its own generator and hands the outer one
+ * back when it ends; overlapping (concurrent) calls are not repeatable, but the unseeded
+ * Math.random always comes back once the last of them ends.
  */
 export async function withSeed<T>(seed: number | undefined, run: () => Promise<T>): Promise<T> {
   if (seed === undefined) return run();
   if (depth++ === 0) original = Math.random;
+  const previous = Math.random;
   Math.random = mulberry32(seed);
   try {
     return await run();
   } finally {
-    if (--depth === 0) Math.random = original;
+    Math.random = --depth === 0 ? original : previous;
   }
 }
