@@ -3,11 +3,6 @@ import cliProgress from 'cli-progress';
 import { pct } from '../evaluate/report.js';
 import type { EpochInfo } from '../train/fit.js';
 
-export interface Out {
-  json: boolean;
-  verbose: boolean;
-}
-
 export const log = (line = '') => process.stdout.write(line + '\n');
 export const note = (line: string) => process.stderr.write(line + '\n');
 export const warn = (line: string) => process.stderr.write(`warning: ${line}\n`);

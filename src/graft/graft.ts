@@ -57,7 +57,7 @@ export async function graft(base: Base, opts: GraftOptions): Promise<Grafted> {
     inferenceModeBatchNorm(model, cut);
   }
   const g: Grafted = { base, model, cut, classes: opts.classes, head, scratch: !!opts.scratch };
-  trainAbove(g, opts.scratch ? model.layers[0].name : cut);
+  trainAbove(g, graftedBoundary(g));
   return g;
 }
 
@@ -103,6 +103,9 @@ function inferenceModeBatchNorm(model: tf.LayersModel, cut: string): void {
   }
 }
 
+/** What trains right after grafting: everything for scratch, else the layers above the cut. */
+export const graftedBoundary = (g: Grafted): string => (g.scratch ? g.model.layers[0].name : g.cut);
+
 /** Freeze every layer up to and including `boundary`; train everything above it. */
 export function trainAbove(g: Grafted, boundary: string): void {
   const b = layerIndex(g.model, boundary);
@@ -117,9 +120,8 @@ export function trainAbove(g: Grafted, boundary: string): void {
  */
 export function unfreezeBoundary(g: Grafted, blocks: number): string {
   if (blocks <= 0 || g.trunk) return g.cut;
-  const cutIndex = layerIndex(g.model, g.cut);
   const baseModel = g.base.model!;
-  const below = g.base.blocks.filter((b) => b.start <= layerIndexIn(baseModel, g.model, cutIndex));
+  const below = g.base.blocks.filter((b) => b.start <= layerIndex(baseModel, g.cut));
   const first = below[Math.max(0, below.length - blocks)];
   const cuts = cutPoints(g.model);
   let boundary = layerIndex(g.model, baseModel.layers[first.start].name) - 1;
@@ -127,7 +129,6 @@ export function unfreezeBoundary(g: Grafted, blocks: number): string {
   return g.model.layers[Math.max(0, boundary)].name;
 }
 
-const layerIndexIn = (base: tf.LayersModel, model: tf.LayersModel, i: number) => layerIndex(base, model.layers[i].name);
 
 /** Free a grafted model's weights (its own: the base and a graph trunk are left alone). */
 export function disposeGrafted(g: Grafted): void {

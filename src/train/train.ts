@@ -3,7 +3,7 @@
 // fixed, so its outputs are computed once per sample and reused every epoch.
 import * as tf from '@tensorflow/tfjs';
 import type { Splits } from '../data/types.js';
-import { asPredictor, trainAbove, unfreezeBoundary, type Grafted } from '../graft/graft.js';
+import { asPredictor, graftedBoundary, trainAbove, unfreezeBoundary, type Grafted } from '../graft/graft.js';
 import { modelAbove, modelBelow } from '../graft/split.js';
 import { fitStage, type EpochInfo, type StageResult } from './fit.js';
 import { withSeed } from './seed.js';
@@ -37,7 +37,7 @@ interface Stage {
 }
 
 function plan(g: Grafted, o: Required<Pick<TrainOptions, 'learningRate' | 'unfreeze'>>): Stage[] {
-  if (g.scratch) return [{ name: 'scratch', boundary: g.model.layers[0].name, learningRate: o.learningRate }];
+  if (g.scratch) return [{ name: 'scratch', boundary: graftedBoundary(g), learningRate: o.learningRate }];
   const stages: Stage[] = [{ name: 'head', boundary: g.cut, learningRate: o.learningRate }];
   const lower = unfreezeBoundary(g, o.unfreeze);
   if (lower !== g.cut) stages.push({ name: 'fine-tune', boundary: lower, learningRate: o.learningRate / 10 });
@@ -77,7 +77,7 @@ export async function trainGrafted(g: Grafted, data: Pick<Splits, 'train' | 'val
   } finally {
     tf.dispose([y, yVal]);
     // Leave the model frozen as it was grafted: trunk fixed, head trainable.
-    if (!g.trunk) trainAbove(g, g.scratch ? g.model.layers[0].name : g.cut);
+    if (!g.trunk) trainAbove(g, graftedBoundary(g));
   }
   return { stages: results, seconds: (performance.now() - started) / 1000 };
 }
