@@ -2,15 +2,12 @@
 // `nsfwjs/models/<name>` entry points: the model.json object and the weight shards as base64.
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
+import { artifactsFrom, type ModelJson } from '../io/layers-files.js';
 
 const require = createRequire(import.meta.url);
 
 export type NsfwjsModel = 'mobilenet_v2' | 'inception_v3';
 
-interface ModelJson {
-  modelTopology: object;
-  weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
-}
 interface ModelDefinition {
   modelJson: () => Promise<{ default: ModelJson }>;
   weightBundles: (() => Promise<{ default: string }>)[];
@@ -24,13 +21,7 @@ const definitions: Record<NsfwjsModel, () => ModelDefinition> = {
 export async function nsfwjsArtifacts(name: NsfwjsModel): Promise<tf.io.ModelArtifacts> {
   const def = definitions[name]();
   const json = (await def.modelJson()).default;
-  const shards = await Promise.all(def.weightBundles.map(async (b) => Buffer.from((await b()).default, 'base64')));
-  const all = Buffer.concat(shards);
-  return {
-    modelTopology: json.modelTopology,
-    weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
-    weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
-  };
+  return artifactsFrom(json, await Promise.all(def.weightBundles.map(async (b) => Buffer.from((await b()).default, 'base64'))));
 }
 
 export async function loadNsfwjsModel(name: NsfwjsModel): Promise<tf.LayersModel> {

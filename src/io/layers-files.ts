@@ -5,7 +5,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 
-interface ModelJson {
+export interface ModelJson {
   format?: string;
   modelTopology: object;
   weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
@@ -16,11 +16,8 @@ export async function readModelJson(path: string): Promise<ModelJson> {
   return JSON.parse(await readFile(path, 'utf8')) as ModelJson;
 }
 
-/** Artifacts of a model.json and its shards (paths relative to the JSON file). */
-export async function readArtifacts(modelJsonPath: string): Promise<tf.io.ModelArtifacts> {
-  const json = await readModelJson(modelJsonPath);
-  const dir = dirname(modelJsonPath);
-  const shards = await Promise.all(json.weightsManifest.flatMap((g) => g.paths).map((p) => readFile(join(dir, p))));
+/** Artifacts of a parsed model.json and its weight shards, in manifest order. */
+export function artifactsFrom(json: ModelJson, shards: Uint8Array[]): tf.io.ModelArtifacts {
   const all = Buffer.concat(shards);
   const { weightsManifest, ...rest } = json;
   return {
@@ -29,6 +26,13 @@ export async function readArtifacts(modelJsonPath: string): Promise<tf.io.ModelA
     weightSpecs: weightsManifest.flatMap((g) => g.weights),
     weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
   };
+}
+
+/** Artifacts of a model.json and its shards (paths relative to the JSON file). */
+export async function readArtifacts(modelJsonPath: string): Promise<tf.io.ModelArtifacts> {
+  const json = await readModelJson(modelJsonPath);
+  const dir = dirname(modelJsonPath);
+  return artifactsFrom(json, await Promise.all(json.weightsManifest.flatMap((g) => g.paths).map((p) => readFile(join(dir, p)))));
 }
 
 export function fileHandler(modelJsonPath: string): tf.io.IOHandler {
