@@ -16,11 +16,12 @@ export interface BenchOptions {
   log: (msg: string) => void;
 }
 
-export type Metric = 'imagesPerS' | 'msPerImage';
+export type Metric = 'imagesPerS' | 'msPerImage' | 'seconds';
 
 export interface Side {
   imagesPerS?: number;
   msPerImage?: number;
+  seconds?: number;
   backend?: string;
   threads?: number;
   /** Images per measured run, and the per-run values the median was taken over. */
@@ -38,6 +39,8 @@ export interface WorkloadResult {
   pytorch: Side | null;
   /** PyTorch using every core (informational: graft's wasm backend runs on one thread in Node). */
   pytorchAllCores?: Side | null;
+  /** Further sides a workload compares (e.g. the same trunk on TF.js wasm, a naive loop). */
+  others?: Record<string, Side | null>;
   /** Speed ratios, > 1 means graft is faster: graft speed / other speed. */
   ratio: Record<string, number | boolean | null>;
   notes: string[];
@@ -78,7 +81,7 @@ export const CORES = os.availableParallelism?.() ?? os.cpus().length;
  * Run the PyTorch reference `repeats` times and take the median of `key` (the peer prints one JSON
  * object on its last stdout line). Returns null when the peer is missing or fails.
  */
-export function runPeer(workload: string, key: 'images_per_s' | 'ms_per_image', threads: number, repeats: number,
+export function runPeer(workload: string, key: 'images_per_s' | 'ms_per_image' | 'seconds', threads: number, repeats: number,
   extra: string[], log: (m: string) => void): Side | null {
   const avail = peerAvailable();
   if (!avail.ok) { log(`  pytorch: ${avail.why}`); return null; }
@@ -97,7 +100,7 @@ export function runPeer(workload: string, key: 'images_per_s' | 'ms_per_image', 
     log(`  pytorch ${workload} threads=${threads} run ${i + 1}/${repeats}: ${key} ${round(runs[i])}`);
   }
   const value = median(runs);
-  const side: Side = key === 'images_per_s' ? { imagesPerS: round(value) } : { msPerImage: round(value) };
+  const side: Side = key === 'images_per_s' ? { imagesPerS: round(value) } : key === 'seconds' ? { seconds: round(value) } : { msPerImage: round(value) };
   return { ...side, threads: last.threads as number, version: last.version as string, n: last.n as number, runs: runs.map((v) => round(v)) };
 }
 
@@ -105,5 +108,5 @@ export function fmt(side: Side | null | undefined, metric: Metric): string {
   if (side == null) return 'n/a';
   const v = side[metric];
   if (typeof v !== 'number') return 'n/a';
-  return metric === 'imagesPerS' ? `${round(v)} img/s` : `${round(v)} ms/img`;
+  return metric === 'imagesPerS' ? `${round(v)} img/s` : metric === 'seconds' ? `${round(v)} s` : `${round(v)} ms/img`;
 }

@@ -10,6 +10,8 @@ import { decodeImageFile } from '../src/data/images.js';
 import { EMPTY_CLASS, makeImageFolder, write16BitPng, writeExifRotatedJpeg, writeGrayscalePng, writeRgbaPng } from './fixtures.js';
 import { saveTinyGraphModel } from './graph-fixture.js';
 import { saveTinyBase, tempDir } from './helpers.js';
+import { saveTinyOnnx } from './onnx-fixture.js';
+import type { OnnxSidecar } from '../src/export/trained-onnx.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(root, 'bin/graft.js');
@@ -21,8 +23,12 @@ interface Run {
   json?: Record<string, unknown>;
 }
 
+// CLI runs keep their feature cache in a temp dir, not the user's ~/.cache.
+const CACHE_DIR = tempDir('graft-cli-cache-');
+
 function graft(...args: string[]): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: root, timeout: 120_000 });
+  const env = { ...process.env, GRAFT_CACHE_DIR: CACHE_DIR };
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: root, timeout: 120_000, env });
   const lastLine = r.stdout.trim().split('\n').pop() ?? '';
   let json: Record<string, unknown> | undefined;
   try {
@@ -209,5 +215,80 @@ describe('bad input', () => {
     assert.equal(layers.find((l) => l.name === 'block_1_bn')!.cutCandidate, false);
     assert.equal(layers.find((l) => l.name === 'block_1_add')!.cutCandidate, true);
     assert.match(r.stdout, /\| *top_conv *\| *Conv2D/);
+  });
+});
+
+describe('ONNX: bases, engines, export, the feature cache', () => {
+  /** Class probabilities of an exported .onnx for one image file, fed as its sidecar says. */
+  async function onnxProbabilities(file: string, image: string): Promise<Record<string, number>> {
+    const ort = await import('onnxruntime-node');
+    const side = JSON.parse(readFileSync(`${file}.json`, 'utf8')) as OnnxSidecar;
+    const { height, width, channels, layout, name } = side.input;
+    const pixels = await decodeImageFile(image, { height, width, channels: channels as 1 | 3 }, side.resize);
+    const x = new Float32Array(pixels.length);
+    pixels.forEach((p, i) => {
+      const c = i % channels;
+      const at = layout === 'nchw' ? c * height * width + Math.floor(i / channels) : i;
+      x[at] = (p / 255 - side.normalize.mean[c]) / side.normalize.std[c];
+    });
+    const dims = layout === 'nchw' ? [1, channels, height, width] : [1, height, width, channels];
+    const session = await ort.InferenceSession.create(file);
+    const out = await session.run({ [name]: new ort.Tensor('float32', x, dims) });
+    const probs = out[side.output].data as Float32Array;
+    return Object.fromEntries(side.labels.map((l, i) => [l, probs[i]]));
+  }
+
+  function predicted(model: string, image: string): Record<string, number> {
+    const p = graft('predict', '--model', model, '--top', '9', '--json', image);
+    assert.equal(p.code, 0, p.stderr);
+    const top = (p.json!.predictions as { top: { label: string; probability: number }[] }[])[0].top;
+    return Object.fromEntries(top.map((t) => [t.label, t.probability]));
+  }
+
+  const close = (a: Record<string, number>, b: Record<string, number>, tol: number) => {
+    assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort());
+    for (const k of Object.keys(a)) assert.ok(Math.abs(a[k] - b[k]) < tol, `${k}: ${a[k]} vs ${b[k]}`);
+  };
+
+  it('trains on an onnx: base; a second run reads every feature from the cache; export joins trunk and head', async () => {
+    const onnxBase = `onnx:${saveTinyOnnx(join(dir, 'onnx-base'))}`;
+    const cacheDir = join(dir, 'onnx-cache');
+    const args = (out: string, seed: string) => ['train', '--base', onnxBase, '--data', data, '--out', join(dir, out), '--seed', seed, '--epochs', '2', '--cache-dir', cacheDir, '--json'];
+    const first = graft(...args('onnx-model', '1'));
+    assert.equal(first.code, 0, first.stderr);
+    const stages = (r: Run) => r.json!.stages as { engine: string; features: { computed: number; cached: number } }[];
+    assert.equal(stages(first)[0].engine, 'onnx');
+    assert.ok(stages(first)[0].features.computed > 0);
+    const second = graft(...args('onnx-model-2', '2'));
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(stages(second)[0].features.computed, 0, 'nothing recomputed');
+    assert.equal(stages(second)[0].features.cached, stages(first)[0].features.computed);
+    const info = graft('cache', 'info', '--dir', cacheDir, '--json');
+    assert.ok((info.json!.entries as number) > 0);
+
+    const file = join(dir, 'onnx-model.onnx');
+    const e = graft('export', '--model', join(dir, 'onnx-model'), '--format', 'onnx', '--out', file, '--json');
+    assert.equal(e.code, 0, e.stderr);
+    const image = join(data, 'red', readdirSync(join(data, 'red'))[0]);
+    close(await onnxProbabilities(file, image), predicted(join(dir, 'onnx-model'), image), 1e-5);
+  });
+
+  it('exports a LayersModel-based model that ONNX Runtime runs to the same probabilities; --engine tfjs and onnx agree', async () => {
+    const out = (name: string) => join(dir, name);
+    for (const engine of ['tfjs', 'onnx']) {
+      const r = graft('train', '--base', base, '--data', data, '--out', out(`engine-${engine}`), '--seed', '5', '--epochs', '2', '--engine', engine, '--no-cache', '--json');
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual((r.json!.stages as { engine: string }[]).map((s) => s.engine), [engine, engine]);
+    }
+    const image = join(data, 'blue', readdirSync(join(data, 'blue'))[0]);
+    close(predicted(out('engine-tfjs'), image), predicted(out('engine-onnx'), image), 1e-3);
+    const file = out('engine-onnx.onnx');
+    const e = graft('export', '--model', out('engine-onnx'), '--out', file);
+    assert.equal(e.code, 0, e.stderr);
+    close(await onnxProbabilities(file, image), predicted(out('engine-onnx'), image), 1e-5);
+    assertOneLineError(graft('export', '--model', out('engine-onnx'), '--out', file), 2, /already exists/);
+    assertOneLineError(graft('export', '--model', out('engine-onnx'), '--out', out('x.onnx'), '--format', 'tflite'), 2, /argument 'tflite' is invalid/);
+    assertOneLineError(graft('export', '--model', out('no-model'), '--out', out('y.onnx')), 2, /model directory not found/);
+    assertOneLineError(graft('train', '--base', base, '--data', data, '--out', out('x7'), '--engine', 'gpu'), 2, /argument 'gpu' is invalid/);
   });
 });

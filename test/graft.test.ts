@@ -123,7 +123,7 @@ describe('memory and seeds', () => {
     const run = async (scratch: boolean) => {
       const g = await graft(base, { classes: ['red', 'blue'], cut: 'block_1_add', scratch });
       await trainGrafted(g, data, { epochs: 2, unfreeze: 1, seed: 1, batchSize: 4 });
-      disposeGrafted(g);
+      await disposeGrafted(g);
     };
     await run(false); // warm-up: kernels and backend caches
     for (const scratch of [false, true]) {

@@ -78,7 +78,7 @@ export async function pretrainDigitsCnn(opts: { seed?: number; epochs?: number; 
     try {
       const r = await fitStage(model, x, y, [xVal, yVal], { stage: 'pretrain', epochs: opts.epochs ?? 12, learningRate: 1e-3, batchSize: 128, patience: 3, onEpoch: opts.onEpoch });
       const base = digitsCnnBase(model);
-      const test = evaluateModel(asPredictor(model), splits.test, norm, splits.test.classes);
+      const test = await evaluateModel(asPredictor(model), splits.test, norm, splits.test.classes);
       return { base, testAccuracy: test.accuracy, epochsRun: r.epochsRun, seconds: r.seconds };
     } finally {
       tf.dispose([x, xVal, y, yVal]);

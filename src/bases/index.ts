@@ -7,7 +7,9 @@ import { fileHandler, readModelJson } from '../io/layers-files.js';
 import { loadDigitsCnn } from './digits-cnn.js';
 import { classifierStart, deriveBlocks } from './graph.js';
 import { loadMobilenetV2 } from './mobilenet-v2.js';
-import type { Base } from './types.js';
+import { loadOnnxBase, type OnnxBaseOptions } from './onnx.js';
+import type { Base, FrozenTrunk } from './types.js';
+import { digest } from '../io/digest.js';
 
 export const EMBEDDED_BASES: Record<string, () => Promise<Base>> = {
   mobilenet_v2: loadMobilenetV2,
@@ -16,15 +18,20 @@ export const EMBEDDED_BASES: Record<string, () => Promise<Base>> = {
 
 const isUrl = (s: string) => /^https?:\/\//.test(s);
 
-/** A named embedded base, a path to a model.json (or its folder), or a URL to one. */
-export async function loadBase(spec: string): Promise<Base> {
+/**
+ * A named embedded base, a path to a model.json (or its folder), a URL to one, or `onnx:PATH`
+ * (an ONNX model; `options` give the preprocessing its file cannot say).
+ */
+export async function loadBase(spec: string, options: OnnxBaseOptions = {}): Promise<Base> {
   const embedded = EMBEDDED_BASES[spec];
   if (embedded) return embedded();
+  if (spec.startsWith('onnx:')) return loadOnnxBase(spec.slice('onnx:'.length), options);
+  if (spec.endsWith('.onnx')) return loadOnnxBase(spec, options);
   if (isUrl(spec)) return fromUrl(spec);
   let path = spec;
   if (existsSync(path) && statSync(path).isDirectory()) path = join(path, 'model.json');
   if (!existsSync(path)) {
-    throw usageError(`unknown base "${spec}" (known: ${Object.keys(EMBEDDED_BASES).join(', ')}, or a path to a TF.js model.json)`);
+    throw usageError(`unknown base "${spec}" (known: ${Object.keys(EMBEDDED_BASES).join(', ')}, a path to a TF.js model.json, or onnx:PATH)`);
   }
   const json = await readModelJson(path);
   if (json.format === 'graph-model') return graphBase(spec, await tf.loadGraphModel(fileHandler(path)));
@@ -66,13 +73,28 @@ export function layersBase(name: string, model: tf.LayersModel): Base {
   };
 }
 
+/** Identity of a graph model's weights, for feature-cache keys. */
+function graphWeightsDigest(graph: tf.GraphModel): string {
+  const weights = graph.weights;
+  const parts = Object.keys(weights)
+    .sort()
+    .flatMap((name) => weights[name].flatMap((t) => [name, t.shape.join('x'), t.dataSync() as Float32Array]));
+  return digest('graph', ...parts);
+}
+
 function graphBase(name: string, graph: tf.GraphModel): Base {
   const out = graph.outputs[0];
   const input = imageInput(graph.inputs[0].shape ?? []);
+  let weightsDigest: string | undefined;
+  const frozenTrunk = async (cut: string): Promise<FrozenTrunk> => {
+    weightsDigest ??= graphWeightsDigest(graph);
+    return { predict: (x) => graph.execute(x, cut) as tf.Tensor, id: digest(weightsDigest, cut) };
+  };
   return {
     name,
     kind: 'graph',
     graph,
+    frozenTrunk,
     input,
     normalize: { mean: Array(input.channels).fill(0), std: Array(input.channels).fill(1) },
     resize: 'cover',

@@ -1,5 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { ImageSize, ResizeMode } from '../data/types.js';
+import type { Predictor } from '../graft/graft.js';
+import type { OnnxBaseInfo } from './onnx.js';
 
 /** Per-channel normalisation, applied as (pixel/255 - mean) / std. */
 export interface Normalize {
@@ -24,15 +26,26 @@ export interface HeadSpec {
   pool?: 'avg' | 'flatten';
 }
 
+/** A frozen base's trunk run up to a cut, as graft trains heads on it. */
+export interface FrozenTrunk extends Predictor {
+  /** Stable identity of the weights and the cut: part of every feature-cache key. */
+  id: string;
+  release?(): Promise<void>;
+}
+
 /** A pre-trained model plus what graft needs to know to transfer from it. */
 export interface Base {
   /** Name or spec it was loaded from (`mobilenet_v2`, a path to model.json). */
   name: string;
-  kind: 'layers' | 'graph';
+  kind: 'layers' | 'graph' | 'onnx';
   /** The fine-tunable model (kind 'layers'). */
   model?: tf.LayersModel;
   /** A frozen feature extractor (kind 'graph'). */
   graph?: tf.GraphModel;
+  /** The ONNX model behind an `onnx:` base (kind 'onnx'). */
+  onnx?: OnnxBaseInfo;
+  /** Frozen bases (graph, onnx): the trunk run up to a cut. */
+  frozenTrunk?: (cut: string) => Promise<FrozenTrunk>;
   input: ImageSize;
   normalize: Normalize;
   resize: ResizeMode;

@@ -3,10 +3,13 @@
 import { Command, CommanderError, Option } from 'commander';
 import { intArg } from './args.js';
 import { BACKENDS, useBackend, type BackendName } from '../backend/index.js';
+import { setOnnxThreads } from '../backend/onnx-runtime.js';
 import { GraftError } from '../errors.js';
 import { GRAFT_VERSION } from '../version.js';
+import { cacheCommand } from './commands/cache.js';
 import { evalCommand } from './commands/eval.js';
 import { experimentCommand } from './commands/experiment.js';
+import { exportCommand } from './commands/export.js';
 import { inspectCommand } from './commands/inspect.js';
 import { predictCommand } from './commands/predict.js';
 import { pretrainCommand } from './commands/pretrain.js';
@@ -23,13 +26,14 @@ export interface GlobalOptions {
 export function withCommon(cmd: Command): Command {
   return cmd
     .addOption(new Option('--backend <name>', 'TF.js backend').choices(BACKENDS).default('wasm'))
-    .addOption(new Option('--threads <n>', 'wasm backend threads (default: GRAFT_THREADS or 1)').argParser(intArg('--threads', 1)))
+    .addOption(new Option('--threads <n>', 'threads for the wasm backend (default: GRAFT_THREADS or 1) and ONNX Runtime (default: GRAFT_THREADS or every core)').argParser(intArg('--threads', 1)))
     .option('--json', 'print one JSON object as the last line of stdout', false)
     .option('--verbose', 'show stack traces on errors', false);
 }
 
 export async function prepare(opts: GlobalOptions): Promise<void> {
   await useBackend(opts.backend, { threads: opts.threads });
+  setOnnxThreads(opts.threads);
 }
 
 
@@ -40,7 +44,7 @@ function program(): Command {
     .exitOverride()
     // Suggestions ("Did you mean …?") would be a second line; errors are one line.
     .showSuggestionAfterError(false);
-  for (const make of [trainCommand, evalCommand, predictCommand, inspectCommand, experimentCommand, pretrainCommand]) {
+  for (const make of [trainCommand, evalCommand, predictCommand, inspectCommand, experimentCommand, pretrainCommand, exportCommand, cacheCommand]) {
     p.addCommand(withCommon(make()).exitOverride().showSuggestionAfterError(false));
   }
   return p;

@@ -2,6 +2,7 @@
 // a few at a time, gathering the files that could not be used.
 import { readFile } from 'node:fs/promises';
 import { GraftError } from '../errors.js';
+import { digest } from '../io/digest.js';
 import { bytesPerImage, decodeImageBuffer, DecodeError } from './images.js';
 import type { ImageSet, ImageSize, LoadOptions, Skipped } from './types.js';
 
@@ -49,6 +50,9 @@ export const emptySet = (classes: string[], size: ImageSize): ImageSet => ({
   ids: [],
 });
 
+/** Decoded sets larger than this are streamed unless the caller says otherwise ($GRAFT_STREAM_ABOVE_BYTES). */
+export const STREAM_ABOVE_BYTES = Number(process.env.GRAFT_STREAM_ABOVE_BYTES) || 2 * 1024 ** 3;
+
 /** Decode `files`; the ones that fail are appended to `skips` rather than thrown. */
 export async function decodeFiles(
   files: readonly LabelledFile[],
@@ -58,12 +62,18 @@ export async function decodeFiles(
   skips: Skipped[],
 ): Promise<ImageSet> {
   const bpi = bytesPerImage(opts.size);
-  const pixels = new Uint8Array(files.length * bpi);
+  const stream = opts.stream ?? files.length * bpi > STREAM_ABOVE_BYTES;
+  // Streamed: every file is still decoded once, so unusable ones are skipped as usual, but only
+  // its digest is kept; the pixels are read again batch by batch.
+  const pixels = new Uint8Array(stream ? 0 : files.length * bpi);
+  const digests: string[] = new Array(files.length);
   const ok = new Uint8Array(files.length);
   await forEachLimit(files, DECODE_CONCURRENCY, async (file, i) => {
     try {
       const buf = await readFile(file.path);
-      pixels.set(await decodeImageBuffer(buf, opts.size, opts.resize ?? 'cover', file.path), i * bpi);
+      const decoded = await decodeImageBuffer(buf, opts.size, opts.resize ?? 'cover', file.path);
+      if (stream) digests[i] = digest(buf);
+      else pixels.set(decoded, i * bpi);
       ok[i] = 1;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
@@ -76,14 +86,17 @@ export async function decodeFiles(
   let n = 0;
   const labels: number[] = [];
   const ids: string[] = [];
+  const kept: string[] = [];
   files.forEach((file, i) => {
     if (!ok[i]) return;
-    if (n !== i) pixels.copyWithin(n * bpi, i * bpi, (i + 1) * bpi);
+    if (n !== i && !stream) pixels.copyWithin(n * bpi, i * bpi, (i + 1) * bpi);
     labels.push(file.label);
     ids.push(file.path);
+    kept.push(digests[i]);
     n++;
   });
-  return { classes, size: opts.size, pixels: pixels.subarray(0, n * bpi), labels: Int32Array.from(labels), ids };
+  const set: ImageSet = { classes, size: opts.size, pixels: pixels.subarray(0, stream ? 0 : n * bpi), labels: Int32Array.from(labels), ids };
+  return stream ? { ...set, stream: { resize: opts.resize ?? 'cover', digests: kept } } : set;
 }
 
 /** Drop classes with no images (relabelling the rest), reporting each dropped one. */

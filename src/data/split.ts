@@ -18,16 +18,19 @@ export function classCounts(set: ImageSet): number[] {
 export function subset(set: ImageSet, indices: ArrayLike<number>): ImageSet {
   const bpi = bytesPerImage(set.size);
   const n = indices.length;
-  const pixels = new Uint8Array(n * bpi);
+  const pixels = new Uint8Array(set.stream ? 0 : n * bpi);
   const labels = new Int32Array(n);
   const ids: string[] = new Array(n);
   for (let k = 0; k < n; k++) {
     const i = indices[k];
-    pixels.set(set.pixels.subarray(i * bpi, (i + 1) * bpi), k * bpi);
+    if (!set.stream) pixels.set(set.pixels.subarray(i * bpi, (i + 1) * bpi), k * bpi);
     labels[k] = set.labels[i];
     ids[k] = set.ids[i];
   }
-  return { classes: set.classes, size: set.size, pixels, labels, ids };
+  const picked = { classes: set.classes, size: set.size, pixels: set.stream ? new Uint8Array(0) : pixels, labels, ids };
+  if (!set.stream) return picked;
+  const digests = Array.from(indices, (i) => set.stream!.digests[i]);
+  return { ...picked, stream: { resize: set.stream.resize, digests } };
 }
 
 /** Sets with the same classes and size, one after another. */
@@ -41,6 +44,8 @@ export function concat(...sets: ImageSet[]): ImageSet {
       throw new Error('concat: sets have different image sizes');
     }
   }
+  const streamed = sets.filter((s) => s.stream);
+  if (streamed.length && streamed.length !== sets.length) throw new Error('concat: cannot mix streamed and in-memory sets');
   const pixels = new Uint8Array(sets.reduce((n, s) => n + s.pixels.length, 0));
   const labels = new Int32Array(sets.reduce((n, s) => n + s.labels.length, 0));
   let p = 0;
@@ -51,7 +56,8 @@ export function concat(...sets: ImageSet[]): ImageSet {
     p += s.pixels.length;
     l += s.labels.length;
   }
-  return { classes: first.classes, size: first.size, pixels, labels, ids: sets.flatMap((s) => s.ids) };
+  const joined = { classes: first.classes, size: first.size, pixels, labels, ids: sets.flatMap((s) => s.ids) };
+  return first.stream ? { ...joined, stream: { resize: first.stream.resize, digests: sets.flatMap((s) => s.stream!.digests) } } : joined;
 }
 
 /**

@@ -1,5 +1,6 @@
 // The shapes data takes inside graft. Images are kept as uint8 pixels already resized to the
-// base's input (height x width x channels); they become float tensors batch by batch.
+// base's input (height x width x channels); they become float tensors batch by batch. A set too
+// big for memory is streamed: its images stay in their files and are decoded a batch at a time.
 
 /** How an image is fitted to the base's input size (sharp's `fit`). */
 export type ResizeMode = 'cover' | 'fill' | 'contain';
@@ -10,12 +11,14 @@ export interface ImageSize {
   channels: 1 | 3;
 }
 
-/** A labelled set of images, pixels held in one buffer in NHWC order. */
+/** A labelled set of images, pixels held in one buffer in NHWC order (or streamed from files). */
 export interface ImageSet {
   classes: string[];
   size: ImageSize;
-  /** n * height * width * channels bytes. */
+  /** n * height * width * channels bytes; empty for a streamed set. */
   pixels: Uint8Array;
+  /** A streamed set: `ids` are the files, decoded with `resize` when a batch is read; `digests` identify their bytes. */
+  stream?: { resize: ResizeMode; digests: string[] };
   /** Class index per image, into `classes`. */
   labels: Int32Array;
   /** Where each image came from (a file path, or `mnist:<index>`). */
@@ -55,6 +58,12 @@ export interface LoadOptions {
   onSkip?: (s: Skipped) => void;
   /** Progress while decoding: done and total files. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Keep images in their files and decode a batch at a time, so memory does not grow with the set
+   * (files are still decoded once on loading, to find unusable ones). Default: when the decoded
+   * set would take more than STREAM_ABOVE_BYTES.
+   */
+  stream?: boolean;
 }
 
 export interface SplitOptions {

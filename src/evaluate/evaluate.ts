@@ -1,12 +1,17 @@
+import * as tf from '@tensorflow/tfjs';
 import type { Normalize } from '../bases/types.js';
 import type { ImageSet } from '../data/types.js';
-import type { Predictor } from '../graft/graft.js';
+import { pipeline, type Grafted, type Predictor } from '../graft/graft.js';
+import { modelAbove } from '../graft/split.js';
+import type { FeatureCache } from '../train/feature-cache.js';
+import { extractFeatures } from '../train/features.js';
+import { frozenPart, type Engine } from '../train/frozen.js';
 import { predictSet } from '../train/tensors.js';
 import { classificationMetrics, type Metrics } from './metrics.js';
 
 /** Class probabilities for every image of a set, as rows. */
-export function predictProbabilities(model: Predictor, set: ImageSet, normalize: Normalize): Float32Array[] {
-  const probs = predictSet(model, set, normalize);
+export async function predictProbabilities(model: Predictor, set: ImageSet, normalize: Normalize): Promise<Float32Array[]> {
+  const probs = await predictSet(model, set, normalize);
   const rows = probs.arraySync() as number[][];
   probs.dispose();
   return rows.map((r) => Float32Array.from(r));
@@ -19,7 +24,43 @@ export const argmax = (row: ArrayLike<number>) => {
 };
 
 /** Metrics of a model on a set whose class order matches the model's outputs. */
-export function evaluateModel(model: Predictor, set: ImageSet, normalize: Normalize, labels: string[]): Metrics {
-  const predicted = predictProbabilities(model, set, normalize).map(argmax);
+export async function evaluateModel(model: Predictor, set: ImageSet, normalize: Normalize, labels: string[]): Promise<Metrics> {
+  const predicted = (await predictProbabilities(model, set, normalize)).map(argmax);
   return classificationMetrics(set.labels, predicted, labels);
+}
+
+export interface GraftedEvalOptions {
+  /** The lowest layer training left unchanged (the last stage's `trainableFrom`); default: the cut. */
+  boundary?: string;
+  engine?: Engine;
+  cache?: FeatureCache;
+}
+
+/**
+ * Metrics of a graft that has just trained, on each of the named sets: the part below `boundary`
+ * is still the base's, so it runs on the fastest engine and through the feature cache (a later
+ * run with another seed finds every image of the data set there); only the part above is TF.js.
+ */
+export async function evaluateGrafted<K extends string>(g: Grafted, sets: Record<K, ImageSet>, o: GraftedEvalOptions = {}): Promise<Record<K, Metrics>> {
+  const names = Object.keys(sets) as K[];
+  const out = {} as Record<K, Metrics>;
+  if (g.scratch) {
+    for (const k of names) out[k] = await evaluateModel(pipeline(g), sets[k], g.base.normalize, g.classes);
+    return out;
+  }
+  const boundary = o.boundary ?? g.cut;
+  const part = await frozenPart(g, boundary, o.engine);
+  const above = g.trunk ? g.model : modelAbove(g.model, boundary);
+  try {
+    for (const k of names) {
+      const { features } = await extractFeatures(part, sets[k], { normalize: g.base.normalize, cache: o.cache });
+      const probs = above.predict(features, { batchSize: 64 }) as tf.Tensor;
+      out[k] = classificationMetrics(sets[k].labels, (probs.arraySync() as number[][]).map(argmax), g.classes);
+      tf.dispose([features, probs]);
+    }
+  } finally {
+    if (!g.trunk) await part.release?.();
+    if (above !== g.model) above.dispose();
+  }
+  return out;
 }

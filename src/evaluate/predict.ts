@@ -17,7 +17,10 @@ export async function predictFiles(trained: Trained, files: string[], topK = 3):
   for (const file of files) {
     const pixels = await decodeImageFile(file, input, resize);
     const set = { classes: labels, size: input, pixels, labels: Int32Array.of(0), ids: [file] };
-    const probs = tf.tidy(() => classifier.predict(imagesToTensor(set, normalize)).dataSync());
+    const x = imagesToTensor(set, normalize);
+    const y = await classifier.predict(x);
+    const probs = y.dataSync();
+    tf.dispose([x, y]);
     const ranked = [...probs].map((p, i) => ({ label: labels[i], probability: p })).sort((a, b) => b.probability - a.probability);
     out.push({ file, top: ranked.slice(0, Math.max(1, topK)) });
   }

@@ -47,7 +47,7 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
           onEpoch: opts.onEpoch,
         });
         runs[setup].push({ accuracy: r.metrics.test.accuracy, trainSeconds: r.training.seconds });
-        disposeGrafted(r.grafted);
+        await disposeGrafted(r.grafted);
       }
     }
     const summary = (cells: Cell[]) => ({ accuracy: mean(cells.map((c) => c.accuracy)), trainSeconds: mean(cells.map((c) => c.trainSeconds)), runs: cells.map((c) => c.accuracy) });

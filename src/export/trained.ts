@@ -1,9 +1,11 @@
 // A trained model on disk: a plain TF.js LayersModel (model.json + weights.bin) and graft.json,
 // everything a client needs to reproduce preprocessing without graft.
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { createOnnxRunner, onnxTrunk, type Layout } from '../backend/onnx-runtime.js';
+import { pruneToCut } from '../bases/onnx.js';
 import type { Normalize } from '../bases/types.js';
 import type { ImageSize, ResizeMode } from '../data/types.js';
 import { GraftError, usageError } from '../errors.js';
@@ -19,8 +21,11 @@ export interface GraftJson {
   resize: ResizeMode;
   base: string;
   cut: string;
-  /** Graph-model bases: the frozen trunk saved beside the head, run up to node `output`. */
-  trunk: { path: string; output: string } | null;
+  /**
+   * Graph-model and ONNX bases: the frozen trunk saved beside the head, run up to node `output`
+   * (a TF.js graph model, or an ONNX model taking `layout` images).
+   */
+  trunk: { path: string; output: string; layout?: Layout } | null;
   scratch: boolean;
   metrics: Record<string, unknown>;
   training: Record<string, unknown>;
@@ -35,6 +40,13 @@ export interface Trained {
 }
 
 const TRUNK_PATH = 'trunk/model.json';
+const ONNX_TRUNK_PATH = 'trunk/model.onnx';
+
+function trunkMeta(g: Grafted): GraftJson['trunk'] {
+  if (g.base.graph) return { path: TRUNK_PATH, output: g.cut };
+  if (g.base.onnx) return { path: ONNX_TRUNK_PATH, output: g.cut, layout: g.base.onnx.layout };
+  return null;
+}
 
 export async function saveTrained(g: Grafted, out: string, extra: { force?: boolean; metrics?: Record<string, unknown>; training?: Record<string, unknown> } = {}): Promise<void> {
   const meta: GraftJson = {
@@ -44,7 +56,7 @@ export async function saveTrained(g: Grafted, out: string, extra: { force?: bool
     resize: g.base.resize,
     base: g.base.name,
     cut: g.cut,
-    trunk: g.base.graph ? { path: TRUNK_PATH, output: g.cut } : null,
+    trunk: trunkMeta(g),
     scratch: g.scratch,
     metrics: extra.metrics ?? {},
     training: extra.training ?? {},
@@ -53,6 +65,10 @@ export async function saveTrained(g: Grafted, out: string, extra: { force?: bool
   await writeDirAtomically(out, !!extra.force, async (dir) => {
     await g.model.save(fileHandler(join(dir, 'model.json')));
     if (g.base.graph) await g.base.graph.save(fileHandler(join(dir, TRUNK_PATH)));
+    if (g.base.onnx) {
+      await mkdir(join(dir, 'trunk'), { recursive: true });
+      await writeFile(join(dir, ONNX_TRUNK_PATH), pruneToCut(g.base.onnx.bytes, g.cut));
+    }
     await writeFile(join(dir, 'graft.json'), JSON.stringify(meta, null, 2) + '\n');
   });
 }
@@ -69,6 +85,10 @@ export async function loadTrained(dir: string): Promise<Trained> {
   }
   const model = await tf.loadLayersModel(fileHandler(join(dir, 'model.json')));
   if (!meta.trunk) return { model, meta };
+  if (meta.trunk.path.endsWith('.onnx')) {
+    const runner = await createOnnxRunner(join(dir, meta.trunk.path));
+    return { model, meta, trunk: onnxTrunk(runner, meta.trunk.output, meta.trunk.layout ?? 'nhwc') };
+  }
   const graph = await tf.loadGraphModel(fileHandler(join(dir, meta.trunk.path)));
   const output = meta.trunk.output;
   return { model, meta, trunk: { predict: (x) => graph.execute(x, output) as tf.Tensor } };

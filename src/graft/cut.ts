@@ -10,6 +10,7 @@ export type CutSpec = string | number;
 export function cutCandidates(base: Base): string[] {
   // Any node of a graph model can be fetched, so every node is a candidate.
   if (base.graph) return graphNodes(base.graph);
+  if (base.onnx) return base.onnx.tensors;
   if (!base.model) return [base.suggestedCut];
   const model = base.model;
   return [...cutPoints(model)].sort((a, b) => a - b).map((i) => model.layers[i].name);

@@ -1,6 +1,6 @@
 // graft(): cut a base at a layer, put a new head on it, and decide what trains.
 import * as tf from '@tensorflow/tfjs';
-import type { Base, HeadSpec } from '../bases/types.js';
+import type { Base, FrozenTrunk, HeadSpec } from '../bases/types.js';
 import { cutPoints } from '../bases/graph.js';
 import { usageError } from '../errors.js';
 import { resolveCut, type CutSpec } from './cut.js';
@@ -17,9 +17,12 @@ export interface GraftOptions {
   scratch?: boolean;
 }
 
-/** Anything that maps a batch to a batch: a LayersModel, a part of one, a graph trunk, a whole graft. */
+/**
+ * Anything that maps a batch to a batch: a LayersModel, a part of one, a graph trunk, a trunk on
+ * ONNX Runtime (asynchronous), a whole graft. The caller owns (and disposes) the result.
+ */
 export interface Predictor {
-  predict(x: tf.Tensor): tf.Tensor;
+  predict(x: tf.Tensor): tf.Tensor | Promise<tf.Tensor>;
 }
 
 export interface Grafted {
@@ -29,8 +32,8 @@ export interface Grafted {
    * GraphModel bases: the head alone, fed by `trunk`.
    */
   model: tf.LayersModel;
-  /** A GraphModel base's frozen trunk, run up to the cut (graph bases only). */
-  trunk?: Predictor;
+  /** A GraphModel or ONNX base's frozen trunk, run up to the cut (those bases only). */
+  trunk?: FrozenTrunk;
   cut: string;
   classes: string[];
   head: HeadSpec;
@@ -41,7 +44,7 @@ export async function graft(base: Base, opts: GraftOptions): Promise<Grafted> {
   if (opts.classes.length < 2) throw usageError(`need at least 2 classes, got ${opts.classes.length}`);
   const cut = resolveCut(base, opts.cut);
   const head: HeadSpec = { ...base.head, ...opts.head };
-  if (base.graph) return graftOnGraph(base, base.graph, cut, head, opts);
+  if (base.frozenTrunk) return graftOnFrozen(base, base.frozenTrunk, cut, head, opts);
   if (!base.model) throw usageError(`${base.name} has no model to graft on`);
   const sketch = tf.model({ inputs: base.model.inputs, outputs: applyHead(ownOutput(base.model.getLayer(cut)), head, opts.classes.length), name: `graft_${base.name.replace(/\W+/g, '_')}` });
   // The graft gets layers of its own, so training it never changes the base (which can be grafted
@@ -62,14 +65,18 @@ export async function graft(base: Base, opts: GraftOptions): Promise<Grafted> {
 }
 
 /**
- * A GraphModel is a frozen feature extractor: no weights to fine-tune, so the graft is a head
- * trained on its outputs at the cut (any node of the graph), and `scratch` has nothing to mean.
+ * A GraphModel or ONNX base is a frozen feature extractor: no weights to fine-tune, so the graft
+ * is a head trained on its outputs at the cut (any node of the graph), and `scratch` has nothing
+ * to mean.
  */
-function graftOnGraph(base: Base, graph: tf.GraphModel, cut: string, head: HeadSpec, opts: GraftOptions): Grafted {
-  if (opts.scratch) throw usageError(`${base.name} is a frozen graph model: it has no architecture to train from scratch`);
-  const trunk: Predictor = { predict: (x) => graph.execute(x, cut) as tf.Tensor };
-  const probe = tf.tidy(() => trunk.predict(tf.zeros([1, base.input.height, base.input.width, base.input.channels])).shape.slice(1));
-  const input = tf.input({ shape: probe, name: 'features' });
+async function graftOnFrozen(base: Base, frozenTrunk: NonNullable<Base['frozenTrunk']>, cut: string, head: HeadSpec, opts: GraftOptions): Promise<Grafted> {
+  if (opts.scratch) throw usageError(`${base.name} is a frozen ${base.kind} model: it has no architecture to train from scratch`);
+  const trunk = await frozenTrunk(cut);
+  const probe = tf.zeros([1, base.input.height, base.input.width, base.input.channels]);
+  const features = await trunk.predict(probe);
+  const shape = features.shape.slice(1);
+  tf.dispose([probe, features]);
+  const input = tf.input({ shape, name: 'features' });
   const model = tf.model({ inputs: input, outputs: applyHead(input, head, opts.classes.length), name: 'graft_head' });
   return { base, model, trunk, cut, classes: opts.classes, head, scratch: false };
 }
@@ -81,11 +88,20 @@ export function asPredictor(model: tf.LayersModel): Predictor {
 }
 
 /** The whole graft as one predictor: images in, class probabilities out. */
-export function pipeline(g: Pick<Grafted, 'model' | 'trunk'>): Predictor {
+export function pipeline(g: { model: tf.LayersModel; trunk?: Predictor }): Predictor {
   const head = asPredictor(g.model);
   const trunk = g.trunk;
   if (!trunk) return head;
-  return { predict: (x) => tf.tidy(() => head.predict(trunk.predict(x))) };
+  return {
+    predict: async (x) => {
+      const features = await trunk.predict(x);
+      try {
+        return await head.predict(features);
+      } finally {
+        features.dispose();
+      }
+    },
+  };
 }
 
 /**
@@ -131,6 +147,7 @@ export function unfreezeBoundary(g: Grafted, blocks: number): string {
 
 
 /** Free a grafted model's weights (its own: the base and a graph trunk are left alone). */
-export function disposeGrafted(g: Grafted): void {
+export async function disposeGrafted(g: Grafted): Promise<void> {
   g.model.dispose();
+  await g.trunk?.release?.();
 }

@@ -5,9 +5,9 @@ import { loadBase } from '../bases/index.js';
 import type { Base, HeadSpec } from '../bases/types.js';
 import { loadDataSplits } from '../data/index.js';
 import type { Skipped, Splits } from '../data/types.js';
-import { evaluateModel } from '../evaluate/evaluate.js';
+import { evaluateGrafted } from '../evaluate/evaluate.js';
 import type { Metrics } from '../evaluate/metrics.js';
-import { graft, pipeline, type Grafted } from '../graft/graft.js';
+import { graft, type Grafted } from '../graft/graft.js';
 import type { CutSpec } from '../graft/cut.js';
 import { withSeed } from './seed.js';
 import { trainGrafted, type TrainOptions, type TrainResult } from './train.js';
@@ -23,6 +23,8 @@ export interface ClassifierOptions extends TrainOptions {
   /** Class filter for the data (e.g. mnist digits ['5', …, '9']). */
   classes?: string[];
   strict?: boolean;
+  /** Decode images a batch at a time instead of holding the data set in memory (default: for large sets). */
+  stream?: boolean;
   onSkip?: (s: Skipped) => void;
   onLoad?: (done: number, total: number) => void;
 }
@@ -39,15 +41,13 @@ export async function trainClassifier(o: ClassifierOptions): Promise<ClassifierR
   const base = typeof o.base === 'string' ? await loadBase(o.base) : o.base;
   const splits =
     typeof o.data === 'string'
-      ? await loadDataSplits(o.data, { size: base.input, resize: base.resize, strict: o.strict, classes: o.classes, onSkip: o.onSkip, onProgress: o.onLoad, seed, perClass: o.perClass })
+      ? await loadDataSplits(o.data, { size: base.input, resize: base.resize, strict: o.strict, stream: o.stream, classes: o.classes, onSkip: o.onSkip, onProgress: o.onLoad, seed, perClass: o.perClass })
       : o.data;
   return withSeed(seed, async () => {
     const grafted = await graft(base, { classes: splits.train.classes, cut: o.cut, head: o.head, scratch: o.scratch });
     const training = await trainGrafted(grafted, splits, { ...o, seed });
-    const metrics = {
-      val: evaluateModel(pipeline(grafted), splits.val, base.normalize, grafted.classes),
-      test: evaluateModel(pipeline(grafted), splits.test, base.normalize, grafted.classes),
-    };
+    const evalOptions = { boundary: training.stages.at(-1)?.trainableFrom, engine: o.engine, cache: o.cache };
+    const metrics = await evaluateGrafted(grafted, { val: splits.val, test: splits.test }, evalOptions);
     const counts = { train: splits.train.labels.length, val: splits.val.labels.length, test: splits.test.labels.length };
     return { grafted, training, metrics, counts };
   });

@@ -1,38 +1,79 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Normalize } from '../bases/types.js';
 import type { ImageSet } from '../data/types.js';
+import { DECODE_CONCURRENCY, forEachLimit } from '../data/build.js';
+import { bytesPerImage, decodeImageFile } from '../data/images.js';
+import { GraftError } from '../errors.js';
 import type { Predictor } from '../graft/graft.js';
 
-/** Images (all, or the given indices) as a normalised float NHWC tensor: (pixel/255 - mean) / std. */
-export function imagesToTensor(set: ImageSet, normalize: Normalize, indices?: ArrayLike<number>): tf.Tensor4D {
+/** Pixels (uint8, NHWC) as a normalised float tensor: (pixel/255 - mean) / std. */
+function pixelsToTensor(pixels: Uint8Array, n: number, set: Pick<ImageSet, 'size'>, normalize: Normalize, pick: (k: number) => number): tf.Tensor4D {
   const { height, width, channels } = set.size;
   const per = height * width * channels;
-  const n = indices ? indices.length : set.labels.length;
   const out = new Float32Array(n * per);
   const scale = normalize.std.map((s) => 1 / (255 * s));
   const shift = normalize.mean.map((m, c) => m / normalize.std[c]);
   for (let k = 0; k < n; k++) {
-    const src = (indices ? indices[k] : k) * per;
+    const src = pick(k) * per;
     const dst = k * per;
     for (let p = 0; p < per; p++) {
       const c = p % channels;
-      out[dst + p] = set.pixels[src + p] * scale[c] - shift[c];
+      out[dst + p] = pixels[src + p] * scale[c] - shift[c];
     }
   }
   return tf.tensor4d(out, [n, height, width, channels]);
+}
+
+/** Images (all, or the given indices) of an in-memory set as a normalised float NHWC tensor. */
+export function imagesToTensor(set: ImageSet, normalize: Normalize, indices?: ArrayLike<number>): tf.Tensor4D {
+  if (set.stream) throw new Error('a streamed set is read batch by batch: use batchToTensor');
+  const n = indices ? indices.length : set.labels.length;
+  return pixelsToTensor(set.pixels, n, set, normalize, (k) => (indices ? indices[k] : k));
+}
+
+/**
+ * The images at `indices` as a normalised tensor, from memory or, for a streamed set, decoded
+ * from their files (sharp decodes on libvips' worker threads, several files at a time).
+ */
+export async function batchToTensor(set: ImageSet, normalize: Normalize, indices: readonly number[]): Promise<tf.Tensor4D> {
+  if (!set.stream) return imagesToTensor(set, normalize, indices);
+  const { resize } = set.stream;
+  const per = bytesPerImage(set.size);
+  const pixels = new Uint8Array(indices.length * per);
+  await forEachLimit(indices, DECODE_CONCURRENCY, async (i, k) => {
+    try {
+      pixels.set(await decodeImageFile(set.ids[i], set.size, resize), k * per);
+    } catch (e) {
+      // It decoded when the set was loaded: the file changed or vanished since.
+      throw new GraftError(`${set.ids[i]} can no longer be read (${(e as Error).message}); it changed after loading`);
+    }
+  });
+  return pixelsToTensor(pixels, indices.length, set, normalize, (k) => k);
 }
 
 export function oneHot(labels: Int32Array, classes: number): tf.Tensor2D {
   return tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), classes).toFloat() as tf.Tensor2D);
 }
 
-/** Run `model` over a set in batches, keeping memory bounded by the batch, not the set. */
-export function predictSet(model: Predictor, set: ImageSet, normalize: Normalize, batchSize = 32, onBatch?: (done: number, total: number) => void): tf.Tensor {
+/** Indices start..end-1 of a set. */
+export const range = (start: number, end: number) => Array.from({ length: Math.max(0, end - start) }, (_, k) => start + k);
+
+/**
+ * Run `model` over a set in batches, keeping memory bounded by the batch, not the set. The next
+ * batch is prepared while an asynchronous predictor (ONNX Runtime) works on the current one.
+ * The outputs are gathered into one tensor (features are far smaller than the images).
+ */
+export async function predictSet(model: Predictor, set: ImageSet, normalize: Normalize, batchSize = 32, onBatch?: (done: number, total: number) => void): Promise<tf.Tensor> {
   const n = set.labels.length;
   const parts: tf.Tensor[] = [];
-  for (let i = 0; i < n; i += batchSize) {
-    const idx = Array.from({ length: Math.min(batchSize, n - i) }, (_, k) => i + k);
-    parts.push(tf.tidy(() => model.predict(imagesToTensor(set, normalize, idx)) as tf.Tensor));
+  let next = n > 0 ? batchToTensor(set, normalize, range(0, Math.min(batchSize, n))) : undefined;
+  for (let i = 0; next; i += batchSize) {
+    const x = await next;
+    const pending = model.predict(x);
+    // The next batch is decoded (streamed sets) and normalised while this one runs.
+    next = i + batchSize < n ? batchToTensor(set, normalize, range(i + batchSize, Math.min(i + 2 * batchSize, n))) : undefined;
+    parts.push(await pending);
+    x.dispose();
     onBatch?.(Math.min(n, i + batchSize), n);
   }
   if (parts.length === 0) return tf.zeros([0]);

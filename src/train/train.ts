@@ -3,11 +3,14 @@
 // fixed, so its outputs are computed once per sample and reused every epoch.
 import * as tf from '@tensorflow/tfjs';
 import type { Splits } from '../data/types.js';
-import { asPredictor, graftedBoundary, trainAbove, unfreezeBoundary, type Grafted } from '../graft/graft.js';
-import { modelAbove, modelBelow } from '../graft/split.js';
+import { graftedBoundary, trainAbove, unfreezeBoundary, type Grafted } from '../graft/graft.js';
+import { modelAbove } from '../graft/split.js';
+import type { FeatureCache } from './feature-cache.js';
+import { extractFeatures, type ExtractStats } from './features.js';
 import { fitStage, type EpochInfo, type StageResult } from './fit.js';
+import { frozenPart, type Engine, type FrozenPart } from './frozen.js';
 import { withSeed } from './seed.js';
-import { oneHot, predictSet } from './tensors.js';
+import { oneHot } from './tensors.js';
 
 export interface TrainOptions {
   /** Maximum epochs per stage. */
@@ -21,14 +24,29 @@ export interface TrainOptions {
   onEpoch?: (e: EpochInfo) => void;
   /** Progress of computing the frozen part's outputs. */
   onFeatures?: (stage: string, done: number, total: number) => void;
+  /** Where the frozen part runs (default auto: ONNX Runtime when it loads). */
+  engine?: Engine;
+  /** Persistent store of frozen-part outputs, reused across runs (default: none). */
+  cache?: FeatureCache;
+}
+
+export interface StageReport extends StageResult {
+  trainableFrom: string;
+  featureSeconds: number;
+  engine: FrozenPart['engine'];
+  /** Images whose frozen-part outputs were computed, or read from the cache (train + val). */
+  features: ExtractStats;
 }
 
 export interface TrainResult {
-  stages: (StageResult & { trainableFrom: string; featureSeconds: number })[];
+  stages: StageReport[];
   seconds: number;
 }
 
 export const TRAIN_DEFAULTS = { epochs: 10, batchSize: 32, learningRate: 1e-3, patience: 3, unfreeze: 1 } as const;
+
+/** Scratch training has nothing frozen: the "features" are the normalised images. */
+const scratchInput = () => ({ predict: (x: tf.Tensor) => x.clone(), id: 'input' });
 
 interface Stage {
   name: string;
@@ -54,11 +72,20 @@ export async function trainGrafted(g: Grafted, data: Pick<Splits, 'train' | 'val
   try {
     for (const stage of stages) {
       const t0 = performance.now();
-      // A graph base's trunk is frozen whole; a LayersModel splits at this stage's boundary.
-      const below = g.trunk ?? asPredictor(modelBelow(g.model, stage.boundary));
+      // A frozen base's trunk is frozen whole; a LayersModel splits at this stage's boundary.
+      const below = g.scratch ? undefined : await frozenPart(g, stage.boundary, o.engine);
       const progress = (done: number, total: number) => o.onFeatures?.(stage.name, done, total);
-      const x = predictSet(below, data.train, g.base.normalize, 64, progress);
-      const xVal = predictSet(below, data.val, g.base.normalize, 64);
+      const part = below ?? { ...scratchInput(), engine: 'tfjs' as const };
+      let train, val;
+      try {
+        train = await extractFeatures(part, data.train, { normalize: g.base.normalize, batchSize: 64, cache: below && o.cache, onBatch: progress });
+        val = await extractFeatures(part, data.val, { normalize: g.base.normalize, batchSize: 64, cache: below && o.cache });
+      } finally {
+        // A graft's own trunk lives as long as the graft; a stage's exported part only as long as the stage.
+        if (below && below !== g.trunk && !g.trunk) await below.release?.();
+      }
+      const [x, xVal] = [train.features, val.features];
+      const features = { computed: train.stats.computed + val.stats.computed, cached: train.stats.cached + val.stats.cached };
       const featureSeconds = (performance.now() - t0) / 1000;
       if (!g.trunk) trainAbove(g, stage.boundary);
       const above = g.trunk ? g.model : modelAbove(g.model, stage.boundary);
@@ -66,7 +93,7 @@ export async function trainGrafted(g: Grafted, data: Pick<Splits, 'train' | 'val
         const r = await withSeed(o.seed === undefined ? undefined : o.seed + results.length, () =>
           fitStage(above, x, y, [xVal, yVal], { stage: stage.name, epochs: o.epochs, learningRate: stage.learningRate, batchSize: o.batchSize, patience: o.patience, onEpoch: o.onEpoch }),
         );
-        results.push({ ...r, trainableFrom: stage.boundary, featureSeconds });
+        results.push({ ...r, trainableFrom: stage.boundary, featureSeconds, engine: part.engine, features });
       } finally {
         tf.dispose([x, xVal]);
         // Re-applying layers counts as a use that dispose must release; the shared weights stay

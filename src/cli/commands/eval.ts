@@ -38,7 +38,7 @@ export function evalCommand(): Command {
       if (unknown.length) throw usageError(`classes not known to the model: ${unknown.join(', ')} (model labels: ${meta.labels.join(', ')})`);
       // Relabel the data's class indices into the model's label order.
       const relabelled = { ...test, classes: meta.labels, labels: Int32Array.from(test.labels, (l) => meta.labels.indexOf(test.classes[l])) };
-      const m = evaluateModel(pipeline(trained), relabelled, meta.normalize, meta.labels);
+      const m = await evaluateModel(pipeline(trained), relabelled, meta.normalize, meta.labels);
       log(`${flags.model} on ${flags.data} (${flags.split} split, ${m.n} images): accuracy ${pct(m.accuracy)}, macro-F1 ${m.macroF1.toFixed(3)}`);
       log(table(['class', 'precision', 'recall', 'f1', 'support'], m.perClass.map((c) => [c.label, c.precision.toFixed(3), c.recall.toFixed(3), c.f1.toFixed(3), c.support])));
       log('confusion (rows: true, columns: predicted)');

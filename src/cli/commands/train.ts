@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { intArg, numArg } from '../args.js';
 import { parseHead } from '../../graft/head.js';
 import { assertWritable } from '../../io/atomic.js';
@@ -8,10 +8,17 @@ import { parseClassFilter } from '../../data/index.js';
 import type { Skipped } from '../../data/types.js';
 import { trainClassifier } from '../../train/classifier.js';
 import { TRAIN_DEFAULTS } from '../../train/train.js';
+import { FeatureCache } from '../../train/feature-cache.js';
+import { ENGINES, type Engine } from '../../train/frozen.js';
+import { baseOptions, withBaseFlags, type BaseFlags } from '../base-flags.js';
 import { prepare, type GlobalOptions } from '../main.js';
 import { log, pct, printJson, Progress, table, warn } from '../output.js';
 
-interface TrainFlags extends GlobalOptions {
+interface TrainFlags extends GlobalOptions, BaseFlags {
+  engine: Engine;
+  cache: boolean;
+  cacheDir?: string;
+  stream?: boolean;
   base: string;
   data: string;
   out: string;
@@ -38,9 +45,9 @@ export function skippedWarning(skipped: Skipped[]): void {
 }
 
 export function trainCommand(): Command {
-  return new Command('train')
+  return withBaseFlags(new Command('train'))
     .description('graft a new head on a base and fine-tune it on your data')
-    .requiredOption('--base <base>', 'mobilenet_v2, digits-cnn, or a path/URL to a TF.js model.json')
+    .requiredOption('--base <base>', 'mobilenet_v2, digits-cnn, a path/URL to a TF.js model.json, or onnx:PATH')
     .requiredOption('--data <data>', 'image folder (root/<class>/*.jpg), CSV/JSONL manifest, or mnist')
     .requiredOption('--out <dir>', 'output directory for the trained model')
     .option('--per-class <n>', 'keep N training examples per class (val/test untouched)', intArg('--per-class', 1))
@@ -56,10 +63,14 @@ export function trainCommand(): Command {
     .option('--scratch', 'train the same architecture from freshly initialised weights (baseline)', false)
     .option('--strict', 'fail on unreadable files instead of skipping them', false)
     .option('--force', 'overwrite --out if it exists', false)
+    .addOption(new Option('--engine <engine>', 'where the frozen part runs: auto (ONNX Runtime when available), onnx, tfjs').choices(ENGINES).default('auto'))
+    .option('--no-cache', 'do not read or write the feature cache')
+    .option('--stream', 'decode images a batch at a time instead of holding them in memory (default: when they would take over 2 GiB)')
+    .option('--cache-dir <dir>', 'feature cache directory (default: GRAFT_CACHE_DIR or ~/.cache/graft/features)')
     .action(async (flags: TrainFlags) => {
       assertWritable(flags.out, flags.force);
       await prepare(flags);
-      const base = await loadBase(flags.base);
+      const base = await loadBase(flags.base, baseOptions(flags));
       const skipped: Skipped[] = [];
       const progress = new Progress();
       const result = await trainClassifier({
@@ -71,12 +82,15 @@ export function trainCommand(): Command {
         perClass: flags.perClass,
         classes: flags.classes ? parseClassFilter(flags.classes) : undefined,
         strict: flags.strict,
+        stream: flags.stream,
         epochs: flags.epochs,
         unfreeze: flags.unfreeze,
         batchSize: flags.batchSize,
         learningRate: flags.lr,
         patience: flags.patience,
         seed: flags.seed,
+        engine: flags.engine,
+        cache: flags.cache ? new FeatureCache({ dir: flags.cacheDir }) : undefined,
         onSkip: (s) => skipped.push(s),
         onLoad: (done, total) => progress.step('decoding images', done, total),
         onFeatures: (stage, done, total) => progress.step(`${stage}: frozen features`, done, total),
@@ -92,9 +106,13 @@ export function trainCommand(): Command {
         training: { ...training, counts, seed: flags.seed, perClass: flags.perClass ?? null, skipped: skipped.length },
       });
       log(`base ${base.name}, cut at ${grafted.cut}${grafted.scratch ? ' (scratch)' : ''}; ${counts.train} train / ${counts.val} val / ${counts.test} test images, ${grafted.classes.length} classes`);
-      log(table(['stage', 'trainable from', 'epochs', 'best epoch', 'best val loss', 'seconds'], training.stages.map((s) => [s.stage, s.trainableFrom, s.epochsRun, s.bestEpoch, s.bestValLoss.toFixed(4), (s.seconds + s.featureSeconds).toFixed(1)])));
+      log(table(
+        ['stage', 'trainable from', 'frozen part on', 'features computed', 'cached', 'feature s', 'epochs', 'best epoch', 'best val loss', 'train s'],
+        training.stages.map((s) => [s.stage, s.trainableFrom, s.engine, s.features.computed, s.features.cached, s.featureSeconds.toFixed(1), s.epochsRun, s.bestEpoch, s.bestValLoss.toFixed(4), s.seconds.toFixed(1)]),
+      ));
       log(table(['split', 'accuracy', 'macro-F1'], [['val', pct(metrics.val.accuracy), metrics.val.macroF1.toFixed(3)], ['test', pct(metrics.test.accuracy), metrics.test.macroF1.toFixed(3)]]));
       log(`saved to ${flags.out}`);
-      if (flags.json) printJson({ out: flags.out, classes: grafted.classes, cut: grafted.cut, scratch: grafted.scratch, metrics: summary, seconds: training.seconds });
+      const stages = training.stages.map((s) => ({ stage: s.stage, engine: s.engine, features: s.features, featureSeconds: s.featureSeconds, seconds: s.seconds }));
+      if (flags.json) printJson({ out: flags.out, classes: grafted.classes, cut: grafted.cut, scratch: grafted.scratch, metrics: summary, stages, seconds: training.seconds });
     });
 }

@@ -1,0 +1,184 @@
+// ONNX bases (`onnx:PATH`): any ONNX image model (exported from PyTorch, timm, Hugging Face) as a
+// frozen feature extractor on ONNX Runtime, cut at any tensor of its graph. The graph is read
+// with onnx-proto (protobufjs code generated from the official onnx.proto) so graft can list the
+// cut candidates and prune the model to the part below a cut.
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import * as tf from '@tensorflow/tfjs';
+import onnxProto from 'onnx-proto';
+import { createOnnxRunner, onnxTrunk, type Layout, type OnnxSessionOptions } from '../backend/onnx-runtime.js';
+import type { ImageSize } from '../data/types.js';
+import { GraftError, usageError } from '../errors.js';
+import { digest } from '../io/digest.js';
+import type { Base, FrozenTrunk, Normalize } from './types.js';
+
+const { onnx } = onnxProto;
+
+// Decoded messages always have their repeated fields (as arrays) and strings (empty by default);
+// onnx-proto's typings mark every field optional, so graft reads them through these views.
+interface NodeView {
+  input: string[];
+  output: string[];
+  opType: string;
+}
+interface ValueInfoView {
+  name: string;
+  type?: InstanceType<typeof onnx.ValueInfoProto>['type'];
+}
+interface GraphView {
+  node: NodeView[];
+  initializer: { name: string }[];
+  input: ValueInfoView[];
+  output: ValueInfoView[];
+  valueInfo: unknown[];
+}
+interface ModelView {
+  graph?: GraphView;
+  producerName: string;
+  opsetImport: { version?: unknown }[];
+}
+
+function decodeModel(bytes: Uint8Array): { proto: InstanceType<typeof onnx.ModelProto>; view: ModelView } {
+  const proto = onnx.ModelProto.decode(bytes);
+  return { proto, view: proto as unknown as ModelView };
+}
+
+/** Preprocessing an ONNX file cannot say itself: given by flags or a sidecar `MODEL.onnx.json`. */
+export interface OnnxPreprocessing {
+  normalize?: Normalize;
+  /** Needed when the model's input height/width are dynamic. */
+  size?: { height: number; width: number };
+  layout?: Layout;
+  resize?: Base['resize'];
+  /** Default cut (a tensor name) when the classifier-input guess is not what you want. */
+  cut?: string;
+}
+
+export interface OnnxBaseInfo {
+  bytes: Uint8Array;
+  layout: Layout;
+  /** Every tensor a node computes, in graph order: the cut candidates. */
+  tensors: string[];
+  ops: Map<string, string>;
+}
+
+function dims(shape: InstanceType<typeof onnx.ValueInfoProto>['type']): (number | string)[] {
+  return (shape?.tensorType?.shape?.dim ?? []).map((d) => (d.dimParam ? d.dimParam : Number(d.dimValue ?? 0) || '?'));
+}
+
+async function readSidecar(path: string): Promise<OnnxPreprocessing> {
+  const sidecar = `${path}.json`;
+  if (!existsSync(sidecar)) return {};
+  try {
+    return JSON.parse(await readFile(sidecar, 'utf8')) as OnnxPreprocessing;
+  } catch (e) {
+    throw usageError(`cannot read ${sidecar}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The tensor feeding the model's last Gemm/MatMul (its classifier), found by walking back from
+ * the output over the ops a classifier ends with; the output itself when there is none.
+ */
+function classifierInput(graph: GraphView): string {
+  const producer = new Map<string, NodeView>();
+  for (const n of graph.node) for (const o of n.output) producer.set(o, n);
+  let tensor = graph.output[0].name;
+  for (let node = producer.get(tensor); node; node = producer.get(tensor)) {
+    if (node.opType === 'Gemm' || node.opType === 'MatMul') return node.input[0];
+    if (!['Softmax', 'LogSoftmax', 'Sigmoid', 'Add', 'Identity', 'Dropout', 'Flatten', 'Reshape'].includes(node.opType)) break;
+    tensor = node.input[0];
+  }
+  return graph.output[0].name;
+}
+
+/** The model pruned to the nodes the tensor `cut` depends on, with `cut` as its only output. */
+export function pruneToCut(bytes: Uint8Array, cut: string): Uint8Array {
+  const { proto, view } = decodeModel(bytes);
+  const graph = view.graph!;
+  const producer = new Map<string, number>();
+  graph.node.forEach((n, i) => n.output.forEach((o) => producer.set(o, i)));
+  if (!producer.has(cut)) throw usageError(`tensor "${cut}" is not computed by any node of the ONNX model`);
+  const keep = new Set<number>();
+  const stack = [cut];
+  const needed = new Set<string>();
+  while (stack.length) {
+    const t = stack.pop()!;
+    if (needed.has(t)) continue;
+    needed.add(t);
+    const i = producer.get(t);
+    if (i === undefined || keep.has(i)) continue;
+    keep.add(i);
+    stack.push(...graph.node[i].input.filter((x) => x));
+  }
+  graph.node = graph.node.filter((_, i) => keep.has(i));
+  graph.initializer = graph.initializer.filter((t) => needed.has(t.name));
+  graph.input = graph.input.filter((v) => needed.has(v.name));
+  graph.valueInfo = [];
+  const elemFloat = onnx.TensorProto.DataType.FLOAT;
+  graph.output = [onnx.ValueInfoProto.create({ name: cut, type: { tensorType: { elemType: elemFloat } } }) as ValueInfoView];
+  return onnx.ModelProto.encode(proto).finish();
+}
+
+export interface OnnxBaseOptions extends OnnxPreprocessing, OnnxSessionOptions {}
+
+/** Load `path` as a frozen ONNX base; `options` override the sidecar, which overrides what the file says. */
+export async function loadOnnxBase(path: string, options: OnnxBaseOptions = {}): Promise<Base> {
+  if (!existsSync(path)) throw usageError(`ONNX model not found: ${path}`);
+  const bytes = new Uint8Array(await readFile(path));
+  let model: ModelView;
+  try {
+    model = decodeModel(bytes).view;
+  } catch (e) {
+    throw new GraftError(`${path} is not an ONNX model: ${(e as Error).message}`);
+  }
+  const graph = model.graph;
+  if (!graph) throw new GraftError(`${path} has no graph`);
+  const pre = { ...(await readSidecar(path)), ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as OnnxPreprocessing & OnnxSessionOptions;
+  const initializers = new Set(graph.initializer.map((t) => t.name));
+  const inputs = graph.input.filter((v) => !initializers.has(v.name));
+  if (inputs.length !== 1) throw usageError(`${path} has ${inputs.length} inputs; an ONNX base needs one image input`);
+  const shape = dims(inputs[0].type);
+  if (shape.length !== 4) throw usageError(`${path}: input ${inputs[0].name} has shape [${shape.join(',')}], not an image batch`);
+  const channelsFirst = shape[1] === 1 || shape[1] === 3;
+  const layout: Layout = pre.layout ?? (channelsFirst && shape[3] !== 1 && shape[3] !== 3 ? 'nchw' : 'nhwc');
+  const [h, w, c] = layout === 'nchw' ? [shape[2], shape[3], shape[1]] : [shape[1], shape[2], shape[3]];
+  const height = pre.size?.height ?? (typeof h === 'number' ? h : undefined);
+  const width = pre.size?.width ?? (typeof w === 'number' ? w : undefined);
+  if (!height || !width) throw usageError(`${path}: input size is dynamic; give it with --input-size HxW or "size" in ${path}.json`);
+  if (c !== 1 && c !== 3) throw usageError(`${path}: input has ${c} channels; graft feeds images with 1 or 3`);
+  const input: ImageSize = { height, width, channels: c };
+  const tensors = graph.node.flatMap((n) => n.output.filter((o) => o));
+  const ops = new Map(graph.node.flatMap((n) => n.output.map((o) => [o, n.opType] as const)));
+  const suggestedCut = pre.cut ?? classifierInput(graph);
+  if (!ops.has(suggestedCut)) throw usageError(`${path}: cut "${suggestedCut}" is not a tensor of the model`);
+  const modelHash = digest(bytes);
+  const info: OnnxBaseInfo = { bytes, layout, tensors, ops };
+  const frozenTrunk = async (cut: string): Promise<FrozenTrunk> => {
+    const runner = await createOnnxRunner(pruneToCut(bytes, cut), { threads: pre.threads });
+    return { ...onnxTrunk(runner, cut, layout), id: digest('onnx', modelHash, cut, layout) };
+  };
+  return {
+    name: `onnx:${path}`,
+    kind: 'onnx',
+    onnx: info,
+    frozenTrunk,
+    input,
+    normalize: pre.normalize ?? { mean: Array(c).fill(0), std: Array(c).fill(1) },
+    resize: pre.resize ?? 'cover',
+    blocks: [],
+    suggestedCut,
+    head: { kind: 'linear', dropout: 0.2, pool: 'avg' },
+    provenance: `ONNX model ${path} (${model.producerName || 'unknown producer'}, opset ${model.opsetImport.map((o) => Number(o.version)).join('/')}), frozen, on ONNX Runtime`,
+  };
+}
+
+/** A batch of zeros through a frozen trunk: the shape of one sample's features. */
+export async function featureShape(trunk: FrozenTrunk, input: ImageSize): Promise<number[]> {
+  const x = tf.zeros([1, input.height, input.width, input.channels]);
+  const y = await trunk.predict(x);
+  x.dispose();
+  const shape = y.shape.slice(1);
+  y.dispose();
+  return shape;
+}
