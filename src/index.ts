@@ -5,7 +5,9 @@ export { GraftError } from './errors.js';
 export { loadBase, layersBase, EMBEDDED_BASES } from './bases/index.js';
 export { describeBase, type BaseDescription, type LayerRow } from './bases/describe.js';
 export { buildDigitsCnn, loadDigitsCnn, pretrainDigitsCnn } from './bases/digits-cnn.js';
-export type { Base, Block, HeadSpec, Normalize } from './bases/types.js';
+export type { Base, Block, FrozenTrunk, HeadSpec, Normalize } from './bases/types.js';
+export { loadOnnxBase, type OnnxBaseOptions, type OnnxPreprocessing } from './bases/onnx.js';
+export { createOnnxRunner, onnxTrunk, onnxRuntimeAvailable, type Layout } from './backend/onnx-runtime.js';
 
 export * from './data/index.js';
 
@@ -18,11 +20,17 @@ export { trainClassifier, type ClassifierOptions, type ClassifierResult } from '
 export { trainGrafted, TRAIN_DEFAULTS, type TrainOptions, type TrainResult } from './train/train.js';
 export { fitStage, type EpochInfo, type FitOptions, type StageResult } from './train/fit.js';
 export { withSeed } from './train/seed.js';
-export { imagesToTensor, oneHot, predictSet } from './train/tensors.js';
+export { imagesToTensor, batchToTensor, oneHot, predictSet } from './train/tensors.js';
+export { FeatureCache, type FeatureCacheOptions, type CacheInfo } from './train/feature-cache.js';
+export { extractFeatures, type ExtractOptions, type ExtractStats } from './train/features.js';
+export { frozenPart, headBoundary, trainablePart, ENGINES, type Engine, type FrozenPart } from './train/frozen.js';
 
 export { classificationMetrics, type Metrics, type ClassMetrics } from './evaluate/metrics.js';
-export { evaluateModel, predictProbabilities } from './evaluate/evaluate.js';
+export { evaluateModel, evaluateGrafted, predictProbabilities } from './evaluate/evaluate.js';
 export { predictFiles, type Prediction } from './evaluate/predict.js';
 
 export { saveTrained, loadTrained, type GraftJson, type Trained } from './export/trained.js';
+export { layersModelToOnnx, type OnnxExportOptions } from './export/onnx/index.js';
+export { trainedToOnnx, type OnnxSidecar } from './export/trained-onnx.js';
+export { digest } from './io/digest.js';
 export { EXPERIMENTS, type Experiment, type ExperimentResult } from './experiments/index.js';

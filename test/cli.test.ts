@@ -263,7 +263,7 @@ describe('ONNX: bases, engines, export, the feature cache', () => {
     assert.equal(second.code, 0, second.stderr);
     assert.equal(stages(second)[0].features.computed, 0, 'nothing recomputed');
     assert.equal(stages(second)[0].features.cached, stages(first)[0].features.computed);
-    const info = graft('cache', 'info', '--dir', cacheDir, '--json');
+    const info = graft('cache', 'info', '--cache-dir', cacheDir, '--json');
     assert.ok((info.json!.entries as number) > 0);
 
     const file = join(dir, 'onnx-model.onnx');
@@ -271,6 +271,10 @@ describe('ONNX: bases, engines, export, the feature cache', () => {
     assert.equal(e.code, 0, e.stderr);
     const image = join(data, 'red', readdirSync(join(data, 'red'))[0]);
     close(await onnxProbabilities(file, image), predicted(join(dir, 'onnx-model'), image), 1e-5);
+    // The export, with its sidecar, is an ONNX base again.
+    const again = graft('inspect', `onnx:${file}`, '--json');
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.json!.kind, 'onnx');
   });
 
   it('exports a LayersModel-based model that ONNX Runtime runs to the same probabilities; --engine tfjs and onnx agree', async () => {

@@ -225,14 +225,14 @@ describe('graft cache', () => {
     return { code, stdout, stderr, json: last.startsWith('{') ? JSON.parse(last) : undefined };
   };
 
-  it('info and clear report and empty the cache, from GRAFT_CACHE_DIR or --dir', async () => {
+  it('info and clear report and empty the cache, from GRAFT_CACHE_DIR or --cache-dir', async () => {
     const dir = tempDir();
     await new FeatureCache({ dir }).putMany([1, 2, 3].map((i) => ({ key: digest(i), value: vec(i) })));
     const info = await graft({ GRAFT_CACHE_DIR: dir, GRAFT_CACHE_MAX_BYTES: '1G' }, 'cache', 'info', '--json');
     assert.equal(info.code, 0, info.stderr);
     assert.deepEqual(info.json, { dir, entries: 3, bytes: 3 * ENTRY_BYTES, maxBytes: 1024 ** 3 });
     assert.match(info.stdout, /3 entries, 15\.1 KiB \(limit 1\.0 GiB\)/);
-    const clear = await graft({}, 'cache', 'clear', '--dir', dir, '--json');
+    const clear = await graft({}, 'cache', 'clear', '--cache-dir', dir, '--json');
     assert.equal(clear.code, 0, clear.stderr);
     assert.deepEqual(clear.json, { dir, entries: 3, bytes: 3 * ENTRY_BYTES });
     assert.match(clear.stdout, /removed 3 entries/);
@@ -240,12 +240,12 @@ describe('graft cache', () => {
     assert.ok(statSync(dir).isDirectory(), 'the dir itself stays');
   });
 
-  it('fails with one error line and exit 2: a --dir that is a file, no subcommand', async () => {
+  it('fails with one error line and exit 2: a --cache-dir that is a file, no subcommand', async () => {
     const file = join(tempDir(), 'file');
     writeFileSync(file, 'x');
     const cases = [
-      [['cache', 'info', '--dir', file, '--json'], /not a directory/],
-      [['cache', 'clear', '--dir', file], /not a directory/],
+      [['cache', 'info', '--cache-dir', file, '--json'], /not a directory/],
+      [['cache', 'clear', '--cache-dir', file], /not a directory/],
       [['cache'], /missing cache command/],
     ] as const;
     const runs = await Promise.all(cases.map(([args]) => graft({}, ...args)));
@@ -258,6 +258,6 @@ describe('graft cache', () => {
       assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
       assert.equal(r.stdout, '');
     });
-    assert.equal(readFileSync(file, 'utf8'), 'x', 'clear leaves a file given as --dir alone');
+    assert.equal(readFileSync(file, 'utf8'), 'x', 'clear leaves a file given as --cache-dir alone');
   });
 });

@@ -125,6 +125,14 @@ describe('streamed data sets', () => {
     tf.dispose([a.features, b.features]);
   });
 
+  it('scratch training on a streamed set is a usage error, not 4x the memory', async () => {
+    const root = (await makeImageFolder(join(tempDir(), 'data'), { perClass: 4, size: 20 })).root;
+    const splits = await loadDataSplits(root, { size, seed: 1, stream: true });
+    const g = await graft(tinyBase(), { classes: splits.train.classes, scratch: true });
+    await assert.rejects(trainGrafted(g, splits, { epochs: 1 }), (e: Error & { exitCode?: number }) => e.exitCode === 2 && /--scratch/.test(e.message));
+    await disposeGrafted(g);
+  });
+
   it('with the cache, a second pass reads no image file at all', async () => {
     const dir = tempDir();
     const root = (await makeImageFolder(join(dir, 'data'), { perClass: 5, size: 20 })).root;

@@ -69,6 +69,7 @@ export async function createOnnxRunner(model: Uint8Array | string, options: Onnx
     throw new GraftError(`ONNX Runtime could not load the model: ${(e as Error).message.split('\n')[0]}`);
   }
   if (session.inputNames.length !== 1) {
+    await session.release();
     throw new GraftError(`ONNX model has ${session.inputNames.length} inputs (${session.inputNames.join(', ')}); graft needs exactly one image input`);
   }
   const inputName = session.inputNames[0];
@@ -89,28 +90,48 @@ export async function createOnnxRunner(model: Uint8Array | string, options: Onnx
   };
 }
 
+/** NHWC ⇄ NCHW for a batch of images held as a plain array. */
+function transposeImages(data: Float32Array, [n, a, b, c]: number[], toChannelsFirst: boolean): Float32Array {
+  // toChannelsFirst: [n, h, w, c] → [n, c, h, w]; otherwise [n, c, h, w] → [n, h, w, c].
+  const out = new Float32Array(data.length);
+  const plane = toChannelsFirst ? a * b : b * c;
+  const channels = toChannelsFirst ? c : a;
+  for (let i = 0; i < n; i++) {
+    const base = i * plane * channels;
+    for (let p = 0; p < plane; p++) {
+      for (let ch = 0; ch < channels; ch++) {
+        if (toChannelsFirst) out[base + ch * plane + p] = data[base + p * channels + ch];
+        else out[base + p * channels + ch] = data[base + ch * plane + p];
+      }
+    }
+  }
+  return out;
+}
+
 /**
- * A frozen trunk on ONNX Runtime as an async predictor: NHWC TF.js batch in, the named output
- * back as a TF.js tensor (4-D outputs of an NCHW model are transposed back to NHWC).
+ * A frozen trunk on ONNX Runtime: NHWC batches in, the named output back, 4-D outputs of an NCHW
+ * model turned back to NHWC. `predictRaw` takes and gives plain arrays (no TF.js tensors at all).
  */
 export interface OnnxTrunk {
   predict(x: tf.Tensor): Promise<tf.Tensor>;
+  predictRaw(x: Float32Array, dims: number[]): Promise<{ data: Float32Array; dims: number[] }>;
   release(): Promise<void>;
 }
 
 export function onnxTrunk(runner: OnnxRunner, output: string, layout: Layout): OnnxTrunk {
+  const predictRaw = async (x: Float32Array, dims: number[]) => {
+    const [n, h, w, c] = dims;
+    const input = layout === 'nchw' ? transposeImages(x, dims, true) : x;
+    const out = (await runner.run(input, layout === 'nchw' ? [n, c, h, w] : dims, [output])).get(output)!;
+    if (layout !== 'nchw' || out.dims.length !== 4) return out;
+    const [on, oc, oh, ow] = out.dims;
+    return { data: transposeImages(out.data, out.dims, false), dims: [on, oh, ow, oc] };
+  };
   return {
+    predictRaw,
     async predict(x) {
-      const input = layout === 'nchw' ? tf.tidy(() => tf.transpose(x, [0, 3, 1, 2])) : x;
-      const data = (await input.data()) as Float32Array;
-      const dims = input.shape;
-      if (input !== x) input.dispose();
-      const out = (await runner.run(data, dims, [output])).get(output)!;
-      const t = tf.tensor(out.data, out.dims);
-      if (layout !== 'nchw' || out.dims.length !== 4) return t;
-      const nhwc = tf.transpose(t, [0, 2, 3, 1]);
-      t.dispose();
-      return nhwc;
+      const out = await predictRaw((await x.data()) as Float32Array, x.shape);
+      return tf.tensor(out.data, out.dims);
     },
     release: () => runner.release(),
   };

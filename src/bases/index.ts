@@ -7,7 +7,7 @@ import { fileHandler, readModelJson } from '../io/layers-files.js';
 import { loadDigitsCnn } from './digits-cnn.js';
 import { classifierStart, deriveBlocks } from './graph.js';
 import { loadMobilenetV2 } from './mobilenet-v2.js';
-import { loadOnnxBase, type OnnxBaseOptions } from './onnx.js';
+import { checkNormalize, loadOnnxBase, type OnnxBaseOptions } from './onnx.js';
 import type { Base, FrozenTrunk } from './types.js';
 import { digest } from '../io/digest.js';
 
@@ -23,10 +23,18 @@ const isUrl = (s: string) => /^https?:\/\//.test(s);
  * (an ONNX model; `options` give the preprocessing its file cannot say).
  */
 export async function loadBase(spec: string, options: OnnxBaseOptions = {}): Promise<Base> {
-  const embedded = EMBEDDED_BASES[spec];
-  if (embedded) return embedded();
   if (spec.startsWith('onnx:')) return loadOnnxBase(spec.slice('onnx:'.length), options);
   if (spec.endsWith('.onnx')) return loadOnnxBase(spec, options);
+  if (options.size || options.layout || options.cut) throw usageError(`--input-size and --layout are for ONNX bases; ${spec} says its own input`);
+  const base = await loadTfjsBase(spec);
+  // Any base may be fed with another normalisation (e.g. a model.json trained on ImageNet statistics).
+  if (options.normalize) base.normalize = checkNormalize(options.normalize, base.input.channels, spec);
+  return base;
+}
+
+async function loadTfjsBase(spec: string): Promise<Base> {
+  const embedded = EMBEDDED_BASES[spec];
+  if (embedded) return embedded();
   if (isUrl(spec)) return fromUrl(spec);
   let path = spec;
   if (existsSync(path) && statSync(path).isDirectory()) path = join(path, 'model.json');
@@ -73,13 +81,15 @@ export function layersBase(name: string, model: tf.LayersModel): Base {
   };
 }
 
-/** Identity of a graph model's weights, for feature-cache keys. */
+/** Identity of a graph model's ops and weights, for feature-cache keys. */
 function graphWeightsDigest(graph: tf.GraphModel): string {
   const weights = graph.weights;
   const parts = Object.keys(weights)
     .sort()
     .flatMap((name) => weights[name].flatMap((t) => [name, t.shape.join('x'), t.dataSync() as Float32Array]));
-  return digest('graph', ...parts);
+  // `artifacts` is private in the typings; it is the graph as loaded (nodes and their attributes).
+  const { artifacts } = graph as unknown as { artifacts?: tf.io.ModelArtifacts };
+  return digest('graph', JSON.stringify(artifacts?.modelTopology ?? null), ...parts);
 }
 
 function graphBase(name: string, graph: tf.GraphModel): Base {

@@ -4,7 +4,6 @@
 // cut candidates and prune the model to the part below a cut.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import * as tf from '@tensorflow/tfjs';
 import onnxProto from 'onnx-proto';
 import { createOnnxRunner, onnxTrunk, type Layout, type OnnxSessionOptions } from '../backend/onnx-runtime.js';
 import type { ImageSize } from '../data/types.js';
@@ -66,14 +65,31 @@ function dims(shape: InstanceType<typeof onnx.ValueInfoProto>['type']): (number 
   return (shape?.tensorType?.shape?.dim ?? []).map((d) => (d.dimParam ? d.dimParam : Number(d.dimValue ?? 0) || '?'));
 }
 
+/**
+ * MODEL.onnx.json: preprocessing keys (`normalize`, `size`, `layout`, `resize`, `cut`), or the
+ * sidecar `graft export` writes (its `input` gives size and layout), so exports can be bases again.
+ */
 async function readSidecar(path: string): Promise<OnnxPreprocessing> {
   const sidecar = `${path}.json`;
   if (!existsSync(sidecar)) return {};
+  let json: OnnxPreprocessing & { input?: { height?: number; width?: number; layout?: Layout } };
   try {
-    return JSON.parse(await readFile(sidecar, 'utf8')) as OnnxPreprocessing;
+    json = JSON.parse(await readFile(sidecar, 'utf8'));
   } catch (e) {
     throw usageError(`cannot read ${sidecar}: ${(e as Error).message}`);
   }
+  const { normalize, size, layout, resize, cut, input } = json;
+  const fromInput = input?.height && input.width ? { height: input.height, width: input.width } : undefined;
+  return { normalize, size: size ?? fromInput, layout: layout ?? input?.layout, resize, cut };
+}
+
+/** Per-channel mean and std must match the input's channels, be finite, std > 0: else features are NaN. */
+export function checkNormalize(n: Normalize, channels: number, where: string): Normalize {
+  const ok = (xs: unknown) => Array.isArray(xs) && xs.length === channels && xs.every((x) => typeof x === 'number' && Number.isFinite(x));
+  if (!ok(n.mean) || !ok(n.std) || n.std.some((x) => x <= 0)) {
+    throw usageError(`${where}: normalisation needs ${channels} finite mean values and ${channels} std values > 0 (got mean ${JSON.stringify(n.mean)}, std ${JSON.stringify(n.std)})`);
+  }
+  return n;
 }
 
 /**
@@ -141,6 +157,7 @@ export async function loadOnnxBase(path: string, options: OnnxBaseOptions = {}):
   const shape = dims(inputs[0].type);
   if (shape.length !== 4) throw usageError(`${path}: input ${inputs[0].name} has shape [${shape.join(',')}], not an image batch`);
   const channelsFirst = shape[1] === 1 || shape[1] === 3;
+  if (pre.layout !== undefined && pre.layout !== 'nchw' && pre.layout !== 'nhwc') throw usageError(`${path}: layout must be nchw or nhwc, not ${JSON.stringify(pre.layout)}`);
   const layout: Layout = pre.layout ?? (channelsFirst && shape[3] !== 1 && shape[3] !== 3 ? 'nchw' : 'nhwc');
   const [h, w, c] = layout === 'nchw' ? [shape[2], shape[3], shape[1]] : [shape[1], shape[2], shape[3]];
   const height = pre.size?.height ?? (typeof h === 'number' ? h : undefined);
@@ -151,7 +168,7 @@ export async function loadOnnxBase(path: string, options: OnnxBaseOptions = {}):
   const tensors = graph.node.flatMap((n) => n.output.filter((o) => o));
   const ops = new Map(graph.node.flatMap((n) => n.output.map((o) => [o, n.opType] as const)));
   const suggestedCut = pre.cut ?? classifierInput(graph);
-  if (!ops.has(suggestedCut)) throw usageError(`${path}: cut "${suggestedCut}" is not a tensor of the model`);
+  if (!ops.has(suggestedCut)) throw usageError(`${path}: default cut "${suggestedCut}" (from ${path}.json) is not a tensor of the model`);
   const modelHash = digest(bytes);
   const info: OnnxBaseInfo = { bytes, layout, tensors, ops };
   const frozenTrunk = async (cut: string): Promise<FrozenTrunk> => {
@@ -164,21 +181,11 @@ export async function loadOnnxBase(path: string, options: OnnxBaseOptions = {}):
     onnx: info,
     frozenTrunk,
     input,
-    normalize: pre.normalize ?? { mean: Array(c).fill(0), std: Array(c).fill(1) },
+    normalize: checkNormalize(pre.normalize ?? { mean: Array(c).fill(0), std: Array(c).fill(1) }, c, path),
     resize: pre.resize ?? 'cover',
     blocks: [],
     suggestedCut,
     head: { kind: 'linear', dropout: 0.2, pool: 'avg' },
     provenance: `ONNX model ${path} (${model.producerName || 'unknown producer'}, opset ${model.opsetImport.map((o) => Number(o.version)).join('/')}), frozen, on ONNX Runtime`,
   };
-}
-
-/** A batch of zeros through a frozen trunk: the shape of one sample's features. */
-export async function featureShape(trunk: FrozenTrunk, input: ImageSize): Promise<number[]> {
-  const x = tf.zeros([1, input.height, input.width, input.channels]);
-  const y = await trunk.predict(x);
-  x.dispose();
-  const shape = y.shape.slice(1);
-  y.dispose();
-  return shape;
 }

@@ -30,6 +30,8 @@ export interface HeadSpec {
 export interface FrozenTrunk extends Predictor {
   /** Stable identity of the weights and the cut: part of every feature-cache key. */
   id: string;
+  /** The same as `predict` on plain NHWC arrays: engines outside TF.js skip two copies per batch. */
+  predictRaw?(x: Float32Array, dims: number[]): Promise<{ data: Float32Array; dims: number[] }>;
   release?(): Promise<void>;
 }
 

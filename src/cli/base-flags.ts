@@ -24,13 +24,14 @@ const size = (v: string) => {
 
 export function withBaseFlags(cmd: Command): Command {
   return cmd
-    .option('--mean <list>', 'per-channel mean of [0,1] pixels the base expects (ONNX bases)', numbers('--mean'))
-    .option('--std <list>', 'per-channel std the base expects (ONNX bases)', numbers('--std'))
+    .option('--mean <list>', 'per-channel mean of [0,1] pixels the base expects (default: the base\'s own, 0 for ONNX)', numbers('--mean'))
+    .option('--std <list>', 'per-channel std the base expects (default: the base\'s own, 1 for ONNX)', numbers('--std'))
     .option('--input-size <HxW>', 'input size when the ONNX model leaves it dynamic', size)
     .addOption(new Option('--layout <layout>', 'image layout of the ONNX input (default: from its shape)').choices(['nhwc', 'nchw']));
 }
 
 export function baseOptions(f: BaseFlags): OnnxBaseOptions {
-  const normalize = f.mean || f.std ? { mean: f.mean ?? (f.std ?? [0]).map(() => 0), std: f.std ?? (f.mean ?? [1]).map(() => 1) } : undefined;
+  // One of the two alone keeps the other neutral, with as many channels as the given one.
+  const normalize = f.mean || f.std ? { mean: f.mean ?? f.std!.map(() => 0), std: f.std ?? f.mean!.map(() => 1) } : undefined;
   return { normalize, size: f.inputSize, layout: f.layout };
 }

@@ -51,7 +51,10 @@ export const emptySet = (classes: string[], size: ImageSize): ImageSet => ({
 });
 
 /** Decoded sets larger than this are streamed unless the caller says otherwise ($GRAFT_STREAM_ABOVE_BYTES). */
-export const STREAM_ABOVE_BYTES = Number(process.env.GRAFT_STREAM_ABOVE_BYTES) || 2 * 1024 ** 3;
+export const STREAM_ABOVE_BYTES = process.env.GRAFT_STREAM_ABOVE_BYTES ? Number(process.env.GRAFT_STREAM_ABOVE_BYTES) : 2 * 1024 ** 3;
+
+/** Whether `count` images of `size` are streamed: the caller's choice, else by their decoded size. */
+export const shouldStream = (count: number, opts: Pick<LoadOptions, 'size' | 'stream'>): boolean => opts.stream ?? count * bytesPerImage(opts.size) > STREAM_ABOVE_BYTES;
 
 /** Decode `files`; the ones that fail are appended to `skips` rather than thrown. */
 export async function decodeFiles(
@@ -62,7 +65,7 @@ export async function decodeFiles(
   skips: Skipped[],
 ): Promise<ImageSet> {
   const bpi = bytesPerImage(opts.size);
-  const stream = opts.stream ?? files.length * bpi > STREAM_ABOVE_BYTES;
+  const stream = shouldStream(files.length, opts);
   // Streamed: every file is still decoded once, so unusable ones are skipped as usual, but only
   // its digest is kept; the pixels are read again batch by batch.
   const pixels = new Uint8Array(stream ? 0 : files.length * bpi);

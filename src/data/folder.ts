@@ -4,7 +4,7 @@ import type { Dirent } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { usageError } from '../errors.js';
-import { decodeFiles, dropEmptyClasses, emptySet, type LabelledFile, Progress, settleSkips } from './build.js';
+import { decodeFiles, dropEmptyClasses, emptySet, type LabelledFile, Progress, settleSkips, shouldStream } from './build.js';
 import { isImagePath } from './images.js';
 import type { ImageSet, LoadedData, LoadOptions, Skipped } from './types.js';
 
@@ -155,6 +155,8 @@ export async function loadSplitFolders(
   const trainFiles = labelled(trainClasses, trainScan.files);
   const total = trainFiles.length + others.reduce((n, o) => n + (o ? labelled(trainClasses, o.scan.files).length : 0), 0);
   const progress = new Progress(total, opts.onProgress);
+  // One decision for every split, so train, val and test are all streamed or all in memory.
+  opts = { ...opts, stream: shouldStream(total, opts) };
   const decoded = await decodeFiles(trainFiles, trainClasses, opts, progress, skips);
   const train = dropEmptyClasses(decoded, (c) => join(dirs.train, c), skips);
 

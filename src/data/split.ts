@@ -44,8 +44,9 @@ export function concat(...sets: ImageSet[]): ImageSet {
       throw new Error('concat: sets have different image sizes');
     }
   }
+  // Sets are streamed or not by one decision per data spec; an empty set goes with either.
   const streamed = sets.filter((s) => s.stream);
-  if (streamed.length && streamed.length !== sets.length) throw new Error('concat: cannot mix streamed and in-memory sets');
+  if (streamed.length && sets.some((s) => !s.stream && s.labels.length)) throw new Error('concat: cannot mix streamed and in-memory sets');
   const pixels = new Uint8Array(sets.reduce((n, s) => n + s.pixels.length, 0));
   const labels = new Int32Array(sets.reduce((n, s) => n + s.labels.length, 0));
   let p = 0;
@@ -57,7 +58,7 @@ export function concat(...sets: ImageSet[]): ImageSet {
     l += s.labels.length;
   }
   const joined = { classes: first.classes, size: first.size, pixels, labels, ids: sets.flatMap((s) => s.ids) };
-  return first.stream ? { ...joined, stream: { resize: first.stream.resize, digests: sets.flatMap((s) => s.stream!.digests) } } : joined;
+  return streamed.length ? { ...joined, stream: { resize: streamed[0].stream!.resize, digests: sets.flatMap((s) => s.stream?.digests ?? []) } } : joined;
 }
 
 /**

@@ -2,10 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { Normalize } from '../bases/types.js';
 import type { ImageSet } from '../data/types.js';
 import { pipeline, type Grafted, type Predictor } from '../graft/graft.js';
-import { modelAbove } from '../graft/split.js';
 import type { FeatureCache } from '../train/feature-cache.js';
 import { extractFeatures } from '../train/features.js';
-import { frozenPart, type Engine } from '../train/frozen.js';
+import { frozenPart, headBoundary, trainablePart, type Engine } from '../train/frozen.js';
 import { predictSet } from '../train/tensors.js';
 import { classificationMetrics, type Metrics } from './metrics.js';
 
@@ -30,7 +29,7 @@ export async function evaluateModel(model: Predictor, set: ImageSet, normalize: 
 }
 
 export interface GraftedEvalOptions {
-  /** The lowest layer training left unchanged (the last stage's `trainableFrom`); default: the cut. */
+  /** The lowest layer training left unchanged (the last stage's `trainableFrom`); default: the head's. */
   boundary?: string;
   engine?: Engine;
   cache?: FeatureCache;
@@ -48,10 +47,11 @@ export async function evaluateGrafted<K extends string>(g: Grafted, sets: Record
     for (const k of names) out[k] = await evaluateModel(pipeline(g), sets[k], g.base.normalize, g.classes);
     return out;
   }
-  const boundary = o.boundary ?? g.cut;
+  const boundary = o.boundary ?? headBoundary(g);
   const part = await frozenPart(g, boundary, o.engine);
-  const above = g.trunk ? g.model : modelAbove(g.model, boundary);
+  let above: tf.LayersModel | undefined;
   try {
+    above = trainablePart(g, boundary);
     for (const k of names) {
       const { features } = await extractFeatures(part, sets[k], { normalize: g.base.normalize, cache: o.cache });
       const probs = above.predict(features, { batchSize: 64 }) as tf.Tensor;
@@ -60,7 +60,7 @@ export async function evaluateGrafted<K extends string>(g: Grafted, sets: Record
     }
   } finally {
     if (!g.trunk) await part.release?.();
-    if (above !== g.model) above.dispose();
+    if (above && above !== g.model) above.dispose();
   }
   return out;
 }

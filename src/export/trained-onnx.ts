@@ -9,15 +9,24 @@ import type { Layout } from '../backend/onnx-runtime.js';
 
 const { onnx } = onnxProto;
 
+/**
+ * What `graft export` writes beside MODEL.onnx as MODEL.onnx.json: how to feed it and read it. An
+ * `onnx:` base reads the same file for its preprocessing, so an exported model can be a base again.
+ */
 export interface OnnxSidecar {
   labels: string[];
   input: { name: string; layout: Layout; height: number; width: number; channels: number };
   output: string;
   normalize: Trained['meta']['normalize'];
   resize: Trained['meta']['resize'];
-  base: string;
-  cut: string;
+  /** Where it came from: the base and the TF.js layer it was cut at. */
+  graft: { base: string; cut: string };
 }
+
+/** Opsets whose operators mean what the head's exporter (opset 13) writes: ReduceMean's axes moved to an input in 18. */
+const JOINABLE_OPSETS = [13, 14, 15, 16, 17];
+/** Head names are prefixed so they cannot meet a trunk name. */
+const HEAD_PREFIX = 'graft_head/';
 
 interface Named {
   name?: string | null;
@@ -28,7 +37,7 @@ interface NodeLike {
   name?: string | null;
 }
 
-/** Prefix every tensor, node and initializer name of a graph except `keep` (head/…), so two graphs can share one namespace. */
+/** Prefix every tensor, node and initializer name of a graph (those in `rename` are renamed instead), so two graphs can share one namespace. */
 function prefixGraph(graph: { node?: NodeLike[] | null; initializer?: Named[] | null; output?: Named[] | null; input?: Named[] | null }, prefix: string, rename: Map<string, string>): void {
   const p = (n: string) => (n === '' ? n : (rename.get(n) ?? `${prefix}${n}`));
   for (const n of graph.node ?? []) {
@@ -47,18 +56,24 @@ function joinTrunkAndHead(trunkBytes: Uint8Array, cut: string, layout: Layout, h
   const tg = trunk.graph!;
   const hg = top.graph!;
   const headInput = hg.input![0].name!;
+  const trunkOpset = Math.max(...(trunk.opsetImport ?? []).filter((o) => !o.domain).map((o) => Number(o.version)));
+  if (!JOINABLE_OPSETS.includes(trunkOpset)) {
+    throw usageError(`the trunk is ONNX opset ${trunkOpset}; graft joins trunk and head for opsets ${JOINABLE_OPSETS[0]}-${JOINABLE_OPSETS.at(-1)}`);
+  }
+  const trunkNames = new Set([...(tg.node ?? []).flatMap((n) => [...(n.output ?? []), n.name ?? '']), ...(tg.initializer ?? []).map((t) => t.name ?? '')]);
+  if ([...trunkNames].some((n) => n.startsWith(HEAD_PREFIX))) throw usageError(`the trunk has names starting with ${HEAD_PREFIX}; cannot join the head to it`);
   // The head was exported from TF.js and takes NHWC features; an NCHW trunk's 4-D output is turned round.
   const rank = hg.input![0].type?.tensorType?.shape?.dim?.length ?? 2;
-  const joined = 'head/features';
+  const joined = `${HEAD_PREFIX}features`;
   const bridge = layout === 'nchw' && rank === 4
-    ? onnx.NodeProto.create({ opType: 'Transpose', input: [cut], output: [joined], name: 'head/to_nhwc', attribute: [{ name: 'perm', ints: [0, 2, 3, 1], type: onnx.AttributeProto.AttributeType.INTS }] })
-    : onnx.NodeProto.create({ opType: 'Identity', input: [cut], output: [joined], name: 'head/features' });
-  prefixGraph(hg, 'head/', new Map([[headInput, joined]]));
+    ? onnx.NodeProto.create({ opType: 'Transpose', input: [cut], output: [joined], name: `${HEAD_PREFIX}to_nhwc`, attribute: [{ name: 'perm', ints: [0, 2, 3, 1], type: onnx.AttributeProto.AttributeType.INTS }] })
+    : onnx.NodeProto.create({ opType: 'Identity', input: [cut], output: [joined], name: joined });
+  prefixGraph(hg, HEAD_PREFIX, new Map([[headInput, joined]]));
   tg.node = [...(tg.node ?? []), bridge, ...(hg.node ?? [])];
   tg.initializer = [...(tg.initializer ?? []), ...(hg.initializer ?? [])];
   tg.output = hg.output;
-  const opset = Math.max(...[...(trunk.opsetImport ?? []), ...(top.opsetImport ?? [])].filter((o) => !o.domain).map((o) => Number(o.version)));
-  trunk.opsetImport = [...(trunk.opsetImport ?? []).filter((o) => o.domain), { domain: '', version: opset }];
+  // The trunk keeps its opset (13-17): the head's operators read the same in all of them.
+  trunk.opsetImport = [...(trunk.opsetImport ?? []).filter((o) => o.domain), { domain: '', version: trunkOpset }];
   trunk.irVersion = Math.max(Number(trunk.irVersion), Number(top.irVersion));
   trunk.producerName = 'graft';
   return onnx.ModelProto.encode(trunk).finish();
@@ -82,6 +97,6 @@ export function trainedToOnnx(trained: Trained, trunkBytes?: Uint8Array): { byte
   const output = onnx.ModelProto.decode(bytes).graph!.output![0].name!;
   return {
     bytes,
-    sidecar: { labels: meta.labels, input: { ...input, ...meta.input }, output, normalize: meta.normalize, resize: meta.resize, base: meta.base, cut: meta.cut },
+    sidecar: { labels: meta.labels, input: { ...input, ...meta.input }, output, normalize: meta.normalize, resize: meta.resize, graft: { base: meta.base, cut: meta.cut } },
   };
 }

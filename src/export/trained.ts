@@ -73,7 +73,8 @@ export async function saveTrained(g: Grafted, out: string, extra: { force?: bool
   });
 }
 
-export async function loadTrained(dir: string): Promise<Trained> {
+/** Load a trained model; `trunk: false` leaves a frozen trunk on disk (e.g. to export it, which needs no runtime). */
+export async function loadTrained(dir: string, options: { trunk?: boolean } = {}): Promise<Trained> {
   const metaPath = join(dir, 'graft.json');
   if (!existsSync(dir)) throw usageError(`model directory not found: ${dir}`);
   if (!existsSync(metaPath) || !existsSync(join(dir, 'model.json'))) throw usageError(`${dir} is not a graft model (model.json and graft.json expected)`);
@@ -84,7 +85,7 @@ export async function loadTrained(dir: string): Promise<Trained> {
     throw new GraftError(`cannot read ${metaPath}: ${(e as Error).message}`, 1);
   }
   const model = await tf.loadLayersModel(fileHandler(join(dir, 'model.json')));
-  if (!meta.trunk) return { model, meta };
+  if (!meta.trunk || options.trunk === false) return { model, meta };
   if (meta.trunk.path.endsWith('.onnx')) {
     const runner = await createOnnxRunner(join(dir, meta.trunk.path));
     return { model, meta, trunk: onnxTrunk(runner, meta.trunk.output, meta.trunk.layout ?? 'nhwc') };

@@ -73,9 +73,17 @@ async function graftOnFrozen(base: Base, frozenTrunk: NonNullable<Base['frozenTr
   if (opts.scratch) throw usageError(`${base.name} is a frozen ${base.kind} model: it has no architecture to train from scratch`);
   const trunk = await frozenTrunk(cut);
   const probe = tf.zeros([1, base.input.height, base.input.width, base.input.channels]);
-  const features = await trunk.predict(probe);
-  const shape = features.shape.slice(1);
-  tf.dispose([probe, features]);
+  let shape: number[];
+  try {
+    const features = await trunk.predict(probe);
+    shape = features.shape.slice(1);
+    features.dispose();
+  } catch (e) {
+    await trunk.release?.();
+    throw e;
+  } finally {
+    probe.dispose();
+  }
   const input = tf.input({ shape, name: 'features' });
   const model = tf.model({ inputs: input, outputs: applyHead(input, head, opts.classes.length), name: 'graft_head' });
   return { base, model, trunk, cut, classes: opts.classes, head, scratch: false };
@@ -146,7 +154,7 @@ export function unfreezeBoundary(g: Grafted, blocks: number): string {
 }
 
 
-/** Free a grafted model's weights (its own: the base and a graph trunk are left alone). */
+/** Free what a graft owns: its model's weights and its trunk's session (the base is left alone). */
 export async function disposeGrafted(g: Grafted): Promise<void> {
   g.model.dispose();
   await g.trunk?.release?.();

@@ -54,3 +54,42 @@ export async function writeFileAtomically(path: string, content: string | Uint8A
     throw e;
   }
 }
+
+/**
+ * Several files that belong together (a model and its sidecar): all are written to temporary
+ * siblings first, then renamed in turn; if a rename fails, the ones already moved are put back.
+ */
+export async function writeFilesAtomically(files: { path: string; content: string | Uint8Array }[], force: boolean): Promise<void> {
+  for (const f of files) assertWritable(f.path, force);
+  const staged: { path: string; tmp: string; old?: string }[] = [];
+  try {
+    for (const f of files) {
+      await mkdir(dirname(f.path), { recursive: true });
+      const tmp = tmpSibling(f.path);
+      staged.push({ path: f.path, tmp });
+      await writeFile(tmp, f.content);
+    }
+  } catch (e) {
+    await Promise.all(staged.map((s) => rm(s.tmp, { force: true })));
+    throw e;
+  }
+  const moved: typeof staged = [];
+  try {
+    for (const s of staged) {
+      if (existsSync(s.path)) {
+        s.old = `${tmpSibling(s.path)}-old`;
+        await rename(s.path, s.old);
+      }
+      await rename(s.tmp, s.path);
+      moved.push(s);
+    }
+  } catch (e) {
+    for (const s of staged) {
+      if (moved.includes(s)) await rm(s.path, { force: true });
+      else await rm(s.tmp, { force: true });
+      if (s.old) await rename(s.old, s.path).catch(() => undefined);
+    }
+    throw e;
+  }
+  await Promise.all(staged.map((s) => (s.old ? rm(s.old, { force: true }) : undefined)));
+}

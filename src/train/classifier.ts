@@ -7,7 +7,7 @@ import { loadDataSplits } from '../data/index.js';
 import type { Skipped, Splits } from '../data/types.js';
 import { evaluateGrafted } from '../evaluate/evaluate.js';
 import type { Metrics } from '../evaluate/metrics.js';
-import { graft, type Grafted } from '../graft/graft.js';
+import { disposeGrafted, graft, type Grafted } from '../graft/graft.js';
 import type { CutSpec } from '../graft/cut.js';
 import { withSeed } from './seed.js';
 import { trainGrafted, type TrainOptions, type TrainResult } from './train.js';
@@ -45,10 +45,15 @@ export async function trainClassifier(o: ClassifierOptions): Promise<ClassifierR
       : o.data;
   return withSeed(seed, async () => {
     const grafted = await graft(base, { classes: splits.train.classes, cut: o.cut, head: o.head, scratch: o.scratch });
-    const training = await trainGrafted(grafted, splits, { ...o, seed });
-    const evalOptions = { boundary: training.stages.at(-1)?.trainableFrom, engine: o.engine, cache: o.cache };
-    const metrics = await evaluateGrafted(grafted, { val: splits.val, test: splits.test }, evalOptions);
-    const counts = { train: splits.train.labels.length, val: splits.val.labels.length, test: splits.test.labels.length };
-    return { grafted, training, metrics, counts };
+    try {
+      const training = await trainGrafted(grafted, splits, { ...o, seed });
+      const evalOptions = { boundary: training.stages.at(-1)?.trainableFrom, engine: o.engine, cache: o.cache };
+      const metrics = await evaluateGrafted(grafted, { val: splits.val, test: splits.test }, evalOptions);
+      const counts = { train: splits.train.labels.length, val: splits.val.labels.length, test: splits.test.labels.length };
+      return { grafted, training, metrics, counts };
+    } catch (e) {
+      await disposeGrafted(grafted);
+      throw e;
+    }
   });
 }

@@ -4,9 +4,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { createOnnxRunner, onnxRuntimeAvailable, onnxTrunk } from '../backend/onnx-runtime.js';
 import type { FrozenTrunk } from '../bases/types.js';
-import { usageError } from '../errors.js';
+import { GraftError } from '../errors.js';
 import { asPredictor, type Grafted } from '../graft/graft.js';
-import { modelBelow } from '../graft/split.js';
+import { layerIndex, modelAbove, modelBelow } from '../graft/split.js';
 import { digest } from '../io/digest.js';
 
 /** Where frozen parts run: ONNX Runtime, TF.js (the current backend), or ONNX Runtime when it loads. */
@@ -18,17 +18,42 @@ export interface FrozenPart extends FrozenTrunk {
 }
 
 /**
- * Identity of a LayersModel's architecture and weights, for feature-cache keys. Variable names
- * are left out: TF.js makes them unique per process (`kernel_1`, …), the topology is what is stable.
+ * Identity of a LayersModel's architecture and weights, for feature-cache keys: its layers'
+ * class and config (minus `trainable`, which changes between stages), their connections, and the
+ * weights layer by layer. Model and variable names are left out: they depend on how the base was
+ * named and on how many models this process built.
  */
 export function layersDigest(model: tf.LayersModel): string {
-  const topology = JSON.stringify(model.toJSON(null, false));
-  return digest('layers', topology, ...model.weights.map((w) => w.read().dataSync() as Float32Array));
+  const topology = model.toJSON(null, false) as { config: { layers: { config: Record<string, unknown> }[] } };
+  const layers = topology.config.layers.map((l) => ({ ...l, config: { ...l.config, trainable: undefined } }));
+  const graph = JSON.stringify({ ...topology.config, name: undefined, layers });
+  return digest('layers', graph, ...model.layers.flatMap((l) => l.getWeights().map((w) => w.dataSync() as Float32Array)));
+}
+
+const hasLayer = (model: tf.LayersModel, name: string) => model.layers.some((l) => l.name === name);
+
+/** Weightless layers that may join the frozen part: they change nothing in training but the cost. */
+const FOLDABLE = new Set(['GlobalAveragePooling2D', 'GlobalMaxPooling2D']);
+
+/**
+ * Where stage 1 (the head) starts training: the cut, or above it the head's global pooling, which
+ * has no weights. Freezing the pooling too means it runs once per image instead of every epoch,
+ * and the cache holds 1,280 floats per image instead of 7x7x1,280 for MobileNetV2.
+ */
+export function headBoundary(g: Grafted): string {
+  const start = hasLayer(g.model, g.cut) ? layerIndex(g.model, g.cut) + 1 : 1;
+  const next = g.model.layers[start];
+  return next && FOLDABLE.has(next.getClassName()) ? next.name : g.cut;
+}
+
+/** What trains above `boundary`: g.model above it, or all of g.model when the boundary is in a frozen base's trunk. */
+export function trainablePart(g: Grafted, boundary: string): tf.LayersModel {
+  return hasLayer(g.model, boundary) ? modelAbove(g.model, boundary) : g.model;
 }
 
 /** The graft's frozen part up to `boundary` (inclusive), ready to predict. */
 export async function frozenPart(g: Grafted, boundary: string, engine: Engine = 'auto'): Promise<FrozenPart> {
-  if (g.trunk) return { ...g.trunk, engine: g.base.kind === 'onnx' ? 'onnx' : 'graph' };
+  if (g.trunk) return frozenTrunkPart(g, g.trunk, boundary);
   const below = modelBelow(g.model, boundary);
   const id = layersDigest(below);
   const useOnnx = engine === 'onnx' || (engine === 'auto' && below.layers.length > 1 && (await onnxRuntimeAvailable()));
@@ -38,11 +63,56 @@ export async function frozenPart(g: Grafted, boundary: string, engine: Engine = 
     const { layersModelToOnnx } = await import('../export/onnx/index.js');
     bytes = layersModelToOnnx(below);
   } catch (e) {
-    if (engine === 'onnx') throw e;
-    // A layer the exporter does not know: TF.js runs it, slower but the same numbers.
+    // A layer the exporter does not know (a usage error naming it): TF.js runs it, slower but the same numbers.
+    if (engine === 'onnx' || !(e instanceof GraftError)) throw e;
     return { ...asPredictor(below), id, engine: 'tfjs' };
   }
-  const runner = await createOnnxRunner(bytes);
-  if (runner.outputNames.length !== 1) throw usageError(`frozen part below ${boundary} exported with ${runner.outputNames.length} outputs`);
-  return { ...onnxTrunk(runner, runner.outputNames[0], 'nhwc'), id, engine: 'onnx' };
+  // The session starts on first use: a run that finds every feature in the cache never needs it.
+  // Under `auto`, a model ONNX Runtime refuses runs in TF.js instead.
+  const tfjs = asPredictor(below);
+  let trunk: Promise<Omit<FrozenTrunk, 'id'>> | undefined;
+  const start = async (): Promise<Omit<FrozenTrunk, 'id'>> => {
+    try {
+      const runner = await createOnnxRunner(bytes);
+      return onnxTrunk(runner, runner.outputNames[0], 'nhwc');
+    } catch (e) {
+      if (engine === 'onnx') throw e;
+      return tfjs;
+    }
+  };
+  return {
+    id,
+    engine: 'onnx',
+    predict: async (x) => (await (trunk ??= start())).predict(x),
+    predictRaw: async (x: Float32Array, dims: number[]) => {
+      const t = await (trunk ??= start());
+      if (t.predictRaw) return t.predictRaw(x, dims);
+      const input = tf.tensor(x, dims);
+      const y = await t.predict(input);
+      const out = { data: (await y.data()) as Float32Array, dims: y.shape };
+      tf.dispose([input, y]);
+      return out;
+    },
+    release: async () => {
+      if (trunk) await (await trunk).release?.();
+      trunk = undefined;
+    },
+  };
+}
+
+/** A frozen base's trunk, followed by the head's weightless layers up to `boundary` when it lies in the head. */
+function frozenTrunkPart(g: Grafted, trunk: FrozenTrunk, boundary: string): FrozenPart {
+  const engine = g.base.kind === 'onnx' ? 'onnx' : 'graph';
+  if (!hasLayer(g.model, boundary)) return { ...trunk, engine };
+  const head = modelBelow(g.model, boundary);
+  return {
+    id: digest(trunk.id, layersDigest(head)),
+    engine,
+    predict: async (x) => {
+      const features = await trunk.predict(x);
+      const y = head.predict(features) as tf.Tensor;
+      features.dispose();
+      return y;
+    },
+  };
 }

@@ -6,8 +6,8 @@ import { bytesPerImage, decodeImageFile } from '../data/images.js';
 import { GraftError } from '../errors.js';
 import type { Predictor } from '../graft/graft.js';
 
-/** Pixels (uint8, NHWC) as a normalised float tensor: (pixel/255 - mean) / std. */
-function pixelsToTensor(pixels: Uint8Array, n: number, set: Pick<ImageSet, 'size'>, normalize: Normalize, pick: (k: number) => number): tf.Tensor4D {
+/** Pixels (uint8, NHWC) as normalised floats: (pixel/255 - mean) / std. */
+function normalizePixels(pixels: Uint8Array, n: number, set: Pick<ImageSet, 'size'>, normalize: Normalize, pick: (k: number) => number): Float32Array {
   const { height, width, channels } = set.size;
   const per = height * width * channels;
   const out = new Float32Array(n * per);
@@ -21,14 +21,16 @@ function pixelsToTensor(pixels: Uint8Array, n: number, set: Pick<ImageSet, 'size
       out[dst + p] = pixels[src + p] * scale[c] - shift[c];
     }
   }
-  return tf.tensor4d(out, [n, height, width, channels]);
+  return out;
 }
+
+const asTensor = (data: Float32Array, n: number, { height, width, channels }: ImageSet['size']) => tf.tensor4d(data, [n, height, width, channels]);
 
 /** Images (all, or the given indices) of an in-memory set as a normalised float NHWC tensor. */
 export function imagesToTensor(set: ImageSet, normalize: Normalize, indices?: ArrayLike<number>): tf.Tensor4D {
   if (set.stream) throw new Error('a streamed set is read batch by batch: use batchToTensor');
   const n = indices ? indices.length : set.labels.length;
-  return pixelsToTensor(set.pixels, n, set, normalize, (k) => (indices ? indices[k] : k));
+  return asTensor(normalizePixels(set.pixels, n, set, normalize, (k) => (indices ? indices[k] : k)), n, set.size);
 }
 
 /**
@@ -36,7 +38,12 @@ export function imagesToTensor(set: ImageSet, normalize: Normalize, indices?: Ar
  * from their files (sharp decodes on libvips' worker threads, several files at a time).
  */
 export async function batchToTensor(set: ImageSet, normalize: Normalize, indices: readonly number[]): Promise<tf.Tensor4D> {
-  if (!set.stream) return imagesToTensor(set, normalize, indices);
+  return asTensor(await batchToArray(set, normalize, indices), indices.length, set.size);
+}
+
+/** batchToTensor's values as a plain array (NHWC), for engines outside TF.js. */
+export async function batchToArray(set: ImageSet, normalize: Normalize, indices: readonly number[]): Promise<Float32Array> {
+  if (!set.stream) return normalizePixels(set.pixels, indices.length, set, normalize, (k) => indices[k]);
   const { resize } = set.stream;
   const per = bytesPerImage(set.size);
   const pixels = new Uint8Array(indices.length * per);
@@ -48,7 +55,7 @@ export async function batchToTensor(set: ImageSet, normalize: Normalize, indices
       throw new GraftError(`${set.ids[i]} can no longer be read (${(e as Error).message}); it changed after loading`);
     }
   });
-  return pixelsToTensor(pixels, indices.length, set, normalize, (k) => k);
+  return normalizePixels(pixels, indices.length, set, normalize, (k) => k);
 }
 
 export function oneHot(labels: Int32Array, classes: number): tf.Tensor2D {
@@ -66,15 +73,30 @@ export const range = (start: number, end: number) => Array.from({ length: Math.m
 export async function predictSet(model: Predictor, set: ImageSet, normalize: Normalize, batchSize = 32, onBatch?: (done: number, total: number) => void): Promise<tf.Tensor> {
   const n = set.labels.length;
   const parts: tf.Tensor[] = [];
-  let next = n > 0 ? batchToTensor(set, normalize, range(0, Math.min(batchSize, n))) : undefined;
-  for (let i = 0; next; i += batchSize) {
-    const x = await next;
-    const pending = model.predict(x);
-    // The next batch is decoded (streamed sets) and normalised while this one runs.
-    next = i + batchSize < n ? batchToTensor(set, normalize, range(i + batchSize, Math.min(i + 2 * batchSize, n))) : undefined;
-    parts.push(await pending);
-    x.dispose();
-    onBatch?.(Math.min(n, i + batchSize), n);
+  const batch = (start: number) => {
+    const p = batchToTensor(set, normalize, range(start, Math.min(start + batchSize, n)));
+    p.catch(() => undefined); // awaited below; until then its failure is not "unhandled"
+    return p;
+  };
+  let next = n > 0 ? batch(0) : undefined;
+  try {
+    for (let i = 0; next; i += batchSize) {
+      const x = await next;
+      next = undefined;
+      try {
+        const pending = model.predict(x);
+        // The next batch is decoded (streamed sets) and normalised while this one runs.
+        if (i + batchSize < n) next = batch(i + batchSize);
+        parts.push(await pending);
+      } finally {
+        x.dispose();
+      }
+      onBatch?.(Math.min(n, i + batchSize), n);
+    }
+  } catch (e) {
+    parts.forEach((p) => p.dispose());
+    await next?.then((t) => t.dispose(), () => undefined);
+    throw e;
   }
   if (parts.length === 0) return tf.zeros([0]);
   const all = tf.concat(parts);

@@ -3,12 +3,12 @@
 // fixed, so its outputs are computed once per sample and reused every epoch.
 import * as tf from '@tensorflow/tfjs';
 import type { Splits } from '../data/types.js';
+import { usageError } from '../errors.js';
 import { graftedBoundary, trainAbove, unfreezeBoundary, type Grafted } from '../graft/graft.js';
-import { modelAbove } from '../graft/split.js';
 import type { FeatureCache } from './feature-cache.js';
 import { extractFeatures, type ExtractStats } from './features.js';
 import { fitStage, type EpochInfo, type StageResult } from './fit.js';
-import { frozenPart, type Engine, type FrozenPart } from './frozen.js';
+import { frozenPart, headBoundary, trainablePart, type Engine, type FrozenPart } from './frozen.js';
 import { withSeed } from './seed.js';
 import { oneHot } from './tensors.js';
 
@@ -56,7 +56,7 @@ interface Stage {
 
 function plan(g: Grafted, o: Required<Pick<TrainOptions, 'learningRate' | 'unfreeze'>>): Stage[] {
   if (g.scratch) return [{ name: 'scratch', boundary: graftedBoundary(g), learningRate: o.learningRate }];
-  const stages: Stage[] = [{ name: 'head', boundary: g.cut, learningRate: o.learningRate }];
+  const stages: Stage[] = [{ name: 'head', boundary: headBoundary(g), learningRate: o.learningRate }];
   const lower = unfreezeBoundary(g, o.unfreeze);
   if (lower !== g.cut) stages.push({ name: 'fine-tune', boundary: lower, learningRate: o.learningRate / 10 });
   return stages;
@@ -64,6 +64,10 @@ function plan(g: Grafted, o: Required<Pick<TrainOptions, 'learningRate' | 'unfre
 
 export async function trainGrafted(g: Grafted, data: Pick<Splits, 'train' | 'val'>, options: TrainOptions = {}): Promise<TrainResult> {
   const o = { ...TRAIN_DEFAULTS, ...options };
+  if (g.scratch && data.train.stream) {
+    // Scratch training fits on whole-set float tensors: 4x the pixels that were too big to hold.
+    throw usageError('--scratch trains on the images held in memory, and this data set is streamed (too large, or --stream): use --per-class or a smaller set');
+  }
   const started = performance.now();
   const stages = plan(g, o);
   const results: TrainResult['stages'] = [];
@@ -78,17 +82,21 @@ export async function trainGrafted(g: Grafted, data: Pick<Splits, 'train' | 'val
       const part = below ?? { ...scratchInput(), engine: 'tfjs' as const };
       let train, val;
       try {
-        train = await extractFeatures(part, data.train, { normalize: g.base.normalize, batchSize: 64, cache: below && o.cache, onBatch: progress });
-        val = await extractFeatures(part, data.val, { normalize: g.base.normalize, batchSize: 64, cache: below && o.cache });
+        const extracted = await extractFeatures(part, data.train, { normalize: g.base.normalize, batchSize: 64, cache: below && o.cache, onBatch: progress });
+        train = extracted;
+        val = await extractFeatures(part, data.val, { normalize: g.base.normalize, batchSize: 64, cache: below && o.cache }).catch((e) => {
+          extracted.features.dispose();
+          throw e;
+        });
       } finally {
         // A graft's own trunk lives as long as the graft; a stage's exported part only as long as the stage.
-        if (below && below !== g.trunk && !g.trunk) await below.release?.();
+        if (!g.trunk) await below?.release?.();
       }
       const [x, xVal] = [train.features, val.features];
       const features = { computed: train.stats.computed + val.stats.computed, cached: train.stats.cached + val.stats.cached };
       const featureSeconds = (performance.now() - t0) / 1000;
       if (!g.trunk) trainAbove(g, stage.boundary);
-      const above = g.trunk ? g.model : modelAbove(g.model, stage.boundary);
+      const above = trainablePart(g, stage.boundary);
       try {
         const r = await withSeed(o.seed === undefined ? undefined : o.seed + results.length, () =>
           fitStage(above, x, y, [xVal, yVal], { stage: stage.name, epochs: o.epochs, learningRate: stage.learningRate, batchSize: o.batchSize, patience: o.patience, onEpoch: o.onEpoch }),

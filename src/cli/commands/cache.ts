@@ -4,19 +4,19 @@ import { FeatureCache, formatBytes } from '../../train/feature-cache.js';
 import type { GlobalOptions } from '../main.js';
 import { log, printJson } from '../output.js';
 
-type Flags = GlobalOptions & { dir?: string };
+type Flags = GlobalOptions & { cacheDir?: string };
 
 // The common options (--json, --verbose…) belong to `cache`, the parent: optsWithGlobals sees them
 // wherever they are written. Subcommands need their own exitOverride to keep errors at one line.
 function sub(name: string, description: string, run: (cache: FeatureCache, flags: Flags) => Promise<void>): Command {
   return new Command(name)
     .description(description)
-    .option('--dir <dir>', 'cache directory (default: GRAFT_CACHE_DIR, else XDG_CACHE_HOME/graft/features, else ~/.cache/graft/features)')
+    .option('--cache-dir <dir>', 'cache directory (default: GRAFT_CACHE_DIR, else XDG_CACHE_HOME/graft/features, else ~/.cache/graft/features)')
     .exitOverride()
     .showSuggestionAfterError(false)
     .action(async (_opts: unknown, cmd: Command) => {
       const flags = cmd.optsWithGlobals<Flags>();
-      await run(new FeatureCache({ dir: flags.dir }), flags);
+      await run(new FeatureCache({ dir: flags.cacheDir }), flags);
     });
 }
 

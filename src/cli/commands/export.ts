@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { loadTrained } from '../../export/trained.js';
 import { trainedToOnnx } from '../../export/trained-onnx.js';
-import { assertWritable, writeFileAtomically } from '../../io/atomic.js';
+import { assertWritable, writeFilesAtomically } from '../../io/atomic.js';
 import { prepare, type GlobalOptions } from '../main.js';
 import { log, printJson } from '../output.js';
 
@@ -26,11 +26,10 @@ export function exportCommand(): Command {
       assertWritable(flags.out, flags.force);
       assertWritable(sidecarPath, flags.force);
       await prepare(flags);
-      const trained = await loadTrained(flags.model);
+      const trained = await loadTrained(flags.model, { trunk: false });
       const trunkBytes = trained.meta.trunk?.path.endsWith('.onnx') ? new Uint8Array(await readFile(join(flags.model, trained.meta.trunk.path))) : undefined;
       const { bytes, sidecar } = trainedToOnnx(trained, trunkBytes);
-      await writeFileAtomically(flags.out, bytes, flags.force);
-      await writeFileAtomically(sidecarPath, JSON.stringify(sidecar, null, 2) + '\n', flags.force);
+      await writeFilesAtomically([{ path: flags.out, content: bytes }, { path: sidecarPath, content: JSON.stringify(sidecar, null, 2) + '\n' }], flags.force);
       log(`wrote ${flags.out} (${(bytes.length / 1024).toFixed(0)} KiB; input ${sidecar.input.name} ${sidecar.input.layout.toUpperCase()} ${sidecar.input.height}x${sidecar.input.width}x${sidecar.input.channels}, output ${sidecar.output}: ${sidecar.labels.length} class probabilities) and ${sidecarPath}`);
       if (flags.json) printJson({ out: flags.out, sidecar: sidecarPath, bytes: bytes.length, input: sidecar.input, output: sidecar.output, labels: sidecar.labels });
     });

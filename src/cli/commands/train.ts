@@ -66,7 +66,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--engine <engine>', 'where the frozen part runs: auto (ONNX Runtime when available), onnx, tfjs').choices(ENGINES).default('auto'))
     .option('--no-cache', 'do not read or write the feature cache')
     .option('--stream', 'decode images a batch at a time instead of holding them in memory (default: when they would take over 2 GiB)')
-    .option('--cache-dir <dir>', 'feature cache directory (default: GRAFT_CACHE_DIR or ~/.cache/graft/features)')
+    .option('--cache-dir <dir>', 'feature cache directory (default: GRAFT_CACHE_DIR, else XDG_CACHE_HOME/graft/features, else ~/.cache/graft/features)')
     .action(async (flags: TrainFlags) => {
       assertWritable(flags.out, flags.force);
       await prepare(flags);
