@@ -165,7 +165,8 @@ export async function loadOnnxBase(path: string, options: OnnxBaseOptions = {}):
   if (!height || !width) throw usageError(`${path}: input size is dynamic; give it with --input-size HxW or "size" in ${path}.json`);
   if (c !== 1 && c !== 3) throw usageError(`${path}: input has ${c} channels; graft feeds images with 1 or 3`);
   const input: ImageSize = { height, width, channels: c };
-  const tensors = graph.node.flatMap((n) => n.output.filter((o) => o));
+  // Constant nodes hold numbers, not features of the image: not worth offering as cuts.
+  const tensors = graph.node.filter((n) => n.opType !== 'Constant').flatMap((n) => n.output.filter((o) => o));
   const ops = new Map(graph.node.flatMap((n) => n.output.map((o) => [o, n.opType] as const)));
   const suggestedCut = pre.cut ?? classifierInput(graph);
   if (!ops.has(suggestedCut)) throw usageError(`${path}: default cut "${suggestedCut}" (from ${path}.json) is not a tensor of the model`);

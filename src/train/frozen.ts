@@ -27,7 +27,17 @@ export function layersDigest(model: tf.LayersModel): string {
   const topology = model.toJSON(null, false) as { config: { layers: { config: Record<string, unknown> }[] } };
   const layers = topology.config.layers.map((l) => ({ ...l, config: { ...l.config, trainable: undefined } }));
   const graph = JSON.stringify({ ...topology.config, name: undefined, layers });
-  return digest('layers', graph, ...model.layers.flatMap((l) => l.getWeights().map((w) => w.dataSync() as Float32Array)));
+  return digest('layers', graph, ...model.layers.flatMap((l) => l.getWeights().map(weightDigest)));
+}
+
+// A weight's values only change by assignment, which gives its tensor new data (a new dataId):
+// digests are remembered per dataId, so an unchanged trunk is not read back and hashed again.
+const weightDigests = new WeakMap<object, string>();
+function weightDigest(w: tf.Tensor): string {
+  const key = w.dataId as object;
+  let d = weightDigests.get(key);
+  if (!d) weightDigests.set(key, (d = digest(w.shape.join('x'), w.dataSync() as Float32Array)));
+  return d;
 }
 
 const hasLayer = (model: tf.LayersModel, name: string) => model.layers.some((l) => l.name === name);
