@@ -22,7 +22,7 @@ describe('onnx: bases (a PyTorch-style NCHW model built by the test)', () => {
     assert.equal(base.kind, 'onnx');
     assert.equal(base.onnx!.layout, 'nchw');
     assert.deepEqual(base.input, { height: SIZE, width: SIZE, channels: 3 });
-    assert.equal(base.suggestedCut, 'flat');
+    assert.equal(base.suggestedCut, 'features', 'the feature map the classifier pools');
     assert.deepEqual(base.onnx!.tensors, ['conv_out', 'features', 'pooled', 'flat', 'logits']);
   });
 

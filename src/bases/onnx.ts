@@ -92,20 +92,35 @@ export function checkNormalize(n: Normalize, channels: number, where: string): N
   return n;
 }
 
+const DENSE = new Set(['Gemm', 'MatMul']);
+const POOLING = new Set(['GlobalAveragePool', 'GlobalMaxPool', 'ReduceMean', 'ReduceMax', 'AveragePool']);
+const PASS_THROUGH = new Set(['Softmax', 'LogSoftmax', 'Sigmoid', 'Identity', 'Dropout', 'Flatten', 'Reshape', 'Squeeze', 'Transpose']);
+const ACTIVATIONS = new Set(['Relu', 'Clip', 'Gelu', 'Tanh', 'Sigmoid', 'LeakyRelu', 'HardSwish']);
+
 /**
- * The tensor feeding the model's last Gemm/MatMul (its classifier), found by walking back from
- * the output over the ops a classifier ends with; the output itself when there is none.
+ * The last feature tensor before the model's classifier, as `classifierStart` finds it for a
+ * LayersModel: walk back from the output over the classifier (dense layers, their biases and
+ * activations, softmax, flatten) and its global pooling, and stop at the feature map it pools.
+ * A model with no dense layer at its top is all features: its output.
  */
 function classifierInput(graph: GraphView): string {
   const producer = new Map<string, NodeView>();
   for (const n of graph.node) for (const o of n.output) producer.set(o, n);
-  let tensor = graph.output[0].name;
+  const output = graph.output[0].name;
+  let tensor = output;
+  let dense = false;
+  const fromDense = (t: string) => DENSE.has(producer.get(t)?.opType ?? '');
   for (let node = producer.get(tensor); node; node = producer.get(tensor)) {
-    if (node.opType === 'Gemm' || node.opType === 'MatMul') return node.input[0];
-    if (!['Softmax', 'LogSoftmax', 'Sigmoid', 'Add', 'Identity', 'Dropout', 'Flatten', 'Reshape'].includes(node.opType)) break;
-    tensor = node.input[0];
+    const op = node.opType;
+    if (POOLING.has(op)) return dense ? node.input[0] : output;
+    const partOfClassifier =
+      DENSE.has(op) || PASS_THROUGH.has(op) || (op === 'Add' && node.input.some(fromDense)) || (ACTIVATIONS.has(op) && dense && fromDense(node.input[0]));
+    if (!partOfClassifier) break;
+    if (DENSE.has(op)) dense = true;
+    // A bias Add continues from its MatMul; every other op from its data input.
+    tensor = op === 'Add' ? node.input.find(fromDense)! : node.input[0];
   }
-  return graph.output[0].name;
+  return dense ? tensor : output;
 }
 
 /** The model pruned to the nodes the tensor `cut` depends on, with `cut` as its only output. */
