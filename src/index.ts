@@ -20,9 +20,9 @@ export { trainClassifier, type ClassifierOptions, type ClassifierResult } from '
 export { trainGrafted, TRAIN_DEFAULTS, type TrainOptions, type TrainResult } from './train/train.js';
 export { fitStage, type EpochInfo, type FitOptions, type StageResult } from './train/fit.js';
 export { withSeed } from './train/seed.js';
-export { imagesToTensor, batchToTensor, oneHot, predictSet } from './train/tensors.js';
+export { imagesToTensor, batchToTensor, oneHot } from './train/tensors.js';
 export { FeatureCache, type FeatureCacheOptions, type CacheInfo } from './train/feature-cache.js';
-export { extractFeatures, type ExtractOptions, type ExtractStats } from './train/features.js';
+export { extractFeatures, predictSet, type ExtractOptions, type ExtractStats } from './train/features.js';
 export { frozenPart, headBoundary, trainablePart, ENGINES, type Engine, type FrozenPart } from './train/frozen.js';
 
 export { classificationMetrics, type Metrics, type ClassMetrics } from './evaluate/metrics.js';

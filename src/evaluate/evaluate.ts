@@ -3,9 +3,8 @@ import type { Normalize } from '../bases/types.js';
 import type { ImageSet } from '../data/types.js';
 import { pipeline, type Grafted, type Predictor } from '../graft/graft.js';
 import type { FeatureCache } from '../train/feature-cache.js';
-import { extractFeatures } from '../train/features.js';
+import { extractFeatures, predictSet } from '../train/features.js';
 import { frozenPart, headBoundary, trainablePart, type Engine } from '../train/frozen.js';
-import { predictSet } from '../train/tensors.js';
 import { classificationMetrics, type Metrics } from './metrics.js';
 
 /** Class probabilities for every image of a set, as rows. */

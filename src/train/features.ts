@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import type { FrozenTrunk, Normalize } from '../bases/types.js';
 import type { ImageSet } from '../data/types.js';
+import type { Predictor } from '../graft/graft.js';
 import { digest } from '../io/digest.js';
 import type { FeatureCache } from './feature-cache.js';
 import { batchToArray, batchToTensor, range } from './tensors.js';
@@ -102,4 +103,12 @@ export async function extractFeatures(trunk: FrozenTrunk, set: ImageSet, o: Extr
   const all = new Float32Array(n * size);
   rows.forEach((r, k) => all.set(r!, k * size));
   return { features: tf.tensor(all, [n, ...dims]), stats };
+}
+
+/**
+ * Any predictor (a whole graft, a LayersModel) over a set in batches, memory bounded by the batch:
+ * extractFeatures without a cache.
+ */
+export async function predictSet(model: Predictor, set: ImageSet, normalize: Normalize, batchSize = 32, onBatch?: (done: number, total: number) => void): Promise<tf.Tensor> {
+  return (await extractFeatures({ predict: (x) => model.predict(x), id: '' }, set, { normalize, batchSize, onBatch })).features;
 }

@@ -4,7 +4,6 @@ import type { ImageSet } from '../data/types.js';
 import { DECODE_CONCURRENCY, forEachLimit } from '../data/build.js';
 import { bytesPerImage, decodeImageFile } from '../data/images.js';
 import { GraftError } from '../errors.js';
-import type { Predictor } from '../graft/graft.js';
 
 /** Pixels (uint8, NHWC) as normalised floats: (pixel/255 - mean) / std. */
 function normalizePixels(pixels: Uint8Array, n: number, set: Pick<ImageSet, 'size'>, normalize: Normalize, pick: (k: number) => number): Float32Array {
@@ -64,42 +63,3 @@ export function oneHot(labels: Int32Array, classes: number): tf.Tensor2D {
 
 /** Indices start..end-1 of a set. */
 export const range = (start: number, end: number) => Array.from({ length: Math.max(0, end - start) }, (_, k) => start + k);
-
-/**
- * Run `model` over a set in batches, keeping memory bounded by the batch, not the set. The next
- * batch is prepared while an asynchronous predictor (ONNX Runtime) works on the current one.
- * The outputs are gathered into one tensor (features are far smaller than the images).
- */
-export async function predictSet(model: Predictor, set: ImageSet, normalize: Normalize, batchSize = 32, onBatch?: (done: number, total: number) => void): Promise<tf.Tensor> {
-  const n = set.labels.length;
-  const parts: tf.Tensor[] = [];
-  const batch = (start: number) => {
-    const p = batchToTensor(set, normalize, range(start, Math.min(start + batchSize, n)));
-    p.catch(() => undefined); // awaited below; until then its failure is not "unhandled"
-    return p;
-  };
-  let next = n > 0 ? batch(0) : undefined;
-  try {
-    for (let i = 0; next; i += batchSize) {
-      const x = await next;
-      next = undefined;
-      try {
-        const pending = model.predict(x);
-        // The next batch is decoded (streamed sets) and normalised while this one runs.
-        if (i + batchSize < n) next = batch(i + batchSize);
-        parts.push(await pending);
-      } finally {
-        x.dispose();
-      }
-      onBatch?.(Math.min(n, i + batchSize), n);
-    }
-  } catch (e) {
-    parts.forEach((p) => p.dispose());
-    await next?.then((t) => t.dispose(), () => undefined);
-    throw e;
-  }
-  if (parts.length === 0) return tf.zeros([0]);
-  const all = tf.concat(parts);
-  parts.forEach((p) => p.dispose());
-  return all;
-}
