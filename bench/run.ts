@@ -4,6 +4,7 @@
 // (../shared/peers/torch_reference.py; reported as null with "peer missing" when torch is absent).
 // stdout: a table; with --json the last stdout line is exactly one JSON object. Progress: stderr.
 import * as tf from '@tensorflow/tfjs';
+import { defaultOnnxThreads } from '../src/backend/onnx-runtime.js';
 import { type BenchOptions, CORES, fmt, peerAvailable, round, type WorkloadResult } from './lib.js';
 import { WORKLOADS } from './workloads/index.js';
 
@@ -39,10 +40,11 @@ for (const w of WORKLOADS) {
 }
 const seconds = round((performance.now() - t0) / 1000);
 
-const rows = [['workload', `graft (wasm, ${threads} thread${threads > 1 ? 's' : ''})`, 'tfjs cpu', 'pytorch (1 thread)', `pytorch (${CORES} threads)`, 'graft vs pytorch 1t / all']];
+const rows = [['workload', `graft (wasm: ${threads} thread${threads > 1 ? 's' : ''}; onnx: ${defaultOnnxThreads()})`, 'tfjs cpu', 'pytorch (1 thread)', `pytorch (${CORES} threads)`, 'graft vs pytorch 1t / all']];
 for (const r of results) {
   const rr = (k: string) => (typeof r.ratio[k] === 'number' ? `${r.ratio[k]}x` : 'n/a');
-  rows.push([r.name, fmt(r.graft, r.metric), fmt(r.cpu, r.metric), fmt(r.pytorch, r.metric), fmt(r.pytorchAllCores, r.metric), `${rr('vsPytorch')} / ${rr('vsPytorchAllCores')}`]);
+  const engine = (r.graft.engine ?? r.graft.backend) as string | undefined;
+  rows.push([r.name, `${fmt(r.graft, r.metric)}${engine ? ` (${engine})` : ''}`, fmt(r.cpu, r.metric), fmt(r.pytorch, r.metric), fmt(r.pytorchAllCores, r.metric), `${rr('vsPytorch')} / ${rr('vsPytorchAllCores')}`]);
 }
 const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
 const line = (row: string[]) => row.map((c, i) => c.padEnd(widths[i])).join('  ');
