@@ -68,7 +68,13 @@ describe('graft train', () => {
     assert.ok(r.json, 'JSON on the last stdout line');
     assert.equal(r.json.out, out);
     assert.deepEqual(r.json.classes, ['blue', 'café au lait', 'red']);
-    assert.equal(r.json.cut, 'top_conv');
+    // --cut auto: the block output with the best LogME on the training images, and it says so.
+    const auto = r.json.cutAuto as { by: string; suggested: string; ranking: { cut: string; logme: number }[] };
+    assert.equal(auto.by, 'LogME');
+    assert.equal(auto.suggested, 'top_conv');
+    assert.equal(r.json.cut, auto.ranking[0].cut);
+    assert.ok(auto.ranking.every((x, i) => i === 0 || x.logme <= auto.ranking[i - 1].logme), 'best first');
+    assert.match(r.stdout, /cut auto: \S+ has the highest LogME/);
     const test = (r.json.metrics as { test: { accuracy: number; macroF1: number } }).test;
     assert.ok(test.accuracy >= 0 && test.accuracy <= 1 && typeof test.macroF1 === 'number');
     assert.deepEqual(readdirSync(out).sort(), ['graft.json', 'model.json', 'weights.bin']);
@@ -76,7 +82,7 @@ describe('graft train', () => {
     assert.deepEqual(meta.labels, ['blue', 'café au lait', 'red']);
     assert.deepEqual(meta.input, { height: 16, width: 16, channels: 3 });
     assert.deepEqual(meta.normalize, { mean: [0, 0, 0], std: [1, 1, 1] });
-    assert.equal(meta.cut, 'top_conv');
+    assert.equal(meta.cut, r.json.cut);
     assert.ok(meta.versions.graft && meta.versions.tfjs);
 
     // graft predict and a plain-tfjs client give the same probabilities for the same image.
@@ -215,6 +221,22 @@ describe('bad input', () => {
     assert.equal(layers.find((l) => l.name === 'block_1_bn')!.cutCandidate, false);
     assert.equal(layers.find((l) => l.name === 'block_1_add')!.cutCandidate, true);
     assert.match(r.stdout, /\| *top_conv *\| *Conv2D/);
+  });
+});
+
+describe('graft rank', () => {
+  it('scores every block output, best first, with LEEP of the base\'s own classifier; bad --cuts is a usage error', () => {
+    const r = graft('rank', '--base', base, '--data', data, '--probe', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const rows = r.json!.rows as { cut: string; logme: number; hScore: number; probe: number; dims: number }[];
+    assert.deepEqual(rows.map((x) => x.cut).sort(), ['block_1_add', 'stem_relu', 'top_conv']);
+    assert.ok(rows.every((x, i) => Number.isFinite(x.logme) && (i === 0 || x.logme <= rows[i - 1].logme)));
+    assert.ok(rows.every((x) => x.probe >= 0 && x.probe <= 1));
+    assert.equal(rows.find((x) => x.cut === 'top_conv')!.dims, 12);
+    assert.deepEqual(r.json!.best, { base: base, cut: rows[0].cut });
+    assert.ok(Number.isFinite((r.json!.bases as { leep: number }[])[0].leep));
+    assert.match(r.stdout, /\| 1 +\|/);
+    assertOneLineError(graft('rank', '--base', base, '--data', data, '--cuts', 'some'), 2, /argument 'some' is invalid/);
   });
 });
 

@@ -177,7 +177,10 @@ describe('library one-call path', () => {
     const data = { train: colourSet(10), val: colourSet(4, undefined, 2), test: colourSet(6, undefined, 3) };
     const r = await trainClassifier({ base: tinyBase(), data, seed: 2, epochs: 3 });
     assert.deepEqual(r.counts, { train: 20, val: 8, test: 12 });
-    assert.equal(r.grafted.cut, 'top_conv');
+    // cut auto: the block output with the best LogME, reported with the ranking it came from.
+    assert.equal(r.grafted.cut, r.cutChoice!.ranking[0].cut);
+    assert.deepEqual(r.cutChoice!.ranking.map((x) => x.cut).sort(), ['block_1_add', 'stem_relu', 'top_conv']);
+    assert.equal((await trainClassifier({ base: tinyBase(), data, seed: 2, epochs: 1, cut: 'top_conv' })).cutChoice, undefined, 'an explicit cut is kept');
     assert.deepEqual(r.training.stages.map((s) => s.stage), ['head', 'fine-tune']);
     assert.equal(r.metrics.test.n, 12);
     assert.equal(r.metrics.test.confusion.flat().reduce((a, b) => a + b, 0), 12);

@@ -91,7 +91,7 @@ export async function createOnnxRunner(model: Uint8Array | string, options: Onnx
 }
 
 /** NHWC ⇄ NCHW for a batch of images held as a plain array. */
-function transposeImages(data: Float32Array, [n, a, b, c]: number[], toChannelsFirst: boolean): Float32Array {
+export function transposeImages(data: Float32Array, [n, a, b, c]: number[], toChannelsFirst: boolean): Float32Array {
   // toChannelsFirst: [n, h, w, c] → [n, c, h, w]; otherwise [n, c, h, w] → [n, h, w, c].
   const out = new Float32Array(data.length);
   const plane = toChannelsFirst ? a * b : b * c;

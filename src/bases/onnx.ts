@@ -123,15 +123,16 @@ function classifierInput(graph: GraphView): string {
   return dense ? tensor : output;
 }
 
-/** The model pruned to the nodes the tensor `cut` depends on, with `cut` as its only output. */
-export function pruneToCut(bytes: Uint8Array, cut: string): Uint8Array {
+/** The model pruned to the nodes the tensor `cut` (or each of several) depends on, with the cut(s) as its outputs. */
+export function pruneToCut(bytes: Uint8Array, cut: string | string[]): Uint8Array {
+  const cuts = typeof cut === 'string' ? [cut] : cut;
   const { proto, view } = decodeModel(bytes);
   const graph = view.graph!;
   const producer = new Map<string, number>();
   graph.node.forEach((n, i) => n.output.forEach((o) => producer.set(o, i)));
-  if (!producer.has(cut)) throw usageError(`tensor "${cut}" is not computed by any node of the ONNX model`);
+  for (const c of cuts) if (!producer.has(c)) throw usageError(`tensor "${c}" is not computed by any node of the ONNX model`);
   const keep = new Set<number>();
-  const stack = [cut];
+  const stack = [...cuts];
   const needed = new Set<string>();
   while (stack.length) {
     const t = stack.pop()!;
@@ -147,7 +148,7 @@ export function pruneToCut(bytes: Uint8Array, cut: string): Uint8Array {
   graph.input = graph.input.filter((v) => needed.has(v.name));
   graph.valueInfo = [];
   const elemFloat = onnx.TensorProto.DataType.FLOAT;
-  graph.output = [onnx.ValueInfoProto.create({ name: cut, type: { tensorType: { elemType: elemFloat } } }) as ValueInfoView];
+  graph.output = cuts.map((c) => onnx.ValueInfoProto.create({ name: c, type: { tensorType: { elemType: elemFloat } } }) as ValueInfoView);
   return onnx.ModelProto.encode(proto).finish();
 }
 

@@ -13,6 +13,7 @@ import { exportCommand } from './commands/export.js';
 import { inspectCommand } from './commands/inspect.js';
 import { predictCommand } from './commands/predict.js';
 import { pretrainCommand } from './commands/pretrain.js';
+import { rankCommand } from './commands/rank.js';
 import { trainCommand } from './commands/train.js';
 
 export interface GlobalOptions {
@@ -44,7 +45,7 @@ function program(): Command {
     .exitOverride()
     // Suggestions ("Did you mean …?") would be a second line; errors are one line.
     .showSuggestionAfterError(false);
-  for (const make of [trainCommand, evalCommand, predictCommand, inspectCommand, experimentCommand, pretrainCommand, exportCommand, cacheCommand]) {
+  for (const make of [trainCommand, evalCommand, predictCommand, inspectCommand, rankCommand, experimentCommand, pretrainCommand, exportCommand, cacheCommand]) {
     p.addCommand(withCommon(make()).exitOverride().showSuggestionAfterError(false));
   }
   return p;

@@ -1,8 +1,10 @@
 import { digitsTransfer } from './digits-transfer.js';
+import { transferLayers } from './transfer-layers.js';
 import type { Experiment } from './types.js';
 
 export const EXPERIMENTS: Record<string, Experiment> = {
   [digitsTransfer.name]: digitsTransfer,
+  [transferLayers.name]: transferLayers,
 };
 
 export type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';

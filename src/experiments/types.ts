@@ -2,6 +2,8 @@ import type { EpochInfo } from '../train/fit.js';
 
 export interface ExperimentOptions {
   seeds?: number[];
+  /** A data set to run on instead of the experiment's offline default (for experiments that take one). */
+  data?: string;
   /** Progress: one line of what is running now. */
   onStep?: (what: string) => void;
   onEpoch?: (e: EpochInfo) => void;
@@ -17,5 +19,7 @@ export interface ExperimentResult {
 export interface Experiment {
   name: string;
   description: string;
+  /** Whether `--data` may replace the built-in data set. */
+  takesData?: boolean;
   run(opts: ExperimentOptions): Promise<ExperimentResult>;
 }

@@ -6,6 +6,7 @@ import type { Base, HeadSpec } from '../bases/types.js';
 import { loadDataSplits } from '../data/index.js';
 import type { Skipped, Splits } from '../data/types.js';
 import { evaluateGrafted } from '../evaluate/evaluate.js';
+import { rankCuts, type CutScore } from '../evaluate/rank.js';
 import type { Metrics } from '../evaluate/metrics.js';
 import { disposeGrafted, graft, type Grafted } from '../graft/graft.js';
 import type { CutSpec } from '../graft/cut.js';
@@ -34,6 +35,20 @@ export interface ClassifierResult {
   training: TrainResult;
   metrics: { val: Metrics; test: Metrics };
   counts: { train: number; val: number; test: number };
+  /** How `cut: 'auto'` was decided: the block outputs scored on the training images, best first. */
+  cutChoice?: { cut: string; by: 'LogME'; suggested: string; ranking: CutScore[] };
+}
+
+/**
+ * `auto` on a base with blocks: score each block's output on the training images (LogME) and cut
+ * at the best. A base's usual cut is not always the one that transfers: its last blocks may be
+ * specialised to the task it was trained on last. Frozen bases and explicit cuts are left as given.
+ */
+async function chooseCut(base: Base, splits: Splits, o: ClassifierOptions): Promise<ClassifierResult['cutChoice']> {
+  // Scratch ranks too, so the baseline has the same architecture as the transfer it is compared with.
+  if ((o.cut ?? 'auto') !== 'auto' || !base.model || base.blocks.length < 2) return undefined;
+  const ranking = await rankCuts(base, splits.train, { cuts: 'blocks', seed: o.seed });
+  return { cut: ranking.rows[0].cut, by: 'LogME', suggested: base.suggestedCut, ranking: ranking.rows };
 }
 
 export async function trainClassifier(o: ClassifierOptions): Promise<ClassifierResult> {
@@ -43,14 +58,15 @@ export async function trainClassifier(o: ClassifierOptions): Promise<ClassifierR
     typeof o.data === 'string'
       ? await loadDataSplits(o.data, { size: base.input, resize: base.resize, strict: o.strict, stream: o.stream, classes: o.classes, onSkip: o.onSkip, onProgress: o.onLoad, seed, perClass: o.perClass })
       : o.data;
+  const cutChoice = await chooseCut(base, splits, o);
   return withSeed(seed, async () => {
-    const grafted = await graft(base, { classes: splits.train.classes, cut: o.cut, head: o.head, scratch: o.scratch });
+    const grafted = await graft(base, { classes: splits.train.classes, cut: cutChoice?.cut ?? o.cut, head: o.head, scratch: o.scratch });
     try {
       const training = await trainGrafted(grafted, splits, { ...o, seed });
       const evalOptions = { boundary: training.stages.at(-1)?.trainableFrom, engine: o.engine, cache: o.cache };
       const metrics = await evaluateGrafted(grafted, { val: splits.val, test: splits.test }, evalOptions);
       const counts = { train: splits.train.labels.length, val: splits.val.labels.length, test: splits.test.labels.length };
-      return { grafted, training, metrics, counts };
+      return { grafted, training, metrics, counts, cutChoice };
     } catch (e) {
       await disposeGrafted(grafted);
       throw e;

@@ -12,15 +12,17 @@ export function experimentCommand(): Command {
     .argument('<name>', 'experiment name')
     .option('--seeds <list>', 'comma-separated seeds', '1,2,3')
     .option('--runs <dir>', 'where the Markdown and JSON reports go', 'runs')
-    .action(async (name: string, flags: GlobalOptions & { seeds: string; runs: string }) => {
+    .option('--data <data>', 'run on this data set instead of the built-in one (transfer-layers)')
+    .action(async (name: string, flags: GlobalOptions & { seeds: string; runs: string; data?: string }) => {
       const experiment = EXPERIMENTS[name];
       if (!experiment) throw usageError(`unknown experiment "${name}" (known: ${Object.keys(EXPERIMENTS).join(', ')})`);
+      if (flags.data && !experiment.takesData) throw usageError(`${name} runs on its own data; it does not take --data`);
       const seeds = flags.seeds.split(',').map(Number);
       if (seeds.some((s) => !Number.isInteger(s) || s < 0)) throw usageError(`--seeds must be a comma-separated list of integers, got "${flags.seeds}"`);
       await prepare(flags);
       const progress = new Progress();
       const started = performance.now();
-      const result = await experiment.run({ seeds, onStep: (s) => (progress.stop(), note(`${name}: ${s}`)), onEpoch: process.stderr.isTTY ? (e) => progress.epoch(e) : undefined });
+      const result = await experiment.run({ seeds, data: flags.data, onStep: (s) => (progress.stop(), note(`${name}: ${s}`)), onEpoch: process.stderr.isTTY ? (e) => progress.epoch(e) : undefined });
       progress.stop();
       const seconds = (performance.now() - started) / 1000;
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');

@@ -52,7 +52,7 @@ export function trainCommand(): Command {
     .requiredOption('--out <dir>', 'output directory for the trained model')
     .option('--per-class <n>', 'keep N training examples per class (val/test untouched)', intArg('--per-class', 1))
     .option('--epochs <n>', 'maximum epochs per stage', intArg('--epochs', 1), TRAIN_DEFAULTS.epochs)
-    .option('--cut <layer>', 'layer to cut the base at: name, index or auto', 'auto')
+    .option('--cut <layer>', 'layer to cut the base at: name, index, or auto (the block output with the best LogME on your data; the base\'s usual cut for frozen bases)', 'auto')
     .option('--head <head>', 'linear or mlp[:UNITS] (default: the base\'s suggested head)')
     .option('--unfreeze <n>', 'blocks below the cut fine-tuned in stage 2 (0: head only)', intArg('--unfreeze'), TRAIN_DEFAULTS.unfreeze)
     .option('--batch-size <n>', 'batch size', intArg('--batch-size', 1), TRAIN_DEFAULTS.batchSize)
@@ -98,7 +98,7 @@ export function trainCommand(): Command {
       });
       progress.stop();
       skippedWarning(skipped);
-      const { grafted, metrics, training, counts } = result;
+      const { grafted, metrics, training, counts, cutChoice } = result;
       const summary = { val: { accuracy: metrics.val.accuracy, macroF1: metrics.val.macroF1 }, test: { accuracy: metrics.test.accuracy, macroF1: metrics.test.macroF1 } };
       await saveTrained(grafted, flags.out, {
         force: flags.force,
@@ -106,6 +106,10 @@ export function trainCommand(): Command {
         training: { ...training, counts, seed: flags.seed, perClass: flags.perClass ?? null, skipped: skipped.length },
       });
       log(`base ${base.name}, cut at ${grafted.cut}${grafted.scratch ? ' (scratch)' : ''}; ${counts.train} train / ${counts.val} val / ${counts.test} test images, ${grafted.classes.length} classes`);
+      if (cutChoice) {
+        const usual = cutChoice.ranking.find((r) => r.cut === cutChoice.suggested);
+        log(`cut auto: ${cutChoice.cut} has the highest LogME (${cutChoice.ranking[0].logme.toFixed(4)}) of ${cutChoice.ranking.length} block outputs on the training images${usual && usual.cut !== cutChoice.cut ? `; the base's usual cut ${usual.cut} scores ${usual.logme.toFixed(4)}` : ''} (graft rank shows them all; --cut LAYER overrides)`);
+      }
       log(table(
         ['stage', 'trainable from', 'frozen part on', 'features computed', 'cached', 'feature s', 'epochs', 'best epoch', 'best val loss', 'train s'],
         training.stages.map((s) => [s.stage, s.trainableFrom, s.engine, s.features.computed, s.features.cached, s.featureSeconds.toFixed(1), s.epochsRun, s.bestEpoch, s.bestValLoss.toFixed(4), s.seconds.toFixed(1)]),
@@ -113,6 +117,7 @@ export function trainCommand(): Command {
       log(table(['split', 'accuracy', 'macro-F1'], [['val', pct(metrics.val.accuracy), metrics.val.macroF1.toFixed(3)], ['test', pct(metrics.test.accuracy), metrics.test.macroF1.toFixed(3)]]));
       log(`saved to ${flags.out}`);
       const stages = training.stages.map((s) => ({ stage: s.stage, engine: s.engine, features: s.features, featureSeconds: s.featureSeconds, seconds: s.seconds }));
-      if (flags.json) printJson({ out: flags.out, classes: grafted.classes, cut: grafted.cut, scratch: grafted.scratch, metrics: summary, stages, seconds: training.seconds });
+      const cutAuto = cutChoice && { by: cutChoice.by, suggested: cutChoice.suggested, ranking: cutChoice.ranking.map((r) => ({ cut: r.cut, logme: r.logme })) };
+      if (flags.json) printJson({ out: flags.out, classes: grafted.classes, cut: grafted.cut, cutAuto, scratch: grafted.scratch, metrics: summary, stages, seconds: training.seconds });
     });
 }

@@ -1,0 +1,63 @@
+import { Command, Option } from 'commander';
+import { loadBase } from '../../bases/index.js';
+import { loadDataSplits, parseClassFilter } from '../../data/index.js';
+import type { Skipped } from '../../data/types.js';
+import { rankCuts, type BaseRanking, type CutSet } from '../../evaluate/rank.js';
+import { intArg } from '../args.js';
+import { baseOptions, withBaseFlags, type BaseFlags } from '../base-flags.js';
+import { prepare, type GlobalOptions } from '../main.js';
+import { log, pct, printJson, Progress, table } from '../output.js';
+import { skippedWarning } from './train.js';
+
+interface RankFlags extends GlobalOptions, BaseFlags {
+  base: string[];
+  data: string;
+  cuts: CutSet;
+  probe: boolean;
+  seed: number;
+  perClass?: number;
+  classes?: string;
+}
+
+const collect = (v: string, all: string[] = []) => [...all, v];
+
+export function rankCommand(): Command {
+  return withBaseFlags(new Command('rank'))
+    .description('score every candidate cut of one or more bases on your data (LogME, H-score, LEEP, linear probe), before any fine-tuning')
+    .requiredOption('--base <base>', 'a base (repeat for several)', collect)
+    .requiredOption('--data <data>', 'image folder, CSV/JSONL manifest, or mnist (the training split is scored)')
+    .addOption(new Option('--cuts <set>', 'which cuts: the output of each block, or every cut point').choices(['blocks', 'all']).default('blocks'))
+    .option('--probe', 'also cross-validate a linear probe at each cut (slower; the reference the scores estimate)', false)
+    .option('--seed <n>', 'random seed (split, probe folds)', intArg('--seed'), 0)
+    .option('--per-class <n>', 'keep N training examples per class', intArg('--per-class', 1))
+    .option('--classes <spec>', 'use only these classes')
+    .action(async (flags: RankFlags) => {
+      await prepare(flags);
+      const rankings: BaseRanking[] = [];
+      const skipped: Skipped[] = [];
+      const progress = new Progress();
+      for (const spec of flags.base) {
+        const base = await loadBase(spec, baseOptions(flags));
+        const { train } = await loadDataSplits(flags.data, {
+          size: base.input,
+          resize: base.resize,
+          seed: flags.seed,
+          perClass: flags.perClass,
+          classes: flags.classes ? parseClassFilter(flags.classes) : undefined,
+          onSkip: (s) => skipped.push(s),
+          onProgress: (done, total) => progress.step(`${spec}: decoding images`, done, total),
+        });
+        rankings.push(await rankCuts(base, train, { cuts: flags.cuts, probe: flags.probe, seed: flags.seed, onBatch: (done, total) => progress.step(`${spec}: features at every cut`, done, total) }));
+      }
+      progress.stop();
+      skippedWarning(skipped.filter((s, i) => skipped.findIndex((t) => t.path === s.path) === i));
+      const rows = rankings.flatMap((r) => r.rows).sort((a, b) => b.logme - a.logme);
+      log(table(
+        ['rank', 'base', 'cut', 'dims', 'LogME', 'H-score', ...(flags.probe ? ['probe acc'] : []), 'seconds'],
+        rows.map((r, i) => [i + 1, r.base, r.cut, r.dims, r.logme.toFixed(4), r.hScore.toFixed(3), ...(flags.probe ? [pct(r.probe!)] : []), r.seconds.toFixed(2)]),
+      ));
+      for (const r of rankings) log(`${r.base}: features at ${r.rows.length} cuts in ${r.extractSeconds.toFixed(1)} s${r.leep === undefined ? '' : `; LEEP of its own classifier ${r.leep.toFixed(4)}`}`);
+      log(`best: ${rows[0].base} cut at ${rows[0].cut} (highest LogME: the evidence that a linear model on these features explains the labels)`);
+      if (flags.json) printJson({ data: flags.data, bases: rankings.map(({ rows: _rows, ...r }) => r), rows, best: { base: rows[0].base, cut: rows[0].cut } });
+    });
+}

@@ -1,0 +1,78 @@
+// Do the transferability scores predict which cut transfers best? For each block output of
+// MobileNetV2: its LogME on the training images (no training), and the validation accuracy a head
+// trained there actually reaches; Kendall's tau between the two, and how close the cut the score
+// picks comes to the best one.
+import { loadBase } from '../bases/index.js';
+import { loadDataSplits } from '../data/index.js';
+import { loadMnist } from '../data/mnist.js';
+import { splitDataset } from '../data/split.js';
+import { resizePixels } from '../data/images.js';
+import type { ImageSet, ImageSize, Splits } from '../data/types.js';
+import { rankCuts } from '../evaluate/rank.js';
+import { pct, table } from '../evaluate/report.js';
+import { kendallTau } from '../evaluate/transferability.js';
+import { disposeGrafted } from '../graft/graft.js';
+import { trainClassifier } from '../train/classifier.js';
+import type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';
+
+/** A head trained to convergence, as the probe the scores stand for (the default 10 epochs underfit here). */
+const HEAD = { epochs: 30, patience: 5, unfreeze: 0 };
+/** Offline default: digits 5-9 of the mnist package, 40 training images per class. */
+const DEFAULT_PER_CLASS = 40;
+
+async function resizeSet(set: ImageSet, to: ImageSize): Promise<ImageSet> {
+  const { height, width, channels } = set.size;
+  const per = height * width * channels;
+  const out = new Uint8Array(set.labels.length * to.height * to.width * to.channels);
+  for (let i = 0; i < set.labels.length; i++) {
+    out.set(await resizePixels(set.pixels.subarray(i * per, (i + 1) * per), set.size, to), i * to.height * to.width * to.channels);
+  }
+  return { ...set, size: to, pixels: out };
+}
+
+/** Digits split at 28x28 (cheap), then only the images used are brought to the base's input. */
+async function defaultData(size: ImageSize, seed: number): Promise<Splits> {
+  const digits = await loadMnist({ size: { height: 28, width: 28, channels: 1 }, classes: ['5', '6', '7', '8', '9'] });
+  const s = splitDataset(digits, { seed, perClass: DEFAULT_PER_CLASS, valFraction: 0.05, testFraction: 0.05 });
+  return { train: await resizeSet(s.train, size), val: await resizeSet(s.val, size), test: await resizeSet(s.test, size) };
+}
+
+async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
+  const seed = opts.seeds?.[0] ?? 1;
+  const base = await loadBase('mobilenet_v2');
+  const data = opts.data ?? `mnist digits 5-9, ${DEFAULT_PER_CLASS} per class`;
+  opts.onStep?.(`loading ${data}`);
+  const splits = opts.data ? await loadDataSplits(opts.data, { size: base.input, resize: base.resize, seed }) : await defaultData(base.input, seed);
+  opts.onStep?.('scoring every block output (LogME, H-score)');
+  const ranking = await rankCuts(base, splits.train, { cuts: 'blocks', seed });
+  const rows = [];
+  for (const score of ranking.rows) {
+    opts.onStep?.(`training a head at ${score.cut}`);
+    const r = await trainClassifier({ base, data: splits, cut: score.cut, seed, ...HEAD, onEpoch: opts.onEpoch });
+    rows.push({ cut: score.cut, score: score.logme, hScore: score.hScore, accuracy: r.metrics.val.accuracy });
+    await disposeGrafted(r.grafted);
+  }
+  const tau = kendallTau(rows.map((r) => r.score), rows.map((r) => r.accuracy));
+  const chosen = rows[0]; // rankCuts sorts by LogME
+  const best = rows.reduce((a, b) => (b.accuracy > a.accuracy ? b : a));
+  const suggested = rows.find((r) => r.cut === base.suggestedCut);
+  const markdown = [
+    `transfer-layers: mobilenet_v2 on ${data}, seed ${seed} (${splits.train.labels.length} training / ${splits.val.labels.length} validation images). Each block output: LogME of its globally pooled features on the training images, and the validation accuracy of a linear head trained there (${HEAD.epochs} epochs, patience ${HEAD.patience}, trunk frozen). Sorted by score.`,
+    '',
+    table(['cut', 'LogME', 'H-score', 'accuracy'], rows.map((r) => [r.cut, r.score.toFixed(4), r.hScore.toFixed(3), pct(r.accuracy)])),
+    '',
+    `Kendall's tau (LogME vs accuracy): ${tau.toFixed(3)}`,
+    `chosen by LogME: ${chosen.cut}, ${pct(chosen.accuracy)}; best: ${best.cut}, ${pct(best.accuracy)} (${((best.accuracy - chosen.accuracy) * 100).toFixed(1)} points from the chosen)${suggested ? `; the base's usual cut ${suggested.cut}: ${pct(suggested.accuracy)}` : ''}`,
+  ].join('\n');
+  return {
+    json: { experiment: 'transfer-layers', data, seed, rows: rows.map(({ cut, score, accuracy }) => ({ cut, score, accuracy })), kendallTau: tau, chosen: chosen.cut, chosenAccuracy: chosen.accuracy, best: best.cut, bestAccuracy: best.accuracy },
+    markdown,
+  };
+}
+
+export const transferLayers: Experiment = {
+  name: 'transfer-layers',
+  description: 'LogME of every MobileNetV2 block output against the accuracy a head reaches there (Kendall tau)',
+  takesData: true,
+  run,
+};

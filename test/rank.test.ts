@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { useBackend } from '../src/backend/index.js';
+import { cutPoints } from '../src/bases/graph.js';
+import { pooledFeatures, rankCandidates, rankCuts } from '../src/evaluate/rank.js';
+import { modelBelow } from '../src/graft/split.js';
+import { imagesToTensor } from '../src/train/tensors.js';
+import { colourSet, tinyBase } from './helpers.js';
+
+before(async () => {
+  await useBackend('wasm');
+});
+
+describe('ranking cuts', () => {
+  it('blocks: the output of each block that is a cut point, up to the suggested cut; all: every cut point', () => {
+    const base = tinyBase();
+    const blocks = rankCandidates(base, 'blocks');
+    assert.deepEqual(blocks, ['stem_relu', 'block_1_add', 'top_conv']);
+    const points = cutPoints(base.model!);
+    assert.ok(blocks.every((c) => points.has(base.model!.layers.findIndex((l) => l.name === c))));
+    assert.equal(rankCandidates(base, 'all').length, points.size);
+  });
+
+  it('pools every cut (and the source classifier) in one pass, equal to TF.js global average pooling', async () => {
+    const base = tinyBase();
+    const set = colourSet(5);
+    const features = await pooledFeatures(base, set, ['stem_relu', 'top_conv'], { source: 'classifier', batchSize: 4 });
+    const x = imagesToTensor(set, base.normalize);
+    for (const cut of ['stem_relu', 'top_conv']) {
+      const ref = tf.tidy(() => tf.mean(modelBelow(base.model!, cut).predict(x) as tf.Tensor, [1, 2]));
+      const got = features.get(cut)!;
+      assert.equal(got.rows, 10);
+      assert.equal(got.cols, ref.shape[1]);
+      const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(tf.tensor2d(got.data, [got.rows, got.cols]), ref))).dataSync()[0]);
+      assert.ok(diff < 1e-5, `${cut}: ${diff}`);
+      ref.dispose();
+    }
+    const probs = features.get('classifier')!;
+    assert.equal(probs.cols, 3);
+    for (let i = 0; i < probs.rows; i++) assert.ok(Math.abs(probs.data.subarray(i * 3, i * 3 + 3).reduce((a, b) => a + b, 0) - 1) < 1e-5);
+    x.dispose();
+  });
+
+  it('scores and sorts by LogME; LEEP comes from the base\'s own softmax classifier', async () => {
+    const r = await rankCuts(tinyBase(), colourSet(8), { probe: true, seed: 1 });
+    assert.equal(r.rows.length, 3);
+    assert.ok(r.rows.every((x, i) => i === 0 || x.logme <= r.rows[i - 1].logme));
+    assert.ok(r.rows.every((x) => Number.isFinite(x.hScore) && x.probe! >= 0 && x.probe! <= 1));
+    assert.ok(r.leep !== undefined && r.leep < 0 && r.leep > Math.log(1 / 3) - 1e-6, `LEEP ${r.leep} in [log(1/k), 0)`);
+  });
+});
