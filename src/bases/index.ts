@@ -6,6 +6,7 @@ import { usageError } from '../errors.js';
 import { fileHandler, readModelJson } from '../io/layers-files.js';
 import { loadDigitsCnn } from './digits-cnn.js';
 import { classifierStart, deriveBlocks } from './graph.js';
+import { loadInceptionV3 } from './inception-v3.js';
 import { loadMobilenetV2 } from './mobilenet-v2.js';
 import { checkNormalize, loadOnnxBase, type OnnxBaseOptions } from './onnx.js';
 import type { Base, FrozenTrunk } from './types.js';
@@ -13,6 +14,7 @@ import { digest } from '../io/digest.js';
 
 export const EMBEDDED_BASES: Record<string, () => Promise<Base>> = {
   mobilenet_v2: loadMobilenetV2,
+  inception_v3: loadInceptionV3,
   'digits-cnn': () => loadDigitsCnn(),
 };
 

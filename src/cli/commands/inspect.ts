@@ -8,7 +8,7 @@ import { log, printJson, table } from '../output.js';
 export function inspectCommand(): Command {
   return withBaseFlags(new Command('inspect'))
     .description('show a base layer by layer: shapes, parameters, blocks and where it can be cut')
-    .argument('<base>', 'mobilenet_v2, digits-cnn, a path/URL to a TF.js model.json, or onnx:PATH')
+    .argument('<base>', 'mobilenet_v2, inception_v3, digits-cnn, a path/URL to a TF.js model.json, or onnx:PATH')
     .action(async (spec: string, flags: GlobalOptions & BaseFlags) => {
       await prepare(flags);
       const d = describeBase(await loadBase(spec, baseOptions(flags)));

@@ -47,7 +47,7 @@ export function skippedWarning(skipped: Skipped[]): void {
 export function trainCommand(): Command {
   return withBaseFlags(new Command('train'))
     .description('graft a new head on a base and fine-tune it on your data')
-    .requiredOption('--base <base>', 'mobilenet_v2, digits-cnn, a path/URL to a TF.js model.json, or onnx:PATH')
+    .requiredOption('--base <base>', 'mobilenet_v2, inception_v3, digits-cnn, a path/URL to a TF.js model.json, or onnx:PATH')
     .requiredOption('--data <data>', 'image folder (root/<class>/*.jpg), CSV/JSONL manifest, or mnist')
     .requiredOption('--out <dir>', 'output directory for the trained model')
     .option('--per-class <n>', 'keep N training examples per class (val/test untouched)', intArg('--per-class', 1))

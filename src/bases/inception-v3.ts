@@ -1,0 +1,36 @@
+import type { Base } from './types.js';
+import { blocksByName } from './graph.js';
+import { loadNsfwjsModel } from './nsfwjs.js';
+
+/**
+ * Keras's InceptionV3 names its modules' outputs mixed0 … mixed10 and everything inside them
+ * generically (conv2d_N, activation_N); a layer belongs to the first module output at or after
+ * it (the stem goes with mixed0), and what follows mixed10 is the classifier.
+ */
+function inceptionBlocks(names: string[]): (layer: string) => string {
+  const block = new Map<string, string>();
+  let next = 'classifier';
+  for (const name of [...names].reverse()) {
+    if (/^mixed\d+$/.test(name)) next = name;
+    block.set(name, next);
+  }
+  return (layer) => block.get(layer) ?? 'classifier';
+}
+
+export async function loadInceptionV3(): Promise<Base> {
+  const model = await loadNsfwjsModel('inception_v3');
+  return {
+    name: 'inception_v3',
+    kind: 'layers',
+    model,
+    input: { height: 299, width: 299, channels: 3 },
+    // nsfwjs feeds its models pixel/255, as for mobilenet_v2.
+    normalize: { mean: [0, 0, 0], std: [1, 1, 1] },
+    resize: 'cover',
+    blocks: blocksByName(model, inceptionBlocks(model.layers.map((l) => l.name))),
+    suggestedCut: 'mixed10',
+    head: { kind: 'linear', dropout: 0.2, pool: 'avg' },
+    provenance:
+      'InceptionV3 299x299 (Keras), ImageNet-initialised then trained by the nsfwjs authors on the same 5-class photo/drawing task; weights from the nsfwjs npm package (nsfwjs/models/inception_v3). Loading takes ~30 s (90 MB of base64 weights).',
+  };
+}
