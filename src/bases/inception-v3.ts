@@ -1,6 +1,6 @@
 import type { Base } from './types.js';
 import { blocksByName } from './graph.js';
-import { loadNsfwjsModel } from './nsfwjs.js';
+import { loadNsfwjsModel, nsfwjsBase } from './nsfwjs.js';
 
 /**
  * Keras's InceptionV3 names its modules' outputs mixed0 … mixed10 and everything inside them
@@ -19,18 +19,10 @@ function inceptionBlocks(names: string[]): (layer: string) => string {
 
 export async function loadInceptionV3(): Promise<Base> {
   const model = await loadNsfwjsModel('inception_v3');
-  return {
-    name: 'inception_v3',
-    kind: 'layers',
-    model,
-    input: { height: 299, width: 299, channels: 3 },
-    // nsfwjs feeds its models pixel/255, as for mobilenet_v2.
-    normalize: { mean: [0, 0, 0], std: [1, 1, 1] },
-    resize: 'cover',
+  return nsfwjsBase('inception_v3', model, {
     blocks: blocksByName(model, inceptionBlocks(model.layers.map((l) => l.name))),
     suggestedCut: 'mixed10',
-    head: { kind: 'linear', dropout: 0.2, pool: 'avg' },
     provenance:
       'InceptionV3 299x299 (Keras), ImageNet-initialised then trained by the nsfwjs authors on the same 5-class photo/drawing task; weights from the nsfwjs npm package (nsfwjs/models/inception_v3). Loading takes ~30 s (90 MB of base64 weights).',
-  };
+  });
 }

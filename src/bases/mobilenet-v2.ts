@@ -1,6 +1,6 @@
 import type { Base } from './types.js';
 import { blocksByName } from './graph.js';
-import { loadNsfwjsModel } from './nsfwjs.js';
+import { loadNsfwjsModel, nsfwjsBase } from './nsfwjs.js';
 
 // Keras names MobileNetV2's inverted-residual blocks block_1 … block_16; the stem
 // (Conv1 + expanded_conv) comes before them and Conv_1/out_relu after.
@@ -14,18 +14,10 @@ function mobilenetBlock(layer: string): string {
 
 export async function loadMobilenetV2(): Promise<Base> {
   const model = await loadNsfwjsModel('mobilenet_v2');
-  return {
-    name: 'mobilenet_v2',
-    kind: 'layers',
-    model,
-    input: { height: 224, width: 224, channels: 3 },
-    // nsfwjs feeds this model pixel/255; [-1, 1] scaling cost 4 points in a linear probe.
-    normalize: { mean: [0, 0, 0], std: [1, 1, 1] },
-    resize: 'cover',
+  return nsfwjsBase('mobilenet_v2', model, {
     blocks: blocksByName(model, mobilenetBlock),
     suggestedCut: 'out_relu',
-    head: { kind: 'linear', dropout: 0.2, pool: 'avg' },
     provenance:
       'MobileNetV2 224x224 (Keras), ImageNet-initialised then trained by the nsfwjs authors on a 5-class photo/drawing task; weights from the nsfwjs npm package (nsfwjs/models/mobilenet_v2). graft keeps its convolutional trunk, never that head.',
-  };
+  });
 }
