@@ -6,6 +6,8 @@ import { cutPoints } from '../src/bases/graph.js';
 import { pooledFeatures, rankCandidates, rankCuts } from '../src/evaluate/rank.js';
 import { modelBelow } from '../src/graft/split.js';
 import { imagesToTensor } from '../src/train/tensors.js';
+import type { ImageSet } from '../src/data/types.js';
+import { mulberry32 } from '../src/data/random.js';
 import { colourSet, tinyBase } from './helpers.js';
 
 before(async () => {
@@ -48,5 +50,38 @@ describe('ranking cuts', () => {
     assert.ok(r.rows.every((x, i) => i === 0 || x.logme <= r.rows[i - 1].logme));
     assert.ok(r.rows.every((x) => Number.isFinite(x.hScore) && x.probe! >= 0 && x.probe! <= 1));
     assert.ok(r.leep !== undefined && r.leep < 0 && r.leep > Math.log(1 / 3) - 1e-6, `LEEP ${r.leep} in [log(1/k), 0)`);
+  });
+});
+
+describe('negative transfer check', () => {
+  /** 16x16 images: a one-pixel checkerboard or a flat grey of the same mean, with noise. */
+  function textureSet(perClass: number): ImageSet {
+    const rand = mulberry32(3);
+    const n = perClass * 2;
+    const per = 16 * 16 * 3;
+    const pixels = new Uint8Array(n * per);
+    const labels = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      labels[i] = i % 2;
+      for (let p = 0; p < 16 * 16; p++) {
+        const [y, x] = [Math.floor(p / 16), p % 16];
+        const v = labels[i] === 0 ? ((x + y) % 2 ? 200 : 50) : 125;
+        for (let c = 0; c < 3; c++) pixels[i * per + p * 3 + c] = Math.max(0, Math.min(255, Math.round(v + 30 * (rand() - 0.5))));
+      }
+    }
+    return { classes: ['checker', 'flat'], size: { height: 16, width: 16, channels: 3 }, pixels, labels, ids: Array.from({ length: n }, (_, i) => `t${i}`) };
+  }
+
+  it('flags a base whose features read colours no better than the pixels do', async () => {
+    const r = await rankCuts(tinyBase(), colourSet(10), { baseline: true, seed: 1 });
+    assert.ok(r.baseline!.pixelsProbe >= 0.95, `colours are on the pixels: ${r.baseline!.pixelsProbe}`);
+    assert.equal(r.baseline!.negative, true);
+  });
+
+  it('does not flag features that see texture the coarse pixel grid averages away', async () => {
+    const r = await rankCuts(tinyBase(), textureSet(12), { baseline: true, seed: 1 });
+    assert.ok(r.baseline!.pixelsProbe <= 0.75, `pixels at ${r.baseline!.pixelsProbe}`);
+    assert.ok(r.baseline!.probe >= r.baseline!.pixelsProbe + 0.2, `features ${r.baseline!.probe} vs pixels ${r.baseline!.pixelsProbe}`);
+    assert.equal(r.baseline!.negative, false);
   });
 });

@@ -36,11 +36,32 @@ export interface BaseRanking {
   leep?: number;
   extractSeconds: number;
   rows: CutScore[];
+  /** With `baseline`: the probe at the best cut against the same probe on the images' own pixels. */
+  baseline?: TransferCheck;
 }
+
+/**
+ * Does the base help at all? A linear probe on its features at the best cut, against the same
+ * probe on the images themselves shrunk to a coarse grid (what a model with no pre-training can
+ * read off linearly). Features no better than pixels mean the transfer is not paying off.
+ */
+export interface TransferCheck {
+  cut: string;
+  probe: number;
+  pixelsProbe: number;
+  /** The features' probe beats the pixels' by less than `NEGATIVE_TRANSFER_MARGIN`. */
+  negative: boolean;
+}
+
+/** Accuracy points the base's features must add over raw pixels before transfer counts as helping. */
+export const NEGATIVE_TRANSFER_MARGIN = 0.02;
+const PIXEL_GRID = 8;
 
 export interface RankOptions {
   cuts?: CutSet;
   probe?: boolean;
+  /** Also compare the best cut's probe with a probe on raw pixels (TransferCheck). */
+  baseline?: boolean;
   seed?: number;
   batchSize?: number;
   onBatch?: (done: number, total: number) => void;
@@ -183,5 +204,39 @@ export async function rankCuts(base: Base, set: ImageSet, o: RankOptions = {}): 
   });
   rows.sort((a, b) => b.logme - a.logme);
   const leepScore = source ? leep(features.get(source)!, set.labels, k) : undefined;
-  return { base: base.name, leep: leepScore, extractSeconds, rows };
+  const baseline = o.baseline ? await transferCheck(rows[0], features.get(rows[0].cut)!, base, set, o.seed) : undefined;
+  return { base: base.name, leep: leepScore, extractSeconds, rows, baseline };
+}
+
+/** Each image as the mean of each channel over a PIXEL_GRID x PIXEL_GRID grid of cells. */
+async function pixelFeatures(base: Base, set: ImageSet): Promise<FeatureMatrix> {
+  const { height, width, channels } = set.size;
+  const cols = PIXEL_GRID * PIXEL_GRID * channels;
+  const n = set.labels.length;
+  const data = new Float32Array(n * cols);
+  for (let i = 0; i < n; i += 32) {
+    const idx = range(i, Math.min(n, i + 32));
+    const x = await batchToArray(set, base.normalize, idx);
+    idx.forEach((row, j) => {
+      const counts = new Float32Array(cols);
+      for (let y = 0; y < height; y++) {
+        for (let xx = 0; xx < width; xx++) {
+          const cell = (Math.floor((y * PIXEL_GRID) / height) * PIXEL_GRID + Math.floor((xx * PIXEL_GRID) / width)) * channels;
+          for (let c = 0; c < channels; c++) {
+            data[row * cols + cell + c] += x[((j * height + y) * width + xx) * channels + c];
+            counts[cell + c]++;
+          }
+        }
+      }
+      for (let c = 0; c < cols; c++) data[row * cols + c] /= counts[c];
+    });
+  }
+  return { data, rows: n, cols };
+}
+
+async function transferCheck(best: CutScore, features: FeatureMatrix, base: Base, set: ImageSet, seed?: number): Promise<TransferCheck> {
+  const k = set.classes.length;
+  const probe = best.probe ?? linearProbe(standardize(features), set.labels, k, { seed }).accuracy;
+  const pixelsProbe = linearProbe(standardize(await pixelFeatures(base, set)), set.labels, k, { seed }).accuracy;
+  return { cut: best.cut, probe, pixelsProbe, negative: probe < pixelsProbe + NEGATIVE_TRANSFER_MARGIN };
 }

@@ -6,7 +6,7 @@ import type { Base, HeadSpec } from '../bases/types.js';
 import { loadDataSplits } from '../data/index.js';
 import type { Skipped, Splits } from '../data/types.js';
 import { evaluateGrafted } from '../evaluate/evaluate.js';
-import { rankCuts, type CutScore } from '../evaluate/rank.js';
+import { rankCuts, type CutScore, type TransferCheck } from '../evaluate/rank.js';
 import type { Metrics } from '../evaluate/metrics.js';
 import { disposeGrafted, graft, type Grafted } from '../graft/graft.js';
 import type { CutSpec } from '../graft/cut.js';
@@ -36,7 +36,7 @@ export interface ClassifierResult {
   metrics: { val: Metrics; test: Metrics };
   counts: { train: number; val: number; test: number };
   /** How `cut: 'auto'` was decided: the block outputs scored on the training images, best first. */
-  cutChoice?: { cut: string; by: 'LogME'; suggested: string; ranking: CutScore[] };
+  cutChoice?: { cut: string; by: 'LogME'; suggested: string; ranking: CutScore[]; check?: TransferCheck };
 }
 
 /**
@@ -47,8 +47,8 @@ export interface ClassifierResult {
 async function chooseCut(base: Base, splits: Splits, o: ClassifierOptions): Promise<ClassifierResult['cutChoice']> {
   // Scratch ranks too, so the baseline has the same architecture as the transfer it is compared with.
   if ((o.cut ?? 'auto') !== 'auto' || !base.model || base.blocks.length < 2) return undefined;
-  const ranking = await rankCuts(base, splits.train, { cuts: 'blocks', seed: o.seed });
-  return { cut: ranking.rows[0].cut, by: 'LogME', suggested: base.suggestedCut, ranking: ranking.rows };
+  const ranking = await rankCuts(base, splits.train, { cuts: 'blocks', seed: o.seed, baseline: true });
+  return { cut: ranking.rows[0].cut, by: 'LogME', suggested: base.suggestedCut, ranking: ranking.rows, check: ranking.baseline };
 }
 
 export async function trainClassifier(o: ClassifierOptions): Promise<ClassifierResult> {

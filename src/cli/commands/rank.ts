@@ -47,7 +47,7 @@ export function rankCommand(): Command {
           onSkip: (s) => skipped.push(s),
           onProgress: (done, total) => progress.step(`${spec}: decoding images`, done, total),
         });
-        rankings.push(await rankCuts(base, train, { cuts: flags.cuts, probe: flags.probe, seed: flags.seed, onBatch: (done, total) => progress.step(`${spec}: features at every cut`, done, total) }));
+        rankings.push(await rankCuts(base, train, { cuts: flags.cuts, probe: flags.probe, baseline: true, seed: flags.seed, onBatch: (done, total) => progress.step(`${spec}: features at every cut`, done, total) }));
       }
       progress.stop();
       skippedWarning(skipped.filter((s, i) => skipped.findIndex((t) => t.path === s.path) === i));
@@ -56,7 +56,10 @@ export function rankCommand(): Command {
         ['rank', 'base', 'cut', 'dims', 'LogME', 'H-score', ...(flags.probe ? ['probe acc'] : []), 'seconds'],
         rows.map((r, i) => [i + 1, r.base, r.cut, r.dims, r.logme.toFixed(4), r.hScore.toFixed(3), ...(flags.probe ? [pct(r.probe!)] : []), r.seconds.toFixed(2)]),
       ));
-      for (const r of rankings) log(`${r.base}: features at ${r.rows.length} cuts in ${r.extractSeconds.toFixed(1)} s${r.leep === undefined ? '' : `; LEEP of its own classifier ${r.leep.toFixed(4)}`}`);
+      for (const r of rankings) {
+        const b = r.baseline!;
+        log(`${r.base}: features at ${r.rows.length} cut${r.rows.length === 1 ? "" : "s"} in ${r.extractSeconds.toFixed(1)} s${r.leep === undefined ? '' : `; LEEP of its own classifier ${r.leep.toFixed(4)}`}; linear probe at ${b.cut} ${pct(b.probe)} vs ${pct(b.pixelsProbe)} on the raw pixels${b.negative ? ' — it barely helps on this data' : ''}`);
+      }
       log(`best: ${rows[0].base} cut at ${rows[0].cut} (highest LogME: the evidence that a linear model on these features explains the labels)`);
       if (flags.json) printJson({ data: flags.data, bases: rankings.map(({ rows: _rows, ...r }) => r), rows, best: { base: rows[0].base, cut: rows[0].cut } });
     });

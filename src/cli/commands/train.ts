@@ -108,6 +108,10 @@ export function trainCommand(): Command {
       log(`base ${base.name}, cut at ${grafted.cut}${grafted.scratch ? ' (scratch)' : ''}; ${counts.train} train / ${counts.val} val / ${counts.test} test images, ${grafted.classes.length} classes`);
       if (cutChoice) {
         const usual = cutChoice.ranking.find((r) => r.cut === cutChoice.suggested);
+        const check = cutChoice.check;
+        if (check?.negative) {
+          warn(`${base.name} barely helps on this data: a linear probe on its features at ${check.cut} reaches ${pct(check.probe)}, on the images' own pixels ${pct(check.pixelsProbe)} (try another base: graft rank --base A --base B)`);
+        }
         log(`cut auto: ${cutChoice.cut} has the highest LogME (${cutChoice.ranking[0].logme.toFixed(4)}) of ${cutChoice.ranking.length} block outputs on the training images${usual && usual.cut !== cutChoice.cut ? `; the base's usual cut ${usual.cut} scores ${usual.logme.toFixed(4)}` : ''} (graft rank shows them all; --cut LAYER overrides)`);
       }
       log(table(
@@ -117,7 +121,7 @@ export function trainCommand(): Command {
       log(table(['split', 'accuracy', 'macro-F1'], [['val', pct(metrics.val.accuracy), metrics.val.macroF1.toFixed(3)], ['test', pct(metrics.test.accuracy), metrics.test.macroF1.toFixed(3)]]));
       log(`saved to ${flags.out}`);
       const stages = training.stages.map((s) => ({ stage: s.stage, engine: s.engine, features: s.features, featureSeconds: s.featureSeconds, seconds: s.seconds }));
-      const cutAuto = cutChoice && { by: cutChoice.by, suggested: cutChoice.suggested, ranking: cutChoice.ranking.map((r) => ({ cut: r.cut, logme: r.logme })) };
+      const cutAuto = cutChoice && { by: cutChoice.by, suggested: cutChoice.suggested, ranking: cutChoice.ranking.map((r) => ({ cut: r.cut, logme: r.logme })), check: cutChoice.check };
       if (flags.json) printJson({ out: flags.out, classes: grafted.classes, cut: grafted.cut, cutAuto, scratch: grafted.scratch, metrics: summary, stages, seconds: training.seconds });
     });
 }
