@@ -8,7 +8,9 @@ import { modelBelow } from '../src/graft/split.js';
 import { imagesToTensor } from '../src/train/tensors.js';
 import type { ImageSet } from '../src/data/types.js';
 import { mulberry32 } from '../src/data/random.js';
-import { colourSet, tinyBase } from './helpers.js';
+import { loadBase } from '../src/bases/index.js';
+import { colourSet, tempDir, tinyBase } from './helpers.js';
+import { saveTinyOnnx, tfjsFeatures } from './onnx-fixture.js';
 
 before(async () => {
   await useBackend('wasm');
@@ -83,5 +85,37 @@ describe('negative transfer check', () => {
     assert.ok(r.baseline!.pixelsProbe <= 0.75, `pixels at ${r.baseline!.pixelsProbe}`);
     assert.ok(r.baseline!.probe >= r.baseline!.pixelsProbe + 0.2, `features ${r.baseline!.probe} vs pixels ${r.baseline!.pixelsProbe}`);
     assert.equal(r.baseline!.negative, false);
+  });
+});
+
+describe('ranking on every engine and kind of base', () => {
+  it('--cuts all includes the classifier, which is also LEEP\'s source, once', async () => {
+    const r = await rankCuts(tinyBase(), colourSet(6), { cuts: 'all', seed: 1 });
+    assert.equal(r.rows.length, cutPoints(tinyBase().model!).size);
+    assert.ok(r.rows.some((x) => x.cut === 'classifier') && r.leep !== undefined);
+  });
+
+  it('TF.js gives the features ONNX Runtime gives', async () => {
+    const base = tinyBase();
+    const set = colourSet(4);
+    const [onnx, tfjs] = [await pooledFeatures(base, set, ['block_1_add']), await pooledFeatures(base, set, ['block_1_add'], { engine: 'tfjs' })];
+    const [a, b] = [onnx.get('block_1_add')!.data, tfjs.get('block_1_add')!.data];
+    assert.equal(a.length, b.length);
+    assert.ok(a.every((v, i) => Math.abs(v - b[i]) < 1e-5));
+  });
+
+  it('pools an NCHW ONNX base over its spatial axes, and leaves non-feature tensors out', async () => {
+    const base = await loadBase(`onnx:${saveTinyOnnx(tempDir())}`);
+    const set = colourSet(3);
+    const features = await pooledFeatures(base, set, ['features', 'flat']);
+    const x = imagesToTensor(set, base.normalize);
+    const { features: maps, pooled } = tfjsFeatures(x as tf.Tensor4D);
+    const ref = await pooled.data();
+    for (const cut of ['features', 'flat']) {
+      const got = features.get(cut)!;
+      assert.equal(got.cols, 4);
+      assert.ok(got.data.every((v, i) => Math.abs(v - ref[i]) < 1e-5), cut);
+    }
+    tf.dispose([x, maps, pooled]);
   });
 });

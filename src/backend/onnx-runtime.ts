@@ -80,10 +80,8 @@ export async function createOnnxRunner(model: Uint8Array | string, options: Onnx
       const feeds = { [inputName]: new o.Tensor('float32', input, dims as number[]) };
       const result = outputs ? await session.run(feeds, outputs as string[]) : await session.run(feeds);
       const out = new Map<string, { data: Float32Array; dims: number[] }>();
-      for (const [name, t] of Object.entries(result)) {
-        if (t.type !== 'float32') throw new GraftError(`ONNX output ${name} is ${t.type}; graft needs float32 features`);
-        out.set(name, { data: t.data as Float32Array, dims: [...t.dims] });
-      }
+      // Only float outputs are features; others (shapes, indices) are left out of the result.
+      for (const [name, t] of Object.entries(result)) if (t.type === 'float32') out.set(name, { data: t.data as Float32Array, dims: [...t.dims] });
       return out;
     },
     release: () => session.release(),
@@ -122,7 +120,8 @@ export function onnxTrunk(runner: OnnxRunner, output: string, layout: Layout): O
   const predictRaw = async (x: Float32Array, dims: number[]) => {
     const [n, h, w, c] = dims;
     const input = layout === 'nchw' ? transposeImages(x, dims, true) : x;
-    const out = (await runner.run(input, layout === 'nchw' ? [n, c, h, w] : dims, [output])).get(output)!;
+    const out = (await runner.run(input, layout === 'nchw' ? [n, c, h, w] : dims, [output])).get(output);
+    if (!out) throw new GraftError(`ONNX tensor ${output} is not a float tensor: it cannot be a cut`);
     if (layout !== 'nchw' || out.dims.length !== 4) return out;
     const [on, oc, oh, ow] = out.dims;
     return { data: transposeImages(out.data, out.dims, false), dims: [on, oh, ow, oc] };

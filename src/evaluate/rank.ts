@@ -12,7 +12,8 @@ import { cutCandidates } from '../graft/cut.js';
 import { ownOutput } from '../graft/split.js';
 import { cutPoints } from '../bases/graph.js';
 import { batchToArray, range } from '../train/tensors.js';
-import { hScore, leep, linearProbe, logme, standardize, type FeatureMatrix } from './transferability.js';
+import { hScore, leep, linearProbe, logme, type FeatureMatrix } from './transferability.js';
+import type { Engine } from '../train/frozen.js';
 
 export type CutSet = 'blocks' | 'all';
 
@@ -22,8 +23,8 @@ export interface CutScore {
   /** Feature dimensions after pooling. */
   dims: number;
   logme: number;
+  /** H-score with Ledoit-Wolf shrinkage (the plain score is k-1 for any features once dims ≥ samples). */
   hScore: number;
-  /** (Ledoit-Wolf shrunk: the plain score is k-1 for any features once dims ≥ samples.) */
   /** Cross-validated linear-probe accuracy (with `probe`). */
   probe?: number;
   /** Seconds spent scoring this cut (its share of the extraction pass included). */
@@ -62,6 +63,8 @@ export interface RankOptions {
   probe?: boolean;
   /** Also compare the best cut's probe with a probe on raw pixels (TransferCheck). */
   baseline?: boolean;
+  /** Where LayersModel bases run (default auto: ONNX Runtime, TF.js when it cannot). */
+  engine?: Engine;
   seed?: number;
   batchSize?: number;
   onBatch?: (done: number, total: number) => void;
@@ -73,7 +76,11 @@ export interface RankOptions {
  */
 export function rankCandidates(base: Base, which: CutSet = 'blocks'): string[] {
   if (which === 'all' || !base.model || !base.blocks.length) return which === 'all' ? cutCandidates(base) : [base.suggestedCut];
-  const model = base.model;
+  const ends = blockEnds(base, base.model);
+  return ends.length ? ends : [base.suggestedCut];
+}
+
+function blockEnds(base: Base, model: tf.LayersModel): string[] {
   const points = cutPoints(model);
   const suggested = model.layers.findIndex((l) => l.name === base.suggestedCut);
   const ends: string[] = [];
@@ -85,10 +92,14 @@ export function rankCandidates(base: Base, which: CutSet = 'blocks'): string[] {
   return ends;
 }
 
-/** Global average over the spatial axes of a batch: NHWC or NCHW 4-D, or 2-D as it is. */
-function pool(data: Float32Array, dims: number[], layout: 'nhwc' | 'nchw'): { data: Float32Array; channels: number } {
+/**
+ * Global average over the spatial axes of a batch (NHWC or NCHW 4-D), or all values flattened for
+ * a base whose head flattens (what that head reads); 2-D as it is; other ranks are no features.
+ */
+function pool(data: Float32Array, dims: number[], layout: 'nhwc' | 'nchw', flatten: boolean): { data: Float32Array; channels: number } | undefined {
   if (dims.length === 2) return { data, channels: dims[1] };
-  if (dims.length !== 4) throw usageError(`cannot pool features of shape [${dims.join(',')}]`);
+  if (dims.length !== 4) return undefined;
+  if (flatten) return { data, channels: dims[1] * dims[2] * dims[3] };
   const [n, a, b, c] = dims;
   const [channels, plane] = layout === 'nhwc' ? [c, a * b] : [a, b * c];
   const out = new Float32Array(n * channels);
@@ -106,7 +117,7 @@ function pool(data: Float32Array, dims: number[], layout: 'nhwc' | 'nchw'): { da
 type BatchRunner = (input: Float32Array, dims: number[]) => Promise<Map<string, { data: Float32Array; dims: number[] }>>;
 
 /** One batch in, every requested tensor out, on the fastest engine the base allows. */
-async function batchRunner(base: Base, outputs: string[]): Promise<{ run: BatchRunner; layout: 'nhwc' | 'nchw'; release: () => Promise<void> }> {
+async function batchRunner(base: Base, outputs: string[], engine: Engine = 'auto'): Promise<{ run: BatchRunner; layout: 'nhwc' | 'nchw'; release: () => Promise<void> }> {
   if (base.onnx) {
     const runner = await createOnnxRunner(pruneToCut(base.onnx.bytes, outputs));
     const layout = base.onnx.layout;
@@ -116,21 +127,28 @@ async function batchRunner(base: Base, outputs: string[]): Promise<{ run: BatchR
       release: () => runner.release(),
     };
   }
-  if (base.model && (await onnxRuntimeAvailable())) {
-    const runner = await createOnnxRunner(layersModelToOnnx(base.model, { outputs }));
-    return { layout: 'nhwc', run: (x, dims) => runner.run(x, dims), release: () => runner.release() };
+  if (base.model && engine !== 'tfjs' && (await onnxRuntimeAvailable())) {
+    try {
+      const runner = await createOnnxRunner(layersModelToOnnx(base.model, { outputs }));
+      return { layout: 'nhwc', run: (x, dims) => runner.run(x, dims), release: () => runner.release() };
+    } catch (e) {
+      // As for training's frozen parts: a layer the exporter does not know, or a model ONNX Runtime refuses, runs in TF.js.
+      if (engine === 'onnx') throw e;
+    }
   }
-  const execute = base.model
-    ? (x: tf.Tensor) => [tf.model({ inputs: base.model!.inputs, outputs: outputs.map((o) => ownOutput(base.model!.getLayer(o))) }).predict(x)].flat() as tf.Tensor[]
-    : (x: tf.Tensor) => [base.graph!.execute(x, outputs)].flat();
+  const model = base.model ? tf.model({ inputs: base.model.inputs, outputs: outputs.map((o) => ownOutput(base.model!.getLayer(o))) }) : undefined;
+  const execute = (x: tf.Tensor) => [model ? model.predict(x) : base.graph!.execute(x, outputs)].flat() as tf.Tensor[];
   return {
     layout: 'nhwc',
     run: async (x, dims) => {
       const input = tf.tensor(x, dims);
-      const ys = execute(input);
-      const out = new Map(await Promise.all(ys.map(async (y, i) => [outputs[i], { data: (await y.data()) as Float32Array, dims: y.shape }] as const)));
-      tf.dispose([input, ...ys]);
-      return out;
+      let ys: tf.Tensor[] = [];
+      try {
+        ys = execute(input);
+        return new Map(await Promise.all(ys.map(async (y, i) => [outputs[i], { data: (await y.data()) as Float32Array, dims: y.shape }] as const)));
+      } finally {
+        tf.dispose([input, ...ys]);
+      }
     },
     release: async () => undefined,
   };
@@ -146,9 +164,10 @@ function sourceOutput(base: Base): string | undefined {
 }
 
 /** Pooled features of every image of `set` at each cut (plus the source classifier's output), in one pass. */
-export async function pooledFeatures(base: Base, set: ImageSet, cuts: string[], o: Pick<RankOptions, 'batchSize' | 'onBatch'> & { source?: string } = {}): Promise<Map<string, FeatureMatrix>> {
-  const outputs = o.source ? [...cuts, o.source] : cuts;
-  const engine = await batchRunner(base, outputs);
+export async function pooledFeatures(base: Base, set: ImageSet, cuts: string[], o: Pick<RankOptions, 'batchSize' | 'onBatch' | 'engine'> & { source?: string } = {}): Promise<Map<string, FeatureMatrix>> {
+  const outputs = [...new Set(o.source ? [...cuts, o.source] : cuts)];
+  const engine = await batchRunner(base, outputs, o.engine);
+  const flatten = base.head.pool === 'flatten';
   const n = set.labels.length;
   const batchSize = o.batchSize ?? 32;
   const parts = new Map<string, Float32Array[]>(outputs.map((c) => [c, []]));
@@ -159,10 +178,14 @@ export async function pooledFeatures(base: Base, set: ImageSet, cuts: string[], 
       const idx = range(i, Math.min(n, i + batchSize));
       const out = await engine.run(await batchToArray(set, base.normalize, idx), [idx.length, height, width, c]);
       for (const name of outputs) {
-        const t = out.get(name)!;
-        const pooled = pool(t.data, t.dims, engine.layout);
-        parts.get(name)!.push(pooled.data);
-        channels.set(name, pooled.channels);
+        const t = out.get(name);
+        const pooled = t && pool(t.data, t.dims, engine.layout, flatten && name !== o.source);
+        // Shapes, indices and other tensors that are not image features are left out.
+        if (!pooled) parts.delete(name);
+        else if (parts.has(name)) {
+          parts.get(name)!.push(pooled.data);
+          channels.set(name, pooled.channels);
+        }
       }
       o.onBatch?.(idx[idx.length - 1] + 1, n);
     }
@@ -170,7 +193,7 @@ export async function pooledFeatures(base: Base, set: ImageSet, cuts: string[], 
     await engine.release();
   }
   const result = new Map<string, FeatureMatrix>();
-  for (const name of outputs) {
+  for (const name of parts.keys()) {
     const cols = channels.get(name) ?? 0;
     const data = new Float32Array(n * cols);
     let at = 0;
@@ -185,20 +208,21 @@ export async function pooledFeatures(base: Base, set: ImageSet, cuts: string[], 
 
 /** Every candidate cut of `base` scored on `set` (LogME, H-score, optionally a linear probe), best LogME first. */
 export async function rankCuts(base: Base, set: ImageSet, o: RankOptions = {}): Promise<BaseRanking> {
-  const cuts = rankCandidates(base, o.cuts);
   const source = sourceOutput(base);
   const t0 = performance.now();
-  const features = await pooledFeatures(base, set, cuts, { ...o, source });
+  const features = await pooledFeatures(base, set, rankCandidates(base, o.cuts), { ...o, source });
+  const cuts = rankCandidates(base, o.cuts).filter((c) => features.has(c));
+  if (!cuts.length) throw usageError(`${base.name} has no cut whose output is an image feature map or vector to score`);
   const extractSeconds = (performance.now() - t0) / 1000;
   const k = set.classes.length;
   const rows: CutScore[] = cuts.map((cut) => {
     const started = performance.now();
     // The scores read the pooled features as they are: LogME's evidence depends on their spectrum,
     // which standardising flattens (on the ants/bees images Kendall's tau against the accuracy a
-    // head reaches fell from 0.55 to 0.02). The probe, an optimised classifier, gets them standardised.
+    // head reaches fell from 0.55 to 0.02). The probe standardises them itself.
     const f = features.get(cut)!;
     const row: CutScore = { base: base.name, cut, dims: f.cols, logme: logme(f, set.labels, k), hScore: hScore(f, set.labels, k, { shrinkage: 'ledoit-wolf' }), seconds: 0 };
-    if (o.probe) row.probe = linearProbe(standardize(f), set.labels, k, { seed: o.seed }).accuracy;
+    if (o.probe) row.probe = linearProbe(f, set.labels, k, { seed: o.seed }).accuracy;
     row.seconds = (performance.now() - started) / 1000 + extractSeconds / cuts.length;
     return row;
   });
@@ -236,7 +260,7 @@ async function pixelFeatures(base: Base, set: ImageSet): Promise<FeatureMatrix> 
 
 async function transferCheck(best: CutScore, features: FeatureMatrix, base: Base, set: ImageSet, seed?: number): Promise<TransferCheck> {
   const k = set.classes.length;
-  const probe = best.probe ?? linearProbe(standardize(features), set.labels, k, { seed }).accuracy;
-  const pixelsProbe = linearProbe(standardize(await pixelFeatures(base, set)), set.labels, k, { seed }).accuracy;
+  const probe = best.probe ?? linearProbe(features, set.labels, k, { seed }).accuracy;
+  const pixelsProbe = linearProbe(await pixelFeatures(base, set), set.labels, k, { seed }).accuracy;
   return { cut: best.cut, probe, pixelsProbe, negative: probe < pixelsProbe + NEGATIVE_TRANSFER_MARGIN };
 }

@@ -128,7 +128,7 @@ function standardizeInPlace(x: Dense): Dense {
   return x;
 }
 
-/** Standardise columns (zero mean, unit population variance; constant columns left at 0): graft pools features consistently before scoring. */
+/** Standardise columns (zero mean, unit population variance; constant columns left at 0): used before the linear probe, whose optimiser wants comparable scales. */
 export function standardize(f: Features): FeatureMatrix {
   const x = standardizeInPlace(dense(f, 'features'));
   return { data: Float32Array.from(x.data), rows: x.rows, cols: x.cols };
@@ -239,7 +239,7 @@ export function logmeEvidence(f: Features, target: ArrayLike<number>): Evidence 
 /**
  * LogME (You et al. 2021): the mean over classes of the maximum log evidence per sample of a
  * Bayesian linear model from the features to the class's one-hot column. Higher is better; no
- * centring or scaling is done here (standardize first for comparable scores across bases).
+ * centring or scaling is done here (graft scores pooled features as they are: standardising flattens the spectrum the evidence reads).
  * Classes without samples are left out of the mean: their all-zero target only measures the 0/0 guard.
  */
 export function logme(f: Features, labels: Int32Array, classes: number): number {

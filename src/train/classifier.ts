@@ -6,7 +6,7 @@ import type { Base, HeadSpec } from '../bases/types.js';
 import { loadDataSplits } from '../data/index.js';
 import type { Skipped, Splits } from '../data/types.js';
 import { evaluateGrafted } from '../evaluate/evaluate.js';
-import { rankCuts, type CutScore, type TransferCheck } from '../evaluate/rank.js';
+import { rankCandidates, rankCuts, type CutScore, type TransferCheck } from '../evaluate/rank.js';
 import type { Metrics } from '../evaluate/metrics.js';
 import { disposeGrafted, graft, type Grafted } from '../graft/graft.js';
 import type { CutSpec } from '../graft/cut.js';
@@ -46,8 +46,9 @@ export interface ClassifierResult {
  */
 async function chooseCut(base: Base, splits: Splits, o: ClassifierOptions): Promise<ClassifierResult['cutChoice']> {
   // Scratch ranks too, so the baseline has the same architecture as the transfer it is compared with.
-  if ((o.cut ?? 'auto') !== 'auto' || !base.model || base.blocks.length < 2) return undefined;
-  const ranking = await rankCuts(base, splits.train, { cuts: 'blocks', seed: o.seed, baseline: true });
+  if ((o.cut ?? 'auto') !== 'auto' || !base.model || rankCandidates(base, 'blocks').length < 2) return undefined;
+  // The negative-transfer check is about pre-trained features: a scratch run has none to check.
+  const ranking = await rankCuts(base, splits.train, { cuts: 'blocks', seed: o.seed, baseline: !o.scratch, engine: o.engine });
   return { cut: ranking.rows[0].cut, by: 'LogME', suggested: base.suggestedCut, ranking: ranking.rows, check: ranking.baseline };
 }
 

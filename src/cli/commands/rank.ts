@@ -58,7 +58,8 @@ export function rankCommand(): Command {
       ));
       for (const r of rankings) {
         const b = r.baseline!;
-        log(`${r.base}: features at ${r.rows.length} cut${r.rows.length === 1 ? "" : "s"} in ${r.extractSeconds.toFixed(1)} s${r.leep === undefined ? '' : `; LEEP of its own classifier ${r.leep.toFixed(4)}`}; linear probe at ${b.cut} ${pct(b.probe)} vs ${pct(b.pixelsProbe)} on the raw pixels${b.negative ? ' — it barely helps on this data' : ''}`);
+        const leepText = r.leep === undefined ? '' : `; LEEP of its own classifier ${r.leep.toFixed(4)}`;
+        log(`${r.base}: features at ${r.rows.length} cut${r.rows.length === 1 ? '' : 's'} in ${r.extractSeconds.toFixed(1)} s${leepText}; linear probe at ${b.cut} ${pct(b.probe)} vs ${pct(b.pixelsProbe)} on the raw pixels${b.negative ? ' — it barely helps on this data' : ''}`);
       }
       log(`best: ${rows[0].base} cut at ${rows[0].cut} (highest LogME: the evidence that a linear model on these features explains the labels)`);
       if (flags.json) printJson({ data: flags.data, bases: rankings.map(({ rows: _rows, ...r }) => r), rows, best: { base: rows[0].base, cut: rows[0].cut } });
