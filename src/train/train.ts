@@ -80,20 +80,21 @@ export async function trainGrafted(g: Grafted, data: Pick<Splits, 'train' | 'val
       const below = g.scratch ? undefined : await frozenPart(g, stage.boundary, o.engine);
       const progress = (done: number, total: number) => o.onFeatures?.(stage.name, done, total);
       const part = below ?? { ...scratchInput(), engine: 'tfjs' as const };
-      let train, val;
+      const extract = { normalize: g.base.normalize, batchSize: 64, cache: below && o.cache };
+      let train: Awaited<ReturnType<typeof extractFeatures>> | undefined;
+      let val: typeof train;
       try {
-        const extracted = await extractFeatures(part, data.train, { normalize: g.base.normalize, batchSize: 64, cache: below && o.cache, onBatch: progress });
-        train = extracted;
-        val = await extractFeatures(part, data.val, { normalize: g.base.normalize, batchSize: 64, cache: below && o.cache }).catch((e) => {
-          extracted.features.dispose();
-          throw e;
-        });
+        train = await extractFeatures(part, data.train, { ...extract, onBatch: progress });
+        val = await extractFeatures(part, data.val, extract);
+      } catch (e) {
+        train?.features.dispose();
+        throw e;
       } finally {
         // A graft's own trunk lives as long as the graft; a stage's exported part only as long as the stage.
         if (!g.trunk) await below?.release?.();
       }
-      const [x, xVal] = [train.features, val.features];
-      const features = { computed: train.stats.computed + val.stats.computed, cached: train.stats.cached + val.stats.cached };
+      const [x, xVal] = [train.features, val!.features];
+      const features = { computed: train.stats.computed + val!.stats.computed, cached: train.stats.cached + val!.stats.cached };
       const featureSeconds = (performance.now() - t0) / 1000;
       if (!g.trunk) trainAbove(g, stage.boundary);
       const above = trainablePart(g, stage.boundary);
