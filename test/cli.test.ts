@@ -187,6 +187,14 @@ describe('graft train', () => {
 describe('bad input', () => {
   it('unknown flag: exit 2', () => assertOneLineError(graft('train', '--base', base, '--data', data, '--out', join(dir, 'x0'), '--bogus'), 2, /unknown option '--bogus'/));
   it('a near-miss flag is still one line', () => assertOneLineError(graft('train', '--base', base, '--data', data, '--out', join(dir, 'x0'), '--forse'), 2, /unknown option '--forse'/));
+  it('--unfreeze auto: tries deeper fine-tuning, says what it kept; a bad value is exit 2', () => {
+    const r = graft('train', '--base', base, '--data', data, '--out', join(dir, 'unfreeze-auto'), '--unfreeze', 'auto', '--cut', 'top_conv', '--json', ...quick);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /unfreeze auto: kept \d blocks? \(validation loss head only: [\d.]+; blocks fine-tuned 1: [\d.]+/);
+    const stages = r.json!.stages as { stage: string; blocks?: number; kept: boolean }[];
+    assert.equal(r.json!.unfreeze, stages.find((s) => s.blocks && s.kept)?.blocks ?? 0);
+    assertOneLineError(graft('train', '--base', base, '--data', data, '--out', join(dir, 'x7'), '--unfreeze', 'deep', ...quick), 2, /--unfreeze \(or auto\) must be an integer/);
+  });
   it('bad --head: exit 2', () => assertOneLineError(graft('train', '--base', base, '--data', data, '--out', join(dir, 'x6'), '--head', 'mlp:abc', ...quick), 2, /--head must be/));
   it('missing data path: exit 2', () => assertOneLineError(graft('train', '--base', base, '--data', join(dir, 'nope'), '--out', join(dir, 'x1'), ...quick), 2, /data path not found/));
   it('unknown base: exit 2, listing known bases', () => assertOneLineError(graft('train', '--base', 'resnet9000', '--data', data, '--out', join(dir, 'x2'), ...quick), 2, /unknown base "resnet9000" \(known: mobilenet_v2, inception_v3, digits-cnn/));

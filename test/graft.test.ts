@@ -105,7 +105,7 @@ describe('training', () => {
     const norm = { mean: [0, 0, 0], std: [1, 1, 1] };
     const make = () => graft(tinyBase(), { classes: ['red', 'blue'], cut: 'top_conv', head: { dropout: 0 } });
     const cached = await withSeed(5, make);
-    await trainGrafted(cached, data, { epochs: 2, unfreeze: 0, seed: 9, batchSize: 4 });
+    await trainGrafted(cached, data, { epochs: 2, unfreeze: 0, seed: 9, batchSize: 4, headInit: 'random' });
     const naive = await withSeed(5, make);
     const [x, y, xv, yv] = [imagesToTensor(data.train, norm), oneHot(data.train.labels, 2), imagesToTensor(data.val, norm), oneHot(data.val.labels, 2)];
     await withSeed(9, () => fitStage(naive.model, x, y, [xv, yv], { stage: 'head', epochs: 2, learningRate: 1e-3, batchSize: 4, patience: 3 }));
@@ -113,6 +113,66 @@ describe('training', () => {
     const b = naive.model.getLayer('head_output').getWeights()[0];
     assert.ok(maxAbsDiff(a, b) < 1e-5, `max diff ${maxAbsDiff(a, b)}`);
     assert.ok(maxAbsDiff(a, (await withSeed(5, make)).model.getLayer('head_output').getWeights()[0]) > 1e-4, 'and both moved');
+  });
+});
+
+describe('probe-initialised heads and unfreeze auto', () => {
+  it('a linear head starts from the cross-validated probe; an MLP head is left to Adam', async () => {
+    const { initHeadByProbe, PROBE_L2_GRID } = await import('../src/train/probe-head.js');
+    const { fitLinearClassifier } = await import('../src/evaluate/transferability.js');
+    const labels = Int32Array.from({ length: 30 }, (_, i) => i % 2);
+    const x = tf.tensor2d(Array.from({ length: 30 * 4 }, (_, t) => Math.sin(t * 1.7) + (t % 4 === 0 ? labels[Math.floor(t / 4)] : 0)), [30, 4]);
+    const input = tf.input({ shape: [4] });
+    const linear = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 2, activation: 'softmax', name: 'head_output' }).apply(tf.layers.dropout({ rate: 0.2 }).apply(input)) as tf.SymbolicTensor });
+    const report = await initHeadByProbe(linear, x, labels, 2, 3);
+    assert.ok(report && (PROBE_L2_GRID as readonly number[]).includes(report.l2) && report.cvAccuracy > 0.5);
+    const fitted = fitLinearClassifier({ data: x.dataSync() as Float32Array, rows: 30, cols: 4 }, labels, 2, { l2: report.l2 });
+    const [kernel, bias] = linear.getLayer('head_output').getWeights();
+    assert.deepEqual(Array.from(kernel.dataSync()), Array.from(fitted.kernel));
+    assert.deepEqual(Array.from(bias.dataSync()), Array.from(fitted.bias));
+    const mlp = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 2, activation: 'softmax' }).apply(tf.layers.dense({ units: 3 }).apply(input)) as tf.SymbolicTensor });
+    assert.equal(await initHeadByProbe(mlp, x, labels, 2), undefined);
+    x.dispose();
+  });
+
+  it('keepInitial: a stage whose epochs only get worse ends with the weights it started from', async () => {
+    const input = tf.input({ shape: [3] });
+    const m = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: 'zeros' }).apply(input) as tf.SymbolicTensor });
+    const x = tf.tensor2d([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]]);
+    // Validation says the opposite of training: every step towards the training labels costs validation loss.
+    const y = oneHot(Int32Array.from([0, 1, 0, 1]), 2);
+    const yVal = oneHot(Int32Array.from([1, 0, 1, 0]), 2);
+    const start = m.getWeights().map((w) => Array.from(w.dataSync()));
+    const r = await fitStage(m, x, y, [x, yVal], { stage: 'head', epochs: 3, learningRate: 0.1, batchSize: 4, patience: 3, keepInitial: true });
+    assert.equal(r.bestEpoch, 0);
+    assert.equal(r.epochsRun, 3);
+    assert.deepEqual(m.getWeights().map((w) => Array.from(w.dataSync())), start);
+    // Without keepInitial the best of the epochs themselves is kept: the weights moved.
+    await fitStage(m, x, y, [x, yVal], { stage: 'head', epochs: 2, learningRate: 0.1, batchSize: 4, patience: 3 });
+    assert.notDeepEqual(m.getWeights().map((w) => Array.from(w.dataSync())), start);
+    tf.dispose([x, y, yVal]);
+  });
+
+  it('unfreeze auto fine-tunes deeper from the trained head and keeps the depth with the lowest validation loss', async () => {
+    const g = await graft(tinyBase(), { classes: ['red', 'blue'], cut: 'top_conv' });
+    const stem = snapshot(g.model, ['stem_conv']);
+    const data = { train: colourSet(12), val: colourSet(4, undefined, 2) };
+    const r = await trainGrafted(g, data, { epochs: 3, unfreeze: 'auto', seed: 4, batchSize: 8 });
+    const tried = r.stages.filter((s) => s.stage === 'fine-tune');
+    assert.ok(tried.length >= 1);
+    assert.deepEqual(tried.map((s) => s.blocks), tried.map((_, i) => i + 1));
+    const kept = tried.filter((s) => s.kept);
+    const losses = [r.stages[0].bestValLoss, ...tried.map((s) => s.bestValLoss)];
+    assert.equal(r.unfreeze, losses.indexOf(Math.min(...losses)));
+    assert.equal(kept.length, r.unfreeze === 0 ? 0 : 1);
+    assert.equal(r.trainableFrom, kept[0]?.trainableFrom ?? 'top_conv');
+    if (r.unfreeze < 2) assert.deepEqual(snapshot(g.model, ['stem_conv']), stem, 'a deeper try that was not kept left no trace');
+    // The model left behind is the kept one: its validation loss is the kept stage's best.
+    const norm = g.base.normalize;
+    g.model.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+    const scores = [g.model.evaluate(imagesToTensor(data.val, norm), oneHot(data.val.labels, 2))].flat() as tf.Scalar[];
+    assert.ok(Math.abs(scores[0].dataSync()[0] - Math.min(...losses)) < 1e-4, `${scores[0].dataSync()[0]} vs ${Math.min(...losses)}`);
+    await disposeGrafted(g);
   });
 });
 

@@ -8,6 +8,7 @@ import { GraftError } from '../src/errors.js';
 import {
   hScore,
   kendallTau,
+  fitLinearClassifier,
   leep,
   linearProbe,
   logme,
@@ -354,5 +355,68 @@ describe('standardize', () => {
       close(variance, j === 3 ? 0 : 1, 1e-5, `column ${j} variance`);
     }
     assert.deepEqual(Array.from(standardize([[1, 5], [3, 5]]).data), [-1, 0, 1, 0]);
+  });
+});
+
+describe('fitLinearClassifier', () => {
+  /** Raw-space logits x·kernel + bias. */
+  const logitsOf = (f: FeatureMatrix, m: { kernel: Float32Array; bias: Float32Array }, k: number) =>
+    Float64Array.from({ length: f.rows * k }, (_, t) => {
+      const [i, c] = [Math.floor(t / k), t % k];
+      let s = m.bias[c];
+      for (let j = 0; j < f.cols; j++) s += f.data[i * f.cols + j] * m.kernel[j * k + c];
+      return s;
+    });
+
+  it('solves the regularised problem: its gradient on the standardised features is zero', () => {
+    for (const [n, d] of [
+      [120, 6],
+      [40, 60],
+    ]) {
+      const k = 3;
+      const labels = randomLabels(n, k, 31);
+      const f = features(labels, d, 32, 0.8);
+      // Shift and scale the columns: the fitted model must undo both.
+      for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) f.data[i * d + j] = f.data[i * d + j] * (1 + j) + 5 * j;
+      const l2 = 0.05;
+      const m = fitLinearClassifier(f, labels, k, { l2, epochs: 2000 });
+      const z = standardize(f);
+      const scale = Array.from({ length: d }, (_, j) => {
+        let mean = 0;
+        for (let i = 0; i < n; i++) mean += f.data[i * d + j] / n;
+        let v = 0;
+        for (let i = 0; i < n; i++) v += (f.data[i * d + j] - mean) ** 2 / n;
+        return 1 / Math.sqrt(v);
+      });
+      const logits = logitsOf(f, m, k);
+      const gradW = new Float64Array(d * k);
+      const gradB = new Float64Array(k);
+      for (let i = 0; i < n; i++) {
+        const row = logits.subarray(i * k, (i + 1) * k);
+        const max = Math.max(...row);
+        const sum = row.reduce((a, v) => a + Math.exp(v - max), 0);
+        for (let c = 0; c < k; c++) {
+          const g = (Math.exp(row[c] - max) / sum - (labels[i] === c ? 1 : 0)) / n;
+          gradB[c] += g;
+          for (let j = 0; j < d; j++) gradW[j * k + c] += g * z.data[i * d + j];
+        }
+      }
+      // The weights on standardised features are the raw kernel divided by each column's scale.
+      for (let j = 0; j < d; j++) for (let c = 0; c < k; c++) gradW[j * k + c] += (l2 * m.kernel[j * k + c]) / scale[j];
+      const worst = Math.max(...gradW.map(Math.abs), ...gradB.map(Math.abs));
+      assert.ok(worst < 1e-4, `n=${n}, d=${d}: largest gradient ${worst}`);
+    }
+  });
+
+  it('fits the model the probe scores: training accuracy high on separable data, constant columns weightless', () => {
+    const labels = randomLabels(90, 3, 33);
+    const f = features(labels, 8, 34, 2.5);
+    for (let i = 0; i < 90; i++) f.data[i * 8 + 7] = 4; // a constant column
+    const m = fitLinearClassifier(f, labels, 3);
+    const logits = logitsOf(f, m, 3);
+    const correct = labels.filter((y, i) => [0, 1, 2].reduce((b, c) => (logits[i * 3 + c] > logits[i * 3 + b] ? c : b), 0) === y).length;
+    assert.ok(correct / 90 >= 0.95, `${correct}/90`);
+    assert.deepEqual(Array.from(m.kernel.subarray(7 * 3, 8 * 3)), [0, 0, 0]);
+    throwsUsage(() => fitLinearClassifier(f, labels, 3, { l2: -1 }), /l2 must be a number >= 0/);
   });
 });

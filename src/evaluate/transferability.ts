@@ -106,8 +106,16 @@ function centerColumns(x: Dense): Dense {
   return x;
 }
 
-function standardizeInPlace(x: Dense): Dense {
+/** Per column: subtract `mean`, multiply by `scale` (0 for a constant column). */
+interface Standardization {
+  mean: Float64Array;
+  scale: Float64Array;
+}
+
+function standardizeInPlace(x: Dense): Dense & Standardization {
   const { data, rows, cols } = x;
+  const means = new Float64Array(cols);
+  const scales = new Float64Array(cols);
   for (let j = 0; j < cols; j++) {
     let mean = 0;
     let min = Infinity;
@@ -124,8 +132,9 @@ function standardizeInPlace(x: Dense): Dense {
     // Compared exactly: a constant column's variance is rounding noise, and dividing by it would invent signal.
     const scale = min === max ? 0 : 1 / Math.sqrt(variance / rows);
     for (let i = 0; i < rows; i++) data[i * cols + j] = (data[i * cols + j] - mean) * scale;
+    [means[j], scales[j]] = [mean, scale];
   }
-  return x;
+  return { ...x, mean: means, scale: scales };
 }
 
 /** Standardise columns (zero mean, unit population variance; constant columns left at 0): used before the linear probe, whose optimiser wants comparable scales. */
@@ -402,11 +411,55 @@ export function linearProbe(f: Features, labels: Int32Array, classes: number, op
     const train: number[] = [];
     const test: number[] = [];
     fold.forEach((g, i) => (g === k ? test : train).push(i));
-    const problem = { labels, classes, train, test, l2: options.l2 ?? 1 / train.length, epochs };
-    const predicted = kernel ? fitKernel(kernel, n, problem) : fitPrimal(x, problem);
-    total += test.filter((i, j) => predicted[j] === labels[i]).length / test.length;
+    const problem = { labels, classes, train, l2: options.l2 ?? 1 / train.length, epochs };
+    const model = kernel ? fitKernel(kernel, x, problem) : fitPrimal(x, problem);
+    total += test.filter((i) => predictRow(x, model, i) === labels[i]).length / test.length;
   }
   return { accuracy: total / folds, folds };
+}
+
+export interface LinearFitOptions {
+  /** L2 coefficient λ in mean cross-entropy + λ/2·‖W‖² on standardised features (default 1/n, as linearProbe). */
+  l2?: number;
+  /** Most L-BFGS iterations (default 100). */
+  epochs?: number;
+}
+
+/** A linear softmax classifier on raw features: logits = x·kernel + bias. */
+export interface LinearClassifier {
+  /** d x k, row-major: the layout of a Dense layer's kernel. */
+  kernel: Float32Array;
+  bias: Float32Array;
+}
+
+/**
+ * The linear probe's model fitted on every row: multinomial logistic regression on standardised
+ * features, L2-regularised, solved to convergence by L-BFGS, with the standardisation folded
+ * back into the weights so it applies to the raw features. A Dense head initialised from it
+ * starts where gradient descent on a few hundred samples would take many epochs to arrive.
+ */
+export function fitLinearClassifier(f: Features, labels: Int32Array, classes: number, options: LinearFitOptions = {}): LinearClassifier {
+  const x = standardizeInPlace(dense(f, 'features'));
+  classCounts(labels, x.rows, classes);
+  const epochs = options.epochs ?? 100;
+  if (!Number.isInteger(epochs) || epochs < 1) throw usageError(`epochs must be a positive integer, got ${epochs}`);
+  if (options.l2 !== undefined && !(options.l2 >= 0 && Number.isFinite(options.l2))) throw usageError(`l2 must be a number >= 0, got ${options.l2}`);
+  const problem = { labels, classes, train: Array.from({ length: x.rows }, (_, i) => i), l2: options.l2 ?? 1 / x.rows, epochs };
+  const { w, b } = 2 * x.cols > x.rows ? fitKernel(Float64Array.from(toMatrix(x).mmulByTranspose().to1DArray()), x, problem) : fitPrimal(x, problem);
+  const d = x.cols;
+  const kernel = new Float32Array(d * classes);
+  const bias = new Float32Array(classes);
+  for (let c = 0; c < classes; c++) {
+    let shift = 0;
+    for (let j = 0; j < d; j++) {
+      // w·((x − mean)·scale) = (w·scale)·x − Σ w·scale·mean
+      const v = w[c * d + j] * x.scale[j];
+      kernel[j * classes + c] = v;
+      shift += v * x.mean[j];
+    }
+    bias[c] = b[c] - shift;
+  }
+  return { kernel, bias };
 }
 
 /** Each class's samples, shuffled, dealt round-robin into the folds (continuing across classes, so fold sizes differ by at most one). */
@@ -424,7 +477,6 @@ interface Problem {
   labels: Int32Array;
   classes: number;
   train: number[];
-  test: number[];
   l2: number;
   epochs: number;
 }
@@ -448,14 +500,8 @@ function crossEntropy(logits: Float64Array, p: Problem, g: Float64Array): number
   return loss / m;
 }
 
-const argmaxColumn = (logits: Float64Array, classes: number, m: number, i: number) => {
-  let best = 0;
-  for (let c = 1; c < classes; c++) if (logits[c * m + i] > logits[best * m + i]) best = c;
-  return best;
-};
-
 /** Parameters [W (classes x d), b (classes)] with logits b + Wx: cheap when d is small next to n. */
-function fitPrimal(x: Dense, p: Problem): Int32Array {
+function fitPrimal(x: Dense, p: Problem): LinearModel {
   const { data, cols: d } = x;
   const k = p.classes;
   const m = p.train.length;
@@ -482,15 +528,24 @@ function fitPrimal(x: Dense, p: Problem): Int32Array {
     return loss;
   };
   const theta = lbfgs(evaluate, k * d + k, dotArrays, p.epochs);
-  return Int32Array.from(p.test, (row) => {
-    let best = 0;
-    let bestLogit = -Infinity;
-    for (let c = 0; c < k; c++) {
-      const logit = theta[k * d + c] + dotArrays(theta.subarray(c * d, (c + 1) * d), data.subarray(row * d, (row + 1) * d));
-      if (logit > bestLogit) [best, bestLogit] = [c, logit];
-    }
-    return best;
-  });
+  return { w: theta.subarray(0, k * d), b: theta.subarray(k * d) };
+}
+
+/** Class-major weights (classes x d) and biases, on the features the model was fitted on. */
+interface LinearModel {
+  w: Float64Array;
+  b: Float64Array;
+}
+
+function predictRow(x: Dense, model: LinearModel, row: number): number {
+  const d = x.cols;
+  let best = 0;
+  let bestLogit = -Infinity;
+  for (let c = 0; c < model.b.length; c++) {
+    const logit = model.b[c] + dotArrays(model.w.subarray(c * d, (c + 1) * d), x.data.subarray(row * d, (row + 1) * d));
+    if (logit > bestLogit) [best, bestLogit] = [c, logit];
+  }
+  return best;
 }
 
 /**
@@ -499,7 +554,8 @@ function fitPrimal(x: Dense, p: Problem): Int32Array {
  * in W's geometry: a vector is stored as [A, b, KA] (all linear in W), and the inner product of
  * two is Σ A⊙K'A' + b·b'. One m x m product per evaluation, no decomposition.
  */
-function fitKernel(kernel: Float64Array, n: number, p: Problem): Int32Array {
+function fitKernel(kernel: Float64Array, x: Dense, p: Problem): LinearModel {
+  const n = x.rows;
   const k = p.classes;
   const m = p.train.length;
   const kTrain = new Float64Array(m * m);
@@ -532,15 +588,17 @@ function fitKernel(kernel: Float64Array, n: number, p: Problem): Int32Array {
     return loss;
   };
   const theta = lbfgs(evaluate, size, dot, p.epochs);
-  const out = new Float64Array(k * p.test.length);
-  p.test.forEach((row, t) => {
-    for (let c = 0; c < k; c++) {
-      let s = theta[k * m + c];
-      p.train.forEach((r, i) => (s += kernel[row * n + r] * theta[c * m + i]));
-      out[c * p.test.length + t] = s;
-    }
-  });
-  return Int32Array.from(p.test, (_, t) => argmaxColumn(out, k, p.test.length, t));
+  // W = X'A, built once so that predicting costs d per class, not one kernel row.
+  const d = x.cols;
+  const w = new Float64Array(k * d);
+  for (let c = 0; c < k; c++) {
+    const wc = w.subarray(c * d, (c + 1) * d);
+    p.train.forEach((row, i) => {
+      const a = theta[c * m + i];
+      for (let j = 0; j < d; j++) wc[j] += a * x.data[row * d + j];
+    });
+  }
+  return { w, b: theta.subarray(k * m, k * m + k) };
 }
 
 const LBFGS_MEMORY = 10;

@@ -19,7 +19,7 @@ import { trainClassifier } from '../train/classifier.js';
 import { FeatureCache } from '../train/feature-cache.js';
 import type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';
 
-/** A head trained to convergence, as the probe the scores stand for (the default 10 epochs underfit here). */
+/** A linear head as train makes it (solved as the cross-validated probe, then Adam epochs kept only if they beat it on validation loss), given room to converge. */
 const HEAD = { epochs: 30, patience: 5, unfreeze: 0 };
 /** Offline default: digits 5-9 of the mnist package, 40 training images per class. */
 const DEFAULT_PER_CLASS = 40;
@@ -76,7 +76,7 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
   const best = rows.reduce((a, b) => (b.accuracy > a.accuracy ? b : a));
   const suggested = rows.find((r) => r.cut === base.suggestedCut);
   const markdown = [
-    `transfer-layers: mobilenet_v2 on ${data}, split by seed ${seed} (${splits.train.labels.length} training / ${splits.val.labels.length} validation images). Each block output: LogME of its globally pooled features on the training images, and the validation accuracy of a linear head trained there (${HEAD.epochs} epochs, patience ${HEAD.patience}, trunk frozen), mean over seeds ${seeds.join(', ')}. Sorted by score.`,
+    `transfer-layers: mobilenet_v2 on ${data}, split by seed ${seed} (${splits.train.labels.length} training / ${splits.val.labels.length} validation images). Each block output: LogME of its globally pooled features on the training images, and the validation accuracy of a linear head trained there (started from the cross-validated linear probe, then up to ${HEAD.epochs} Adam epochs, patience ${HEAD.patience}; trunk frozen), mean over seeds ${seeds.join(', ')}. Sorted by score.`,
     '',
     table(['cut', 'LogME', 'H-score', 'accuracy'], rows.map((r) => [r.cut, r.score.toFixed(4), r.hScore.toFixed(3), pct(r.accuracy)])),
     '',

@@ -64,7 +64,7 @@ export async function trainClassifier(o: ClassifierOptions): Promise<ClassifierR
     const grafted = await graft(base, { classes: splits.train.classes, cut: cutChoice?.cut ?? o.cut, head: o.head, scratch: o.scratch });
     try {
       const training = await trainGrafted(grafted, splits, { ...o, seed });
-      const evalOptions = { boundary: training.stages.at(-1)?.trainableFrom, engine: o.engine, cache: o.cache };
+      const evalOptions = { boundary: training.trainableFrom, engine: o.engine, cache: o.cache };
       const metrics = await evaluateGrafted(grafted, { val: splits.val, test: splits.test }, evalOptions);
       const counts = { train: splits.train.labels.length, val: splits.val.labels.length, test: splits.test.labels.length };
       return { grafted, training, metrics, counts, cutChoice };

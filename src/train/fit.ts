@@ -20,6 +20,8 @@ export interface FitOptions {
   batchSize: number;
   /** Epochs without a better validation loss before stopping. */
   patience: number;
+  /** The weights the model starts with count as epoch 0: training keeps them unless an epoch beats their validation loss. */
+  keepInitial?: boolean;
   onEpoch?: (e: EpochInfo) => void;
 }
 
@@ -75,6 +77,12 @@ class RestoreBest extends tf.Callback {
     }
   }
 
+  /** Record the starting weights as the best so far, at `loss`. */
+  startFrom(model: tf.LayersModel, loss: number): void {
+    this.best = loss;
+    this.weights = model.getWeights().map((w) => w.clone());
+  }
+
   restore(model: tf.LayersModel): void {
     if (this.weights) model.setWeights(this.weights);
   }
@@ -89,8 +97,15 @@ export async function fitStage(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor
   const started = performance.now();
   model.compile({ optimizer: tf.train.adam(opts.learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   const best = new RestoreBest(opts);
+  const validation = val && val[0].shape[0] > 0 ? val : undefined;
   try {
-    await model.fit(x, y, { epochs: opts.epochs, batchSize: opts.batchSize, validationData: val && val[0].shape[0] > 0 ? val : undefined, shuffle: true, verbose: 0, callbacks: [best] });
+    if (opts.keepInitial) {
+      const watched = validation ?? [x, y];
+      const scores = [model.evaluate(watched[0], watched[1], { batchSize: opts.batchSize })].flat();
+      best.startFrom(model, num(scores[0]));
+      tf.dispose(scores);
+    }
+    await model.fit(x, y, { epochs: opts.epochs, batchSize: opts.batchSize, validationData: validation, shuffle: true, verbose: 0, callbacks: [best] });
     best.restore(model);
   } finally {
     best.dispose();

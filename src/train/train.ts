@@ -10,6 +10,7 @@ import { extractFeatures, type ExtractStats } from './features.js';
 import { fitStage, type EpochInfo, type StageResult } from './fit.js';
 import { frozenPart, headBoundary, trainablePart, type Engine, type FrozenPart } from './frozen.js';
 import { withSeed } from './seed.js';
+import { initHeadByProbe, type ProbeHeadReport } from './probe-head.js';
 import { oneHot } from './tensors.js';
 
 export interface TrainOptions {
@@ -18,8 +19,12 @@ export interface TrainOptions {
   batchSize?: number;
   learningRate?: number;
   patience?: number;
-  /** Blocks below the cut unfrozen in stage 2; 0 trains the head only. */
-  unfreeze?: number;
+  /**
+   * Blocks below the cut unfrozen in stage 2; 0 trains the head only. 'auto' tries 1, 2, …
+   * (up to UNFREEZE_AUTO_MAX) from the trained head, each a full fine-tuning stage, and keeps the
+   * one with the lowest validation loss, stopping at the first that does not beat the one before.
+   */
+  unfreeze?: number | 'auto';
   seed?: number;
   onEpoch?: (e: EpochInfo) => void;
   /** Progress of computing the frozen part's outputs. */
@@ -28,6 +33,11 @@ export interface TrainOptions {
   engine?: Engine;
   /** Persistent store of frozen-part outputs, reused across runs (default: none). */
   cache?: FeatureCache;
+  /**
+   * How a linear head starts: 'probe' (default) solves it as a cross-validated linear probe on the
+   * frozen features first, 'random' starts from Glorot-initialised weights as Keras does.
+   */
+  headInit?: 'probe' | 'random';
 }
 
 export interface StageReport extends StageResult {
@@ -36,14 +46,26 @@ export interface StageReport extends StageResult {
   engine: FrozenPart['engine'];
   /** Images whose frozen-part outputs were computed, or read from the cache (train + val). */
   features: ExtractStats;
+  /** How the linear head was solved before the stage's epochs, when it was. */
+  probe?: ProbeHeadReport;
+  /** Blocks below the cut this stage trained (fine-tuning stages). */
+  blocks?: number;
+  /** False for a fine-tuning stage `unfreeze: 'auto'` tried and did not keep. */
+  kept: boolean;
 }
 
 export interface TrainResult {
   stages: StageReport[];
+  /** Blocks below the cut the kept model fine-tuned (0: head only). */
+  unfreeze: number;
+  /** The lowest layer the kept model's training changed nothing below (the kept last stage's boundary). */
+  trainableFrom: string;
   seconds: number;
 }
 
-export const TRAIN_DEFAULTS = { epochs: 10, batchSize: 32, learningRate: 1e-3, patience: 3, unfreeze: 1 } as const;
+export const TRAIN_DEFAULTS = { epochs: 10, batchSize: 32, learningRate: 1e-3, patience: 3, unfreeze: 1, headInit: 'probe' } as const;
+/** Most blocks `unfreeze: 'auto'` fine-tunes: each try costs a full stage, deeper ones more. */
+export const UNFREEZE_AUTO_MAX = 3;
 
 /** Scratch training has nothing frozen: the "features" are the normalised images. */
 const scratchInput = () => ({ predict: (x: tf.Tensor) => x.clone(), id: 'input' });
@@ -52,62 +74,86 @@ interface Stage {
   name: string;
   boundary: string;
   learningRate: number;
+  blocks?: number;
 }
 
-function plan(g: Grafted, o: Required<Pick<TrainOptions, 'learningRate' | 'unfreeze'>>): Stage[] {
-  if (g.scratch) return [{ name: 'scratch', boundary: graftedBoundary(g), learningRate: o.learningRate }];
-  const stages: Stage[] = [{ name: 'head', boundary: headBoundary(g), learningRate: o.learningRate }];
-  const lower = unfreezeBoundary(g, o.unfreeze);
-  if (lower !== g.cut) stages.push({ name: 'fine-tune', boundary: lower, learningRate: o.learningRate / 10 });
-  return stages;
+type Options = TrainOptions & Required<Pick<TrainOptions, keyof typeof TRAIN_DEFAULTS>>;
+
+/**
+ * One stage: the frozen part's outputs computed (or read from the cache) once, then the part above
+ * fitted on them. The weights a stage starts from compete with its epochs on validation loss: a
+ * fine-tuning stage that only makes the head's model worse leaves it as it was.
+ */
+async function runStage(g: Grafted, data: Pick<Splits, 'train' | 'val'>, stage: Stage, o: Options, index: number, y: tf.Tensor, yVal: tf.Tensor): Promise<StageReport> {
+  const t0 = performance.now();
+  // A frozen base's trunk is frozen whole; a LayersModel splits at this stage's boundary.
+  const below = g.scratch ? undefined : await frozenPart(g, stage.boundary, o.engine);
+  const progress = (done: number, total: number) => o.onFeatures?.(stage.name, done, total);
+  const part = below ?? { ...scratchInput(), engine: 'tfjs' as const };
+  const extract = { normalize: g.base.normalize, batchSize: 64, cache: below && o.cache };
+  let train: Awaited<ReturnType<typeof extractFeatures>> | undefined;
+  let val: typeof train;
+  try {
+    train = await extractFeatures(part, data.train, { ...extract, onBatch: progress });
+    val = await extractFeatures(part, data.val, extract);
+  } catch (e) {
+    train?.features.dispose();
+    throw e;
+  } finally {
+    // A graft's own trunk lives as long as the graft; a stage's exported part only as long as the stage.
+    if (!g.trunk) await below?.release?.();
+  }
+  const [x, xVal] = [train.features, val!.features];
+  const features = { computed: train.stats.computed + val!.stats.computed, cached: train.stats.cached + val!.stats.cached };
+  const featureSeconds = (performance.now() - t0) / 1000;
+  if (!g.trunk) trainAbove(g, stage.boundary);
+  const above = trainablePart(g, stage.boundary);
+  try {
+    const probe = stage.name === 'head' && o.headInit === 'probe' ? await initHeadByProbe(above, x, data.train.labels, g.classes.length, o.seed) : undefined;
+    const r = await withSeed(o.seed === undefined ? undefined : o.seed + index, () =>
+      fitStage(above, x, y, [xVal, yVal], { stage: stage.name, epochs: o.epochs, learningRate: stage.learningRate, batchSize: o.batchSize, patience: o.patience, keepInitial: true, onEpoch: o.onEpoch }),
+    );
+    return { ...r, trainableFrom: stage.boundary, featureSeconds, engine: part.engine, features, probe, blocks: stage.blocks, kept: true };
+  } finally {
+    tf.dispose([x, xVal]);
+    // Re-applying layers counts as a use that dispose must release; the shared weights stay
+    // with g.model, which still holds its own reference.
+    if (above !== g.model) above.dispose();
+  }
 }
+
+const fineTune = (g: Grafted, blocks: number, o: Options): Stage | undefined => {
+  const boundary = unfreezeBoundary(g, blocks);
+  return boundary === g.cut ? undefined : { name: `fine-tune`, boundary, learningRate: o.learningRate / 10, blocks };
+};
 
 export async function trainGrafted(g: Grafted, data: Pick<Splits, 'train' | 'val'>, options: TrainOptions = {}): Promise<TrainResult> {
-  const o = { ...TRAIN_DEFAULTS, ...options };
+  const o: Options = { ...TRAIN_DEFAULTS, ...options };
   if (g.scratch && data.train.stream) {
     // Scratch training fits on whole-set float tensors: 4x the pixels that were too big to hold.
     throw usageError('--scratch trains on the images held in memory, and this data set is streamed (too large, or --stream): use --per-class or a smaller set');
   }
+  if (o.unfreeze !== 'auto' && !(Number.isInteger(o.unfreeze) && o.unfreeze >= 0)) throw usageError(`unfreeze must be a whole number >= 0 or 'auto', got ${o.unfreeze}`);
   const started = performance.now();
-  const stages = plan(g, o);
-  const results: TrainResult['stages'] = [];
+  const stages: StageReport[] = [];
   const y = oneHot(data.train.labels, g.classes.length);
   const yVal = oneHot(data.val.labels, g.classes.length);
+  const run = async (stage: Stage) => {
+    const report = await runStage(g, data, stage, o, stages.length, y, yVal);
+    stages.push(report);
+    return report;
+  };
+  let unfreeze = 0;
   try {
-    for (const stage of stages) {
-      const t0 = performance.now();
-      // A frozen base's trunk is frozen whole; a LayersModel splits at this stage's boundary.
-      const below = g.scratch ? undefined : await frozenPart(g, stage.boundary, o.engine);
-      const progress = (done: number, total: number) => o.onFeatures?.(stage.name, done, total);
-      const part = below ?? { ...scratchInput(), engine: 'tfjs' as const };
-      const extract = { normalize: g.base.normalize, batchSize: 64, cache: below && o.cache };
-      let train: Awaited<ReturnType<typeof extractFeatures>> | undefined;
-      let val: typeof train;
-      try {
-        train = await extractFeatures(part, data.train, { ...extract, onBatch: progress });
-        val = await extractFeatures(part, data.val, extract);
-      } catch (e) {
-        train?.features.dispose();
-        throw e;
-      } finally {
-        // A graft's own trunk lives as long as the graft; a stage's exported part only as long as the stage.
-        if (!g.trunk) await below?.release?.();
-      }
-      const [x, xVal] = [train.features, val!.features];
-      const features = { computed: train.stats.computed + val!.stats.computed, cached: train.stats.cached + val!.stats.cached };
-      const featureSeconds = (performance.now() - t0) / 1000;
-      if (!g.trunk) trainAbove(g, stage.boundary);
-      const above = trainablePart(g, stage.boundary);
-      try {
-        const r = await withSeed(o.seed === undefined ? undefined : o.seed + results.length, () =>
-          fitStage(above, x, y, [xVal, yVal], { stage: stage.name, epochs: o.epochs, learningRate: stage.learningRate, batchSize: o.batchSize, patience: o.patience, onEpoch: o.onEpoch }),
-        );
-        results.push({ ...r, trainableFrom: stage.boundary, featureSeconds, engine: part.engine, features });
-      } finally {
-        tf.dispose([x, xVal]);
-        // Re-applying layers counts as a use that dispose must release; the shared weights stay
-        // with g.model, which still holds its own reference.
-        if (above !== g.model) above.dispose();
+    if (g.scratch) {
+      await run({ name: 'scratch', boundary: graftedBoundary(g), learningRate: o.learningRate });
+    } else {
+      const head = await run({ name: 'head', boundary: headBoundary(g), learningRate: o.learningRate });
+      if (o.unfreeze === 'auto') unfreeze = await searchUnfreeze(g, o, head, run);
+      else {
+        const stage = fineTune(g, o.unfreeze, o);
+        if (stage) await run(stage);
+        unfreeze = stage ? o.unfreeze : 0;
       }
     }
   } finally {
@@ -115,5 +161,44 @@ export async function trainGrafted(g: Grafted, data: Pick<Splits, 'train' | 'val
     // Leave the model frozen as it was grafted: trunk fixed, head trainable.
     if (!g.trunk) trainAbove(g, graftedBoundary(g));
   }
-  return { stages: results, seconds: (performance.now() - started) / 1000 };
+  const trainableFrom = stages.filter((s) => s.kept).at(-1)?.trainableFrom ?? graftedBoundary(g);
+  return { stages, unfreeze, trainableFrom, seconds: (performance.now() - started) / 1000 };
 }
+
+/**
+ * Fine-tune 1, 2, … blocks, each from the trained head, and keep the weights of the one with the
+ * lowest validation loss: a short validation search, as the issue of how deep to fine-tune has
+ * no closed answer (it depends on how far the target is from the source). Stops at the first
+ * depth that does not improve on the one before, or at UNFREEZE_AUTO_MAX.
+ */
+async function searchUnfreeze(g: Grafted, o: Options, head: StageReport, run: (s: Stage) => Promise<StageReport>): Promise<number> {
+  const start = snapshot(g.model);
+  let best = { blocks: 0, valLoss: head.bestValLoss, weights: undefined as Snapshot | undefined, report: undefined as StageReport | undefined };
+  try {
+    let previous = { valLoss: head.bestValLoss, boundary: head.trainableFrom };
+    for (let blocks = 1; blocks <= UNFREEZE_AUTO_MAX; blocks++) {
+      const stage = fineTune(g, blocks, o);
+      // No block left below the last try: the base is fine-tuned down to its input.
+      if (!stage || stage.boundary === previous.boundary) break;
+      if (blocks > 1) restore(start);
+      const report = await run(stage);
+      report.kept = false;
+      if (report.bestValLoss < best.valLoss) {
+        if (best.weights) tf.dispose([...best.weights.values()]);
+        best = { blocks, valLoss: report.bestValLoss, weights: snapshot(g.model), report };
+      }
+      if (!(report.bestValLoss < previous.valLoss)) break;
+      previous = { valLoss: report.bestValLoss, boundary: stage.boundary };
+    }
+    restore(best.weights ?? start);
+    if (best.report) best.report.kept = true;
+    return best.blocks;
+  } finally {
+    tf.dispose([...start.values(), ...(best.weights?.values() ?? [])]);
+  }
+}
+
+/** Each variable's value, keyed by the variable: weight lists are ordered trainable-first, which changes with the stage. */
+type Snapshot = Map<tf.LayerVariable, tf.Tensor>;
+const snapshot = (model: tf.LayersModel): Snapshot => new Map(model.weights.map((v) => [v, v.read().clone()]));
+const restore = (s: Snapshot) => s.forEach((value, v) => v.write(value));

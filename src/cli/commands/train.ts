@@ -7,7 +7,7 @@ import { loadBase } from '../../bases/index.js';
 import { parseClassFilter } from '../../data/index.js';
 import type { Skipped } from '../../data/types.js';
 import { trainClassifier } from '../../train/classifier.js';
-import { TRAIN_DEFAULTS } from '../../train/train.js';
+import { TRAIN_DEFAULTS, UNFREEZE_AUTO_MAX, type StageReport } from '../../train/train.js';
 import { FeatureCache } from '../../train/feature-cache.js';
 import { ENGINES, type Engine } from '../../train/frozen.js';
 import { baseOptions, withBaseFlags, type BaseFlags } from '../base-flags.js';
@@ -26,7 +26,7 @@ interface TrainFlags extends GlobalOptions, BaseFlags {
   epochs: number;
   cut: string;
   head?: string;
-  unfreeze: number;
+  unfreeze: number | 'auto';
   batchSize: number;
   lr: number;
   patience: number;
@@ -37,12 +37,16 @@ interface TrainFlags extends GlobalOptions, BaseFlags {
   force: boolean;
 }
 
+const stageName = (s: StageReport) => (s.blocks === undefined ? s.stage : `${s.stage} (${s.blocks} block${s.blocks === 1 ? '' : 's'})${s.kept ? '' : ', not kept'}`);
+
 /** Report skipped files in one warning, the way a person wants to read it. */
 export function skippedWarning(skipped: Skipped[]): void {
   if (!skipped.length) return;
   const shown = skipped.slice(0, 10).map((s) => `${s.path} (${s.reason})`);
   warn(`skipped ${skipped.length} unusable file${skipped.length > 1 ? 's' : ''}: ${shown.join(', ')}${skipped.length > 10 ? ', …' : ''}`);
 }
+
+const unfreezeArg = (v: string) => (v === 'auto' ? ('auto' as const) : intArg('--unfreeze (or auto)')(v));
 
 export function trainCommand(): Command {
   return withBaseFlags(new Command('train'))
@@ -54,7 +58,7 @@ export function trainCommand(): Command {
     .option('--epochs <n>', 'maximum epochs per stage', intArg('--epochs', 1), TRAIN_DEFAULTS.epochs)
     .option('--cut <layer>', 'layer to cut the base at: name, index, or auto (the block output with the best LogME on your data; the base\'s usual cut for frozen bases)', 'auto')
     .option('--head <head>', 'linear or mlp[:UNITS] (default: the base\'s suggested head)')
-    .option('--unfreeze <n>', 'blocks below the cut fine-tuned in stage 2 (0: head only)', intArg('--unfreeze'), TRAIN_DEFAULTS.unfreeze)
+    .option('--unfreeze <n>', `blocks below the cut fine-tuned in stage 2: a number (0: head only) or auto (tries 1 to ${UNFREEZE_AUTO_MAX}, keeps the lowest validation loss)`, unfreezeArg, TRAIN_DEFAULTS.unfreeze)
     .option('--batch-size <n>', 'batch size', intArg('--batch-size', 1), TRAIN_DEFAULTS.batchSize)
     .option('--lr <rate>', 'learning rate of stage 1 (stage 2 uses a tenth)', numArg, TRAIN_DEFAULTS.learningRate)
     .option('--patience <n>', 'early-stopping patience in epochs', intArg('--patience', 1), TRAIN_DEFAULTS.patience)
@@ -114,14 +118,19 @@ export function trainCommand(): Command {
         }
         log(`cut auto: ${cutChoice.cut} has the highest LogME (${cutChoice.ranking[0].logme.toFixed(4)}) of ${cutChoice.ranking.length} block outputs on the training images${usual && usual.cut !== cutChoice.cut ? `; the base's usual cut ${usual.cut} scores ${usual.logme.toFixed(4)}` : ''} (graft rank shows them all; --cut LAYER overrides)`);
       }
+      const tried = training.stages.filter((s) => s.blocks !== undefined);
+      if (flags.unfreeze === 'auto' && !grafted.scratch) {
+        const losses = tried.map((s) => `${s.blocks}: ${s.bestValLoss.toFixed(4)}`).join(', ');
+        log(`unfreeze auto: kept ${training.unfreeze} block${training.unfreeze === 1 ? '' : 's'} (validation loss head only: ${training.stages[0].bestValLoss.toFixed(4)}${losses ? `; blocks fine-tuned ${losses}` : ''})`);
+      }
       log(table(
         ['stage', 'trainable from', 'frozen part on', 'features computed', 'cached', 'feature s', 'epochs', 'best epoch', 'best val loss', 'train s'],
-        training.stages.map((s) => [s.stage, s.trainableFrom, s.engine, s.features.computed, s.features.cached, s.featureSeconds.toFixed(1), s.epochsRun, s.bestEpoch, s.bestValLoss.toFixed(4), s.seconds.toFixed(1)]),
+        training.stages.map((s) => [stageName(s), s.trainableFrom, s.engine, s.features.computed, s.features.cached, s.featureSeconds.toFixed(1), s.epochsRun, s.bestEpoch, s.bestValLoss.toFixed(4), s.seconds.toFixed(1)]),
       ));
       log(table(['split', 'accuracy', 'macro-F1'], [['val', pct(metrics.val.accuracy), metrics.val.macroF1.toFixed(3)], ['test', pct(metrics.test.accuracy), metrics.test.macroF1.toFixed(3)]]));
       log(`saved to ${flags.out}`);
-      const stages = training.stages.map((s) => ({ stage: s.stage, engine: s.engine, features: s.features, featureSeconds: s.featureSeconds, seconds: s.seconds }));
+      const stages = training.stages.map((s) => ({ stage: s.stage, blocks: s.blocks, kept: s.kept, bestValLoss: s.bestValLoss, engine: s.engine, features: s.features, featureSeconds: s.featureSeconds, seconds: s.seconds }));
       const cutAuto = cutChoice && { by: cutChoice.by, suggested: cutChoice.suggested, ranking: cutChoice.ranking.map((r) => ({ cut: r.cut, logme: r.logme })), check: cutChoice.check };
-      if (flags.json) printJson({ out: flags.out, classes: grafted.classes, cut: grafted.cut, cutAuto, scratch: grafted.scratch, metrics: summary, stages, seconds: training.seconds });
+      if (flags.json) printJson({ out: flags.out, classes: grafted.classes, cut: grafted.cut, cutAuto, unfreeze: training.unfreeze, scratch: grafted.scratch, metrics: summary, stages, seconds: training.seconds });
     });
 }
