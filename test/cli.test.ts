@@ -329,3 +329,41 @@ describe('ONNX: bases, engines, export, the feature cache', () => {
     assertOneLineError(graft('train', '--base', base, '--data', data, '--out', out('x7'), '--engine', 'gpu'), 2, /argument 'gpu' is invalid/);
   });
 });
+
+describe('graft adapt', () => {
+  let source = '';
+  let labelled = '';
+  let flat = '';
+  before(async () => {
+    source = (await makeImageFolder(join(dir, 'adapt-source'), { perClass: 8, size: 20 })).root;
+    const target = await makeImageFolder(join(dir, 'adapt-target'), { perClass: 6, size: 20, seed: 2 });
+    labelled = target.root;
+    // The same target images without their class folders: an unlabelled target.
+    flat = join(dir, 'adapt-flat');
+    mkdirSync(flat, { recursive: true });
+    for (const [cls, files] of Object.entries(target.files)) files.forEach((f, i) => writeFileSync(join(flat, `${cls}-${i}.png`), readFileSync(f)));
+  });
+
+  it('adapts to an unlabelled folder, reports the labelled target and the source-only baseline', () => {
+    const r = graft('adapt', '--base', base, '--source', source, '--target', flat, '--eval-target', labelled, '--method', 'coral', '--epochs', '3', '--json', '--backend', 'cpu');
+    const trained = graft('adapt', '--base', base, '--source', source, '--target', flat, '--eval-target', labelled, '--method', 'dann', '--trunk', 'trainable', '--epochs', '2', '--json', '--backend', 'cpu');
+    assert.equal(trained.code, 0, trained.stderr);
+    assert.match(trained.stdout, /trunk trainable/);
+    assert.equal(r.code, 0, r.stderr);
+    const j = r.json as { method: string; target: { accuracy: number; macroF1: number }; source: { accuracy: number }; baseline: { target: { accuracy: number } }; checkpoint: string };
+    assert.equal(j.method, 'coral');
+    assert.ok(j.target.accuracy >= 0 && j.target.accuracy <= 1 && typeof j.target.macroF1 === 'number');
+    assert.ok(j.source.accuracy >= 0 && j.source.accuracy <= 1);
+    assert.ok(typeof j.baseline.target.accuracy === 'number');
+    assert.match(j.checkpoint, /source validation/);
+    assert.match(r.stdout, /coral .*\n.*none \(baseline\)/);
+    assert.match(r.stdout, /target 12 images \(labels not used\)/);
+  });
+
+  it('bad input: unlabelled --eval-target, --target-labels on unlabelled data, unknown method: exit 2', () => {
+    const common = ['--base', base, '--source', source, '--epochs', '1', '--backend', 'cpu'];
+    assertOneLineError(graft('adapt', ...common, '--target', flat, '--eval-target', flat, '--method', 'none'), 2, /--eval-target .* has no labels/);
+    assertOneLineError(graft('adapt', ...common, '--target', flat, '--target-labels', '2', '--method', 'none'), 2, /--target-labels needs labelled target data/);
+    assertOneLineError(graft('adapt', ...common, '--target', flat, '--method', 'mmd'), 2, /--method/);
+  });
+});

@@ -6,6 +6,7 @@ import { BACKENDS, useBackend, type BackendName } from '../backend/index.js';
 import { setOnnxThreads } from '../backend/onnx-runtime.js';
 import { GraftError } from '../errors.js';
 import { GRAFT_VERSION } from '../version.js';
+import { adaptCommand } from './commands/adapt.js';
 import { cacheCommand } from './commands/cache.js';
 import { evalCommand } from './commands/eval.js';
 import { experimentCommand } from './commands/experiment.js';
@@ -45,7 +46,7 @@ function program(): Command {
     .exitOverride()
     // Suggestions ("Did you mean …?") would be a second line; errors are one line.
     .showSuggestionAfterError(false);
-  for (const make of [trainCommand, evalCommand, predictCommand, inspectCommand, rankCommand, experimentCommand, pretrainCommand, exportCommand, cacheCommand]) {
+  for (const make of [trainCommand, evalCommand, predictCommand, inspectCommand, rankCommand, adaptCommand, experimentCommand, pretrainCommand, exportCommand, cacheCommand]) {
     p.addCommand(withCommon(make()).exitOverride().showSuggestionAfterError(false));
   }
   return p;

@@ -4,6 +4,8 @@ import { usageError } from '../errors.js';
 import { loadFolder } from './folder.js';
 import { isManifestPath, loadManifest } from './manifest.js';
 import { loadMnist } from './mnist.js';
+import { loadMnistM, loadMnistRgb } from './mnist-m.js';
+import { resizeSet } from './resize.js';
 import { applyPerClass, DEFAULT_VAL_FRACTION, splitDataset } from './split.js';
 import type { LoadedData, LoadOptions, SplitOptions, Splits } from './types.js';
 
@@ -17,15 +19,28 @@ export { mulberry32, shuffle } from './random.js';
 
 /** The spec naming the built-in digits; a folder called `mnist` needs `./mnist`. */
 export const MNIST_SPEC = 'mnist';
+/** The digits as RGB (gray in each channel), and MNIST-M (the digits blended over photographs, seed 0); folders so named need `./`. */
+export const MNIST_RGB_SPEC = 'mnist-rgb';
+export const MNIST_M_SPEC = 'mnist-m';
+export { loadMnistM, loadMnistRgb, blendMnistM } from './mnist-m.js';
 
 /** Load `spec` as it is on disk: one set to split, or sets already split into train/val/test folders. */
 export async function loadData(spec: string, opts: LoadOptions): Promise<LoadedData> {
   if (spec === MNIST_SPEC) return { kind: 'set', set: await loadMnist(opts) };
+  if (spec === MNIST_RGB_SPEC || spec === MNIST_M_SPEC) {
+    // 28x28x3, then fitted to the base's input as mnist is (`cover` unless the base says otherwise).
+    const set = spec === MNIST_M_SPEC ? await loadMnistM({ classes: opts.classes }) : await loadMnistRgb({ classes: opts.classes });
+    const n = set.labels.length;
+    opts.onProgress?.(0, n);
+    const fitted = await resizeSet(set, opts.size, opts.resize ?? 'cover');
+    opts.onProgress?.(n, n);
+    return { kind: 'set', set: fitted };
+  }
   const info = await stat(spec).catch(() => undefined);
   if (!info) throw usageError(`data path not found: ${spec}`);
   if (info.isDirectory()) return loadFolder(spec, opts);
   if (isManifestPath(spec)) return { kind: 'set', set: await loadManifest(spec, opts) };
-  throw usageError(`${spec} is not a folder, a .csv or .jsonl manifest, or "mnist"`);
+  throw usageError(`${spec} is not a folder, a .csv or .jsonl manifest, or a built-in set (mnist, mnist-rgb, mnist-m)`);
 }
 
 /**

@@ -19,7 +19,7 @@ export interface ManifestRow {
 
 const COLUMNS = ['path', 'label'] as const;
 
-function parseCsv(text: string, file: string): ManifestRow[] {
+function parseCsv(text: string, file: string, required: readonly string[]): ManifestRow[] {
   let records: string[][];
   try {
     records = parse(text, { bom: true, skip_empty_lines: true, trim: true });
@@ -29,7 +29,7 @@ function parseCsv(text: string, file: string): ManifestRow[] {
   if (records.length === 0) throw usageError(`${file} is empty; expected a header row with columns ${COLUMNS.join(', ')}`);
   const header = records[0];
   const lower = header.map((h) => h.toLowerCase());
-  const missing = COLUMNS.filter((c) => !lower.includes(c));
+  const missing = required.filter((c) => !lower.includes(c));
   if (missing.length) {
     throw usageError(
       `${file}: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ` +
@@ -39,10 +39,10 @@ function parseCsv(text: string, file: string): ManifestRow[] {
   const pathCol = lower.indexOf('path');
   const labelCol = lower.indexOf('label');
   // Assumes no quoted newlines, so record i is on line i + 1; only used in messages.
-  return records.slice(1).map((r, i) => ({ path: r[pathCol] ?? '', label: r[labelCol] ?? '', line: i + 2 }));
+  return records.slice(1).map((r, i) => ({ path: r[pathCol] ?? '', label: labelCol < 0 ? '' : (r[labelCol] ?? ''), line: i + 2 }));
 }
 
-function parseJsonl(text: string, file: string): ManifestRow[] {
+function parseJsonl(text: string, file: string, required: readonly string[]): ManifestRow[] {
   const rows: ManifestRow[] = [];
   text.replace(/^\uFEFF/, '').split(/\r?\n/).forEach((raw, i) => {
     if (!raw.trim()) return;
@@ -56,7 +56,7 @@ function parseJsonl(text: string, file: string): ManifestRow[] {
       throw usageError(`${file}:${i + 1}: expected an object with keys ${COLUMNS.join(', ')}`);
     }
     const rec = obj as Record<string, unknown>;
-    const missing = COLUMNS.filter((c) => !(c in rec));
+    const missing = required.filter((c) => !(c in rec));
     if (missing.length) {
       throw usageError(`${file}:${i + 1}: missing key${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (keys found: ${Object.keys(rec).join(', ') || 'none'})`);
     }
@@ -66,8 +66,11 @@ function parseJsonl(text: string, file: string): ManifestRow[] {
   return rows;
 }
 
-/** The manifest's rows, paths still as written. Usage errors for a missing file or column. */
-export async function readManifest(file: string): Promise<ManifestRow[]> {
+/**
+ * The manifest's rows, paths still as written. Usage errors for a missing file or column; with
+ * `unlabelled`, the label column may be absent (rows then have empty labels).
+ */
+export async function readManifest(file: string, o: { unlabelled?: boolean } = {}): Promise<ManifestRow[]> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -75,7 +78,8 @@ export async function readManifest(file: string): Promise<ManifestRow[]> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw usageError(`data path not found: ${file}`);
     throw err;
   }
-  return extname(file).toLowerCase() === '.csv' ? parseCsv(text, file) : parseJsonl(text, file);
+  const required = o.unlabelled ? (['path'] as const) : COLUMNS;
+  return extname(file).toLowerCase() === '.csv' ? parseCsv(text, file, required) : parseJsonl(text, file, required);
 }
 
 // Integer labels (0..10) sort as numbers, which is what anyone writing them means; others by code point,

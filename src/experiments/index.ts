@@ -1,10 +1,12 @@
 import { digitsTransfer } from './digits-transfer.js';
+import { mnistMnistm } from './mnist-mnistm.js';
 import { transferLayers } from './transfer-layers.js';
 import type { Experiment } from './types.js';
 
 export const EXPERIMENTS: Record<string, Experiment> = {
   [digitsTransfer.name]: digitsTransfer,
   [transferLayers.name]: transferLayers,
+  [mnistMnistm.name]: mnistMnistm,
 };
 
 export type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';

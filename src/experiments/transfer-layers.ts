@@ -9,8 +9,8 @@ import { loadBase } from '../bases/index.js';
 import { loadDataSplits } from '../data/index.js';
 import { loadMnist } from '../data/mnist.js';
 import { splitDataset } from '../data/split.js';
-import { resizePixels } from '../data/images.js';
-import type { ImageSet, ImageSize, Splits } from '../data/types.js';
+import { resizeSet } from '../data/resize.js';
+import type { ImageSize, Splits } from '../data/types.js';
 import { rankCuts } from '../evaluate/rank.js';
 import { pct, table } from '../evaluate/report.js';
 import { kendallTau } from '../evaluate/transferability.js';
@@ -23,16 +23,6 @@ import type { Experiment, ExperimentOptions, ExperimentResult } from './types.js
 const HEAD = { epochs: 30, patience: 5, unfreeze: 0 };
 /** Offline default: digits 5-9 of the mnist package, 40 training images per class. */
 const DEFAULT_PER_CLASS = 40;
-
-async function resizeSet(set: ImageSet, to: ImageSize): Promise<ImageSet> {
-  const { height, width, channels } = set.size;
-  const per = height * width * channels;
-  const out = new Uint8Array(set.labels.length * to.height * to.width * to.channels);
-  for (let i = 0; i < set.labels.length; i++) {
-    out.set(await resizePixels(set.pixels.subarray(i * per, (i + 1) * per), set.size, to), i * to.height * to.width * to.channels);
-  }
-  return { ...set, size: to, pixels: out };
-}
 
 /** Digits split at 28x28 (cheap), then only the images used are brought to the base's input. */
 async function defaultData(size: ImageSize, seed: number): Promise<Splits> {

@@ -14,7 +14,7 @@ export function evalCommand(): Command {
   return new Command('eval')
     .description("evaluate a trained model on a data set (by default its test split, the same as train's with the same --seed)")
     .requiredOption('--model <dir>', 'a directory written by graft train')
-    .requiredOption('--data <data>', 'image folder, CSV/JSONL manifest, or mnist')
+    .requiredOption('--data <data>', 'image folder, CSV/JSONL manifest, or a built-in set (mnist, mnist-rgb, mnist-m)')
     .option('--classes <spec>', 'use only these classes (e.g. 5-9 for mnist)')
     .addOption(new Option('--split <name>', 'which part of the data to evaluate on').choices(['test', 'val', 'train', 'all']).default('test'))
     .option('--seed <n>', "split seed (default: the seed the model was trained with)", intArg('--seed'))

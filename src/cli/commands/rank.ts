@@ -25,7 +25,7 @@ export function rankCommand(): Command {
   return withBaseFlags(new Command('rank'))
     .description('score every candidate cut of one or more bases on your data (LogME, H-score, LEEP, linear probe), before any fine-tuning')
     .requiredOption('--base <base>', 'a base (repeat for several)', collect)
-    .requiredOption('--data <data>', 'image folder, CSV/JSONL manifest, or mnist (the training split is scored)')
+    .requiredOption('--data <data>', 'image folder, CSV/JSONL manifest, or a built-in set (mnist, mnist-rgb, mnist-m; the training split is scored)')
     .addOption(new Option('--cuts <set>', 'which cuts: the output of each block, or every cut point').choices(['blocks', 'all']).default('blocks'))
     .option('--probe', 'also cross-validate a linear probe at each cut (slower; the reference the scores estimate)', false)
     .option('--seed <n>', 'random seed (split, probe folds)', intArg('--seed'), 0)

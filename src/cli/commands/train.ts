@@ -52,7 +52,7 @@ export function trainCommand(): Command {
   return withBaseFlags(new Command('train'))
     .description('graft a new head on a base and fine-tune it on your data')
     .requiredOption('--base <base>', 'mobilenet_v2, inception_v3, digits-cnn, a path/URL to a TF.js model.json, or onnx:PATH')
-    .requiredOption('--data <data>', 'image folder (root/<class>/*.jpg), CSV/JSONL manifest, or mnist')
+    .requiredOption('--data <data>', 'image folder (root/<class>/*.jpg), CSV/JSONL manifest, or a built-in set (mnist, mnist-rgb, mnist-m)')
     .requiredOption('--out <dir>', 'output directory for the trained model')
     .option('--per-class <n>', 'keep N training examples per class (val/test untouched)', intArg('--per-class', 1))
     .option('--epochs <n>', 'maximum epochs per stage', intArg('--epochs', 1), TRAIN_DEFAULTS.epochs)

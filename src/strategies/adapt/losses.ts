@@ -1,0 +1,47 @@
+// The pieces domain adaptation adds to a classifier's loss. Each is a plain tensor function so a
+// training loop (graft's, or a user's) can combine them; the tests check them against closed forms.
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Covariance of the rows of x (n x d), unbiased: (X'X - (1'X)'(1'X)/n) / (n - 1), as Deep CORAL
+ * defines it (Sun and Saenko 2016, eq. 2-3).
+ */
+export function covariance(x: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const n = x.shape[0];
+    const centred = tf.sub(x, tf.mean(x, 0, true));
+    return tf.div(tf.matMul(centred, centred, true, false), Math.max(1, n - 1)) as tf.Tensor2D;
+  });
+}
+
+/**
+ * Deep CORAL's loss: the squared Frobenius distance between the source and target feature
+ * covariances, over 4d² (Sun and Saenko 2016, eq. 1). Differentiable in both inputs.
+ */
+export function coralLoss(source: tf.Tensor2D, target: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => {
+    const d = source.shape[1];
+    const diff = tf.sub(covariance(source), covariance(target));
+    return tf.div(tf.sum(tf.square(diff)), 4 * d * d) as tf.Scalar;
+  });
+}
+
+/**
+ * The gradient reversal layer of Ganin et al. (2016): the identity going forward, the incoming
+ * gradient multiplied by -lambda going back. Feature extractor and domain classifier then play
+ * the minimax game in one backward pass.
+ */
+export function reverseGradient<T extends tf.Tensor>(x: T, lambda: number): T {
+  const op = tf.customGrad(((input: tf.Tensor) => ({ value: tf.clone(input), gradFunc: (dy: tf.Tensor) => tf.mul(dy, -lambda) })) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(x) as T;
+}
+
+/** DANN's adaptation factor at training progress p in [0, 1]: 2 / (1 + exp(-γp)) - 1, γ = 10 (Ganin et al. 2016, section 5.2.2). */
+export function dannLambda(progress: number, gamma = 10): number {
+  return 2 / (1 + Math.exp(-gamma * progress)) - 1;
+}
+
+/** DANN's annealed learning rate μ0 / (1 + αp)^β, α = 10, β = 0.75 (the same section). */
+export function dannLearningRate(base: number, progress: number, alpha = 10, beta = 0.75): number {
+  return base / (1 + alpha * progress) ** beta;
+}
