@@ -105,14 +105,19 @@ describe('adaptation methods', () => {
 
   it('every method trains, keeps its best source-validation epoch, and reports how it chose', async () => {
     const d = domains(6);
+    const onTarget: Record<string, number> = {};
     for (const method of ADAPT_METHODS) {
       const r = await trainAdaptation({ train: d.train, val: d.val }, d.target.x, 2, { method, epochs: 8, seed: 2, selfTrain: { rounds: 1, threshold: 0.6 } });
       assert.match(r.checkpoint, /source validation/);
       close(accuracyOn(r.model, d.val.x, d.val.y), r.sourceValAccuracy, 1e-9, method);
       assert.ok(r.sourceValAccuracy > 0.8, `${method}: ${r.sourceValAccuracy}`);
       if (method === 'self-train') assert.equal(r.pseudoLabels!.length, 1);
+      if (method === 'adabn') adaBN(r.model, d.target.x);
+      onTarget[method] = accuracyOn(r.model, d.target.x, d.target.y);
       r.model.dispose();
     }
+    // The target is the source shifted and rescaled: normalising it with its own statistics must help there.
+    assert.ok(onTarget.adabn > onTarget.none, JSON.stringify(onTarget));
   });
 
   it('is repeatable for a seed', async () => {

@@ -26,7 +26,6 @@ async function unlabelledFiles(paths: string[], where: string, opts: LoadOptions
   const skips: Skipped[] = [];
   const files = paths.map((path) => ({ path, label: UNLABELLED }));
   const set = await decodeFiles(files, [], opts, new Progress(files.length, opts.onProgress), skips);
-  skips.forEach((s) => opts.onSkip?.(s));
   settleSkips(skips, opts, where);
   if (!set.labels.length) throw usageError(`${where}: no usable images`);
   return set;
@@ -54,5 +53,13 @@ export async function loadTarget(spec: string, opts: LoadOptions): Promise<Targe
   }
   const data = await loadData(spec, opts);
   const set = data.kind === 'set' ? data.set : concat(...[data.train, data.val, data.test].filter((s): s is ImageSet => s !== undefined));
-  return { set, labelled: true };
+  return { set: inClassOrder(set, opts.classes ?? set.classes, spec), labelled: true };
+}
+
+/** Labels re-indexed by class name into `classes`: a loader drops classes it found no images of, which shifts the indices after them. */
+function inClassOrder(set: ImageSet, classes: string[], spec: string): ImageSet {
+  const index = new Map(classes.map((c, i) => [c, i]));
+  const unknown = set.classes.filter((c) => !index.has(c));
+  if (unknown.length) throw usageError(`${spec}: classes ${unknown.join(', ')} are not among the source's (${classes.join(', ')})`);
+  return { ...set, classes, labels: Int32Array.from(set.labels, (y) => index.get(set.classes[y])!) };
 }

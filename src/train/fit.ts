@@ -20,7 +20,7 @@ export interface FitOptions {
   batchSize: number;
   /** Epochs without a better validation loss before stopping. */
   patience: number;
-  /** The weights the model starts with count as epoch 0: training keeps them unless an epoch beats their validation loss. */
+  /** The weights the model starts with count as epoch 0: training keeps them unless an epoch beats their validation loss (with validation data only). */
   keepInitial?: boolean;
   onEpoch?: (e: EpochInfo) => void;
 }
@@ -99,9 +99,10 @@ export async function fitStage(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor
   const best = new RestoreBest(opts);
   const validation = val && val[0].shape[0] > 0 ? val : undefined;
   try {
-    if (opts.keepInitial) {
-      const watched = validation ?? [x, y];
-      const scores = [model.evaluate(watched[0], watched[1], { batchSize: opts.batchSize })].flat();
+    // Only against validation data: the epochs' training loss is an average taken with dropout on
+    // while the weights move, not comparable with an evaluation of the starting weights.
+    if (opts.keepInitial && validation) {
+      const scores = [model.evaluate(validation[0], validation[1], { batchSize: opts.batchSize })].flat();
       best.startFrom(model, num(scores[0]));
       tf.dispose(scores);
     }

@@ -183,11 +183,13 @@ async function searchUnfreeze(g: Grafted, o: Options, head: StageReport, run: (s
       if (blocks > 1) restore(start);
       const report = await run(stage);
       report.kept = false;
-      if (report.bestValLoss < best.valLoss) {
+      // A try whose best is its starting point (epoch 0) changed nothing, whatever rounding says.
+      const improved = report.bestEpoch > 0 && report.bestValLoss < best.valLoss;
+      if (improved) {
         if (best.weights) tf.dispose([...best.weights.values()]);
         best = { blocks, valLoss: report.bestValLoss, weights: snapshot(g.model), report };
       }
-      if (!(report.bestValLoss < previous.valLoss)) break;
+      if (report.bestEpoch === 0 || !(report.bestValLoss < previous.valLoss)) break;
       previous = { valLoss: report.bestValLoss, boundary: stage.boundary };
     }
     restore(best.weights ?? start);

@@ -66,6 +66,8 @@ export function adaptCommand(): Command {
         evalTarget: evalTarget?.set,
         targetLabelled: flags.targetLabels ? applyPerClass(target.set, flags.targetLabels, flags.seed) : undefined,
       };
+      if (flags.method === 'adabn' && flags.trunk === 'frozen' && !base.model) throw usageError(`adabn recomputes the trunk's BatchNorm statistics, and ${base.name} is a frozen graph or ONNX model: use a TF.js LayersModel base`);
+      if (flags.trunk === 'trainable' && [source.train, target.set, evalTarget?.set].some((s) => s?.stream)) throw usageError('--trunk trainable holds the images in memory, and this data is streamed (too large, or --stream): use a frozen trunk or a smaller set');
       const cache = flags.cache ? new FeatureCache({ dir: flags.cacheDir }) : undefined;
       const features =
         flags.trunk === 'trainable'
@@ -86,7 +88,7 @@ export function adaptCommand(): Command {
           r.seconds.toFixed(1),
         ]);
         log(table(['method', 'target accuracy', 'target macro-F1', 'source test accuracy', 'train s'], rows));
-        log(`checkpoint: ${result.checkpoint} (no target label used)`);
+        log(`checkpoint: ${result.checkpoint}${data.targetLabelled ? '' : ' (no target label used)'}`);
         if (result !== baseline && result.target && baseline.target && result.target.accuracy < baseline.target.accuracy) {
           warn(`negative transfer: ${flags.method} ends below source-only training on the target (${pct(result.target.accuracy)} < ${pct(baseline.target.accuracy)})`);
         }

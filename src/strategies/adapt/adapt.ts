@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { mulberry32, shuffle } from '../../data/random.js';
 import { usageError } from '../../errors.js';
 import { withSeed } from '../../train/seed.js';
+import { oneHot } from '../../train/tensors.js';
 import { coralLoss, dannLambda, dannLearningRate, reverseGradient } from './losses.js';
 
 export const ADAPT_METHODS = ['none', 'adabn', 'coral', 'dann', 'self-train'] as const;
@@ -133,9 +134,7 @@ export async function trainAdaptation(source: Split, target: tf.Tensor, classes:
       });
       used.push(idx.length);
       if (!idx.length) break;
-      const pseudo = rows(target, idx);
-      const x = tf.concat([source.train.x, pseudo]);
-      pseudo.dispose();
+      const x = tf.tidy(() => tf.concat([source.train.x, rows(target, idx)]));
       const next = await trainRound({ x, y: Int32Array.from([...source.train.y, ...labels]) }, source.val, target, classes, { ...o, method: 'none' }, round);
       x.dispose();
       current.model.dispose();
@@ -157,7 +156,7 @@ async function trainRound(train: Domain & { y: Int32Array }, val: Domain & { y: 
   const nt = target.shape[0];
   const steps = Math.ceil(n / o.batchSize);
   const total = steps * o.epochs;
-  const yAll = tf.oneHot(tf.tensor1d(train.y, 'int32'), classes) as tf.Tensor2D;
+  const yAll = oneHot(train.y, classes);
   let best = { accuracy: -1, weights: [] as tf.Tensor[] };
   try {
     let step = 0;
