@@ -38,6 +38,7 @@ async function data(size: ImageSet['size'], onStep?: (s: string) => void): Promi
   const take = (set: ImageSet, idx: number[], from: number, n: number) => resizeSet(subset(set, idx.slice(from, from + n)), size);
   onStep?.(`resizing to ${size.height}x${size.width}`);
   const z = SIZES;
+  const unlabelled = await take(target, t, 0, z.target);
   return {
     source: {
       train: await take(source, s, 0, z.sourceTrain),
@@ -45,8 +46,8 @@ async function data(size: ImageSet['size'], onStep?: (s: string) => void): Promi
       test: await take(source, s, z.sourceTrain + z.sourceVal, z.sourceTest),
     },
     // The oracle's labelled target is the same images the methods see unlabelled.
-    target: await take(target, t, 0, z.target),
-    targetLabelled: await take(target, t, 0, z.target),
+    target: unlabelled,
+    targetLabelled: unlabelled,
     evalTarget: await take(target, t, z.target, z.evalTarget),
   };
 }

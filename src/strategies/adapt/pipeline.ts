@@ -65,7 +65,7 @@ export async function domainFeatures(base: Base, data: AdaptData, o: { cut?: Cut
         seconds: 0,
       };
       if (data.evalTarget) out.evalTarget = await extract('target evaluation', data.evalTarget);
-      if (data.targetLabelled) out.targetLabelled = await extract('labelled target', data.targetLabelled);
+      if (data.targetLabelled) out.targetLabelled = data.targetLabelled === data.target ? out.target : await extract('labelled target', data.targetLabelled);
       if (o.adabn) out.adabn = await adaBNFeatures(base, g.cut, data, o);
       out.seconds = (performance.now() - t0) / 1000;
       return out;
@@ -102,7 +102,8 @@ export async function domainImages(base: Base, data: AdaptData, o: { cut?: CutSp
     source: { train: images(data.source.train), val: images(data.source.val), test: images(data.source.test) },
     target,
     evalTarget,
-    targetLabelled: data.targetLabelled && images(data.targetLabelled),
+    // The oracle's labelled target is often the very set the methods see unlabelled: one tensor then.
+    targetLabelled: data.targetLabelled && (data.targetLabelled === data.target ? target : images(data.targetLabelled)),
     adabn: { target, evalTarget },
     trunk,
     seconds: (performance.now() - t0) / 1000,
