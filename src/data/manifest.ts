@@ -83,8 +83,8 @@ export async function readManifest(file: string, o: { unlabelled?: boolean } = {
 }
 
 // Integer labels (0..10) sort as numbers, which is what anyone writing them means; others by code point,
-// like class folders.
-function sortLabels(labels: string[]): string[] {
+// like class folders. Shared with text tables.
+export function sortLabels(labels: string[]): string[] {
   if (labels.every((l) => /^-?\d+$/.test(l))) return labels.sort((a, b) => Number(a) - Number(b));
   return labels.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }

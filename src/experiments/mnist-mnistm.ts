@@ -29,7 +29,7 @@ const METHODS = [...ADAPT_METHODS, 'target-oracle'] as const;
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** The split is fixed (seed 1) so features are computed once; seeds vary the adaptation training. */
-async function data(size: ImageSet['size'], onStep?: (s: string) => void): Promise<AdaptData> {
+export async function data(size: ImageSet['size'], onStep?: (s: string) => void): Promise<AdaptData> {
   onStep?.('building MNIST-M');
   const [source, target] = await Promise.all([loadMnistRgb({}), loadMnistM({ seed: 1 })]);
   const order = shuffle(Array.from(source.labels.keys()), mulberry32(1));

