@@ -34,3 +34,19 @@ export { layersModelToOnnx, type OnnxExportOptions } from './export/onnx/index.j
 export { trainedToOnnx, type OnnxSidecar } from './export/trained-onnx.js';
 export { digest } from './io/digest.js';
 export { EXPERIMENTS, type Experiment, type ExperimentResult } from './experiments/index.js';
+
+export * from './data/text/index.js';
+export type { TextEncoder } from './bases/text/types.js';
+export { loadUseLite, USE_LITE_NAME, type UseLiteOptions } from './bases/text/use-lite.js';
+export { UseTokenizer } from './bases/text/use-tokenizer.js';
+export { loadGlove, gloveEncoder, gloveTextModel, tokenize as gloveTokenize, GLOVE_NAME, type GloveVectors } from './bases/text/glove.js';
+export {
+  trainText, fitTextHead, fineTuneGlove, embedTexts, loadTextEncoder, isTextBase, TEXT_BASES,
+  type TextBaseName, type TextClassifier, type TextTrainOptions, type TextTrainResult, type HeadFit,
+} from './train/text.js';
+export { fitTfidf, fitTfidfVectorizer, restoreTfidf, type TfidfClassifier, type SavedTfidf } from './train/tfidf.js';
+export { evaluateText } from './evaluate/text.js';
+export { saveTextClassifier, loadTextClassifier, isTextModel, type TextGraftJson } from './export/text.js';
+export { trainAdaptation, ADAPT_METHODS, type AdaptMethod, type AdaptOptions } from './strategies/adapt/adapt.js';
+export { runAdaptation, domainFeatures, type AdaptData, type DomainFeatures } from './strategies/adapt/pipeline.js';
+export { textDomainFeatures } from './strategies/adapt/text.js';

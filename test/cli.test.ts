@@ -5,39 +5,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { decodeImageFile } from '../src/data/images.js';
 import { EMPTY_CLASS, makeImageFolder, write16BitPng, writeExifRotatedJpeg, writeGrayscalePng, writeRgbaPng } from './fixtures.js';
 import { saveTinyGraphModel } from './graph-fixture.js';
-import { saveTinyBase, tempDir } from './helpers.js';
+import { graft, root, saveTinyBase, tempDir, type Run } from './helpers.js';
 import { saveTinyOnnx } from './onnx-fixture.js';
 import type { OnnxSidecar } from '../src/export/trained-onnx.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(root, 'bin/graft.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  json?: Record<string, unknown>;
-}
-
-// CLI runs keep their feature cache in a temp dir, not the user's ~/.cache.
-const CACHE_DIR = tempDir('graft-cli-cache-');
-
-function graft(...args: string[]): Run {
-  const env = { ...process.env, GRAFT_CACHE_DIR: CACHE_DIR };
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: root, timeout: 120_000, env });
-  const lastLine = r.stdout.trim().split('\n').pop() ?? '';
-  let json: Record<string, unknown> | undefined;
-  try {
-    json = lastLine.startsWith('{') ? JSON.parse(lastLine) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
-}
 
 /** The error contract: exactly one line on stderr starting "error:", no stack trace. */
 function assertOneLineError(r: Run, code: number, pattern: RegExp): void {

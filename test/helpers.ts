@@ -1,7 +1,9 @@
 // Small bases and data sets that tests build themselves, in memory or in a temp dir.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { layersBase } from '../src/bases/index.js';
 import type { Base } from '../src/bases/types.js';
@@ -10,6 +12,34 @@ import { mulberry32 } from '../src/data/random.js';
 import { fileHandler } from '../src/io/layers-files.js';
 
 export const tempDir = (prefix = 'graft-test-') => mkdtempSync(join(tmpdir(), prefix));
+
+export const root = fileURLToPath(new URL('..', import.meta.url));
+const BIN = join(root, 'bin/graft.js');
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** The last stdout line, parsed, when it is a JSON object (--json). */
+  json?: Record<string, unknown>;
+}
+
+// CLI runs keep their feature cache in a temp dir, not the user's ~/.cache.
+const CACHE_DIR = tempDir('graft-cli-cache-');
+
+/** The CLI, run as a user would, in its own process. */
+export function graft(...args: string[]): Run {
+  const env = { ...process.env, GRAFT_CACHE_DIR: CACHE_DIR };
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: root, timeout: 120_000, env });
+  const lastLine = r.stdout.trim().split('\n').pop() ?? '';
+  let json: Record<string, unknown> | undefined;
+  try {
+    json = lastLine.startsWith('{') ? JSON.parse(lastLine) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
+}
 
 /**
  * A tiny MobileNet-like base: conv + BN + ReLU, a residual block, global pooling and a 3-class

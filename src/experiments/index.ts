@@ -1,5 +1,7 @@
 import { digitsTransfer } from './digits-transfer.js';
 import { mnistMnistm } from './mnist-mnistm.js';
+import { spamCurve } from './spam-curve.js';
+import { spamShift } from './spam-shift.js';
 import { transferLayers } from './transfer-layers.js';
 import type { Experiment } from './types.js';
 
@@ -7,6 +9,8 @@ export const EXPERIMENTS: Record<string, Experiment> = {
   [digitsTransfer.name]: digitsTransfer,
   [transferLayers.name]: transferLayers,
   [mnistMnistm.name]: mnistMnistm,
+  [spamCurve.name]: spamCurve,
+  [spamShift.name]: spamShift,
 };
 
 export type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';

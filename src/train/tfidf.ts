@@ -36,6 +36,8 @@ export interface TfidfVectorizerOptions {
 export interface TfidfVectorizer {
   vocabulary: Map<string, number>;
   idf: Float64Array;
+  /** Word n-grams from 1 up to this. */
+  ngrams: number;
   transform(texts: string[]): SparseRows;
 }
 
@@ -74,7 +76,11 @@ export function fitTfidfVectorizer(texts: string[], o: TfidfVectorizerOptions = 
   kept.sort((a, b) => byName(a[0], b[0]));
   const vocabulary = new Map(kept.map(([t], j) => [t, j]));
   const idf = Float64Array.from(kept, ([, c]) => Math.log((1 + texts.length) / (1 + c)) + 1);
+  return vectorizerOf(vocabulary, idf, ngrams);
+}
 
+/** A vectorizer from its fitted state (as fitTfidfVectorizer returns it, or as saved). */
+function vectorizerOf(vocabulary: Map<string, number>, idf: Float64Array, ngrams: number): TfidfVectorizer {
   const transform = (batch: string[]): SparseRows => {
     const indptr = new Int32Array(batch.length + 1);
     const indices: number[] = [];
@@ -96,7 +102,7 @@ export function fitTfidfVectorizer(texts: string[], o: TfidfVectorizerOptions = 
     });
     return { rows: batch.length, cols: vocabulary.size, indptr, indices: Int32Array.from(indices), values: Float64Array.from(values) };
   };
-  return { vocabulary, idf, transform };
+  return { vocabulary, idf, ngrams, transform };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -263,6 +269,18 @@ export interface TfidfClassifier {
   predict(texts: string[]): Int32Array;
   /** Class probabilities, row-major n x classes. */
   proba(texts: string[]): Float32Array;
+  /** Everything needed to rebuild it (restoreTfidf): JSON-safe. */
+  toJSON(): SavedTfidf;
+}
+
+/** A fitted TF-IDF classifier as plain data: terms in column order, then the weights (feature-major d x k, then k biases). */
+export interface SavedTfidf {
+  terms: string[];
+  idf: number[];
+  ngrams: number;
+  classes: number;
+  l2: number;
+  weights: number[];
 }
 
 const C_GRID = [1, 10, 100, 1000];
@@ -325,7 +343,19 @@ export function fitTfidf(trainTexts: string[], labels: Int32Array, classes: numb
     l2 = [...cv].sort((a, b) => b.accuracy - a.accuracy || a.logLoss - b.logLoss)[0].l2;
   }
   const model: Softmax = { theta: fit(Int32Array.from(labels.keys()), l2), cols: x.cols, classes };
+  return classifierOf(vectorizer, model, l2, cv);
+}
 
+/** Rebuild a classifier saved with toJSON. */
+export function restoreTfidf(saved: SavedTfidf): TfidfClassifier {
+  const { terms, idf, ngrams, classes, l2, weights } = saved;
+  if (weights.length !== (terms.length + 1) * classes || idf.length !== terms.length) throw usageError('saved TF-IDF model: weights, idf and terms do not match in size');
+  const vectorizer = vectorizerOf(new Map(terms.map((t, j) => [t, j])), Float64Array.from(idf), ngrams);
+  return classifierOf(vectorizer, { theta: Float64Array.from(weights), cols: terms.length, classes }, l2, []);
+}
+
+function classifierOf(vectorizer: TfidfVectorizer, model: Softmax, l2: number, cv: TfidfClassifier['cv']): TfidfClassifier {
+  const { classes } = model;
   const proba = (texts: string[]): Float32Array => {
     const rows = vectorizer.transform(texts);
     const out = new Float32Array(texts.length * classes);
@@ -341,7 +371,15 @@ export function fitTfidf(trainTexts: string[], labels: Int32Array, classes: numb
     const p = proba(texts);
     return Int32Array.from({ length: texts.length }, (_, i) => argmax(p.subarray(i * classes, (i + 1) * classes)));
   };
-  return { vectorizer, l2, cv, predict, proba };
+  const toJSON = (): SavedTfidf => ({
+    terms: [...vectorizer.vocabulary.keys()].sort((a, b) => vectorizer.vocabulary.get(a)! - vectorizer.vocabulary.get(b)!),
+    idf: Array.from(vectorizer.idf),
+    ngrams: vectorizer.ngrams,
+    classes,
+    l2,
+    weights: Array.from(model.theta),
+  });
+  return { vectorizer, l2, cv, predict, proba, toJSON };
 }
 
 function argmax(v: ArrayLike<number>): number {

@@ -574,6 +574,28 @@ export interface GloveTextModel {
 }
 
 /**
+ * Texts → ids [n, t] for a model whose table holds `vocabulary` (ids from FIRST_WORD_ID), padded
+ * with PAD_ID to the longest text (up to maxTokens, at least 1). A compound without its own row is
+ * split into its parts; any other word without a row is OOV_ID. It depends on the vocabulary
+ * alone, so a saved model maps texts exactly as it did in training.
+ */
+export function gloveIds(vocabulary: string[], maxTokens: number): GloveTextModel['ids'] {
+  const rows = new Map(vocabulary.map((w, i) => [w, FIRST_WORD_ID + i]));
+  const known = (w: string) => rows.has(w);
+  return (texts, e = {}) => {
+    const lists = texts.map((text, i) => {
+      const tokens = tokenize(text, known);
+      if (tokens.length > maxTokens) e.onTruncate?.(i);
+      return tokens.slice(0, maxTokens).map((t) => rows.get(t) ?? OOV_ID);
+    });
+    const width = Math.max(1, ...lists.map((l) => l.length));
+    const out = new Int32Array(texts.length * width);
+    lists.forEach((l, i) => out.set(l, i * width));
+    return tf.tensor2d(out, [texts.length, width], 'int32');
+  };
+}
+
+/**
  * A trainable glove model whose table holds only the words of `trainTexts` found in the vectors
  * (so its size follows the corpus, not the 341K-word file); any other word is OOV. The table is
  * frozen unless `fineTune`; its gradient, when trained, is a gather's (UnsortedSegmentSum).
@@ -611,16 +633,5 @@ export function gloveTextModel(glove: GloveVectors, trainTexts: string[], o: Glo
   pool.setWeights([oov]);
   tf.dispose([initial, oov]); // the layers' variables hold their own copies
 
-  const ids = (texts: string[], e: { onTruncate?: (index: number) => void } = {}): tf.Tensor2D => {
-    const lists = texts.map((text, i) => {
-      const tokens = tokenize(text, inGlove);
-      if (tokens.length > maxTokens) e.onTruncate?.(i);
-      return tokens.slice(0, maxTokens).map((t) => rows.get(t) ?? OOV_ID);
-    });
-    const width = Math.max(1, ...lists.map((l) => l.length));
-    const out = new Int32Array(texts.length * width);
-    lists.forEach((l, i) => out.set(l, i * width));
-    return tf.tensor2d(out, [texts.length, width], 'int32');
-  };
-  return { vocabulary, maxTokens, ids, model };
+  return { vocabulary, maxTokens, ids: gloveIds(vocabulary, maxTokens), model };
 }

@@ -4,7 +4,7 @@ import { applyPerClass, loadDataSplits } from '../../data/index.js';
 import { loadTarget } from '../../data/target.js';
 import type { Skipped } from '../../data/types.js';
 import { ADAPT_METHODS, type AdaptMethod } from '../../strategies/adapt/adapt.js';
-import { disposeDomainFeatures, domainFeatures, domainImages, runAdaptation, type AdaptData } from '../../strategies/adapt/pipeline.js';
+import { disposeDomainFeatures, domainFeatures, domainImages, runAdaptation, type AdaptData, type DomainFeatures, type LabelledSet } from '../../strategies/adapt/pipeline.js';
 import { FeatureCache } from '../../train/feature-cache.js';
 import { ENGINES, type Engine } from '../../train/frozen.js';
 import { usageError } from '../../errors.js';
@@ -13,8 +13,11 @@ import { baseOptions, withBaseFlags, type BaseFlags } from '../base-flags.js';
 import { prepare, type GlobalOptions } from '../main.js';
 import { log, note, pct, printJson, Progress, table, warn } from '../output.js';
 import { skippedWarning } from './train.js';
+import { isTextBase } from '../../train/text.js';
+import { adaptTextAction } from './adapt-text.js';
+import { checkImageOnlyFlags } from './train-text.js';
 
-interface AdaptFlags extends GlobalOptions, BaseFlags {
+export interface AdaptFlags extends GlobalOptions, BaseFlags {
   base: string;
   source: string;
   target: string;
@@ -28,12 +31,37 @@ interface AdaptFlags extends GlobalOptions, BaseFlags {
   cache: boolean;
   cacheDir?: string;
   trunk: 'frozen' | 'trainable';
+  textColumn?: string;
+  labelColumn?: string;
+}
+
+/** One method and its source-only baseline on the same features and seed, reported. */
+export async function runAndReport(features: DomainFeatures, data: AdaptData<LabelledSet>, flags: Pick<AdaptFlags, 'method' | 'epochs' | 'seed' | 'json'>, header: string): Promise<void> {
+  const onEpoch = (e: { round: number; epoch: number; loss: number; sourceValAccuracy: number }) =>
+    note(`${flags.method}${e.round ? ` round ${e.round}` : ''} epoch ${e.epoch}/${flags.epochs} loss ${e.loss.toFixed(4)} source val_acc ${pct(e.sourceValAccuracy)}`);
+  const result = await runAdaptation(features, data, flags.method, { epochs: flags.epochs, seed: flags.seed, onEpoch });
+  // Every method is compared with source-only training on the same features and seed.
+  const baseline = flags.method === 'none' ? result : await runAdaptation(features, { ...data, targetLabelled: undefined }, 'none', { epochs: flags.epochs, seed: flags.seed });
+  log(header);
+  const rows = [result, ...(baseline === result ? [] : [baseline])].map((r) => [
+    r.method + (r === baseline && r !== result ? ' (baseline)' : ''),
+    r.target ? pct(r.target.accuracy) : '-',
+    r.target ? r.target.macroF1.toFixed(3) : '-',
+    pct(r.source.accuracy),
+    r.seconds.toFixed(1),
+  ]);
+  log(table(['method', 'target accuracy', 'target macro-F1', 'source test accuracy', 'train s'], rows));
+  log(`checkpoint: ${result.checkpoint}${data.targetLabelled ? '' : ' (no target label used)'}`);
+  if (result !== baseline && result.target && baseline.target && result.target.accuracy < baseline.target.accuracy) {
+    warn(`negative transfer: ${flags.method} ends below source-only training on the target (${pct(result.target.accuracy)} < ${pct(baseline.target.accuracy)})`);
+  }
+  if (flags.json) printJson({ method: result.method, cut: features.cut, target: result.target, source: result.source, checkpoint: result.checkpoint, baseline: { target: baseline.target, source: baseline.source } });
 }
 
 export function adaptCommand(): Command {
   return withBaseFlags(new Command('adapt'))
     .description('domain adaptation: train on a labelled source domain so the model works on a target domain with few or no labels')
-    .requiredOption('--base <base>', 'a base (as for train)')
+    .requiredOption('--base <base>', 'a base (as for train; use-lite or glove-100d for texts)')
     .requiredOption('--source <data>', 'labelled source data: image folder, manifest, or a built-in set (mnist, mnist-rgb, mnist-m)')
     .requiredOption('--target <data>', 'target images: a folder of images, a manifest without labels, or labelled data (labels ignored unless --target-labels)')
     .option('--eval-target <data>', 'labelled target data the result is reported on')
@@ -46,7 +74,15 @@ export function adaptCommand(): Command {
     .addOption(new Option('--engine <engine>', 'where the frozen part runs').choices(ENGINES).default('auto'))
     .option('--no-cache', 'do not read or write the feature cache')
     .option('--cache-dir <dir>', 'feature cache directory')
-    .action(async (flags: AdaptFlags) => {
+    .option('--text-column <name>', 'text bases: the column (JSONL: key) holding the text (default: text)')
+    .option('--label-column <name>', 'text bases: the column holding the label (default: label)')
+    .action(async (flags: AdaptFlags, cmd: Command) => {
+      if (isTextBase(flags.base)) {
+        checkImageOnlyFlags(cmd, ['cut', 'trunk', 'engine', 'mean', 'std', 'inputSize', 'layout']);
+        await prepare(flags);
+        return adaptTextAction({ ...flags, base: flags.base });
+      }
+      if (flags.textColumn || flags.labelColumn) throw usageError(`--text-column and --label-column apply to text bases (use-lite, glove-100d), not to ${flags.base}`);
       await prepare(flags);
       const base = await loadBase(flags.base, baseOptions(flags));
       const skipped: Skipped[] = [];
@@ -74,25 +110,7 @@ export function adaptCommand(): Command {
           ? await domainImages(base, data, { cut: flags.cut })
           : await domainFeatures(base, data, { cut: flags.cut, engine: flags.engine, cache, seed: flags.seed, adabn: flags.method === 'adabn', onStep: flags.json ? undefined : note });
       try {
-        const onEpoch = (e: { round: number; epoch: number; loss: number; sourceValAccuracy: number }) =>
-          note(`${flags.method}${e.round ? ` round ${e.round}` : ''} epoch ${e.epoch}/${flags.epochs} loss ${e.loss.toFixed(4)} source val_acc ${pct(e.sourceValAccuracy)}`);
-        const result = await runAdaptation(features, data, flags.method, { epochs: flags.epochs, seed: flags.seed, onEpoch });
-        // Every method is compared with source-only training on the same features and seed.
-        const baseline = flags.method === 'none' ? result : await runAdaptation(features, { ...data, targetLabelled: undefined }, 'none', { epochs: flags.epochs, seed: flags.seed });
-        log(`base ${base.name}, cut at ${features.cut} (trunk ${flags.trunk}); source ${source.train.labels.length} train / ${source.val.labels.length} val / ${source.test.labels.length} test, target ${target.set.labels.length} images${data.targetLabelled ? ` (${data.targetLabelled.labels.length} labelled let in)` : ' (labels not used)'}`);
-        const rows = [result, ...(baseline === result ? [] : [baseline])].map((r) => [
-          r.method + (r === baseline && r !== result ? ' (baseline)' : ''),
-          r.target ? pct(r.target.accuracy) : '-',
-          r.target ? r.target.macroF1.toFixed(3) : '-',
-          pct(r.source.accuracy),
-          r.seconds.toFixed(1),
-        ]);
-        log(table(['method', 'target accuracy', 'target macro-F1', 'source test accuracy', 'train s'], rows));
-        log(`checkpoint: ${result.checkpoint}${data.targetLabelled ? '' : ' (no target label used)'}`);
-        if (result !== baseline && result.target && baseline.target && result.target.accuracy < baseline.target.accuracy) {
-          warn(`negative transfer: ${flags.method} ends below source-only training on the target (${pct(result.target.accuracy)} < ${pct(baseline.target.accuracy)})`);
-        }
-        if (flags.json) printJson({ method: result.method, cut: features.cut, target: result.target, source: result.source, checkpoint: result.checkpoint, baseline: { target: baseline.target, source: baseline.source } });
+        await runAndReport(features, data, flags, `base ${base.name}, cut at ${features.cut} (trunk ${flags.trunk}); source ${source.train.labels.length} train / ${source.val.labels.length} val / ${source.test.labels.length} test, target ${target.set.labels.length} images${data.targetLabelled ? ` (${data.targetLabelled.labels.length} labelled let in)` : ' (labels not used)'}`);
       } finally {
         disposeDomainFeatures(features);
       }

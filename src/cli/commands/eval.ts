@@ -9,18 +9,56 @@ import { prepare, type GlobalOptions } from '../main.js';
 import { log, pct, printJson, table } from '../output.js';
 import { intArg } from '../args.js';
 import { skippedWarning } from './train.js';
+import { reportWarnings } from './train-text.js';
+import { isTextModel, loadTextClassifier } from '../../export/text.js';
+import { evaluateText } from '../../evaluate/text.js';
+import type { Metrics } from '../../evaluate/metrics.js';
+import { loadText, splitText, type TextWarning } from '../../data/text/index.js';
+
+type EvalFlags = GlobalOptions & { model: string; data: string; classes?: string; split: 'test' | 'val' | 'train' | 'all'; seed?: number; strict: boolean; textColumn?: string; labelColumn?: string };
+
+/** Per-class metrics and the confusion matrix, as a person reads them. */
+function report(what: string, m: Metrics, labels: string[]): void {
+  log(`${what}: accuracy ${pct(m.accuracy)}, macro-F1 ${m.macroF1.toFixed(3)}`);
+  log(table(['class', 'precision', 'recall', 'f1', 'support'], m.perClass.map((c) => [c.label, c.precision.toFixed(3), c.recall.toFixed(3), c.f1.toFixed(3), c.support])));
+  log('confusion (rows: true, columns: predicted)');
+  log(table(['', ...labels], m.confusion.map((row, i) => [labels[i], ...row])));
+}
+
+/** A text model on a text table or corpus: the same splits as graft train's with the same seed. */
+async function evalText(flags: EvalFlags): Promise<void> {
+  const { classifier, meta } = await loadTextClassifier(flags.model);
+  try {
+    const warnings: TextWarning[] = [];
+    const set = await loadText(flags.data, { textColumn: flags.textColumn, labelColumn: flags.labelColumn, classes: flags.classes?.split(',').map((c) => c.trim()), onWarning: (w) => warnings.push(w) });
+    reportWarnings(warnings);
+    const unknown = set.classes.filter((c) => !meta.labels.includes(c));
+    if (unknown.length) throw usageError(`classes not known to the model: ${unknown.join(', ')} (model labels: ${meta.labels.join(', ')})`);
+    const relabelled = { ...set, classes: meta.labels, labels: Int32Array.from(set.labels, (l) => meta.labels.indexOf(set.classes[l])) };
+    const seed = flags.seed ?? (typeof meta.training.seed === 'number' ? meta.training.seed : 0);
+    const part = flags.split === 'all' ? relabelled : splitText(relabelled, { seed })[flags.split];
+    const m = await evaluateText(classifier, part);
+    report(`${flags.model} on ${flags.data} (${flags.split === 'all' ? 'all' : `${flags.split} split`}, ${m.n} texts)`, m, meta.labels);
+    if (flags.json) printJson({ model: flags.model, data: flags.data, metrics: m });
+  } finally {
+    classifier.dispose();
+  }
+}
 
 export function evalCommand(): Command {
   return new Command('eval')
     .description("evaluate a trained model on a data set (by default its test split, the same as train's with the same --seed)")
     .requiredOption('--model <dir>', 'a directory written by graft train')
-    .requiredOption('--data <data>', 'image folder, CSV/JSONL manifest, or a built-in set (mnist, mnist-rgb, mnist-m)')
+    .requiredOption('--data <data>', 'image folder, CSV/JSONL manifest, or a built-in set (mnist, mnist-rgb, mnist-m); for a text model: a CSV/TSV/JSONL table or spam-assassin[:GROUP,…]')
     .option('--classes <spec>', 'use only these classes (e.g. 5-9 for mnist)')
     .addOption(new Option('--split <name>', 'which part of the data to evaluate on').choices(['test', 'val', 'train', 'all']).default('test'))
     .option('--seed <n>', "split seed (default: the seed the model was trained with)", intArg('--seed'))
     .option('--strict', 'fail on unreadable files instead of skipping them', false)
-    .action(async (flags: GlobalOptions & { model: string; data: string; classes?: string; split: 'test' | 'val' | 'train' | 'all'; seed?: number; strict: boolean }) => {
+    .option('--text-column <name>', 'text models: the column (JSONL: key) holding the text (default: text)')
+    .option('--label-column <name>', 'text models: the column holding the label (default: label)')
+    .action(async (flags: EvalFlags) => {
       await prepare(flags);
+      if (await isTextModel(flags.model)) return evalText(flags);
       const trained = await loadTrained(flags.model);
       const { meta } = trained;
       const skipped: Skipped[] = [];
@@ -39,10 +77,7 @@ export function evalCommand(): Command {
       // Relabel the data's class indices into the model's label order.
       const relabelled = { ...test, classes: meta.labels, labels: Int32Array.from(test.labels, (l) => meta.labels.indexOf(test.classes[l])) };
       const m = await evaluateModel(pipeline(trained), relabelled, meta.normalize, meta.labels);
-      log(`${flags.model} on ${flags.data} (${flags.split} split, ${m.n} images): accuracy ${pct(m.accuracy)}, macro-F1 ${m.macroF1.toFixed(3)}`);
-      log(table(['class', 'precision', 'recall', 'f1', 'support'], m.perClass.map((c) => [c.label, c.precision.toFixed(3), c.recall.toFixed(3), c.f1.toFixed(3), c.support])));
-      log('confusion (rows: true, columns: predicted)');
-      log(table(['', ...meta.labels], m.confusion.map((row, i) => [meta.labels[i], ...row])));
+      report(`${flags.model} on ${flags.data} (${flags.split} split, ${m.n} images)`, m, meta.labels);
       if (flags.json) printJson({ model: flags.model, data: flags.data, metrics: m });
     });
 }

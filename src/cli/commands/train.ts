@@ -9,6 +9,9 @@ import type { Skipped } from '../../data/types.js';
 import { trainClassifier } from '../../train/classifier.js';
 import { TRAIN_DEFAULTS, UNFREEZE_AUTO_MAX, type StageReport } from '../../train/train.js';
 import { FeatureCache } from '../../train/feature-cache.js';
+import { isTextBase } from '../../train/text.js';
+import { usageError } from '../../errors.js';
+import { checkImageOnlyFlags, TRAIN_IMAGE_ONLY, trainTextAction } from './train-text.js';
 import { ENGINES, type Engine } from '../../train/frozen.js';
 import { baseOptions, withBaseFlags, type BaseFlags } from '../base-flags.js';
 import { prepare, type GlobalOptions } from '../main.js';
@@ -35,6 +38,8 @@ interface TrainFlags extends GlobalOptions, BaseFlags {
   scratch: boolean;
   strict: boolean;
   force: boolean;
+  textColumn?: string;
+  labelColumn?: string;
 }
 
 const stageName = (s: StageReport) => (s.blocks === undefined ? s.stage : `${s.stage} (${s.blocks} block${s.blocks === 1 ? '' : 's'})${s.kept ? '' : ', not kept'}`);
@@ -51,8 +56,8 @@ const unfreezeArg = (v: string) => (v === 'auto' ? ('auto' as const) : intArg('-
 export function trainCommand(): Command {
   return withBaseFlags(new Command('train'))
     .description('graft a new head on a base and fine-tune it on your data')
-    .requiredOption('--base <base>', 'mobilenet_v2, inception_v3, digits-cnn, a path/URL to a TF.js model.json, or onnx:PATH')
-    .requiredOption('--data <data>', 'image folder (root/<class>/*.jpg), CSV/JSONL manifest, or a built-in set (mnist, mnist-rgb, mnist-m)')
+    .requiredOption('--base <base>', 'mobilenet_v2, inception_v3, digits-cnn, a path/URL to a TF.js model.json, or onnx:PATH; for text: use-lite or glove-100d')
+    .requiredOption('--data <data>', 'image folder (root/<class>/*.jpg), CSV/JSONL manifest, or a built-in set (mnist, mnist-rgb, mnist-m); for text: a CSV/TSV/JSONL table or spam-assassin[:GROUP,…]')
     .requiredOption('--out <dir>', 'output directory for the trained model')
     .option('--per-class <n>', 'keep N training examples per class (val/test untouched)', intArg('--per-class', 1))
     .option('--epochs <n>', 'maximum epochs per stage', intArg('--epochs', 1), TRAIN_DEFAULTS.epochs)
@@ -64,14 +69,23 @@ export function trainCommand(): Command {
     .option('--patience <n>', 'early-stopping patience in epochs', intArg('--patience', 1), TRAIN_DEFAULTS.patience)
     .option('--seed <n>', 'random seed (splits, initialisation, shuffling)', intArg('--seed'), 0)
     .option('--classes <spec>', 'use only these classes (e.g. 5-9 for mnist, or a,b,c)')
-    .option('--scratch', 'train the same architecture from freshly initialised weights (baseline)', false)
+    .option('--scratch', 'train the same architecture from freshly initialised weights (baseline); for text: TF-IDF logistic regression', false)
+    .option('--text-column <name>', 'text bases: the column (JSONL: key) holding the text (default: text)')
+    .option('--label-column <name>', 'text bases: the column holding the label (default: label)')
     .option('--strict', 'fail on unreadable files instead of skipping them', false)
     .option('--force', 'overwrite --out if it exists', false)
     .addOption(new Option('--engine <engine>', 'where the frozen part runs: auto (ONNX Runtime when available), onnx, tfjs').choices(ENGINES).default('auto'))
     .option('--no-cache', 'do not read or write the feature cache')
     .option('--stream', 'decode images a batch at a time instead of holding them in memory (default: when they would take over 2 GiB)')
     .option('--cache-dir <dir>', 'feature cache directory (default: GRAFT_CACHE_DIR, else XDG_CACHE_HOME/graft/features, else ~/.cache/graft/features)')
-    .action(async (flags: TrainFlags) => {
+    .action(async (flags: TrainFlags, cmd: Command) => {
+      if (isTextBase(flags.base)) {
+        checkImageOnlyFlags(cmd, TRAIN_IMAGE_ONLY);
+        assertWritable(flags.out, flags.force);
+        await prepare(flags);
+        return trainTextAction({ ...flags, base: flags.base });
+      }
+      if (flags.textColumn || flags.labelColumn) throw usageError(`--text-column and --label-column apply to text bases (use-lite, glove-100d), not to ${flags.base}`);
       assertWritable(flags.out, flags.force);
       await prepare(flags);
       const base = await loadBase(flags.base, baseOptions(flags));

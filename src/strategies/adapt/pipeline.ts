@@ -17,15 +17,21 @@ import { frozenPart, headBoundary, type Engine } from '../../train/frozen.js';
 import { adaBNModel } from './adabn.js';
 import { accuracyOn, adaBN, trainAdaptation, type AdaptMethod, type AdaptOptions } from './adapt.js';
 
-export interface AdaptData {
+/** What the methods read of a data set once its features are computed: classes and labels (of images or texts). */
+export interface LabelledSet {
+  classes: string[];
+  labels: Int32Array;
+}
+
+export interface AdaptData<S extends LabelledSet = ImageSet> {
   /** Labelled source: trained on, validated on (checkpoints), tested on (what adaptation costs the source). */
-  source: { train: ImageSet; val: ImageSet; test: ImageSet };
-  /** Unlabelled target images (labels, if any, are never read). */
-  target: ImageSet;
-  /** Labelled target images the result is reported on. */
-  evalTarget?: ImageSet;
-  /** Labelled target images let into training (semi-supervised adaptation), and the target-oracle's training set. */
-  targetLabelled?: ImageSet;
+  source: { train: S; val: S; test: S };
+  /** Unlabelled target (labels, if any, are never read). */
+  target: S;
+  /** Labelled target the result is reported on. */
+  evalTarget?: S;
+  /** Labelled target let into training (semi-supervised adaptation), and the target-oracle's training set. */
+  targetLabelled?: S;
 }
 
 export interface DomainFeatures {
@@ -140,7 +146,7 @@ export interface AdaptReport {
   seconds: number;
 }
 
-function scores(model: tf.LayersModel, x: tf.Tensor, set: ImageSet) {
+function scores(model: tf.LayersModel, x: tf.Tensor, set: LabelledSet) {
   const predicted = tf.tidy(() => Array.from((model.predict(x, { batchSize: 256 }) as tf.Tensor).argMax(1).dataSync()));
   const m = classificationMetrics(Array.from(set.labels), predicted, set.classes);
   return { accuracy: m.accuracy, macroF1: m.macroF1 };
@@ -150,7 +156,7 @@ function scores(model: tf.LayersModel, x: tf.Tensor, set: ImageSet) {
  * One method on precomputed features. `target-oracle` trains the same network on the labelled
  * target images instead of the source (the upper bound adaptation is measured against).
  */
-export async function runAdaptation(f: DomainFeatures, data: AdaptData, method: AdaptMethod | 'target-oracle', o: Omit<AdaptOptions, 'method'> = {}): Promise<AdaptReport> {
+export async function runAdaptation(f: DomainFeatures, data: AdaptData<LabelledSet>, method: AdaptMethod | 'target-oracle', o: Omit<AdaptOptions, 'method'> = {}): Promise<AdaptReport> {
   const t0 = performance.now();
   const classes = data.source.train.classes.length;
   let train = { x: f.source.train, y: data.source.train.labels };
