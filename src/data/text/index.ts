@@ -13,7 +13,7 @@ import type { TextSet } from './types.js';
 export type * from './types.js';
 export { readTextTable, isTextTablePath, TEXT_TABLE_EXTENSIONS, DEFAULT_TEXT_COLUMN, DEFAULT_LABEL_COLUMN, type ReadTextOptions } from './read.js';
 export { loadSpamAssassin, emailText, SPAM_ASSASSIN_GROUPS, SPAM_ASSASSIN_CLASSES, type SpamAssassinGroup, type SpamAssassinOptions } from './spam-assassin.js';
-export { splitText, applyPerClassText, subsetText, type TextSplits } from './split.js';
+export { splitText, applyPerClassText, subsetText, positionsIn, type TextSplits } from './split.js';
 
 /** The spec naming the built-in corpus; `spam-assassin:<group>,<group>` picks groups. */
 export const SPAM_ASSASSIN_SPEC = 'spam-assassin';

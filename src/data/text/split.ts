@@ -25,6 +25,16 @@ export function subsetText(set: TextSet, indices: ArrayLike<number>): TextSet {
   return picked;
 }
 
+/** Where each text of `part` sits in `whole`, by id (ids are unique within a loaded set). */
+export function positionsIn(whole: TextSet, part: TextSet): number[] {
+  const at = new Map(whole.ids.map((id, i) => [id, i]));
+  return part.ids.map((id) => {
+    const i = at.get(id);
+    if (i === undefined) throw new Error(`text ${id} is not in the set`);
+    return i;
+  });
+}
+
 /** `set`'s labels as an ImageSet of zero-byte images, id i for row i. */
 function positions(set: TextSet, what: string): ImageSet {
   if (set.labels.some((l) => l < 0)) throw usageError(`cannot ${what} texts without labels`);
