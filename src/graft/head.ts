@@ -5,19 +5,29 @@ import * as tf from '@tensorflow/tfjs';
 import type { HeadSpec } from '../bases/types.js';
 import { usageError } from '../errors.js';
 
-export function applyHead(features: tf.SymbolicTensor, spec: HeadSpec, classes: number): tf.SymbolicTensor {
+export interface HeadOutput {
+  /** softmax: one class (default); sigmoid: any number of classes (multi-label); linear: regression. */
+  activation?: 'softmax' | 'sigmoid' | 'linear';
+  /** Prefix of the head's layer names, so several heads can sit on one trunk. */
+  prefix?: string;
+  /** Name of the output layer (default `${prefix}head_output`): a multi-task model's output names. */
+  outputName?: string;
+}
+
+export function applyHead(features: tf.SymbolicTensor, spec: HeadSpec, units: number, o: HeadOutput = {}): tf.SymbolicTensor {
+  const p = o.prefix ?? '';
   let x = features;
   if (x.shape.length > 2) {
-    x = (spec.pool === 'flatten' ? tf.layers.flatten({ name: 'head_flatten' }) : tf.layers.globalAveragePooling2d({ name: 'head_pool' })).apply(x) as tf.SymbolicTensor;
+    x = (spec.pool === 'flatten' ? tf.layers.flatten({ name: `${p}head_flatten` }) : tf.layers.globalAveragePooling2d({ name: `${p}head_pool` })).apply(x) as tf.SymbolicTensor;
   }
   const dropout = spec.dropout ?? 0;
-  const units = spec.kind === 'mlp' ? (spec.units ?? [128]) : [];
-  units.forEach((u, i) => {
-    x = tf.layers.dense({ units: u, activation: 'relu', name: `head_dense_${i + 1}` }).apply(x) as tf.SymbolicTensor;
-    if (dropout > 0) x = tf.layers.dropout({ rate: dropout, name: `head_dropout_${i + 1}` }).apply(x) as tf.SymbolicTensor;
+  const hidden = spec.kind === 'mlp' ? (spec.units ?? [128]) : [];
+  hidden.forEach((u, i) => {
+    x = tf.layers.dense({ units: u, activation: 'relu', name: `${p}head_dense_${i + 1}` }).apply(x) as tf.SymbolicTensor;
+    if (dropout > 0) x = tf.layers.dropout({ rate: dropout, name: `${p}head_dropout_${i + 1}` }).apply(x) as tf.SymbolicTensor;
   });
-  if (spec.kind === 'linear' && dropout > 0) x = tf.layers.dropout({ rate: dropout, name: 'head_dropout' }).apply(x) as tf.SymbolicTensor;
-  return tf.layers.dense({ units: classes, activation: 'softmax', name: 'head_output' }).apply(x) as tf.SymbolicTensor;
+  if (spec.kind === 'linear' && dropout > 0) x = tf.layers.dropout({ rate: dropout, name: `${p}head_dropout` }).apply(x) as tf.SymbolicTensor;
+  return tf.layers.dense({ units, activation: o.activation ?? 'softmax', name: o.outputName ?? `${p}head_output` }).apply(x) as tf.SymbolicTensor;
 }
 
 /** Parse `linear`, `mlp`, `mlp:256` or `mlp:256,64` (hidden units). */
