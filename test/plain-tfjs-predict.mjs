@@ -1,5 +1,6 @@
 // A client that knows nothing of graft: plain @tensorflow/tfjs loads a model directory that
-// `graft train` wrote, preprocesses raw pixels as graft.json says, and prints the probabilities.
+// `graft train` wrote, preprocesses raw pixels as graft.json says, and prints the probabilities
+// (of every task, for a multi-task model).
 // Usage: node plain-tfjs-predict.mjs MODEL_DIR PIXELS.json   (PIXELS: [height][width][channels] of 0-255)
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,5 +20,11 @@ const model = await tf.loadLayersModel(
 const { mean, std } = meta.normalize;
 const pixels = tf.tensor(JSON.parse(readFileSync(pixelsPath, 'utf8')), undefined, 'float32');
 const x = pixels.div(255).sub(tf.tensor1d(mean)).div(tf.tensor1d(std)).expandDims(0);
-const probs = Array.from(model.predict(x).dataSync());
-console.log(JSON.stringify({ labels: meta.labels, probs }));
+const y = model.predict(x);
+if (Array.isArray(y)) {
+  // A multi-task model: one output per task, named after it (graft.json lists them in order).
+  const outputs = Object.fromEntries(model.outputNames.map((name, i) => [name, Array.from(y[i].dataSync())]));
+  console.log(JSON.stringify({ tasks: meta.tasks.map((t) => t.name), outputs }));
+} else {
+  console.log(JSON.stringify({ labels: meta.labels, probs: Array.from(y.dataSync()) }));
+}

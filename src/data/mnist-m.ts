@@ -33,7 +33,7 @@ const SIDE = 28;
 const GRAY = { height: SIDE, width: SIDE, channels: 1 as const };
 const RGB = { height: SIDE, width: SIDE, channels: 3 as const };
 
-interface Photo {
+export interface Photo {
   pixels: Uint8Array;
   width: number;
   height: number;
@@ -42,10 +42,10 @@ interface Photo {
 let photos: Promise<Photo[]> | undefined;
 
 /**
- * Each photograph decoded once per process, as RGB at its native size: they are at most 1024 px on
+ * Each photograph decoded once per process (shared with digits-in-scenes), as RGB at its native size: they are at most 1024 px on
  * their long side (~2.4 MB decoded each), small enough that none is downscaled.
  */
-function loadPhotos(): Promise<Photo[]> {
+export function loadPhotos(): Promise<Photo[]> {
   photos ??= Promise.all(
     MNIST_M_PHOTOS.map(async (name) => {
       const jpeg = (require(name) as () => Buffer)();

@@ -46,22 +46,30 @@ export async function graft(base: Base, opts: GraftOptions): Promise<Grafted> {
   const head: HeadSpec = { ...base.head, ...opts.head };
   if (base.frozenTrunk) return graftOnFrozen(base, base.frozenTrunk, cut, head, opts);
   if (!base.model) throw usageError(`${base.name} has no model to graft on`);
-  const sketch = tf.model({ inputs: base.model.inputs, outputs: applyHead(ownOutput(base.model.getLayer(cut)), head, opts.classes.length), name: `graft_${base.name.replace(/\W+/g, '_')}` });
-  // The graft gets layers of its own, so training it never changes the base (which can be grafted
-  // again): rebuilt from the architecture, every layer starts from its initialiser, then the trunk
-  // takes the base's weights unless this is the scratch baseline.
-  const model = await tf.models.modelFromJSON({ modelTopology: sketch.toJSON(null, false) as tf.io.ModelJSON['modelTopology'] });
-  const baseLayers = new Set(base.model.layers);
-  for (const layer of sketch.layers) if (!baseLayers.has(layer)) layer.dispose();
-  if (!opts.scratch) {
-    for (const layer of model.layers) {
-      if (baseLayers.has(sketch.getLayer(layer.name)) && layer.weights.length) layer.setWeights(base.model.getLayer(layer.name).getWeights());
-    }
-    inferenceModeBatchNorm(model, cut);
-  }
+  const model = await ownModel(base, base.model, cut, (features) => applyHead(features, head, opts.classes.length), opts.scratch);
   const g: Grafted = { base, model, cut, classes: opts.classes, head, scratch: !!opts.scratch };
   trainAbove(g, graftedBoundary(g));
   return g;
+}
+
+/**
+ * The base up to `cut` with new outputs on top (`outputs` builds them on the cut's output), as a
+ * model with layers of its own, so training it never changes the base (which can be grafted
+ * again): rebuilt from the architecture, every layer starts from its initialiser, then the trunk
+ * takes the base's weights unless this is the scratch baseline.
+ */
+export async function ownModel(base: Base, baseModel: tf.LayersModel, cut: string, outputs: (features: tf.SymbolicTensor) => tf.SymbolicTensor | tf.SymbolicTensor[], scratch = false): Promise<tf.LayersModel> {
+  const sketch = tf.model({ inputs: baseModel.inputs, outputs: outputs(ownOutput(baseModel.getLayer(cut))), name: `graft_${base.name.replace(/\W+/g, '_')}` });
+  const model = await tf.models.modelFromJSON({ modelTopology: sketch.toJSON(null, false) as tf.io.ModelJSON['modelTopology'] });
+  const baseLayers = new Set(baseModel.layers);
+  for (const layer of sketch.layers) if (!baseLayers.has(layer)) layer.dispose();
+  if (!scratch) {
+    for (const layer of model.layers) {
+      if (baseLayers.has(sketch.getLayer(layer.name)) && layer.weights.length) layer.setWeights(baseModel.getLayer(layer.name).getWeights());
+    }
+    inferenceModeBatchNorm(model, cut);
+  }
+  return model;
 }
 
 /**
@@ -131,7 +139,7 @@ function inferenceModeBatchNorm(model: tf.LayersModel, cut: string): void {
 export const graftedBoundary = (g: Grafted): string => (g.scratch ? g.model.layers[0].name : g.cut);
 
 /** Freeze every layer up to and including `boundary`; train everything above it. */
-export function trainAbove(g: Grafted, boundary: string): void {
+export function trainAbove(g: Pick<Grafted, 'model'>, boundary: string): void {
   const b = layerIndex(g.model, boundary);
   g.model.layers.forEach((layer, i) => {
     layer.trainable = i > b;

@@ -2,9 +2,11 @@
 // its layers prefixed by the task's name and its output layer named after the task, so the model's
 // outputs are the tasks, in order, under their own names.
 import * as tf from '@tensorflow/tfjs';
-import type { HeadSpec } from '../bases/types.js';
+import type { Base, HeadSpec } from '../bases/types.js';
 import type { TaskKind } from '../data/multitask/types.js';
 import { usageError } from '../errors.js';
+import { resolveCut, type CutSpec } from './cut.js';
+import { ownModel, trainAbove } from './graft.js';
 import { applyHead } from './head.js';
 
 export interface TaskSpec {
@@ -45,4 +47,24 @@ export function applyTaskHeads(features: tf.SymbolicTensor, tasks: TaskSpec[], h
 /** A model from `input` through a shared part ending at `features` to every task's head. */
 export function multiTaskModel(input: tf.SymbolicTensor, features: tf.SymbolicTensor, tasks: TaskSpec[], head: HeadSpec, name = 'multi_task'): tf.LayersModel {
   return tf.model({ inputs: input, outputs: applyTaskHeads(features, tasks, head), name });
+}
+
+/** A base cut at `cut` with one head per task: the trunk frozen, the heads trainable. */
+export interface GraftedTasks {
+  base: Base;
+  /** input → trunk → one output per task, named after it. */
+  model: tf.LayersModel;
+  cut: string;
+  tasks: TaskSpec[];
+  head: HeadSpec;
+}
+
+export async function graftTasks(base: Base, o: { tasks: TaskSpec[]; cut?: CutSpec; head?: Partial<HeadSpec> }): Promise<GraftedTasks> {
+  checkTasks(o.tasks);
+  if (!base.model) throw usageError(`${base.name} is a frozen graph or ONNX model: multi-task grafting needs a TF.js LayersModel base`);
+  const cut = resolveCut(base, o.cut);
+  const head: HeadSpec = { ...base.head, ...o.head };
+  const model = await ownModel(base, base.model, cut, (features) => applyTaskHeads(features, o.tasks, head));
+  trainAbove({ model }, cut);
+  return { base, model, cut, tasks: o.tasks, head };
 }

@@ -34,6 +34,7 @@ export function modelAbove(model: tf.LayersModel, boundary: string): tf.LayersMo
     const out = layer.apply(inputs.length === 1 ? inputs[0]! : (inputs as tf.SymbolicTensor[])) as tf.SymbolicTensor;
     tensors.set(layer.name, out);
   }
-  const outputName = model.outputLayers[0].name;
-  return tf.model({ inputs: input, outputs: tensors.get(outputName)!, name: `${model.name}_above_${boundary}` });
+  // Every output of the model (a multi-task model has one per task), in its order.
+  const outputs = model.outputLayers.map((l) => tensors.get(l.name)!);
+  return tf.model({ inputs: input, outputs: outputs.length === 1 ? outputs[0] : outputs, name: `${model.name}_above_${boundary}` });
 }

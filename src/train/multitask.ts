@@ -3,9 +3,17 @@
 // tasks' log σ² under uncertainty weighting), shuffled batches, early stopping on the validation
 // loss with the best weights restored, as fitStage does for one task.
 import * as tf from '@tensorflow/tfjs';
-import type { TaskKind } from '../data/multitask/types.js';
+import type { Normalize } from '../bases/types.js';
+import type { MultiTaskSet, TaskKind } from '../data/multitask/types.js';
 import { mulberry32, shuffle } from '../data/random.js';
+import type { ImageSet } from '../data/types.js';
 import { usageError } from '../errors.js';
+import { classificationMetrics, type Metrics } from '../evaluate/metrics.js';
+import { asPredictor } from '../graft/graft.js';
+import { taskUnits, type GraftedTasks, type TaskSpec } from '../graft/multitask.js';
+import { modelAbove, modelBelow } from '../graft/split.js';
+import { predictSet } from './features.js';
+import { batchToTensor } from './tensors.js';
 import { jointLoss, maskedTaskLoss, taskWeights, uncertaintyWeights, type TaskWeighting } from './multitask-loss.js';
 import { TRAIN_DEFAULTS } from './train.js';
 
@@ -113,4 +121,111 @@ export async function fitMultiTask(model: tf.LayersModel, train: MultiTaskData, 
     optimizer.dispose();
     if (weighting.kind === 'uncertainty') weighting.logVariance.dispose();
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A grafted multi-task model on images
+
+/** The images of a multi-task set as an ImageSet (labels unused), for the image pipeline's pieces. */
+export function imagesOf(set: MultiTaskSet): ImageSet {
+  return { classes: [], size: set.size, pixels: set.pixels, labels: new Int32Array(set.ids.length), ids: set.ids };
+}
+
+/** Each task's targets as maskedTaskLoss takes them, in `tasks` order. The caller disposes them. */
+export function taskTargets(set: MultiTaskSet, tasks: TaskSpec[]): tf.Tensor[] {
+  const n = set.ids.length;
+  return tasks.map((t) => {
+    const labels = set.tasks[t.name];
+    if (!labels) throw usageError(`the data has no labels for task ${t.name} (tasks: ${Object.keys(set.tasks).join(', ')})`);
+    if (labels.kind !== t.kind) throw usageError(`task ${t.name} is ${t.kind}, its labels are ${labels.kind}`);
+    return labels.kind === 'classification' ? tf.tensor1d(labels.labels, 'int32') : tf.tensor2d(labels.targets, [n, taskUnits(t)]);
+  });
+}
+
+export interface TasksTrainResult extends MultiTaskFitResult {
+  featureSeconds: number;
+}
+
+/**
+ * Train a grafted multi-task model's heads on its frozen trunk: the trunk's outputs at the cut
+ * computed once per image, then every head fitted jointly on them (fitMultiTask).
+ */
+export async function trainTasks(g: GraftedTasks, data: { train: MultiTaskSet; val: MultiTaskSet }, o: Omit<MultiTaskFitOptions, 'kinds'> & { onFeatures?: (done: number, total: number) => void } = {}): Promise<TasksTrainResult> {
+  const t0 = performance.now();
+  const below = modelBelow(g.model, g.cut);
+  const features = async (set: MultiTaskSet, progress?: (done: number, total: number) => void) => predictSet(asPredictor(below), imagesOf(set), g.base.normalize, 64, progress);
+  const x = await features(data.train, o.onFeatures);
+  const xVal = await features(data.val);
+  const featureSeconds = (performance.now() - t0) / 1000;
+  const above = modelAbove(g.model, g.cut);
+  const [targets, valTargets] = [taskTargets(data.train, g.tasks), taskTargets(data.val, g.tasks)];
+  try {
+    const r = await fitMultiTask(above, { x, targets }, { x: xVal, targets: valTargets }, { ...o, kinds: g.tasks.map((t) => t.kind) });
+    return { ...r, featureSeconds };
+  } finally {
+    tf.dispose([x, xVal, ...targets, ...valTargets]);
+    // Re-applying layers (modelAbove) counts as a use that dispose must release; the shared
+    // weights stay with the graft. `below` only views the graft's layers: disposing it would free them.
+    above.dispose();
+  }
+}
+
+/** Per task: the core's metrics for a classification task (on its labelled samples only). */
+export interface TaskMetrics {
+  task: string;
+  kind: TaskKind;
+  /** Samples labelled for the task. */
+  n: number;
+  /** Classification: accuracy; multi-label: the fraction of samples with every label right. */
+  accuracy?: number;
+  macroF1?: number;
+  metrics?: Metrics;
+  /** Regression: mean squared error. */
+  mse?: number;
+}
+
+/** Every task's metrics on `set`, and their aggregate (the mean accuracy over the tasks that have one). */
+export async function evaluateTasks(g: GraftedTasks, set: MultiTaskSet): Promise<{ tasks: TaskMetrics[]; meanAccuracy: number }> {
+  const outputs = [await predictSetOutputs(g.model, set, g.base.normalize)].flat();
+  try {
+    const tasks = g.tasks.map((t, k): TaskMetrics => {
+      const labels = set.tasks[t.name];
+      const p = outputs[k].arraySync() as number[][];
+      if (labels.kind === 'classification') {
+        const rows = Array.from(labels.labels.keys()).filter((i) => labels.labels[i] >= 0);
+        const predicted = rows.map((i) => p[i].indexOf(Math.max(...p[i])));
+        const metrics = classificationMetrics(rows.map((i) => labels.labels[i]), predicted, labels.classes);
+        return { task: t.name, kind: t.kind, n: rows.length, accuracy: metrics.accuracy, macroF1: metrics.macroF1, metrics };
+      }
+      const units = taskUnits(t);
+      const rows = Array.from({ length: set.ids.length }, (_, i) => i).filter((i) => !Number.isNaN(labels.targets[i * units]));
+      const truth = (i: number, j: number) => labels.targets[i * units + j];
+      if (labels.kind === 'multi-label') {
+        const exact = rows.filter((i) => p[i].every((q, j) => (q >= 0.5 ? 1 : 0) === truth(i, j))).length;
+        return { task: t.name, kind: t.kind, n: rows.length, accuracy: exact / Math.max(1, rows.length) };
+      }
+      const se = rows.reduce((a, i) => a + p[i].reduce((b, q, j) => b + (q - truth(i, j)) ** 2, 0) / units, 0);
+      return { task: t.name, kind: t.kind, n: rows.length, mse: se / Math.max(1, rows.length) };
+    });
+    const accuracies = tasks.flatMap((t) => (t.accuracy === undefined ? [] : [t.accuracy]));
+    return { tasks, meanAccuracy: accuracies.reduce((a, b) => a + b, 0) / Math.max(1, accuracies.length) };
+  } finally {
+    tf.dispose(outputs);
+  }
+}
+
+/** A multi-output model over a set in batches: one tensor per output. */
+async function predictSetOutputs(model: tf.LayersModel, set: MultiTaskSet, normalize: Normalize): Promise<tf.Tensor[]> {
+  const parts: tf.Tensor[][] = model.outputs.map(() => []);
+  const n = set.ids.length;
+  for (let s = 0; s < n; s += 64) {
+    const indices = Array.from({ length: Math.min(64, n - s) }, (_, k) => s + k);
+    const x = await batchToTensor(imagesOf(set), normalize, indices);
+    const out = [model.predict(x)].flat() as tf.Tensor[];
+    out.forEach((t, k) => parts[k].push(t));
+    x.dispose();
+  }
+  const joined = parts.map((p) => tf.concat(p));
+  tf.dispose(parts.flat());
+  return joined;
 }

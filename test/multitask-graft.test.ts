@@ -1,0 +1,58 @@
+// A multi-task graft on a small base and digits-in-scenes images: trunk frozen, heads trained on
+// its features with partial labels, evaluated per task, saved as one LayersModel with an output per
+// task that plain @tensorflow/tfjs loads.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { useBackend } from '../src/backend/index.js';
+import { DIGITS_IN_SCENES_SCENES, loadDigitsInScenes } from '../src/data/multitask/digits-in-scenes.js';
+import { splitMultiTask } from '../src/data/multitask/split.js';
+import { saveTasks } from '../src/export/multitask.js';
+import { graftTasks, type TaskSpec } from '../src/graft/multitask.js';
+import { evaluateTasks, trainTasks } from '../src/train/multitask.js';
+import { root, tempDir, tinyBase } from './helpers.js';
+
+before(() => useBackend('wasm'));
+
+const TASKS: TaskSpec[] = [
+  { name: 'digit', kind: 'classification', classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] },
+  { name: 'scene', kind: 'classification', classes: [...DIGITS_IN_SCENES_SCENES] },
+];
+
+describe('multi-task graft', () => {
+  it('trains both heads on a frozen trunk, leaves the trunk as it was, evaluates each task on its labelled samples, and exports N outputs', async () => {
+    const base = tinyBase();
+    const set = await loadDigitsInScenes({ count: 280, size: 16, seed: 3 });
+    const splits = splitMultiTask(set, { seed: 1 });
+    const g = await graftTasks(base, { tasks: TASKS, cut: 'top_conv', head: { kind: 'linear', pool: 'flatten' } });
+    const untrained = await evaluateTasks(g, splits.test);
+    const trunkBefore = g.model.getLayer('stem_conv').getWeights()[0].dataSync().slice();
+    const r = await trainTasks(g, splits, { epochs: 30, learningRate: 0.01, patience: 30, seed: 1 });
+    assert.equal(r.taskValLosses.length, 2);
+    assert.deepEqual(Array.from(g.model.getLayer('stem_conv').getWeights()[0].dataSync()), Array.from(trunkBefore), 'trunk frozen');
+    const m = await evaluateTasks(g, splits.test);
+    const labelled = (name: string) => (splits.test.tasks[name] as { labels: Int32Array }).labels.filter((l) => l >= 0).length;
+    assert.equal(m.tasks[0].n, labelled('digit'));
+    assert.equal(m.tasks[1].n, labelled('scene'));
+    assert.ok(m.tasks[1].accuracy! > 2 / 7, `scene accuracy ${m.tasks[1].accuracy} (chance 1/7)`);
+    assert.ok(m.meanAccuracy > untrained.meanAccuracy + 0.1, `mean accuracy ${untrained.meanAccuracy} → ${m.meanAccuracy}`);
+
+    const out = join(tempDir(), 'mt');
+    await saveTasks(g, out, { metrics: { test: m } });
+    const meta = JSON.parse(readFileSync(join(out, 'graft.json'), 'utf8'));
+    assert.deepEqual(meta.tasks.map((t: TaskSpec) => t.name), ['digit', 'scene']);
+    const pixels = Array.from({ length: 16 }, (_, y) => Array.from({ length: 16 }, (_, x) => Array.from({ length: 3 }, (_, c) => set.pixels[((0 * 16 + y) * 16 + x) * 3 + c])));
+    const pixelsPath = join(tempDir(), 'pixels.json');
+    writeFileSync(pixelsPath, JSON.stringify(pixels));
+    const plain = spawnSync(process.execPath, [join(root, 'test/plain-tfjs-predict.mjs'), out, pixelsPath], { encoding: 'utf8', cwd: root });
+    assert.equal(plain.status, 0, plain.stderr);
+    const answer = JSON.parse(plain.stdout) as { outputs: Record<string, number[]> };
+    const mine = (g.model.predict(tf.tensor4d(new Float32Array(set.pixels.subarray(0, 16 * 16 * 3)), [1, 16, 16, 3]).div(255).sub(base.normalize.mean).div(base.normalize.std)) as tf.Tensor[]).map((t) => Array.from(t.dataSync()));
+    assert.deepEqual(Object.keys(answer.outputs), ['digit', 'scene']);
+    answer.outputs.digit.forEach((v, i) => assert.ok(Math.abs(v - mine[0][i]) < 1e-5));
+    answer.outputs.scene.forEach((v, i) => assert.ok(Math.abs(v - mine[1][i]) < 1e-5));
+  });
+});
