@@ -9,7 +9,7 @@ import { mulberry32 } from '../src/data/random.js';
 import { accuracyOn, adaBN, trainAdaptation, ADAPT_METHODS } from '../src/strategies/adapt/adapt.js';
 import { adaBNModel } from '../src/strategies/adapt/adabn.js';
 import { colourSet, tinyModel } from './helpers.js';
-import { coralLoss, covariance, dannLambda, dannLearningRate, reverseGradient } from '../src/strategies/adapt/losses.js';
+import { confusionLoss, coralLoss, covariance, dannLambda, dannLearningRate, reverseGradient, stopGradient } from '../src/strategies/adapt/losses.js';
 
 before(async () => {
   await useBackend('wasm');
@@ -69,6 +69,23 @@ describe('gradient reversal and DANN schedules', () => {
     [-1.4, -2.1, -2.8].forEach((v, i) => close(g[i], v, 1e-6));
   });
 
+  it('stopGradient is the identity forward and passes no gradient back', () => {
+    const x = tf.tensor1d([1, -2, 3]);
+    assert.deepEqual(Array.from(stopGradient(x).dataSync()), [1, -2, 3]);
+    const g = tf.grad((v: tf.Tensor) => tf.sum(tf.add(tf.mul(stopGradient(v), 5), v)))(x);
+    assert.deepEqual(Array.from(g.dataSync()), [1, 1, 1]);
+  });
+
+  it('the confusion loss is the cross-entropy against 0.5: ½·(softplus(z) + softplus(−z)), lowest at z = 0', () => {
+    const z = [-2, 0, 1.5];
+    const softplus = (v: number) => Math.log1p(Math.exp(v));
+    const expected = z.reduce((a, v) => a + 0.5 * (softplus(v) + softplus(-v)), 0) / z.length;
+    close(confusionLoss(tf.tensor2d(z, [3, 1])).dataSync()[0], expected, 1e-6, 'value');
+    const g = tf.grad((v: tf.Tensor) => confusionLoss(v as tf.Tensor2D))(tf.tensor2d(z, [3, 1])).dataSync();
+    // d/dz = (sigmoid(z) − ½) / n: zero at z = 0, pushing logits toward "cannot tell".
+    z.forEach((v, i) => close(g[i], (1 / (1 + Math.exp(-v)) - 0.5) / z.length, 1e-6, `gradient ${i}`));
+  });
+
   it('λ goes 0 → ~1 as 2/(1+exp(−10p))−1, the learning rate μ0/(1+10p)^0.75', () => {
     assert.equal(dannLambda(0), 0);
     close(dannLambda(0.5), 2 / (1 + Math.exp(-5)) - 1, 1e-12);
@@ -120,17 +137,25 @@ describe('adaptation methods', () => {
     assert.ok(onTarget.adabn > onTarget.none, JSON.stringify(onTarget));
   });
 
-  it('is repeatable for a seed', async () => {
+  it('is repeatable for a seed (DANN with either adversary)', async () => {
     const d = domains(7);
-    const run = async () => {
-      const r = await trainAdaptation({ train: d.train, val: d.val }, d.target.x, 2, { method: 'dann', epochs: 2, seed: 3 });
-      const w = r.model.getWeights().map((t) => Array.from(t.dataSync()));
-      r.model.dispose();
-      return w;
-    };
-    assert.deepEqual(await run(), await run());
+    const [reversal, confusion] = [await repeatable(d, 'reversal'), await repeatable(d, 'confusion')];
+    assert.notDeepEqual(reversal, confusion, 'the adversary changes training');
   });
 });
+
+/** Two DANN runs with one seed give the same weights (returned). */
+async function repeatable(d: ReturnType<typeof domains>, adversary: 'reversal' | 'confusion'): Promise<number[][]> {
+  const run = async () => {
+    const r = await trainAdaptation({ train: d.train, val: d.val }, d.target.x, 2, { method: 'dann', epochs: 2, seed: 3, adversary });
+    const w = r.model.getWeights().map((t) => Array.from(t.dataSync()));
+    r.model.dispose();
+    return w;
+  };
+  const first = await run();
+  assert.deepEqual(await run(), first);
+  return first;
+}
 
 describe('AdaBN on a trunk', () => {
   it('with the whole sample in one batch, every BatchNorm layer\'s input has exactly the moving statistics set', async () => {

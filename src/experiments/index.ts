@@ -1,3 +1,4 @@
+import { digitsInScenes } from './digits-in-scenes.js';
 import { digitsTransfer } from './digits-transfer.js';
 import { mnistMnistm } from './mnist-mnistm.js';
 import { spamCurve } from './spam-curve.js';
@@ -11,6 +12,7 @@ export const EXPERIMENTS: Record<string, Experiment> = {
   [mnistMnistm.name]: mnistMnistm,
   [spamCurve.name]: spamCurve,
   [spamShift.name]: spamShift,
+  [digitsInScenes.name]: digitsInScenes,
 };
 
 export type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';

@@ -12,6 +12,7 @@ import { mulberry32, shuffle } from '../data/random.js';
 import { resizeSet } from '../data/resize.js';
 import { subset } from '../data/split.js';
 import type { ImageSet } from '../data/types.js';
+import { usageError } from '../errors.js';
 import { pct, table } from '../evaluate/report.js';
 import { ADAPT_METHODS } from '../strategies/adapt/adapt.js';
 import { disposeDomainFeatures, domainImages, runAdaptation, type AdaptData, type AdaptReport } from '../strategies/adapt/pipeline.js';
@@ -24,18 +25,40 @@ const EPOCHS = 10;
 const SELF_TRAIN = { rounds: 2, threshold: 0.9 };
 /** Ganin et al. 2016, table 2 (MNIST → MNIST-M): source only, DANN, trained on target. */
 const PAPER = { none: 0.5225, dann: 0.7666, oracle: 0.9596 };
-const METHODS = [...ADAPT_METHODS, 'target-oracle'] as const;
+/** Every method, DANN also with Tzeng et al.'s bounded confusion objective in place of the reversed gradient. */
+const METHODS = [...ADAPT_METHODS, 'dann-confusion', 'target-oracle'] as const;
+/** `--variant background-distance`: every image (every domain, every method) preprocessed by backgroundDistance. */
+const VARIANTS = ['raw', 'background-distance'] as const;
+
+/**
+ * Each image as its distance from its own background level (the median pixel), stretched to
+ * 0-255: |x − median| / max. Digits on black are unchanged (median 0); an MNIST-M digit, dark on a
+ * bright patch or bright on a dark one (|patch − digit|), becomes bright on dark either way. The
+ * same for every domain and method, source and oracle alike: a preprocessing, not an adaptation.
+ */
+export function backgroundDistance(set: ImageSet): ImageSet {
+  const per = set.size.height * set.size.width * set.size.channels;
+  const pixels = new Uint8Array(set.pixels.length);
+  for (let i = 0; i < set.labels.length; i++) {
+    const img = set.pixels.subarray(i * per, (i + 1) * per);
+    const median = Uint8Array.from(img).sort()[per >> 1];
+    let max = 1;
+    for (const p of img) max = Math.max(max, Math.abs(p - median));
+    for (let k = 0; k < per; k++) pixels[i * per + k] = Math.round((Math.abs(img[k] - median) * 255) / max);
+  }
+  return { ...set, pixels };
+}
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** The split is fixed (seed 1) so features are computed once; seeds vary the adaptation training. */
-export async function data(size: ImageSet['size'], onStep?: (s: string) => void): Promise<AdaptData> {
+export async function data(size: ImageSet['size'], onStep?: (s: string) => void, prepare: (set: ImageSet) => ImageSet = (set) => set): Promise<AdaptData> {
   onStep?.('building MNIST-M');
   const [source, target] = await Promise.all([loadMnistRgb({}), loadMnistM({ seed: 1 })]);
   const order = shuffle(Array.from(source.labels.keys()), mulberry32(1));
   const half = Math.floor(order.length / 2);
   const [s, t] = [order.slice(0, half), order.slice(half)];
-  const take = (set: ImageSet, idx: number[], from: number, n: number) => resizeSet(subset(set, idx.slice(from, from + n)), size);
+  const take = async (set: ImageSet, idx: number[], from: number, n: number) => prepare(await resizeSet(subset(set, idx.slice(from, from + n)), size));
   onStep?.(`resizing to ${size.height}x${size.width}`);
   const z = SIZES;
   const unlabelled = await take(target, t, 0, z.target);
@@ -54,8 +77,10 @@ export async function data(size: ImageSet['size'], onStep?: (s: string) => void)
 
 async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
   const seeds = opts.seeds ?? [1, 2, 3];
+  const variant = opts.variant ?? 'raw';
+  if (!(VARIANTS as readonly string[]).includes(variant)) throw usageError(`mnist-mnistm variants: ${VARIANTS.join(', ')}; got ${variant}`);
   const base = await loadBase('digits-cnn');
-  const d = await data(base.input, opts.onStep);
+  const d = await data(base.input, opts.onStep, variant === 'background-distance' ? backgroundDistance : undefined);
   const f = await domainImages(base, d);
   const runs = new Map<string, AdaptReport[]>();
   try {
@@ -64,7 +89,9 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
         opts.onStep?.(`${method}, seed ${seed}`);
         // The oracle is trained on target labels only, so its semi-supervised input is not joined to the source.
         const input = method === 'target-oracle' ? d : { ...d, targetLabelled: undefined };
-        const r = await runAdaptation(method === 'target-oracle' ? f : { ...f, targetLabelled: undefined }, input, method, { seed, epochs: EPOCHS, selfTrain: SELF_TRAIN });
+        const adaptation = method === 'dann-confusion' ? 'dann' : method;
+        const adversary = method === 'dann-confusion' ? ('confusion' as const) : undefined;
+        const r = await runAdaptation(method === 'target-oracle' ? f : { ...f, targetLabelled: undefined }, input, adaptation, { seed, epochs: EPOCHS, selfTrain: SELF_TRAIN, adversary });
         runs.set(method, [...(runs.get(method) ?? []), r]);
       }
     }
@@ -86,7 +113,7 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
   const closed = (acc: number) => (oracle > none ? (acc - none) / (oracle - none) : NaN);
   const paperClosed = (PAPER.dann - PAPER.none) / (PAPER.oracle - PAPER.none);
   const markdown = [
-    `mnist-mnistm: digits-cnn up to ${f.cut}, trained end to end with an adaptation network (bottleneck 256 with BatchNorm, softmax), ${EPOCHS} passes over the source, Adam (DANN: its annealed rate and λ schedule), images as 28x28 gray. Source: ${SIZES.sourceTrain} MNIST digits (RGB), ${SIZES.sourceVal} for checkpoints, ${SIZES.sourceTest} test; target: ${SIZES.target} unlabelled MNIST-M images, ${SIZES.evalTarget} labelled for evaluation (disjoint digits). Mean over seeds ${seeds.join(', ')}.`,
+    `mnist-mnistm: digits-cnn up to ${f.cut}, trained end to end with an adaptation network (bottleneck 256 with BatchNorm, softmax), ${EPOCHS} passes over the source, Adam (DANN: its annealed rate and λ schedule; dann-confusion: the same with Tzeng et al.'s confusion objective), images as 28x28 gray${variant === 'background-distance' ? ', each as its distance from its own median pixel (every domain and method)' : ''}. Source: ${SIZES.sourceTrain} MNIST digits (RGB), ${SIZES.sourceVal} for checkpoints, ${SIZES.sourceTest} test; target: ${SIZES.target} unlabelled MNIST-M images, ${SIZES.evalTarget} labelled for evaluation (disjoint digits). Mean over seeds ${seeds.join(', ')}.`,
     '',
     table(
       ['method', 'target accuracy', 'target macro-F1', 'source accuracy', 'gap closed', 'train s'],
@@ -98,7 +125,7 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
     ...rows.filter((r) => r.method !== 'none' && r.method !== 'target-oracle' && r.target.accuracy < none).map((r) => `negative transfer: ${r.method} ends below source-only on the target (${pct(r.target.accuracy)} < ${pct(none)}).`),
   ].join('\n');
   return {
-    json: { experiment: 'mnist-mnistm', cut: f.cut, seeds, rows: rows.map(({ method, target, source }) => ({ method, target, source })), gapClosed: Object.fromEntries(rows.map((r) => [r.method, closed(r.target.accuracy)])) },
+    json: { experiment: 'mnist-mnistm', variant, cut: f.cut, seeds, rows: rows.map(({ method, target, source }) => ({ method, target, source })), gapClosed: Object.fromEntries(rows.map((r) => [r.method, closed(r.target.accuracy)])) },
     markdown,
   };
 }
@@ -106,5 +133,6 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
 export const mnistMnistm: Experiment = {
   name: 'mnist-mnistm',
   description: 'MNIST → MNIST-M domain adaptation: none, AdaBN, CORAL, DANN, self-training and a target-trained oracle',
+  variants: VARIANTS,
   run,
 };

@@ -4,6 +4,8 @@ export interface ExperimentOptions {
   seeds?: number[];
   /** A data set to run on instead of the experiment's offline default (for experiments that take one). */
   data?: string;
+  /** One of the experiment's named variants (its `variants`); the first is the default. */
+  variant?: string;
   /** Progress: one line of what is running now. */
   onStep?: (what: string) => void;
   onEpoch?: (e: EpochInfo) => void;
@@ -19,6 +21,8 @@ export interface ExperimentResult {
 export interface Experiment {
   name: string;
   description: string;
+  /** Named variants (`--variant`), the default first. */
+  variants?: readonly string[];
   /** Whether `--data` may replace the built-in data set. */
   takesData?: boolean;
   run(opts: ExperimentOptions): Promise<ExperimentResult>;

@@ -3,17 +3,16 @@
 // tasks' log σ² under uncertainty weighting), shuffled batches, early stopping on the validation
 // loss with the best weights restored, as fitStage does for one task.
 import * as tf from '@tensorflow/tfjs';
-import type { Normalize } from '../bases/types.js';
 import type { MultiTaskSet, TaskKind } from '../data/multitask/types.js';
 import { mulberry32, shuffle } from '../data/random.js';
 import type { ImageSet } from '../data/types.js';
 import { usageError } from '../errors.js';
 import { classificationMetrics, type Metrics } from '../evaluate/metrics.js';
-import { asPredictor } from '../graft/graft.js';
 import { taskUnits, type GraftedTasks, type TaskSpec } from '../graft/multitask.js';
-import { modelAbove, modelBelow } from '../graft/split.js';
-import { predictSet } from './features.js';
-import { batchToTensor } from './tensors.js';
+import { modelAbove } from '../graft/split.js';
+import type { FeatureCache } from './feature-cache.js';
+import { extractFeatures } from './features.js';
+import { frozenPart, type Engine } from './frozen.js';
 import { jointLoss, maskedTaskLoss, taskWeights, uncertaintyWeights, type TaskWeighting } from './multitask-loss.js';
 import { TRAIN_DEFAULTS } from './train.js';
 
@@ -150,12 +149,30 @@ export interface TasksTrainResult extends MultiTaskFitResult {
  * Train a grafted multi-task model's heads on its frozen trunk: the trunk's outputs at the cut
  * computed once per image, then every head fitted jointly on them (fitMultiTask).
  */
-export async function trainTasks(g: GraftedTasks, data: { train: MultiTaskSet; val: MultiTaskSet }, o: Omit<MultiTaskFitOptions, 'kinds'> & { onFeatures?: (done: number, total: number) => void } = {}): Promise<TasksTrainResult> {
+/** The frozen trunk's outputs at the cut for each set, on the single-task path's frozen part (ONNX Runtime when it loads, the feature cache when given). */
+async function trunkFeatures(g: GraftedTasks, sets: MultiTaskSet[], o: { engine?: Engine; cache?: FeatureCache; onFeatures?: (done: number, total: number) => void }): Promise<tf.Tensor[]> {
+  const part = await frozenPart(g, g.cut, o.engine);
+  const out: tf.Tensor[] = [];
+  try {
+    for (const [i, set] of sets.entries()) {
+      out.push((await extractFeatures(part, imagesOf(set), { normalize: g.base.normalize, batchSize: 64, cache: o.cache, onBatch: i === 0 ? o.onFeatures : undefined })).features);
+    }
+    return out;
+  } catch (e) {
+    tf.dispose(out);
+    throw e;
+  } finally {
+    await part.release?.();
+  }
+}
+
+export async function trainTasks(
+  g: GraftedTasks,
+  data: { train: MultiTaskSet; val: MultiTaskSet },
+  o: Omit<MultiTaskFitOptions, 'kinds'> & { engine?: Engine; cache?: FeatureCache; onFeatures?: (done: number, total: number) => void } = {},
+): Promise<TasksTrainResult> {
   const t0 = performance.now();
-  const below = modelBelow(g.model, g.cut);
-  const features = async (set: MultiTaskSet, progress?: (done: number, total: number) => void) => predictSet(asPredictor(below), imagesOf(set), g.base.normalize, 64, progress);
-  const x = await features(data.train, o.onFeatures);
-  const xVal = await features(data.val);
+  const [x, xVal] = await trunkFeatures(g, [data.train, data.val], o);
   const featureSeconds = (performance.now() - t0) / 1000;
   const above = modelAbove(g.model, g.cut);
   const [targets, valTargets] = [taskTargets(data.train, g.tasks), taskTargets(data.val, g.tasks)];
@@ -165,7 +182,7 @@ export async function trainTasks(g: GraftedTasks, data: { train: MultiTaskSet; v
   } finally {
     tf.dispose([x, xVal, ...targets, ...valTargets]);
     // Re-applying layers (modelAbove) counts as a use that dispose must release; the shared
-    // weights stay with the graft. `below` only views the graft's layers: disposing it would free them.
+    // weights stay with the graft.
     above.dispose();
   }
 }
@@ -184,9 +201,16 @@ export interface TaskMetrics {
   mse?: number;
 }
 
-/** Every task's metrics on `set`, and their aggregate (the mean accuracy over the tasks that have one). */
-export async function evaluateTasks(g: GraftedTasks, set: MultiTaskSet): Promise<{ tasks: TaskMetrics[]; meanAccuracy: number }> {
-  const outputs = [await predictSetOutputs(g.model, set, g.base.normalize)].flat();
+/**
+ * Every task's metrics on `set`, and their aggregate (the mean accuracy over the tasks that have
+ * one). The trunk runs as in training (its frozen part, cached), the heads on its outputs.
+ */
+export async function evaluateTasks(g: GraftedTasks, set: MultiTaskSet, o: { engine?: Engine; cache?: FeatureCache } = {}): Promise<{ tasks: TaskMetrics[]; meanAccuracy: number }> {
+  const [x] = await trunkFeatures(g, [set], o);
+  const above = modelAbove(g.model, g.cut);
+  const outputs = tf.tidy(() => [above.predict(x, { batchSize: 256 })].flat() as tf.Tensor[]);
+  x.dispose();
+  above.dispose();
   try {
     const tasks = g.tasks.map((t, k): TaskMetrics => {
       const labels = set.tasks[t.name];
@@ -212,20 +236,4 @@ export async function evaluateTasks(g: GraftedTasks, set: MultiTaskSet): Promise
   } finally {
     tf.dispose(outputs);
   }
-}
-
-/** A multi-output model over a set in batches: one tensor per output. */
-async function predictSetOutputs(model: tf.LayersModel, set: MultiTaskSet, normalize: Normalize): Promise<tf.Tensor[]> {
-  const parts: tf.Tensor[][] = model.outputs.map(() => []);
-  const n = set.ids.length;
-  for (let s = 0; s < n; s += 64) {
-    const indices = Array.from({ length: Math.min(64, n - s) }, (_, k) => s + k);
-    const x = await batchToTensor(imagesOf(set), normalize, indices);
-    const out = [model.predict(x)].flat() as tf.Tensor[];
-    out.forEach((t, k) => parts[k].push(t));
-    x.dispose();
-  }
-  const joined = parts.map((p) => tf.concat(p));
-  tf.dispose(parts.flat());
-  return joined;
 }

@@ -33,13 +33,14 @@ export interface AdaptFlags extends GlobalOptions, BaseFlags {
   trunk: 'frozen' | 'trainable';
   textColumn?: string;
   labelColumn?: string;
+  adversary: 'reversal' | 'confusion';
 }
 
 /** One method and its source-only baseline on the same features and seed, reported. */
-export async function runAndReport(features: DomainFeatures, data: AdaptData<LabelledSet>, flags: Pick<AdaptFlags, 'method' | 'epochs' | 'seed' | 'json'>, header: string): Promise<void> {
+export async function runAndReport(features: DomainFeatures, data: AdaptData<LabelledSet>, flags: Pick<AdaptFlags, 'method' | 'epochs' | 'seed' | 'json' | 'adversary'>, header: string): Promise<void> {
   const onEpoch = (e: { round: number; epoch: number; loss: number; sourceValAccuracy: number }) =>
     note(`${flags.method}${e.round ? ` round ${e.round}` : ''} epoch ${e.epoch}/${flags.epochs} loss ${e.loss.toFixed(4)} source val_acc ${pct(e.sourceValAccuracy)}`);
-  const result = await runAdaptation(features, data, flags.method, { epochs: flags.epochs, seed: flags.seed, onEpoch });
+  const result = await runAdaptation(features, data, flags.method, { epochs: flags.epochs, seed: flags.seed, adversary: flags.adversary, onEpoch });
   // Every method is compared with source-only training on the same features and seed.
   const baseline = flags.method === 'none' ? result : await runAdaptation(features, { ...data, targetLabelled: undefined }, 'none', { epochs: flags.epochs, seed: flags.seed });
   log(header);
@@ -69,6 +70,7 @@ export function adaptCommand(): Command {
     .addOption(new Option('--method <method>', 'adaptation method').choices([...ADAPT_METHODS]).makeOptionMandatory())
     .option('--cut <layer>', 'layer to cut the base at (auto: the best LogME on the source)', 'auto')
     .addOption(new Option('--trunk <mode>', 'frozen: adapt on the trunk\'s cached features (fast); trainable: train the trunk too, on the images (small bases)').choices(['frozen', 'trainable']).default('frozen'))
+    .addOption(new Option('--adversary <kind>', "dann: reversal (Ganin et al.'s gradient reversal) or confusion (Tzeng et al.'s bounded confusion loss, steadier when a whole trunk trains)").choices(['reversal', 'confusion']).default('reversal'))
     .option('--epochs <n>', 'passes over the source', intArg('--epochs', 1), 30)
     .option('--seed <n>', 'random seed', intArg('--seed'), 0)
     .addOption(new Option('--engine <engine>', 'where the frozen part runs').choices(ENGINES).default('auto'))

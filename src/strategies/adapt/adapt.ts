@@ -9,7 +9,7 @@ import { mulberry32, shuffle } from '../../data/random.js';
 import { usageError } from '../../errors.js';
 import { withSeed } from '../../train/seed.js';
 import { oneHot } from '../../train/tensors.js';
-import { coralLoss, dannLambda, dannLearningRate, reverseGradient } from './losses.js';
+import { confusionLoss, coralLoss, dannLambda, dannLearningRate, reverseGradient, stopGradient } from './losses.js';
 
 export const ADAPT_METHODS = ['none', 'adabn', 'coral', 'dann', 'self-train'] as const;
 export type AdaptMethod = (typeof ADAPT_METHODS)[number];
@@ -32,6 +32,14 @@ export interface AdaptOptions {
   coralWeight?: number;
   /** Self-training: rounds of pseudo-labelling after the source-only round, and the confidence a pseudo-label needs. */
   selfTrain?: { rounds?: number; threshold?: number };
+  /**
+   * DANN: how the extractor plays against the domain classifier. 'reversal' (default, Ganin et al.):
+   * a gradient reversal layer, the extractor maximises the classifier's loss. 'confusion' (Tzeng et
+   * al. 2015): the classifier minimises its loss on features it cannot change, the extractor the
+   * confusion loss (λ-weighted) through a classifier it cannot change: bounded, and stable where
+   * the reversal oscillates (a whole trunk trained with Adam).
+   */
+  adversary?: 'reversal' | 'confusion';
   seed?: number;
   /**
    * A trainable feature extractor in front of the bottleneck (inputs are then images), made anew
@@ -52,7 +60,7 @@ export interface AdaptResult {
   pseudoLabels?: number[];
 }
 
-const DEFAULTS = { epochs: 30, batchSize: 64, learningRate: 1e-3, bottleneck: 256, coralWeight: 1 };
+const DEFAULTS = { epochs: 30, batchSize: 64, learningRate: 1e-3, bottleneck: 256, coralWeight: 1, adversary: 'reversal' as 'reversal' | 'confusion' };
 
 function buildClassifier(inputShape: number[], bottleneck: number, classes: number, trunk?: tf.LayersModel): { model: tf.LayersModel; features: tf.LayersModel } {
   const input = trunk ? (trunk.inputs[0] as tf.SymbolicTensor) : tf.input({ shape: inputShape });
@@ -65,10 +73,18 @@ function buildClassifier(inputShape: number[], bottleneck: number, classes: numb
   return { model: tf.model({ inputs: input, outputs: out }), features: tf.model({ inputs: input, outputs: h }) };
 }
 
-function buildDiscriminator(bottleneck: number): tf.LayersModel {
-  const input = tf.input({ shape: [bottleneck] });
-  const h = tf.layers.dense({ units: 100, activation: 'relu', name: 'domain_hidden' }).apply(input) as tf.SymbolicTensor;
-  return tf.model({ inputs: input, outputs: tf.layers.dense({ units: 1, name: 'domain_logit' }).apply(h) as tf.SymbolicTensor });
+/**
+ * DANN's domain classifier (bottleneck → 100 ReLU → 1 logit) as plain variables, so a loss can read
+ * it with its weights held (`held`: no gradient reaches them) as the confusion objective needs.
+ */
+function buildDiscriminator(bottleneck: number, hidden = 100) {
+  const glorot = (fanIn: number, fanOut: number) => tf.variable(tf.randomNormal([fanIn, fanOut], 0, Math.sqrt(2 / (fanIn + fanOut))));
+  const weights = [glorot(bottleneck, hidden), tf.variable(tf.zeros([hidden])), glorot(hidden, 1), tf.variable(tf.zeros([1]))];
+  const apply = (x: tf.Tensor, held = false) => {
+    const [w1, b1, w2, b2] = held ? weights.map((w) => stopGradient(w)) : weights;
+    return tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(x, w1), b1)), w2), b2) as tf.Tensor2D;
+  };
+  return { apply, dispose: () => tf.dispose(weights) };
 }
 
 export function accuracyOn(model: tf.LayersModel, x: tf.Tensor, y: Int32Array): number {
@@ -183,9 +199,14 @@ async function trainRound(train: Domain & { y: Int32Array }, val: Domain & { y: 
             const ht = h.slice(idx.length);
             if (o.method === 'coral') loss = tf.add(loss, tf.mul(coralLoss(hs, ht), o.coralWeight));
             else {
-              const logits = discriminator!.apply(reverseGradient(tf.concat([hs, ht]), lambda)) as tf.Tensor2D;
               const domain = tf.concat([tf.zeros([idx.length, 1]), tf.ones([tIdx.length, 1])]);
-              loss = tf.add(loss, tf.losses.sigmoidCrossEntropy(domain, logits));
+              if (o.adversary === 'confusion') {
+                // Two players, two losses: the classifier learns on held features, the extractor confuses a held classifier.
+                loss = tf.add(loss, tf.losses.sigmoidCrossEntropy(domain, discriminator!.apply(stopGradient(h))));
+                loss = tf.add(loss, tf.mul(confusionLoss(discriminator!.apply(h, true)), lambda));
+              } else {
+                loss = tf.add(loss, tf.losses.sigmoidCrossEntropy(domain, discriminator!.apply(reverseGradient(h, lambda))));
+              }
             }
           }
           return loss;

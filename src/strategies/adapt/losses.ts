@@ -36,6 +36,22 @@ export function reverseGradient<T extends tf.Tensor>(x: T, lambda: number): T {
   return op(x) as T;
 }
 
+/** The identity going forward, no gradient going back (TF.js has no stop-gradient op). */
+export function stopGradient<T extends tf.Tensor>(x: T): T {
+  const op = tf.customGrad(((input: tf.Tensor) => ({ value: tf.clone(input), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(x) as T;
+}
+
+/**
+ * The domain-confusion loss of Tzeng et al. (2015): the cross-entropy between the domain
+ * classifier's logits and a uniform 0.5. At its minimum the classifier cannot tell the domains
+ * apart; unlike a reversed gradient (which maximises the classifier's loss without bound, and
+ * lets the extractor flip the domains), it is bounded below.
+ */
+export function confusionLoss(logits: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => tf.losses.sigmoidCrossEntropy(tf.fill(logits.shape, 0.5), logits) as tf.Scalar);
+}
+
 /** DANN's adaptation factor at training progress p in [0, 1]: 2 / (1 + exp(-γp)) - 1, γ = 10 (Ganin et al. 2016, section 5.2.2). */
 export function dannLambda(progress: number, gamma = 10): number {
   return 2 / (1 + Math.exp(-gamma * progress)) - 1;
