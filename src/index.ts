@@ -50,3 +50,10 @@ export { saveTextClassifier, loadTextClassifier, isTextModel, type TextGraftJson
 export { trainAdaptation, ADAPT_METHODS, type AdaptMethod, type AdaptOptions } from './strategies/adapt/adapt.js';
 export { runAdaptation, domainFeatures, type AdaptData, type DomainFeatures } from './strategies/adapt/pipeline.js';
 export { textDomainFeatures } from './strategies/adapt/text.js';
+export type { MultiTaskSet, TaskLabels, TaskKind } from './data/multitask/types.js';
+export { loadDigitsInScenes, DIGITS_IN_SCENES_SCENES } from './data/multitask/digits-in-scenes.js';
+export { splitMultiTask, subsetMultiTask } from './data/multitask/split.js';
+export { graftTasks, multiTaskModel, applyTaskHeads, type TaskSpec, type GraftedTasks } from './graft/multitask.js';
+export { trainTasks, evaluateTasks, fitMultiTask, taskLosses, type MultiTaskData, type MultiTaskFitOptions, type TaskMetrics } from './train/multitask.js';
+export { maskedTaskLoss, jointLoss, uncertaintyWeights, taskWeights, type TaskWeighting } from './train/multitask-loss.js';
+export { saveTasks, type TasksGraftJson } from './export/multitask.js';
