@@ -463,7 +463,7 @@ export function fitLinearClassifier(f: Features, labels: Int32Array, classes: nu
 }
 
 /** Each class's samples, shuffled, dealt round-robin into the folds (continuing across classes, so fold sizes differ by at most one). */
-function stratifiedFolds(labels: Int32Array, classes: number, folds: number, seed: number): Int32Array {
+export function stratifiedFolds(labels: Int32Array, classes: number, folds: number, seed: number): Int32Array {
   const rand = mulberry32(seed);
   const members: number[][] = Array.from({ length: classes }, () => []);
   labels.forEach((y, i) => members[y].push(i));

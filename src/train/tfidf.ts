@@ -8,7 +8,7 @@
 // column, which destroys the sparsity and rescales rare n-grams to the weight of common ones,
 // undoing what the idf weighting and row normalisation set up. Here the rows stay sparse (CSR)
 // and one loss evaluation costs O(nonzeros x classes).
-import { mulberry32, shuffle } from '../data/random.js';
+import { stratifiedFolds } from '../evaluate/transferability.js';
 import { usageError } from '../errors.js';
 
 /** Sparse rows (CSR): row i's columns are indices[indptr[i] .. indptr[i+1]), ascending. */
@@ -284,16 +284,6 @@ export interface SavedTfidf {
 }
 
 const C_GRID = [1, 10, 100, 1000];
-
-function stratifiedFolds(labels: Int32Array, classes: number, folds: number, seed: number): Int32Array {
-  const rand = mulberry32(seed);
-  const members: number[][] = Array.from({ length: classes }, () => []);
-  labels.forEach((y, i) => members[y].push(i));
-  const fold = new Int32Array(labels.length);
-  let next = 0;
-  for (const group of members) for (const i of shuffle(group, rand)) fold[i] = next++ % folds;
-  return fold;
-}
 
 /**
  * TF-IDF (fitTfidfVectorizer) + multinomial logistic regression, L2-regularised, trained by
