@@ -27,7 +27,7 @@ export { frozenPart, headBoundary, trainablePart, ENGINES, type Engine, type Fro
 
 export { classificationMetrics, type Metrics, type ClassMetrics } from './evaluate/metrics.js';
 export { evaluateModel, evaluateGrafted, predictProbabilities } from './evaluate/evaluate.js';
-export { predictFiles, type Prediction } from './evaluate/predict.js';
+export { predictFiles, predictTaskFiles, type Prediction, type TasksPrediction, type TaskAnswer } from './evaluate/predict.js';
 
 export { saveTrained, loadTrained, type GraftJson, type Trained } from './export/trained.js';
 export { layersModelToOnnx, type OnnxExportOptions } from './export/onnx/index.js';
@@ -52,8 +52,10 @@ export { runAdaptation, domainFeatures, type AdaptData, type DomainFeatures } fr
 export { textDomainFeatures } from './strategies/adapt/text.js';
 export type { MultiTaskSet, TaskLabels, TaskKind } from './data/multitask/types.js';
 export { loadDigitsInScenes, DIGITS_IN_SCENES_SCENES } from './data/multitask/digits-in-scenes.js';
-export { splitMultiTask, subsetMultiTask } from './data/multitask/split.js';
+export { splitMultiTask, subsetMultiTask, type MultiTaskSplits } from './data/multitask/split.js';
+export { loadMultiTask, alignTasks, parseTaskArg, type TaskColumn, type LoadedTasks, type MultiTaskLoadOptions } from './data/multitask/load.js';
 export { graftTasks, multiTaskModel, applyTaskHeads, type TaskSpec, type GraftedTasks } from './graft/multitask.js';
-export { trainTasks, evaluateTasks, fitMultiTask, taskLosses, type MultiTaskData, type MultiTaskFitOptions, type TaskMetrics } from './train/multitask.js';
+export { trainTasks, evaluateTasks, predictTasks, taskMetrics, fitMultiTask, taskLosses, type MultiTaskData, type MultiTaskFitOptions, type TaskMetrics, type TasksModel, type TasksTrainOptions, type TasksTrainResult } from './train/multitask.js';
+export { trainMultiTaskModel, type MultiTaskModelOptions, type MultiTaskModelResult } from './train/multitask-model.js';
 export { maskedTaskLoss, jointLoss, uncertaintyWeights, taskWeights, type TaskWeighting } from './train/multitask-loss.js';
-export { saveTasks, type TasksGraftJson } from './export/multitask.js';
+export { saveTasks, loadTasks, isTasksModel, type TasksGraftJson, type LoadedTasksModel } from './export/multitask.js';

@@ -31,8 +31,9 @@ describe('multi-task graft', () => {
     const g = await withSeed(7, () => graftTasks(base, { tasks: TASKS, cut: 'top_conv', head: { kind: 'linear', pool: 'flatten' } }));
     const untrained = await evaluateTasks(g, splits.test);
     const trunkBefore = g.model.getLayer('stem_conv').getWeights()[0].dataSync().slice();
-    const r = await trainTasks(g, splits, { epochs: 30, learningRate: 0.01, patience: 30, seed: 1 });
-    assert.equal(r.taskValLosses.length, 2);
+    const r = await trainTasks(g, splits, { epochs: 30, learningRate: 0.01, patience: 30, seed: 1, unfreeze: 0 });
+    assert.deepEqual(r.stages.map((s) => s.stage), ['heads']);
+    assert.equal(r.stages[0].taskValLosses.length, 2);
     assert.deepEqual(Array.from(g.model.getLayer('stem_conv').getWeights()[0].dataSync()), Array.from(trunkBefore), 'trunk frozen');
     const m = await evaluateTasks(g, splits.test);
     const labelled = (name: string) => (splits.test.tasks[name] as { labels: Int32Array }).labels.filter((l) => l >= 0).length;
@@ -55,5 +56,34 @@ describe('multi-task graft', () => {
     assert.deepEqual(Object.keys(answer.outputs), ['digit', 'scene']);
     answer.outputs.digit.forEach((v, i) => assert.ok(Math.abs(v - mine[0][i]) < 1e-5));
     answer.outputs.scene.forEach((v, i) => assert.ok(Math.abs(v - mine[1][i]) < 1e-5));
+  });
+
+  it('fine-tunes the shared top block after the heads (unfreeze 1): the trunk below stays, the stage never ends worse on validation than the heads alone', async () => {
+    const base = tinyBase();
+    const splits = splitMultiTask(await loadDigitsInScenes({ count: 200, size: 16, seed: 4 }), { seed: 2 });
+    const g = await withSeed(5, () => graftTasks(base, { tasks: TASKS, cut: 'top_conv', head: { kind: 'linear', pool: 'flatten' } }));
+    const weightsOf = (layer: string) => Array.from(g.model.getLayer(layer).getWeights()[0].dataSync());
+    const [stem, top] = [weightsOf('stem_conv'), weightsOf('top_conv')];
+    await assert.rejects(trainTasks(g, splits, { unfreeze: -1 }), /unfreeze must be a whole number/);
+    const r = await trainTasks(g, splits, { epochs: 8, learningRate: 0.01, patience: 8, seed: 1, unfreeze: 1 });
+    assert.deepEqual(r.stages.map((s) => s.stage), ['heads', 'fine-tune']);
+    const [heads, fine] = r.stages;
+    assert.equal(heads.boundary, 'top_conv');
+    assert.notEqual(fine.boundary, 'top_conv');
+    assert.ok(fine.bestValLoss <= heads.bestValLoss + 1e-5, `fine-tune ${fine.bestValLoss} vs heads ${heads.bestValLoss}`);
+    assert.deepEqual(weightsOf('stem_conv'), stem, 'below the boundary: frozen');
+    if (fine.bestEpoch > 0) {
+      assert.equal(r.frozenTo, fine.boundary);
+      assert.equal(r.unfreeze, 1);
+      assert.notDeepEqual(weightsOf('top_conv'), top, 'top block fine-tuned');
+    } else {
+      assert.equal(r.frozenTo, 'top_conv');
+      assert.deepEqual(weightsOf('top_conv'), top, 'fine-tuning not kept: top block as it was');
+    }
+    // Evaluation runs the frozen part up to frozenTo and the fine-tuned block with the heads.
+    const m = await evaluateTasks(g, splits.test);
+    const whole = await evaluateTasks({ ...g, frozenTo: g.model.layers[0].name }, splits.test);
+    assert.deepEqual(m.tasks.map((t) => t.accuracy), whole.tasks.map((t) => t.accuracy));
+    g.model.dispose();
   });
 });

@@ -2,6 +2,7 @@
 // starting with "error:" (exit 2 for usage, 1 for failures), with the stack only under --verbose.
 import { Command, CommanderError, Option } from 'commander';
 import { intArg } from './args.js';
+import { CONFIG_FLAG, expandConfig } from './config.js';
 import { BACKENDS, useBackend, type BackendName } from '../backend/index.js';
 import { setOnnxThreads } from '../backend/onnx-runtime.js';
 import { GraftError } from '../errors.js';
@@ -30,6 +31,7 @@ export function withCommon(cmd: Command): Command {
     .addOption(new Option('--backend <name>', 'TF.js backend').choices(BACKENDS).default('wasm'))
     .addOption(new Option('--threads <n>', 'threads for the wasm backend (default: GRAFT_THREADS or 1) and ONNX Runtime (default: GRAFT_THREADS or every core)').argParser(intArg('--threads', 1)))
     .option('--json', 'print one JSON object as the last line of stdout', false)
+    .option(`${CONFIG_FLAG} <file>`, "the command's flags from a JSON or YAML file (keys: the flags' names, e.g. batchSize or batch-size; flags on the command line win)")
     .option('--verbose', 'show stack traces on errors', false);
 }
 
@@ -55,7 +57,8 @@ function program(): Command {
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
   try {
-    await program().parseAsync(argv, { from: 'user' });
+    const p = program();
+    await p.parseAsync(await expandConfig(argv, p), { from: 'user' });
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {

@@ -50,12 +50,16 @@ export class Progress {
 
   /** Training epochs: the bar moves per epoch on a TTY; otherwise one line each. */
   epoch(e: EpochInfo): void {
-    const info = `loss ${e.loss.toFixed(4)} acc ${pct(e.accuracy)} val_loss ${e.valLoss.toFixed(4)} val_acc ${isNaN(e.valAccuracy) ? '-' : pct(e.valAccuracy)}`;
+    this.epochLine(e.stage, e.epoch, e.epochs, `loss ${e.loss.toFixed(4)} acc ${pct(e.accuracy)} val_loss ${e.valLoss.toFixed(4)} val_acc ${isNaN(e.valAccuracy) ? '-' : pct(e.valAccuracy)}`, e.seconds);
+  }
+
+  /** One epoch of `stage` with what to show about it. */
+  epochLine(stage: string, epoch: number, epochs: number, info: string, seconds?: number): void {
     if (this.tty) {
-      if (e.epoch === 1) this.start(`${e.stage} epochs`, e.epochs);
-      this.update(e.epoch, info);
+      if (epoch === 1) this.start(`${stage} epochs`, epochs);
+      this.update(epoch, info);
     } else {
-      note(`${e.stage} epoch ${e.epoch}/${e.epochs} ${info} (${e.seconds.toFixed(1)} s)`);
+      note(`${stage} epoch ${epoch}/${epochs} ${info}${seconds === undefined ? '' : ` (${seconds.toFixed(1)} s)`}`);
     }
   }
 }

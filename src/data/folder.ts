@@ -26,7 +26,7 @@ async function isDir(parent: string, e: Dirent): Promise<boolean> {
   return (await stat(join(parent, e.name)).catch(() => undefined))?.isDirectory() ?? false;
 }
 
-async function listDir(dir: string): Promise<{ dirs: string[]; files: string[] }> {
+export async function listDir(dir: string): Promise<{ dirs: string[]; files: string[] }> {
   const entries = (await readdir(dir, { withFileTypes: true })).filter((e) => !hidden(e.name));
   const dirs: string[] = [];
   const files: string[] = [];
@@ -35,7 +35,7 @@ async function listDir(dir: string): Promise<{ dirs: string[]; files: string[] }
 }
 
 /** Image files under `dir`, recursively (as Keras and torchvision do); other files go to `others`. */
-async function walk(dir: string, images: string[], others: string[], seen = new Set<string>()): Promise<void> {
+export async function walk(dir: string, images: string[], others: string[], seen = new Set<string>()): Promise<void> {
   // Symlinked folders are followed, but a link back up the tree must not loop forever.
   const real = await realpath(dir);
   if (seen.has(real)) return;

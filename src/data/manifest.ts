@@ -1,5 +1,5 @@
 // Manifests: a CSV (header row required) or JSON Lines file with `path` and `label` per image,
-// paths relative to the manifest's own folder.
+// paths relative to the manifest's own folder. Multi-task manifests hold one column per task.
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, join } from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -13,11 +13,18 @@ export const isManifestPath = (path: string): boolean => MANIFEST_EXTENSIONS.inc
 export interface ManifestRow {
   path: string;
   label: string;
+  /** Every column by its lower-cased name: CSV cells trimmed; JSONL values as strings, arrays as arrays of strings, null as ''. */
+  fields: Record<string, string | string[]>;
   /** Line in the manifest, for messages. */
   line: number;
 }
 
 const COLUMNS = ['path', 'label'] as const;
+
+const row = (fields: Record<string, string | string[]>, line: number): ManifestRow => {
+  const str = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(',') : (v ?? ''));
+  return { path: str(fields.path), label: str(fields.label), fields, line };
+};
 
 function parseCsv(text: string, file: string, required: readonly string[]): ManifestRow[] {
   let records: string[][];
@@ -36,10 +43,8 @@ function parseCsv(text: string, file: string, required: readonly string[]): Mani
         `(columns found: ${header.map((h) => JSON.stringify(h)).join(', ')}; the first row must be a header)`,
     );
   }
-  const pathCol = lower.indexOf('path');
-  const labelCol = lower.indexOf('label');
   // Assumes no quoted newlines, so record i is on line i + 1; only used in messages.
-  return records.slice(1).map((r, i) => ({ path: r[pathCol] ?? '', label: labelCol < 0 ? '' : (r[labelCol] ?? ''), line: i + 2 }));
+  return records.slice(1).map((r, i) => row(Object.fromEntries(lower.map((h, c) => [h, r[c] ?? ''])), i + 2));
 }
 
 function parseJsonl(text: string, file: string, required: readonly string[]): ManifestRow[] {
@@ -55,22 +60,23 @@ function parseJsonl(text: string, file: string, required: readonly string[]): Ma
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
       throw usageError(`${file}:${i + 1}: expected an object with keys ${COLUMNS.join(', ')}`);
     }
-    const rec = obj as Record<string, unknown>;
+    const rec = Object.fromEntries(Object.entries(obj).map(([k, v]) => [k.toLowerCase(), v]));
     const missing = required.filter((c) => !(c in rec));
     if (missing.length) {
-      throw usageError(`${file}:${i + 1}: missing key${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (keys found: ${Object.keys(rec).join(', ') || 'none'})`);
+      throw usageError(`${file}:${i + 1}: missing key${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (keys found: ${Object.keys(obj).join(', ') || 'none'})`);
     }
     const str = (v: unknown) => (v === null || v === undefined ? '' : String(v).trim());
-    rows.push({ path: str(rec.path), label: str(rec.label), line: i + 1 });
+    rows.push(row(Object.fromEntries(Object.entries(rec).map(([k, v]) => [k, Array.isArray(v) ? v.map(str) : str(v)])), i + 1));
   });
   return rows;
 }
 
 /**
  * The manifest's rows, paths still as written. Usage errors for a missing file or column; with
- * `unlabelled`, the label column may be absent (rows then have empty labels).
+ * `unlabelled`, the label column may be absent (rows then have empty labels); `columns` replaces
+ * `label` with the columns given (a multi-task manifest's).
  */
-export async function readManifest(file: string, o: { unlabelled?: boolean } = {}): Promise<ManifestRow[]> {
+export async function readManifest(file: string, o: { unlabelled?: boolean; columns?: string[] } = {}): Promise<ManifestRow[]> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -78,7 +84,7 @@ export async function readManifest(file: string, o: { unlabelled?: boolean } = {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw usageError(`data path not found: ${file}`);
     throw err;
   }
-  const required = o.unlabelled ? (['path'] as const) : COLUMNS;
+  const required = o.columns ? ['path', ...o.columns.map((c) => c.toLowerCase())] : o.unlabelled ? (['path'] as const) : COLUMNS;
   return extname(file).toLowerCase() === '.csv' ? parseCsv(text, file, required) : parseJsonl(text, file, required);
 }
 

@@ -39,3 +39,10 @@ export function classificationMetrics(truth: ArrayLike<number>, predicted: Array
   const macroF1 = present.length ? present.reduce((a, c) => a + c.f1, 0) / present.length : 0;
   return { accuracy: truth.length ? correct / truth.length : 0, macroF1, perClass, confusion, n: truth.length };
 }
+
+/** The most probable class of each row of row-major probabilities (`classes` numbers per row). */
+export function argmaxRows(probs: ArrayLike<number>, classes: number): Int32Array {
+  const out = new Int32Array(probs.length / classes);
+  for (let i = 0; i < out.length; i++) for (let c = 1; c < classes; c++) if (probs[i * classes + c] > probs[i * classes + out[i]]) out[i] = c;
+  return out;
+}

@@ -1,6 +1,7 @@
 // Predictions for image files with a trained model, preprocessing exactly as graft.json says.
 import * as tf from '@tensorflow/tfjs';
 import { decodeImageFile } from '../data/images.js';
+import type { LoadedTasksModel } from '../export/multitask.js';
 import type { Trained } from '../export/trained.js';
 import { pipeline } from '../graft/graft.js';
 import { imagesToTensor } from '../train/tensors.js';
@@ -28,6 +29,40 @@ export async function predictFiles(trained: Trained, files: string[], k = 3): Pr
     const probs = y.dataSync();
     tf.dispose([x, y]);
     out.push({ file, top: topK(probs, labels, k) });
+  }
+  return out;
+}
+
+/** One task's answer for one image: top classes, the labels that apply (p ≥ 0.5), or the numbers. */
+export type TaskAnswer =
+  | { kind: 'classification'; top: { label: string; probability: number }[] }
+  | { kind: 'multi-label'; labels: string[]; probabilities: Record<string, number> }
+  | { kind: 'regression'; values: number[] };
+
+export interface TasksPrediction {
+  file: string;
+  tasks: Record<string, TaskAnswer>;
+}
+
+/** Every task's answer for each image file, with a multi-task model loaded by loadTasks. */
+export async function predictTaskFiles(m: LoadedTasksModel, files: string[], k = 3): Promise<TasksPrediction[]> {
+  const { input, normalize, resize } = m.meta;
+  const out: TasksPrediction[] = [];
+  for (const file of files) {
+    const pixels = await decodeImageFile(file, input, resize);
+    const x = imagesToTensor({ classes: [], size: input, pixels, labels: Int32Array.of(0), ids: [file] }, normalize);
+    const ys = [m.model.predict(x)].flat() as tf.Tensor[];
+    const values = ys.map((y) => Array.from(y.dataSync()));
+    tf.dispose([x, ...ys]);
+    const tasks = Object.fromEntries(
+      m.tasks.map((t, i): [string, TaskAnswer] => {
+        const v = values[i];
+        if (t.kind === 'classification') return [t.name, { kind: t.kind, top: topK(v, t.classes!, k) }];
+        if (t.kind === 'multi-label') return [t.name, { kind: t.kind, labels: t.classes!.filter((_, j) => v[j] >= 0.5), probabilities: Object.fromEntries(t.classes!.map((c, j) => [c, v[j]])) }];
+        return [t.name, { kind: t.kind, values: v }];
+      }),
+    );
+    out.push({ file, tasks });
   }
   return out;
 }

@@ -8,3 +8,7 @@ export function table(header: string[], rows: (string | number)[][]): string {
 }
 
 export const pct = (x: number) => (100 * x).toFixed(1) + '%';
+
+export const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+/** Standard deviation over the runs themselves (population), as experiments report it across seeds. */
+export const sd = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));

@@ -4,7 +4,7 @@
 import { loadDigitsCnn } from '../bases/digits-cnn.js';
 import { loadMnist } from '../data/mnist.js';
 import { splitDataset } from '../data/split.js';
-import { pct, table } from '../evaluate/report.js';
+import { mean, pct, table } from '../evaluate/report.js';
 import { disposeGrafted } from '../graft/graft.js';
 import { trainClassifier } from '../train/classifier.js';
 import type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';
@@ -23,7 +23,6 @@ interface Cell {
   trainSeconds: number;
 }
 
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
   const seeds = opts.seeds ?? [1, 2, 3];

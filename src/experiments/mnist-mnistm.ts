@@ -13,7 +13,7 @@ import { resizeSet } from '../data/resize.js';
 import { subset } from '../data/split.js';
 import type { ImageSet } from '../data/types.js';
 import { usageError } from '../errors.js';
-import { pct, table } from '../evaluate/report.js';
+import { mean, pct, table } from '../evaluate/report.js';
 import { ADAPT_METHODS } from '../strategies/adapt/adapt.js';
 import { disposeDomainFeatures, domainImages, runAdaptation, type AdaptData, type AdaptReport } from '../strategies/adapt/pipeline.js';
 import type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';
@@ -49,7 +49,6 @@ export function backgroundDistance(set: ImageSet): ImageSet {
   return { ...set, pixels };
 }
 
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** The split is fixed (seed 1) so features are computed once; seeds vary the adaptation training. */
 export async function data(size: ImageSet['size'], onStep?: (s: string) => void, prepare: (set: ImageSet) => ImageSet = (set) => set): Promise<AdaptData> {

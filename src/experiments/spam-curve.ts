@@ -10,8 +10,8 @@ import { loadSpamAssassin } from '../data/text/spam-assassin.js';
 import { applyPerClassText, positionsIn, splitText } from '../data/text/split.js';
 import type { TextSet } from '../data/text/types.js';
 import { classificationMetrics } from '../evaluate/metrics.js';
-import { table } from '../evaluate/report.js';
-import { argmaxRows } from '../evaluate/text.js';
+import { mean, sd, table } from '../evaluate/report.js';
+import { argmaxRows } from '../evaluate/metrics.js';
 import { FeatureCache } from '../train/feature-cache.js';
 import { embedTexts, fineTuneGlove, fitTextHead, gloveClassifier, loadTextEncoder, TEXT_BASES, type TextBaseName } from '../train/text.js';
 import { fitTfidf } from '../train/tfidf.js';
@@ -24,8 +24,6 @@ const SPLIT = { valFraction: 0.15, testFraction: 0.15 };
 /** The bar: use-lite at least this much macro-F1 above scratch at 10 labels per class. */
 const BAR = 0.15;
 
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const sd = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
 
 const macroF1 = (set: TextSet, probs: ArrayLike<number>) => classificationMetrics(set.labels, argmaxRows(probs, set.classes.length), set.classes).macroF1;
 

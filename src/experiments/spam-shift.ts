@@ -10,7 +10,7 @@ import { loadSpamAssassin } from '../data/text/spam-assassin.js';
 import { positionsIn, splitText, subsetText } from '../data/text/split.js';
 import type { TextSet } from '../data/text/types.js';
 import { classificationMetrics } from '../evaluate/metrics.js';
-import { pct, table } from '../evaluate/report.js';
+import { mean, pct, table } from '../evaluate/report.js';
 import { accuracyOn, adaBN, ADAPT_METHODS, trainAdaptation } from '../strategies/adapt/adapt.js';
 import { FeatureCache } from '../train/feature-cache.js';
 import { embedTexts, loadTextEncoder } from '../train/text.js';
@@ -24,7 +24,6 @@ type Method = (typeof METHODS)[number];
 const EPOCHS = 10;
 const SELF_TRAIN = { rounds: 2, threshold: 0.9 };
 
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 function inGroups(corpus: TextSet, groups: string[]): number[] {
   return corpus.groups!.flatMap((g, i) => (groups.includes(g) ? [i] : []));

@@ -12,7 +12,7 @@ import { splitDataset } from '../data/split.js';
 import { resizeSet } from '../data/resize.js';
 import type { ImageSize, Splits } from '../data/types.js';
 import { rankCuts } from '../evaluate/rank.js';
-import { pct, table } from '../evaluate/report.js';
+import { mean, pct, table } from '../evaluate/report.js';
 import { kendallTau } from '../evaluate/transferability.js';
 import { disposeGrafted } from '../graft/graft.js';
 import { trainClassifier } from '../train/classifier.js';
@@ -31,7 +31,6 @@ async function defaultData(size: ImageSize, seed: number): Promise<Splits> {
   return { train: await resizeSet(s.train, size), val: await resizeSet(s.val, size), test: await resizeSet(s.test, size) };
 }
 
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
   const seeds = opts.seeds ?? [1, 2, 3];

@@ -73,17 +73,21 @@ export async function saveTrained(g: Grafted, out: string, extra: { force?: bool
   });
 }
 
-/** Load a trained model; `trunk: false` leaves a frozen trunk on disk (e.g. to export it, which needs no runtime). */
-export async function loadTrained(dir: string, options: { trunk?: boolean } = {}): Promise<Trained> {
+/** A model directory's graft.json, after checking the directory holds model.json and graft.json. */
+export async function readModelMeta<T>(dir: string): Promise<T> {
   const metaPath = join(dir, 'graft.json');
   if (!existsSync(dir)) throw usageError(`model directory not found: ${dir}`);
   if (!existsSync(metaPath) || !existsSync(join(dir, 'model.json'))) throw usageError(`${dir} is not a graft model (model.json and graft.json expected)`);
-  let meta: GraftJson;
   try {
-    meta = JSON.parse(await readFile(metaPath, 'utf8')) as GraftJson;
+    return JSON.parse(await readFile(metaPath, 'utf8')) as T;
   } catch (e) {
     throw new GraftError(`cannot read ${metaPath}: ${(e as Error).message}`, 1);
   }
+}
+
+/** Load a trained model; `trunk: false` leaves a frozen trunk on disk (e.g. to export it, which needs no runtime). */
+export async function loadTrained(dir: string, options: { trunk?: boolean } = {}): Promise<Trained> {
+  const meta = await readModelMeta<GraftJson>(dir);
   const model = await tf.loadLayersModel(fileHandler(join(dir, 'model.json')));
   if (!meta.trunk || options.trunk === false) return { model, meta };
   if (meta.trunk.path.endsWith('.onnx')) {

@@ -16,6 +16,8 @@ export interface TaskSpec {
   classes?: string[];
   /** Regression: numbers per sample (default 1). */
   outputs?: number;
+  /** Where a manifest holds its labels (default: the task's name). */
+  column?: string;
 }
 
 const ACTIVATION = { classification: 'softmax', 'multi-label': 'sigmoid', regression: 'linear' } as const;
@@ -55,6 +57,8 @@ export interface GraftedTasks {
   /** input → trunk → one output per task, named after it. */
   model: tf.LayersModel;
   cut: string;
+  /** The last layer left frozen: the cut, or below it once training fine-tuned the trunk's top blocks. */
+  frozenTo: string;
   tasks: TaskSpec[];
   head: HeadSpec;
 }
@@ -66,5 +70,5 @@ export async function graftTasks(base: Base, o: { tasks: TaskSpec[]; cut?: CutSp
   const head: HeadSpec = { ...base.head, ...o.head };
   const model = await ownModel(base, base.model, cut, (features) => applyTaskHeads(features, o.tasks, head));
   trainAbove({ model }, cut);
-  return { base, model, cut, tasks: o.tasks, head };
+  return { base, model, cut, frozenTo: cut, tasks: o.tasks, head };
 }

@@ -7,9 +7,11 @@ import type { MultiTaskSet, TaskKind } from '../data/multitask/types.js';
 import { mulberry32, shuffle } from '../data/random.js';
 import type { ImageSet } from '../data/types.js';
 import { usageError } from '../errors.js';
-import { classificationMetrics, type Metrics } from '../evaluate/metrics.js';
+import { argmaxRows, classificationMetrics, type Metrics } from '../evaluate/metrics.js';
 import { taskUnits, type GraftedTasks, type TaskSpec } from '../graft/multitask.js';
+import { trainAbove, unfreezeBoundary } from '../graft/graft.js';
 import { modelAbove } from '../graft/split.js';
+import type { Normalize } from '../bases/types.js';
 import type { FeatureCache } from './feature-cache.js';
 import { extractFeatures } from './features.js';
 import { frozenPart, type Engine } from './frozen.js';
@@ -31,6 +33,8 @@ export interface MultiTaskFitOptions {
   learningRate?: number;
   patience?: number;
   seed?: number;
+  /** The starting weights count as epoch 0: training keeps them unless an epoch beats their validation loss. */
+  keepInitial?: boolean;
   onEpoch?: (e: { epoch: number; epochs: number; loss: number; valLoss: number; taskValLosses: number[]; weights: number[] }) => void;
 }
 
@@ -82,7 +86,8 @@ export async function fitMultiTask(model: tf.LayersModel, train: MultiTaskData, 
   const started = performance.now();
   const n = train.x.shape[0];
   const snapshot = () => model.getWeights().map((w) => w.clone());
-  let best = { valLoss: Infinity, epoch: 0, taskValLosses: [] as number[], weights: snapshot() };
+  const initial = o.keepInitial ? taskLosses(model, val, o.kinds) : [];
+  let best = { valLoss: o.keepInitial ? sum(initial) : Infinity, epoch: 0, taskValLosses: initial, weights: snapshot() };
   let epochsRun = 0;
   try {
     for (let epoch = 1; epoch <= p.epochs; epoch++) {
@@ -141,21 +146,13 @@ export function taskTargets(set: MultiTaskSet, tasks: TaskSpec[]): tf.Tensor[] {
   });
 }
 
-export interface TasksTrainResult extends MultiTaskFitResult {
-  featureSeconds: number;
-}
-
-/**
- * Train a grafted multi-task model's heads on its frozen trunk: the trunk's outputs at the cut
- * computed once per image, then every head fitted jointly on them (fitMultiTask).
- */
-/** The frozen trunk's outputs at the cut for each set, on the single-task path's frozen part (ONNX Runtime when it loads, the feature cache when given). */
-async function trunkFeatures(g: GraftedTasks, sets: MultiTaskSet[], o: { engine?: Engine; cache?: FeatureCache; onFeatures?: (done: number, total: number) => void }): Promise<tf.Tensor[]> {
-  const part = await frozenPart(g, g.cut, o.engine);
+/** The trunk's outputs at `boundary` for each set, on the single-task path's frozen part (ONNX Runtime when it loads, the feature cache when given). */
+async function trunkFeatures(g: TasksModel, boundary: string, sets: MultiTaskSet[], o: { engine?: Engine; cache?: FeatureCache; onFeatures?: (done: number, total: number) => void }): Promise<tf.Tensor[]> {
+  const part = await frozenPart(g, boundary, o.engine);
   const out: tf.Tensor[] = [];
   try {
     for (const [i, set] of sets.entries()) {
-      out.push((await extractFeatures(part, imagesOf(set), { normalize: g.base.normalize, batchSize: 64, cache: o.cache, onBatch: i === 0 ? o.onFeatures : undefined })).features);
+      out.push((await extractFeatures(part, imagesOf(set), { normalize: normalizeOf(g), batchSize: 64, cache: o.cache, onBatch: i === 0 ? o.onFeatures : undefined })).features);
     }
     return out;
   } catch (e) {
@@ -166,24 +163,76 @@ async function trunkFeatures(g: GraftedTasks, sets: MultiTaskSet[], o: { engine?
   }
 }
 
-export async function trainTasks(
-  g: GraftedTasks,
-  data: { train: MultiTaskSet; val: MultiTaskSet },
-  o: Omit<MultiTaskFitOptions, 'kinds'> & { engine?: Engine; cache?: FeatureCache; onFeatures?: (done: number, total: number) => void } = {},
-): Promise<TasksTrainResult> {
-  const t0 = performance.now();
-  const [x, xVal] = await trunkFeatures(g, [data.train, data.val], o);
-  const featureSeconds = (performance.now() - t0) / 1000;
-  const above = modelAbove(g.model, g.cut);
+/** What evaluation and training need of a multi-task model: a grafted one or one loaded from disk. */
+export type TasksModel = Pick<GraftedTasks, 'model' | 'tasks' | 'frozenTo'> & ({ base: GraftedTasks['base'] } | { normalize: Normalize; base?: undefined });
+const normalizeOf = (g: TasksModel): Normalize => (g.base ? g.base.normalize : g.normalize);
+
+export interface TasksTrainOptions extends Omit<MultiTaskFitOptions, 'kinds' | 'keepInitial'> {
+  /** Blocks at or below the cut fine-tuned jointly with the heads in stage 2, at a tenth of the learning rate (default 1, as for one task; 0: heads only). */
+  unfreeze?: number;
+  engine?: Engine;
+  cache?: FeatureCache;
+  onFeatures?: (done: number, total: number) => void;
+  onStage?: (stage: TasksStage) => void;
+  /** After each stage, with the model as that stage left it (e.g. to evaluate the heads alone before fine-tuning). */
+  onStageEnd?: (stage: TasksStage) => void | Promise<void>;
+}
+
+export type TasksStage = 'heads' | 'fine-tune';
+
+export interface TasksTrainResult {
+  stages: (MultiTaskFitResult & { stage: TasksStage; boundary: string; featureSeconds: number })[];
+  /** Blocks fine-tuned (0 when only the heads trained). */
+  unfreeze: number;
+  /** The last layer left frozen. */
+  frozenTo: string;
+  seconds: number;
+}
+
+/**
+ * Train a grafted multi-task model in the single-task path's stages: the heads on the frozen
+ * trunk (its outputs at the cut computed once per image), then, with `unfreeze` > 0, the top
+ * blocks of the shared trunk and every head together at a tenth of the learning rate, kept only
+ * if they beat the heads alone on validation. Each stage fits every task jointly (fitMultiTask).
+ */
+export async function trainTasks(g: GraftedTasks, data: { train: MultiTaskSet; val: MultiTaskSet }, o: TasksTrainOptions = {}): Promise<TasksTrainResult> {
+  const unfreeze = o.unfreeze ?? TRAIN_DEFAULTS.unfreeze;
+  if (!(Number.isInteger(unfreeze) && unfreeze >= 0)) throw usageError(`unfreeze must be a whole number >= 0, got ${unfreeze}`);
+  const started = performance.now();
+  const learningRate = o.learningRate ?? TRAIN_DEFAULTS.learningRate;
+  const stages: TasksTrainResult['stages'] = [];
   const [targets, valTargets] = [taskTargets(data.train, g.tasks), taskTargets(data.val, g.tasks)];
+  const run = async (stage: TasksStage, boundary: string, lr: number) => {
+    o.onStage?.(stage);
+    trainAbove(g, boundary);
+    const t0 = performance.now();
+    const [x, xVal] = await trunkFeatures(g, boundary, [data.train, data.val], o);
+    const featureSeconds = (performance.now() - t0) / 1000;
+    const above = modelAbove(g.model, boundary);
+    try {
+      const r = await fitMultiTask(above, { x, targets }, { x: xVal, targets: valTargets }, { ...o, learningRate: lr, kinds: g.tasks.map((t) => t.kind), keepInitial: stage === 'fine-tune' });
+      stages.push({ ...r, stage, boundary, featureSeconds });
+      if (stage === 'fine-tune' && r.bestEpoch > 0) g.frozenTo = boundary;
+      await o.onStageEnd?.(stage);
+      return r;
+    } finally {
+      tf.dispose([x, xVal]);
+      // Re-applying layers (modelAbove) counts as a use that dispose must release; the shared
+      // weights stay with the graft.
+      above.dispose();
+    }
+  };
   try {
-    const r = await fitMultiTask(above, { x, targets }, { x: xVal, targets: valTargets }, { ...o, kinds: g.tasks.map((t) => t.kind) });
-    return { ...r, featureSeconds };
+    await run('heads', g.cut, learningRate);
+    const boundary = unfreeze > 0 ? unfreezeBoundary({ ...g, classes: [], scratch: false }, unfreeze) : g.cut;
+    if (boundary !== g.cut) {
+      const r = await run('fine-tune', boundary, learningRate / 10);
+      // The heads' weights win when no fine-tuning epoch beat them: the trunk is then unchanged.
+      if (r.bestEpoch === 0) trainAbove(g, g.cut);
+    }
+    return { stages, unfreeze: g.frozenTo === g.cut ? 0 : unfreeze, frozenTo: g.frozenTo, seconds: (performance.now() - started) / 1000 };
   } finally {
-    tf.dispose([x, xVal, ...targets, ...valTargets]);
-    // Re-applying layers (modelAbove) counts as a use that dispose must release; the shared
-    // weights stay with the graft.
-    above.dispose();
+    tf.dispose([...targets, ...valTargets]);
   }
 }
 
@@ -201,38 +250,54 @@ export interface TaskMetrics {
   mse?: number;
 }
 
-/**
- * Every task's metrics on `set`, and their aggregate (the mean accuracy over the tasks that have
- * one). The trunk runs as in training (its frozen part, cached), the heads on its outputs.
- */
-export async function evaluateTasks(g: GraftedTasks, set: MultiTaskSet, o: { engine?: Engine; cache?: FeatureCache } = {}): Promise<{ tasks: TaskMetrics[]; meanAccuracy: number }> {
-  const [x] = await trunkFeatures(g, [set], o);
-  const above = modelAbove(g.model, g.cut);
-  const outputs = tf.tidy(() => [above.predict(x, { batchSize: 256 })].flat() as tf.Tensor[]);
-  x.dispose();
-  above.dispose();
+/** Each task's outputs on every image of `set`: the frozen part (cached), then the rest in TF.js. */
+export async function predictTasks(g: TasksModel, set: MultiTaskSet, o: { engine?: Engine; cache?: FeatureCache; onFeatures?: (done: number, total: number) => void } = {}): Promise<tf.Tensor[]> {
+  const [x] = await trunkFeatures(g, g.frozenTo, [set], o);
+  const above = modelAbove(g.model, g.frozenTo);
   try {
-    const tasks = g.tasks.map((t, k): TaskMetrics => {
-      const labels = set.tasks[t.name];
-      const p = outputs[k].arraySync() as number[][];
-      if (labels.kind === 'classification') {
-        const rows = Array.from(labels.labels.keys()).filter((i) => labels.labels[i] >= 0);
-        const predicted = rows.map((i) => p[i].indexOf(Math.max(...p[i])));
-        const metrics = classificationMetrics(rows.map((i) => labels.labels[i]), predicted, labels.classes);
-        return { task: t.name, kind: t.kind, n: rows.length, accuracy: metrics.accuracy, macroF1: metrics.macroF1, metrics };
-      }
-      const units = taskUnits(t);
-      const rows = Array.from({ length: set.ids.length }, (_, i) => i).filter((i) => !Number.isNaN(labels.targets[i * units]));
-      const truth = (i: number, j: number) => labels.targets[i * units + j];
-      if (labels.kind === 'multi-label') {
-        const exact = rows.filter((i) => p[i].every((q, j) => (q >= 0.5 ? 1 : 0) === truth(i, j))).length;
-        return { task: t.name, kind: t.kind, n: rows.length, accuracy: exact / Math.max(1, rows.length) };
-      }
-      const se = rows.reduce((a, i) => a + p[i].reduce((b, q, j) => b + (q - truth(i, j)) ** 2, 0) / units, 0);
-      return { task: t.name, kind: t.kind, n: rows.length, mse: se / Math.max(1, rows.length) };
-    });
-    const accuracies = tasks.flatMap((t) => (t.accuracy === undefined ? [] : [t.accuracy]));
-    return { tasks, meanAccuracy: accuracies.reduce((a, b) => a + b, 0) / Math.max(1, accuracies.length) };
+    return tf.tidy(() => [above.predict(x, { batchSize: 256 })].flat() as tf.Tensor[]);
+  } finally {
+    x.dispose();
+    above.dispose();
+  }
+}
+
+/** Every task's metrics from its outputs (in `tasks` order) on `set`, and their aggregate (the mean accuracy over the tasks that have one). */
+export function taskMetrics(tasks: TaskSpec[], set: MultiTaskSet, outputs: tf.Tensor[]): { tasks: TaskMetrics[]; meanAccuracy: number } {
+  const n = set.ids.length;
+  const metrics = tasks.map((t, k): TaskMetrics => {
+    const labels = set.tasks[t.name];
+    if (!labels) throw usageError(`the data has no labels for task ${t.name} (tasks: ${Object.keys(set.tasks).join(', ')})`);
+    if (labels.kind !== t.kind) throw usageError(`task ${t.name} is ${t.kind}, its labels are ${labels.kind}`);
+    const units = taskUnits(t);
+    const p = outputs[k].dataSync();
+    if (labels.kind === 'classification') {
+      const rows = Array.from(labels.labels.keys()).filter((i) => labels.labels[i] >= 0);
+      const predicted = argmaxRows(p, units);
+      const metrics = classificationMetrics(rows.map((i) => labels.labels[i]), rows.map((i) => predicted[i]), labels.classes);
+      return { task: t.name, kind: t.kind, n: rows.length, accuracy: metrics.accuracy, macroF1: metrics.macroF1, metrics };
+    }
+    const rows = Array.from({ length: n }, (_, i) => i).filter((i) => !Number.isNaN(labels.targets[i * units]));
+    const at = (i: number, j: number) => i * units + j;
+    if (labels.kind === 'multi-label') {
+      const exact = rows.filter((i) => Array.from({ length: units }, (_, j) => j).every((j) => (p[at(i, j)] >= 0.5 ? 1 : 0) === labels.targets[at(i, j)])).length;
+      return { task: t.name, kind: t.kind, n: rows.length, accuracy: exact / Math.max(1, rows.length) };
+    }
+    const se = rows.reduce((a, i) => a + Array.from({ length: units }, (_, j) => (p[at(i, j)] - labels.targets[at(i, j)]) ** 2).reduce((b, c) => b + c, 0) / units, 0);
+    return { task: t.name, kind: t.kind, n: rows.length, mse: se / Math.max(1, rows.length) };
+  });
+  const accuracies = metrics.flatMap((t) => (t.accuracy === undefined ? [] : [t.accuracy]));
+  return { tasks: metrics, meanAccuracy: sum(accuracies) / Math.max(1, accuracies.length) };
+}
+
+/**
+ * Every task's metrics on `set` (classification labels in the task's class order; see
+ * relabelTasks), and their aggregate. The trunk runs as in training (its frozen part, cached).
+ */
+export async function evaluateTasks(g: TasksModel, set: MultiTaskSet, o: { engine?: Engine; cache?: FeatureCache; onFeatures?: (done: number, total: number) => void } = {}): Promise<{ tasks: TaskMetrics[]; meanAccuracy: number }> {
+  const outputs = await predictTasks(g, set, o);
+  try {
+    return taskMetrics(g.tasks, set, outputs);
   } finally {
     tf.dispose(outputs);
   }

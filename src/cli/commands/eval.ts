@@ -14,8 +14,20 @@ import { isTextModel, loadTextClassifier } from '../../export/text.js';
 import { evaluateText } from '../../evaluate/text.js';
 import type { Metrics } from '../../evaluate/metrics.js';
 import { loadText, splitText, type TextWarning } from '../../data/text/index.js';
+import { alignTasks, loadMultiTask } from '../../data/multitask/load.js';
+import { splitMultiTask } from '../../data/multitask/split.js';
+import { isTasksModel, loadTasks } from '../../export/multitask.js';
+import { evaluateTasks } from '../../train/multitask.js';
+import { taskSummary, taskTable } from './train-tasks.js';
 
 type EvalFlags = GlobalOptions & { model: string; data: string; classes?: string; split: 'test' | 'val' | 'train' | 'all'; seed?: number; strict: boolean; textColumn?: string; labelColumn?: string };
+
+/** `set` (images or texts) with its class indices in the model's label order; a class the model does not know is a usage error. */
+function inModelOrder<T extends { classes: string[]; labels: Int32Array }>(set: T, labels: string[]): T {
+  const unknown = set.classes.filter((c) => !labels.includes(c));
+  if (unknown.length) throw usageError(`classes not known to the model: ${unknown.join(', ')} (model labels: ${labels.join(', ')})`);
+  return { ...set, classes: labels, labels: Int32Array.from(set.labels, (l) => labels.indexOf(set.classes[l])) };
+}
 
 /** Per-class metrics and the confusion matrix, as a person reads them. */
 function report(what: string, m: Metrics, labels: string[]): void {
@@ -25,6 +37,28 @@ function report(what: string, m: Metrics, labels: string[]): void {
   log(table(['', ...labels], m.confusion.map((row, i) => [labels[i], ...row])));
 }
 
+/** A multi-task model on data labelled for its tasks: the same splits as graft train's with the same seed, then each task's metrics. */
+async function evalTasks(flags: EvalFlags): Promise<void> {
+  const model = await loadTasks(flags.model);
+  try {
+    const { meta } = model;
+    const skipped: Skipped[] = [];
+    const seed = flags.seed ?? (typeof meta.training.seed === 'number' ? meta.training.seed : 0);
+    const tasks = meta.tasks.map((t) => ({ name: t.name, kind: t.kind, column: t.column }));
+    const { set } = await loadMultiTask(flags.data, { tasks, size: meta.input, resize: meta.resize, strict: flags.strict, onSkip: (s) => skipped.push(s), seed });
+    skippedWarning(skipped);
+    // Split as training did (by the data's own labels), then put the labels in the model's class order.
+    const part = alignTasks(flags.split === 'all' ? set : splitMultiTask(set, { seed })[flags.split], meta.tasks);
+    const m = await evaluateTasks(model, part);
+    log(`${flags.model} on ${flags.data} (${flags.split === 'all' ? 'all' : `${flags.split} split`}, ${part.ids.length} images): mean accuracy ${pct(m.meanAccuracy)}`);
+    log(taskTable(m));
+    for (const t of m.tasks) if (t.metrics) report(`task ${t.task}`, t.metrics, t.metrics.perClass.map((c) => c.label));
+    if (flags.json) printJson({ model: flags.model, data: flags.data, split: flags.split, metrics: taskSummary(m) });
+  } finally {
+    model.model.dispose();
+  }
+}
+
 /** A text model on a text table or corpus: the same splits as graft train's with the same seed. */
 async function evalText(flags: EvalFlags): Promise<void> {
   const { classifier, meta } = await loadTextClassifier(flags.model);
@@ -32,9 +66,7 @@ async function evalText(flags: EvalFlags): Promise<void> {
     const warnings: TextWarning[] = [];
     const set = await loadText(flags.data, { textColumn: flags.textColumn, labelColumn: flags.labelColumn, classes: flags.classes?.split(',').map((c) => c.trim()), onWarning: (w) => warnings.push(w) });
     reportWarnings(warnings);
-    const unknown = set.classes.filter((c) => !meta.labels.includes(c));
-    if (unknown.length) throw usageError(`classes not known to the model: ${unknown.join(', ')} (model labels: ${meta.labels.join(', ')})`);
-    const relabelled = { ...set, classes: meta.labels, labels: Int32Array.from(set.labels, (l) => meta.labels.indexOf(set.classes[l])) };
+    const relabelled = inModelOrder(set, meta.labels);
     const seed = flags.seed ?? (typeof meta.training.seed === 'number' ? meta.training.seed : 0);
     const part = flags.split === 'all' ? relabelled : splitText(relabelled, { seed })[flags.split];
     const m = await evaluateText(classifier, part);
@@ -49,7 +81,7 @@ export function evalCommand(): Command {
   return new Command('eval')
     .description("evaluate a trained model on a data set (by default its test split, the same as train's with the same --seed)")
     .requiredOption('--model <dir>', 'a directory written by graft train')
-    .requiredOption('--data <data>', 'image folder, CSV/JSONL manifest, or a built-in set (mnist, mnist-rgb, mnist-m); for a text model: a CSV/TSV/JSONL table or spam-assassin[:GROUP,…]')
+    .requiredOption('--data <data>', 'image folder, CSV/JSONL manifest, or a built-in set (mnist, mnist-rgb, mnist-m); for a text model: a CSV/TSV/JSONL table or spam-assassin[:GROUP,…]; for a multi-task model: data labelled for its tasks, as graft train --task takes it')
     .option('--classes <spec>', 'use only these classes (e.g. 5-9 for mnist)')
     .addOption(new Option('--split <name>', 'which part of the data to evaluate on').choices(['test', 'val', 'train', 'all']).default('test'))
     .option('--seed <n>', "split seed (default: the seed the model was trained with)", intArg('--seed'))
@@ -59,6 +91,10 @@ export function evalCommand(): Command {
     .action(async (flags: EvalFlags) => {
       await prepare(flags);
       if (await isTextModel(flags.model)) return evalText(flags);
+      if (await isTasksModel(flags.model)) {
+        if (flags.classes || flags.textColumn || flags.labelColumn) throw usageError('--classes, --text-column and --label-column do not apply to a multi-task model');
+        return evalTasks(flags);
+      }
       const trained = await loadTrained(flags.model);
       const { meta } = trained;
       const skipped: Skipped[] = [];
@@ -72,10 +108,7 @@ export function evalCommand(): Command {
       });
       skippedWarning(skipped);
       const test = flags.split === 'all' ? concat(splits.train, splits.val, ...(splits.testIsVal ? [] : [splits.test])) : splits[flags.split];
-      const unknown = test.classes.filter((c) => !meta.labels.includes(c));
-      if (unknown.length) throw usageError(`classes not known to the model: ${unknown.join(', ')} (model labels: ${meta.labels.join(', ')})`);
-      // Relabel the data's class indices into the model's label order.
-      const relabelled = { ...test, classes: meta.labels, labels: Int32Array.from(test.labels, (l) => meta.labels.indexOf(test.classes[l])) };
+      const relabelled = inModelOrder(test, meta.labels);
       const m = await evaluateModel(pipeline(trained), relabelled, meta.normalize, meta.labels);
       report(`${flags.model} on ${flags.data} (${flags.split} split, ${m.n} images)`, m, meta.labels);
       if (flags.json) printJson({ model: flags.model, data: flags.data, metrics: m });

@@ -12,6 +12,7 @@ import { FeatureCache } from '../../train/feature-cache.js';
 import { isTextBase } from '../../train/text.js';
 import { usageError } from '../../errors.js';
 import { checkImageOnlyFlags, TRAIN_IMAGE_ONLY, trainTextAction } from './train-text.js';
+import { trainTasksAction } from './train-tasks.js';
 import { ENGINES, type Engine } from '../../train/frozen.js';
 import { baseOptions, withBaseFlags, type BaseFlags } from '../base-flags.js';
 import { prepare, type GlobalOptions } from '../main.js';
@@ -40,9 +41,30 @@ interface TrainFlags extends GlobalOptions, BaseFlags {
   force: boolean;
   textColumn?: string;
   labelColumn?: string;
+  task: string[];
+  taskWeights?: string;
 }
 
+/** A repeatable flag's values, in order. */
+const collect = (value: string, previous: string[]) => [...previous, value];
+
 const stageName = (s: StageReport) => (s.blocks === undefined ? s.stage : `${s.stage} (${s.blocks} block${s.blocks === 1 ? '' : 's'})${s.kept ? '' : ', not kept'}`);
+
+/** The training options every image `graft train` passes the same way: budget, seed, engine, cache, and where skips and decoding progress go. */
+export function fitFlags(flags: Pick<TrainFlags, 'epochs' | 'batchSize' | 'lr' | 'patience' | 'seed' | 'strict' | 'engine' | 'cache' | 'cacheDir'>, progress: Progress, skipped: Skipped[]) {
+  return {
+    epochs: flags.epochs,
+    batchSize: flags.batchSize,
+    learningRate: flags.lr,
+    patience: flags.patience,
+    seed: flags.seed,
+    strict: flags.strict,
+    engine: flags.engine,
+    cache: flags.cache ? new FeatureCache({ dir: flags.cacheDir }) : undefined,
+    onSkip: (s: Skipped) => skipped.push(s),
+    onLoad: (done: number, total: number) => progress.step('decoding images', done, total),
+  };
+}
 
 /** Report skipped files in one warning, the way a person wants to read it. */
 export function skippedWarning(skipped: Skipped[]): void {
@@ -57,8 +79,10 @@ export function trainCommand(): Command {
   return withBaseFlags(new Command('train'))
     .description('graft a new head on a base and fine-tune it on your data')
     .requiredOption('--base <base>', 'mobilenet_v2, inception_v3, digits-cnn, a path/URL to a TF.js model.json, or onnx:PATH; for text: use-lite or glove-100d')
-    .requiredOption('--data <data>', 'image folder (root/<class>/*.jpg), CSV/JSONL manifest, or a built-in set (mnist, mnist-rgb, mnist-m); for text: a CSV/TSV/JSONL table or spam-assassin[:GROUP,…]')
+    .requiredOption('--data <data>', 'image folder (root/<class>/*.jpg), CSV/JSONL manifest, or a built-in set (mnist, mnist-rgb, mnist-m); for text: a CSV/TSV/JSONL table or spam-assassin[:GROUP,…]; with --task: a manifest with a column per task, nested folders root/<task 1 class>/<task 2 class>/…, or digits-in-scenes[:COUNT]')
     .requiredOption('--out <dir>', 'output directory for the trained model')
+    .option('--task <spec>', 'multi-task: NAME[:KIND[:COLUMN]], KIND classification (default), multi-label or regression, COLUMN the manifest column (default NAME); repeat for each task', collect, [])
+    .option('--task-weights <weights>', "multi-task: the tasks' loss weights, comma-separated in --task order (default all 1), or uncertainty (learned, Kendall et al. 2018)")
     .option('--per-class <n>', 'keep N training examples per class (val/test untouched)', intArg('--per-class', 1))
     .option('--epochs <n>', 'maximum epochs per stage', intArg('--epochs', 1), TRAIN_DEFAULTS.epochs)
     .option('--cut <layer>', 'layer to cut the base at: name, index, or auto (the block output with the best LogME on your data; the base\'s usual cut for frozen bases)', 'auto')
@@ -79,6 +103,11 @@ export function trainCommand(): Command {
     .option('--stream', 'decode images a batch at a time instead of holding them in memory (default: when they would take over 2 GiB)')
     .option('--cache-dir <dir>', 'feature cache directory (default: GRAFT_CACHE_DIR, else XDG_CACHE_HOME/graft/features, else ~/.cache/graft/features)')
     .action(async (flags: TrainFlags, cmd: Command) => {
+      if (flags.task.length) {
+        if (isTextBase(flags.base)) throw usageError(`--task (multi-task) needs an image base, not ${flags.base}`);
+        return trainTasksAction(flags, cmd);
+      }
+      if (flags.taskWeights !== undefined) throw usageError('--task-weights applies to multi-task training (--task)');
       if (isTextBase(flags.base)) {
         checkImageOnlyFlags(cmd, TRAIN_IMAGE_ONLY);
         assertWritable(flags.out, flags.force);
@@ -99,18 +128,9 @@ export function trainCommand(): Command {
         scratch: flags.scratch,
         perClass: flags.perClass,
         classes: flags.classes ? parseClassFilter(flags.classes) : undefined,
-        strict: flags.strict,
         stream: flags.stream,
-        epochs: flags.epochs,
         unfreeze: flags.unfreeze,
-        batchSize: flags.batchSize,
-        learningRate: flags.lr,
-        patience: flags.patience,
-        seed: flags.seed,
-        engine: flags.engine,
-        cache: flags.cache ? new FeatureCache({ dir: flags.cacheDir }) : undefined,
-        onSkip: (s) => skipped.push(s),
-        onLoad: (done, total) => progress.step('decoding images', done, total),
+        ...fitFlags(flags, progress, skipped),
         onFeatures: (stage, done, total) => progress.step(`${stage}: frozen features`, done, total),
         onEpoch: (e) => progress.epoch(e),
       });
