@@ -59,6 +59,12 @@ describe('graft train --task (multi-task)', () => {
     assert.match(r.stdout, /\| colour +\| classification +\|/);
   });
 
+  it('export refuses a multi-task model (its model.json is the export) with exit 2', () => {
+    const r = graft('export', '--model', out, '--out', join(dir, 'mt.onnx'));
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^error: .* is a multi-task model/);
+  });
+
   it('predict prints every task\'s answer for each image', () => {
     const r = graft('predict', '--model', out, join(dir, 'img/0.png'), join(dir, 'img/3.png'), '--json');
     assert.equal(r.code, 0, r.stderr);
@@ -102,6 +108,8 @@ describe('graft train --task (multi-task)', () => {
       [['--task', 'colour', '--per-class', '3'], /--per-class applies to single-task training/],
       [['--task', 'colour', '--task', 'level:regression:brightness', '--task-weights', '1'], /--task-weights must be 'uncertainty' or 2/],
       [['--task', 'colour', '--task', 'colour'], /task colour is given twice/],
+      [['--task', 'colour', '--task', 'tags:multi-label', '--task-weights', '1,'], /--task-weights must be/],
+      [['--task', 'colour', '--task-weights', '0'], /not all 0/],
     ];
     for (const [args, message] of cases) {
       const r = graft('train', '--base', base, '--data', manifest, ...args, '--out', join(dir, 'never'));
@@ -117,7 +125,7 @@ describe('--config', () => {
   it('takes every flag from a YAML file (task as a list, kebab or camel keys), the command line winning', () => {
     const out = join(dir, 'from-config');
     const config = join(dir, 'graft.yaml');
-    writeFileSync(config, [`base: ${base}`, `data: ${manifest}`, `out: ${out}`, 'task:', '  - colour', '  - tags:multi-label', 'epochs: 3', 'batch-size: 8', 'unfreeze: 0', 'cut: top_conv', 'taskWeights: uncertainty', 'seed: 4'].join('\n') + '\n');
+    writeFileSync(config, [`base: ${base}`, `data: ${manifest}`, `out: ${out}`, 'task:', '  - colour', '  - tags:multi-label', 'epochs: 3', 'batch-size: 8', 'unfreeze: 0', 'cut: top_conv', 'taskWeights: uncertainty', 'seed: 4', 'no-cache: true'].join('\n') + '\n');
     const r = graft('train', '--config', config, '--epochs', '2', '--json');
     assert.equal(r.code, 0, r.stderr);
     const meta = JSON.parse(readFileSync(join(out, 'graft.json'), 'utf8'));
@@ -148,6 +156,12 @@ describe('--config', () => {
       assert.match(r.stderr, message);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     }
+    const twice = graft('train', '--config', good, '--config', good);
+    assert.equal(twice.code, 2);
+    assert.match(twice.stderr, /^error: give --config once/);
+    const folder = graft('train', '--config', dir);
+    assert.equal(folder.code, 2);
+    assert.match(folder.stderr, /^error: cannot read config file .*EISDIR/);
     const missing = graft('train', '--config', join(dir, 'absent.yaml'));
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /^error: config file not found/);

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
 import { alignTasks, loadMultiTask, parseTaskArg } from '../src/data/multitask/load.js';
+import { taskMetrics } from '../src/train/multitask.js';
 import { writeSolid } from './fixtures.js';
 import { tempDir } from './helpers.js';
 
@@ -18,7 +20,7 @@ describe('multi-task data', () => {
     assert.throws(() => parseTaskArg('a:softmax'), /kind must be one of/);
   });
 
-  it('reads a JSONL manifest: a class, a list of labels, a list of numbers, null as unlabelled, unreadable files skipped', async () => {
+  it('reads a JSONL manifest: a class, a list of labels, a list of numbers, null or a missing key as unlabelled, unreadable files skipped', async () => {
     const dir = tempDir();
     for (let i = 0; i < 4; i++) await writeSolid(join(dir, `${i}.png`), [40 * i, 20, 200], 8, 8, i + 1);
     const rows = [
@@ -26,7 +28,7 @@ describe('multi-task data', () => {
       { path: '1.png', kind: 'a', tags: [], box: null },
       { path: '2.png', kind: null, tags: ['y'], box: [0.5, 0.6] },
       { path: 'missing.png', kind: 'a', tags: ['x'], box: [0, 0] },
-      { path: '3.png', kind: 'a', tags: null, box: [1, 2] },
+      { path: '3.png', kind: 'a', box: [1, 2] },
     ];
     const file = join(dir, 'm.jsonl');
     writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n'));
@@ -45,6 +47,37 @@ describe('multi-task data', () => {
     assert.deepEqual(Array.from(tags.targets), [1, 1, 0, 0, 0, 1, NaN, NaN]);
     const pos = set.tasks.pos as { targets: Float32Array };
     assert.deepEqual(Array.from(pos.targets), [0.1, 0.2, NaN, NaN, 0.5, 0.6, 1, 2].map(Math.fround));
+  });
+
+  it('refuses a list for a classification, reads a regression\'s [] as unlabelled and drops empty labels from a list', async () => {
+    const dir = tempDir();
+    await writeSolid(join(dir, '0.png'), [10, 20, 30], 8, 8, 1);
+    await writeSolid(join(dir, '1.png'), [30, 20, 10], 8, 8, 2);
+    const file = join(dir, 'm.jsonl');
+    const tasks = [{ name: 'tags', kind: 'multi-label' as const }, { name: 'y', kind: 'regression' as const }];
+    writeFileSync(file, [{ path: '0.png', tags: ['', 'x'], y: [] }, { path: '1.png', tags: [], y: 2 }].map((r) => JSON.stringify(r)).join('\n'));
+    const { set, tasks: specs } = await loadMultiTask(file, { size, tasks });
+    assert.deepEqual(specs[0].classes, ['x']);
+    assert.deepEqual(Array.from((set.tasks.tags as { targets: Float32Array }).targets), [1, 0]);
+    assert.deepEqual(Array.from((set.tasks.y as { targets: Float32Array }).targets), [NaN, 2]);
+    writeFileSync(file, JSON.stringify({ path: '0.png', kind: ['a', 'b'] }));
+    await assert.rejects(loadMultiTask(file, { size, tasks: [{ name: 'kind', kind: 'classification' }] }), /m.jsonl:1: task kind is a classification, one label per sample, not a list/);
+  });
+
+  it('averages accuracy over the tasks that have one and a labelled sample (NaN when none does)', () => {
+    const set = { size, pixels: new Uint8Array(2 * 8 * 8 * 3), ids: ['a', 'b'], tasks: {
+      c: { kind: 'classification' as const, classes: ['p', 'q'], labels: Int32Array.of(0, 1) },
+      d: { kind: 'classification' as const, classes: ['p', 'q'], labels: Int32Array.of(-1, -1) },
+      r: { kind: 'regression' as const, outputs: 1, targets: Float32Array.of(1, NaN) },
+    } };
+    const specs = [{ name: 'c', kind: 'classification' as const, classes: ['p', 'q'] }, { name: 'd', kind: 'classification' as const, classes: ['p', 'q'] }, { name: 'r', kind: 'regression' as const }];
+    const outputs = [tf.tensor2d([[0.9, 0.1], [0.8, 0.2]]), tf.tensor2d([[0.9, 0.1], [0.8, 0.2]]), tf.tensor2d([[3], [5]])];
+    const m = taskMetrics(specs, set, outputs);
+    assert.equal(m.meanAccuracy, 0.5, 'task d has no labelled sample: left out, not counted as 0');
+    assert.deepEqual(m.tasks.map((t) => t.n), [2, 0, 1]);
+    assert.equal(m.tasks[2].mse, 4);
+    assert.ok(Number.isNaN(taskMetrics([specs[2]], set, [outputs[2]]).meanAccuracy));
+    tf.dispose(outputs);
   });
 
   it('puts labels in a model\'s class order and refuses classes the model does not know', () => {

@@ -1,6 +1,7 @@
 // `--config FILE` (JSON or YAML): a command's flags kept in a file. Every flag of the command is a
-// key, in camelCase as the library spells it (batchSize) or as on the command line (batch-size);
-// repeatable flags (--task) take a list. The file is checked with a schema built from the
+// key, in camelCase as the library spells it (batchSize) or as on the command line (batch-size,
+// no-cache); repeatable flags (--task) take a list. Paths in it are as typed (relative to the
+// working directory). The file is checked with a schema built from the
 // command's own options (zod), then turned into the flags it stands for, placed before the
 // command line's: a flag given on the command line wins over the file, and every value goes
 // through the same parser as when typed.
@@ -19,6 +20,12 @@ const camel = (key: string) => key.replace(/-([a-z])/g, (_, c: string) => c.toUp
 const repeatable = (o: Option) => o.variadic || Array.isArray(o.defaultValue);
 const takesValue = (o: Option) => o.required || o.optional;
 
+/** A key written as its `--no-…` flag (`no-cache: true`) as the option's own key (`cache: false`). */
+function negatedKey(cmd: Command, key: string, value: unknown): [string, unknown] {
+  const o = cmd.options.find((x) => x.negate && camel(x.long!.slice(2)) === key);
+  return o && typeof value === 'boolean' ? [o.attributeName(), !value] : [key, value];
+}
+
 /** The schema of a config file for `cmd`: one optional key per flag, nothing else. */
 export function configSchema(cmd: Command) {
   const scalar = z.union([z.string(), z.number()]);
@@ -36,8 +43,8 @@ async function readConfig(file: string): Promise<unknown> {
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw usageError(`config file not found: ${file}`);
-    throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw usageError(code === 'ENOENT' ? `config file not found: ${file}` : `cannot read config file ${file}: ${code ?? (e as Error).message}`);
   }
   try {
     return extname(file).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
@@ -80,8 +87,10 @@ function toFlags(cmd: Command, values: Record<string, unknown>, typed: Set<strin
  * the command argv names. Without --config, argv as it is.
  */
 export async function expandConfig(argv: string[], program: Command): Promise<string[]> {
-  const at = argv.findIndex((a) => a === CONFIG_FLAG || a.startsWith(`${CONFIG_FLAG}=`));
+  const isConfig = (a: string) => a === CONFIG_FLAG || a.startsWith(`${CONFIG_FLAG}=`);
+  const at = argv.findIndex(isConfig);
   if (at < 0) return argv;
+  if (argv.filter(isConfig).length > 1) throw usageError(`give ${CONFIG_FLAG} once`);
   const file = argv[at].includes('=') ? argv[at].slice(CONFIG_FLAG.length + 1) : argv[at + 1];
   if (!file || file.startsWith('--')) throw usageError(`${CONFIG_FLAG} needs a file (JSON or YAML)`);
   const rest = [...argv.slice(0, at), ...argv.slice(at + (argv[at].includes('=') ? 1 : 2))];
@@ -89,7 +98,7 @@ export async function expandConfig(argv: string[], program: Command): Promise<st
   if (!cmd) throw usageError(`${CONFIG_FLAG} goes after a command (e.g. graft train ${CONFIG_FLAG} ${file})`);
   const raw = await readConfig(file);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw usageError(`${file}: expected a mapping of ${cmd.name()}'s flags to values`);
-  const keyed = Object.fromEntries(Object.entries(raw).map(([k, v]) => [camel(k), v]));
+  const keyed = Object.fromEntries(Object.entries(raw).map(([k, v]) => negatedKey(cmd, camel(k), v)));
   const parsed = configSchema(cmd).safeParse(keyed);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

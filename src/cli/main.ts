@@ -55,10 +55,12 @@ function program(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const verbose = argv.includes('--verbose');
+  let verbose = argv.includes('--verbose');
   try {
     const p = program();
-    await p.parseAsync(await expandConfig(argv, p), { from: 'user' });
+    const expanded = await expandConfig(argv, p);
+    verbose = expanded.includes('--verbose');
+    await p.parseAsync(expanded, { from: 'user' });
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {

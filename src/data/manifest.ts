@@ -74,7 +74,8 @@ function parseJsonl(text: string, file: string, required: readonly string[]): Ma
 /**
  * The manifest's rows, paths still as written. Usage errors for a missing file or column; with
  * `unlabelled`, the label column may be absent (rows then have empty labels); `columns` replaces
- * `label` with the columns given (a multi-task manifest's).
+ * `label` with the columns given (a multi-task manifest's: a CSV must have them, a JSONL row may
+ * leave them out).
  */
 export async function readManifest(file: string, o: { unlabelled?: boolean; columns?: string[] } = {}): Promise<ManifestRow[]> {
   let text: string;
@@ -85,7 +86,9 @@ export async function readManifest(file: string, o: { unlabelled?: boolean; colu
     throw err;
   }
   const required = o.columns ? ['path', ...o.columns.map((c) => c.toLowerCase())] : o.unlabelled ? (['path'] as const) : COLUMNS;
-  return extname(file).toLowerCase() === '.csv' ? parseCsv(text, file, required) : parseJsonl(text, file, required);
+  if (extname(file).toLowerCase() === '.csv') return parseCsv(text, file, required);
+  // A JSONL row may leave a task's key out: that sample is unlabelled for the task.
+  return parseJsonl(text, file, o.columns ? ['path'] : required);
 }
 
 // Integer labels (0..10) sort as numbers, which is what anyone writing them means; others by code point,

@@ -51,9 +51,8 @@ export async function predictTaskFiles(m: LoadedTasksModel, files: string[], k =
   for (const file of files) {
     const pixels = await decodeImageFile(file, input, resize);
     const x = imagesToTensor({ classes: [], size: input, pixels, labels: Int32Array.of(0), ids: [file] }, normalize);
-    const ys = [m.model.predict(x)].flat() as tf.Tensor[];
-    const values = ys.map((y) => Array.from(y.dataSync()));
-    tf.dispose([x, ...ys]);
+    const values = tf.tidy(() => ([m.model.predict(x)].flat() as tf.Tensor[]).map((y) => Array.from(y.dataSync())));
+    x.dispose();
     const tasks = Object.fromEntries(
       m.tasks.map((t, i): [string, TaskAnswer] => {
         const v = values[i];

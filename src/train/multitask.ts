@@ -41,7 +41,7 @@ export interface MultiTaskFitOptions {
 export interface MultiTaskFitResult {
   epochsRun: number;
   bestEpoch: number;
-  /** Sum of the tasks' unweighted validation losses at the best epoch (what early stopping watches). */
+  /** What early stopping watches, at the best epoch: the tasks' validation losses summed, with their weights when fixed. */
   bestValLoss: number;
   /** Each task's validation loss at the best epoch. */
   taskValLosses: number[];
@@ -73,7 +73,8 @@ const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 /**
  * Train `model` (outputs in the order of `o.kinds`) on `train`, stopping on `val`. Validation
- * loss is the unweighted sum of the tasks' losses, so epochs compare under learned weights too.
+ * loss is the sum of the tasks' losses, weighted by fixed weights, unweighted under learned ones
+ * (so epochs compare while the weights move).
  */
 export async function fitMultiTask(model: tf.LayersModel, train: MultiTaskData, val: MultiTaskData, o: MultiTaskFitOptions): Promise<MultiTaskFitResult> {
   const p = { ...TRAIN_DEFAULTS, ...o };
@@ -86,8 +87,11 @@ export async function fitMultiTask(model: tf.LayersModel, train: MultiTaskData, 
   const started = performance.now();
   const n = train.x.shape[0];
   const snapshot = () => model.getWeights().map((w) => w.clone());
+  // Fixed weights say how much each task matters, for stopping too; learned ones move, so an
+  // unweighted sum keeps epochs comparable.
+  const watched = (losses: number[]) => (weighting.kind === 'fixed' ? sum(losses.map((l, t) => weighting.weights[t] * l)) : sum(losses));
   const initial = o.keepInitial ? taskLosses(model, val, o.kinds) : [];
-  let best = { valLoss: o.keepInitial ? sum(initial) : Infinity, epoch: 0, taskValLosses: initial, weights: snapshot() };
+  let best = { valLoss: o.keepInitial ? watched(initial) : Infinity, epoch: 0, taskValLosses: initial, weights: snapshot() };
   let epochsRun = 0;
   try {
     for (let epoch = 1; epoch <= p.epochs; epoch++) {
@@ -111,7 +115,7 @@ export async function fitMultiTask(model: tf.LayersModel, train: MultiTaskData, 
         await tf.nextFrame();
       }
       const taskValLosses = taskLosses(model, val, o.kinds);
-      const valLoss = sum(taskValLosses);
+      const valLoss = watched(taskValLosses);
       o.onEpoch?.({ epoch, epochs: p.epochs, loss: lossSum / n, valLoss, taskValLosses, weights: taskWeights(o.kinds, weighting) });
       if (valLoss < best.valLoss) {
         tf.dispose(best.weights);
@@ -201,15 +205,17 @@ export async function trainTasks(g: GraftedTasks, data: { train: MultiTaskSet; v
   const started = performance.now();
   const learningRate = o.learningRate ?? TRAIN_DEFAULTS.learningRate;
   const stages: TasksTrainResult['stages'] = [];
-  const [targets, valTargets] = [taskTargets(data.train, g.tasks), taskTargets(data.val, g.tasks)];
+  const targets = taskTargets(data.train, g.tasks);
+  const valTargets: tf.Tensor[] = [];
   const run = async (stage: TasksStage, boundary: string, lr: number) => {
     o.onStage?.(stage);
     trainAbove(g, boundary);
     const t0 = performance.now();
     const [x, xVal] = await trunkFeatures(g, boundary, [data.train, data.val], o);
     const featureSeconds = (performance.now() - t0) / 1000;
-    const above = modelAbove(g.model, boundary);
+    let above: tf.LayersModel | undefined;
     try {
+      above = modelAbove(g.model, boundary);
       const r = await fitMultiTask(above, { x, targets }, { x: xVal, targets: valTargets }, { ...o, learningRate: lr, kinds: g.tasks.map((t) => t.kind), keepInitial: stage === 'fine-tune' });
       stages.push({ ...r, stage, boundary, featureSeconds });
       if (stage === 'fine-tune' && r.bestEpoch > 0) g.frozenTo = boundary;
@@ -219,10 +225,11 @@ export async function trainTasks(g: GraftedTasks, data: { train: MultiTaskSet; v
       tf.dispose([x, xVal]);
       // Re-applying layers (modelAbove) counts as a use that dispose must release; the shared
       // weights stay with the graft.
-      above.dispose();
+      above?.dispose();
     }
   };
   try {
+    valTargets.push(...taskTargets(data.val, g.tasks));
     await run('heads', g.cut, learningRate);
     const boundary = unfreeze > 0 ? unfreezeBoundary({ ...g, classes: [], scratch: false }, unfreeze) : g.cut;
     if (boundary !== g.cut) {
@@ -262,7 +269,7 @@ export async function predictTasks(g: TasksModel, set: MultiTaskSet, o: { engine
   }
 }
 
-/** Every task's metrics from its outputs (in `tasks` order) on `set`, and their aggregate (the mean accuracy over the tasks that have one). */
+/** Every task's metrics from its outputs (in `tasks` order) on `set`, and their aggregate (the mean accuracy over the tasks that have one and a labelled sample). */
 export function taskMetrics(tasks: TaskSpec[], set: MultiTaskSet, outputs: tf.Tensor[]): { tasks: TaskMetrics[]; meanAccuracy: number } {
   const n = set.ids.length;
   const metrics = tasks.map((t, k): TaskMetrics => {
@@ -286,8 +293,9 @@ export function taskMetrics(tasks: TaskSpec[], set: MultiTaskSet, outputs: tf.Te
     const se = rows.reduce((a, i) => a + Array.from({ length: units }, (_, j) => (p[at(i, j)] - labels.targets[at(i, j)]) ** 2).reduce((b, c) => b + c, 0) / units, 0);
     return { task: t.name, kind: t.kind, n: rows.length, mse: se / Math.max(1, rows.length) };
   });
-  const accuracies = metrics.flatMap((t) => (t.accuracy === undefined ? [] : [t.accuracy]));
-  return { tasks: metrics, meanAccuracy: sum(accuracies) / Math.max(1, accuracies.length) };
+  // Tasks with no labelled sample here have no accuracy to average; NaN when no task has one.
+  const accuracies = metrics.flatMap((t) => (t.accuracy === undefined || t.n === 0 ? [] : [t.accuracy]));
+  return { tasks: metrics, meanAccuracy: accuracies.length ? sum(accuracies) / accuracies.length : NaN };
 }
 
 /**

@@ -45,12 +45,12 @@ async function evalTasks(flags: EvalFlags): Promise<void> {
     const skipped: Skipped[] = [];
     const seed = flags.seed ?? (typeof meta.training.seed === 'number' ? meta.training.seed : 0);
     const tasks = meta.tasks.map((t) => ({ name: t.name, kind: t.kind, column: t.column }));
-    const { set } = await loadMultiTask(flags.data, { tasks, size: meta.input, resize: meta.resize, strict: flags.strict, onSkip: (s) => skipped.push(s), seed });
+    const { set } = await loadMultiTask(flags.data, { tasks, size: meta.input, resize: meta.resize, strict: flags.strict, onSkip: (s) => skipped.push(s), seed, anyClasses: true });
     skippedWarning(skipped);
     // Split as training did (by the data's own labels), then put the labels in the model's class order.
     const part = alignTasks(flags.split === 'all' ? set : splitMultiTask(set, { seed })[flags.split], meta.tasks);
     const m = await evaluateTasks(model, part);
-    log(`${flags.model} on ${flags.data} (${flags.split === 'all' ? 'all' : `${flags.split} split`}, ${part.ids.length} images): mean accuracy ${pct(m.meanAccuracy)}`);
+    log(`${flags.model} on ${flags.data} (${flags.split === 'all' ? 'all' : `${flags.split} split`}, ${part.ids.length} images)${Number.isNaN(m.meanAccuracy) ? '' : `: mean accuracy ${pct(m.meanAccuracy)}`}`);
     log(taskTable(m));
     for (const t of m.tasks) if (t.metrics) report(`task ${t.task}`, t.metrics, t.metrics.perClass.map((c) => c.label));
     if (flags.json) printJson({ model: flags.model, data: flags.data, split: flags.split, metrics: taskSummary(m) });

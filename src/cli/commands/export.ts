@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
+import { usageError } from '../../errors.js';
+import { isTasksModel } from '../../export/multitask.js';
 import { loadTrained } from '../../export/trained.js';
 import { trainedToOnnx } from '../../export/trained-onnx.js';
 import { assertWritable, writeFilesAtomically } from '../../io/atomic.js';
@@ -25,6 +27,7 @@ export function exportCommand(): Command {
       const sidecarPath = `${flags.out}.json`;
       assertWritable(flags.out, flags.force);
       assertWritable(sidecarPath, flags.force);
+      if (await isTasksModel(flags.model)) throw usageError(`${flags.model} is a multi-task model: its model.json (one output per task) is already the export; ONNX export is for single-task models`);
       await prepare(flags);
       const trained = await loadTrained(flags.model, { trunk: false });
       const trunkBytes = trained.meta.trunk?.path.endsWith('.onnx') ? new Uint8Array(await readFile(join(flags.model, trained.meta.trunk.path))) : undefined;

@@ -43,9 +43,10 @@ const SINGLE_TASK_ONLY = ['perClass', 'classes', 'scratch', 'textColumn', 'label
 export function parseTaskWeights(spec: string | undefined, tasks: number): number[] | 'uncertainty' | undefined {
   if (spec === undefined) return undefined;
   if (spec === 'uncertainty') return 'uncertainty';
-  const weights = spec.split(',').map((w) => Number(w.trim()));
-  if (weights.length !== tasks || weights.some((w) => !Number.isFinite(w) || w < 0)) {
-    throw usageError(`--task-weights must be 'uncertainty' or ${tasks} non-negative numbers separated by commas (one per --task), got ${JSON.stringify(spec)}`);
+  const parts = spec.split(',').map((w) => w.trim());
+  const weights = parts.map(Number);
+  if (weights.length !== tasks || parts.some((w) => w === '') || weights.some((w) => !Number.isFinite(w) || w < 0) || weights.every((w) => w === 0)) {
+    throw usageError(`--task-weights must be 'uncertainty' or ${tasks} non-negative numbers separated by commas (one per --task, not all 0), got ${JSON.stringify(spec)}`);
   }
   return weights;
 }
@@ -99,7 +100,7 @@ export async function trainTasksAction(flags: TrainTasksFlags, cmd: Command): Pr
       ['stage', 'trainable from', 'epochs', 'best epoch', 'best val loss', 'task weights', 'feature s', 'train s'],
       training.stages.map((s) => [s.stage, s.boundary, s.epochsRun, s.bestEpoch, s.bestValLoss.toFixed(4), s.weights.map((w) => w.toFixed(2)).join(', '), s.featureSeconds.toFixed(1), s.seconds.toFixed(1)]),
     ));
-    log(`test (${counts.test} images), mean accuracy ${pct(metrics.test.meanAccuracy)}:`);
+    log(`test (${counts.test} images)${Number.isNaN(metrics.test.meanAccuracy) ? '' : `, mean accuracy ${pct(metrics.test.meanAccuracy)}`}:`);
     log(taskTable(metrics.test));
     log(`saved to ${flags.out}`);
     if (flags.json) printJson({ out: flags.out, tasks: grafted.tasks, cut: grafted.cut, frozenTo: grafted.frozenTo, unfreeze: training.unfreeze, metrics: { val: taskSummary(metrics.val), test: taskSummary(metrics.test) }, seconds: training.seconds });

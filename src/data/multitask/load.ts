@@ -5,7 +5,7 @@ import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { usageError } from '../../errors.js';
 import type { TaskSpec } from '../../graft/multitask.js';
-import { decodeFiles, Progress, settleSkips } from '../build.js';
+import { decodeFiles, Progress, settleSkips, shouldStream, STREAM_ABOVE_BYTES } from '../build.js';
 import { listDir, walk } from '../folder.js';
 import { isManifestPath, readManifest, sortLabels, type ManifestRow } from '../manifest.js';
 import type { LoadOptions, Skipped } from '../types.js';
@@ -43,6 +43,8 @@ export interface MultiTaskLoadOptions extends Pick<LoadOptions, 'size' | 'resize
   tasks: TaskColumn[];
   /** The built-in set's seed. */
   seed?: number;
+  /** Evaluation: a task may have fewer than 2 classes (or no labels) in this data; the model's tasks decide (alignTasks). */
+  anyClasses?: boolean;
 }
 
 /** The tasks with their classes (as found in the data, sorted as single-task labels are) and the set labelled for them. */
@@ -68,6 +70,7 @@ async function builtIn(spec: string, o: MultiTaskLoadOptions): Promise<LoadedTas
   for (const t of o.tasks) {
     if (!BUILT_IN_TASKS[t.name]) throw usageError(`${DIGITS_IN_SCENES_SPEC} has tasks ${Object.keys(BUILT_IN_TASKS).join(' and ')}, not ${t.name}`);
     if (t.kind !== 'classification') throw usageError(`${DIGITS_IN_SCENES_SPEC}: task ${t.name} is a classification`);
+    if (t.column) throw usageError(`${DIGITS_IN_SCENES_SPEC}: task ${t.name} has no column to choose (COLUMN is for manifests)`);
   }
   const set = await loadDigitsInScenes({ seed: o.seed, count, size: o.size.height });
   const tasks = Object.fromEntries(o.tasks.map((t) => [t.name, set.tasks[t.name]]));
@@ -80,7 +83,7 @@ const column = (t: TaskColumn) => (t.column ? { column: t.column } : {});
 type Raw = string | string[] | undefined;
 
 /** Turn each task's raw values into labels over the samples, with classes sorted as single-task labels are. */
-function labelTasks(tasks: TaskColumn[], raw: Raw[][], where: (sample: number) => string): { specs: TaskSpec[]; labels: Record<string, TaskLabels> } {
+function labelTasks(tasks: TaskColumn[], raw: Raw[][], where: (sample: number) => string, anyClasses = false): { specs: TaskSpec[]; labels: Record<string, TaskLabels> } {
   const n = raw.length;
   const specs: TaskSpec[] = [];
   const labels: Record<string, TaskLabels> = {};
@@ -101,12 +104,12 @@ function labelTasks(tasks: TaskColumn[], raw: Raw[][], where: (sample: number) =
     }
     const classes = sortLabels([...new Set(values.flatMap((v) => (v === undefined ? [] : [v].flat())))]);
     if (t.kind === 'classification') {
-      if (classes.length < 2) throw usageError(`task ${t.name}: need at least 2 classes, found ${classes.length}${classes.length ? ` (${classes[0]})` : ''}`);
+      if (classes.length < 2 && !anyClasses) throw usageError(`task ${t.name}: need at least 2 classes, found ${classes.length}${classes.length ? ` (${classes[0]})` : ''}`);
       specs.push({ name: t.name, kind: t.kind, classes, ...column(t) });
       labels[t.name] = { kind: 'classification', classes, labels: Int32Array.from(values, (v) => (v === undefined ? -1 : classes.indexOf(v as string))) };
       return;
     }
-    if (!classes.length) throw usageError(`task ${t.name}: no labels found`);
+    if (!classes.length && !anyClasses) throw usageError(`task ${t.name}: no labels found`);
     const targets = new Float32Array(n * classes.length).fill(NaN);
     values.forEach((v, i) => {
       if (v === undefined) return;
@@ -127,11 +130,13 @@ function parseNumber(x: string, task: string, where: string): number {
 
 /** Decode the samples' files (kept in order, unusable ones skipped) and label the kept ones. */
 async function build(files: { path: string; raw: Raw[] }[], o: MultiTaskLoadOptions, skips: Skipped[], where: string, at: (i: number) => string): Promise<LoadedTasks> {
-  const decoded = await decodeFiles(files.map((f, i) => ({ path: f.path, label: i })), [], o, new Progress(files.length, o.onProgress), skips);
+  // Multi-task sets are held in memory (subsetMultiTask copies pixels): no streaming.
+  if (shouldStream(files.length, { size: o.size })) throw usageError(`${where}: ${files.length} images at ${o.size.height}x${o.size.width} would take over ${(STREAM_ABOVE_BYTES / 1024 ** 3).toFixed(0)} GiB decoded; multi-task data is held in memory (use fewer images)`);
+  const decoded = await decodeFiles(files.map((f, i) => ({ path: f.path, label: i })), [], { ...o, stream: false }, new Progress(files.length, o.onProgress), skips);
   settleSkips(skips, o, where);
   if (!decoded.labels.length) throw usageError(`${where}: no usable images`);
   const kept = Array.from(decoded.labels);
-  const { specs, labels } = labelTasks(o.tasks, kept.map((i) => files[i].raw), (k) => at(kept[k]));
+  const { specs, labels } = labelTasks(o.tasks, kept.map((i) => files[i].raw), (k) => at(kept[k]), o.anyClasses);
   return { set: { size: o.size, pixels: decoded.pixels, ids: decoded.ids, tasks: labels }, tasks: specs };
 }
 
@@ -145,12 +150,19 @@ async function manifest(file: string, o: MultiTaskLoadOptions): Promise<LoadedTa
     if (r.path) usable.push(r);
     else skips.push({ path: `${file}:${r.line}`, reason: 'empty path' });
   }
-  const cell = (v: string | string[] | undefined, kind: TaskKind): Raw => {
-    if (Array.isArray(v)) return kind === 'classification' ? (v.length ? v.join(',') : undefined) : v;
+  const cell = (v: string | string[] | undefined, kind: TaskKind, where: string, task: string): Raw => {
+    if (Array.isArray(v)) {
+      if (kind === 'classification') throw usageError(`${where}: task ${task} is a classification, one label per sample, not a list`);
+      const items = v.map((x) => x.trim()).filter(Boolean);
+      // A regression's [] has no numbers: unlabelled. A multi-label [] is labelled, with no label applying.
+      return kind === 'regression' && !items.length ? undefined : items;
+    }
     if (!v) return undefined;
-    return kind === 'classification' ? v : v.split(CELL_SEPARATOR).map((s) => s.trim()).filter(Boolean);
+    if (kind === 'classification') return v;
+    const items = v.split(CELL_SEPARATOR).map((x) => x.trim()).filter(Boolean);
+    return kind === 'regression' && !items.length ? undefined : items;
   };
-  const files = usable.map((r) => ({ path: isAbsolute(r.path) ? r.path : join(dirname(file), r.path), raw: o.tasks.map((t, k) => cell(r.fields[columns[k]], t.kind)) }));
+  const files = usable.map((r) => ({ path: isAbsolute(r.path) ? r.path : join(dirname(file), r.path), raw: o.tasks.map((t, k) => cell(r.fields[columns[k]], t.kind, `${file}:${r.line}`, t.name)) }));
   return build(files, o, skips, file, (i) => `${file}:${usable[i].line}`);
 }
 
