@@ -10,6 +10,7 @@ import { parseHead } from '../../graft/head.js';
 import type { Engine } from '../../train/frozen.js';
 import type { TaskMetrics } from '../../train/multitask.js';
 import { trainMultiTaskModel, type TaskEvaluation } from '../../train/multitask-model.js';
+import { refuseFlags } from '../args.js';
 import { baseOptions, type BaseFlags } from '../base-flags.js';
 import { prepare, type GlobalOptions } from '../main.js';
 import { log, pct, printJson, Progress, table } from '../output.js';
@@ -66,8 +67,7 @@ export const taskSummary = (m: TaskEvaluation) => ({
 });
 
 export async function trainTasksAction(flags: TrainTasksFlags, cmd: Command): Promise<void> {
-  const given = SINGLE_TASK_ONLY.filter((k) => cmd.getOptionValueSource(k) === 'cli');
-  if (given.length) throw usageError(`${given.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} ${given.length > 1 ? 'apply' : 'applies'} to single-task training, not with --task`);
+  refuseFlags(cmd, SINGLE_TASK_ONLY, 'to single-task training, not with --task');
   if (flags.unfreeze === 'auto') throw usageError('--unfreeze auto is for single-task training; with --task give a number of blocks');
   const tasks = flags.task.map(parseTaskArg);
   const weights = parseTaskWeights(flags.taskWeights, tasks.length);

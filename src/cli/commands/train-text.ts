@@ -3,12 +3,12 @@
 // --scratch), evaluated on val and test, saved.
 import type { Command } from 'commander';
 import { loadText, splitText, type TextWarning } from '../../data/text/index.js';
-import { usageError } from '../../errors.js';
 import type { Metrics } from '../../evaluate/metrics.js';
 import { evaluateText } from '../../evaluate/text.js';
 import { saveTextClassifier } from '../../export/text.js';
 import { trainText, type TextBaseName } from '../../train/text.js';
 import { log, pct, printJson, Progress, table, warn } from '../output.js';
+import { refuseFlags } from '../args.js';
 
 export interface TextTrainFlags {
   base: TextBaseName;
@@ -31,9 +31,7 @@ export interface TextTrainFlags {
 
 /** Image-only flags given with a text base would silently do nothing: a usage error instead. */
 export function checkImageOnlyFlags(cmd: Command, keys: readonly string[]): void {
-  const given = keys.filter((k) => cmd.getOptionValueSource(k) === 'cli');
-  const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-  if (given.length) throw usageError(`${given.map(flagName).join(', ')} ${given.length > 1 ? 'apply' : 'applies'} to image bases, not to ${cmd.getOptionValue('base')}`);
+  refuseFlags(cmd, keys, `to image bases, not to ${cmd.getOptionValue('base')}`);
 }
 
 /** `graft train`'s image-only flags. */

@@ -151,15 +151,13 @@ async function manifest(file: string, o: MultiTaskLoadOptions): Promise<LoadedTa
     else skips.push({ path: `${file}:${r.line}`, reason: 'empty path' });
   }
   const cell = (v: string | string[] | undefined, kind: TaskKind, where: string, task: string): Raw => {
-    if (Array.isArray(v)) {
-      if (kind === 'classification') throw usageError(`${where}: task ${task} is a classification, one label per sample, not a list`);
-      const items = v.map((x) => x.trim()).filter(Boolean);
-      // A regression's [] has no numbers: unlabelled. A multi-label [] is labelled, with no label applying.
-      return kind === 'regression' && !items.length ? undefined : items;
+    if (v === undefined || v === '') return undefined;
+    if (kind === 'classification') {
+      if (Array.isArray(v)) throw usageError(`${where}: task ${task} is a classification, one label per sample, not a list`);
+      return v;
     }
-    if (!v) return undefined;
-    if (kind === 'classification') return v;
-    const items = v.split(CELL_SEPARATOR).map((x) => x.trim()).filter(Boolean);
+    const items = (Array.isArray(v) ? v : v.split(CELL_SEPARATOR)).map((x) => x.trim()).filter(Boolean);
+    // A regression without numbers is unlabelled; a multi-label [] is labelled, with no label applying.
     return kind === 'regression' && !items.length ? undefined : items;
   };
   const files = usable.map((r) => ({ path: isAbsolute(r.path) ? r.path : join(dirname(file), r.path), raw: o.tasks.map((t, k) => cell(r.fields[columns[k]], t.kind, `${file}:${r.line}`, t.name)) }));
