@@ -81,10 +81,19 @@ export const CORES = os.availableParallelism?.() ?? os.cpus().length;
  * Run the PyTorch reference `repeats` times and take the median of `key` (the peer prints one JSON
  * object on its last stdout line). Returns null when the peer is missing or fails.
  */
-export function runPeer(workload: string, key: 'images_per_s' | 'ms_per_image' | 'seconds', threads: number, repeats: number,
-  extra: string[], log: (m: string) => void): Side | null {
+export function runPeer(
+  workload: string,
+  key: 'images_per_s' | 'ms_per_image' | 'seconds',
+  threads: number,
+  repeats: number,
+  extra: string[],
+  log: (m: string) => void,
+): Side | null {
   const avail = peerAvailable();
-  if (!avail.ok) { log(`  pytorch: ${avail.why}`); return null; }
+  if (!avail.ok) {
+    log(`  pytorch: ${avail.why}`);
+    return null;
+  }
   const runs: number[] = [];
   let last: Record<string, unknown> = {};
   for (let i = 0; i < repeats; i++) {
@@ -100,8 +109,15 @@ export function runPeer(workload: string, key: 'images_per_s' | 'ms_per_image' |
     log(`  pytorch ${workload} threads=${threads} run ${i + 1}/${repeats}: ${key} ${round(runs[i])}`);
   }
   const value = median(runs);
-  const side: Side = key === 'images_per_s' ? { imagesPerS: round(value) } : key === 'seconds' ? { seconds: round(value) } : { msPerImage: round(value) };
-  return { ...side, threads: last.threads as number, version: last.version as string, n: last.n as number, runs: runs.map((v) => round(v)) };
+  const side: Side =
+    key === 'images_per_s' ? { imagesPerS: round(value) } : key === 'seconds' ? { seconds: round(value) } : { msPerImage: round(value) };
+  return {
+    ...side,
+    threads: last.threads as number,
+    version: last.version as string,
+    n: last.n as number,
+    runs: runs.map((v) => round(v)),
+  };
 }
 
 export function fmt(side: Side | null | undefined, metric: Metric): string {

@@ -21,18 +21,25 @@ const t0 = performance.now();
 for (let i = 0; i < steps; i++) await model.trainOnBatch(xs, ys);
 const stepMs = (performance.now() - t0) / steps;
 
-const info = await tf.profile(async () => { for (let i = 0; i < steps; i++) await model.trainOnBatch(xs, ys); });
+const info = await tf.profile(async () => {
+  for (let i = 0; i < steps; i++) await model.trainOnBatch(xs, ys);
+});
 const byKernel = new Map<string, { ms: number; n: number; shapes: string }>();
 for (const k of info.kernels) {
   const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
   const key = k.name;
   const e = byKernel.get(key) ?? { ms: 0, n: 0, shapes: '' };
-  e.ms += ms; e.n++;
+  e.ms += ms;
+  e.n++;
   if (e.shapes.length < 120) e.shapes += ` ${JSON.stringify(k.inputShapes)}`;
   byKernel.set(key, e);
 }
 const total = [...byKernel.values()].reduce((a, e) => a + e.ms, 0);
-console.log(`step ${stepMs.toFixed(1)} ms (${(CNN_BATCH / stepMs * 1000).toFixed(0)} images/s); kernel time per step ${(total / steps).toFixed(1)} ms`);
+console.log(
+  `step ${stepMs.toFixed(1)} ms (${((CNN_BATCH / stepMs) * 1000).toFixed(0)} images/s); kernel time per step ${(total / steps).toFixed(1)} ms`,
+);
 for (const [name, e] of [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)) {
-  console.log(`${name.padEnd(36)} ${(e.ms / steps).toFixed(2).padStart(8)} ms/step ${(100 * e.ms / total).toFixed(1).padStart(5)}%  x${e.n / steps} ${e.shapes.slice(0, 110)}`);
+  console.log(
+    `${name.padEnd(36)} ${(e.ms / steps).toFixed(2).padStart(8)} ms/step ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  x${e.n / steps} ${e.shapes.slice(0, 110)}`,
+  );
 }

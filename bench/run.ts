@@ -23,7 +23,9 @@ const opts: BenchOptions = {
 };
 for (const a of args) {
   if (a.startsWith('--') && !['--json', '--quick', '--only', '--threads'].includes(a)) {
-    process.stderr.write(`unknown option ${a}\nusage: bench/run.ts [--json] [--quick] [--threads N] [--only ${WORKLOADS.map((w) => w.name).join(',')}]\n`);
+    process.stderr.write(
+      `unknown option ${a}\nusage: bench/run.ts [--json] [--quick] [--threads N] [--only ${WORKLOADS.map((w) => w.name).join(',')}]\n`,
+    );
     process.exit(2);
   }
 }
@@ -40,11 +42,27 @@ for (const w of WORKLOADS) {
 }
 const seconds = round((performance.now() - t0) / 1000);
 
-const rows = [['workload', `graft (wasm: ${threads} thread${threads > 1 ? 's' : ''}; onnx: ${defaultOnnxThreads()})`, 'tfjs cpu', 'pytorch (1 thread)', `pytorch (${CORES} threads)`, 'graft vs pytorch 1t / all']];
+const rows = [
+  [
+    'workload',
+    `graft (wasm: ${threads} thread${threads > 1 ? 's' : ''}; onnx: ${defaultOnnxThreads()})`,
+    'tfjs cpu',
+    'pytorch (1 thread)',
+    `pytorch (${CORES} threads)`,
+    'graft vs pytorch 1t / all',
+  ],
+];
 for (const r of results) {
   const rr = (k: string) => (typeof r.ratio[k] === 'number' ? `${r.ratio[k]}x` : 'n/a');
   const engine = (r.graft.engine ?? r.graft.backend) as string | undefined;
-  rows.push([r.name, `${fmt(r.graft, r.metric)}${engine ? ` (${engine})` : ''}`, fmt(r.cpu, r.metric), fmt(r.pytorch, r.metric), fmt(r.pytorchAllCores, r.metric), `${rr('vsPytorch')} / ${rr('vsPytorchAllCores')}`]);
+  rows.push([
+    r.name,
+    `${fmt(r.graft, r.metric)}${engine ? ` (${engine})` : ''}`,
+    fmt(r.cpu, r.metric),
+    fmt(r.pytorch, r.metric),
+    fmt(r.pytorchAllCores, r.metric),
+    `${rr('vsPytorch')} / ${rr('vsPytorchAllCores')}`,
+  ]);
 }
 const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
 const line = (row: string[]) => row.map((c, i) => c.padEnd(widths[i])).join('  ');
@@ -57,7 +75,18 @@ for (const r of results) {
   console.log(`${r.name}: ${desc}`);
   for (const n of r.notes) console.log(`  - ${n}`);
 }
-console.log(`ratios are graft speed / other speed (> 1: graft faster); medians over repeats; ${seconds} s total${opts.quick ? ' (--quick)' : ''}${peer.ok ? '' : '; pytorch: peer missing'}`);
+console.log(
+  `ratios are graft speed / other speed (> 1: graft faster); medians over repeats; ${seconds} s total${opts.quick ? ' (--quick)' : ''}${peer.ok ? '' : '; pytorch: peer missing'}`,
+);
 if (opts.json) {
-  console.log(JSON.stringify({ workloads: results, seconds, quick: opts.quick, graftThreads: threads, cores: CORES, peer: peer.ok ? 'pytorch' : peer.why }));
+  console.log(
+    JSON.stringify({
+      workloads: results,
+      seconds,
+      quick: opts.quick,
+      graftThreads: threads,
+      cores: CORES,
+      peer: peer.ok ? 'pytorch' : peer.why,
+    }),
+  );
 }

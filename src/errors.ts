@@ -1,7 +1,10 @@
 // One error type the CLI knows how to print: a message and the exit code it maps to
 // (2: the user asked for something impossible; 1: it failed while doing it).
 export class GraftError extends Error {
-  constructor(message: string, readonly exitCode: 1 | 2 = 1) {
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2 = 1,
+  ) {
     super(message);
     this.name = 'GraftError';
   }

@@ -11,7 +11,17 @@ export { createOnnxRunner, onnxTrunk, onnxRuntimeAvailable, type Layout } from '
 
 export * from './data/index.js';
 
-export { graft, trainAbove, unfreezeBoundary, pipeline, asPredictor, disposeGrafted, type Grafted, type GraftOptions, type Predictor } from './graft/graft.js';
+export {
+  graft,
+  trainAbove,
+  unfreezeBoundary,
+  pipeline,
+  asPredictor,
+  disposeGrafted,
+  type Grafted,
+  type GraftOptions,
+  type Predictor,
+} from './graft/graft.js';
 export { resolveCut, cutCandidates, type CutSpec } from './graft/cut.js';
 export { modelAbove, modelBelow } from './graft/split.js';
 export { applyHead, parseHead } from './graft/head.js';
@@ -41,8 +51,18 @@ export { loadUseLite, USE_LITE_NAME, type UseLiteOptions } from './bases/text/us
 export { UseTokenizer } from './bases/text/use-tokenizer.js';
 export { loadGlove, gloveEncoder, gloveTextModel, tokenize as gloveTokenize, GLOVE_NAME, type GloveVectors } from './bases/text/glove.js';
 export {
-  trainText, fitTextHead, fineTuneGlove, embedTexts, loadTextEncoder, isTextBase, TEXT_BASES,
-  type TextBaseName, type TextClassifier, type TextTrainOptions, type TextTrainResult, type HeadFit,
+  trainText,
+  fitTextHead,
+  fineTuneGlove,
+  embedTexts,
+  loadTextEncoder,
+  isTextBase,
+  TEXT_BASES,
+  type TextBaseName,
+  type TextClassifier,
+  type TextTrainOptions,
+  type TextTrainResult,
+  type HeadFit,
 } from './train/text.js';
 export { fitTfidf, fitTfidfVectorizer, restoreTfidf, type TfidfClassifier, type SavedTfidf } from './train/tfidf.js';
 export { evaluateText } from './evaluate/text.js';
@@ -53,9 +73,29 @@ export { textDomainFeatures } from './strategies/adapt/text.js';
 export type { MultiTaskSet, TaskLabels, TaskKind } from './data/multitask/types.js';
 export { loadDigitsInScenes, DIGITS_IN_SCENES_SCENES } from './data/multitask/digits-in-scenes.js';
 export { splitMultiTask, subsetMultiTask, type MultiTaskSplits } from './data/multitask/split.js';
-export { loadMultiTask, alignTasks, parseTaskArg, type TaskColumn, type LoadedTasks, type MultiTaskLoadOptions } from './data/multitask/load.js';
+export {
+  loadMultiTask,
+  alignTasks,
+  parseTaskArg,
+  type TaskColumn,
+  type LoadedTasks,
+  type MultiTaskLoadOptions,
+} from './data/multitask/load.js';
 export { graftTasks, multiTaskModel, applyTaskHeads, type TaskSpec, type GraftedTasks } from './graft/multitask.js';
-export { trainTasks, evaluateTasks, predictTasks, taskMetrics, fitMultiTask, taskLosses, type MultiTaskData, type MultiTaskFitOptions, type TaskMetrics, type TasksModel, type TasksTrainOptions, type TasksTrainResult } from './train/multitask.js';
+export {
+  trainTasks,
+  evaluateTasks,
+  predictTasks,
+  taskMetrics,
+  fitMultiTask,
+  taskLosses,
+  type MultiTaskData,
+  type MultiTaskFitOptions,
+  type TaskMetrics,
+  type TasksModel,
+  type TasksTrainOptions,
+  type TasksTrainResult,
+} from './train/multitask.js';
 export { trainMultiTaskModel, type MultiTaskModelOptions, type MultiTaskModelResult } from './train/multitask-model.js';
 export { maskedTaskLoss, jointLoss, uncertaintyWeights, taskWeights, type TaskWeighting } from './train/multitask-loss.js';
 export { saveTasks, loadTasks, isTasksModel, type TasksGraftJson, type LoadedTasksModel } from './export/multitask.js';

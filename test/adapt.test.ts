@@ -9,7 +9,15 @@ import { mulberry32 } from '../src/data/random.js';
 import { accuracyOn, adaBN, trainAdaptation, ADAPT_METHODS } from '../src/strategies/adapt/adapt.js';
 import { adaBNModel } from '../src/strategies/adapt/adabn.js';
 import { colourSet, tinyModel } from './helpers.js';
-import { confusionLoss, coralLoss, covariance, dannLambda, dannLearningRate, reverseGradient, stopGradient } from '../src/strategies/adapt/losses.js';
+import {
+  confusionLoss,
+  coralLoss,
+  covariance,
+  dannLambda,
+  dannLearningRate,
+  reverseGradient,
+  stopGradient,
+} from '../src/strategies/adapt/losses.js';
 
 before(async () => {
   await useBackend('wasm');
@@ -27,7 +35,9 @@ function covarianceOf(x: number[][]): number[][] {
   const n = x.length;
   const d = x[0].length;
   const mean = Array.from({ length: d }, (_, j) => x.reduce((s, r) => s + r[j], 0) / n);
-  return Array.from({ length: d }, (_, a) => Array.from({ length: d }, (_, b) => x.reduce((s, r) => s + (r[a] - mean[a]) * (r[b] - mean[b]), 0) / (n - 1)));
+  return Array.from({ length: d }, (_, a) =>
+    Array.from({ length: d }, (_, b) => x.reduce((s, r) => s + (r[a] - mean[a]) * (r[b] - mean[b]), 0) / (n - 1)),
+  );
 }
 
 describe('CORAL', () => {
@@ -47,9 +57,15 @@ describe('CORAL', () => {
   it('its gradient matches central finite differences', () => {
     const s = tf.tensor2d(randomMatrix(12, 3, 3));
     const t = tf.tensor2d(randomMatrix(10, 3, 4, 0, 3));
-    const g = tf.grad((x: tf.Tensor) => coralLoss(x as tf.Tensor2D, t))(s).arraySync() as number[][];
+    const g = tf
+      .grad((x: tf.Tensor) => coralLoss(x as tf.Tensor2D, t))(s)
+      .arraySync() as number[][];
     const base = s.arraySync();
-    for (const [i, j] of [[0, 0], [5, 2], [11, 1]]) {
+    for (const [i, j] of [
+      [0, 0],
+      [5, 2],
+      [11, 1],
+    ]) {
       const at = (h: number) => {
         const m = base.map((r) => r.slice());
         m[i][j] += h;
@@ -81,7 +97,9 @@ describe('gradient reversal and DANN schedules', () => {
     const softplus = (v: number) => Math.log1p(Math.exp(v));
     const expected = z.reduce((a, v) => a + 0.5 * (softplus(v) + softplus(-v)), 0) / z.length;
     close(confusionLoss(tf.tensor2d(z, [3, 1])).dataSync()[0], expected, 1e-6, 'value');
-    const g = tf.grad((v: tf.Tensor) => confusionLoss(v as tf.Tensor2D))(tf.tensor2d(z, [3, 1])).dataSync();
+    const g = tf
+      .grad((v: tf.Tensor) => confusionLoss(v as tf.Tensor2D))(tf.tensor2d(z, [3, 1]))
+      .dataSync();
     // d/dz = (sigmoid(z) − ½) / n: zero at z = 0, pushing logits toward "cannot tell".
     z.forEach((v, i) => close(g[i], (1 / (1 + Math.exp(-v)) - 0.5) / z.length, 1e-6, `gradient ${i}`));
   });
@@ -100,18 +118,22 @@ function domains(seed: number) {
   const rand = mulberry32(seed);
   const make = (n: number, shift: number, scale: number) => {
     const y = Int32Array.from({ length: n }, (_, i) => i % 2);
-    const x = Array.from(y, (c) => Array.from({ length: 6 }, (_, j) => (((rand() - 0.5) * 2 + (j < 2 ? (c ? 1.5 : -1.5) : 0)) * scale + shift)));
+    const x = Array.from(y, (c) =>
+      Array.from({ length: 6 }, (_, j) => ((rand() - 0.5) * 2 + (j < 2 ? (c ? 1.5 : -1.5) : 0)) * scale + shift),
+    );
     return { x: tf.tensor2d(x), y };
   };
   return { train: make(120, 0, 1), val: make(40, 0, 1), target: make(120, 2, 3) };
 }
 
 describe('adaptation methods', () => {
-  it('AdaBN sets the BN layer\'s moving statistics to the target\'s batch statistics', async () => {
+  it("AdaBN sets the BN layer's moving statistics to the target's batch statistics", async () => {
     const d = domains(5);
     const r = await trainAdaptation({ train: d.train, val: d.val }, d.target.x, 2, { method: 'none', epochs: 2, seed: 1 });
     adaBN(r.model, d.target.x);
-    const pre = tf.model({ inputs: r.model.inputs, outputs: r.model.getLayer('adapt_bottleneck').output as tf.SymbolicTensor }).predict(d.target.x) as tf.Tensor2D;
+    const pre = tf
+      .model({ inputs: r.model.inputs, outputs: r.model.getLayer('adapt_bottleneck').output as tf.SymbolicTensor })
+      .predict(d.target.x) as tf.Tensor2D;
     const { mean, variance } = tf.moments(pre, 0);
     const [, , movingMean, movingVariance] = r.model.getLayer('adapt_bn').getWeights();
     const diff = (a: tf.Tensor, b: tf.Tensor) => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
@@ -124,7 +146,12 @@ describe('adaptation methods', () => {
     const d = domains(6);
     const onTarget: Record<string, number> = {};
     for (const method of ADAPT_METHODS) {
-      const r = await trainAdaptation({ train: d.train, val: d.val }, d.target.x, 2, { method, epochs: 8, seed: 2, selfTrain: { rounds: 1, threshold: 0.6 } });
+      const r = await trainAdaptation({ train: d.train, val: d.val }, d.target.x, 2, {
+        method,
+        epochs: 8,
+        seed: 2,
+        selfTrain: { rounds: 1, threshold: 0.6 },
+      });
       assert.match(r.checkpoint, /source validation/);
       close(accuracyOn(r.model, d.val.x, d.val.y), r.sourceValAccuracy, 1e-9, method);
       assert.ok(r.sourceValAccuracy > 0.8, `${method}: ${r.sourceValAccuracy}`);
@@ -158,7 +185,7 @@ async function repeatable(d: ReturnType<typeof domains>, adversary: 'reversal' |
 }
 
 describe('AdaBN on a trunk', () => {
-  it('with the whole sample in one batch, every BatchNorm layer\'s input has exactly the moving statistics set', async () => {
+  it("with the whole sample in one batch, every BatchNorm layer's input has exactly the moving statistics set", async () => {
     const model = tinyModel();
     const images = colourSet(6);
     const norm = { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] };

@@ -12,11 +12,13 @@ import { graft, root, saveTinyBase, tempDir, type Run } from './helpers.js';
 import { saveTinyOnnx } from './onnx-fixture.js';
 import type { OnnxSidecar } from '../src/export/trained-onnx.js';
 
-
 /** The error contract: exactly one line on stderr starting "error:", no stack trace. */
 function assertOneLineError(r: Run, code: number, pattern: RegExp): void {
   assert.equal(r.code, code, `exit code (stderr: ${r.stderr})`);
-  const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('warning:'));
+  const lines = r.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => !l.startsWith('warning:'));
   assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
   assert.match(lines[0], /^error: /);
   assert.match(lines[0], pattern);
@@ -31,7 +33,14 @@ const quick = ['--epochs', '2', '--backend', 'cpu'];
 before(async () => {
   dir = tempDir();
   base = await saveTinyBase(join(dir, 'base'));
-  data = (await makeImageFolder(join(dir, 'data'), { classes: ['blue', 'red', 'café au lait'], perClass: 8, size: 20, extensions: ['png', 'jpg'] })).root;
+  data = (
+    await makeImageFolder(join(dir, 'data'), {
+      classes: ['blue', 'red', 'café au lait'],
+      perClass: 8,
+      size: 20,
+      extensions: ['png', 'jpg'],
+    })
+  ).root;
 });
 
 describe('graft train', () => {
@@ -47,10 +56,16 @@ describe('graft train', () => {
     assert.equal(auto.by, 'LogME');
     assert.equal(auto.suggested, 'top_conv');
     assert.equal(r.json.cut, auto.ranking[0].cut);
-    assert.ok(auto.ranking.every((x, i) => i === 0 || x.logme <= auto.ranking[i - 1].logme), 'best first');
+    assert.ok(
+      auto.ranking.every((x, i) => i === 0 || x.logme <= auto.ranking[i - 1].logme),
+      'best first',
+    );
     assert.match(r.stdout, /cut auto: \S+ has the highest LogME/);
     // Colours are read straight off the pixels: the tiny base cannot beat that, and train says so.
-    assert.match(r.stderr, /^warning: \S+ barely helps on this data: a linear probe on its features at \S+ reaches [\d.]+%, on the images' own pixels [\d.]+%/m);
+    assert.match(
+      r.stderr,
+      /^warning: \S+ barely helps on this data: a linear probe on its features at \S+ reaches [\d.]+%, on the images' own pixels [\d.]+%/m,
+    );
     const test = (r.json.metrics as { test: { accuracy: number; macroF1: number } }).test;
     assert.ok(test.accuracy >= 0 && test.accuracy <= 1 && typeof test.macroF1 === 'number');
     assert.deepEqual(readdirSync(out).sort(), ['graft.json', 'model.json', 'weights.bin']);
@@ -67,13 +82,22 @@ describe('graft train', () => {
     assert.equal(p.code, 0, p.stderr);
     const top = (p.json!.predictions as { top: { label: string; probability: number }[] }[])[0].top;
     const pixels = await decodeImageFile(image, meta.input, meta.resize);
-    const nested = Array.from({ length: 16 }, (_, y) => Array.from({ length: 16 }, (_, x) => Array.from(pixels.subarray((y * 16 + x) * 3, (y * 16 + x) * 3 + 3))));
+    const nested = Array.from({ length: 16 }, (_, y) =>
+      Array.from({ length: 16 }, (_, x) => Array.from(pixels.subarray((y * 16 + x) * 3, (y * 16 + x) * 3 + 3))),
+    );
     const pixelsPath = join(dir, 'pixels.json');
     writeFileSync(pixelsPath, JSON.stringify(nested));
-    const plain = spawnSync(process.execPath, [join(root, 'test/plain-tfjs-predict.mjs'), out, pixelsPath], { encoding: 'utf8', cwd: root });
+    const plain = spawnSync(process.execPath, [join(root, 'test/plain-tfjs-predict.mjs'), out, pixelsPath], {
+      encoding: 'utf8',
+      cwd: root,
+    });
     assert.equal(plain.status, 0, plain.stderr);
     const { labels, probs } = JSON.parse(plain.stdout.trim().split('\n').pop()!) as { labels: string[]; probs: number[] };
-    for (const t of top) assert.ok(Math.abs(probs[labels.indexOf(t.label)] - t.probability) < 1e-5, `${t.label}: ${t.probability} vs ${probs[labels.indexOf(t.label)]}`);
+    for (const t of top)
+      assert.ok(
+        Math.abs(probs[labels.indexOf(t.label)] - t.probability) < 1e-5,
+        `${t.label}: ${t.probability} vs ${probs[labels.indexOf(t.label)]}`,
+      );
   });
 
   it('eval reports metrics on the test split, and on all data', () => {
@@ -81,8 +105,14 @@ describe('graft train', () => {
     const t = graft('eval', '--model', out, '--data', data, '--json', '--backend', 'cpu');
     assert.equal(t.code, 0, t.stderr);
     const m = t.json!.metrics as { accuracy: number; n: number; confusion: number[][]; perClass: { label: string }[] };
-    assert.deepEqual(m.perClass.map((c) => c.label), ['blue', 'café au lait', 'red']);
-    assert.equal(m.confusion.flat().reduce((a, b) => a + b, 0), m.n);
+    assert.deepEqual(
+      m.perClass.map((c) => c.label),
+      ['blue', 'café au lait', 'red'],
+    );
+    assert.equal(
+      m.confusion.flat().reduce((a, b) => a + b, 0),
+      m.n,
+    );
     const all = graft('eval', '--model', out, '--data', data, '--split', 'all', '--json', '--backend', 'cpu');
     assert.equal((all.json!.metrics as { n: number }).n, 24);
     assert.match(all.stdout, /confusion/);
@@ -110,15 +140,59 @@ describe('graft train', () => {
     assert.equal(p.code, 0, p.stderr);
     const top = (p.json!.predictions as { top: { probability: number }[] }[])[0].top;
     assert.ok(Math.abs(top.reduce((a, t) => a + t.probability, 0) - 1) < 1e-5, 'top-3 of 3 classes sums to 1');
-    const cut = graft('train', '--base', graphBase, '--data', data, '--out', join(dir, 'graph-cut'), '--cut', 'conv/Relu', '--json', ...quick);
+    const cut = graft(
+      'train',
+      '--base',
+      graphBase,
+      '--data',
+      data,
+      '--out',
+      join(dir, 'graph-cut'),
+      '--cut',
+      'conv/Relu',
+      '--json',
+      ...quick,
+    );
     assert.equal(cut.code, 0, cut.stderr);
     assert.equal(cut.json!.cut, 'conv/Relu');
-    assertOneLineError(graft('train', '--base', graphBase, '--data', data, '--out', join(dir, 'graph-scratch'), '--scratch', ...quick), 2, /frozen graph model/);
+    assertOneLineError(
+      graft('train', '--base', graphBase, '--data', data, '--out', join(dir, 'graph-scratch'), '--scratch', ...quick),
+      2,
+      /frozen graph model/,
+    );
   });
 
   it('--threads 2 (multi-threaded wasm) trains bit-identically to one thread, and exits', () => {
-    const one = graft('train', '--base', base, '--data', data, '--out', join(dir, 'threads-1'), '--seed', '3', '--epochs', '2', '--threads', '1');
-    const two = graft('train', '--base', base, '--data', data, '--out', join(dir, 'threads-2'), '--seed', '3', '--epochs', '2', '--threads', '2');
+    const one = graft(
+      'train',
+      '--base',
+      base,
+      '--data',
+      data,
+      '--out',
+      join(dir, 'threads-1'),
+      '--seed',
+      '3',
+      '--epochs',
+      '2',
+      '--threads',
+      '1',
+    );
+    const two = graft(
+      'train',
+      '--base',
+      base,
+      '--data',
+      data,
+      '--out',
+      join(dir, 'threads-2'),
+      '--seed',
+      '3',
+      '--epochs',
+      '2',
+      '--threads',
+      '2',
+    );
     assert.equal(one.code, 0, one.stderr);
     assert.equal(two.code, 0, two.stderr);
     assert.deepEqual(readFileSync(join(dir, 'threads-2', 'weights.bin')), readFileSync(join(dir, 'threads-1', 'weights.bin')));
@@ -137,7 +211,8 @@ describe('graft train', () => {
     assert.equal(r.code, 0, r.stderr);
     const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning:'));
     assert.equal(warnings.length, 1, r.stderr);
-    for (const name of [...bad.bad.map((p) => p.split('/').pop()!), EMPTY_CLASS]) assert.ok(warnings[0].includes(name), `${name} named in: ${warnings[0]}`);
+    for (const name of [...bad.bad.map((p) => p.split('/').pop()!), EMPTY_CLASS])
+      assert.ok(warnings[0].includes(name), `${name} named in: ${warnings[0]}`);
 
     const strict = graft('train', '--base', base, '--data', bad.root, '--out', join(dir, 'strict-model'), '--strict', ...quick);
     assertOneLineError(strict, 1, /strict/);
@@ -152,27 +227,80 @@ describe('graft train', () => {
     await writeRgbaPng(join(mixed, 'blue', 'rgba.png'));
     await write16BitPng(join(mixed, 'red', 'deep.png'), [60000, 2000, 2000]);
     await writeExifRotatedJpeg(join(mixed, 'red', 'rotated.jpg'));
-    const r = graft('train', '--base', base, '--data', mixed, '--out', join(dir, 'mixed-model'), '--strict', '--json', '--cut', 'top_conv', ...quick);
+    const r = graft(
+      'train',
+      '--base',
+      base,
+      '--data',
+      mixed,
+      '--out',
+      join(dir, 'mixed-model'),
+      '--strict',
+      '--json',
+      '--cut',
+      'top_conv',
+      ...quick,
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.ok(!r.stderr.includes('warning:'), r.stderr);
   });
 });
 
 describe('bad input', () => {
-  it('unknown flag: exit 2', () => assertOneLineError(graft('train', '--base', base, '--data', data, '--out', join(dir, 'x0'), '--bogus'), 2, /unknown option '--bogus'/));
-  it('a near-miss flag is still one line', () => assertOneLineError(graft('train', '--base', base, '--data', data, '--out', join(dir, 'x0'), '--forse'), 2, /unknown option '--forse'/));
+  it('unknown flag: exit 2', () =>
+    assertOneLineError(graft('train', '--base', base, '--data', data, '--out', join(dir, 'x0'), '--bogus'), 2, /unknown option '--bogus'/));
+  it('a near-miss flag is still one line', () =>
+    assertOneLineError(graft('train', '--base', base, '--data', data, '--out', join(dir, 'x0'), '--forse'), 2, /unknown option '--forse'/));
   it('--unfreeze auto: tries deeper fine-tuning, says what it kept; a bad value is exit 2', () => {
-    const r = graft('train', '--base', base, '--data', data, '--out', join(dir, 'unfreeze-auto'), '--unfreeze', 'auto', '--cut', 'top_conv', '--json', ...quick);
+    const r = graft(
+      'train',
+      '--base',
+      base,
+      '--data',
+      data,
+      '--out',
+      join(dir, 'unfreeze-auto'),
+      '--unfreeze',
+      'auto',
+      '--cut',
+      'top_conv',
+      '--json',
+      ...quick,
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /unfreeze auto: kept \d blocks? \(validation loss head only: [\d.]+; blocks fine-tuned 1: [\d.]+/);
     const stages = r.json!.stages as { stage: string; blocks?: number; kept: boolean }[];
     assert.equal(r.json!.unfreeze, stages.find((s) => s.blocks && s.kept)?.blocks ?? 0);
-    assertOneLineError(graft('train', '--base', base, '--data', data, '--out', join(dir, 'x7'), '--unfreeze', 'deep', ...quick), 2, /--unfreeze \(or auto\) must be an integer/);
+    assertOneLineError(
+      graft('train', '--base', base, '--data', data, '--out', join(dir, 'x7'), '--unfreeze', 'deep', ...quick),
+      2,
+      /--unfreeze \(or auto\) must be an integer/,
+    );
   });
-  it('bad --head: exit 2', () => assertOneLineError(graft('train', '--base', base, '--data', data, '--out', join(dir, 'x6'), '--head', 'mlp:abc', ...quick), 2, /--head must be/));
-  it('missing data path: exit 2', () => assertOneLineError(graft('train', '--base', base, '--data', join(dir, 'nope'), '--out', join(dir, 'x1'), ...quick), 2, /data path not found/));
-  it('unknown base: exit 2, listing known bases', () => assertOneLineError(graft('train', '--base', 'resnet9000', '--data', data, '--out', join(dir, 'x2'), ...quick), 2, /unknown base "resnet9000" \(known: mobilenet_v2, inception_v3, digits-cnn/));
-  it('cut layer not found: exit 2, listing candidates', () => assertOneLineError(graft('train', '--base', base, '--data', data, '--out', join(dir, 'x3'), '--cut', 'block_99', ...quick), 2, /cut layer "block_99" not found .*candidates: .*block_1_add/));
+  it('bad --head: exit 2', () =>
+    assertOneLineError(
+      graft('train', '--base', base, '--data', data, '--out', join(dir, 'x6'), '--head', 'mlp:abc', ...quick),
+      2,
+      /--head must be/,
+    ));
+  it('missing data path: exit 2', () =>
+    assertOneLineError(
+      graft('train', '--base', base, '--data', join(dir, 'nope'), '--out', join(dir, 'x1'), ...quick),
+      2,
+      /data path not found/,
+    ));
+  it('unknown base: exit 2, listing known bases', () =>
+    assertOneLineError(
+      graft('train', '--base', 'resnet9000', '--data', data, '--out', join(dir, 'x2'), ...quick),
+      2,
+      /unknown base "resnet9000" \(known: mobilenet_v2, inception_v3, digits-cnn/,
+    ));
+  it('cut layer not found: exit 2, listing candidates', () =>
+    assertOneLineError(
+      graft('train', '--base', base, '--data', data, '--out', join(dir, 'x3'), '--cut', 'block_99', ...quick),
+      2,
+      /cut layer "block_99" not found .*candidates: .*block_1_add/,
+    ));
   it('fewer than 2 usable classes: exit 2', async () => {
     const one = join(dir, 'one-class');
     await makeImageFolder(one, { classes: ['only'], perClass: 4, size: 20 });
@@ -186,13 +314,15 @@ describe('bad input', () => {
     assert.deepEqual(readdirSync(out), ['keep.txt']);
     assert.equal(readFileSync(join(out, 'keep.txt'), 'utf8'), 'mine');
   });
-  it('predict on a missing model dir: exit 2', () => assertOneLineError(graft('predict', '--model', join(dir, 'no-model'), join(data, 'red', 'x.png')), 2, /model directory not found/));
+  it('predict on a missing model dir: exit 2', () =>
+    assertOneLineError(graft('predict', '--model', join(dir, 'no-model'), join(data, 'red', 'x.png')), 2, /model directory not found/));
   it('predict on a corrupt image: exit 1', async () => {
     const corrupt = join(dir, 'corrupt.jpg');
     writeFileSync(corrupt, Buffer.from('not really a jpeg'));
     assertOneLineError(graft('predict', '--model', join(dir, 'model'), '--backend', 'cpu', corrupt), 1, /corrupt\.jpg/);
   });
-  it('--backend tensorflow without tfjs-node: exit 2', () => assertOneLineError(graft('inspect', base, '--backend', 'tensorflow'), 2, /needs @tensorflow\/tfjs-node/));
+  it('--backend tensorflow without tfjs-node: exit 2', () =>
+    assertOneLineError(graft('inspect', base, '--backend', 'tensorflow'), 2, /needs @tensorflow\/tfjs-node/));
   it('--verbose adds the stack trace', () => {
     const r = graft('train', '--base', 'resnet9000', '--data', data, '--out', join(dir, 'x5'), '--verbose', ...quick);
     assert.equal(r.code, 2);
@@ -202,7 +332,10 @@ describe('bad input', () => {
     const r = graft('inspect', base, '--json', '--backend', 'cpu');
     assert.equal(r.code, 0, r.stderr);
     const layers = r.json!.layers as { name: string; cutCandidate: boolean; suggestedCut: boolean; params: number }[];
-    assert.deepEqual(layers.filter((l) => l.suggestedCut).map((l) => l.name), ['top_conv']);
+    assert.deepEqual(
+      layers.filter((l) => l.suggestedCut).map((l) => l.name),
+      ['top_conv'],
+    );
     assert.equal(layers.find((l) => l.name === 'block_1_bn')!.cutCandidate, false);
     assert.equal(layers.find((l) => l.name === 'block_1_add')!.cutCandidate, true);
     assert.match(r.stdout, /\| *top_conv *\| *Conv2D/);
@@ -210,7 +343,7 @@ describe('bad input', () => {
 });
 
 describe('graft rank', () => {
-  it('scores every block output, best first, with LEEP of the base\'s own classifier; bad --cuts is a usage error', () => {
+  it("scores every block output, best first, with LEEP of the base's own classifier; bad --cuts is a usage error", () => {
     const r = graft('rank', '--base', base, '--data', data, '--probe', '--json');
     assert.equal(r.code, 0, r.stderr);
     const rows = r.json!.rows as { cut: string; logme: number; hScore: number; probe: number; dims: number }[];
@@ -260,7 +393,22 @@ describe('ONNX: bases, engines, export, the feature cache', () => {
   it('trains on an onnx: base; a second run reads every feature from the cache; export joins trunk and head', async () => {
     const onnxBase = `onnx:${saveTinyOnnx(join(dir, 'onnx-base'))}`;
     const cacheDir = join(dir, 'onnx-cache');
-    const args = (out: string, seed: string) => ['train', '--base', onnxBase, '--data', data, '--out', join(dir, out), '--seed', seed, '--epochs', '2', '--cache-dir', cacheDir, '--json'];
+    const args = (out: string, seed: string) => [
+      'train',
+      '--base',
+      onnxBase,
+      '--data',
+      data,
+      '--out',
+      join(dir, out),
+      '--seed',
+      seed,
+      '--epochs',
+      '2',
+      '--cache-dir',
+      cacheDir,
+      '--json',
+    ];
     const first = graft(...args('onnx-model', '1'));
     assert.equal(first.code, 0, first.stderr);
     const stages = (r: Run) => r.json!.stages as { engine: string; features: { computed: number; cached: number } }[];
@@ -287,9 +435,28 @@ describe('ONNX: bases, engines, export, the feature cache', () => {
   it('exports a LayersModel-based model that ONNX Runtime runs to the same probabilities; --engine tfjs and onnx agree', async () => {
     const out = (name: string) => join(dir, name);
     for (const engine of ['tfjs', 'onnx']) {
-      const r = graft('train', '--base', base, '--data', data, '--out', out(`engine-${engine}`), '--seed', '5', '--epochs', '2', '--engine', engine, '--no-cache', '--json');
+      const r = graft(
+        'train',
+        '--base',
+        base,
+        '--data',
+        data,
+        '--out',
+        out(`engine-${engine}`),
+        '--seed',
+        '5',
+        '--epochs',
+        '2',
+        '--engine',
+        engine,
+        '--no-cache',
+        '--json',
+      );
       assert.equal(r.code, 0, r.stderr);
-      assert.deepEqual((r.json!.stages as { engine: string }[]).map((s) => s.engine), [engine, engine]);
+      assert.deepEqual(
+        (r.json!.stages as { engine: string }[]).map((s) => s.engine),
+        [engine, engine],
+      );
     }
     const image = join(data, 'blue', readdirSync(join(data, 'blue'))[0]);
     close(predicted(out('engine-tfjs'), image), predicted(out('engine-onnx'), image), 1e-3);
@@ -298,9 +465,17 @@ describe('ONNX: bases, engines, export, the feature cache', () => {
     assert.equal(e.code, 0, e.stderr);
     close(await onnxProbabilities(file, image), predicted(out('engine-onnx'), image), 1e-5);
     assertOneLineError(graft('export', '--model', out('engine-onnx'), '--out', file), 2, /already exists/);
-    assertOneLineError(graft('export', '--model', out('engine-onnx'), '--out', out('x.onnx'), '--format', 'tflite'), 2, /argument 'tflite' is invalid/);
+    assertOneLineError(
+      graft('export', '--model', out('engine-onnx'), '--out', out('x.onnx'), '--format', 'tflite'),
+      2,
+      /argument 'tflite' is invalid/,
+    );
     assertOneLineError(graft('export', '--model', out('no-model'), '--out', out('y.onnx')), 2, /model directory not found/);
-    assertOneLineError(graft('train', '--base', base, '--data', data, '--out', out('x7'), '--engine', 'gpu'), 2, /argument 'gpu' is invalid/);
+    assertOneLineError(
+      graft('train', '--base', base, '--data', data, '--out', out('x7'), '--engine', 'gpu'),
+      2,
+      /argument 'gpu' is invalid/,
+    );
   });
 });
 
@@ -315,16 +490,59 @@ describe('graft adapt', () => {
     // The same target images without their class folders: an unlabelled target.
     flat = join(dir, 'adapt-flat');
     mkdirSync(flat, { recursive: true });
-    for (const [cls, files] of Object.entries(target.files)) files.forEach((f, i) => writeFileSync(join(flat, `${cls}-${i}.png`), readFileSync(f)));
+    for (const [cls, files] of Object.entries(target.files))
+      files.forEach((f, i) => writeFileSync(join(flat, `${cls}-${i}.png`), readFileSync(f)));
   });
 
   it('adapts to an unlabelled folder, reports the labelled target and the source-only baseline', () => {
-    const r = graft('adapt', '--base', base, '--source', source, '--target', flat, '--eval-target', labelled, '--method', 'coral', '--epochs', '3', '--json', '--backend', 'cpu');
-    const trained = graft('adapt', '--base', base, '--source', source, '--target', flat, '--eval-target', labelled, '--method', 'dann', '--trunk', 'trainable', '--epochs', '2', '--json', '--backend', 'cpu');
+    const r = graft(
+      'adapt',
+      '--base',
+      base,
+      '--source',
+      source,
+      '--target',
+      flat,
+      '--eval-target',
+      labelled,
+      '--method',
+      'coral',
+      '--epochs',
+      '3',
+      '--json',
+      '--backend',
+      'cpu',
+    );
+    const trained = graft(
+      'adapt',
+      '--base',
+      base,
+      '--source',
+      source,
+      '--target',
+      flat,
+      '--eval-target',
+      labelled,
+      '--method',
+      'dann',
+      '--trunk',
+      'trainable',
+      '--epochs',
+      '2',
+      '--json',
+      '--backend',
+      'cpu',
+    );
     assert.equal(trained.code, 0, trained.stderr);
     assert.match(trained.stdout, /trunk trainable/);
     assert.equal(r.code, 0, r.stderr);
-    const j = r.json as { method: string; target: { accuracy: number; macroF1: number }; source: { accuracy: number }; baseline: { target: { accuracy: number } }; checkpoint: string };
+    const j = r.json as {
+      method: string;
+      target: { accuracy: number; macroF1: number };
+      source: { accuracy: number };
+      baseline: { target: { accuracy: number } };
+      checkpoint: string;
+    };
     assert.equal(j.method, 'coral');
     assert.ok(j.target.accuracy >= 0 && j.target.accuracy <= 1 && typeof j.target.macroF1 === 'number');
     assert.ok(j.source.accuracy >= 0 && j.source.accuracy <= 1);
@@ -336,8 +554,16 @@ describe('graft adapt', () => {
 
   it('bad input: unlabelled --eval-target, --target-labels on unlabelled data, unknown method: exit 2', () => {
     const common = ['--base', base, '--source', source, '--epochs', '1', '--backend', 'cpu'];
-    assertOneLineError(graft('adapt', ...common, '--target', flat, '--eval-target', flat, '--method', 'none'), 2, /--eval-target .* has no labels/);
-    assertOneLineError(graft('adapt', ...common, '--target', flat, '--target-labels', '2', '--method', 'none'), 2, /--target-labels needs labelled target data/);
+    assertOneLineError(
+      graft('adapt', ...common, '--target', flat, '--eval-target', flat, '--method', 'none'),
+      2,
+      /--eval-target .* has no labels/,
+    );
+    assertOneLineError(
+      graft('adapt', ...common, '--target', flat, '--target-labels', '2', '--method', 'none'),
+      2,
+      /--target-labels needs labelled target data/,
+    );
     assertOneLineError(graft('adapt', ...common, '--target', flat, '--method', 'mmd'), 2, /--method/);
   });
 });

@@ -165,7 +165,10 @@ describe('images: decoding one file', () => {
       await writeSolid(p, colour, 4, 4, 1, 0);
       const out = await decodeImageFile(p, S1);
       assert.equal(out.length, 16);
-      assert.ok(out.every((v) => v === luma), `${colour} -> ${out[0]}, expected ${luma}`);
+      assert.ok(
+        out.every((v) => v === luma),
+        `${colour} -> ${out[0]}, expected ${luma}`,
+      );
     }
   });
 
@@ -217,10 +220,19 @@ describe('images: decoding one file', () => {
     }
     const gif = dir('img/same.gif');
     await writeRgb(gif, rgb, 8, 8);
-    near(meanColour({ classes: [], size: S, pixels: await decodeImageFile(gif, S), labels: new Int32Array(1), ids: [''] }, 0), [120, 60, 200], 8);
+    near(
+      meanColour({ classes: [], size: S, pixels: await decodeImageFile(gif, S), labels: new Int32Array(1), ids: [''] }, 0),
+      [120, 60, 200],
+      8,
+    );
 
     // 2x2, 8-bit palette, top-down (negative height): red, green / blue, white.
-    const palette = [[0, 0, 255], [0, 255, 0], [255, 0, 0], [255, 255, 255]]; // stored BGR
+    const palette = [
+      [0, 0, 255],
+      [0, 255, 0],
+      [255, 0, 0],
+      [255, 255, 255],
+    ]; // stored BGR
     const bmp = Buffer.alloc(54 + 4 * 4 + 2 * 4);
     bmp.write('BM', 0, 'latin1');
     bmp.writeUInt32LE(bmp.length, 2);
@@ -244,7 +256,9 @@ describe('images: decoding one file', () => {
     assert.equal(corrupt.reason, 'not a decodable image');
     const empty = await rejectsWith(() => decodeImageBuffer(Buffer.alloc(0), RGB32), 1);
     assert.equal((empty as DecodeError).reason, 'empty file');
-    const whole = await sharp(noisyPixels(32, 32, [1, 2, 3]), { raw: { width: 32, height: 32, channels: 3 } }).jpeg().toBuffer();
+    const whole = await sharp(noisyPixels(32, 32, [1, 2, 3]), { raw: { width: 32, height: 32, channels: 3 } })
+      .jpeg()
+      .toBuffer();
     await rejectsWith(() => decodeImageBuffer(whole.subarray(0, whole.length >> 1), RGB32), 1);
     await rejectsWith(() => decodeImageFile(dir('img/nope.png'), RGB32), 2, /image not found: .*nope\.png/);
   });
@@ -369,11 +383,15 @@ describe('folders: root/<class>/<image>', () => {
   it('decodes at most 4 files at a time', async () => {
     let inFlight = 0;
     let peak = 0;
-    await forEachLimit(Array.from({ length: 20 }, (_, i) => i), 4, async () => {
-      peak = Math.max(peak, ++inFlight);
-      await new Promise((r) => setTimeout(r, 2));
-      inFlight--;
-    });
+    await forEachLimit(
+      Array.from({ length: 20 }, (_, i) => i),
+      4,
+      async () => {
+        peak = Math.max(peak, ++inFlight);
+        await new Promise((r) => setTimeout(r, 2));
+        inFlight--;
+      },
+    );
     assert.equal(peak, 4);
   });
 });
@@ -481,7 +499,11 @@ describe('manifests', () => {
     await writeFile(join(root, 'headerless.csv'), 'images/cat/img000.png,cat\nimages/dog/img000.png,dog\n');
     await rejectsWith(() => loadData(join(root, 'headerless.csv'), { size: RGB32 }), 2, /missing columns path, label/);
     await writeFile(join(root, 'bad.jsonl'), '{"path":"a.png","label":"x"}\n{"file":"b.png","label":"y"}\n');
-    await rejectsWith(() => loadData(join(root, 'bad.jsonl'), { size: RGB32 }), 2, /bad\.jsonl:2: missing key path \(keys found: file, label\)/);
+    await rejectsWith(
+      () => loadData(join(root, 'bad.jsonl'), { size: RGB32 }),
+      2,
+      /bad\.jsonl:2: missing key path \(keys found: file, label\)/,
+    );
     await writeFile(join(root, 'broken.jsonl'), '{"path": \n');
     await rejectsWith(() => loadData(join(root, 'broken.jsonl'), { size: RGB32 }), 2, /broken\.jsonl:1: not valid JSON/);
     await writeManifest(join(root, 'one.csv'), [{ path: rel(fx.files.cat[0]), label: 'cat' }]);
@@ -508,14 +530,24 @@ describe('mnist', () => {
     assert.deepEqual(set.classes, ['5', '6', '7', '8', '9']);
     const expected = [5, 6, 7, 8, 9].map((d) => raw(d).length / 784);
     assert.deepEqual(classCounts(set), expected);
-    assert.equal(set.labels.length, expected.reduce((a, b) => a + b));
+    assert.equal(
+      set.labels.length,
+      expected.reduce((a, b) => a + b),
+    );
     assert.equal(set.pixels.length, set.labels.length * 784);
     assert.equal(new Set(set.ids).size, set.ids.length);
     assert.ok(set.ids.every((id) => /^mnist:\d+$/.test(id)));
-    const first5 = raw(5).slice(0, 784).map((v) => Math.round(v * 255));
+    const first5 = raw(5)
+      .slice(0, 784)
+      .map((v) => Math.round(v * 255));
     assert.deepEqual([...set.pixels.subarray(0, 784)], first5);
     const firstOf9 = set.labels.indexOf(4);
-    assert.deepEqual([...set.pixels.subarray(firstOf9 * 784, firstOf9 * 784 + 784)], raw(9).slice(0, 784).map((v) => Math.round(v * 255)));
+    assert.deepEqual(
+      [...set.pixels.subarray(firstOf9 * 784, firstOf9 * 784 + 784)],
+      raw(9)
+        .slice(0, 784)
+        .map((v) => Math.round(v * 255)),
+    );
     assert.deepEqual(progress.at(-1), [set.labels.length, set.labels.length]);
   });
 
@@ -539,7 +571,10 @@ describe('mnist', () => {
       assert.ok(r === g && g === b);
     }
     // Same digit, same amount of ink: the mean brightness survives the resize.
-    const before = raw(0).slice(0, 784).reduce((a, b) => a + b, 0) / 784;
+    const before =
+      raw(0)
+        .slice(0, 784)
+        .reduce((a, b) => a + b, 0) / 784;
     assert.ok(Math.abs(meanColour(set, 0)[0] / 255 - before) < 0.03, `${meanColour(set, 0)[0] / 255} vs ${before}`);
     assert.deepEqual(progress.at(-1), [n, n]);
     const same = await loadMnist({ size: { height: 28, width: 28, channels: 3 }, classes: ['0', '1'] });
@@ -563,7 +598,13 @@ describe('splits', () => {
     sizes.forEach((n, c) => labels.push(...new Array<number>(n).fill(c)));
     const pixels = new Uint8Array(labels.length * 4);
     labels.forEach((_, i) => pixels.fill(i % 256, i * 4, i * 4 + 4));
-    return { classes: names, size: { height: 2, width: 2, channels: 1 }, pixels, labels: Int32Array.from(labels), ids: labels.map((_, i) => `img${i}`) };
+    return {
+      classes: names,
+      size: { height: 2, width: 2, channels: 1 },
+      pixels,
+      labels: Int32Array.from(labels),
+      ids: labels.map((_, i) => `img${i}`),
+    };
   }
   const set = synthetic([100, 40, 7, 3, 2]);
 

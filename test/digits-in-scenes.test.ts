@@ -39,7 +39,10 @@ describe('digits-in-scenes', () => {
   it('names a scene class after each of the seven photographs', () => {
     assert.equal(DIGITS_IN_SCENES_SCENES.length, 7);
     assert.ok(DIGITS_IN_SCENES_SCENES.includes('nagasaki-boats'));
-    assert.ok(DIGITS_IN_SCENES_SCENES.every((s) => /^[a-z]+(-[a-z]+)+$/.test(s)), DIGITS_IN_SCENES_SCENES.join(', '));
+    assert.ok(
+      DIGITS_IN_SCENES_SCENES.every((s) => /^[a-z]+(-[a-z]+)+$/.test(s)),
+      DIGITS_IN_SCENES_SCENES.join(', '),
+    );
   });
 
   it('has the documented shape, ids and tasks', () => {
@@ -95,7 +98,10 @@ describe('digits-in-scenes', () => {
       assert.ok(s.mnistIndex >= 0 && s.mnistIndex < mnistDigit(s.digit).length / 784);
     });
     // Drawn exactly balanced (to within one); the labels left after dropping stay near balanced.
-    for (const [key, classes] of [['digit', 10], ['scene', 7]] as const) {
+    for (const [key, classes] of [
+      ['digit', 10],
+      ['scene', 7],
+    ] as const) {
       const drawn = Array.from({ length: classes }, (_, c) => plan.filter((s) => s[key] === c).length);
       assert.ok(Math.max(...drawn) - Math.min(...drawn) <= 1, `${key} drawn ${drawn.join(',')}`);
       const kept = Array.from({ length: classes }, (_, c) => countOf(labelsOf(a, key), c));
@@ -147,7 +153,11 @@ describe('digits-in-scenes', () => {
     let aroundN = 0;
     plan.forEach((s, i) => {
       const source = mnistDigit(s.digit).subarray(s.mnistIndex * 784, (s.mnistIndex + 1) * 784);
-      const digit = resizeArea({ pixels: source, ...MNIST_SIZE }, { x: 0, y: 0, width: 28, height: 28 }, { width: s.box.side, height: s.box.side });
+      const digit = resizeArea(
+        { pixels: source, ...MNIST_SIZE },
+        { x: 0, y: 0, width: 28, height: 28 },
+        { width: s.box.side, height: s.box.side },
+      );
       for (let r = 0; r < s.box.side; r++) {
         for (let c = 0; c < s.box.side; c++) {
           const at = i * IMAGE + ((s.box.y + r) * SIZE + s.box.x + c) * 3;
@@ -212,7 +222,11 @@ describe('multi-task splits', () => {
     assert.deepEqual(new Set(all), new Set(a.ids));
     for (const part of [s.train, s.val, s.test]) {
       const index = part.ids.map((id) => a.ids.indexOf(id));
-      assert.deepEqual(index, [...index].sort((x, y) => x - y), 'kept in the set order');
+      assert.deepEqual(
+        index,
+        [...index].sort((x, y) => x - y),
+        'kept in the set order',
+      );
       assert.deepEqual(part, subsetMultiTask(a, index));
     }
     assert.deepEqual(splitMultiTask(a, { seed: 5 }), s);
@@ -228,7 +242,10 @@ describe('multi-task splits', () => {
       const n = countOf(digit, l);
       const inVal = countOf(labelsOf(s.val, 'digit'), l);
       const inTest = countOf(labelsOf(s.test, 'digit'), l);
-      assert.ok(Math.abs(inVal - 0.15 * n) <= 1 && Math.abs(inTest - 0.15 * n) <= 1, `digit ${l}: ${n} in all, ${inVal} val, ${inTest} test`);
+      assert.ok(
+        Math.abs(inVal - 0.15 * n) <= 1 && Math.abs(inTest - 0.15 * n) <= 1,
+        `digit ${l}: ${n} in all, ${inVal} val, ${inTest} test`,
+      );
     }
     const byScene = splitMultiTask(a, { seed: 5, stratifyBy: 'scene' });
     const scene = labelsOf(a, 'scene');

@@ -46,7 +46,10 @@ describe('FeatureCache', () => {
     const cache = new FeatureCache({ dir: tempDir() });
     const special = vec(1);
     special.set([NaN, -0, Infinity, -Infinity, 1e-45, 3.4028234663852886e38], 0);
-    await cache.putMany([{ key: 'a', value: special }, { key: 'b', value: vec(2) }]);
+    await cache.putMany([
+      { key: 'a', value: special },
+      { key: 'b', value: vec(2) },
+    ]);
     // A view with an offset into a larger buffer stores only its own elements.
     await cache.put('c', new Float32Array(vec(3).buffer, 8, 10));
     const [a, missing, b, c] = await cache.getMany(['a', 'nope', 'b', 'c']);
@@ -65,7 +68,11 @@ describe('FeatureCache', () => {
   it('overwrites, and repeated keys in one putMany leave one whole entry and no temporary files', async () => {
     const dir = tempDir();
     const cache = new FeatureCache({ dir });
-    await cache.putMany([{ key: 'k', value: vec(1) }, { key: 'k', value: vec(2) }, { key: 'k', value: vec(3) }]);
+    await cache.putMany([
+      { key: 'k', value: vec(1) },
+      { key: 'k', value: vec(2) },
+      { key: 'k', value: vec(3) },
+    ]);
     const got = await cache.get('k');
     assert.ok(got && [1, 2, 3].some((s) => got[5] === vec(s)[5]));
     await cache.put('k', vec(4));
@@ -165,7 +172,10 @@ describe('FeatureCache', () => {
       assert.equal(new FeatureCache().maxBytes, 2 * 1024 ** 3);
       assert.equal(new FeatureCache({ dir: '/d', maxBytes: 10 }).dir, '/d');
       process.env.GRAFT_CACHE_MAX_BYTES = 'lots';
-      assert.throws(() => new FeatureCache(), (e) => e instanceof GraftError && e.exitCode === 2 && /GRAFT_CACHE_MAX_BYTES/.test(e.message));
+      assert.throws(
+        () => new FeatureCache(),
+        (e) => e instanceof GraftError && e.exitCode === 2 && /GRAFT_CACHE_MAX_BYTES/.test(e.message),
+      );
       assert.throws(() => new FeatureCache({ dir: '/d', maxBytes: 0 }), GraftError);
     } finally {
       for (const k of ['GRAFT_CACHE_DIR', 'GRAFT_CACHE_MAX_BYTES', 'XDG_CACHE_HOME']) {
@@ -200,8 +210,18 @@ describe('digest', () => {
 
   it('changes with any part, its boundaries and its kind, and follows bytes, not views', () => {
     const seen = new Set([
-      digest('ab', 'c'), digest('a', 'bc'), digest('abc'), digest('1'), digest(1), digest(1.0000001), digest(-0), digest(0),
-      digest(new Float32Array([1, 2])), digest(new Float32Array([1, 2.0000002])), digest(new Float32Array([2, 1])), digest('ab', 'c', ''),
+      digest('ab', 'c'),
+      digest('a', 'bc'),
+      digest('abc'),
+      digest('1'),
+      digest(1),
+      digest(1.0000001),
+      digest(-0),
+      digest(0),
+      digest(new Float32Array([1, 2])),
+      digest(new Float32Array([1, 2.0000002])),
+      digest(new Float32Array([2, 1])),
+      digest('ab', 'c', ''),
     ]);
     assert.equal(seen.size, 12);
     const bytes = new Uint8Array([9, 8, 7, 6]);

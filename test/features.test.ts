@@ -28,7 +28,10 @@ function countingTrunk(id = 'mean-colour'): FrozenTrunk & { images: number } {
   return t;
 }
 
-const entryFiles = (dir: string) => readdirSync(dir).filter((d) => /^[0-9a-f]{2}$/.test(d)).flatMap((d) => readdirSync(join(dir, d)).map((f) => join(dir, d, f)));
+const entryFiles = (dir: string) =>
+  readdirSync(dir)
+    .filter((d) => /^[0-9a-f]{2}$/.test(d))
+    .flatMap((d) => readdirSync(join(dir, d)).map((f) => join(dir, d, f)));
 
 before(async () => {
   await useBackend('wasm');
@@ -99,10 +102,16 @@ describe('feature extraction with the persistent cache', () => {
     };
     const first = await run('linear', 1e-3, 1);
     assert.ok(first.calls > 0);
-    assert.deepEqual(first.stages, [{ computed: 16, cached: 0 }, { computed: 16, cached: 0 }]);
+    assert.deepEqual(first.stages, [
+      { computed: 16, cached: 0 },
+      { computed: 16, cached: 0 },
+    ]);
     const second = await run('mlp', 3e-3, 2);
     assert.equal(second.calls, 0, 'the trunk never ran');
-    assert.deepEqual(second.stages, [{ computed: 0, cached: 16 }, { computed: 0, cached: 16 }]);
+    assert.deepEqual(second.stages, [
+      { computed: 0, cached: 16 },
+      { computed: 0, cached: 16 },
+    ]);
   });
 });
 
@@ -129,7 +138,10 @@ describe('streamed data sets', () => {
     const root = (await makeImageFolder(join(tempDir(), 'data'), { perClass: 4, size: 20 })).root;
     const splits = await loadDataSplits(root, { size, seed: 1, stream: true });
     const g = await graft(tinyBase(), { classes: splits.train.classes, scratch: true });
-    await assert.rejects(trainGrafted(g, splits, { epochs: 1 }), (e: Error & { exitCode?: number }) => e.exitCode === 2 && /--scratch/.test(e.message));
+    await assert.rejects(
+      trainGrafted(g, splits, { epochs: 1 }),
+      (e: Error & { exitCode?: number }) => e.exitCode === 2 && /--scratch/.test(e.message),
+    );
     await disposeGrafted(g);
   });
 

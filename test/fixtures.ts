@@ -69,7 +69,15 @@ export async function writeRgb(path: string, rgb: Uint8Array, width: number, hei
   if (ext === 'bmp') return writeFile(path, encodeBmp(rgb, width, height));
   const img = sharp(rgb, { raw: { width, height, channels: 3 } });
   const encoded =
-    ext === 'png' ? img.png() : ext === 'jpg' || ext === 'jpeg' ? img.jpeg({ quality: 95 }) : ext === 'webp' ? img.webp({ lossless: true }) : ext === 'gif' ? img.gif() : undefined;
+    ext === 'png'
+      ? img.png()
+      : ext === 'jpg' || ext === 'jpeg'
+        ? img.jpeg({ quality: 95 })
+        : ext === 'webp'
+          ? img.webp({ lossless: true })
+          : ext === 'gif'
+            ? img.gif()
+            : undefined;
   if (!encoded) throw new Error(`fixtures: cannot write .${ext}`);
   await writeFile(path, await encoded.toBuffer());
 }
@@ -81,7 +89,10 @@ export async function writeSolid(path: string, colour: Rgb, width = 32, height =
 /** A true 1-channel PNG of one grey level. */
 export async function writeGrayscalePng(path: string, value: number, width = 16, height = 16): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const png = await sharp(Buffer.alloc(width * height, value), { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
+  const png = await sharp(Buffer.alloc(width * height, value), { raw: { width, height, channels: 1 } })
+    .toColourspace('b-w')
+    .png()
+    .toBuffer();
   await writeFile(path, png);
 }
 
@@ -89,7 +100,12 @@ export async function writeGrayscalePng(path: string, value: number, width = 16,
 export async function writeRgbaPng(path: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const px = Buffer.from([0, 255, 0, 0, 255, 0, 0, 255, 0, 0, 255, 128, 0, 0, 0, 0]);
-  await writeFile(path, await sharp(px, { raw: { width: 2, height: 2, channels: 4 } }).png().toBuffer());
+  await writeFile(
+    path,
+    await sharp(px, { raw: { width: 2, height: 2, channels: 4 } })
+      .png()
+      .toBuffer(),
+  );
 }
 
 /** A 16-bit-per-channel RGB PNG filled with one 16-bit colour. */
@@ -97,7 +113,10 @@ export async function write16BitPng(path: string, colour16: Rgb, width = 8, heig
   await mkdir(dirname(path), { recursive: true });
   const px = new Uint16Array(width * height * 3);
   for (let i = 0; i < px.length; i++) px[i] = colour16[i % 3];
-  const png = await sharp(px, { raw: { width, height, channels: 3 } }).toColourspace('rgb16').png().toBuffer();
+  const png = await sharp(px, { raw: { width, height, channels: 3 } })
+    .toColourspace('rgb16')
+    .png()
+    .toBuffer();
   await writeFile(path, png);
 }
 
@@ -110,7 +129,10 @@ export async function writeExifRotatedJpeg(path: string): Promise<void> {
   const [w, h] = [8, 4];
   const px = Buffer.alloc(w * h * 3);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) px[(y * w + x) * 3 + (y < h / 2 ? 0 : 2)] = 255;
-  const jpeg = await sharp(px, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 100 }).withMetadata({ orientation: 6 }).toBuffer();
+  const jpeg = await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+    .jpeg({ quality: 100 })
+    .withMetadata({ orientation: 6 })
+    .toBuffer();
   await writeFile(path, jpeg);
 }
 
@@ -187,12 +209,16 @@ export interface SplitFolderOptions extends Omit<ImageFolderOptions, 'perClass' 
 }
 
 /** `root/{train,val,test}/<class>/…`; splits with 0 images are left out. */
-export async function makeSplitFolder(root: string, opts: SplitFolderOptions = {}): Promise<Record<'train' | 'val' | 'test', ImageFolderFixture | undefined>> {
+export async function makeSplitFolder(
+  root: string,
+  opts: SplitFolderOptions = {},
+): Promise<Record<'train' | 'val' | 'test', ImageFolderFixture | undefined>> {
   const counts = { train: opts.train ?? 6, val: opts.val ?? 3, test: opts.test ?? 3 };
   const out: Record<string, ImageFolderFixture | undefined> = {};
   let seed = opts.seed ?? 1;
   for (const split of ['train', 'val', 'test'] as const) {
-    out[split] = counts[split] > 0 ? await makeImageFolder(join(root, split), { ...opts, perClass: counts[split], seed: seed++ }) : undefined;
+    out[split] =
+      counts[split] > 0 ? await makeImageFolder(join(root, split), { ...opts, perClass: counts[split], seed: seed++ }) : undefined;
   }
   return out as Record<'train' | 'val' | 'test', ImageFolderFixture | undefined>;
 }

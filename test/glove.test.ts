@@ -139,7 +139,10 @@ describe('the real vectors file', () => {
     const known = (w: string) => glove.index.has(w);
     const tokens = tokenize(sentence, known);
     assert.deepEqual(tokens, ['dont', 'judge', 'the', 'well-known', 'cafe', 'prices', ':', '$', '2,000', 'in', 'the', 'mid-1990s', '!']);
-    assert.deepEqual(tokens.filter((t) => !known(t)), ['2,000']); // numbers are not in the vocabulary
+    assert.deepEqual(
+      tokens.filter((t) => !known(t)),
+      ['2,000'],
+    ); // numbers are not in the vocabulary
     const started = performance.now();
     const again = await loadGlove({ words: ['the'] });
     assert.ok(performance.now() - started < 1000, 'a covered load comes from memory');
@@ -149,10 +152,35 @@ describe('the real vectors file', () => {
 
 describe('tokenize', () => {
   test('lowercase words, punctuation marks, numbers whole', () => {
-    assert.deepEqual(tokenize('Hello, World... 3.5% of U.S. e-mail'), ['hello', ',', 'world', '.', '.', '.', '3.5', '%', 'of', 'u', '.', 's', '.', 'e-mail']);
+    assert.deepEqual(tokenize('Hello, World... 3.5% of U.S. e-mail'), [
+      'hello',
+      ',',
+      'world',
+      '.',
+      '.',
+      '.',
+      '3.5',
+      '%',
+      'of',
+      'u',
+      '.',
+      's',
+      '.',
+      'e-mail',
+    ]);
   });
   test("apostrophes: 's dropped, others removed; curly quotes too", () => {
-    assert.deepEqual(tokenize("John's dog doesn\u2019t bark; 'quoted' you're"), ['john', 'dog', 'doesnt', 'bark', ';', "'", 'quoted', "'", 'youre']);
+    assert.deepEqual(tokenize("John's dog doesn\u2019t bark; 'quoted' you're"), [
+      'john',
+      'dog',
+      'doesnt',
+      'bark',
+      ';',
+      "'",
+      'quoted',
+      "'",
+      'youre',
+    ]);
   });
   test('accents stripped; compounds split only when the vocabulary lacks them', () => {
     const known = (w: string) => w === 'well-known';
@@ -207,7 +235,12 @@ describe('encoder and model', () => {
     near(rows[1], mean(['the', 'cat', 'sat', 'on', 'the', 'mat']), 1e-6, 'full-width text');
     near(rows[2], oov, 1e-6, 'zebra');
     near(rows[3], oov, 1e-6, 'yak');
-    near(rows[4], vectors.dog.map((v, j) => (v + oov[j]) / 2), 1e-6, 'known + OOV');
+    near(
+      rows[4],
+      vectors.dog.map((v, j) => (v + oov[j]) / 2),
+      1e-6,
+      'known + OOV',
+    );
     near(rows[5], vectors['well-known'], 1e-6, 'compound');
     near(rows[6], [0, 0, 0, 0], 0, 'empty');
     // The padding does not matter: the short text alone gives the same vector.
@@ -254,7 +287,10 @@ describe('encoder and model', () => {
     const [x, y] = [m.ids(fitTexts), fitLabels()];
     await model.fit(x, y, { epochs: 1, batchSize: 3 });
     assert.deepEqual(weights(model, 'glove_vectors'), table);
-    assert.ok((weights(model, 'glove_mean') as number[]).some((v) => v !== 0), 'OOV vector moved');
+    assert.ok(
+      (weights(model, 'glove_mean') as number[]).some((v) => v !== 0),
+      'OOV vector moved',
+    );
     tf.dispose([x, y]);
     model.dispose();
   });

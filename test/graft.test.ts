@@ -16,7 +16,13 @@ import { trainGrafted } from '../src/train/train.js';
 import { colourSet, tinyBase, tinyModel } from './helpers.js';
 
 const maxAbsDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
-const snapshot = (m: tf.LayersModel, names: string[]) => names.flatMap((n) => m.getLayer(n).getWeights().map((w) => Array.from(w.dataSync())));
+const snapshot = (m: tf.LayersModel, names: string[]) =>
+  names.flatMap((n) =>
+    m
+      .getLayer(n)
+      .getWeights()
+      .map((w) => Array.from(w.dataSync())),
+  );
 
 before(async () => {
   await useBackend('wasm');
@@ -39,7 +45,10 @@ describe('cut points and cuts', () => {
   it('rejects an unknown layer or a non-cut layer with a usage error listing candidates', () => {
     const base = tinyBase();
     for (const cut of ['nope', 'block_1_bn']) {
-      assert.throws(() => resolveCut(base, cut), (e: unknown) => e instanceof GraftError && e.exitCode === 2 && /candidates: .*block_1_add/.test(e.message));
+      assert.throws(
+        () => resolveCut(base, cut),
+        (e: unknown) => e instanceof GraftError && e.exitCode === 2 && /candidates: .*block_1_add/.test(e.message),
+      );
     }
   });
 });
@@ -92,7 +101,10 @@ describe('training', () => {
     const projectBefore = snapshot(g.model, ['block_1_project']);
     const data = { train: colourSet(12), val: colourSet(4, undefined, 2) };
     const r = await trainGrafted(g, data, { epochs: 3, unfreeze: 1, seed: 1, batchSize: 8 });
-    assert.deepEqual(r.stages.map((s) => s.stage), ['head', 'fine-tune']);
+    assert.deepEqual(
+      r.stages.map((s) => s.stage),
+      ['head', 'fine-tune'],
+    );
     assert.deepEqual(snapshot(g.model, ['stem_conv', 'stem_bn']), frozenBefore, 'frozen layers are bit-identical');
     assert.deepEqual(snapshot(base.model!, ['block_1_project']), projectBefore, 'the base itself is never changed by training a graft');
     assert.deepEqual(statsOf(), statsBefore, 'an unfrozen BN layer keeps its moving statistics (inference mode)');
@@ -107,8 +119,15 @@ describe('training', () => {
     const cached = await withSeed(5, make);
     await trainGrafted(cached, data, { epochs: 2, unfreeze: 0, seed: 9, batchSize: 4, headInit: 'random' });
     const naive = await withSeed(5, make);
-    const [x, y, xv, yv] = [imagesToTensor(data.train, norm), oneHot(data.train.labels, 2), imagesToTensor(data.val, norm), oneHot(data.val.labels, 2)];
-    await withSeed(9, () => fitStage(naive.model, x, y, [xv, yv], { stage: 'head', epochs: 2, learningRate: 1e-3, batchSize: 4, patience: 3 }));
+    const [x, y, xv, yv] = [
+      imagesToTensor(data.train, norm),
+      oneHot(data.train.labels, 2),
+      imagesToTensor(data.val, norm),
+      oneHot(data.val.labels, 2),
+    ];
+    await withSeed(9, () =>
+      fitStage(naive.model, x, y, [xv, yv], { stage: 'head', epochs: 2, learningRate: 1e-3, batchSize: 4, patience: 3 }),
+    );
     const a = cached.model.getLayer('head_output').getWeights()[0];
     const b = naive.model.getLayer('head_output').getWeights()[0];
     assert.ok(maxAbsDiff(a, b) < 1e-5, `max diff ${maxAbsDiff(a, b)}`);
@@ -121,35 +140,67 @@ describe('probe-initialised heads and unfreeze auto', () => {
     const { initHeadByProbe, PROBE_L2_GRID } = await import('../src/train/probe-head.js');
     const { fitLinearClassifier } = await import('../src/evaluate/transferability.js');
     const labels = Int32Array.from({ length: 30 }, (_, i) => i % 2);
-    const x = tf.tensor2d(Array.from({ length: 30 * 4 }, (_, t) => Math.sin(t * 1.7) + (t % 4 === 0 ? labels[Math.floor(t / 4)] : 0)), [30, 4]);
+    const x = tf.tensor2d(
+      Array.from({ length: 30 * 4 }, (_, t) => Math.sin(t * 1.7) + (t % 4 === 0 ? labels[Math.floor(t / 4)] : 0)),
+      [30, 4],
+    );
     const input = tf.input({ shape: [4] });
-    const linear = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 2, activation: 'softmax', name: 'head_output' }).apply(tf.layers.dropout({ rate: 0.2 }).apply(input)) as tf.SymbolicTensor });
+    const linear = tf.model({
+      inputs: input,
+      outputs: tf.layers
+        .dense({ units: 2, activation: 'softmax', name: 'head_output' })
+        .apply(tf.layers.dropout({ rate: 0.2 }).apply(input)) as tf.SymbolicTensor,
+    });
     const report = await initHeadByProbe(linear, x, labels, 2, 3);
     assert.ok(report && (PROBE_L2_GRID as readonly number[]).includes(report.l2) && report.cvAccuracy > 0.5);
     const fitted = fitLinearClassifier({ data: x.dataSync() as Float32Array, rows: 30, cols: 4 }, labels, 2, { l2: report.l2 });
     const [kernel, bias] = linear.getLayer('head_output').getWeights();
     assert.deepEqual(Array.from(kernel.dataSync()), Array.from(fitted.kernel));
     assert.deepEqual(Array.from(bias.dataSync()), Array.from(fitted.bias));
-    const mlp = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 2, activation: 'softmax' }).apply(tf.layers.dense({ units: 3 }).apply(input)) as tf.SymbolicTensor });
+    const mlp = tf.model({
+      inputs: input,
+      outputs: tf.layers.dense({ units: 2, activation: 'softmax' }).apply(tf.layers.dense({ units: 3 }).apply(input)) as tf.SymbolicTensor,
+    });
     assert.equal(await initHeadByProbe(mlp, x, labels, 2), undefined);
     x.dispose();
   });
 
   it('keepInitial: a stage whose epochs only get worse ends with the weights it started from', async () => {
     const input = tf.input({ shape: [3] });
-    const m = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: 'zeros' }).apply(input) as tf.SymbolicTensor });
-    const x = tf.tensor2d([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]]);
+    const m = tf.model({
+      inputs: input,
+      outputs: tf.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: 'zeros' }).apply(input) as tf.SymbolicTensor,
+    });
+    const x = tf.tensor2d([
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 0, 1],
+      [1, 1, 0],
+    ]);
     // Validation says the opposite of training: every step towards the training labels costs validation loss.
     const y = oneHot(Int32Array.from([0, 1, 0, 1]), 2);
     const yVal = oneHot(Int32Array.from([1, 0, 1, 0]), 2);
     const start = m.getWeights().map((w) => Array.from(w.dataSync()));
-    const r = await fitStage(m, x, y, [x, yVal], { stage: 'head', epochs: 3, learningRate: 0.1, batchSize: 4, patience: 3, keepInitial: true });
+    const r = await fitStage(m, x, y, [x, yVal], {
+      stage: 'head',
+      epochs: 3,
+      learningRate: 0.1,
+      batchSize: 4,
+      patience: 3,
+      keepInitial: true,
+    });
     assert.equal(r.bestEpoch, 0);
     assert.equal(r.epochsRun, 3);
-    assert.deepEqual(m.getWeights().map((w) => Array.from(w.dataSync())), start);
+    assert.deepEqual(
+      m.getWeights().map((w) => Array.from(w.dataSync())),
+      start,
+    );
     // Without keepInitial the best of the epochs themselves is kept: the weights moved.
     await fitStage(m, x, y, [x, yVal], { stage: 'head', epochs: 2, learningRate: 0.1, batchSize: 4, patience: 3 });
-    assert.notDeepEqual(m.getWeights().map((w) => Array.from(w.dataSync())), start);
+    assert.notDeepEqual(
+      m.getWeights().map((w) => Array.from(w.dataSync())),
+      start,
+    );
     tf.dispose([x, y, yVal]);
   });
 
@@ -160,7 +211,10 @@ describe('probe-initialised heads and unfreeze auto', () => {
     const r = await trainGrafted(g, data, { epochs: 3, unfreeze: 'auto', seed: 4, batchSize: 8 });
     const tried = r.stages.filter((s) => s.stage === 'fine-tune');
     assert.ok(tried.length >= 1);
-    assert.deepEqual(tried.map((s) => s.blocks), tried.map((_, i) => i + 1));
+    assert.deepEqual(
+      tried.map((s) => s.blocks),
+      tried.map((_, i) => i + 1),
+    );
     const kept = tried.filter((s) => s.kept);
     const losses = [r.stages[0].bestValLoss, ...tried.map((s) => s.bestValLoss)];
     assert.equal(r.unfreeze, losses.indexOf(Math.min(...losses)));
@@ -210,7 +264,11 @@ describe('heads', () => {
     assert.deepEqual(parseHead('mlp:256,64', fallback).units, [256, 64]);
     assert.equal(parseHead('linear', fallback).kind, 'linear');
     for (const bad of ['mlp:abc', 'mlp:0', 'linear:5', 'conv', 'mlp:1.5']) {
-      assert.throws(() => parseHead(bad, fallback), (e: unknown) => e instanceof GraftError && e.exitCode === 2, bad);
+      assert.throws(
+        () => parseHead(bad, fallback),
+        (e: unknown) => e instanceof GraftError && e.exitCode === 2,
+        bad,
+      );
     }
   });
 });
@@ -220,7 +278,11 @@ describe('metrics', () => {
     // truth:     a a a b b c
     // predicted: a a b b c c
     const m = classificationMetrics([0, 0, 0, 1, 1, 2], [0, 0, 1, 1, 2, 2], ['a', 'b', 'c']);
-    assert.deepEqual(m.confusion, [[2, 1, 0], [0, 1, 1], [0, 0, 1]]);
+    assert.deepEqual(m.confusion, [
+      [2, 1, 0],
+      [0, 1, 1],
+      [0, 0, 1],
+    ]);
     assert.equal(m.accuracy, 4 / 6);
     const [a, b, c] = m.perClass;
     assert.deepEqual([a.precision, a.recall], [1, 2 / 3]);
@@ -240,10 +302,20 @@ describe('library one-call path', () => {
     // cut auto: the block output with the best LogME, reported with the ranking it came from.
     assert.equal(r.grafted.cut, r.cutChoice!.ranking[0].cut);
     assert.deepEqual(r.cutChoice!.ranking.map((x) => x.cut).sort(), ['block_1_add', 'stem_relu', 'top_conv']);
-    assert.equal((await trainClassifier({ base: tinyBase(), data, seed: 2, epochs: 1, cut: 'top_conv' })).cutChoice, undefined, 'an explicit cut is kept');
-    assert.deepEqual(r.training.stages.map((s) => s.stage), ['head', 'fine-tune']);
+    assert.equal(
+      (await trainClassifier({ base: tinyBase(), data, seed: 2, epochs: 1, cut: 'top_conv' })).cutChoice,
+      undefined,
+      'an explicit cut is kept',
+    );
+    assert.deepEqual(
+      r.training.stages.map((s) => s.stage),
+      ['head', 'fine-tune'],
+    );
     assert.equal(r.metrics.test.n, 12);
-    assert.equal(r.metrics.test.confusion.flat().reduce((a, b) => a + b, 0), 12);
+    assert.equal(
+      r.metrics.test.confusion.flat().reduce((a, b) => a + b, 0),
+      12,
+    );
   });
 });
 

@@ -48,7 +48,10 @@ describe('tiny graph-model fixture', () => {
     const outShape = graph.outputs[0].shape;
     if (outShape !== undefined) assert.deepEqual(outShape, [-1, 8]);
     const sig = graph.modelSignature as { outputs: Record<string, { tensorShape: { dim: { size: string }[] } }> };
-    assert.deepEqual(sig.outputs.features.tensorShape.dim.map((d) => Number(d.size)), [-1, 8]);
+    assert.deepEqual(
+      sig.outputs.features.tensorShape.dim.map((d) => Number(d.size)),
+      [-1, 8],
+    );
   });
 
   test('matches the LayersModel reference on the cpu backend', () => {
@@ -56,7 +59,10 @@ describe('tiny graph-model fixture', () => {
     const reference = tinyGraphReference();
     try {
       const [got, want] = tf.tidy(() => {
-        const x = tf.tensor4d(Float32Array.from({ length: 2 * 16 * 16 * 3 }, () => rand() * 2 - 1), [2, 16, 16, 3]);
+        const x = tf.tensor4d(
+          Float32Array.from({ length: 2 * 16 * 16 * 3 }, () => rand() * 2 - 1),
+          [2, 16, 16, 3],
+        );
         const g = graph.predict(x) as tf.Tensor;
         const r = reference.predict(x) as tf.Tensor;
         assert.deepEqual(g.shape, [2, 8]);
@@ -66,7 +72,10 @@ describe('tiny graph-model fixture', () => {
       let maxDiff = 0;
       for (let i = 0; i < want.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i] - want[i]));
       assert.ok(maxDiff <= 1e-5, `max |graph - reference| = ${maxDiff}`);
-      assert.ok(want.some((v) => v > 0), 'reference features are not all zero');
+      assert.ok(
+        want.some((v) => v > 0),
+        'reference features are not all zero',
+      );
     } finally {
       reference.dispose();
     }

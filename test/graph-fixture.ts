@@ -75,7 +75,9 @@ export function tinyGraphModelJson() {
     generatedBy: '2.15.0',
     convertedBy: 'TensorFlow.js Converter v4.22.0',
     signature: {
-      inputs: { [TINY_GRAPH_INPUT]: { name: `${TINY_GRAPH_INPUT}:0`, dtype: 'DT_FLOAT', tensorShape: dims([-1, SIZE, SIZE, IN_CHANNELS]) } },
+      inputs: {
+        [TINY_GRAPH_INPUT]: { name: `${TINY_GRAPH_INPUT}:0`, dtype: 'DT_FLOAT', tensorShape: dims([-1, SIZE, SIZE, IN_CHANNELS]) },
+      },
       outputs: { [TINY_GRAPH_OUTPUT]: { name: `${TINY_GRAPH_OUTPUT}:0`, dtype: 'DT_FLOAT', tensorShape: dims([-1, FILTERS]) } },
     },
     modelTopology: { node, library: {}, versions: {} },

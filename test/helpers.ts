@@ -63,7 +63,13 @@ export function tinyModel(): tf.LayersModel {
 function buildTiny(): tf.LayersModel {
   const input = tf.input({ shape: [16, 16, 3], name: 'image' });
   let x = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', name: 'stem_conv' }).apply(input) as tf.SymbolicTensor;
-  x = tf.layers.batchNormalization({ name: 'stem_bn', movingMeanInitializer: tf.initializers.constant({ value: 0.1 }), movingVarianceInitializer: tf.initializers.constant({ value: 2 }) }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .batchNormalization({
+      name: 'stem_bn',
+      movingMeanInitializer: tf.initializers.constant({ value: 0.1 }),
+      movingVarianceInitializer: tf.initializers.constant({ value: 2 }),
+    })
+    .apply(x) as tf.SymbolicTensor;
   x = tf.layers.reLU({ name: 'stem_relu' }).apply(x) as tf.SymbolicTensor;
   let y = tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', name: 'block_1_depthwise' }).apply(x) as tf.SymbolicTensor;
   y = tf.layers.batchNormalization({ name: 'block_1_bn' }).apply(y) as tf.SymbolicTensor;

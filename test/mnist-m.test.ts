@@ -33,7 +33,10 @@ describe('mnist-m', () => {
     }
     assert.equal(a.labels[0], 0, 'digit 7 first, as the filter orders it');
     assert.deepEqual(rgb.ids, gray.ids);
-    assert.deepEqual(a.ids, gray.ids.map((id) => id.replace('mnist:', 'mnist-m:')));
+    assert.deepEqual(
+      a.ids,
+      gray.ids.map((id) => id.replace('mnist:', 'mnist-m:')),
+    );
     for (let p = 0; p < gray.pixels.length; p++) {
       if (rgb.pixels[p * 3] !== gray.pixels[p] || rgb.pixels[p * 3 + 1] !== gray.pixels[p] || rgb.pixels[p * 3 + 2] !== gray.pixels[p]) {
         assert.fail(`mnist-rgb value ${p} is not the gray digit's`);
@@ -64,7 +67,12 @@ describe('mnist-m', () => {
 
   it('is a built-in data set: --data mnist-m and mnist-rgb with a class filter, resized to the base', async () => {
     const calls: number[][] = [];
-    const s = await loadDataSplits('mnist-m', { size: { height: 32, width: 32, channels: 3 }, classes: ['5', '6'], seed: 1, onProgress: (d, t) => calls.push([d, t]) });
+    const s = await loadDataSplits('mnist-m', {
+      size: { height: 32, width: 32, channels: 3 },
+      classes: ['5', '6'],
+      seed: 1,
+      onProgress: (d, t) => calls.push([d, t]),
+    });
     assert.deepEqual(s.train.classes, ['5', '6']);
     assert.deepEqual(s.train.size, { height: 32, width: 32, channels: 3 });
     assert.equal(s.train.pixels.length, s.train.labels.length * 32 * 32 * 3);

@@ -65,10 +65,13 @@ describe('graft train --task (multi-task)', () => {
     assert.match(r.stderr, /^error: .* is a multi-task model/);
   });
 
-  it('predict prints every task\'s answer for each image', () => {
+  it("predict prints every task's answer for each image", () => {
     const r = graft('predict', '--model', out, join(dir, 'img/0.png'), join(dir, 'img/3.png'), '--json');
     assert.equal(r.code, 0, r.stderr);
-    const p = r.json!.predictions as { file: string; tasks: Record<string, { kind: string; top?: unknown[]; values?: number[]; labels?: string[] }> }[];
+    const p = r.json!.predictions as {
+      file: string;
+      tasks: Record<string, { kind: string; top?: unknown[]; values?: number[]; labels?: string[] }>;
+    }[];
     assert.equal(p.length, 2);
     assert.deepEqual(Object.keys(p[0].tasks), ['colour', 'level', 'tags']);
     assert.equal(p[0].tasks.colour.top!.length, 2);
@@ -95,7 +98,13 @@ describe('graft train --task (multi-task)', () => {
     const r = graft('train', '--base', base, '--data', nested, '--task', 'colour', '--task', 'shade', ...FAST, '--out', o, '--json');
     assert.equal(r.code, 0, r.stderr);
     const meta = JSON.parse(readFileSync(join(o, 'graft.json'), 'utf8'));
-    assert.deepEqual(meta.tasks.map((t: { classes: string[] }) => t.classes), [['blue', 'red'], ['dark', 'light']]);
+    assert.deepEqual(
+      meta.tasks.map((t: { classes: string[] }) => t.classes),
+      [
+        ['blue', 'red'],
+        ['dark', 'light'],
+      ],
+    );
     const all = graft('eval', '--model', o, '--data', nested, '--split', 'all', '--json');
     const tasks = (all.json!.metrics as { tasks: Record<string, { n: number }> }).tasks;
     assert.deepEqual([tasks.colour.n, tasks.shade.n], [48, 40]);
@@ -125,11 +134,31 @@ describe('--config', () => {
   it('takes every flag from a YAML file (task as a list, kebab or camel keys), the command line winning', () => {
     const out = join(dir, 'from-config');
     const config = join(dir, 'graft.yaml');
-    writeFileSync(config, [`base: ${base}`, `data: ${manifest}`, `out: ${out}`, 'task:', '  - colour', '  - tags:multi-label', 'epochs: 3', 'batch-size: 8', 'unfreeze: 0', 'cut: top_conv', 'taskWeights: uncertainty', 'seed: 4', 'no-cache: true'].join('\n') + '\n');
+    writeFileSync(
+      config,
+      [
+        `base: ${base}`,
+        `data: ${manifest}`,
+        `out: ${out}`,
+        'task:',
+        '  - colour',
+        '  - tags:multi-label',
+        'epochs: 3',
+        'batch-size: 8',
+        'unfreeze: 0',
+        'cut: top_conv',
+        'taskWeights: uncertainty',
+        'seed: 4',
+        'no-cache: true',
+      ].join('\n') + '\n',
+    );
     const r = graft('train', '--config', config, '--epochs', '2', '--json');
     assert.equal(r.code, 0, r.stderr);
     const meta = JSON.parse(readFileSync(join(out, 'graft.json'), 'utf8'));
-    assert.deepEqual(meta.tasks.map((t: { name: string }) => t.name), ['colour', 'tags']);
+    assert.deepEqual(
+      meta.tasks.map((t: { name: string }) => t.name),
+      ['colour', 'tags'],
+    );
     assert.equal(meta.training.seed, 4);
     assert.equal(meta.training.weights, 'uncertainty');
     assert.ok(meta.training.stages[0].epochsRun <= 2, 'the command line --epochs 2 wins over the file');

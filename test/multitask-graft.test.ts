@@ -32,7 +32,10 @@ describe('multi-task graft', () => {
     const untrained = await evaluateTasks(g, splits.test);
     const trunkBefore = g.model.getLayer('stem_conv').getWeights()[0].dataSync().slice();
     const r = await trainTasks(g, splits, { epochs: 30, learningRate: 0.01, patience: 30, seed: 1, unfreeze: 0 });
-    assert.deepEqual(r.stages.map((s) => s.stage), ['heads']);
+    assert.deepEqual(
+      r.stages.map((s) => s.stage),
+      ['heads'],
+    );
     assert.equal(r.stages[0].taskValLosses.length, 2);
     assert.deepEqual(Array.from(g.model.getLayer('stem_conv').getWeights()[0].dataSync()), Array.from(trunkBefore), 'trunk frozen');
     const m = await evaluateTasks(g, splits.test);
@@ -45,14 +48,30 @@ describe('multi-task graft', () => {
     const out = join(tempDir(), 'mt');
     await saveTasks(g, out, { metrics: { test: m } });
     const meta = JSON.parse(readFileSync(join(out, 'graft.json'), 'utf8'));
-    assert.deepEqual(meta.tasks.map((t: TaskSpec) => t.name), ['digit', 'scene']);
-    const pixels = Array.from({ length: 16 }, (_, y) => Array.from({ length: 16 }, (_, x) => Array.from({ length: 3 }, (_, c) => set.pixels[((0 * 16 + y) * 16 + x) * 3 + c])));
+    assert.deepEqual(
+      meta.tasks.map((t: TaskSpec) => t.name),
+      ['digit', 'scene'],
+    );
+    const pixels = Array.from({ length: 16 }, (_, y) =>
+      Array.from({ length: 16 }, (_, x) => Array.from({ length: 3 }, (_, c) => set.pixels[((0 * 16 + y) * 16 + x) * 3 + c])),
+    );
     const pixelsPath = join(tempDir(), 'pixels.json');
     writeFileSync(pixelsPath, JSON.stringify(pixels));
-    const plain = spawnSync(process.execPath, [join(root, 'test/plain-tfjs-predict.mjs'), out, pixelsPath], { encoding: 'utf8', cwd: root });
+    const plain = spawnSync(process.execPath, [join(root, 'test/plain-tfjs-predict.mjs'), out, pixelsPath], {
+      encoding: 'utf8',
+      cwd: root,
+    });
     assert.equal(plain.status, 0, plain.stderr);
     const answer = JSON.parse(plain.stdout) as { outputs: Record<string, number[]> };
-    const mine = (g.model.predict(tf.tensor4d(new Float32Array(set.pixels.subarray(0, 16 * 16 * 3)), [1, 16, 16, 3]).div(255).sub(base.normalize.mean).div(base.normalize.std)) as tf.Tensor[]).map((t) => Array.from(t.dataSync()));
+    const mine = (
+      g.model.predict(
+        tf
+          .tensor4d(new Float32Array(set.pixels.subarray(0, 16 * 16 * 3)), [1, 16, 16, 3])
+          .div(255)
+          .sub(base.normalize.mean)
+          .div(base.normalize.std),
+      ) as tf.Tensor[]
+    ).map((t) => Array.from(t.dataSync()));
     assert.deepEqual(Object.keys(answer.outputs), ['digit', 'scene']);
     answer.outputs.digit.forEach((v, i) => assert.ok(Math.abs(v - mine[0][i]) < 1e-5));
     answer.outputs.scene.forEach((v, i) => assert.ok(Math.abs(v - mine[1][i]) < 1e-5));
@@ -66,7 +85,10 @@ describe('multi-task graft', () => {
     const [stem, top] = [weightsOf('stem_conv'), weightsOf('top_conv')];
     await assert.rejects(trainTasks(g, splits, { unfreeze: -1 }), /unfreeze must be a whole number/);
     const r = await trainTasks(g, splits, { epochs: 8, learningRate: 0.01, patience: 8, seed: 1, unfreeze: 1 });
-    assert.deepEqual(r.stages.map((s) => s.stage), ['heads', 'fine-tune']);
+    assert.deepEqual(
+      r.stages.map((s) => s.stage),
+      ['heads', 'fine-tune'],
+    );
     const [heads, fine] = r.stages;
     assert.equal(heads.boundary, 'top_conv');
     assert.notEqual(fine.boundary, 'top_conv');
@@ -83,7 +105,10 @@ describe('multi-task graft', () => {
     // Evaluation runs the frozen part up to frozenTo and the fine-tuned block with the heads.
     const m = await evaluateTasks(g, splits.test);
     const whole = await evaluateTasks({ ...g, frozenTo: g.model.layers[0].name }, splits.test);
-    assert.deepEqual(m.tasks.map((t) => t.accuracy), whole.tasks.map((t) => t.accuracy));
+    assert.deepEqual(
+      m.tasks.map((t) => t.accuracy),
+      whole.tasks.map((t) => t.accuracy),
+    );
     g.model.dispose();
   });
 });

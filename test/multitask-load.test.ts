@@ -33,7 +33,15 @@ describe('multi-task data', () => {
     const file = join(dir, 'm.jsonl');
     writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n'));
     const skipped: string[] = [];
-    const { set, tasks } = await loadMultiTask(file, { size, tasks: [{ name: 'kind', kind: 'classification' }, { name: 'tags', kind: 'multi-label' }, { name: 'pos', kind: 'regression', column: 'box' }], onSkip: (s) => skipped.push(s.path) });
+    const { set, tasks } = await loadMultiTask(file, {
+      size,
+      tasks: [
+        { name: 'kind', kind: 'classification' },
+        { name: 'tags', kind: 'multi-label' },
+        { name: 'pos', kind: 'regression', column: 'box' },
+      ],
+      onSkip: (s) => skipped.push(s.path),
+    });
     assert.equal(set.ids.length, 4);
     assert.deepEqual(skipped, [join(dir, 'missing.png')]);
     assert.deepEqual(tasks, [
@@ -49,38 +57,74 @@ describe('multi-task data', () => {
     assert.deepEqual(Array.from(pos.targets), [0.1, 0.2, NaN, NaN, 0.5, 0.6, 1, 2].map(Math.fround));
   });
 
-  it('refuses a list for a classification, reads a regression\'s [] as unlabelled and drops empty labels from a list', async () => {
+  it("refuses a list for a classification, reads a regression's [] as unlabelled and drops empty labels from a list", async () => {
     const dir = tempDir();
     await writeSolid(join(dir, '0.png'), [10, 20, 30], 8, 8, 1);
     await writeSolid(join(dir, '1.png'), [30, 20, 10], 8, 8, 2);
     const file = join(dir, 'm.jsonl');
-    const tasks = [{ name: 'tags', kind: 'multi-label' as const }, { name: 'y', kind: 'regression' as const }];
-    writeFileSync(file, [{ path: '0.png', tags: ['', 'x'], y: [] }, { path: '1.png', tags: [], y: 2 }].map((r) => JSON.stringify(r)).join('\n'));
+    const tasks = [
+      { name: 'tags', kind: 'multi-label' as const },
+      { name: 'y', kind: 'regression' as const },
+    ];
+    writeFileSync(
+      file,
+      [
+        { path: '0.png', tags: ['', 'x'], y: [] },
+        { path: '1.png', tags: [], y: 2 },
+      ]
+        .map((r) => JSON.stringify(r))
+        .join('\n'),
+    );
     const { set, tasks: specs } = await loadMultiTask(file, { size, tasks });
     assert.deepEqual(specs[0].classes, ['x']);
     assert.deepEqual(Array.from((set.tasks.tags as { targets: Float32Array }).targets), [1, 0]);
     assert.deepEqual(Array.from((set.tasks.y as { targets: Float32Array }).targets), [NaN, 2]);
     writeFileSync(file, JSON.stringify({ path: '0.png', kind: ['a', 'b'] }));
-    await assert.rejects(loadMultiTask(file, { size, tasks: [{ name: 'kind', kind: 'classification' }] }), /m.jsonl:1: task kind is a classification, one label per sample, not a list/);
+    await assert.rejects(
+      loadMultiTask(file, { size, tasks: [{ name: 'kind', kind: 'classification' }] }),
+      /m.jsonl:1: task kind is a classification, one label per sample, not a list/,
+    );
   });
 
   it('averages accuracy over the tasks that have one and a labelled sample (NaN when none does)', () => {
-    const set = { size, pixels: new Uint8Array(2 * 8 * 8 * 3), ids: ['a', 'b'], tasks: {
-      c: { kind: 'classification' as const, classes: ['p', 'q'], labels: Int32Array.of(0, 1) },
-      d: { kind: 'classification' as const, classes: ['p', 'q'], labels: Int32Array.of(-1, -1) },
-      r: { kind: 'regression' as const, outputs: 1, targets: Float32Array.of(1, NaN) },
-    } };
-    const specs = [{ name: 'c', kind: 'classification' as const, classes: ['p', 'q'] }, { name: 'd', kind: 'classification' as const, classes: ['p', 'q'] }, { name: 'r', kind: 'regression' as const }];
-    const outputs = [tf.tensor2d([[0.9, 0.1], [0.8, 0.2]]), tf.tensor2d([[0.9, 0.1], [0.8, 0.2]]), tf.tensor2d([[3], [5]])];
+    const set = {
+      size,
+      pixels: new Uint8Array(2 * 8 * 8 * 3),
+      ids: ['a', 'b'],
+      tasks: {
+        c: { kind: 'classification' as const, classes: ['p', 'q'], labels: Int32Array.of(0, 1) },
+        d: { kind: 'classification' as const, classes: ['p', 'q'], labels: Int32Array.of(-1, -1) },
+        r: { kind: 'regression' as const, outputs: 1, targets: Float32Array.of(1, NaN) },
+      },
+    };
+    const specs = [
+      { name: 'c', kind: 'classification' as const, classes: ['p', 'q'] },
+      { name: 'd', kind: 'classification' as const, classes: ['p', 'q'] },
+      { name: 'r', kind: 'regression' as const },
+    ];
+    const outputs = [
+      tf.tensor2d([
+        [0.9, 0.1],
+        [0.8, 0.2],
+      ]),
+      tf.tensor2d([
+        [0.9, 0.1],
+        [0.8, 0.2],
+      ]),
+      tf.tensor2d([[3], [5]]),
+    ];
     const m = taskMetrics(specs, set, outputs);
     assert.equal(m.meanAccuracy, 0.5, 'task d has no labelled sample: left out, not counted as 0');
-    assert.deepEqual(m.tasks.map((t) => t.n), [2, 0, 1]);
+    assert.deepEqual(
+      m.tasks.map((t) => t.n),
+      [2, 0, 1],
+    );
     assert.equal(m.tasks[2].mse, 4);
     assert.ok(Number.isNaN(taskMetrics([specs[2]], set, [outputs[2]]).meanAccuracy));
     tf.dispose(outputs);
   });
 
-  it('puts labels in a model\'s class order and refuses classes the model does not know', () => {
+  it("puts labels in a model's class order and refuses classes the model does not know", () => {
     const set = {
       size,
       pixels: new Uint8Array(3 * 8 * 8 * 3),
@@ -90,10 +134,16 @@ describe('multi-task data', () => {
         tags: { kind: 'multi-label' as const, classes: ['y'], targets: Float32Array.of(1, NaN, 0) },
       },
     };
-    const aligned = alignTasks(set, [{ name: 'kind', kind: 'classification', classes: ['b', 'c', 'a'] }, { name: 'tags', kind: 'multi-label', classes: ['x', 'y'] }]);
+    const aligned = alignTasks(set, [
+      { name: 'kind', kind: 'classification', classes: ['b', 'c', 'a'] },
+      { name: 'tags', kind: 'multi-label', classes: ['x', 'y'] },
+    ]);
     assert.deepEqual(Array.from((aligned.tasks.kind as { labels: Int32Array }).labels), [0, -1, 2]);
     assert.deepEqual(Array.from((aligned.tasks.tags as { targets: Float32Array }).targets), [0, 1, NaN, NaN, 0, 0]);
-    assert.throws(() => alignTasks(set, [{ name: 'kind', kind: 'classification', classes: ['a', 'z'] }]), /classes not known to the model: b/);
+    assert.throws(
+      () => alignTasks(set, [{ name: 'kind', kind: 'classification', classes: ['a', 'z'] }]),
+      /classes not known to the model: b/,
+    );
     assert.throws(() => alignTasks(set, [{ name: 'other', kind: 'classification', classes: ['a', 'b'] }]), /no labels for task other/);
   });
 });

@@ -23,8 +23,13 @@ describe('maskedTaskLoss', () => {
     const { loss, labelled } = maskedTaskLoss('classification', truth, predicted);
     close(loss.dataSync()[0], (-Math.log(0.7) - Math.log(0.6)) / 2);
     assert.equal(labelled.dataSync()[0], 2);
-    const g = tf.grad((x: tf.Tensor) => maskedTaskLoss('classification', truth, x).loss)(predicted).arraySync() as number[][];
-    assert.ok(g[1].every((v) => v === 0), `unlabelled row's gradient: ${g[1]}`);
+    const g = tf
+      .grad((x: tf.Tensor) => maskedTaskLoss('classification', truth, x).loss)(predicted)
+      .arraySync() as number[][];
+    assert.ok(
+      g[1].every((v) => v === 0),
+      `unlabelled row's gradient: ${g[1]}`,
+    );
     close(g[0][0], -1 / 0.7 / 2);
     close(g[2][2], -1 / 0.6 / 2);
     tf.dispose([truth, predicted, loss, labelled]);
@@ -37,11 +42,17 @@ describe('maskedTaskLoss', () => {
       [0, 1, 1],
     ]);
     const predicted = tf.tensor2d(p);
-    const bce = (y: number[], q: number[]) => -y.reduce((a, yi, j) => a + yi * Math.log(q[j]) + (1 - yi) * Math.log(1 - q[j]), 0) / y.length;
+    const bce = (y: number[], q: number[]) =>
+      -y.reduce((a, yi, j) => a + yi * Math.log(q[j]) + (1 - yi) * Math.log(1 - q[j]), 0) / y.length;
     const { loss } = maskedTaskLoss('multi-label', truth, predicted);
     close(loss.dataSync()[0], (bce([1, 0, 0], p[0]) + bce([0, 1, 1], p[2])) / 2);
-    const g = tf.grad((x: tf.Tensor) => maskedTaskLoss('multi-label', truth, x).loss)(predicted).arraySync() as number[][];
-    assert.ok(g[1].every((v) => v === 0), `unlabelled row's gradient: ${g[1]}`);
+    const g = tf
+      .grad((x: tf.Tensor) => maskedTaskLoss('multi-label', truth, x).loss)(predicted)
+      .arraySync() as number[][];
+    assert.ok(
+      g[1].every((v) => v === 0),
+      `unlabelled row's gradient: ${g[1]}`,
+    );
     assert.ok(g.flat().every(Number.isFinite));
     tf.dispose([truth, predicted, loss]);
   });
@@ -72,7 +83,7 @@ describe('jointLoss', () => {
     tf.dispose(losses);
   });
 
-  it('uncertainty: Kendall et al.\'s terms; minimising over s gives s = log 2L (classification), s = log L (regression)', () => {
+  it("uncertainty: Kendall et al.'s terms; minimising over s gives s = log 2L (classification), s = log L (regression)", () => {
     const w = uncertaintyWeights(2);
     if (w.kind !== 'uncertainty') throw new Error('expected uncertainty weighting');
     w.logVariance.assign(tf.tensor1d([0.3, -0.2]));

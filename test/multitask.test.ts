@@ -23,7 +23,10 @@ function data(n: number, seed: number): MultiTaskData {
   return {
     x: tf.tensor2d(x),
     targets: [
-      tf.tensor1d(x.map((r, i) => (i % 3 === 0 ? -1 : r[0] > 0 ? 1 : 0)), 'int32'),
+      tf.tensor1d(
+        x.map((r, i) => (i % 3 === 0 ? -1 : r[0] > 0 ? 1 : 0)),
+        'int32',
+      ),
       tf.tensor2d(x.map((r, i) => (i % 5 === 0 ? [NaN, NaN] : [r[1] > 0 ? 1 : 0, r[2] > 0 ? 1 : 0]))),
       tf.tensor2d(x.map((r) => [2 * r[3]])),
     ],
@@ -37,11 +40,18 @@ function build(): tf.LayersModel {
 }
 
 describe('multi-task model', () => {
-  it('has one output per task, named after it, with the task\'s activation and width', () => {
+  it("has one output per task, named after it, with the task's activation and width", () => {
     const model = build();
     assert.deepEqual(model.outputNames, ['side', 'tags', 'size']);
     const out = model.predict(tf.zeros([2, 4])) as tf.Tensor[];
-    assert.deepEqual(out.map((t) => t.shape), [[2, 2], [2, 2], [2, 1]]);
+    assert.deepEqual(
+      out.map((t) => t.shape),
+      [
+        [2, 2],
+        [2, 2],
+        [2, 1],
+      ],
+    );
     const side = out[0].sum(1).dataSync();
     side.forEach((s) => assert.ok(Math.abs(s - 1) < 1e-5, 'softmax rows sum to 1'));
     tf.dispose(out);
@@ -58,8 +68,19 @@ describe('multi-task model', () => {
     it(`learns every task from partial labels (${weights ?? 'fixed'} weights)`, async () => {
       const model = build();
       const [train, val] = [data(600, 1), data(200, 2)];
-      const before = taskLosses(model, val, TASKS.map((t) => t.kind));
-      const r = await fitMultiTask(model, train, val, { kinds: TASKS.map((t) => t.kind), weights, epochs: 40, learningRate: 0.01, patience: 40, seed: 1 });
+      const before = taskLosses(
+        model,
+        val,
+        TASKS.map((t) => t.kind),
+      );
+      const r = await fitMultiTask(model, train, val, {
+        kinds: TASKS.map((t) => t.kind),
+        weights,
+        epochs: 40,
+        learningRate: 0.01,
+        patience: 40,
+        seed: 1,
+      });
       assert.equal(r.epochsRun, 40);
       r.taskValLosses.forEach((l, t) => assert.ok(l < before[t] / 2, `task ${TASKS[t].name}: ${before[t]} → ${l}`));
       const [side] = model.predict(val.x) as tf.Tensor[];
@@ -68,7 +89,11 @@ describe('multi-task model', () => {
       const labelled = Array.from(truth.keys()).filter((i) => truth[i] >= 0);
       const accuracy = labelled.filter((i) => predicted[i] === truth[i]).length / labelled.length;
       assert.ok(accuracy > 0.9, `side accuracy ${accuracy}`);
-      if (weights === 'uncertainty') assert.ok(r.weights.some((w) => Math.abs(w - 1) > 0.05), `learned weights ${r.weights}`);
+      if (weights === 'uncertainty')
+        assert.ok(
+          r.weights.some((w) => Math.abs(w - 1) > 0.05),
+          `learned weights ${r.weights}`,
+        );
       else assert.deepEqual(r.weights, [1, 1, 1]);
       tf.dispose([...train.targets, train.x, ...val.targets, val.x]);
       model.dispose();

@@ -50,7 +50,10 @@ describe('onnx: bases (a PyTorch-style NCHW model built by the test)', () => {
 
   it('rejects normalisation that does not fit the input (NaN features otherwise)', async () => {
     const path = saveTinyOnnx(tempDir());
-    await assert.rejects(loadBase(`onnx:${path}`, { normalize: { mean: [0.5], std: [1] } }), (e: GraftError) => e.exitCode === 2 && /3 finite mean values/.test(e.message));
+    await assert.rejects(
+      loadBase(`onnx:${path}`, { normalize: { mean: [0.5], std: [1] } }),
+      (e: GraftError) => e.exitCode === 2 && /3 finite mean values/.test(e.message),
+    );
     await assert.rejects(loadBase(`onnx:${path}`, { normalize: { mean: [0, 0, 0], std: [1, 0, 1] } }), /std values > 0/);
     await assert.rejects(loadBase(`onnx:${path}`, { layout: 'chw' as 'nchw' }), /layout must be nchw or nhwc/);
   });

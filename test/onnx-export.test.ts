@@ -38,7 +38,10 @@ function randomize(model: tf.LayersModel, seed: number, scale = 1): tf.LayersMod
 
 function randomInput(shape: number[], seed: number, lo = -3, hi = 3): tf.Tensor {
   const rand = mulberry32(seed);
-  return tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => lo + (hi - lo) * rand()), shape);
+  return tf.tensor(
+    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => lo + (hi - lo) * rand()),
+    shape,
+  );
 }
 
 /** The ModelProto back from the bytes, its graph typed as the message it decodes to. */
@@ -53,7 +56,10 @@ async function runOnnx(bytes: Uint8Array, inputs: tf.Tensor[]): Promise<{ names:
   const session = await ort.InferenceSession.create(bytes);
   const feeds: Record<string, ort.Tensor> = {};
   inputs.forEach((x, i) => {
-    feeds[session.inputNames[i]] = x.dtype === 'int32' ? new ort.Tensor('int32', x.dataSync() as Int32Array, x.shape) : new ort.Tensor('float32', x.dataSync() as Float32Array, x.shape);
+    feeds[session.inputNames[i]] =
+      x.dtype === 'int32'
+        ? new ort.Tensor('int32', x.dataSync() as Int32Array, x.shape)
+        : new ort.Tensor('float32', x.dataSync() as Float32Array, x.shape);
   });
   const result = await session.run(feeds);
   const outputs = session.outputNames.map((n) => result[n]);
@@ -76,9 +82,16 @@ function relDiff(ref: tf.Tensor, got: ort.Tensor): number {
 }
 
 /** Export, run in ORT and compare every output with TF.js; returns the diffs by output name. */
-async function compare(model: tf.LayersModel, inputs: tf.Tensor[], options: OnnxExportOptions = {}, feed = inputs): Promise<Record<string, number>> {
+async function compare(
+  model: tf.LayersModel,
+  inputs: tf.Tensor[],
+  options: OnnxExportOptions = {},
+  feed = inputs,
+): Promise<Record<string, number>> {
   const outNames = options.outputs ?? model.outputLayers.map((l) => l.name);
-  const target = options.outputs ? tf.model({ inputs: model.inputs, outputs: options.outputs.map((n) => ownOutput(model.getLayer(n))) }) : model;
+  const target = options.outputs
+    ? tf.model({ inputs: model.inputs, outputs: options.outputs.map((n) => ownOutput(model.getLayer(n))) })
+    : model;
   const ref = [target.predict(inputs.length === 1 ? inputs[0] : inputs)].flat() as tf.Tensor[];
   const { names, outputs } = await runOnnx(layersModelToOnnx(model, options), feed);
   assert.deepEqual(names, outNames);
@@ -91,7 +104,24 @@ async function compare(model: tf.LayersModel, inputs: tf.Tensor[], options: Onnx
   return diffs;
 }
 
-const ACTIVATIONS = ['linear', 'relu', 'relu6', 'sigmoid', 'hardSigmoid', 'tanh', 'softmax', 'logSoftmax', 'elu', 'selu', 'softplus', 'softsign', 'swish', 'mish', 'gelu', 'gelu_new'] as const;
+const ACTIVATIONS = [
+  'linear',
+  'relu',
+  'relu6',
+  'sigmoid',
+  'hardSigmoid',
+  'tanh',
+  'softmax',
+  'logSoftmax',
+  'elu',
+  'selu',
+  'softplus',
+  'softsign',
+  'swish',
+  'mish',
+  'gelu',
+  'gelu_new',
+] as const;
 
 /** A 16x16x3 conv net with every supported image layer, several of them graph outputs. */
 function convZoo(): tf.LayersModel {
@@ -102,10 +132,19 @@ function convZoo(): tf.LayersModel {
   x = ap(L.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu6', name: 'conv_s2_same' }), x); // 8x8, pads 0/1
   x = ap(L.batchNormalization({ name: 'bn' }), x);
   const r = ap(L.reLU({ maxValue: 6, name: 'relu_max6' }), x);
-  const dw = ap(L.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: 'same', useBias: true, activation: 'elu', name: 'depthwise_m2' }), r);
+  const dw = ap(
+    L.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: 'same', useBias: true, activation: 'elu', name: 'depthwise_m2' }),
+    r,
+  );
   const dil = ap(L.conv2d({ filters: 16, kernelSize: 3, dilationRate: 2, padding: 'same', activation: 'tanh', name: 'conv_dilated' }), r);
-  const sep = ap(L.separableConv2d({ filters: 16, kernelSize: 3, depthMultiplier: 2, padding: 'same', activation: 'swish', name: 'separable' }), r);
-  const sepValid = ap(L.separableConv2d({ filters: 16, kernelSize: 2, strides: 2, padding: 'valid', useBias: false, name: 'separable_s2' }), r); // 4x4
+  const sep = ap(
+    L.separableConv2d({ filters: 16, kernelSize: 3, depthMultiplier: 2, padding: 'same', activation: 'swish', name: 'separable' }),
+    r,
+  );
+  const sepValid = ap(
+    L.separableConv2d({ filters: 16, kernelSize: 2, strides: 2, padding: 'valid', useBias: false, name: 'separable_s2' }),
+    r,
+  ); // 4x4
   const conv1x1 = ap(L.conv2d({ filters: 16, kernelSize: 1, useBias: false, name: 'conv_1x1_nobias' }), r);
   const merged = [
     ap(L.add({ name: 'add3' }), [dw, dil, sep]),
@@ -129,8 +168,26 @@ function convZoo(): tf.LayersModel {
     ap(L.prelu({ name: 'prelu' }), squeezed),
   ];
   const allActs = ap(L.concatenate({ name: 'activations' }), [...acts, ...special]); // 8x8x168
-  const padded = ap(L.zeroPadding2d({ padding: [[1, 0], [2, 1]], name: 'zero_pad' }), r); // 9x11
-  const cropped = ap(L.cropping2D({ cropping: [[1, 0], [2, 1]], name: 'crop' }), padded); // 8x8
+  const padded = ap(
+    L.zeroPadding2d({
+      padding: [
+        [1, 0],
+        [2, 1],
+      ],
+      name: 'zero_pad',
+    }),
+    r,
+  ); // 9x11
+  const cropped = ap(
+    L.cropping2D({
+      cropping: [
+        [1, 0],
+        [2, 1],
+      ],
+      name: 'crop',
+    }),
+    padded,
+  ); // 8x8
   const convValid = ap(L.conv2d({ filters: 8, kernelSize: [3, 2], strides: [2, 1], activation: 'sigmoid', name: 'conv_valid' }), padded); // 4x10
   const cropPool = ap(L.averagePooling2d({ poolSize: 2, name: 'avgpool_valid' }), cropped); // 4x4x8
   const pools = ap(L.concatenate({ name: 'pools' }), [
@@ -171,13 +228,18 @@ function textModel(dtype: 'float32' | 'int32'): tf.LayersModel {
   ]) as Sym;
   let x = L.batchNormalization({ name: 'bn' }).apply(pooled) as Sym;
   x = L.dense({ units: 16, activation: 'relu', name: 'hidden' }).apply(x) as Sym;
-  const out = L.dense({ units: 4, activation: 'softmax', name: 'out' }).apply(L.dropout({ rate: 0.5, name: 'drop' }).apply(x) as Sym) as Sym;
+  const out = L.dense({ units: 4, activation: 'softmax', name: 'out' }).apply(
+    L.dropout({ rate: 0.5, name: 'drop' }).apply(x) as Sym,
+  ) as Sym;
   return tf.model({ inputs: ids, outputs: out, name: `text_${dtype}` });
 }
 
 const ids = (seed: number) => {
   const rand = mulberry32(seed);
-  return tf.tensor(Array.from({ length: 30 }, () => Math.floor(rand() * 50)), [3, 10]);
+  return tf.tensor(
+    Array.from({ length: 30 }, () => Math.floor(rand() * 50)),
+    [3, 10],
+  );
 };
 
 describe('ONNX export: layers', () => {
@@ -214,14 +276,17 @@ describe('ONNX export: layers', () => {
     x = L.depthwiseConv2d({ kernelSize: 3, padding: 'same', name: 'depthwise' }).apply(x) as Sym;
     x = L.averagePooling2d({ poolSize: 3, strides: 2, padding: 'same', name: 'avgpool' }).apply(x) as Sym;
     x = L.maxPooling2d({ poolSize: 2, padding: 'same', name: 'maxpool' }).apply(x) as Sym;
-    const model = randomize(tf.model({ inputs: input, outputs: [x, L.globalAveragePooling2d({ name: 'gap' }).apply(x) as Sym], name: 'fcn' }), 15);
+    const model = randomize(
+      tf.model({ inputs: input, outputs: [x, L.globalAveragePooling2d({ name: 'gap' }).apply(x) as Sym], name: 'fcn' }),
+      15,
+    );
     await compare(model, [randomInput([1, 15, 13, 3], 16)]);
     const dilated = L.conv2d({ filters: 2, kernelSize: 3, dilationRate: 2, padding: 'same', name: 'dilated' });
     const bad = tf.model({ inputs: input, outputs: dilated.apply(input) as Sym });
     assert.throws(() => layersModelToOnnx(bad), /dilated \(Conv2D\).*unknown height or width/);
   });
 
-  it('a model re-applying another model\'s layers (graft\'s split) and a shared layer export their own graph', async () => {
+  it("a model re-applying another model's layers (graft's split) and a shared layer export their own graph", async () => {
     const tiny = tinyModel();
     const above = modelAbove(tiny, 'stem_relu');
     await compare(above, [randomInput([2, 8, 8, 8], 7, 0, 2)]);
@@ -247,7 +312,10 @@ describe('ONNX export: embedded bases', () => {
     const m = model!;
     const x = randomInput([1, 224, 224, 3], 11, 0, 1);
     // One TF.js pass for every output (the cpu backend takes about a second for it).
-    const all = tf.model({ inputs: m.inputs, outputs: ['out_relu', 'block_15_add', m.outputLayers[0].name].map((n) => ownOutput(m.getLayer(n))) });
+    const all = tf.model({
+      inputs: m.inputs,
+      outputs: ['out_relu', 'block_15_add', m.outputLayers[0].name].map((n) => ownOutput(m.getLayer(n))),
+    });
     const [outRelu, block15, probs] = all.predict(x) as tf.Tensor[];
     const check = async (options: OnnxExportOptions, refs: tf.Tensor[], feed = x) => {
       const { names, outputs } = await runOnnx(layersModelToOnnx(m, options), [feed]);
@@ -271,7 +339,10 @@ describe('ONNX export: options and errors', () => {
     await compare(model, [x], { inputLayout: 'nchw', inputName: 'pixels' }, [nchw(x)]);
     const [input] = decode(layersModelToOnnx(model, { inputLayout: 'nchw', inputName: 'pixels', dynamicBatch: false })).graph.input;
     assert.equal(input.name, 'pixels');
-    assert.deepEqual(input.type!.tensorType!.shape!.dim!.map((d) => Number(d.dimValue)), [1, 3, 16, 16]);
+    assert.deepEqual(
+      input.type!.tensorType!.shape!.dim!.map((d) => Number(d.dimValue)),
+      [1, 3, 16, 16],
+    );
   });
 
   it('names the layer it cannot export, and exports below it', async () => {
@@ -279,7 +350,10 @@ describe('ONNX export: options and errors', () => {
     const seq = tf.layers.dense({ units: 4, name: 'proj' }).apply(input) as Sym;
     const out = tf.layers.simpleRNN({ units: 4, name: 'rnn' }).apply(seq) as Sym;
     const model = tf.model({ inputs: input, outputs: out, name: 'recurrent' });
-    assert.throws(() => layersModelToOnnx(model), (e: unknown) => e instanceof GraftError && e.exitCode === 2 && /layer rnn \(SimpleRNN\).*unsupported layer/.test(e.message));
+    assert.throws(
+      () => layersModelToOnnx(model),
+      (e: unknown) => e instanceof GraftError && e.exitCode === 2 && /layer rnn \(SimpleRNN\).*unsupported layer/.test(e.message),
+    );
     await compare(model, [randomInput([2, 5, 3], 14)], { outputs: ['proj'] });
     assert.throws(() => layersModelToOnnx(model, { outputs: ['nope'] }), /no such layer/);
     const relu = tf.layers.reLU({ name: 'odd_relu' });
@@ -297,7 +371,10 @@ describe('ONNX export: options and errors', () => {
     const { model } = await loadBase('digits-cnn');
     const { model: decoded, graph } = decode(layersModelToOnnx(model!));
     assert.equal(Number(decoded.irVersion), IR_VERSION);
-    assert.deepEqual(decoded.opsetImport.map((o) => [o.domain ?? '', Number(o.version)]), [['', OPSET]]);
+    assert.deepEqual(
+      decoded.opsetImport.map((o) => [o.domain ?? '', Number(o.version)]),
+      [['', OPSET]],
+    );
     assert.equal(OPSET, 13);
     assert.equal(decoded.producerName, 'graft');
     assert.equal(graph.initializer.length, 8); // kernel + bias of conv1, conv2, dense1, predictions
@@ -307,7 +384,14 @@ describe('ONNX export: options and errors', () => {
     }
     assert.equal(graph.input[0].name, 'input');
     assert.equal(graph.input[0].type!.tensorType!.shape!.dim![0].dimParam, 'batch');
-    assert.deepEqual(graph.output.map((o) => o.name), ['predictions']);
-    assert.equal(decode(layersModelToOnnx(model!, { outputs: ['flatten'] })).graph.initializer.length, 4, 'a trunk holds only the weights below the cut');
+    assert.deepEqual(
+      graph.output.map((o) => o.name),
+      ['predictions'],
+    );
+    assert.equal(
+      decode(layersModelToOnnx(model!, { outputs: ['flatten'] })).graph.initializer.length,
+      4,
+      'a trunk holds only the weights below the cut',
+    );
   });
 });

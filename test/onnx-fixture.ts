@@ -16,12 +16,25 @@ function randoms(n: number, seed: number): Float32Array {
   return Float32Array.from({ length: n }, () => r() - 0.5);
 }
 
-export const weights = { conv: randoms(C_OUT * C_IN * 9, 1), bias: randoms(C_OUT, 2), fc: randoms(C_OUT * CLASSES, 3), fcBias: randoms(CLASSES, 4) };
+export const weights = {
+  conv: randoms(C_OUT * C_IN * 9, 1),
+  bias: randoms(C_OUT, 2),
+  fc: randoms(C_OUT * CLASSES, 3),
+  fcBias: randoms(CLASSES, 4),
+};
 
 const initializer = (name: string, dims: number[], data: Float32Array) =>
   onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(data.buffer.slice(0)) });
 const valueInfo = (name: string, dims: (number | string)[]) =>
-  onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } } });
+  onnx.ValueInfoProto.create({
+    name,
+    type: {
+      tensorType: {
+        elemType: onnx.TensorProto.DataType.FLOAT,
+        shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
+      },
+    },
+  });
 const attr = (name: string, ints: number[]) => onnx.AttributeProto.create({ name, ints, type: onnx.AttributeProto.AttributeType.INTS });
 
 export function tinyOnnxBytes(): Uint8Array {
@@ -29,9 +42,19 @@ export function tinyOnnxBytes(): Uint8Array {
     name: 'tiny_nchw',
     input: [valueInfo('pixel_values', ['batch', C_IN, SIZE, SIZE])],
     output: [valueInfo('logits', ['batch', CLASSES])],
-    initializer: [initializer('conv.weight', [C_OUT, C_IN, 3, 3], weights.conv), initializer('conv.bias', [C_OUT], weights.bias), initializer('fc.weight', [C_OUT, CLASSES], weights.fc), initializer('fc.bias', [CLASSES], weights.fcBias)],
+    initializer: [
+      initializer('conv.weight', [C_OUT, C_IN, 3, 3], weights.conv),
+      initializer('conv.bias', [C_OUT], weights.bias),
+      initializer('fc.weight', [C_OUT, CLASSES], weights.fc),
+      initializer('fc.bias', [CLASSES], weights.fcBias),
+    ],
     node: [
-      onnx.NodeProto.create({ opType: 'Conv', input: ['pixel_values', 'conv.weight', 'conv.bias'], output: ['conv_out'], attribute: [attr('pads', [1, 1, 1, 1]), attr('kernel_shape', [3, 3])] }),
+      onnx.NodeProto.create({
+        opType: 'Conv',
+        input: ['pixel_values', 'conv.weight', 'conv.bias'],
+        output: ['conv_out'],
+        attribute: [attr('pads', [1, 1, 1, 1]), attr('kernel_shape', [3, 3])],
+      }),
       onnx.NodeProto.create({ opType: 'Relu', input: ['conv_out'], output: ['features'] }),
       onnx.NodeProto.create({ opType: 'GlobalAveragePool', input: ['features'], output: ['pooled'] }),
       onnx.NodeProto.create({ opType: 'Flatten', input: ['pooled'], output: ['flat'] }),

@@ -46,7 +46,7 @@ describe('ranking cuts', () => {
     x.dispose();
   });
 
-  it('scores and sorts by LogME; LEEP comes from the base\'s own softmax classifier', async () => {
+  it("scores and sorts by LogME; LEEP comes from the base's own softmax classifier", async () => {
     const r = await rankCuts(tinyBase(), colourSet(8), { probe: true, seed: 1 });
     assert.equal(r.rows.length, 3);
     assert.ok(r.rows.every((x, i) => i === 0 || x.logme <= r.rows[i - 1].logme));
@@ -71,7 +71,13 @@ describe('negative transfer check', () => {
         for (let c = 0; c < 3; c++) pixels[i * per + p * 3 + c] = Math.max(0, Math.min(255, Math.round(v + 30 * (rand() - 0.5))));
       }
     }
-    return { classes: ['checker', 'flat'], size: { height: 16, width: 16, channels: 3 }, pixels, labels, ids: Array.from({ length: n }, (_, i) => `t${i}`) };
+    return {
+      classes: ['checker', 'flat'],
+      size: { height: 16, width: 16, channels: 3 },
+      pixels,
+      labels,
+      ids: Array.from({ length: n }, (_, i) => `t${i}`),
+    };
   }
 
   it('flags a base whose features read colours no better than the pixels do', async () => {
@@ -89,7 +95,7 @@ describe('negative transfer check', () => {
 });
 
 describe('ranking on every engine and kind of base', () => {
-  it('--cuts all includes the classifier, which is also LEEP\'s source, once', async () => {
+  it("--cuts all includes the classifier, which is also LEEP's source, once", async () => {
     const r = await rankCuts(tinyBase(), colourSet(6), { cuts: 'all', seed: 1 });
     assert.equal(r.rows.length, cutPoints(tinyBase().model!).size);
     assert.ok(r.rows.some((x) => x.cut === 'classifier') && r.leep !== undefined);
@@ -98,7 +104,10 @@ describe('ranking on every engine and kind of base', () => {
   it('TF.js gives the features ONNX Runtime gives', async () => {
     const base = tinyBase();
     const set = colourSet(4);
-    const [onnx, tfjs] = [await pooledFeatures(base, set, ['block_1_add']), await pooledFeatures(base, set, ['block_1_add'], { engine: 'tfjs' })];
+    const [onnx, tfjs] = [
+      await pooledFeatures(base, set, ['block_1_add']),
+      await pooledFeatures(base, set, ['block_1_add'], { engine: 'tfjs' }),
+    ];
     const [a, b] = [onnx.get('block_1_add')!.data, tfjs.get('block_1_add')!.data];
     assert.equal(a.length, b.length);
     assert.ok(a.every((v, i) => Math.abs(v - b[i]) < 1e-5));
@@ -114,7 +123,10 @@ describe('ranking on every engine and kind of base', () => {
     for (const cut of ['features', 'flat']) {
       const got = features.get(cut)!;
       assert.equal(got.cols, 4);
-      assert.ok(got.data.every((v, i) => Math.abs(v - ref[i]) < 1e-5), cut);
+      assert.ok(
+        got.data.every((v, i) => Math.abs(v - ref[i]) < 1e-5),
+        cut,
+      );
     }
     tf.dispose([x, maps, pooled]);
   });

@@ -31,7 +31,7 @@ describe('loadTarget', () => {
     assert.equal(b.set.labels.length, 6);
   });
 
-  it('reads labelled data with the source\'s class order', async () => {
+  it("reads labelled data with the source's class order", async () => {
     const dir = tempDir();
     const labelled = await makeImageFolder(join(dir, 'labelled'), { classes: ['blue', 'red'], perClass: 2, size: 12 });
     const t = await loadTarget(labelled.root, { size, classes: ['red', 'blue'] });
@@ -39,6 +39,9 @@ describe('loadTarget', () => {
     assert.deepEqual(t.set.classes, ['red', 'blue']);
     // Each image labelled by its folder, in the source's order.
     t.set.ids.forEach((id, i) => assert.equal(t.set.classes[t.set.labels[i]], id.includes('/red/') ? 'red' : 'blue', id));
-    await assert.rejects(loadTarget(join(dir, 'nope'), { size }), (e: unknown) => e instanceof GraftError && e.exitCode === 2 && /not found/.test(e.message));
+    await assert.rejects(
+      loadTarget(join(dir, 'nope'), { size }),
+      (e: unknown) => e instanceof GraftError && e.exitCode === 2 && /not found/.test(e.message),
+    );
   });
 });

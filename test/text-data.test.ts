@@ -116,7 +116,10 @@ describe('readTextTable', () => {
     assert.deepEqual(set.texts, ['caf\uFFFD', 'real \uFFFD in the file', 'café']);
     assert.deepEqual(warnings, [{ kind: 'invalid-utf8', id: `${file}:2` }]);
 
-    const jsonl = write('bad.jsonl', Buffer.concat([Buffer.from('{"text":"ok","label":"a"}\n{"text":"x'), Buffer.from([0xff, 0xfe]), Buffer.from('y","label":"b"}\n')]));
+    const jsonl = write(
+      'bad.jsonl',
+      Buffer.concat([Buffer.from('{"text":"ok","label":"a"}\n{"text":"x'), Buffer.from([0xff, 0xfe]), Buffer.from('y","label":"b"}\n')]),
+    );
     const j = await read(jsonl);
     assert.equal(j.set.texts[1], 'x\uFFFD\uFFFDy');
     assert.deepEqual(j.warnings, [{ kind: 'invalid-utf8', id: `${jsonl}:2` }]);
@@ -180,7 +183,13 @@ describe('splitText', () => {
   });
 
   it('picks the same rows as the image split for the same labels, seed and options', () => {
-    const images = { classes: set.classes, size: { height: 1, width: 1, channels: 1 as const }, pixels: new Uint8Array(100), labels, ids: set.ids };
+    const images = {
+      classes: set.classes,
+      size: { height: 1, width: 1, channels: 1 as const },
+      pixels: new Uint8Array(100),
+      labels,
+      ids: set.ids,
+    };
     for (const opts of [{ seed: 3 }, { seed: 11, perClass: 4, valFraction: 0.2, testFraction: 0.1 }]) {
       const t = splitText(set, opts);
       const im = splitDataset(images, opts);
@@ -209,7 +218,10 @@ describe('splitText', () => {
     assert.deepEqual(sub.texts, ['text 5', 'text 1']);
     assert.deepEqual(Array.from(sub.labels), [0, 0]);
     assert.deepEqual(sub.groups, ['first', 'first']);
-    await rejectsUsage(Promise.resolve().then(() => splitText({ ...set, labels: new Int32Array(100).fill(-1) }, { seed: 1 })), /without labels/);
+    await rejectsUsage(
+      Promise.resolve().then(() => splitText({ ...set, labels: new Int32Array(100).fill(-1) }, { seed: 1 })),
+      /without labels/,
+    );
   });
 });
 
@@ -311,7 +323,9 @@ describe('spam-assassin', () => {
     set.groups!.forEach((g, i) => assert.equal(set.classes[set.labels[i]], g.startsWith('spam') ? 'spam' : 'ham'));
     assert.equal(new Set(set.texts).size, set.texts.length);
 
-    const files = (JSON.parse(readFileSync(join(corpus, 'file_list.json'), 'utf8')) as string[]).filter((f) => groups.some((g) => f.startsWith(`${g}/`)));
+    const files = (JSON.parse(readFileSync(join(corpus, 'file_list.json'), 'utf8')) as string[]).filter((f) =>
+      groups.some((g) => f.startsWith(`${g}/`)),
+    );
     const duplicates = warnings.filter((w) => w.kind === 'duplicate');
     assert.ok(duplicates.length > 0);
     assert.equal(set.texts.length + warnings.length, files.length);

@@ -15,8 +15,30 @@ import { graft, tempDir } from './helpers.js';
 
 before(() => useBackend('wasm'));
 
-const GOOD = ['a wonderful film, I loved it', 'great acting and a moving story', 'brilliant, funny and warm', 'the best movie this year', 'superb direction, lovely music', 'a delightful and charming comedy', 'excellent cast, great fun', 'beautiful and touching', 'I enjoyed every minute', 'a masterpiece, wonderful'];
-const BAD = ['a terrible film, I hated it', 'awful acting and a boring story', 'dull, stupid and cold', 'the worst movie this year', 'poor direction, annoying music', 'a tedious and pointless comedy', 'horrible cast, no fun', 'ugly and empty', 'I regretted every minute', 'a disaster, dreadful'];
+const GOOD = [
+  'a wonderful film, I loved it',
+  'great acting and a moving story',
+  'brilliant, funny and warm',
+  'the best movie this year',
+  'superb direction, lovely music',
+  'a delightful and charming comedy',
+  'excellent cast, great fun',
+  'beautiful and touching',
+  'I enjoyed every minute',
+  'a masterpiece, wonderful',
+];
+const BAD = [
+  'a terrible film, I hated it',
+  'awful acting and a boring story',
+  'dull, stupid and cold',
+  'the worst movie this year',
+  'poor direction, annoying music',
+  'a tedious and pointless comedy',
+  'horrible cast, no fun',
+  'ugly and empty',
+  'I regretted every minute',
+  'a disaster, dreadful',
+];
 
 function reviews(): TextSet {
   const texts = [...GOOD, ...BAD, ...GOOD.map((t) => `${t}!`), ...BAD.map((t) => `${t}!`)];
@@ -29,7 +51,9 @@ describe('fitTextHead', () => {
     const rand = mulberry32(3);
     const make = (n: number) => {
       const labels = Int32Array.from({ length: n }, (_, i) => i % 2);
-      const x = tf.tensor2d(Array.from(labels, (y) => Array.from({ length: 8 }, (_, j) => (j === 0 ? (y ? 1 : -1) : 0) + 0.3 * (rand() - 0.5))));
+      const x = tf.tensor2d(
+        Array.from(labels, (y) => Array.from({ length: 8 }, (_, j) => (j === 0 ? (y ? 1 : -1) : 0) + 0.3 * (rand() - 0.5))),
+      );
       return { x, labels };
     };
     const [train, val] = [make(20), make(40)];
@@ -105,7 +129,22 @@ describe('graft train with a text base (CLI)', () => {
 
   it('trains use-lite on a CSV, warns about the empty and the long row, saves, and predicts', () => {
     const out = join(dir, 'use');
-    const r = graft('train', '--base', 'use-lite', '--data', table, '--text-column', 'review', '--label-column', 'sentiment', '--out', out, '--seed', '1', '--json');
+    const r = graft(
+      'train',
+      '--base',
+      'use-lite',
+      '--data',
+      table,
+      '--text-column',
+      'review',
+      '--label-column',
+      'sentiment',
+      '--out',
+      out,
+      '--seed',
+      '1',
+      '--json',
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /warning: skipped 1 row with no text/);
     assert.match(r.stderr, /warning: truncated 1 text to the base's token limit/);
@@ -122,14 +161,46 @@ describe('graft train with a text base (CLI)', () => {
 
   it('evaluates the saved model on a table (graft eval), and adapts on unlabelled texts (graft adapt)', () => {
     const out = join(dir, 'use');
-    const e = graft('eval', '--model', out, '--data', table, '--text-column', 'review', '--label-column', 'sentiment', '--split', 'all', '--json');
+    const e = graft(
+      'eval',
+      '--model',
+      out,
+      '--data',
+      table,
+      '--text-column',
+      'review',
+      '--label-column',
+      'sentiment',
+      '--split',
+      'all',
+      '--json',
+    );
     assert.equal(e.code, 0, e.stderr);
     const m = e.json!.metrics as { n: number; accuracy: number };
     assert.equal(m.n, 41, 'every row with a text');
     assert.ok(m.accuracy > 0.9, `accuracy ${m.accuracy}`);
     const unlabelled = join(dir, 'products.csv');
     writeFileSync(unlabelled, 'review\n"works great, very happy"\nbroke after two days\nexcellent battery\n"cheap plastic, fell apart"\n');
-    const a = graft('adapt', '--base', 'use-lite', '--source', table, '--target', unlabelled, '--eval-target', table, '--text-column', 'review', '--label-column', 'sentiment', '--method', 'coral', '--epochs', '2', '--json');
+    const a = graft(
+      'adapt',
+      '--base',
+      'use-lite',
+      '--source',
+      table,
+      '--target',
+      unlabelled,
+      '--eval-target',
+      table,
+      '--text-column',
+      'review',
+      '--label-column',
+      'sentiment',
+      '--method',
+      'coral',
+      '--epochs',
+      '2',
+      '--json',
+    );
     assert.equal(a.code, 0, a.stderr);
     const json = a.json as { method: string; target: { accuracy: number }; baseline: { target: { accuracy: number } } };
     assert.equal(json.method, 'coral');
@@ -138,7 +209,21 @@ describe('graft train with a text base (CLI)', () => {
 
   it('trains TF-IDF with --scratch', () => {
     const out = join(dir, 'scratch');
-    const r = graft('train', '--base', 'use-lite', '--scratch', '--data', table, '--text-column', 'review', '--label-column', 'sentiment', '--out', out, '--json');
+    const r = graft(
+      'train',
+      '--base',
+      'use-lite',
+      '--scratch',
+      '--data',
+      table,
+      '--text-column',
+      'review',
+      '--label-column',
+      'sentiment',
+      '--out',
+      out,
+      '--json',
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.json!.mode, 'scratch');
     assert.ok(existsSync(join(out, 'tfidf.json')));

@@ -20,7 +20,15 @@ describe('tf-idf', () => {
   test('sublinear tf x smoothed idf, L2-normalised rows (closed form)', () => {
     const v = fitTfidfVectorizer(docs, { minDf: 1 });
     // Single characters ("a") are not words; columns are alphabetical.
-    assert.deepEqual([...v.vocabulary], [['bird', 0], ['cat', 1], ['dog', 2], ['fish', 3]]);
+    assert.deepEqual(
+      [...v.vocabulary],
+      [
+        ['bird', 0],
+        ['cat', 1],
+        ['dog', 2],
+        ['fish', 3],
+      ],
+    );
     const idf = (df: number) => Math.log((1 + 3) / (1 + df)) + 1;
     assert.deepEqual(Array.from(v.idf), [idf(1), idf(2), idf(2), idf(1)]);
     const unit = (r: Record<string, number>) => {
@@ -41,7 +49,10 @@ describe('tf-idf', () => {
   test('min document frequency, bigrams, most frequent terms first', () => {
     assert.deepEqual([...fitTfidfVectorizer(docs).vocabulary.keys()], ['cat', 'dog']);
     const bigrams = fitTfidfVectorizer(docs, { minDf: 1, ngrams: 2 });
-    assert.deepEqual([...bigrams.vocabulary.keys()], ['bird', 'cat', 'cat cat', 'cat dog', 'cat fish', 'dog', 'dog bird', 'dog dog', 'fish']);
+    assert.deepEqual(
+      [...bigrams.vocabulary.keys()],
+      ['bird', 'cat', 'cat cat', 'cat dog', 'cat fish', 'dog', 'dog bird', 'dog dog', 'fish'],
+    );
     // df: cat 2, dog 2, the rest 1; ties broken alphabetically, then columns sorted.
     assert.deepEqual([...fitTfidfVectorizer(docs, { minDf: 1, maxFeatures: 3 }).vocabulary.keys()], ['bird', 'cat', 'dog']);
   });

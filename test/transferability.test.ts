@@ -59,7 +59,12 @@ function directEvidence(f: Matrix, y: Float64Array, alpha: number, beta: number)
   const rss = residual.dot(residual);
   const mm = m.dot(m);
   const evidence =
-    (n / 2) * Math.log(beta) + (d / 2) * Math.log(alpha) - (n / 2) * Math.log(2 * Math.PI) - (beta / 2) * rss - (alpha / 2) * mm - Math.log(determinant(a)) / 2;
+    (n / 2) * Math.log(beta) +
+    (d / 2) * Math.log(alpha) -
+    (n / 2) * Math.log(2 * Math.PI) -
+    (beta / 2) * rss -
+    (alpha / 2) * mm -
+    Math.log(determinant(a)) / 2;
   return { evidence, mm, rss };
 }
 
@@ -74,10 +79,14 @@ describe('logme', () => {
     { n: 30, d: 40, noise: 1, interior: true },
     { n: 40, d: 6, noise: 0.6, interior: true, duplicate: true },
   ]) {
-    it(`returns the Bayesian evidence at its converged α, β${interior ? ', a maximum' : ''} (n=${n}, d=${d}${duplicate ? ', F\'F singular' : ''})`, () => {
+    it(`returns the Bayesian evidence at its converged α, β${interior ? ', a maximum' : ''} (n=${n}, d=${d}${duplicate ? ", F'F singular" : ''})`, () => {
       const labels = randomLabels(n, 3, n);
       const gauss = normals(11);
-      const f = { data: Float32Array.from({ length: n * d }, (_, i) => noise * gauss() + ((i % d) % 3 === labels[Math.floor(i / d)] ? 1 : 0)), rows: n, cols: d };
+      const f = {
+        data: Float32Array.from({ length: n * d }, (_, i) => noise * gauss() + ((i % d) % 3 === labels[Math.floor(i / d)] ? 1 : 0)),
+        rows: n,
+        cols: d,
+      };
       // The last column a multiple of the first.
       if (duplicate) for (let i = 0; i < n; i++) f.data[i * d + d - 1] = 0.5 * f.data[i * d];
       const fm = asMatrix(f);
@@ -125,7 +134,15 @@ describe('logme', () => {
     const permuted = { data: new Float32Array(f.data.length), rows: 60, cols: 10 };
     order.forEach((from, to) => permuted.data.set(f.data.subarray(from * 10, from * 10 + 10), to * 10));
     const score = logme(f, labels, 3);
-    close(logme(permuted, Int32Array.from(order, (i) => labels[i]), 3), score, 1e-9 * Math.abs(score));
+    close(
+      logme(
+        permuted,
+        Int32Array.from(order, (i) => labels[i]),
+        3,
+      ),
+      score,
+      1e-9 * Math.abs(score),
+    );
   });
 
   it('accepts plain rows and leaves classes without samples out of the mean', () => {
@@ -147,7 +164,10 @@ describe('logme', () => {
     throwsUsage(() => logme(f, Int32Array.of(0, 1, 0), 2), /3 labels for 4 feature rows/);
     throwsUsage(() => logme(f, Int32Array.of(0, 1, 0, 2), 2), /label 2 of row 3 is outside 0\.\.1/);
     throwsUsage(() => logme(f, Int32Array.of(1, 1, 1, 1), 2), /at least 2 classes/);
-    throwsUsage(() => logme({ data: new Float32Array(5), rows: 2, cols: 3 }, Int32Array.of(0, 1), 2), /5 values do not make 2 rows x 3 columns/);
+    throwsUsage(
+      () => logme({ data: new Float32Array(5), rows: 2, cols: 3 }, Int32Array.of(0, 1), 2),
+      /5 values do not make 2 rows x 3 columns/,
+    );
     throwsUsage(() => logme([[1, 2], [3]], Int32Array.of(0, 1), 2), /row 1 has 1 values/);
     throwsUsage(() => logme([[1], [NaN]], Int32Array.of(0, 1), 2), /row 1, column 0 is not a finite number/);
   });
@@ -171,7 +191,15 @@ describe('leep', () => {
     // Source classes 0 -> target 0, 1 and 2 -> target 1: P(y | z) is one-hot too.
     const z = [0, 1, 2, 0, 2, 1, 1];
     const theta = z.map((zi) => [0, 1, 2].map((j) => (j === zi ? 1 : 0)));
-    close(leep(theta, Int32Array.from(z, (zi) => (zi === 0 ? 0 : 1)), 2), 0, 1e-12);
+    close(
+      leep(
+        theta,
+        Int32Array.from(z, (zi) => (zi === 0 ? 0 : 1)),
+        2,
+      ),
+      0,
+      1e-12,
+    );
   });
 
   it('is minus the label entropy for uniform source probabilities', () => {
@@ -182,8 +210,30 @@ describe('leep', () => {
   });
 
   it('rejects rows that are not probability distributions', () => {
-    throwsUsage(() => leep([[2, -1], [0.5, 0.5]], Int32Array.of(0, 1), 2), /row 0 has a negative value/);
-    throwsUsage(() => leep([[0.5, 0.5], [3, 1]], Int32Array.of(0, 1), 2), /row 1 sums to 4/);
+    throwsUsage(
+      () =>
+        leep(
+          [
+            [2, -1],
+            [0.5, 0.5],
+          ],
+          Int32Array.of(0, 1),
+          2,
+        ),
+      /row 0 has a negative value/,
+    );
+    throwsUsage(
+      () =>
+        leep(
+          [
+            [0.5, 0.5],
+            [3, 1],
+          ],
+          Int32Array.of(0, 1),
+          2,
+        ),
+      /row 1 sums to 4/,
+    );
   });
 });
 
@@ -266,8 +316,13 @@ describe('hScore', () => {
       means.setRow(i, centred.selection(rows, [...Array(d).keys()]).mean('column'));
     });
     const between = means.transpose().mmul(means).div(n);
-    const shrunk = s.clone().mul(1 - a).add(Matrix.eye(d).mul(a * mu));
-    const expected = inverse(shrunk).mmul(between.mul(1 - a)).trace();
+    const shrunk = s
+      .clone()
+      .mul(1 - a)
+      .add(Matrix.eye(d).mul(a * mu));
+    const expected = inverse(shrunk)
+      .mmul(between.mul(1 - a))
+      .trace();
     close(hScore(f, labels, 2, { shrinkage: 'ledoit-wolf' }), expected, 1e-8 * expected);
     // A fixed shrinkage of 0 is the plain score.
     close(hScore(f, labels, 2, { shrinkage: 0 }), hScore(f, labels, 2), 1e-12);
@@ -354,7 +409,15 @@ describe('standardize', () => {
       close(mean, 0, 1e-6, `column ${j} mean`);
       close(variance, j === 3 ? 0 : 1, 1e-5, `column ${j} variance`);
     }
-    assert.deepEqual(Array.from(standardize([[1, 5], [3, 5]]).data), [-1, 0, 1, 0]);
+    assert.deepEqual(
+      Array.from(
+        standardize([
+          [1, 5],
+          [3, 5],
+        ]).data,
+      ),
+      [-1, 0, 1, 0],
+    );
   });
 });
 

@@ -16,7 +16,7 @@ const TRICKY = [
   'Hello',
   'hello',
   'HELLO world',
-  'Hello, world! (really?) — yes: 3.14 “quoted” don\'t stop...',
+  "Hello, world! (really?) — yes: 3.14 “quoted” don't stop...",
   'café naïve Ümlaut e\u0301', // e + combining acute: NFKC composes it
   'ﬁne ＡＢＣ ｆｕｌｌ-width', // ligature and full-width letters: NFKC makes them ASCII
   '😀😀 ok 👍🏽',
@@ -80,7 +80,10 @@ describe('tokenizer', () => {
     for (const s of TRICKY) {
       const ids = tokenizer.encode(s);
       for (const [k, id] of ids.entries()) {
-        assert.ok(id === UNK_ID || (Number.isInteger(id) && id >= RESERVED_IDS && id < tokenizer.vocabulary.length), `${JSON.stringify(s)}: id ${id}`);
+        assert.ok(
+          id === UNK_ID || (Number.isInteger(id) && id >= RESERVED_IDS && id < tokenizer.vocabulary.length),
+          `${JSON.stringify(s)}: id ${id}`,
+        );
         if (id === UNK_ID) assert.notEqual(ids[k + 1], UNK_ID, JSON.stringify(s));
       }
     }
@@ -89,10 +92,17 @@ describe('tokenizer', () => {
   test('pieces spell the normalised text, an unknown run standing as one \uFFFD', () => {
     // Every character of a piece is also a piece of its own in this vocabulary, so "unknown"
     // means "not a single-character piece".
-    const singles = new Set(tokenizer.vocabulary.slice(RESERVED_IDS).map(([p]) => p).filter((p) => Array.from(p).length === 1));
+    const singles = new Set(
+      tokenizer.vocabulary
+        .slice(RESERVED_IDS)
+        .map(([p]) => p)
+        .filter((p) => Array.from(p).length === 1),
+    );
     for (const s of TRICKY) {
       const normal = normaliseForUse(s);
-      const expected = Array.from(normal, (c) => (singles.has(c) ? c : '\uFFFD')).join('').replace(/\uFFFD+/g, '\uFFFD');
+      const expected = Array.from(normal, (c) => (singles.has(c) ? c : '\uFFFD'))
+        .join('')
+        .replace(/\uFFFD+/g, '\uFFFD');
       assert.equal(tokenizer.pieces(tokenizer.encode(s)).join(''), expected, JSON.stringify(s));
     }
   });
@@ -165,10 +175,12 @@ describe('encoder', () => {
 
   test('equal to @energetic-ai/embeddings embed (its own TF.js 4.5 wasm), empty text included', async () => {
     const a = await rows(REF_EMBED);
-    a.forEach((r, i) => assert.ok(maxDiff(r, reference.vectors[i]) < 1e-5, `${JSON.stringify(REF_EMBED[i])}: ${maxDiff(r, reference.vectors[i])}`));
+    a.forEach((r, i) =>
+      assert.ok(maxDiff(r, reference.vectors[i]) < 1e-5, `${JSON.stringify(REF_EMBED[i])}: ${maxDiff(r, reference.vectors[i])}`),
+    );
   });
 
-  test('empty texts: alone, trailing, whitespace-only, all give the graph\'s empty-text vector', async () => {
+  test("empty texts: alone, trailing, whitespace-only, all give the graph's empty-text vector", async () => {
     const [alone] = await rows(['']);
     const [, ws, , trailing] = await rows(['x', ' \n ', 'y', '']);
     const all = await rows(['', '', '']);
@@ -190,8 +202,14 @@ describe('encoder', () => {
     assert.ok(dot(dogs1, dogs2) > dot(dogs1, age2));
   });
 
-  test('a text\'s vector does not depend on its batch', async () => {
-    const texts = ['Short.', '', 'A rather longer sentence, with commas, that pads its batch quite a bit more.', 'café ＡＢＣ 😀', 'Medium length text here.'];
+  test("a text's vector does not depend on its batch", async () => {
+    const texts = [
+      'Short.',
+      '',
+      'A rather longer sentence, with commas, that pads its batch quite a bit more.',
+      'café ＡＢＣ 😀',
+      'Medium length text here.',
+    ];
     const batched = await rows(texts, { batchSize: 2 });
     const together = await rows(texts, { batchSize: 64 });
     for (const [i, text] of texts.entries()) {

@@ -6,7 +6,14 @@ import { type BenchOptions, CORES, median, round, runPeer, type Side, type Workl
 import { buildCnn, CNN_BATCH, randomBatch } from './cnn.js';
 
 /** images/s of `steps` training steps of `batch` images, after one warm-up step. */
-async function trainSpeed(batch: number, steps: number, repeats: number, warmupBatch: number, log: (m: string) => void, label: string): Promise<Side> {
+async function trainSpeed(
+  batch: number,
+  steps: number,
+  repeats: number,
+  warmupBatch: number,
+  log: (m: string) => void,
+  label: string,
+): Promise<Side> {
   const model = buildCnn();
   const warm = randomBatch(warmupBatch);
   await model.trainOnBatch(warm.xs, warm.ys);
@@ -50,7 +57,8 @@ export const cnnTrain: Workload = {
     const extra = quick ? ['--n', '512', '--epochs', '1'] : [];
     const pytorch = runPeer('cnn-train', 'images_per_s', 1, quick ? 1 : 3, extra, log);
     const pytorchAllCores = CORES > 1 ? runPeer('cnn-train', 'images_per_s', CORES, quick ? 1 : 3, extra, log) : pytorch;
-    if (pytorch) notes.push("pytorch uses 1 thread and pytorchAllCores every core; graft's wasm runs the threads --threads asks for (default 1)");
+    if (pytorch)
+      notes.push("pytorch uses 1 thread and pytorchAllCores every core; graft's wasm runs the threads --threads asks for (default 1)");
 
     const g = graft.imagesPerS as number;
     const ratio: Record<string, number | boolean | null> = {

@@ -47,7 +47,15 @@ async function graftRun(base: Base, data: { train: ImageSet; val: ImageSet }, ep
   const [result, seconds] = await timed(() => trainGrafted(g, data, { epochs, patience: epochs, unfreeze: 0, cache, seed }));
   await disposeGrafted(g);
   const s = result.stages[0];
-  return { seconds, graftSeconds, featureSeconds: s.featureSeconds, fitSeconds: s.seconds, computed: s.features.computed, cached: s.features.cached, engine: s.engine };
+  return {
+    seconds,
+    graftSeconds,
+    featureSeconds: s.featureSeconds,
+    fitSeconds: s.seconds,
+    computed: s.features.computed,
+    cached: s.features.cached,
+    engine: s.engine,
+  };
 }
 
 /** Recompute the frozen trunk's outputs every epoch on `engine`, then one epoch of the head. */
@@ -84,10 +92,14 @@ export const headFinetune: Workload = {
       const cache = new FeatureCache({ dir });
       log('head-finetune: graft, first run (cold cache)');
       const cold = await graftRun(base, data, epochs, cache, 1);
-      log(`  ${round(cold.seconds)} s: features ${round(cold.featureSeconds)} s (${cold.computed} computed on ${cold.engine}, ${cold.cached} cached), fit ${round(cold.fitSeconds)} s; graft() ${round(cold.graftSeconds)} s`);
+      log(
+        `  ${round(cold.seconds)} s: features ${round(cold.featureSeconds)} s (${cold.computed} computed on ${cold.engine}, ${cold.cached} cached), fit ${round(cold.fitSeconds)} s; graft() ${round(cold.graftSeconds)} s`,
+      );
       log('head-finetune: graft, second run (warm cache, another seed)');
       const warm = await graftRun(base, data, epochs, cache, 2);
-      log(`  ${round(warm.seconds)} s: features ${round(warm.featureSeconds)} s (${warm.computed} computed, ${warm.cached} cached), fit ${round(warm.fitSeconds)} s; graft() ${round(warm.graftSeconds)} s`);
+      log(
+        `  ${round(warm.seconds)} s: features ${round(warm.featureSeconds)} s (${warm.computed} computed, ${warm.cached} cached), fit ${round(warm.fitSeconds)} s; graft() ${round(warm.graftSeconds)} s`,
+      );
       const g = await graft(base, { classes: CLASSES });
       log('head-finetune: naive, trunk recomputed every epoch on the same engine');
       const sameEngine = await naiveRecompute(g, data, epochs, 'auto');
@@ -122,7 +134,16 @@ export const headFinetune: Workload = {
         `pytorch: the peer's naive loop on ${CORES} threads (trunk recomputed every epoch, no validation)`,
         `with the same engine, recomputing costs at most ${epochs}x (epochs x extraction vs one extraction): a ${epochs}-epoch ratio above ${epochs}x needs a faster engine too`,
       ];
-      return { name: 'head-finetune-10-epochs', metric: 'seconds', graft: graftSide, cpu: null, others: { naive: { seconds: round(tfjsFit) }, naiveSameEngine: { seconds: round(sameEngine) } }, pytorch, ratio, notes };
+      return {
+        name: 'head-finetune-10-epochs',
+        metric: 'seconds',
+        graft: graftSide,
+        cpu: null,
+        others: { naive: { seconds: round(tfjsFit) }, naiveSameEngine: { seconds: round(sameEngine) } },
+        pytorch,
+        ratio,
+        notes,
+      };
     } finally {
       rmSync(dir, { recursive: true, force: true });
       base.model?.dispose();

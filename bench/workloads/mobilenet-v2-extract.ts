@@ -67,6 +67,16 @@ export const mobilenetV2Extract: Workload = {
       vsWasm: round((wasm.msPerImage as number) / g),
       vsMachineLimit: round(MACHINE_LIMIT_MS / g),
     };
-    return { name: 'mobilenet-v2-extract', metric: 'msPerImage', graft, cpu: null, others: { wasm }, pytorch, pytorchAllCores, ratio, notes };
+    return {
+      name: 'mobilenet-v2-extract',
+      metric: 'msPerImage',
+      graft,
+      cpu: null,
+      others: { wasm },
+      pytorch,
+      pytorchAllCores,
+      ratio,
+      notes,
+    };
   },
 };

@@ -51,7 +51,8 @@ export const mobilenetV2Forward: Workload = {
     const extra = quick ? ['--n', '32'] : [];
     const pytorch = runPeer('mobilenet-v2-forward', 'ms_per_image', 1, quick ? 1 : 3, extra, log);
     const pytorchAllCores = CORES > 1 ? runPeer('mobilenet-v2-forward', 'ms_per_image', CORES, quick ? 1 : 3, extra, log) : pytorch;
-    if (pytorch) notes.push('pytorch: torchvision mobilenet_v2 (random weights), eval + no_grad, batch 32, 1 thread; pytorchAllCores: every core');
+    if (pytorch)
+      notes.push('pytorch: torchvision mobilenet_v2 (random weights), eval + no_grad, batch 32, 1 thread; pytorchAllCores: every core');
     if (quick) notes.push(`--quick: graft measured on batch ${batch}`);
 
     const g = graft.msPerImage as number;

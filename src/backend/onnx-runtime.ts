@@ -38,7 +38,11 @@ export interface OnnxRunner {
   readonly inputName: string;
   readonly outputNames: readonly string[];
   /** Run one batch; `outputs` picks graph outputs by name (default: all). */
-  run(input: Float32Array, dims: readonly number[], outputs?: readonly string[]): Promise<Map<string, { data: Float32Array; dims: number[] }>>;
+  run(
+    input: Float32Array,
+    dims: readonly number[],
+    outputs?: readonly string[],
+  ): Promise<Map<string, { data: Float32Array; dims: number[] }>>;
   release(): Promise<void>;
 }
 
@@ -70,7 +74,9 @@ export async function createOnnxRunner(model: Uint8Array | string, options: Onnx
   }
   if (session.inputNames.length !== 1) {
     await session.release();
-    throw new GraftError(`ONNX model has ${session.inputNames.length} inputs (${session.inputNames.join(', ')}); graft needs exactly one image input`);
+    throw new GraftError(
+      `ONNX model has ${session.inputNames.length} inputs (${session.inputNames.join(', ')}); graft needs exactly one image input`,
+    );
   }
   const inputName = session.inputNames[0];
   return {
@@ -81,7 +87,8 @@ export async function createOnnxRunner(model: Uint8Array | string, options: Onnx
       const result = outputs ? await session.run(feeds, outputs as string[]) : await session.run(feeds);
       const out = new Map<string, { data: Float32Array; dims: number[] }>();
       // Only float outputs are features; others (shapes, indices) are left out of the result.
-      for (const [name, t] of Object.entries(result)) if (t.type === 'float32') out.set(name, { data: t.data as Float32Array, dims: [...t.dims] });
+      for (const [name, t] of Object.entries(result))
+        if (t.type === 'float32') out.set(name, { data: t.data as Float32Array, dims: [...t.dims] });
       return out;
     },
     release: () => session.release(),

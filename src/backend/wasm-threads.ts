@@ -70,7 +70,9 @@ export async function initWasm(threads: number): Promise<boolean> {
   let workerJs = '';
   try {
     glueJs = require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js');
-    workerJs = (require('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js') as { wasmWorkerContents: string }).wasmWorkerContents;
+    workerJs = (
+      require('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js') as { wasmWorkerContents: string }
+    ).wasmWorkerContents;
   } catch {
     threads = 1;
   }
@@ -94,4 +96,7 @@ export async function initWasm(threads: number): Promise<boolean> {
   return ok;
 }
 
-export const wasmThreads = (): number => (tf.getBackend() === 'wasm' ? (tf.backend() as unknown as { wasm: { _get_threads_count?: () => number } }).wasm._get_threads_count?.() ?? 1 : 0);
+export const wasmThreads = (): number =>
+  tf.getBackend() === 'wasm'
+    ? ((tf.backend() as unknown as { wasm: { _get_threads_count?: () => number } }).wasm._get_threads_count?.() ?? 1)
+    : 0;

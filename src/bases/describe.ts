@@ -28,15 +28,49 @@ export interface BaseDescription {
 
 export function describeBase(base: Base): BaseDescription {
   const model = base.model;
-  const common = { name: base.name, kind: base.kind, input: base.input, normalize: base.normalize, suggestedCut: base.suggestedCut, provenance: base.provenance };
+  const common = {
+    name: base.name,
+    kind: base.kind,
+    input: base.input,
+    normalize: base.normalize,
+    suggestedCut: base.suggestedCut,
+    provenance: base.provenance,
+  };
   if (base.onnx) {
     const { tensors, ops } = base.onnx;
-    const layers = tensors.map((name, index) => ({ index, name, type: ops.get(name) ?? '', outputShape: [], params: 0, trainable: false, block: '', cutCandidate: true, suggestedCut: name === base.suggestedCut }));
+    const layers = tensors.map((name, index) => ({
+      index,
+      name,
+      type: ops.get(name) ?? '',
+      outputShape: [],
+      params: 0,
+      trainable: false,
+      block: '',
+      cutCandidate: true,
+      suggestedCut: name === base.suggestedCut,
+    }));
     return { ...common, blocks: [], params: 0, layers };
   }
   if (!model) {
     const out = base.graph!.outputs[0];
-    return { ...common, blocks: [], params: 0, layers: [{ index: 0, name: out.name, type: 'GraphModel output', outputShape: out.shape ?? [], params: 0, trainable: false, block: '', cutCandidate: true, suggestedCut: true }] };
+    return {
+      ...common,
+      blocks: [],
+      params: 0,
+      layers: [
+        {
+          index: 0,
+          name: out.name,
+          type: 'GraphModel output',
+          outputShape: out.shape ?? [],
+          params: 0,
+          trainable: false,
+          block: '',
+          cutCandidate: true,
+          suggestedCut: true,
+        },
+      ],
+    };
   }
   const cuts = cutPoints(model);
   const blockOf = (i: number) => base.blocks.find((b) => b.start <= i && i <= b.end)?.name ?? '';

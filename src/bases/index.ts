@@ -27,7 +27,8 @@ const isUrl = (s: string) => /^https?:\/\//.test(s);
 export async function loadBase(spec: string, options: OnnxBaseOptions = {}): Promise<Base> {
   if (spec.startsWith('onnx:')) return loadOnnxBase(spec.slice('onnx:'.length), options);
   if (spec.endsWith('.onnx')) return loadOnnxBase(spec, options);
-  if (options.size || options.layout || options.cut) throw usageError(`--input-size and --layout are for ONNX bases; ${spec} says its own input`);
+  if (options.size || options.layout || options.cut)
+    throw usageError(`--input-size and --layout are for ONNX bases; ${spec} says its own input`);
   const base = await loadTfjsBase(spec);
   // Any base may be fed with another normalisation (e.g. a model.json trained on ImageNet statistics).
   if (options.normalize) base.normalize = checkNormalize(options.normalize, base.input.channels, spec);
@@ -41,7 +42,9 @@ async function loadTfjsBase(spec: string): Promise<Base> {
   let path = spec;
   if (existsSync(path) && statSync(path).isDirectory()) path = join(path, 'model.json');
   if (!existsSync(path)) {
-    throw usageError(`unknown base "${spec}" (known: ${Object.keys(EMBEDDED_BASES).join(', ')}, a path to a TF.js model.json, or onnx:PATH)`);
+    throw usageError(
+      `unknown base "${spec}" (known: ${Object.keys(EMBEDDED_BASES).join(', ')}, a path to a TF.js model.json, or onnx:PATH)`,
+    );
   }
   const json = await readModelJson(path);
   if (json.format === 'graph-model') return graphBase(spec, await tf.loadGraphModel(fileHandler(path)));

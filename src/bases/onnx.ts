@@ -87,7 +87,9 @@ async function readSidecar(path: string): Promise<OnnxPreprocessing> {
 export function checkNormalize(n: Normalize, channels: number, where: string): Normalize {
   const ok = (xs: unknown) => Array.isArray(xs) && xs.length === channels && xs.every((x) => typeof x === 'number' && Number.isFinite(x));
   if (!ok(n.mean) || !ok(n.std) || n.std.some((x) => x <= 0)) {
-    throw usageError(`${where}: normalisation needs ${channels} finite mean values and ${channels} std values > 0 (got mean ${JSON.stringify(n.mean)}, std ${JSON.stringify(n.std)})`);
+    throw usageError(
+      `${where}: normalisation needs ${channels} finite mean values and ${channels} std values > 0 (got mean ${JSON.stringify(n.mean)}, std ${JSON.stringify(n.std)})`,
+    );
   }
   return n;
 }
@@ -114,7 +116,10 @@ function classifierInput(graph: GraphView): string {
     const op = node.opType;
     if (POOLING.has(op)) return dense ? node.input[0] : output;
     const partOfClassifier =
-      DENSE.has(op) || PASS_THROUGH.has(op) || (op === 'Add' && node.input.some(fromDense)) || (ACTIVATIONS.has(op) && dense && fromDense(node.input[0]));
+      DENSE.has(op) ||
+      PASS_THROUGH.has(op) ||
+      (op === 'Add' && node.input.some(fromDense)) ||
+      (ACTIVATIONS.has(op) && dense && fromDense(node.input[0]));
     if (!partOfClassifier) break;
     if (DENSE.has(op)) dense = true;
     // A bias Add continues from its MatMul; every other op from its data input.
@@ -166,14 +171,18 @@ export async function loadOnnxBase(path: string, options: OnnxBaseOptions = {}):
   }
   const graph = model.graph;
   if (!graph) throw new GraftError(`${path} has no graph`);
-  const pre = { ...(await readSidecar(path)), ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as OnnxPreprocessing & OnnxSessionOptions;
+  const pre = {
+    ...(await readSidecar(path)),
+    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+  } as OnnxPreprocessing & OnnxSessionOptions;
   const initializers = new Set(graph.initializer.map((t) => t.name));
   const inputs = graph.input.filter((v) => !initializers.has(v.name));
   if (inputs.length !== 1) throw usageError(`${path} has ${inputs.length} inputs; an ONNX base needs one image input`);
   const shape = dims(inputs[0].type);
   if (shape.length !== 4) throw usageError(`${path}: input ${inputs[0].name} has shape [${shape.join(',')}], not an image batch`);
   const channelsFirst = shape[1] === 1 || shape[1] === 3;
-  if (pre.layout !== undefined && pre.layout !== 'nchw' && pre.layout !== 'nhwc') throw usageError(`${path}: layout must be nchw or nhwc, not ${JSON.stringify(pre.layout)}`);
+  if (pre.layout !== undefined && pre.layout !== 'nchw' && pre.layout !== 'nhwc')
+    throw usageError(`${path}: layout must be nchw or nhwc, not ${JSON.stringify(pre.layout)}`);
   const layout: Layout = pre.layout ?? (channelsFirst && shape[3] !== 1 && shape[3] !== 3 ? 'nchw' : 'nhwc');
   const [h, w, c] = layout === 'nchw' ? [shape[2], shape[3], shape[1]] : [shape[1], shape[2], shape[3]];
   const height = pre.size?.height ?? (typeof h === 'number' ? h : undefined);

@@ -12,7 +12,8 @@ export interface BaseFlags {
 
 const numbers = (name: string) => (v: string) => {
   const xs = v.split(',').map(Number);
-  if (!xs.length || xs.some((x) => !Number.isFinite(x))) throw new InvalidArgumentError(`${name} must be comma-separated numbers, e.g. 0.485,0.456,0.406`);
+  if (!xs.length || xs.some((x) => !Number.isFinite(x)))
+    throw new InvalidArgumentError(`${name} must be comma-separated numbers, e.g. 0.485,0.456,0.406`);
   return xs;
 };
 
@@ -24,8 +25,8 @@ const size = (v: string) => {
 
 export function withBaseFlags(cmd: Command): Command {
   return cmd
-    .option('--mean <list>', 'per-channel mean of [0,1] pixels the base expects (default: the base\'s own, 0 for ONNX)', numbers('--mean'))
-    .option('--std <list>', 'per-channel std the base expects (default: the base\'s own, 1 for ONNX)', numbers('--std'))
+    .option('--mean <list>', "per-channel mean of [0,1] pixels the base expects (default: the base's own, 0 for ONNX)", numbers('--mean'))
+    .option('--std <list>', "per-channel std the base expects (default: the base's own, 1 for ONNX)", numbers('--std'))
     .option('--input-size <HxW>', 'input size when the ONNX model leaves it dynamic', size)
     .addOption(new Option('--layout <layout>', 'image layout of the ONNX input (default: from its shape)').choices(['nhwc', 'nchw']));
 }

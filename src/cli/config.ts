@@ -44,12 +44,16 @@ async function readConfig(file: string): Promise<unknown> {
     text = await readFile(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw usageError(code === 'ENOENT' ? `config file not found: ${file}` : `cannot read config file ${file}: ${code ?? (e as Error).message}`);
+    throw usageError(
+      code === 'ENOENT' ? `config file not found: ${file}` : `cannot read config file ${file}: ${code ?? (e as Error).message}`,
+    );
   }
   try {
     return extname(file).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
   } catch (e) {
-    throw usageError(`${file}: not valid ${extname(file).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`);
+    throw usageError(
+      `${file}: not valid ${extname(file).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`,
+    );
   }
 }
 
@@ -97,7 +101,8 @@ export async function expandConfig(argv: string[], program: Command): Promise<st
   const cmd = program.commands.find((c) => c.name() === rest[0]);
   if (!cmd) throw usageError(`${CONFIG_FLAG} goes after a command (e.g. graft train ${CONFIG_FLAG} ${file})`);
   const raw = await readConfig(file);
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw usageError(`${file}: expected a mapping of ${cmd.name()}'s flags to values`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw usageError(`${file}: expected a mapping of ${cmd.name()}'s flags to values`);
   const keyed = Object.fromEntries(Object.entries(raw).map(([k, v]) => negatedKey(cmd, camel(k), v)));
   const parsed = configSchema(cmd).safeParse(keyed);
   if (!parsed.success) {

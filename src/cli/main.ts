@@ -29,9 +29,17 @@ export interface GlobalOptions {
 export function withCommon(cmd: Command): Command {
   return cmd
     .addOption(new Option('--backend <name>', 'TF.js backend').choices(BACKENDS).default('wasm'))
-    .addOption(new Option('--threads <n>', 'threads for the wasm backend (default: GRAFT_THREADS or 1) and ONNX Runtime (default: GRAFT_THREADS or every core)').argParser(intArg('--threads', 1)))
+    .addOption(
+      new Option(
+        '--threads <n>',
+        'threads for the wasm backend (default: GRAFT_THREADS or 1) and ONNX Runtime (default: GRAFT_THREADS or every core)',
+      ).argParser(intArg('--threads', 1)),
+    )
     .option('--json', 'print one JSON object as the last line of stdout', false)
-    .option(`${CONFIG_FLAG} <file>`, "the command's flags from a JSON or YAML file (keys: the flags' names, e.g. batchSize or batch-size; flags on the command line win)")
+    .option(
+      `${CONFIG_FLAG} <file>`,
+      "the command's flags from a JSON or YAML file (keys: the flags' names, e.g. batchSize or batch-size; flags on the command line win)",
+    )
     .option('--verbose', 'show stack traces on errors', false);
 }
 
@@ -40,7 +48,6 @@ export async function prepare(opts: GlobalOptions): Promise<void> {
   setOnnxThreads(opts.threads);
 }
 
-
 function program(): Command {
   const p = new Command('graft')
     .description('Transfer learning for TypeScript: a pre-trained base, a new head, fine-tuned on your data.')
@@ -48,7 +55,18 @@ function program(): Command {
     .exitOverride()
     // Suggestions ("Did you mean …?") would be a second line; errors are one line.
     .showSuggestionAfterError(false);
-  for (const make of [trainCommand, evalCommand, predictCommand, inspectCommand, rankCommand, adaptCommand, experimentCommand, pretrainCommand, exportCommand, cacheCommand]) {
+  for (const make of [
+    trainCommand,
+    evalCommand,
+    predictCommand,
+    inspectCommand,
+    rankCommand,
+    adaptCommand,
+    experimentCommand,
+    pretrainCommand,
+    exportCommand,
+    cacheCommand,
+  ]) {
     p.addCommand(withCommon(make()).exitOverride().showSuggestionAfterError(false));
   }
   return p;

@@ -32,7 +32,12 @@ export class Progress {
     this.stop();
     if (!this.tty) return;
     this.bar = new cliProgress.SingleBar(
-      { format: `${label} [{bar}] {value}/{total} | ETA {eta_formatted} {info}`, stream: process.stderr, hideCursor: true, clearOnComplete: true },
+      {
+        format: `${label} [{bar}] {value}/{total} | ETA {eta_formatted} {info}`,
+        stream: process.stderr,
+        hideCursor: true,
+        clearOnComplete: true,
+      },
       cliProgress.Presets.shades_classic,
     );
     this.bar.start(total, 0, { info: '' });
@@ -50,7 +55,13 @@ export class Progress {
 
   /** Training epochs: the bar moves per epoch on a TTY; otherwise one line each. */
   epoch(e: EpochInfo): void {
-    this.epochLine(e.stage, e.epoch, e.epochs, `loss ${e.loss.toFixed(4)} acc ${pct(e.accuracy)} val_loss ${e.valLoss.toFixed(4)} val_acc ${isNaN(e.valAccuracy) ? '-' : pct(e.valAccuracy)}`, e.seconds);
+    this.epochLine(
+      e.stage,
+      e.epoch,
+      e.epochs,
+      `loss ${e.loss.toFixed(4)} acc ${pct(e.accuracy)} val_loss ${e.valLoss.toFixed(4)} val_acc ${isNaN(e.valAccuracy) ? '-' : pct(e.valAccuracy)}`,
+      e.seconds,
+    );
   }
 
   /** One epoch of `stage` with what to show about it. */

@@ -54,7 +54,8 @@ export const emptySet = (classes: string[], size: ImageSize): ImageSet => ({
 export const STREAM_ABOVE_BYTES = process.env.GRAFT_STREAM_ABOVE_BYTES ? Number(process.env.GRAFT_STREAM_ABOVE_BYTES) : 2 * 1024 ** 3;
 
 /** Whether `count` images of `size` are streamed: the caller's choice, else by their decoded size. */
-export const shouldStream = (count: number, opts: Pick<LoadOptions, 'size' | 'stream'>): boolean => opts.stream ?? count * bytesPerImage(opts.size) > STREAM_ABOVE_BYTES;
+export const shouldStream = (count: number, opts: Pick<LoadOptions, 'size' | 'stream'>): boolean =>
+  opts.stream ?? count * bytesPerImage(opts.size) > STREAM_ABOVE_BYTES;
 
 /** Decode `files`; the ones that fail are appended to `skips` rather than thrown. */
 export async function decodeFiles(
@@ -80,7 +81,7 @@ export async function decodeFiles(
       ok[i] = 1;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      const reason = err instanceof DecodeError ? err.reason : code === 'ENOENT' ? 'file not found' : code ?? String(err);
+      const reason = err instanceof DecodeError ? err.reason : code === 'ENOENT' ? 'file not found' : (code ?? String(err));
       skips.push({ path: file.path, reason });
     }
     progress.tick();
@@ -98,7 +99,13 @@ export async function decodeFiles(
     kept.push(digests[i]);
     n++;
   });
-  const set: ImageSet = { classes, size: opts.size, pixels: pixels.subarray(0, stream ? 0 : n * bpi), labels: Int32Array.from(labels), ids };
+  const set: ImageSet = {
+    classes,
+    size: opts.size,
+    pixels: pixels.subarray(0, stream ? 0 : n * bpi),
+    labels: Int32Array.from(labels),
+    ids,
+  };
   return stream ? { ...set, stream: { resize: opts.resize ?? 'cover', digests: kept } } : set;
 }
 

@@ -30,7 +30,7 @@ export async function listDir(dir: string): Promise<{ dirs: string[]; files: str
   const entries = (await readdir(dir, { withFileTypes: true })).filter((e) => !hidden(e.name));
   const dirs: string[] = [];
   const files: string[] = [];
-  for (const e of entries) (await isDir(dir, e) ? dirs : files).push(e.name);
+  for (const e of entries) ((await isDir(dir, e)) ? dirs : files).push(e.name);
   return { dirs: dirs.sort(byCodePoint), files: files.sort(byCodePoint) };
 }
 
@@ -167,7 +167,8 @@ export async function loadSplitFolders(
       continue;
     }
     for (const c of trainClasses) {
-      if (!train.classes.includes(c) && o.scan.files.has(c)) skips.push({ path: join(o.dir, c), reason: 'class has no usable images in train/' });
+      if (!train.classes.includes(c) && o.scan.files.has(c))
+        skips.push({ path: join(o.dir, c), reason: 'class has no usable images in train/' });
     }
     const all = labelled(trainClasses, o.scan.files);
     const files = all

@@ -20,7 +20,10 @@ export const bytesPerImage = (size: ImageSize): number => size.height * size.wid
 
 /** Thrown for input that is not a usable image; `reason` is short enough for a skip list. */
 export class DecodeError extends GraftError {
-  constructor(readonly reason: string, where: string) {
+  constructor(
+    readonly reason: string,
+    where: string,
+  ) {
     super(`cannot decode ${where}: ${reason}`, 1);
   }
 }
@@ -103,12 +106,7 @@ export async function decodeImageFile(path: string, size: ImageSize, resize: Res
 }
 
 /** Resize/convert pixels already in memory (e.g. 28x28x1 digits to a base's 224x224x3). */
-export async function resizePixels(
-  pixels: Uint8Array,
-  from: ImageSize,
-  to: ImageSize,
-  resize: ResizeMode = 'cover',
-): Promise<Uint8Array> {
+export async function resizePixels(pixels: Uint8Array, from: ImageSize, to: ImageSize, resize: ResizeMode = 'cover'): Promise<Uint8Array> {
   if (from.height === to.height && from.width === to.width) {
     if (from.channels === to.channels) return pixels;
     if (from.channels === 1) {

@@ -49,25 +49,30 @@ function parseCsv(text: string, file: string, required: readonly string[]): Mani
 
 function parseJsonl(text: string, file: string, required: readonly string[]): ManifestRow[] {
   const rows: ManifestRow[] = [];
-  text.replace(/^\uFEFF/, '').split(/\r?\n/).forEach((raw, i) => {
-    if (!raw.trim()) return;
-    let obj: unknown;
-    try {
-      obj = JSON.parse(raw);
-    } catch (err) {
-      throw usageError(`${file}:${i + 1}: not valid JSON: ${(err as Error).message}`);
-    }
-    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
-      throw usageError(`${file}:${i + 1}: expected an object with keys ${COLUMNS.join(', ')}`);
-    }
-    const rec = Object.fromEntries(Object.entries(obj).map(([k, v]) => [k.toLowerCase(), v]));
-    const missing = required.filter((c) => !(c in rec));
-    if (missing.length) {
-      throw usageError(`${file}:${i + 1}: missing key${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (keys found: ${Object.keys(obj).join(', ') || 'none'})`);
-    }
-    const str = (v: unknown) => (v === null || v === undefined ? '' : String(v).trim());
-    rows.push(row(Object.fromEntries(Object.entries(rec).map(([k, v]) => [k, Array.isArray(v) ? v.map(str) : str(v)])), i + 1));
-  });
+  text
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)
+    .forEach((raw, i) => {
+      if (!raw.trim()) return;
+      let obj: unknown;
+      try {
+        obj = JSON.parse(raw);
+      } catch (err) {
+        throw usageError(`${file}:${i + 1}: not valid JSON: ${(err as Error).message}`);
+      }
+      if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+        throw usageError(`${file}:${i + 1}: expected an object with keys ${COLUMNS.join(', ')}`);
+      }
+      const rec = Object.fromEntries(Object.entries(obj).map(([k, v]) => [k.toLowerCase(), v]));
+      const missing = required.filter((c) => !(c in rec));
+      if (missing.length) {
+        throw usageError(
+          `${file}:${i + 1}: missing key${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (keys found: ${Object.keys(obj).join(', ') || 'none'})`,
+        );
+      }
+      const str = (v: unknown) => (v === null || v === undefined ? '' : String(v).trim());
+      rows.push(row(Object.fromEntries(Object.entries(rec).map(([k, v]) => [k, Array.isArray(v) ? v.map(str) : str(v)])), i + 1));
+    });
   return rows;
 }
 
@@ -111,10 +116,12 @@ export async function loadManifest(file: string, opts: LoadOptions): Promise<Ima
   let classes = found;
   if (opts.classes) {
     const absent = opts.classes.filter((c) => !found.includes(c));
-    if (absent.length) throw usageError(`${file}: no rows labelled ${absent.map((c) => JSON.stringify(c)).join(', ')} (labels found: ${found.join(', ')})`);
+    if (absent.length)
+      throw usageError(`${file}: no rows labelled ${absent.map((c) => JSON.stringify(c)).join(', ')} (labels found: ${found.join(', ')})`);
     classes = [...opts.classes];
   }
-  if (classes.length < 2) throw usageError(`${file}: need at least 2 labels, found ${classes.length}${classes.length ? ` (${classes[0]})` : ''}`);
+  if (classes.length < 2)
+    throw usageError(`${file}: need at least 2 labels, found ${classes.length}${classes.length ? ` (${classes[0]})` : ''}`);
 
   const index = new Map(classes.map((c, i) => [c, i]));
   const base = dirname(file);

@@ -58,7 +58,9 @@ export function concat(...sets: ImageSet[]): ImageSet {
     l += s.labels.length;
   }
   const joined = { classes: first.classes, size: first.size, pixels, labels, ids: sets.flatMap((s) => s.ids) };
-  return streamed.length ? { ...joined, stream: { resize: streamed[0].stream!.resize, digests: sets.flatMap((s) => s.stream?.digests ?? []) } } : joined;
+  return streamed.length
+    ? { ...joined, stream: { resize: streamed[0].stream!.resize, digests: sets.flatMap((s) => s.stream?.digests ?? []) } }
+    : joined;
 }
 
 /**
@@ -86,10 +88,14 @@ const ascending = (a: number, b: number) => a - b;
 export function splitDataset(set: ImageSet, opts: SplitOptions): Splits {
   const valFraction = opts.valFraction ?? DEFAULT_VAL_FRACTION;
   const testFraction = opts.testFraction ?? DEFAULT_TEST_FRACTION;
-  for (const [name, f] of [['validation', valFraction], ['test', testFraction]] as const) {
+  for (const [name, f] of [
+    ['validation', valFraction],
+    ['test', testFraction],
+  ] as const) {
     if (!(f >= 0 && f < 1)) throw usageError(`${name} fraction must be in [0, 1), not ${f}`);
   }
-  if (valFraction + testFraction >= 1) throw usageError(`validation + test fractions (${valFraction} + ${testFraction}) leave nothing to train on`);
+  if (valFraction + testFraction >= 1)
+    throw usageError(`validation + test fractions (${valFraction} + ${testFraction}) leave nothing to train on`);
   checkPerClass(opts.perClass);
 
   const train: number[] = [];

@@ -39,7 +39,10 @@ export async function loadTarget(spec: string, opts: LoadOptions): Promise<Targe
   const info = await stat(spec).catch(() => undefined);
   if (info?.isDirectory()) {
     const entries = await readdir(spec, { withFileTypes: true });
-    const images = entries.filter((e) => e.isFile() && isImagePath(e.name)).map((e) => join(spec, e.name)).sort();
+    const images = entries
+      .filter((e) => e.isFile() && isImagePath(e.name))
+      .map((e) => join(spec, e.name))
+      .sort();
     const folders = entries.filter((e) => e.isDirectory());
     if (images.length && !folders.length) return { set: await unlabelledFiles(images, spec, opts), labelled: false };
   }

@@ -43,9 +43,7 @@ export interface Splits {
  * What a data spec holds before splitting: one labelled set (to be split by seed), or sets the
  * user already split on disk (`train/` plus `val/` and/or `test/`), all sharing train's classes.
  */
-export type LoadedData =
-  | { kind: 'set'; set: ImageSet }
-  | { kind: 'presplit'; train: ImageSet; val?: ImageSet; test?: ImageSet };
+export type LoadedData = { kind: 'set'; set: ImageSet } | { kind: 'presplit'; train: ImageSet; val?: ImageSet; test?: ImageSet };
 
 export interface LoadOptions {
   size: ImageSize;

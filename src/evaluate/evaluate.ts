@@ -39,7 +39,11 @@ export interface GraftedEvalOptions {
  * is still the base's, so it runs on the fastest engine and through the feature cache (a later
  * run with another seed finds every image of the data set there); only the part above is TF.js.
  */
-export async function evaluateGrafted<K extends string>(g: Grafted, sets: Record<K, ImageSet>, o: GraftedEvalOptions = {}): Promise<Record<K, Metrics>> {
+export async function evaluateGrafted<K extends string>(
+  g: Grafted,
+  sets: Record<K, ImageSet>,
+  o: GraftedEvalOptions = {},
+): Promise<Record<K, Metrics>> {
   const names = Object.keys(sets) as K[];
   const out = {} as Record<K, Metrics>;
   if (g.scratch) {

@@ -43,6 +43,7 @@ export function classificationMetrics(truth: ArrayLike<number>, predicted: Array
 /** The most probable class of each row of row-major probabilities (`classes` numbers per row). */
 export function argmaxRows(probs: ArrayLike<number>, classes: number): Int32Array {
   const out = new Int32Array(probs.length / classes);
-  for (let i = 0; i < out.length; i++) for (let c = 1; c < classes; c++) if (probs[i * classes + c] > probs[i * classes + out[i]]) out[i] = c;
+  for (let i = 0; i < out.length; i++)
+    for (let c = 1; c < classes; c++) if (probs[i * classes + c] > probs[i * classes + out[i]]) out[i] = c;
   return out;
 }

@@ -57,7 +57,15 @@ export async function predictTaskFiles(m: LoadedTasksModel, files: string[], k =
       m.tasks.map((t, i): [string, TaskAnswer] => {
         const v = values[i];
         if (t.kind === 'classification') return [t.name, { kind: t.kind, top: topK(v, t.classes!, k) }];
-        if (t.kind === 'multi-label') return [t.name, { kind: t.kind, labels: t.classes!.filter((_, j) => v[j] >= 0.5), probabilities: Object.fromEntries(t.classes!.map((c, j) => [c, v[j]])) }];
+        if (t.kind === 'multi-label')
+          return [
+            t.name,
+            {
+              kind: t.kind,
+              labels: t.classes!.filter((_, j) => v[j] >= 0.5),
+              probabilities: Object.fromEntries(t.classes!.map((c, j) => [c, v[j]])),
+            },
+          ];
         return [t.name, { kind: t.kind, values: v }];
       }),
     );

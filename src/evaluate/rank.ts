@@ -96,7 +96,12 @@ function blockEnds(base: Base, model: tf.LayersModel): string[] {
  * Global average over the spatial axes of a batch (NHWC or NCHW 4-D), or all values flattened for
  * a base whose head flattens (what that head reads); 2-D as it is; other ranks are no features.
  */
-function pool(data: Float32Array, dims: number[], layout: 'nhwc' | 'nchw', flatten: boolean): { data: Float32Array; channels: number } | undefined {
+function pool(
+  data: Float32Array,
+  dims: number[],
+  layout: 'nhwc' | 'nchw',
+  flatten: boolean,
+): { data: Float32Array; channels: number } | undefined {
   if (dims.length === 2) return { data, channels: dims[1] };
   if (dims.length !== 4) return undefined;
   if (flatten) return { data, channels: dims[1] * dims[2] * dims[3] };
@@ -117,13 +122,18 @@ function pool(data: Float32Array, dims: number[], layout: 'nhwc' | 'nchw', flatt
 type BatchRunner = (input: Float32Array, dims: number[]) => Promise<Map<string, { data: Float32Array; dims: number[] }>>;
 
 /** One batch in, every requested tensor out, on the fastest engine the base allows. */
-async function batchRunner(base: Base, outputs: string[], engine: Engine = 'auto'): Promise<{ run: BatchRunner; layout: 'nhwc' | 'nchw'; release: () => Promise<void> }> {
+async function batchRunner(
+  base: Base,
+  outputs: string[],
+  engine: Engine = 'auto',
+): Promise<{ run: BatchRunner; layout: 'nhwc' | 'nchw'; release: () => Promise<void> }> {
   if (base.onnx) {
     const runner = await createOnnxRunner(pruneToCut(base.onnx.bytes, outputs));
     const layout = base.onnx.layout;
     return {
       layout,
-      run: (x, [n, h, w, c]) => (layout === 'nchw' ? runner.run(transposeImages(x, [n, h, w, c], true), [n, c, h, w]) : runner.run(x, [n, h, w, c])),
+      run: (x, [n, h, w, c]) =>
+        layout === 'nchw' ? runner.run(transposeImages(x, [n, h, w, c], true), [n, c, h, w]) : runner.run(x, [n, h, w, c]),
       release: () => runner.release(),
     };
   }
@@ -136,7 +146,9 @@ async function batchRunner(base: Base, outputs: string[], engine: Engine = 'auto
       if (engine === 'onnx') throw e;
     }
   }
-  const model = base.model ? tf.model({ inputs: base.model.inputs, outputs: outputs.map((o) => ownOutput(base.model!.getLayer(o))) }) : undefined;
+  const model = base.model
+    ? tf.model({ inputs: base.model.inputs, outputs: outputs.map((o) => ownOutput(base.model!.getLayer(o))) })
+    : undefined;
   const execute = (x: tf.Tensor) => [model ? model.predict(x) : base.graph!.execute(x, outputs)].flat() as tf.Tensor[];
   return {
     layout: 'nhwc',
@@ -145,7 +157,9 @@ async function batchRunner(base: Base, outputs: string[], engine: Engine = 'auto
       let ys: tf.Tensor[] = [];
       try {
         ys = execute(input);
-        return new Map(await Promise.all(ys.map(async (y, i) => [outputs[i], { data: (await y.data()) as Float32Array, dims: y.shape }] as const)));
+        return new Map(
+          await Promise.all(ys.map(async (y, i) => [outputs[i], { data: (await y.data()) as Float32Array, dims: y.shape }] as const)),
+        );
       } finally {
         tf.dispose([input, ...ys]);
       }
@@ -164,7 +178,12 @@ function sourceOutput(base: Base): string | undefined {
 }
 
 /** Pooled features of every image of `set` at each cut (plus the source classifier's output), in one pass. */
-export async function pooledFeatures(base: Base, set: ImageSet, cuts: string[], o: Pick<RankOptions, 'batchSize' | 'onBatch' | 'engine'> & { source?: string } = {}): Promise<Map<string, FeatureMatrix>> {
+export async function pooledFeatures(
+  base: Base,
+  set: ImageSet,
+  cuts: string[],
+  o: Pick<RankOptions, 'batchSize' | 'onBatch' | 'engine'> & { source?: string } = {},
+): Promise<Map<string, FeatureMatrix>> {
   const outputs = [...new Set(o.source ? [...cuts, o.source] : cuts)];
   const engine = await batchRunner(base, outputs, o.engine);
   const flatten = base.head.pool === 'flatten';
@@ -221,7 +240,14 @@ export async function rankCuts(base: Base, set: ImageSet, o: RankOptions = {}): 
     // which standardising flattens (on the ants/bees images Kendall's tau against the accuracy a
     // head reaches fell from 0.55 to 0.02). The probe standardises them itself.
     const f = features.get(cut)!;
-    const row: CutScore = { base: base.name, cut, dims: f.cols, logme: logme(f, set.labels, k), hScore: hScore(f, set.labels, k, { shrinkage: 'ledoit-wolf' }), seconds: 0 };
+    const row: CutScore = {
+      base: base.name,
+      cut,
+      dims: f.cols,
+      logme: logme(f, set.labels, k),
+      hScore: hScore(f, set.labels, k, { shrinkage: 'ledoit-wolf' }),
+      seconds: 0,
+    };
     if (o.probe) row.probe = linearProbe(f, set.labels, k, { seed: o.seed }).accuracy;
     row.seconds = (performance.now() - started) / 1000 + extractSeconds / cuts.length;
     return row;

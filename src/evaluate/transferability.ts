@@ -232,7 +232,12 @@ function maximumEvidence(s: Spectrum, y: Float64Array): Evidence {
   let logDet = 0;
   for (const sigma of s.sigma) logDet += Math.log(alpha + beta * sigma);
   const evidence =
-    (r ? (r / 2) * Math.log(alpha) : 0) + (n / 2) * Math.log(beta) - logDet / 2 - (beta / 2) * residual - (alpha / 2) * mm - (n / 2) * Math.log(2 * Math.PI);
+    (r ? (r / 2) * Math.log(alpha) : 0) +
+    (n / 2) * Math.log(beta) -
+    logDet / 2 -
+    (beta / 2) * residual -
+    (alpha / 2) * mm -
+    (n / 2) * Math.log(2 * Math.PI);
   return { evidence: evidence / n, alpha, beta };
 }
 
@@ -259,7 +264,10 @@ export function logme(f: Features, labels: Int32Array, classes: number): number 
   let present = 0;
   for (let c = 0; c < classes; c++) {
     if (!counts[c]) continue;
-    sum += maximumEvidence(s, Float64Array.from(labels, (y) => (y === c ? 1 : 0))).evidence;
+    sum += maximumEvidence(
+      s,
+      Float64Array.from(labels, (y) => (y === c ? 1 : 0)),
+    ).evidence;
     present++;
   }
   return sum / present;
@@ -282,7 +290,8 @@ export function leep(sourceProbs: Features, labels: Int32Array, classes: number)
     const row = p.data.subarray(i * p.cols, (i + 1) * p.cols);
     if (row.some((v) => v < 0)) throw usageError(`source probabilities: row ${i} has a negative value (pass softmax outputs, not logits)`);
     const sum = row.reduce((a, b) => a + b, 0);
-    if (Math.abs(sum - 1) > PROBABILITY_SLACK) throw usageError(`source probabilities: row ${i} sums to ${sum}, not 1 (pass softmax outputs, not logits)`);
+    if (Math.abs(sum - 1) > PROBABILITY_SLACK)
+      throw usageError(`source probabilities: row ${i} sums to ${sum}, not 1 (pass softmax outputs, not logits)`);
   }
   const theta = toMatrix(p);
   const onehot = Matrix.zeros(n, classes);
@@ -398,10 +407,12 @@ export function linearProbe(f: Features, labels: Int32Array, classes: number, op
   const folds = options.folds ?? 5;
   const epochs = options.epochs ?? 100;
   const seed = options.seed ?? 0;
-  if (!Number.isInteger(folds) || folds < 2 || folds > n) throw usageError(`folds must be an integer from 2 to ${n} (the number of samples), got ${folds}`);
+  if (!Number.isInteger(folds) || folds < 2 || folds > n)
+    throw usageError(`folds must be an integer from 2 to ${n} (the number of samples), got ${folds}`);
   if (!Number.isInteger(epochs) || epochs < 1) throw usageError(`epochs must be a positive integer, got ${epochs}`);
   if (!Number.isFinite(seed)) throw usageError(`seed must be a number, got ${seed}`);
-  if (options.l2 !== undefined && !(options.l2 >= 0 && Number.isFinite(options.l2))) throw usageError(`l2 must be a number >= 0, got ${options.l2}`);
+  if (options.l2 !== undefined && !(options.l2 >= 0 && Number.isFinite(options.l2)))
+    throw usageError(`l2 must be a number >= 0, got ${options.l2}`);
 
   const fold = stratifiedFolds(labels, classes, folds, seed);
   // Wide features train in kernel form (see fitKernel): n x n products instead of n x d.
@@ -443,9 +454,11 @@ export function fitLinearClassifier(f: Features, labels: Int32Array, classes: nu
   classCounts(labels, x.rows, classes);
   const epochs = options.epochs ?? 100;
   if (!Number.isInteger(epochs) || epochs < 1) throw usageError(`epochs must be a positive integer, got ${epochs}`);
-  if (options.l2 !== undefined && !(options.l2 >= 0 && Number.isFinite(options.l2))) throw usageError(`l2 must be a number >= 0, got ${options.l2}`);
+  if (options.l2 !== undefined && !(options.l2 >= 0 && Number.isFinite(options.l2)))
+    throw usageError(`l2 must be a number >= 0, got ${options.l2}`);
   const problem = { labels, classes, train: Array.from({ length: x.rows }, (_, i) => i), l2: options.l2 ?? 1 / x.rows, epochs };
-  const { w, b } = 2 * x.cols > x.rows ? fitKernel(Float64Array.from(toMatrix(x).mmulByTranspose().to1DArray()), x, problem) : fitPrimal(x, problem);
+  const { w, b } =
+    2 * x.cols > x.rows ? fitKernel(Float64Array.from(toMatrix(x).mmulByTranspose().to1DArray()), x, problem) : fitPrimal(x, problem);
   const d = x.cols;
   const kernel = new Float32Array(d * classes);
   const bias = new Float32Array(classes);
@@ -607,7 +620,12 @@ const LBFGS_MEMORY = 10;
  * Limited-memory BFGS from 0 with Armijo backtracking, for smooth convex objectives; `dot` is the
  * inner product of the parameter space. Stops at `maxSteps`, a flat objective, or a tiny gradient.
  */
-function lbfgs(evaluate: (x: Float64Array, grad: Float64Array) => number, size: number, dot: (u: Float64Array, v: Float64Array) => number, maxSteps: number): Float64Array {
+function lbfgs(
+  evaluate: (x: Float64Array, grad: Float64Array) => number,
+  size: number,
+  dot: (u: Float64Array, v: Float64Array) => number,
+  maxSteps: number,
+): Float64Array {
   let x = new Float64Array(size);
   let g = new Float64Array(size);
   let fx = evaluate(x, g);

@@ -26,7 +26,13 @@ const TASKS: TaskSpec[] = [
 ];
 const IMAGES = 3000;
 /** graft's defaults: up to 10 epochs per stage, patience 3, Adam 1e-3 (the fine-tuning stage a tenth), batches of 32. */
-const BUDGET = { epochs: TRAIN_DEFAULTS.epochs, patience: TRAIN_DEFAULTS.patience, learningRate: TRAIN_DEFAULTS.learningRate, batchSize: TRAIN_DEFAULTS.batchSize, unfreeze: 1 };
+const BUDGET = {
+  epochs: TRAIN_DEFAULTS.epochs,
+  patience: TRAIN_DEFAULTS.patience,
+  learningRate: TRAIN_DEFAULTS.learningRate,
+  batchSize: TRAIN_DEFAULTS.batchSize,
+  unfreeze: 1,
+};
 /** Images timed for inference per setup (whole models, TF.js, one batch). */
 const TIMED = 32;
 /** The issue's bar: no task more than this many points below its single-task model. */
@@ -44,7 +50,6 @@ const SETUPS = [
   { setup: 'single-task', unfreeze: 0 },
 ] as const;
 const TRUNK: Record<number, string> = { 0: 'frozen', 1: 'top block fine-tuned' };
-
 
 interface Run {
   accuracy: Record<string, number>;
@@ -66,11 +71,20 @@ async function msPerImage(model: tf.LayersModel, x: tf.Tensor): Promise<number> 
 }
 
 /** One model trained in graft's two stages, measured after each: heads only (frozen trunk), then with its top block fine-tuned. */
-async function train(base: Base, tasks: TaskSpec[], splits: Awaited<ReturnType<typeof prepare>>, seed: number, cache: FeatureCache, timed: tf.Tensor, opts: ExperimentOptions): Promise<{ frozen: Run; fineTuned: Run }> {
+async function train(
+  base: Base,
+  tasks: TaskSpec[],
+  splits: Awaited<ReturnType<typeof prepare>>,
+  seed: number,
+  cache: FeatureCache,
+  timed: tf.Tensor,
+  opts: ExperimentOptions,
+): Promise<{ frozen: Run; fineTuned: Run }> {
   const g = await withSeed(seed, () => graftTasks(base, { tasks, head: { kind: 'linear' } }));
   try {
     const params = g.model.countParams();
-    const accuracy = async () => Object.fromEntries((await evaluateTasks(g, splits.test, { cache })).tasks.map((t) => [t.task, t.accuracy!]));
+    const accuracy = async () =>
+      Object.fromEntries((await evaluateTasks(g, splits.test, { cache })).tasks.map((t) => [t.task, t.accuracy!]));
     let frozen: Record<string, number> = {};
     const stageName = tasks.map((t) => t.name).join('+');
     let stage = 'heads';
@@ -82,7 +96,19 @@ async function train(base: Base, tasks: TaskSpec[], splits: Awaited<ReturnType<t
       onStageEnd: async (s) => {
         if (s === 'heads') frozen = await accuracy();
       },
-      onEpoch: opts.onEpoch && ((e) => opts.onEpoch!({ stage: `${stageName} ${stage}`, epoch: e.epoch, epochs: e.epochs, loss: e.loss, accuracy: NaN, valLoss: e.valLoss, valAccuracy: NaN, seconds: 0 })),
+      onEpoch:
+        opts.onEpoch &&
+        ((e) =>
+          opts.onEpoch!({
+            stage: `${stageName} ${stage}`,
+            epoch: e.epoch,
+            epochs: e.epochs,
+            loss: e.loss,
+            accuracy: NaN,
+            valLoss: e.valLoss,
+            valAccuracy: NaN,
+            seconds: 0,
+          })),
     });
     // The architecture is the same after either stage: one timing serves both rows.
     const ms = await msPerImage(g.model, timed);
@@ -105,8 +131,15 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
   for (const seed of seeds) {
     opts.onStep?.(`building ${IMAGES} images, seed ${seed}`);
     const splits = await prepare(base, seed);
-    const timedSet = subsetMultiTask(splits.test, Array.from({ length: Math.min(TIMED, splits.test.ids.length) }, (_, i) => i));
-    const timed = await batchToTensor(imagesOf(timedSet), base.normalize, timedSet.ids.map((_, i) => i));
+    const timedSet = subsetMultiTask(
+      splits.test,
+      Array.from({ length: Math.min(TIMED, splits.test.ids.length) }, (_, i) => i),
+    );
+    const timed = await batchToTensor(
+      imagesOf(timedSet),
+      base.normalize,
+      timedSet.ids.map((_, i) => i),
+    );
     try {
       opts.onStep?.(`multi-task, seed ${seed}`);
       const multi = await train(base, TASKS, splits, seed, cache, timed, opts);
@@ -116,7 +149,11 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
         singles.push(await train(base, [task], splits, seed, cache, timed, opts));
       }
       // The single-task models together: every task's accuracy from its own model, parameters and time summed.
-      const together = (rs: Run[]): Run => ({ accuracy: Object.assign({}, ...rs.map((x) => x.accuracy)), params: rs.reduce((a, x) => a + x.params, 0), msPerImage: rs.reduce((a, x) => a + x.msPerImage, 0) });
+      const together = (rs: Run[]): Run => ({
+        accuracy: Object.assign({}, ...rs.map((x) => x.accuracy)),
+        params: rs.reduce((a, x) => a + x.params, 0),
+        msPerImage: rs.reduce((a, x) => a + x.msPerImage, 0),
+      });
       runs.get('multi-task1')!.push(multi.fineTuned);
       runs.get('multi-task0')!.push(multi.frozen);
       runs.get('single-task1')!.push(together(singles.map((x) => x.fineTuned)));
@@ -129,7 +166,9 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
     setup,
     trunk: TRUNK[unfreeze],
     unfreeze,
-    tasks: Object.fromEntries(TASKS.map((t) => [t.name, { accuracy: mean(rs.map((r) => r.accuracy[t.name])), sd: sd(rs.map((r) => r.accuracy[t.name])) }])),
+    tasks: Object.fromEntries(
+      TASKS.map((t) => [t.name, { accuracy: mean(rs.map((r) => r.accuracy[t.name])), sd: sd(rs.map((r) => r.accuracy[t.name])) }]),
+    ),
     params: rs[0].params,
     msPerImage: mean(rs.map((r) => r.msPerImage)),
   });
@@ -138,16 +177,26 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
   const bar = (unfreeze: number) => {
     const [multi, single] = ['multi-task', 'single-task'].map((s) => rows.find((r) => r.setup === s && r.unfreeze === unfreeze)!);
     const worst = Math.max(...TASKS.map((t) => 100 * (single.tasks[t.name].accuracy - multi.tasks[t.name].accuracy)));
-    return { worstShortfallPoints: worst, met: worst <= BAR_POINTS && multi.params < single.params && multi.msPerImage < single.msPerImage };
+    return {
+      worstShortfallPoints: worst,
+      met: worst <= BAR_POINTS && multi.params < single.params && multi.msPerImage < single.msPerImage,
+    };
   };
   const [fine, frozen] = [bar(1), bar(0)];
-  const accuracy = (a: { accuracy: number; sd: number }) => (seeds.length > 1 ? `${pct(a.accuracy)} ± ${(100 * a.sd).toFixed(1)}` : pct(a.accuracy));
+  const accuracy = (a: { accuracy: number; sd: number }) =>
+    seeds.length > 1 ? `${pct(a.accuracy)} ± ${(100 * a.sd).toFixed(1)}` : pct(a.accuracy);
   const markdown = [
     `digits-in-scenes: ${IMAGES} images (${base.input.height}x${base.input.width}, 20% with one of their two labels), MobileNetV2 cut at ${base.suggestedCut}, a linear head per task; multi-task = one trunk and both heads trained jointly, single-task = one trunk and head per task (params and ms summed); top block fine-tuned = heads, then the trunk's top block (Conv_1) with the heads at a tenth of the rate; trunk frozen = the same runs after their first stage; same splits and budget (graft's defaults: up to ${BUDGET.epochs} epochs per stage, patience ${BUDGET.patience}, Adam ${BUDGET.learningRate}, batches of ${BUDGET.batchSize}); test accuracy on the samples labelled for the task (mean${seeds.length > 1 ? ' ± sd' : ''} over seeds ${seeds.join(', ')}); ms per image = whole models on TF.js, batch of ${TIMED}.`,
     '',
     table(
       ['setup', 'trunk', ...TASKS.map((t) => `${t.name} accuracy`), 'parameters', 'ms per image'],
-      rows.map((r) => [r.setup, r.trunk, ...TASKS.map((t) => accuracy(r.tasks[t.name])), r.params.toLocaleString('en-US'), r.msPerImage.toFixed(1)]),
+      rows.map((r) => [
+        r.setup,
+        r.trunk,
+        ...TASKS.map((t) => accuracy(r.tasks[t.name])),
+        r.params.toLocaleString('en-US'),
+        r.msPerImage.toFixed(1),
+      ]),
     ),
     '',
     `Bar (no task more than ${BAR_POINTS} points below its single-task model, fewer parameters, less inference time), top block fine-tuned: ${fine.met ? 'met' : 'not met'} (largest shortfall ${fine.worstShortfallPoints.toFixed(2)} points); trunk frozen: ${frozen.met ? 'met' : 'not met'} (${frozen.worstShortfallPoints.toFixed(2)} points).`,

@@ -23,7 +23,6 @@ interface Cell {
   trainSeconds: number;
 }
 
-
 async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
   const seeds = opts.seeds ?? [1, 2, 3];
   const base = await loadDigitsCnn();
@@ -49,7 +48,11 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
         await disposeGrafted(r.grafted);
       }
     }
-    const summary = (cells: Cell[]) => ({ accuracy: mean(cells.map((c) => c.accuracy)), trainSeconds: mean(cells.map((c) => c.trainSeconds)), runs: cells.map((c) => c.accuracy) });
+    const summary = (cells: Cell[]) => ({
+      accuracy: mean(cells.map((c) => c.accuracy)),
+      trainSeconds: mean(cells.map((c) => c.trainSeconds)),
+      runs: cells.map((c) => c.accuracy),
+    });
     rows.push({ labelsPerClass: n, transfer: summary(runs.transfer), scratch: summary(runs.scratch) });
   }
   const markdown = [
@@ -57,7 +60,14 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
     '',
     table(
       ['labels per class', 'transfer accuracy', 'scratch accuracy', 'gain (points)', 'transfer s', 'scratch s'],
-      rows.map((r) => [String(r.labelsPerClass), pct(r.transfer.accuracy), pct(r.scratch.accuracy), (100 * (r.transfer.accuracy - r.scratch.accuracy)).toFixed(1), r.transfer.trainSeconds.toFixed(1), r.scratch.trainSeconds.toFixed(1)]),
+      rows.map((r) => [
+        String(r.labelsPerClass),
+        pct(r.transfer.accuracy),
+        pct(r.scratch.accuracy),
+        (100 * (r.transfer.accuracy - r.scratch.accuracy)).toFixed(1),
+        r.transfer.trainSeconds.toFixed(1),
+        r.scratch.trainSeconds.toFixed(1),
+      ]),
     ),
   ].join('\n');
   return { json: { experiment: 'digits-transfer', seeds, rows }, markdown };

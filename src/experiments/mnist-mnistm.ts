@@ -49,15 +49,19 @@ export function backgroundDistance(set: ImageSet): ImageSet {
   return { ...set, pixels };
 }
 
-
 /** The split is fixed (seed 1) so features are computed once; seeds vary the adaptation training. */
-export async function data(size: ImageSet['size'], onStep?: (s: string) => void, prepare: (set: ImageSet) => ImageSet = (set) => set): Promise<AdaptData> {
+export async function data(
+  size: ImageSet['size'],
+  onStep?: (s: string) => void,
+  prepare: (set: ImageSet) => ImageSet = (set) => set,
+): Promise<AdaptData> {
   onStep?.('building MNIST-M');
   const [source, target] = await Promise.all([loadMnistRgb({}), loadMnistM({ seed: 1 })]);
   const order = shuffle(Array.from(source.labels.keys()), mulberry32(1));
   const half = Math.floor(order.length / 2);
   const [s, t] = [order.slice(0, half), order.slice(half)];
-  const take = async (set: ImageSet, idx: number[], from: number, n: number) => prepare(await resizeSet(subset(set, idx.slice(from, from + n)), size));
+  const take = async (set: ImageSet, idx: number[], from: number, n: number) =>
+    prepare(await resizeSet(subset(set, idx.slice(from, from + n)), size));
   onStep?.(`resizing to ${size.height}x${size.width}`);
   const z = SIZES;
   const unlabelled = await take(target, t, 0, z.target);
@@ -90,7 +94,12 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
         const input = method === 'target-oracle' ? d : { ...d, targetLabelled: undefined };
         const adaptation = method === 'dann-confusion' ? 'dann' : method;
         const adversary = method === 'dann-confusion' ? ('confusion' as const) : undefined;
-        const r = await runAdaptation(method === 'target-oracle' ? f : { ...f, targetLabelled: undefined }, input, adaptation, { seed, epochs: EPOCHS, selfTrain: SELF_TRAIN, adversary });
+        const r = await runAdaptation(method === 'target-oracle' ? f : { ...f, targetLabelled: undefined }, input, adaptation, {
+          seed,
+          epochs: EPOCHS,
+          selfTrain: SELF_TRAIN,
+          adversary,
+        });
         runs.set(method, [...(runs.get(method) ?? []), r]);
       }
     }
@@ -116,15 +125,31 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
     '',
     table(
       ['method', 'target accuracy', 'target macro-F1', 'source accuracy', 'gap closed', 'train s'],
-      rows.map((r) => [r.method, pct(r.target.accuracy), r.target.macroF1.toFixed(3), pct(r.source.accuracy), r.method === 'none' || r.method === 'target-oracle' ? '' : `${(closed(r.target.accuracy) * 100).toFixed(0)}%`, r.seconds.toFixed(1)]),
+      rows.map((r) => [
+        r.method,
+        pct(r.target.accuracy),
+        r.target.macroF1.toFixed(3),
+        pct(r.source.accuracy),
+        r.method === 'none' || r.method === 'target-oracle' ? '' : `${(closed(r.target.accuracy) * 100).toFixed(0)}%`,
+        r.seconds.toFixed(1),
+      ]),
     ),
     '',
     `gap closed = (method − none) / (target-oracle − none). Paper (Ganin et al. 2016, small CNN trained end to end): none ${pct(PAPER.none)}, DANN ${pct(PAPER.dann)}, oracle ${pct(PAPER.oracle)}: DANN closed ${(paperClosed * 100).toFixed(0)}%.`,
     `checkpoints: ${rows[0].checkpoint} (no target label is used).`,
-    ...rows.filter((r) => r.method !== 'none' && r.method !== 'target-oracle' && r.target.accuracy < none).map((r) => `negative transfer: ${r.method} ends below source-only on the target (${pct(r.target.accuracy)} < ${pct(none)}).`),
+    ...rows
+      .filter((r) => r.method !== 'none' && r.method !== 'target-oracle' && r.target.accuracy < none)
+      .map((r) => `negative transfer: ${r.method} ends below source-only on the target (${pct(r.target.accuracy)} < ${pct(none)}).`),
   ].join('\n');
   return {
-    json: { experiment: 'mnist-mnistm', variant, cut: f.cut, seeds, rows: rows.map(({ method, target, source }) => ({ method, target, source })), gapClosed: Object.fromEntries(rows.map((r) => [r.method, closed(r.target.accuracy)])) },
+    json: {
+      experiment: 'mnist-mnistm',
+      variant,
+      cut: f.cut,
+      seeds,
+      rows: rows.map(({ method, target, source }) => ({ method, target, source })),
+      gapClosed: Object.fromEntries(rows.map((r) => [r.method, closed(r.target.accuracy)])),
+    },
     markdown,
   };
 }

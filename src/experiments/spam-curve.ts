@@ -24,8 +24,8 @@ const SPLIT = { valFraction: 0.15, testFraction: 0.15 };
 /** The issue's bar: use-lite at least this much macro-F1 above scratch at 10 labels per class. */
 const BAR = 0.15;
 
-
-const macroF1 = (set: TextSet, probs: ArrayLike<number>) => classificationMetrics(set.labels, argmaxRows(probs, set.classes.length), set.classes).macroF1;
+const macroF1 = (set: TextSet, probs: ArrayLike<number>) =>
+  classificationMetrics(set.labels, argmaxRows(probs, set.classes.length), set.classes).macroF1;
 
 async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
   const seeds = opts.seeds ?? [1, 2, 3];
@@ -94,10 +94,13 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
     '',
     table(
       ['labels per class', ...SETUPS],
-      LABELS_PER_CLASS.map((n) => [String(n), ...SETUPS.map((s) => {
-        const r = rows.find((x) => x.base === s && x.labelsPerClass === n)!;
-        return `${r.macroF1.toFixed(3)} ± ${r.sd.toFixed(3)}`;
-      })]),
+      LABELS_PER_CLASS.map((n) => [
+        String(n),
+        ...SETUPS.map((s) => {
+          const r = rows.find((x) => x.base === s && x.labelsPerClass === n)!;
+          return `${r.macroF1.toFixed(3)} ± ${r.sd.toFixed(3)}`;
+        }),
+      ]),
     ),
     '',
     `Frozen bases (use-lite, glove-100d): a linear head, the linear probe with its L2 cross-validated on the training texts; scratch: TF-IDF logistic regression, its C cross-validated the same way; glove-100d+fine-tune: word vectors and head trained by Adam, stopped on as many validation texts per class as training texts ("all": the whole validation split).`,

@@ -24,7 +24,6 @@ type Method = (typeof METHODS)[number];
 const EPOCHS = 10;
 const SELF_TRAIN = { rounds: 2, threshold: 0.9 };
 
-
 function inGroups(corpus: TextSet, groups: string[]): number[] {
   return corpus.groups!.flatMap((g, i) => (groups.includes(g) ? [i] : []));
 }
@@ -53,7 +52,15 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
       const t = splitText(target, { seed, valFraction: 0, testFraction: 0.5 });
       // The oracle trains on labelled target mail, so it picks its checkpoint on target mail too.
       const o = splitText(t.train, { seed, valFraction: 0.15, testFraction: 0 });
-      const x = { train: take(s.train), val: take(s.val), test: take(s.test), target: take(t.train), evalTarget: take(t.test), oracle: take(o.train), oracleVal: take(o.val) };
+      const x = {
+        train: take(s.train),
+        val: take(s.val),
+        test: take(s.test),
+        target: take(t.train),
+        evalTarget: take(t.test),
+        oracle: take(o.train),
+        oracleVal: take(o.val),
+      };
       try {
         for (const method of METHODS) {
           opts.onStep?.(`${method}, seed ${seed}`);
@@ -62,7 +69,12 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
           const val = oracle ? { x: x.oracleVal, y: o.val.labels } : { x: x.val, y: s.val.labels };
           // The oracle's few hundred mails get as many steps as the source's thousands.
           const epochs = oracle ? Math.round((EPOCHS * s.train.texts.length) / o.train.texts.length) : EPOCHS;
-          const r = await trainAdaptation({ train, val }, x.target, 2, { method: oracle ? 'none' : method, seed, epochs, selfTrain: SELF_TRAIN });
+          const r = await trainAdaptation({ train, val }, x.target, 2, {
+            method: oracle ? 'none' : method,
+            seed,
+            epochs,
+            selfTrain: SELF_TRAIN,
+          });
           const sourceAccuracy = accuracyOn(r.model, x.test, s.test.labels);
           if (method === 'adabn') adaBN(r.model, x.target);
           const predicted = tf.tidy(() => (r.model.predict(x.evalTarget, { batchSize: 256 }) as tf.Tensor).argMax(1).dataSync());
@@ -93,7 +105,15 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
     '',
     table(
       ['method', 'target macro-F1', 'target accuracy', 'source accuracy', 'vs none'],
-      rows.map((r) => [r.method, r.target.macroF1.toFixed(3), pct(r.target.accuracy), pct(r.source.accuracy), r.method === 'none' || r.method === 'target-oracle' ? '' : `${r.target.macroF1 < none ? '' : '+'}${(r.target.macroF1 - none).toFixed(3)}${r.target.macroF1 < none ? ' (negative transfer)' : ''}`]),
+      rows.map((r) => [
+        r.method,
+        r.target.macroF1.toFixed(3),
+        pct(r.target.accuracy),
+        pct(r.source.accuracy),
+        r.method === 'none' || r.method === 'target-oracle'
+          ? ''
+          : `${r.target.macroF1 < none ? '' : '+'}${(r.target.macroF1 - none).toFixed(3)}${r.target.macroF1 < none ? ' (negative transfer)' : ''}`,
+      ]),
     ),
   ].join('\n');
   return { json: { experiment: 'spam-shift', seeds, rows }, markdown };

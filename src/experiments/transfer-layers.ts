@@ -31,14 +31,15 @@ async function defaultData(size: ImageSize, seed: number): Promise<Splits> {
   return { train: await resizeSet(s.train, size), val: await resizeSet(s.val, size), test: await resizeSet(s.test, size) };
 }
 
-
 async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
   const seeds = opts.seeds ?? [1, 2, 3];
   const seed = seeds[0];
   const base = await loadBase('mobilenet_v2');
   const data = opts.data ?? `mnist digits 5-9, ${DEFAULT_PER_CLASS} per class`;
   opts.onStep?.(`loading ${data}`);
-  const splits = opts.data ? await loadDataSplits(opts.data, { size: base.input, resize: base.resize, seed }) : await defaultData(base.input, seed);
+  const splits = opts.data
+    ? await loadDataSplits(opts.data, { size: base.input, resize: base.resize, seed })
+    : await defaultData(base.input, seed);
   opts.onStep?.('scoring every block output (LogME, H-score)');
   const ranking = await rankCuts(base, splits.train, { cuts: 'blocks', seed });
   // One head per seed at each cut (the split stays seed 1's): their mean accuracy is less noisy
@@ -60,20 +61,36 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
     await cache.clear();
     rmSync(cache.dir, { recursive: true, force: true });
   }
-  const tau = kendallTau(rows.map((r) => r.score), rows.map((r) => r.accuracy));
+  const tau = kendallTau(
+    rows.map((r) => r.score),
+    rows.map((r) => r.accuracy),
+  );
   const chosen = rows[0]; // rankCuts sorts by LogME
   const best = rows.reduce((a, b) => (b.accuracy > a.accuracy ? b : a));
   const suggested = rows.find((r) => r.cut === base.suggestedCut);
   const markdown = [
     `transfer-layers: mobilenet_v2 on ${data}, split by seed ${seed} (${splits.train.labels.length} training / ${splits.val.labels.length} validation images). Each block output: LogME of its globally pooled features on the training images, and the validation accuracy of a linear head trained there (started from the cross-validated linear probe, then up to ${HEAD.epochs} Adam epochs, patience ${HEAD.patience}; trunk frozen), mean over seeds ${seeds.join(', ')}. Sorted by score.`,
     '',
-    table(['cut', 'LogME', 'H-score', 'accuracy'], rows.map((r) => [r.cut, r.score.toFixed(4), r.hScore.toFixed(3), pct(r.accuracy)])),
+    table(
+      ['cut', 'LogME', 'H-score', 'accuracy'],
+      rows.map((r) => [r.cut, r.score.toFixed(4), r.hScore.toFixed(3), pct(r.accuracy)]),
+    ),
     '',
     `Kendall's tau (LogME vs accuracy): ${tau.toFixed(3)}`,
     `chosen by LogME: ${chosen.cut}, ${pct(chosen.accuracy)}; best: ${best.cut}, ${pct(best.accuracy)} (${((best.accuracy - chosen.accuracy) * 100).toFixed(1)} points from the chosen)${suggested ? `; the base's usual cut ${suggested.cut}: ${pct(suggested.accuracy)}` : ''}`,
   ].join('\n');
   return {
-    json: { experiment: 'transfer-layers', data, seeds, rows: rows.map(({ cut, score, accuracy }) => ({ cut, score, accuracy })), kendallTau: tau, chosen: chosen.cut, chosenAccuracy: chosen.accuracy, best: best.cut, bestAccuracy: best.accuracy },
+    json: {
+      experiment: 'transfer-layers',
+      data,
+      seeds,
+      rows: rows.map(({ cut, score, accuracy }) => ({ cut, score, accuracy })),
+      kendallTau: tau,
+      chosen: chosen.cut,
+      chosenAccuracy: chosen.accuracy,
+      best: best.cut,
+      bestAccuracy: best.accuracy,
+    },
     markdown,
   };
 }

@@ -30,7 +30,11 @@ export interface TasksGraftJson {
   versions: { graft: string; tfjs: string };
 }
 
-export async function saveTasks(g: GraftedTasks, out: string, extra: { force?: boolean; metrics?: Record<string, unknown>; training?: Record<string, unknown> } = {}): Promise<void> {
+export async function saveTasks(
+  g: GraftedTasks,
+  out: string,
+  extra: { force?: boolean; metrics?: Record<string, unknown>; training?: Record<string, unknown> } = {},
+): Promise<void> {
   const meta: TasksGraftJson = {
     kind: 'multi-task',
     tasks: g.tasks,

@@ -13,7 +13,15 @@ import { GraftError, usageError } from '../errors.js';
 import { writeDirAtomically } from '../io/atomic.js';
 import { fileHandler } from '../io/layers-files.js';
 import { restoreTfidf, type SavedTfidf } from '../train/tfidf.js';
-import { frozenClassifier, gloveClassifier, isTextBase, loadTextEncoder, tfidfClassifier, type TextClassifier, type TextMode } from '../train/text.js';
+import {
+  frozenClassifier,
+  gloveClassifier,
+  isTextBase,
+  loadTextEncoder,
+  tfidfClassifier,
+  type TextClassifier,
+  type TextMode,
+} from '../train/text.js';
 import { GRAFT_VERSION } from '../version.js';
 
 export interface TextGraftJson {
@@ -28,7 +36,11 @@ export interface TextGraftJson {
 
 const FILES = { meta: 'graft.json', model: 'model.json', vocabulary: 'vocabulary.json', tfidf: 'tfidf.json' };
 
-export async function saveTextClassifier(c: TextClassifier, out: string, extra: { force?: boolean; metrics?: Record<string, unknown>; training?: Record<string, unknown> } = {}): Promise<void> {
+export async function saveTextClassifier(
+  c: TextClassifier,
+  out: string,
+  extra: { force?: boolean; metrics?: Record<string, unknown>; training?: Record<string, unknown> } = {},
+): Promise<void> {
   const meta: TextGraftJson = {
     kind: 'text',
     labels: c.classes,
@@ -43,7 +55,10 @@ export async function saveTextClassifier(c: TextClassifier, out: string, extra: 
     if ('head' in parts) await parts.head.save(fileHandler(join(dir, FILES.model)));
     if ('glove' in parts) {
       await parts.glove.model.save(fileHandler(join(dir, FILES.model)));
-      await writeFile(join(dir, FILES.vocabulary), JSON.stringify({ maxTokens: parts.glove.maxTokens, words: parts.glove.vocabulary }) + '\n');
+      await writeFile(
+        join(dir, FILES.vocabulary),
+        JSON.stringify({ maxTokens: parts.glove.maxTokens, words: parts.glove.vocabulary }) + '\n',
+      );
     }
     if ('tfidf' in parts) await writeFile(join(dir, FILES.tfidf), JSON.stringify(parts.tfidf.toJSON()) + '\n');
     await writeFile(join(dir, FILES.meta), JSON.stringify(meta, null, 2) + '\n');
@@ -72,7 +87,8 @@ export async function loadTextClassifier(dir: string): Promise<{ classifier: Tex
     if (!existsSync(join(dir, file))) throw usageError(`${dir} is not a complete graft text model (${file} missing)`);
     return join(dir, file);
   };
-  if (meta.mode === 'scratch') return { classifier: tfidfClassifier(restoreTfidf(await readJson<SavedTfidf>(need(FILES.tfidf))), meta.labels), meta };
+  if (meta.mode === 'scratch')
+    return { classifier: tfidfClassifier(restoreTfidf(await readJson<SavedTfidf>(need(FILES.tfidf))), meta.labels), meta };
   const model = await tf.loadLayersModel(fileHandler(need(FILES.model)));
   if (meta.mode === 'fine-tuned') {
     const { maxTokens, words } = await readJson<{ maxTokens: number; words: string[] }>(need(FILES.vocabulary));

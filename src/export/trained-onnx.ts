@@ -38,7 +38,11 @@ interface NodeLike {
 }
 
 /** Prefix every tensor, node and initializer name of a graph (those in `rename` are renamed instead), so two graphs can share one namespace. */
-function prefixGraph(graph: { node?: NodeLike[] | null; initializer?: Named[] | null; output?: Named[] | null; input?: Named[] | null }, prefix: string, rename: Map<string, string>): void {
+function prefixGraph(
+  graph: { node?: NodeLike[] | null; initializer?: Named[] | null; output?: Named[] | null; input?: Named[] | null },
+  prefix: string,
+  rename: Map<string, string>,
+): void {
   const p = (n: string) => (n === '' ? n : (rename.get(n) ?? `${prefix}${n}`));
   for (const n of graph.node ?? []) {
     n.input = (n.input ?? []).map(p);
@@ -58,16 +62,29 @@ function joinTrunkAndHead(trunkBytes: Uint8Array, cut: string, layout: Layout, h
   const headInput = hg.input![0].name!;
   const trunkOpset = Math.max(...(trunk.opsetImport ?? []).filter((o) => !o.domain).map((o) => Number(o.version)));
   if (!JOINABLE_OPSETS.includes(trunkOpset)) {
-    throw usageError(`the trunk is ONNX opset ${trunkOpset}; graft joins trunk and head for opsets ${JOINABLE_OPSETS[0]}-${JOINABLE_OPSETS.at(-1)}`);
+    throw usageError(
+      `the trunk is ONNX opset ${trunkOpset}; graft joins trunk and head for opsets ${JOINABLE_OPSETS[0]}-${JOINABLE_OPSETS.at(-1)}`,
+    );
   }
-  const trunkNames = new Set([...(tg.node ?? []).flatMap((n) => [...(n.output ?? []), n.name ?? '']), ...(tg.initializer ?? []).map((t) => t.name ?? '')]);
-  if ([...trunkNames].some((n) => n.startsWith(HEAD_PREFIX))) throw usageError(`the trunk has names starting with ${HEAD_PREFIX}; cannot join the head to it`);
+  const trunkNames = new Set([
+    ...(tg.node ?? []).flatMap((n) => [...(n.output ?? []), n.name ?? '']),
+    ...(tg.initializer ?? []).map((t) => t.name ?? ''),
+  ]);
+  if ([...trunkNames].some((n) => n.startsWith(HEAD_PREFIX)))
+    throw usageError(`the trunk has names starting with ${HEAD_PREFIX}; cannot join the head to it`);
   // The head was exported from TF.js and takes NHWC features; an NCHW trunk's 4-D output is turned round.
   const rank = hg.input![0].type?.tensorType?.shape?.dim?.length ?? 2;
   const joined = `${HEAD_PREFIX}features`;
-  const bridge = layout === 'nchw' && rank === 4
-    ? onnx.NodeProto.create({ opType: 'Transpose', input: [cut], output: [joined], name: `${HEAD_PREFIX}to_nhwc`, attribute: [{ name: 'perm', ints: [0, 2, 3, 1], type: onnx.AttributeProto.AttributeType.INTS }] })
-    : onnx.NodeProto.create({ opType: 'Identity', input: [cut], output: [joined], name: joined });
+  const bridge =
+    layout === 'nchw' && rank === 4
+      ? onnx.NodeProto.create({
+          opType: 'Transpose',
+          input: [cut],
+          output: [joined],
+          name: `${HEAD_PREFIX}to_nhwc`,
+          attribute: [{ name: 'perm', ints: [0, 2, 3, 1], type: onnx.AttributeProto.AttributeType.INTS }],
+        })
+      : onnx.NodeProto.create({ opType: 'Identity', input: [cut], output: [joined], name: joined });
   prefixGraph(hg, HEAD_PREFIX, new Map([[headInput, joined]]));
   tg.node = [...(tg.node ?? []), bridge, ...(hg.node ?? [])];
   tg.initializer = [...(tg.initializer ?? []), ...(hg.initializer ?? [])];
@@ -87,7 +104,9 @@ export function trainedToOnnx(trained: Trained, trunkBytes?: Uint8Array): { byte
   let input = { name: 'input', layout: 'nhwc' as Layout };
   if (meta.trunk) {
     if (!meta.trunk.path.endsWith('.onnx') || !trunkBytes) {
-      throw usageError(`${meta.base} is a TF.js graph model: its frozen trunk cannot be exported to ONNX (export works for LayersModel and ONNX bases)`);
+      throw usageError(
+        `${meta.base} is a TF.js graph model: its frozen trunk cannot be exported to ONNX (export works for LayersModel and ONNX bases)`,
+      );
     }
     const layout = meta.trunk.layout ?? 'nhwc';
     bytes = joinTrunkAndHead(trunkBytes, meta.trunk.output, layout, head);
@@ -97,6 +116,13 @@ export function trainedToOnnx(trained: Trained, trunkBytes?: Uint8Array): { byte
   const output = onnx.ModelProto.decode(bytes).graph!.output![0].name!;
   return {
     bytes,
-    sidecar: { labels: meta.labels, input: { ...input, ...meta.input }, output, normalize: meta.normalize, resize: meta.resize, graft: { base: meta.base, cut: meta.cut } },
+    sidecar: {
+      labels: meta.labels,
+      input: { ...input, ...meta.input },
+      output,
+      normalize: meta.normalize,
+      resize: meta.resize,
+      graft: { base: meta.base, cut: meta.cut },
+    },
   };
 }

@@ -48,7 +48,11 @@ function trunkMeta(g: Grafted): GraftJson['trunk'] {
   return null;
 }
 
-export async function saveTrained(g: Grafted, out: string, extra: { force?: boolean; metrics?: Record<string, unknown>; training?: Record<string, unknown> } = {}): Promise<void> {
+export async function saveTrained(
+  g: Grafted,
+  out: string,
+  extra: { force?: boolean; metrics?: Record<string, unknown>; training?: Record<string, unknown> } = {},
+): Promise<void> {
   const meta: GraftJson = {
     labels: g.classes,
     input: g.base.input,
@@ -77,7 +81,8 @@ export async function saveTrained(g: Grafted, out: string, extra: { force?: bool
 export async function readModelMeta<T>(dir: string): Promise<T> {
   const metaPath = join(dir, 'graft.json');
   if (!existsSync(dir)) throw usageError(`model directory not found: ${dir}`);
-  if (!existsSync(metaPath) || !existsSync(join(dir, 'model.json'))) throw usageError(`${dir} is not a graft model (model.json and graft.json expected)`);
+  if (!existsSync(metaPath) || !existsSync(join(dir, 'model.json')))
+    throw usageError(`${dir} is not a graft model (model.json and graft.json expected)`);
   try {
     return JSON.parse(await readFile(metaPath, 'utf8')) as T;
   } catch (e) {

@@ -33,6 +33,7 @@ export function resolveCut(base: Base, cut: CutSpec = 'auto'): string {
   const name = asIndex !== undefined ? (base.model?.layers[asIndex]?.name ?? candidates[asIndex]) : asName;
   if (name && candidates.includes(name)) return name;
   const shown = candidates.length > 12 ? [...candidates.slice(0, 4), '…', ...candidates.slice(-8)] : candidates;
-  const what = name && base.model?.layers.some((l) => l.name === name) ? `layer "${name}" is not a cut point` : `cut layer "${cut}" not found`;
+  const what =
+    name && base.model?.layers.some((l) => l.name === name) ? `layer "${name}" is not a cut point` : `cut layer "${cut}" not found`;
   throw usageError(`${what} in ${base.name} (candidates: ${shown.join(', ')}; see graft inspect ${base.name})`);
 }

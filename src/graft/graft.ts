@@ -58,14 +58,25 @@ export async function graft(base: Base, opts: GraftOptions): Promise<Grafted> {
  * again): rebuilt from the architecture, every layer starts from its initialiser, then the trunk
  * takes the base's weights unless this is the scratch baseline.
  */
-export async function ownModel(base: Base, baseModel: tf.LayersModel, cut: string, outputs: (features: tf.SymbolicTensor) => tf.SymbolicTensor | tf.SymbolicTensor[], scratch = false): Promise<tf.LayersModel> {
-  const sketch = tf.model({ inputs: baseModel.inputs, outputs: outputs(ownOutput(baseModel.getLayer(cut))), name: `graft_${base.name.replace(/\W+/g, '_')}` });
+export async function ownModel(
+  base: Base,
+  baseModel: tf.LayersModel,
+  cut: string,
+  outputs: (features: tf.SymbolicTensor) => tf.SymbolicTensor | tf.SymbolicTensor[],
+  scratch = false,
+): Promise<tf.LayersModel> {
+  const sketch = tf.model({
+    inputs: baseModel.inputs,
+    outputs: outputs(ownOutput(baseModel.getLayer(cut))),
+    name: `graft_${base.name.replace(/\W+/g, '_')}`,
+  });
   const model = await tf.models.modelFromJSON({ modelTopology: sketch.toJSON(null, false) as tf.io.ModelJSON['modelTopology'] });
   const baseLayers = new Set(baseModel.layers);
   for (const layer of sketch.layers) if (!baseLayers.has(layer)) layer.dispose();
   if (!scratch) {
     for (const layer of model.layers) {
-      if (baseLayers.has(sketch.getLayer(layer.name)) && layer.weights.length) layer.setWeights(baseModel.getLayer(layer.name).getWeights());
+      if (baseLayers.has(sketch.getLayer(layer.name)) && layer.weights.length)
+        layer.setWeights(baseModel.getLayer(layer.name).getWeights());
     }
     inferenceModeBatchNorm(model, cut);
   }
@@ -77,7 +88,13 @@ export async function ownModel(base: Base, baseModel: tf.LayersModel, cut: strin
  * is a head trained on its outputs at the cut (any node of the graph), and `scratch` has nothing
  * to mean.
  */
-async function graftOnFrozen(base: Base, frozenTrunk: NonNullable<Base['frozenTrunk']>, cut: string, head: HeadSpec, opts: GraftOptions): Promise<Grafted> {
+async function graftOnFrozen(
+  base: Base,
+  frozenTrunk: NonNullable<Base['frozenTrunk']>,
+  cut: string,
+  head: HeadSpec,
+  opts: GraftOptions,
+): Promise<Grafted> {
   if (opts.scratch) throw usageError(`${base.name} is a frozen ${base.kind} model: it has no architecture to train from scratch`);
   const trunk = await frozenTrunk(cut);
   const probe = tf.zeros([1, base.input.height, base.input.width, base.input.channels]);
@@ -160,7 +177,6 @@ export function unfreezeBoundary(g: Grafted, blocks: number): string {
   while (boundary > 0 && !cuts.has(boundary)) boundary--;
   return g.model.layers[Math.max(0, boundary)].name;
 }
-
 
 /** Free what a graft owns: its model's weights and its trunk's session (the base is left alone). */
 export async function disposeGrafted(g: Grafted): Promise<void> {

@@ -18,7 +18,11 @@ export function applyHead(features: tf.SymbolicTensor, spec: HeadSpec, units: nu
   const p = o.prefix ?? '';
   let x = features;
   if (x.shape.length > 2) {
-    x = (spec.pool === 'flatten' ? tf.layers.flatten({ name: `${p}head_flatten` }) : tf.layers.globalAveragePooling2d({ name: `${p}head_pool` })).apply(x) as tf.SymbolicTensor;
+    x = (
+      spec.pool === 'flatten'
+        ? tf.layers.flatten({ name: `${p}head_flatten` })
+        : tf.layers.globalAveragePooling2d({ name: `${p}head_pool` })
+    ).apply(x) as tf.SymbolicTensor;
   }
   const dropout = spec.dropout ?? 0;
   const hidden = spec.kind === 'mlp' ? (spec.units ?? [128]) : [];
@@ -26,8 +30,11 @@ export function applyHead(features: tf.SymbolicTensor, spec: HeadSpec, units: nu
     x = tf.layers.dense({ units: u, activation: 'relu', name: `${p}head_dense_${i + 1}` }).apply(x) as tf.SymbolicTensor;
     if (dropout > 0) x = tf.layers.dropout({ rate: dropout, name: `${p}head_dropout_${i + 1}` }).apply(x) as tf.SymbolicTensor;
   });
-  if (spec.kind === 'linear' && dropout > 0) x = tf.layers.dropout({ rate: dropout, name: `${p}head_dropout` }).apply(x) as tf.SymbolicTensor;
-  return tf.layers.dense({ units, activation: o.activation ?? 'softmax', name: o.outputName ?? `${p}head_output` }).apply(x) as tf.SymbolicTensor;
+  if (spec.kind === 'linear' && dropout > 0)
+    x = tf.layers.dropout({ rate: dropout, name: `${p}head_dropout` }).apply(x) as tf.SymbolicTensor;
+  return tf.layers
+    .dense({ units, activation: o.activation ?? 'softmax', name: o.outputName ?? `${p}head_output` })
+    .apply(x) as tf.SymbolicTensor;
 }
 
 /** Parse `linear`, `mlp`, `mlp:256` or `mlp:256,64` (hidden units). */

@@ -26,14 +26,16 @@ const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
 /** Width of a task's output layer. */
 export function taskUnits(t: TaskSpec): number {
   if (t.kind === 'regression') return t.outputs ?? 1;
-  if (!t.classes || t.classes.length < (t.kind === 'classification' ? 2 : 1)) throw usageError(`task ${t.name}: a ${t.kind} task needs ${t.kind === 'classification' ? 'at least 2 classes' : 'classes'}`);
+  if (!t.classes || t.classes.length < (t.kind === 'classification' ? 2 : 1))
+    throw usageError(`task ${t.name}: a ${t.kind} task needs ${t.kind === 'classification' ? 'at least 2 classes' : 'classes'}`);
   return t.classes.length;
 }
 
 export function checkTasks(tasks: TaskSpec[]): void {
   if (!tasks.length) throw usageError('a multi-task model needs at least one task');
   for (const t of tasks) {
-    if (!NAME.test(t.name)) throw usageError(`task name ${JSON.stringify(t.name)} must start with a letter and hold only letters, digits, _ and -`);
+    if (!NAME.test(t.name))
+      throw usageError(`task name ${JSON.stringify(t.name)} must start with a letter and hold only letters, digits, _ and -`);
     taskUnits(t);
   }
   const dup = tasks.find((t, i) => tasks.findIndex((u) => u.name === t.name) !== i);
@@ -43,11 +45,19 @@ export function checkTasks(tasks: TaskSpec[]): void {
 /** The heads on `features`, one output per task, named after it. */
 export function applyTaskHeads(features: tf.SymbolicTensor, tasks: TaskSpec[], head: HeadSpec): tf.SymbolicTensor[] {
   checkTasks(tasks);
-  return tasks.map((t) => applyHead(features, head, taskUnits(t), { activation: ACTIVATION[t.kind], prefix: `${t.name}_`, outputName: t.name }));
+  return tasks.map((t) =>
+    applyHead(features, head, taskUnits(t), { activation: ACTIVATION[t.kind], prefix: `${t.name}_`, outputName: t.name }),
+  );
 }
 
 /** A model from `input` through a shared part ending at `features` to every task's head. */
-export function multiTaskModel(input: tf.SymbolicTensor, features: tf.SymbolicTensor, tasks: TaskSpec[], head: HeadSpec, name = 'multi_task'): tf.LayersModel {
+export function multiTaskModel(
+  input: tf.SymbolicTensor,
+  features: tf.SymbolicTensor,
+  tasks: TaskSpec[],
+  head: HeadSpec,
+  name = 'multi_task',
+): tf.LayersModel {
   return tf.model({ inputs: input, outputs: applyTaskHeads(features, tasks, head), name });
 }
 

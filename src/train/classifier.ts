@@ -57,7 +57,17 @@ export async function trainClassifier(o: ClassifierOptions): Promise<ClassifierR
   const base = typeof o.base === 'string' ? await loadBase(o.base) : o.base;
   const splits =
     typeof o.data === 'string'
-      ? await loadDataSplits(o.data, { size: base.input, resize: base.resize, strict: o.strict, stream: o.stream, classes: o.classes, onSkip: o.onSkip, onProgress: o.onLoad, seed, perClass: o.perClass })
+      ? await loadDataSplits(o.data, {
+          size: base.input,
+          resize: base.resize,
+          strict: o.strict,
+          stream: o.stream,
+          classes: o.classes,
+          onSkip: o.onSkip,
+          onProgress: o.onLoad,
+          seed,
+          perClass: o.perClass,
+        })
       : o.data;
   const cutChoice = await chooseCut(base, splits, o);
   return withSeed(seed, async () => {

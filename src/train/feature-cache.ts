@@ -65,7 +65,8 @@ export class FeatureCache {
   constructor(options: FeatureCacheOptions = {}) {
     this.dir = options.dir ?? defaultDir();
     this.maxBytes = options.maxBytes ?? defaultMaxBytes();
-    if (!Number.isFinite(this.maxBytes) || this.maxBytes <= 0) throw usageError(`cache size limit must be a positive number of bytes, got ${this.maxBytes}`);
+    if (!Number.isFinite(this.maxBytes) || this.maxBytes <= 0)
+      throw usageError(`cache size limit must be a positive number of bytes, got ${this.maxBytes}`);
   }
 
   async getMany(keys: string[]): Promise<(Float32Array | undefined)[]> {

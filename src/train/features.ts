@@ -53,7 +53,11 @@ async function run(trunk: FrozenTrunk, input: Input): Promise<{ data: Float32Arr
  * The frozen part's outputs for every image of `set`, as one tensor. Batch k+1 is looked up in the
  * cache, decoded and normalised while the trunk works on batch k; only cache misses reach the trunk.
  */
-export async function extractFeatures(trunk: FrozenTrunk, set: ImageSet, o: ExtractOptions): Promise<{ features: tf.Tensor; stats: ExtractStats }> {
+export async function extractFeatures(
+  trunk: FrozenTrunk,
+  set: ImageSet,
+  o: ExtractOptions,
+): Promise<{ features: tf.Tensor; stats: ExtractStats }> {
   const batchSize = o.batchSize ?? 64;
   const n = set.labels.length;
   const { height, width, channels } = set.size;
@@ -65,7 +69,10 @@ export async function extractFeatures(trunk: FrozenTrunk, set: ImageSet, o: Extr
   const rows: (Float32Array | undefined)[] = new Array(n);
   const stats: ExtractStats = { computed: 0, cached: 0 };
   // A streamed set's images are known by their files' bytes, so hits need no decoding at all.
-  const keyOf = (k: number) => (set.stream ? digest(prep, 'file', DECODER, set.stream.resize, set.stream.digests[k]) : digest(prep, set.pixels.subarray(k * per, (k + 1) * per)));
+  const keyOf = (k: number) =>
+    set.stream
+      ? digest(prep, 'file', DECODER, set.stream.resize, set.stream.digests[k])
+      : digest(prep, set.pixels.subarray(k * per, (k + 1) * per));
   let inflight: Promise<void> = Promise.resolve();
   for (let i = 0; i < n; i += batchSize) {
     const idx = range(i, Math.min(n, i + batchSize));
@@ -109,6 +116,12 @@ export async function extractFeatures(trunk: FrozenTrunk, set: ImageSet, o: Extr
  * Any predictor (a whole graft, a LayersModel) over a set in batches, memory bounded by the batch:
  * extractFeatures without a cache.
  */
-export async function predictSet(model: Predictor, set: ImageSet, normalize: Normalize, batchSize = 32, onBatch?: (done: number, total: number) => void): Promise<tf.Tensor> {
+export async function predictSet(
+  model: Predictor,
+  set: ImageSet,
+  normalize: Normalize,
+  batchSize = 32,
+  onBatch?: (done: number, total: number) => void,
+): Promise<tf.Tensor> {
   return (await extractFeatures({ predict: (x) => model.predict(x), id: '' }, set, { normalize, batchSize, onBatch })).features;
 }

@@ -93,7 +93,13 @@ class RestoreBest extends tf.Callback {
   }
 }
 
-export async function fitStage(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, val: [tf.Tensor, tf.Tensor] | undefined, opts: FitOptions): Promise<StageResult> {
+export async function fitStage(
+  model: tf.LayersModel,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  val: [tf.Tensor, tf.Tensor] | undefined,
+  opts: FitOptions,
+): Promise<StageResult> {
   const started = performance.now();
   model.compile({ optimizer: tf.train.adam(opts.learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   const best = new RestoreBest(opts);
@@ -106,12 +112,25 @@ export async function fitStage(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor
       best.startFrom(model, num(scores[0]));
       tf.dispose(scores);
     }
-    await model.fit(x, y, { epochs: opts.epochs, batchSize: opts.batchSize, validationData: validation, shuffle: true, verbose: 0, callbacks: [best] });
+    await model.fit(x, y, {
+      epochs: opts.epochs,
+      batchSize: opts.batchSize,
+      validationData: validation,
+      shuffle: true,
+      verbose: 0,
+      callbacks: [best],
+    });
     best.restore(model);
   } finally {
     best.dispose();
     // The optimizer's slots (Adam's moments) are not needed once the stage is over.
     model.optimizer.dispose();
   }
-  return { stage: opts.stage, epochsRun: best.epochsRun, bestEpoch: best.bestEpoch, bestValLoss: best.best, seconds: (performance.now() - started) / 1000 };
+  return {
+    stage: opts.stage,
+    epochsRun: best.epochsRun,
+    bestEpoch: best.bestEpoch,
+    bestValLoss: best.best,
+    seconds: (performance.now() - started) / 1000,
+  };
 }

@@ -62,7 +62,11 @@ export function trainablePart(g: Grafted, boundary: string): tf.LayersModel {
 }
 
 /** The graft's frozen part up to `boundary` (inclusive), ready to predict. */
-export async function frozenPart(g: Pick<Grafted, 'model' | 'trunk'> & { base?: Pick<Grafted['base'], 'kind'> }, boundary: string, engine: Engine = 'auto'): Promise<FrozenPart> {
+export async function frozenPart(
+  g: Pick<Grafted, 'model' | 'trunk'> & { base?: Pick<Grafted['base'], 'kind'> },
+  boundary: string,
+  engine: Engine = 'auto',
+): Promise<FrozenPart> {
   if (g.trunk) return frozenTrunkPart(g, g.trunk, boundary);
   const below = modelBelow(g.model, boundary);
   const id = layersDigest(below);
@@ -111,7 +115,11 @@ export async function frozenPart(g: Pick<Grafted, 'model' | 'trunk'> & { base?: 
 }
 
 /** A frozen base's trunk, followed by the head's weightless layers up to `boundary` when it lies in the head. */
-function frozenTrunkPart(g: Pick<Grafted, 'model'> & { base?: Pick<Grafted['base'], 'kind'> }, trunk: FrozenTrunk, boundary: string): FrozenPart {
+function frozenTrunkPart(
+  g: Pick<Grafted, 'model'> & { base?: Pick<Grafted['base'], 'kind'> },
+  trunk: FrozenTrunk,
+  boundary: string,
+): FrozenPart {
   const engine = g.base?.kind === 'onnx' ? 'onnx' : 'graph';
   if (!hasLayer(g.model, boundary)) return { ...trunk, engine };
   const head = modelBelow(g.model, boundary);

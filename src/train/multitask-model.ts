@@ -42,7 +42,15 @@ export async function trainMultiTaskModel(o: MultiTaskModelOptions): Promise<Mul
   const base = typeof o.base === 'string' ? await loadBase(o.base) : o.base;
   let data: { splits: MultiTaskSplits; tasks: TaskSpec[] };
   if (typeof o.data === 'string') {
-    const loaded = await loadMultiTask(o.data, { tasks: o.tasks ?? [], size: base.input, resize: base.resize, strict: o.strict, onSkip: o.onSkip, onProgress: o.onLoad, seed });
+    const loaded = await loadMultiTask(o.data, {
+      tasks: o.tasks ?? [],
+      size: base.input,
+      resize: base.resize,
+      strict: o.strict,
+      onSkip: o.onSkip,
+      onProgress: o.onLoad,
+      seed,
+    });
     data = { splits: splitMultiTask(loaded.set, { seed }), tasks: loaded.tasks };
   } else data = o.data;
   const { splits, tasks } = data;
@@ -51,7 +59,10 @@ export async function trainMultiTaskModel(o: MultiTaskModelOptions): Promise<Mul
     try {
       const training = await trainTasks(grafted, splits, { ...o, seed });
       const evalOptions = { engine: o.engine, cache: o.cache };
-      const metrics = { val: await evaluateTasks(grafted, splits.val, evalOptions), test: await evaluateTasks(grafted, splits.test, evalOptions) };
+      const metrics = {
+        val: await evaluateTasks(grafted, splits.val, evalOptions),
+        test: await evaluateTasks(grafted, splits.test, evalOptions),
+      };
       const counts = { train: splits.train.ids.length, val: splits.val.ids.length, test: splits.test.ids.length };
       return { grafted, training, metrics, counts };
     } catch (e) {

@@ -76,12 +76,24 @@ const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
  * loss is the sum of the tasks' losses, weighted by fixed weights, unweighted under learned ones
  * (so epochs compare while the weights move).
  */
-export async function fitMultiTask(model: tf.LayersModel, train: MultiTaskData, val: MultiTaskData, o: MultiTaskFitOptions): Promise<MultiTaskFitResult> {
+export async function fitMultiTask(
+  model: tf.LayersModel,
+  train: MultiTaskData,
+  val: MultiTaskData,
+  o: MultiTaskFitOptions,
+): Promise<MultiTaskFitResult> {
   const p = { ...TRAIN_DEFAULTS, ...o };
   const tasks = o.kinds.length;
-  if (model.outputs.length !== tasks || train.targets.length !== tasks || val.targets.length !== tasks) throw usageError(`${model.outputs.length} outputs, ${train.targets.length} training and ${val.targets.length} validation targets for ${tasks} tasks`);
-  const weighting: TaskWeighting = o.weights === 'uncertainty' ? uncertaintyWeights(tasks) : { kind: 'fixed', weights: o.weights ?? new Array<number>(tasks).fill(1) };
-  const variables = [...model.trainableWeights.map((w) => w.read() as tf.Variable), ...(weighting.kind === 'uncertainty' ? [weighting.logVariance] : [])];
+  if (model.outputs.length !== tasks || train.targets.length !== tasks || val.targets.length !== tasks)
+    throw usageError(
+      `${model.outputs.length} outputs, ${train.targets.length} training and ${val.targets.length} validation targets for ${tasks} tasks`,
+    );
+  const weighting: TaskWeighting =
+    o.weights === 'uncertainty' ? uncertaintyWeights(tasks) : { kind: 'fixed', weights: o.weights ?? new Array<number>(tasks).fill(1) };
+  const variables = [
+    ...model.trainableWeights.map((w) => w.read() as tf.Variable),
+    ...(weighting.kind === 'uncertainty' ? [weighting.logVariance] : []),
+  ];
   const optimizer = tf.train.adam(p.learningRate);
   const rand = mulberry32(p.seed ?? 0);
   const started = performance.now();
@@ -96,7 +108,10 @@ export async function fitMultiTask(model: tf.LayersModel, train: MultiTaskData, 
   try {
     for (let epoch = 1; epoch <= p.epochs; epoch++) {
       epochsRun = epoch;
-      const order = shuffle(Array.from({ length: n }, (_, i) => i), rand);
+      const order = shuffle(
+        Array.from({ length: n }, (_, i) => i),
+        rand,
+      );
       let lossSum = 0;
       for (let s = 0; s < n; s += p.batchSize) {
         const idx = tf.tensor1d(order.slice(s, s + p.batchSize), 'int32');
@@ -123,7 +138,14 @@ export async function fitMultiTask(model: tf.LayersModel, train: MultiTaskData, 
       } else if (epoch - best.epoch >= p.patience) break;
     }
     model.setWeights(best.weights);
-    return { epochsRun, bestEpoch: best.epoch, bestValLoss: best.valLoss, taskValLosses: best.taskValLosses, weights: taskWeights(o.kinds, weighting), seconds: (performance.now() - started) / 1000 };
+    return {
+      epochsRun,
+      bestEpoch: best.epoch,
+      bestValLoss: best.valLoss,
+      taskValLosses: best.taskValLosses,
+      weights: taskWeights(o.kinds, weighting),
+      seconds: (performance.now() - started) / 1000,
+    };
   } finally {
     tf.dispose(best.weights);
     optimizer.dispose();
@@ -151,12 +173,26 @@ export function taskTargets(set: MultiTaskSet, tasks: TaskSpec[]): tf.Tensor[] {
 }
 
 /** The trunk's outputs at `boundary` for each set, on the single-task path's frozen part (ONNX Runtime when it loads, the feature cache when given). */
-async function trunkFeatures(g: TasksModel, boundary: string, sets: MultiTaskSet[], o: { engine?: Engine; cache?: FeatureCache; onFeatures?: (done: number, total: number) => void }): Promise<tf.Tensor[]> {
+async function trunkFeatures(
+  g: TasksModel,
+  boundary: string,
+  sets: MultiTaskSet[],
+  o: { engine?: Engine; cache?: FeatureCache; onFeatures?: (done: number, total: number) => void },
+): Promise<tf.Tensor[]> {
   const part = await frozenPart(g, boundary, o.engine);
   const out: tf.Tensor[] = [];
   try {
     for (const [i, set] of sets.entries()) {
-      out.push((await extractFeatures(part, imagesOf(set), { normalize: normalizeOf(g), batchSize: 64, cache: o.cache, onBatch: i === 0 ? o.onFeatures : undefined })).features);
+      out.push(
+        (
+          await extractFeatures(part, imagesOf(set), {
+            normalize: normalizeOf(g),
+            batchSize: 64,
+            cache: o.cache,
+            onBatch: i === 0 ? o.onFeatures : undefined,
+          })
+        ).features,
+      );
     }
     return out;
   } catch (e) {
@@ -168,7 +204,8 @@ async function trunkFeatures(g: TasksModel, boundary: string, sets: MultiTaskSet
 }
 
 /** What evaluation and training need of a multi-task model: a grafted one or one loaded from disk. */
-export type TasksModel = Pick<GraftedTasks, 'model' | 'tasks' | 'frozenTo'> & ({ base: GraftedTasks['base'] } | { normalize: Normalize; base?: undefined });
+export type TasksModel = Pick<GraftedTasks, 'model' | 'tasks' | 'frozenTo'> &
+  ({ base: GraftedTasks['base'] } | { normalize: Normalize; base?: undefined });
 const normalizeOf = (g: TasksModel): Normalize => (g.base ? g.base.normalize : g.normalize);
 
 export interface TasksTrainOptions extends Omit<MultiTaskFitOptions, 'kinds' | 'keepInitial'> {
@@ -199,7 +236,11 @@ export interface TasksTrainResult {
  * blocks of the shared trunk and every head together at a tenth of the learning rate, kept only
  * if they beat the heads alone on validation. Each stage fits every task jointly (fitMultiTask).
  */
-export async function trainTasks(g: GraftedTasks, data: { train: MultiTaskSet; val: MultiTaskSet }, o: TasksTrainOptions = {}): Promise<TasksTrainResult> {
+export async function trainTasks(
+  g: GraftedTasks,
+  data: { train: MultiTaskSet; val: MultiTaskSet },
+  o: TasksTrainOptions = {},
+): Promise<TasksTrainResult> {
   const unfreeze = o.unfreeze ?? TRAIN_DEFAULTS.unfreeze;
   if (!(Number.isInteger(unfreeze) && unfreeze >= 0)) throw usageError(`unfreeze must be a whole number >= 0, got ${unfreeze}`);
   const started = performance.now();
@@ -216,7 +257,12 @@ export async function trainTasks(g: GraftedTasks, data: { train: MultiTaskSet; v
     let above: tf.LayersModel | undefined;
     try {
       above = modelAbove(g.model, boundary);
-      const r = await fitMultiTask(above, { x, targets }, { x: xVal, targets: valTargets }, { ...o, learningRate: lr, kinds: g.tasks.map((t) => t.kind), keepInitial: stage === 'fine-tune' });
+      const r = await fitMultiTask(
+        above,
+        { x, targets },
+        { x: xVal, targets: valTargets },
+        { ...o, learningRate: lr, kinds: g.tasks.map((t) => t.kind), keepInitial: stage === 'fine-tune' },
+      );
       stages.push({ ...r, stage, boundary, featureSeconds });
       if (stage === 'fine-tune' && r.bestEpoch > 0) g.frozenTo = boundary;
       await o.onStageEnd?.(stage);
@@ -258,7 +304,11 @@ export interface TaskMetrics {
 }
 
 /** Each task's outputs on every image of `set`: the frozen part (cached), then the rest in TF.js. */
-export async function predictTasks(g: TasksModel, set: MultiTaskSet, o: { engine?: Engine; cache?: FeatureCache; onFeatures?: (done: number, total: number) => void } = {}): Promise<tf.Tensor[]> {
+export async function predictTasks(
+  g: TasksModel,
+  set: MultiTaskSet,
+  o: { engine?: Engine; cache?: FeatureCache; onFeatures?: (done: number, total: number) => void } = {},
+): Promise<tf.Tensor[]> {
   const [x] = await trunkFeatures(g, g.frozenTo, [set], o);
   const above = modelAbove(g.model, g.frozenTo);
   try {
@@ -281,16 +331,26 @@ export function taskMetrics(tasks: TaskSpec[], set: MultiTaskSet, outputs: tf.Te
     if (labels.kind === 'classification') {
       const rows = Array.from(labels.labels.keys()).filter((i) => labels.labels[i] >= 0);
       const predicted = argmaxRows(p, units);
-      const metrics = classificationMetrics(rows.map((i) => labels.labels[i]), rows.map((i) => predicted[i]), labels.classes);
+      const metrics = classificationMetrics(
+        rows.map((i) => labels.labels[i]),
+        rows.map((i) => predicted[i]),
+        labels.classes,
+      );
       return { task: t.name, kind: t.kind, n: rows.length, accuracy: metrics.accuracy, macroF1: metrics.macroF1, metrics };
     }
     const rows = Array.from({ length: n }, (_, i) => i).filter((i) => !Number.isNaN(labels.targets[i * units]));
     const at = (i: number, j: number) => i * units + j;
     if (labels.kind === 'multi-label') {
-      const exact = rows.filter((i) => Array.from({ length: units }, (_, j) => j).every((j) => (p[at(i, j)] >= 0.5 ? 1 : 0) === labels.targets[at(i, j)])).length;
+      const exact = rows.filter((i) =>
+        Array.from({ length: units }, (_, j) => j).every((j) => (p[at(i, j)] >= 0.5 ? 1 : 0) === labels.targets[at(i, j)]),
+      ).length;
       return { task: t.name, kind: t.kind, n: rows.length, accuracy: exact / Math.max(1, rows.length) };
     }
-    const se = rows.reduce((a, i) => a + Array.from({ length: units }, (_, j) => (p[at(i, j)] - labels.targets[at(i, j)]) ** 2).reduce((b, c) => b + c, 0) / units, 0);
+    const se = rows.reduce(
+      (a, i) =>
+        a + Array.from({ length: units }, (_, j) => (p[at(i, j)] - labels.targets[at(i, j)]) ** 2).reduce((b, c) => b + c, 0) / units,
+      0,
+    );
     return { task: t.name, kind: t.kind, n: rows.length, mse: se / Math.max(1, rows.length) };
   });
   // Tasks with no labelled sample here have no accuracy to average; NaN when no task has one.
@@ -302,7 +362,11 @@ export function taskMetrics(tasks: TaskSpec[], set: MultiTaskSet, outputs: tf.Te
  * Every task's metrics on `set` (classification labels in the task's class order; see
  * relabelTasks), and their aggregate. The trunk runs as in training (its frozen part, cached).
  */
-export async function evaluateTasks(g: TasksModel, set: MultiTaskSet, o: { engine?: Engine; cache?: FeatureCache; onFeatures?: (done: number, total: number) => void } = {}): Promise<{ tasks: TaskMetrics[]; meanAccuracy: number }> {
+export async function evaluateTasks(
+  g: TasksModel,
+  set: MultiTaskSet,
+  o: { engine?: Engine; cache?: FeatureCache; onFeatures?: (done: number, total: number) => void } = {},
+): Promise<{ tasks: TaskMetrics[]; meanAccuracy: number }> {
   const outputs = await predictTasks(g, set, o);
   try {
     return taskMetrics(g.tasks, set, outputs);

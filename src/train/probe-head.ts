@@ -33,7 +33,13 @@ function linearHead(above: tf.LayersModel, features: tf.Tensor): tf.layers.Layer
  * When `above` is a linear softmax head on `x`, set its weights to the cross-validated linear
  * probe's solution and say how it was chosen; otherwise leave it and return undefined.
  */
-export async function initHeadByProbe(above: tf.LayersModel, x: tf.Tensor, labels: Int32Array, classes: number, seed = 0): Promise<ProbeHeadReport | undefined> {
+export async function initHeadByProbe(
+  above: tf.LayersModel,
+  x: tf.Tensor,
+  labels: Int32Array,
+  classes: number,
+  seed = 0,
+): Promise<ProbeHeadReport | undefined> {
   const dense = linearHead(above, x);
   // Cross-validation needs every class in every fold.
   const counts = new Array<number>(classes).fill(0);

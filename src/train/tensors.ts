@@ -6,7 +6,13 @@ import { bytesPerImage, decodeImageFile } from '../data/images.js';
 import { GraftError } from '../errors.js';
 
 /** Pixels (uint8, NHWC) as normalised floats: (pixel/255 - mean) / std. */
-function normalizePixels(pixels: Uint8Array, n: number, set: Pick<ImageSet, 'size'>, normalize: Normalize, pick: (k: number) => number): Float32Array {
+function normalizePixels(
+  pixels: Uint8Array,
+  n: number,
+  set: Pick<ImageSet, 'size'>,
+  normalize: Normalize,
+  pick: (k: number) => number,
+): Float32Array {
   const { height, width, channels } = set.size;
   const per = height * width * channels;
   const out = new Float32Array(n * per);
@@ -23,13 +29,18 @@ function normalizePixels(pixels: Uint8Array, n: number, set: Pick<ImageSet, 'siz
   return out;
 }
 
-const asTensor = (data: Float32Array, n: number, { height, width, channels }: ImageSet['size']) => tf.tensor4d(data, [n, height, width, channels]);
+const asTensor = (data: Float32Array, n: number, { height, width, channels }: ImageSet['size']) =>
+  tf.tensor4d(data, [n, height, width, channels]);
 
 /** Images (all, or the given indices) of an in-memory set as a normalised float NHWC tensor. */
 export function imagesToTensor(set: ImageSet, normalize: Normalize, indices?: ArrayLike<number>): tf.Tensor4D {
   if (set.stream) throw new Error('a streamed set is read batch by batch: use batchToTensor');
   const n = indices ? indices.length : set.labels.length;
-  return asTensor(normalizePixels(set.pixels, n, set, normalize, (k) => (indices ? indices[k] : k)), n, set.size);
+  return asTensor(
+    normalizePixels(set.pixels, n, set, normalize, (k) => (indices ? indices[k] : k)),
+    n,
+    set.size,
+  );
 }
 
 /**

@@ -46,7 +46,10 @@ export async function embedTexts(encoder: TextEncoder, texts: string[], o: Embed
   if (missing.length) {
     const fresh = await encoder.embed(
       missing.map((i) => texts[i]),
-      { onProgress: (done) => o.onProgress?.(texts.length - missing.length + done, texts.length), onTruncate: (k) => o.onTruncate?.(missing[k]) },
+      {
+        onProgress: (done) => o.onProgress?.(texts.length - missing.length + done, texts.length),
+        onTruncate: (k) => o.onTruncate?.(missing[k]),
+      },
     );
     const rows = (await fresh.data()) as Float32Array;
     fresh.dispose();
@@ -98,7 +101,15 @@ export async function fitTextHead(train: Labelled, classes: number, val: Labelle
   const yVal = val && oneHot(val.labels, classes);
   try {
     const stage = await withSeed(p.seed, () =>
-      fitStage(head, train.x, y, val && [val.x, yVal!], { stage: 'head', epochs: p.epochs, learningRate: p.learningRate, batchSize: p.batchSize, patience: p.patience, keepInitial: true, onEpoch: p.onEpoch }),
+      fitStage(head, train.x, y, val && [val.x, yVal!], {
+        stage: 'head',
+        epochs: p.epochs,
+        learningRate: p.learningRate,
+        batchSize: p.batchSize,
+        patience: p.patience,
+        keepInitial: true,
+        onEpoch: p.onEpoch,
+      }),
     );
     return { head, probe, stage };
   } finally {
@@ -127,7 +138,12 @@ export interface GloveFineTuned extends GloveClassifierModel {
  * vectors, the OOV vector and the head together at a tenth of the learning rate (the image
  * path's fine-tuning rate), kept only if they beat the frozen start on validation loss.
  */
-export async function fineTuneGlove(glove: GloveVectors, train: TextSet, val: TextSet, o: HeadTrainOptions & { onTruncate?: (id: string) => void } = {}): Promise<GloveFineTuned> {
+export async function fineTuneGlove(
+  glove: GloveVectors,
+  train: TextSet,
+  val: TextSet,
+  o: HeadTrainOptions & { onTruncate?: (id: string) => void } = {},
+): Promise<GloveFineTuned> {
   const p = { ...TRAIN_DEFAULTS, ...o };
   const classes = train.classes.length;
   const text = gloveTextModel(glove, train.texts, { fineTune: false });
@@ -139,9 +155,21 @@ export async function fineTuneGlove(glove: GloveVectors, train: TextSet, val: Te
   try {
     const head = await fitTextHead({ x: pooled[0], labels: train.labels }, classes, { x: pooled[1], labels: val.labels }, o);
     text.model.getLayer('glove_vectors').trainable = true;
-    const model = tf.model({ inputs: text.model.inputs, outputs: head.head.apply(text.model.outputs[0]) as tf.SymbolicTensor, name: 'glove_classifier' });
+    const model = tf.model({
+      inputs: text.model.inputs,
+      outputs: head.head.apply(text.model.outputs[0]) as tf.SymbolicTensor,
+      name: 'glove_classifier',
+    });
     const stage = await withSeed(p.seed, () =>
-      fitStage(model, idsTrain, y, [idsVal, yVal], { stage: 'fine-tune', epochs: p.epochs, learningRate: p.learningRate / 10, batchSize: p.batchSize, patience: p.patience, keepInitial: true, onEpoch: p.onEpoch }),
+      fitStage(model, idsTrain, y, [idsVal, yVal], {
+        stage: 'fine-tune',
+        epochs: p.epochs,
+        learningRate: p.learningRate / 10,
+        batchSize: p.batchSize,
+        patience: p.patience,
+        keepInitial: true,
+        onEpoch: p.onEpoch,
+      }),
     );
     return { vocabulary: text.vocabulary, maxTokens: text.maxTokens, ids: text.ids, model, head, stage };
   } finally {
@@ -247,7 +275,11 @@ export async function trainText(train: TextSet, val: TextSet | undefined, o: Tex
     if (o.base !== GLOVE_NAME) throw usageError(`only ${GLOVE_NAME} can be fine-tuned (${o.base} is a frozen graph)`);
     if (!val?.texts.length) throw usageError('fine-tuning needs validation texts to decide when to stop');
     const glove = await fineTuneGlove(await loadGlove(), train, val, o);
-    return { classifier: gloveClassifier(glove, train.classes), report: { probe: glove.head.probe, head: glove.head.stage, fineTune: glove.stage }, seconds: seconds() };
+    return {
+      classifier: gloveClassifier(glove, train.classes),
+      report: { probe: glove.head.probe, head: glove.head.stage, fineTune: glove.stage },
+      seconds: seconds(),
+    };
   }
   const encoder = await loadTextEncoder(o.base);
   const embed = async (set: TextSet, progress?: EmbedOptions['onProgress']) =>
@@ -257,7 +289,11 @@ export async function trainText(train: TextSet, val: TextSet | undefined, o: Tex
   const xVal = val && (await embed(val, (done) => o.onEmbed?.(train.texts.length + done, total)));
   try {
     const fit = await fitTextHead({ x, labels: train.labels }, classes, xVal && { x: xVal, labels: val!.labels }, o);
-    return { classifier: frozenClassifier(encoder, fit.head, train.classes), report: { probe: fit.probe, head: fit.stage }, seconds: seconds() };
+    return {
+      classifier: frozenClassifier(encoder, fit.head, train.classes),
+      report: { probe: fit.probe, head: fit.stage },
+      seconds: seconds(),
+    };
   } finally {
     tf.dispose([x, xVal!].filter(Boolean));
   }

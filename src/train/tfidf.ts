@@ -339,7 +339,8 @@ export function fitTfidf(trainTexts: string[], labels: Int32Array, classes: numb
 /** Rebuild a classifier saved with toJSON. */
 export function restoreTfidf(saved: SavedTfidf): TfidfClassifier {
   const { terms, idf, ngrams, classes, l2, weights } = saved;
-  if (weights.length !== (terms.length + 1) * classes || idf.length !== terms.length) throw usageError('saved TF-IDF model: weights, idf and terms do not match in size');
+  if (weights.length !== (terms.length + 1) * classes || idf.length !== terms.length)
+    throw usageError('saved TF-IDF model: weights, idf and terms do not match in size');
   const vectorizer = vectorizerOf(new Map(terms.map((t, j) => [t, j])), Float64Array.from(idf), ngrams);
   return classifierOf(vectorizer, { theta: Float64Array.from(weights), cols: terms.length, classes }, l2, []);
 }

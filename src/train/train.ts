@@ -84,7 +84,15 @@ type Options = TrainOptions & Required<Pick<TrainOptions, keyof typeof TRAIN_DEF
  * fitted on them. The weights a stage starts from compete with its epochs on validation loss: a
  * fine-tuning stage that only makes the head's model worse leaves it as it was.
  */
-async function runStage(g: Grafted, data: Pick<Splits, 'train' | 'val'>, stage: Stage, o: Options, index: number, y: tf.Tensor, yVal: tf.Tensor): Promise<StageReport> {
+async function runStage(
+  g: Grafted,
+  data: Pick<Splits, 'train' | 'val'>,
+  stage: Stage,
+  o: Options,
+  index: number,
+  y: tf.Tensor,
+  yVal: tf.Tensor,
+): Promise<StageReport> {
   const t0 = performance.now();
   // A frozen base's trunk is frozen whole; a LayersModel splits at this stage's boundary.
   const below = g.scratch ? undefined : await frozenPart(g, stage.boundary, o.engine);
@@ -109,9 +117,20 @@ async function runStage(g: Grafted, data: Pick<Splits, 'train' | 'val'>, stage: 
   if (!g.trunk) trainAbove(g, stage.boundary);
   const above = trainablePart(g, stage.boundary);
   try {
-    const probe = stage.name === 'head' && o.headInit === 'probe' ? await initHeadByProbe(above, x, data.train.labels, g.classes.length, o.seed) : undefined;
+    const probe =
+      stage.name === 'head' && o.headInit === 'probe'
+        ? await initHeadByProbe(above, x, data.train.labels, g.classes.length, o.seed)
+        : undefined;
     const r = await withSeed(o.seed === undefined ? undefined : o.seed + index, () =>
-      fitStage(above, x, y, [xVal, yVal], { stage: stage.name, epochs: o.epochs, learningRate: stage.learningRate, batchSize: o.batchSize, patience: o.patience, keepInitial: true, onEpoch: o.onEpoch }),
+      fitStage(above, x, y, [xVal, yVal], {
+        stage: stage.name,
+        epochs: o.epochs,
+        learningRate: stage.learningRate,
+        batchSize: o.batchSize,
+        patience: o.patience,
+        keepInitial: true,
+        onEpoch: o.onEpoch,
+      }),
     );
     return { ...r, trainableFrom: stage.boundary, featureSeconds, engine: part.engine, features, probe, blocks: stage.blocks, kept: true };
   } finally {
@@ -131,9 +150,12 @@ export async function trainGrafted(g: Grafted, data: Pick<Splits, 'train' | 'val
   const o: Options = { ...TRAIN_DEFAULTS, ...options };
   if (g.scratch && data.train.stream) {
     // Scratch training fits on whole-set float tensors: 4x the pixels that were too big to hold.
-    throw usageError('--scratch trains on the images held in memory, and this data set is streamed (too large, or --stream): use --per-class or a smaller set');
+    throw usageError(
+      '--scratch trains on the images held in memory, and this data set is streamed (too large, or --stream): use --per-class or a smaller set',
+    );
   }
-  if (o.unfreeze !== 'auto' && !(Number.isInteger(o.unfreeze) && o.unfreeze >= 0)) throw usageError(`unfreeze must be a whole number >= 0 or 'auto', got ${o.unfreeze}`);
+  if (o.unfreeze !== 'auto' && !(Number.isInteger(o.unfreeze) && o.unfreeze >= 0))
+    throw usageError(`unfreeze must be a whole number >= 0 or 'auto', got ${o.unfreeze}`);
   const started = performance.now();
   const stages: StageReport[] = [];
   const y = oneHot(data.train.labels, g.classes.length);
@@ -173,7 +195,12 @@ export async function trainGrafted(g: Grafted, data: Pick<Splits, 'train' | 'val
  */
 async function searchUnfreeze(g: Grafted, o: Options, head: StageReport, run: (s: Stage) => Promise<StageReport>): Promise<number> {
   const start = snapshot(g.model);
-  let best = { blocks: 0, valLoss: head.bestValLoss, weights: undefined as Snapshot | undefined, report: undefined as StageReport | undefined };
+  let best = {
+    blocks: 0,
+    valLoss: head.bestValLoss,
+    weights: undefined as Snapshot | undefined,
+    report: undefined as StageReport | undefined,
+  };
   try {
     let previous = { valLoss: head.bestValLoss, boundary: head.trainableFrom };
     for (let blocks = 1; blocks <= UNFREEZE_AUTO_MAX; blocks++) {

@@ -26,11 +26,23 @@ type Rounding = 'floor' | 'round' | 'ceil' | undefined;
  * non-negative padding, so negative amounts are realised by cropping the (slightly larger) output.
  */
 function paddedConv(
-  s: Scope, kernel: ConvKernel, x: Info, filter: Info,
-  padH: Pair, padW: Pair, stride: Pair, dilation: Pair, outH: number, outW: number,
+  s: Scope,
+  kernel: ConvKernel,
+  x: Info,
+  filter: Info,
+  padH: Pair,
+  padW: Pair,
+  stride: Pair,
+  dilation: Pair,
+  outH: number,
+  outW: number,
 ): Info {
   const pads: tf.backend_util.ExplicitPadding = [
-    [0, 0], [Math.max(0, padH[0]), Math.max(0, padH[1])], [Math.max(0, padW[0]), Math.max(0, padW[1])], [0, 0]];
+    [0, 0],
+    [Math.max(0, padH[0]), Math.max(0, padH[1])],
+    [Math.max(0, padW[0]), Math.max(0, padW[1])],
+    [0, 0],
+  ];
   const y = s.run(kernel, { x, filter }, { strides: stride, dilations: dilation, pad: pads, dataFormat: 'NHWC' });
   const top = Math.max(0, -padH[0]);
   const left = Math.max(0, -padW[0]);
@@ -51,18 +63,42 @@ function dilateRows(s: Scope, dy: Info, sh: number, sw: number): Info {
   if (sh === 1 && sw === 1) return dy;
   const [B, OH, OW, C] = dy.shape;
   const v = s.view(dy, [B * OH, 1, OW, 1, C]);
-  const p = s.run('PadV2', { x: v }, { paddings: [[0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 });
+  const p = s.run(
+    'PadV2',
+    { x: v },
+    {
+      paddings: [
+        [0, 0],
+        [0, sh - 1],
+        [0, 0],
+        [0, sw - 1],
+        [0, 0],
+      ],
+      constantValue: 0,
+    },
+  );
   return s.view(p, [B, OH * sh, OW * sw, C]);
 }
 
 function convInfo(
-  xShape: number[], filterShape: number[], strides: unknown, dilations: unknown, pad: unknown,
-  dimRoundingMode: unknown, depthwise: boolean,
+  xShape: number[],
+  filterShape: number[],
+  strides: unknown,
+  dilations: unknown,
+  pad: unknown,
+  dimRoundingMode: unknown,
+  depthwise: boolean,
 ): tf.backend_util.Conv2DInfo {
   return tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number], filterShape as [number, number, number, number],
-    strides as [number, number] | number, (dilations ?? 1) as [number, number] | number, pad as PadAttr,
-    dimRoundingMode as Rounding, depthwise, 'channelsLast');
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    strides as [number, number] | number,
+    (dilations ?? 1) as [number, number] | number,
+    pad as PadAttr,
+    dimRoundingMode as Rounding,
+    depthwise,
+    'channelsLast',
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -109,8 +145,17 @@ export function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): In
       const e = backend.typedArrayFromHeap(eye);
       e.fill(0);
       for (let i = 0; i < kk; i++) e[i * kk + i] = 1;
-      const patches = s.run('Conv2D', { x, filter: eye }, {
-        strides: attrs.strides, pad: attrs.pad, dilations: 1, dataFormat: 'NHWC', dimRoundingMode: attrs.dimRoundingMode });
+      const patches = s.run(
+        'Conv2D',
+        { x, filter: eye },
+        {
+          strides: attrs.strides,
+          pad: attrs.pad,
+          dilations: 1,
+          dataFormat: 'NHWC',
+          dimRoundingMode: attrs.dimRoundingMode,
+        },
+      );
       const n = B * OH * OW;
       const pT = s.run('Transpose', { x: s.view(patches, [n, kk]) }, { perm: [1, 0] });
       const dW = s.run('BatchMatMul', { a: pT, b: s.view(dy, [n, Co]) }, { transposeA: false, transposeB: false });
@@ -124,9 +169,18 @@ export function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): In
       xT = s.run('Transpose', { x: t1 }, { perm: [0, 2, 1] }); // [HW,Ci,B] = [H, W*Ci, B]
     }
     const dyT = B === 1 ? dy : s.run('Transpose', { x: s.view(dy, [B, OH * OW, Co]) }, { perm: [1, 0, 2] }); // [OH,OW,B,Co]
-    const g = paddedConv(s, 'Conv2D', s.view(xT, [1, H, W * Ci, B]), s.view(dyT, [OH, OW, B, Co]),
-      [pt, fh + (OH - 1) * sh - H - pt], [pl * Ci, Ci * (fw + (OW - 1) * sw - W - pl)],
-      [1, 1], [sh, sw * Ci], fh, fw * Ci); // [1,fh,fw*Ci,Co]
+    const g = paddedConv(
+      s,
+      'Conv2D',
+      s.view(xT, [1, H, W * Ci, B]),
+      s.view(dyT, [OH, OW, B, Co]),
+      [pt, fh + (OH - 1) * sh - H - pt],
+      [pl * Ci, Ci * (fw + (OW - 1) * sw - W - pl)],
+      [1, 1],
+      [sh, sw * Ci],
+      fh,
+      fw * Ci,
+    ); // [1,fh,fw*Ci,Co]
     return s.finish(g, [fh, fw, Ci, Co]);
   });
 }
@@ -146,12 +200,18 @@ export function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): In
 // SIMD kernel is what this really needs (see the report); small outputs keep the conv path.
 const DEPTHWISE_MAX_TAPS = 25;
 
-function depthwiseFilterGradJs(
-  backend: BackendWasm, s: Scope, x: Info, dy: Info, info: tf.backend_util.Conv2DInfo, M: number,
-): Info {
+function depthwiseFilterGradJs(backend: BackendWasm, s: Scope, x: Info, dy: Info, info: tf.backend_util.Conv2DInfo, M: number): Info {
   const [B, H, W, C] = x.shape;
-  const { outHeight: OH, outWidth: OW, filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw,
-    dilationHeight: dh, dilationWidth: dw } = info;
+  const {
+    outHeight: OH,
+    outWidth: OW,
+    filterHeight: fh,
+    filterWidth: fw,
+    strideHeight: sh,
+    strideWidth: sw,
+    dilationHeight: dh,
+    dilationWidth: dw,
+  } = info;
   const { top: pt, left: pl } = info.padInfo;
   const CM = C * M;
   const out = s.alloc([fh, fw, C, M], 'float32');
@@ -201,9 +261,18 @@ export function depthwiseConv2dNativeBackpropFilter({ inputs, backend, attrs }: 
   return withScope(backend, (s) => {
     const xT = B === 1 ? x : s.run('Transpose', { x }, { perm: [1, 2, 0, 3] });
     const dyT = B === 1 ? dy : s.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
-    const g = paddedConv(s, 'DepthwiseConv2dNative', s.view(xT, [1, H, W, B * C]), s.view(dyT, [OH, OW, B * C, M]),
-      [pt, (fh - 1) * dh + (OH - 1) * sh + 1 - H - pt], [pl, (fw - 1) * dw + (OW - 1) * sw + 1 - W - pl],
-      [dh, dw], [sh, sw], fh, fw); // [1,fh,fw,B*C*M]
+    const g = paddedConv(
+      s,
+      'DepthwiseConv2dNative',
+      s.view(xT, [1, H, W, B * C]),
+      s.view(dyT, [OH, OW, B * C, M]),
+      [pt, (fh - 1) * dh + (OH - 1) * sh + 1 - H - pt],
+      [pl, (fw - 1) * dw + (OW - 1) * sw + 1 - W - pl],
+      [dh, dw],
+      [sh, sw],
+      fh,
+      fw,
+    ); // [1,fh,fw,B*C*M]
     if (B === 1) return s.finish(g, [fh, fw, C, M]);
     const sum = s.run('Sum', { x: s.view(g, [fh * fw, B, C * M]) }, { axis: [1], keepDims: false });
     return s.finish(sum, [fh, fw, C, M]);
@@ -220,12 +289,25 @@ export function depthwiseConv2dNativeBackpropFilter({ inputs, backend, attrs }: 
 // ---------------------------------------------------------------------------------------------
 
 function inputGradPads(
-  H: number, W: number, OH: number, OW: number, fh: number, fw: number,
-  sh: number, sw: number, dh: number, dw: number, pt: number, pl: number,
+  H: number,
+  W: number,
+  OH: number,
+  OW: number,
+  fh: number,
+  fw: number,
+  sh: number,
+  sw: number,
+  dh: number,
+  dw: number,
+  pt: number,
+  pl: number,
 ): [Pair, Pair] {
   // top = effective kernel extent - 1 - pt; bottom makes the output exactly H rows over the dilated
   // dy of OH*sh rows (trailing zeros included).
-  return [[(fh - 1) * dh - pt, H + pt - OH * sh], [(fw - 1) * dw - pl, W + pl - OW * sw]];
+  return [
+    [(fh - 1) * dh - pt, H + pt - OH * sh],
+    [(fw - 1) * dw - pl, W + pl - OW * sw],
+  ];
 }
 
 export function conv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): Info {
@@ -261,8 +343,7 @@ export function depthwiseConv2dNativeBackpropInput({ inputs, backend, attrs }: K
   return withScope(backend, (s) => {
     const flipped = s.run('Reverse', { x: filter }, { dims: [0, 1] });
     const dyD = dilateRows(s, dy, sh, sw);
-    const g = paddedConv(s, 'DepthwiseConv2dNative', dyD, s.view(flipped, [fh, fw, C * M, 1]),
-      padH, padW, [1, 1], [dh, dw], H, W); // [B,H,W,C*M]
+    const g = paddedConv(s, 'DepthwiseConv2dNative', dyD, s.view(flipped, [fh, fw, C * M, 1]), padH, padW, [1, 1], [dh, dw], H, W); // [B,H,W,C*M]
     if (M === 1) return s.finish(g);
     const sum = s.run('Sum', { x: s.view(g, [B, H, W, C, M]) }, { axis: [4], keepDims: false });
     return s.finish(sum);

@@ -29,8 +29,13 @@
 // (so freshly built "filters" such as dyᵀ below cost one weight packing per call, and do not leak).
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { conv2DBackpropFilter, conv2DBackpropInput, depthwiseConv2dNativeBackpropFilter,
-  depthwiseConv2dNativeBackpropInput, type KernelArgs } from './conv.js';
+import {
+  conv2DBackpropFilter,
+  conv2DBackpropInput,
+  depthwiseConv2dNativeBackpropFilter,
+  depthwiseConv2dNativeBackpropInput,
+  type KernelArgs,
+} from './conv.js';
 import { originals } from './exec.js';
 import { batchMatMul } from './matmul.js';
 import { maxPoolGrad } from './pool.js';

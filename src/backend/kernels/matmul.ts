@@ -21,8 +21,13 @@ export function batchMatMul(args: KernelArgs): Info {
   const outerA = a.shape.slice(0, -2);
   const outerB = b.shape.slice(0, -2);
   // Batched products never reach XNNPACK in wasm, transposed or not; leave them alone.
-  if ((!transposeA && !transposeB) || tf.util.sizeFromShape(outerA) !== 1 || tf.util.sizeFromShape(outerB) !== 1 ||
-      a.dtype !== 'float32' || b.dtype !== 'float32') {
+  if (
+    (!transposeA && !transposeB) ||
+    tf.util.sizeFromShape(outerA) !== 1 ||
+    tf.util.sizeFromShape(outerB) !== 1 ||
+    a.dtype !== 'float32' ||
+    b.dtype !== 'float32'
+  ) {
     return original(args);
   }
   const [ar, ac] = a.shape.slice(-2);

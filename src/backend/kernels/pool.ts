@@ -21,11 +21,26 @@ export function maxPoolGrad(args: KernelArgs): Info {
     if (orig == null) throw new Error('graft: original wasm MaxPoolGrad missing');
     return orig.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as Info;
   }
-  const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number],
-    attrs.filterSize as [number, number] | number, attrs.strides as [number, number] | number, 1,
-    attrs.pad as PadAttr, attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined);
-  const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW,
-    strideHeight: sh, strideWidth: sw, effectiveFilterHeight: fh, effectiveFilterWidth: fw } = info;
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    attrs.filterSize as [number, number] | number,
+    attrs.strides as [number, number] | number,
+    1,
+    attrs.pad as PadAttr,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+  );
+  const {
+    batchSize: B,
+    inHeight: H,
+    inWidth: W,
+    inChannels: C,
+    outHeight: OH,
+    outWidth: OW,
+    strideHeight: sh,
+    strideWidth: sw,
+    effectiveFilterHeight: fh,
+    effectiveFilterWidth: fw,
+  } = info;
   const { top: pt, left: pl } = info.padInfo;
   return withScope(backend, (s) => {
     const out = s.alloc(input.shape, 'float32');
@@ -49,7 +64,10 @@ export function maxPoolGrad(args: KernelArgs): Info {
             for (let r = r0, rowOff = base * C + c; r < r1; r++, rowOff += W * C) {
               for (let q = q0, off = rowOff; q < q1; q++, off += C) {
                 const v = x[off];
-                if (v > bv) { bv = v; bp = off; }
+                if (v > bv) {
+                  bv = v;
+                  bp = off;
+                }
               }
             }
             if (bp >= 0) dx[bp] += g[goff + c];

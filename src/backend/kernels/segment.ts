@@ -24,7 +24,10 @@ export function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs): Info
     let valid = true;
     for (let i = 0; i < n; i++) {
       const v = ids[i];
-      if (v < 0 || v >= numSegments) { valid = false; break; }
+      if (v < 0 || v >= numSegments) {
+        valid = false;
+        break;
+      }
     }
     const updates = s.view(x, [n, inner]);
     if (valid) {

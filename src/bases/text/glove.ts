@@ -381,7 +381,8 @@ interface Loaded {
 const memo = new Map<string, Loaded[]>();
 
 /** Whether a load of `outer`'s words (undefined: all) holds every word of `inner`. */
-const covers = (outer: Set<string> | undefined, inner: Set<string> | undefined) => !outer || (!!inner && [...inner].every((w) => outer.has(w)));
+const covers = (outer: Set<string> | undefined, inner: Set<string> | undefined) =>
+  !outer || (!!inner && [...inner].every((w) => outer.has(w)));
 
 /**
  * The vectors, parsed once per process: a later load of the same file, or of words an earlier
@@ -403,7 +404,10 @@ export async function loadGlove(o: GloveLoadOptions = {}): Promise<GloveVectors>
   try {
     return await entry.glove;
   } catch (e) {
-    memo.set(path, (memo.get(path) ?? []).filter((l) => l !== entry));
+    memo.set(
+      path,
+      (memo.get(path) ?? []).filter((l) => l !== entry),
+    );
     throw e;
   }
 }
@@ -434,7 +438,11 @@ const TOKEN = /\p{N}+(?:[.,]\p{N}+)*(?![\p{L}\p{N}])|[\p{L}\p{N}]+(?:['-][\p{L}\
  * hyphenated compound it does not know is split into its parts; without, compounds stay whole.
  */
 export function tokenize(text: string, known?: (word: string) => boolean): string[] {
-  const normal = text.normalize('NFKD').replace(/\p{M}/gu, '').replace(/[\u2018\u2019\u02bc]/g, "'").toLowerCase();
+  const normal = text
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
+    .replace(/[\u2018\u2019\u02bc]/g, "'")
+    .toLowerCase();
   const tokens: string[] = [];
   for (const [match] of normal.matchAll(TOKEN)) {
     const word = match.length > 1 && match.includes("'") ? match.replace(/'s(?=-|$)/g, '').replace(/'/g, '') : match;

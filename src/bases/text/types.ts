@@ -9,6 +9,9 @@ export interface TextEncoder {
   /** Longest input in tokens the base takes; longer texts are truncated (reported through onTruncate). */
   maxTokens: number;
   /** One row per text. The caller disposes the tensor. */
-  embed(texts: string[], o?: { batchSize?: number; onProgress?: (done: number, total: number) => void; onTruncate?: (index: number) => void }): Promise<tf.Tensor2D>;
+  embed(
+    texts: string[],
+    o?: { batchSize?: number; onProgress?: (done: number, total: number) => void; onTruncate?: (index: number) => void },
+  ): Promise<tf.Tensor2D>;
   dispose(): void;
 }

@@ -59,7 +59,10 @@ async function explainMissing<T>(path: string, use: () => Promise<T>): Promise<T
 export async function loadUseVocabulary(dir = defaultUseLiteDir()): Promise<UseVocabulary> {
   const path = join(dir, 'vocab.json');
   const vocab: unknown = JSON.parse(await explainMissing(path, () => readFile(path, 'utf8')));
-  const valid = Array.isArray(vocab) && vocab.length > RESERVED_IDS && vocab.every((e) => Array.isArray(e) && typeof e[0] === 'string' && (typeof e[1] === 'number' || e[1] === null));
+  const valid =
+    Array.isArray(vocab) &&
+    vocab.length > RESERVED_IDS &&
+    vocab.every((e) => Array.isArray(e) && typeof e[0] === 'string' && (typeof e[1] === 'number' || e[1] === null));
   if (!valid) throw new GraftError(`${USE_LITE_NAME}: ${path} is not a [piece, score] list`);
   return vocab as UseVocabulary;
 }
@@ -154,7 +157,10 @@ export async function loadUseLite(o: UseLiteOptions = {}): Promise<TextEncoder> 
       let done = texts.length - withPieces.length;
       for (let s = 0; s < withPieces.length; s += batchSize) {
         const rows = withPieces.slice(s, s + batchSize);
-        const vectors = await runGraph(model, rows.map((i) => ids[i]));
+        const vectors = await runGraph(
+          model,
+          rows.map((i) => ids[i]),
+        );
         rows.forEach((i, r) => out.set(vectors.subarray(r * USE_LITE_DIM, (r + 1) * USE_LITE_DIM), i * USE_LITE_DIM));
         done += rows.length;
         e.onProgress?.(done, texts.length);

@@ -23,11 +23,13 @@ export async function adaptTextAction(flags: AdaptFlags & { base: TextBaseName }
   const classes = source.train.classes;
   const target = inClasses(await loadText(flags.target, { ...columns, unlabelled: true }), classes);
   const evalTarget = flags.evalTarget ? inClasses(await loadText(flags.evalTarget, columns), classes) : undefined;
-  if (evalTarget?.labels.some((l) => l < 0)) throw usageError(`--eval-target ${flags.evalTarget} has labels the source lacks (source classes: ${classes.join(', ')})`);
+  if (evalTarget?.labels.some((l) => l < 0))
+    throw usageError(`--eval-target ${flags.evalTarget} has labels the source lacks (source classes: ${classes.join(', ')})`);
   let targetLabelled: TextSet | undefined;
   if (flags.targetLabels) {
     const labelled = Array.from(target.labels.keys()).filter((i) => target.labels[i] >= 0);
-    if (!labelled.length) throw usageError(`--target-labels needs labelled target texts; ${flags.target} has none with the source's classes`);
+    if (!labelled.length)
+      throw usageError(`--target-labels needs labelled target texts; ${flags.target} has none with the source's classes`);
     targetLabelled = applyPerClassText(subsetText(target, labelled), flags.targetLabels, flags.seed);
   }
   const data: AdaptData<TextSet> = { source, target, evalTarget, targetLabelled };

@@ -18,19 +18,32 @@ export function experimentCommand(): Command {
       const experiment = EXPERIMENTS[name];
       if (!experiment) throw usageError(`unknown experiment "${name}" (known: ${Object.keys(EXPERIMENTS).join(', ')})`);
       if (flags.data && !experiment.takesData) throw usageError(`${name} runs on its own data; it does not take --data`);
-      if (flags.variant && !experiment.variants?.includes(flags.variant)) throw usageError(`${name} has ${experiment.variants ? `variants ${experiment.variants.join(', ')}` : 'no variants'}; got ${flags.variant}`);
+      if (flags.variant && !experiment.variants?.includes(flags.variant))
+        throw usageError(
+          `${name} has ${experiment.variants ? `variants ${experiment.variants.join(', ')}` : 'no variants'}; got ${flags.variant}`,
+        );
       const seeds = flags.seeds.split(',').map(Number);
-      if (seeds.some((s) => !Number.isInteger(s) || s < 0)) throw usageError(`--seeds must be a comma-separated list of integers, got "${flags.seeds}"`);
+      if (seeds.some((s) => !Number.isInteger(s) || s < 0))
+        throw usageError(`--seeds must be a comma-separated list of integers, got "${flags.seeds}"`);
       await prepare(flags);
       const progress = new Progress();
       const started = performance.now();
-      const result = await experiment.run({ seeds, data: flags.data, variant: flags.variant, onStep: (s) => (progress.stop(), note(`${name}: ${s}`)), onEpoch: process.stderr.isTTY ? (e) => progress.epoch(e) : undefined });
+      const result = await experiment.run({
+        seeds,
+        data: flags.data,
+        variant: flags.variant,
+        onStep: (s) => (progress.stop(), note(`${name}: ${s}`)),
+        onEpoch: process.stderr.isTTY ? (e) => progress.epoch(e) : undefined,
+      });
       progress.stop();
       const seconds = (performance.now() - started) / 1000;
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
       const path = join(flags.runs, `${name}${flags.variant ? `-${flags.variant}` : ''}-${stamp}`);
       const json = { ...result.json, seconds, backend: flags.backend };
-      await writeFileAtomically(`${path}.md`, `# ${name}\n\n${result.markdown}\n\nTotal ${seconds.toFixed(0)} s on backend ${flags.backend}.\n`);
+      await writeFileAtomically(
+        `${path}.md`,
+        `# ${name}\n\n${result.markdown}\n\nTotal ${seconds.toFixed(0)} s on backend ${flags.backend}.\n`,
+      );
       await writeFileAtomically(`${path}.json`, JSON.stringify(json, null, 2) + '\n');
       log(result.markdown);
       log(`\n${seconds.toFixed(0)} s; report written to ${path}.md and .json`);

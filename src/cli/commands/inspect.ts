@@ -12,12 +12,25 @@ export function inspectCommand(): Command {
     .action(async (spec: string, flags: GlobalOptions & BaseFlags) => {
       await prepare(flags);
       const d = describeBase(await loadBase(spec, baseOptions(flags)));
-      log(`${d.name}: ${d.kind} model, input ${d.input.height}x${d.input.width}x${d.input.channels}, ${d.params.toLocaleString('en')} parameters`);
+      log(
+        `${d.name}: ${d.kind} model, input ${d.input.height}x${d.input.width}x${d.input.channels}, ${d.params.toLocaleString('en')} parameters`,
+      );
       log(d.provenance);
-      log(table(
-        ['#', 'name', 'type', 'output shape', 'params', 'trainable', 'block', 'cut'],
-        d.layers.map((l) => [l.index, l.name, l.type, JSON.stringify(l.outputShape).replace(/null/g, 'N'), l.params, l.trainable ? 'yes' : 'no', l.block, l.suggestedCut ? 'auto' : l.cutCandidate ? '*' : '']),
-      ));
+      log(
+        table(
+          ['#', 'name', 'type', 'output shape', 'params', 'trainable', 'block', 'cut'],
+          d.layers.map((l) => [
+            l.index,
+            l.name,
+            l.type,
+            JSON.stringify(l.outputShape).replace(/null/g, 'N'),
+            l.params,
+            l.trainable ? 'yes' : 'no',
+            l.block,
+            l.suggestedCut ? 'auto' : l.cutCandidate ? '*' : '',
+          ]),
+        ),
+      );
       log(`cut: * = cut candidate (everything above depends on this layer's output alone); auto = the suggested cut (${d.suggestedCut})`);
       if (flags.json) printJson(d);
     });

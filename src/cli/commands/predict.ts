@@ -16,7 +16,10 @@ async function predictTexts(texts: string[], flags: Flags): Promise<void> {
     const probs = await classifier.predict(texts);
     const k = classifier.classes.length;
     const predictions = texts.map((text, i) => ({ text, top: topK(probs.subarray(i * k, (i + 1) * k), classifier.classes, flags.top) }));
-    for (const p of predictions) log(`${JSON.stringify(p.text.length > 60 ? `${p.text.slice(0, 57)}...` : p.text)}: ${p.top.map((t) => `${t.label} ${pct(t.probability)}`).join(', ')}`);
+    for (const p of predictions)
+      log(
+        `${JSON.stringify(p.text.length > 60 ? `${p.text.slice(0, 57)}...` : p.text)}: ${p.top.map((t) => `${t.label} ${pct(t.probability)}`).join(', ')}`,
+      );
     if (flags.json) printJson({ model: flags.model, predictions });
   } finally {
     classifier.dispose();
@@ -32,7 +35,12 @@ async function predictTasks(files: string[], flags: Flags): Promise<void> {
     for (const p of predictions) {
       log(`${p.file}:`);
       for (const [name, a] of Object.entries(p.tasks)) {
-        const shown = a.kind === 'classification' ? a.top.map((t) => `${t.label} ${pct(t.probability)}`).join(', ') : a.kind === 'multi-label' ? (a.labels.map((l) => `${l} ${pct(a.probabilities[l])}`).join(', ') || 'none') : a.values.map((v) => v.toPrecision(4)).join(', ');
+        const shown =
+          a.kind === 'classification'
+            ? a.top.map((t) => `${t.label} ${pct(t.probability)}`).join(', ')
+            : a.kind === 'multi-label'
+              ? a.labels.map((l) => `${l} ${pct(a.probabilities[l])}`).join(', ') || 'none'
+              : a.values.map((v) => v.toPrecision(4)).join(', ');
         log(`  ${name.padEnd(pad)}  ${shown}`);
       }
     }

@@ -22,7 +22,9 @@ export function pretrainCommand(): Command {
       const r = await pretrainDigitsCnn({ seed: flags.seed, epochs: flags.epochs, onEpoch: (e) => progress.epoch(e) });
       progress.stop();
       await saveDigitsCnn(r.base.model!, flags.out, flags.force);
-      log(`digits-cnn trained on MNIST 0-4 in ${r.seconds.toFixed(1)} s (${r.epochsRun} epochs): test accuracy ${pct(r.testAccuracy)}; saved to ${flags.out}`);
+      log(
+        `digits-cnn trained on MNIST 0-4 in ${r.seconds.toFixed(1)} s (${r.epochsRun} epochs): test accuracy ${pct(r.testAccuracy)}; saved to ${flags.out}`,
+      );
       if (flags.json) printJson({ out: flags.out, testAccuracy: r.testAccuracy, epochs: r.epochsRun, seconds: r.seconds });
     });
 }

@@ -25,8 +25,13 @@ export function rankCommand(): Command {
   return withBaseFlags(new Command('rank'))
     .description('score every candidate cut of one or more bases on your data (LogME, H-score, LEEP, linear probe), before any fine-tuning')
     .requiredOption('--base <base>', 'a base (repeat for several)', collect)
-    .requiredOption('--data <data>', 'image folder, CSV/JSONL manifest, or a built-in set (mnist, mnist-rgb, mnist-m; the training split is scored)')
-    .addOption(new Option('--cuts <set>', 'which cuts: the output of each block, or every cut point').choices(['blocks', 'all']).default('blocks'))
+    .requiredOption(
+      '--data <data>',
+      'image folder, CSV/JSONL manifest, or a built-in set (mnist, mnist-rgb, mnist-m; the training split is scored)',
+    )
+    .addOption(
+      new Option('--cuts <set>', 'which cuts: the output of each block, or every cut point').choices(['blocks', 'all']).default('blocks'),
+    )
     .option('--probe', 'also cross-validate a linear probe at each cut (slower; the reference the scores estimate)', false)
     .option('--seed <n>', 'random seed (split, probe folds)', intArg('--seed'), 0)
     .option('--per-class <n>', 'keep N training examples per class', intArg('--per-class', 1))
@@ -47,21 +52,50 @@ export function rankCommand(): Command {
           onSkip: (s) => skipped.push(s),
           onProgress: (done, total) => progress.step(`${spec}: decoding images`, done, total),
         });
-        rankings.push(await rankCuts(base, train, { cuts: flags.cuts, probe: flags.probe, baseline: true, seed: flags.seed, onBatch: (done, total) => progress.step(`${spec}: features at every cut`, done, total) }));
+        rankings.push(
+          await rankCuts(base, train, {
+            cuts: flags.cuts,
+            probe: flags.probe,
+            baseline: true,
+            seed: flags.seed,
+            onBatch: (done, total) => progress.step(`${spec}: features at every cut`, done, total),
+          }),
+        );
       }
       progress.stop();
       skippedWarning(skipped.filter((s, i) => skipped.findIndex((t) => t.path === s.path) === i));
       const rows = rankings.flatMap((r) => r.rows).sort((a, b) => b.logme - a.logme);
-      log(table(
-        ['rank', 'base', 'cut', 'dims', 'LogME', 'H-score', ...(flags.probe ? ['probe acc'] : []), 'seconds'],
-        rows.map((r, i) => [i + 1, r.base, r.cut, r.dims, r.logme.toFixed(4), r.hScore.toFixed(3), ...(flags.probe ? [pct(r.probe!)] : []), r.seconds.toFixed(2)]),
-      ));
+      log(
+        table(
+          ['rank', 'base', 'cut', 'dims', 'LogME', 'H-score', ...(flags.probe ? ['probe acc'] : []), 'seconds'],
+          rows.map((r, i) => [
+            i + 1,
+            r.base,
+            r.cut,
+            r.dims,
+            r.logme.toFixed(4),
+            r.hScore.toFixed(3),
+            ...(flags.probe ? [pct(r.probe!)] : []),
+            r.seconds.toFixed(2),
+          ]),
+        ),
+      );
       for (const r of rankings) {
         const b = r.baseline!;
         const leepText = r.leep === undefined ? '' : `; LEEP of its own classifier ${r.leep.toFixed(4)}`;
-        log(`${r.base}: features at ${r.rows.length} cut${r.rows.length === 1 ? '' : 's'} in ${r.extractSeconds.toFixed(1)} s${leepText}; linear probe at ${b.cut} ${pct(b.probe)} vs ${pct(b.pixelsProbe)} on the raw pixels${b.negative ? ' — it barely helps on this data' : ''}`);
+        log(
+          `${r.base}: features at ${r.rows.length} cut${r.rows.length === 1 ? '' : 's'} in ${r.extractSeconds.toFixed(1)} s${leepText}; linear probe at ${b.cut} ${pct(b.probe)} vs ${pct(b.pixelsProbe)} on the raw pixels${b.negative ? ' — it barely helps on this data' : ''}`,
+        );
       }
-      log(`best: ${rows[0].base} cut at ${rows[0].cut} (highest LogME: the evidence that a linear model on these features explains the labels)`);
-      if (flags.json) printJson({ data: flags.data, bases: rankings.map(({ rows: _rows, ...r }) => r), rows, best: { base: rows[0].base, cut: rows[0].cut } });
+      log(
+        `best: ${rows[0].base} cut at ${rows[0].cut} (highest LogME: the evidence that a linear model on these features explains the labels)`,
+      );
+      if (flags.json)
+        printJson({
+          data: flags.data,
+          bases: rankings.map(({ rows: _rows, ...r }) => r),
+          rows,
+          best: { base: rows[0].base, cut: rows[0].cut },
+        });
     });
 }

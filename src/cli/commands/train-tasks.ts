@@ -46,8 +46,15 @@ export function parseTaskWeights(spec: string | undefined, tasks: number): numbe
   if (spec === 'uncertainty') return 'uncertainty';
   const parts = spec.split(',').map((w) => w.trim());
   const weights = parts.map(Number);
-  if (weights.length !== tasks || parts.some((w) => w === '') || weights.some((w) => !Number.isFinite(w) || w < 0) || weights.every((w) => w === 0)) {
-    throw usageError(`--task-weights must be 'uncertainty' or ${tasks} non-negative numbers separated by commas (one per --task, not all 0), got ${JSON.stringify(spec)}`);
+  if (
+    weights.length !== tasks ||
+    parts.some((w) => w === '') ||
+    weights.some((w) => !Number.isFinite(w) || w < 0) ||
+    weights.every((w) => w === 0)
+  ) {
+    throw usageError(
+      `--task-weights must be 'uncertainty' or ${tasks} non-negative numbers separated by commas (one per --task, not all 0), got ${JSON.stringify(spec)}`,
+    );
   }
   return weights;
 }
@@ -56,14 +63,23 @@ export function parseTaskWeights(spec: string | undefined, tasks: number): numbe
 export function taskTable(m: TaskEvaluation): string {
   return table(
     ['task', 'kind', 'labelled', 'accuracy', 'macro-F1', 'mse'],
-    m.tasks.map((t) => [t.task, t.kind, t.n, t.accuracy === undefined ? '-' : pct(t.accuracy), t.macroF1 === undefined ? '-' : t.macroF1.toFixed(3), t.mse === undefined ? '-' : t.mse.toFixed(4)]),
+    m.tasks.map((t) => [
+      t.task,
+      t.kind,
+      t.n,
+      t.accuracy === undefined ? '-' : pct(t.accuracy),
+      t.macroF1 === undefined ? '-' : t.macroF1.toFixed(3),
+      t.mse === undefined ? '-' : t.mse.toFixed(4),
+    ]),
   );
 }
 
 /** What --json shows of a task's metrics (the per-class details stay in graft.json). */
 export const taskSummary = (m: TaskEvaluation) => ({
   meanAccuracy: m.meanAccuracy,
-  tasks: Object.fromEntries(m.tasks.map((t: TaskMetrics) => [t.task, { kind: t.kind, n: t.n, accuracy: t.accuracy, macroF1: t.macroF1, mse: t.mse }])),
+  tasks: Object.fromEntries(
+    m.tasks.map((t: TaskMetrics) => [t.task, { kind: t.kind, n: t.n, accuracy: t.accuracy, macroF1: t.macroF1, mse: t.mse }]),
+  ),
 });
 
 export async function trainTasksAction(flags: TrainTasksFlags, cmd: Command): Promise<void> {
@@ -88,22 +104,63 @@ export async function trainTasksAction(flags: TrainTasksFlags, cmd: Command): Pr
     ...fitFlags(flags, progress, skipped),
     onStage: (s) => (stage = s),
     onFeatures: (done, total) => progress.step(`${stage}: frozen features`, done, total),
-    onEpoch: (e) => progress.epochLine(stage, e.epoch, e.epochs, `loss ${e.loss.toFixed(4)} val_loss ${e.valLoss.toFixed(4)} (${e.taskValLosses.map((l, i) => `${tasks[i].name} ${l.toFixed(4)}`).join(', ')})`),
+    onEpoch: (e) =>
+      progress.epochLine(
+        stage,
+        e.epoch,
+        e.epochs,
+        `loss ${e.loss.toFixed(4)} val_loss ${e.valLoss.toFixed(4)} (${e.taskValLosses.map((l, i) => `${tasks[i].name} ${l.toFixed(4)}`).join(', ')})`,
+      ),
   });
   progress.stop();
   skippedWarning(skipped);
   const { grafted, training, metrics, counts } = result;
   try {
-    await saveTasks(grafted, flags.out, { force: flags.force, metrics, training: { stages: training.stages, unfreeze: training.unfreeze, weights: flags.taskWeights ?? 'fixed', counts, seed: flags.seed, skipped: skipped.length } });
-    log(`base ${base.name}, cut at ${grafted.cut}${training.unfreeze ? `, top ${training.unfreeze} block${training.unfreeze > 1 ? 's' : ''} fine-tuned` : ', trunk frozen'}; ${counts.train} train / ${counts.val} val / ${counts.test} test images; tasks ${grafted.tasks.map((t) => `${t.name} (${t.kind}${t.classes ? `, ${t.classes.length} classes` : ''})`).join(', ')}`);
-    log(table(
-      ['stage', 'trainable from', 'epochs', 'best epoch', 'best val loss', 'task weights', 'feature s', 'train s'],
-      training.stages.map((s) => [s.stage, s.boundary, s.epochsRun, s.bestEpoch, s.bestValLoss.toFixed(4), s.weights.map((w) => w.toFixed(2)).join(', '), s.featureSeconds.toFixed(1), s.seconds.toFixed(1)]),
-    ));
-    log(`test (${counts.test} images)${Number.isNaN(metrics.test.meanAccuracy) ? '' : `, mean accuracy ${pct(metrics.test.meanAccuracy)}`}:`);
+    await saveTasks(grafted, flags.out, {
+      force: flags.force,
+      metrics,
+      training: {
+        stages: training.stages,
+        unfreeze: training.unfreeze,
+        weights: flags.taskWeights ?? 'fixed',
+        counts,
+        seed: flags.seed,
+        skipped: skipped.length,
+      },
+    });
+    log(
+      `base ${base.name}, cut at ${grafted.cut}${training.unfreeze ? `, top ${training.unfreeze} block${training.unfreeze > 1 ? 's' : ''} fine-tuned` : ', trunk frozen'}; ${counts.train} train / ${counts.val} val / ${counts.test} test images; tasks ${grafted.tasks.map((t) => `${t.name} (${t.kind}${t.classes ? `, ${t.classes.length} classes` : ''})`).join(', ')}`,
+    );
+    log(
+      table(
+        ['stage', 'trainable from', 'epochs', 'best epoch', 'best val loss', 'task weights', 'feature s', 'train s'],
+        training.stages.map((s) => [
+          s.stage,
+          s.boundary,
+          s.epochsRun,
+          s.bestEpoch,
+          s.bestValLoss.toFixed(4),
+          s.weights.map((w) => w.toFixed(2)).join(', '),
+          s.featureSeconds.toFixed(1),
+          s.seconds.toFixed(1),
+        ]),
+      ),
+    );
+    log(
+      `test (${counts.test} images)${Number.isNaN(metrics.test.meanAccuracy) ? '' : `, mean accuracy ${pct(metrics.test.meanAccuracy)}`}:`,
+    );
     log(taskTable(metrics.test));
     log(`saved to ${flags.out}`);
-    if (flags.json) printJson({ out: flags.out, tasks: grafted.tasks, cut: grafted.cut, frozenTo: grafted.frozenTo, unfreeze: training.unfreeze, metrics: { val: taskSummary(metrics.val), test: taskSummary(metrics.test) }, seconds: training.seconds });
+    if (flags.json)
+      printJson({
+        out: flags.out,
+        tasks: grafted.tasks,
+        cut: grafted.cut,
+        frozenTo: grafted.frozenTo,
+        unfreeze: training.unfreeze,
+        metrics: { val: taskSummary(metrics.val), test: taskSummary(metrics.test) },
+        seconds: training.seconds,
+      });
   } finally {
     grafted.model.dispose();
   }

@@ -56,7 +56,12 @@ export function reportWarnings(warnings: TextWarning[]): void {
 export async function trainTextAction(flags: TextTrainFlags): Promise<void> {
   const warnings: TextWarning[] = [];
   const onWarning = (w: TextWarning) => warnings.push(w);
-  const set = await loadText(flags.data, { textColumn: flags.textColumn, labelColumn: flags.labelColumn, classes: flags.classes?.split(',').map((c) => c.trim()), onWarning });
+  const set = await loadText(flags.data, {
+    textColumn: flags.textColumn,
+    labelColumn: flags.labelColumn,
+    classes: flags.classes?.split(',').map((c) => c.trim()),
+    onWarning,
+  });
   const splits = splitText(set, { seed: flags.seed, perClass: flags.perClass });
   const fineTune = !flags.scratch && flags.base === 'glove-100d' && flags.unfreeze !== 0;
   const progress = new Progress();
@@ -86,16 +91,44 @@ export async function trainTextAction(flags: TextTrainFlags): Promise<void> {
       metrics,
       training: { ...report, counts, seed: flags.seed, perClass: flags.perClass ?? null, seconds: result.seconds },
     });
-    const how = flags.scratch ? `TF-IDF logistic regression from scratch (L2 ${report.tfidf!.l2.toExponential(2)}, cross-validated)` : `${flags.base}, ${classifier.mode}`;
+    const how = flags.scratch
+      ? `TF-IDF logistic regression from scratch (L2 ${report.tfidf!.l2.toExponential(2)}, cross-validated)`
+      : `${flags.base}, ${classifier.mode}`;
     log(`${how}; ${counts.train} train / ${counts.val} val / ${counts.test} test texts, ${set.classes.length} classes`);
-    if (report.probe) log(`head started at the linear probe: L2 ${report.probe.l2}, cross-validated accuracy ${pct(report.probe.cvAccuracy)} on the training texts`);
+    if (report.probe)
+      log(
+        `head started at the linear probe: L2 ${report.probe.l2}, cross-validated accuracy ${pct(report.probe.cvAccuracy)} on the training texts`,
+      );
     const stages = [report.head, report.fineTune].filter((s) => s !== undefined);
-    if (stages.length) log(table(['stage', 'epochs', 'best epoch', 'best val loss', 'train s'], stages.map((s) => [s.stage, s.epochsRun, s.bestEpoch, s.bestValLoss.toFixed(4), s.seconds.toFixed(1)])));
+    if (stages.length)
+      log(
+        table(
+          ['stage', 'epochs', 'best epoch', 'best val loss', 'train s'],
+          stages.map((s) => [s.stage, s.epochsRun, s.bestEpoch, s.bestValLoss.toFixed(4), s.seconds.toFixed(1)]),
+        ),
+      );
     if (flags.base === 'use-lite' && flags.unfreeze !== 0 && !flags.scratch) log('use-lite is a frozen graph: only its head was trained');
-    log(table(['split', 'accuracy', 'macro-F1'], [['val', pct(metrics.val.accuracy), metrics.val.macroF1.toFixed(3)], ['test', pct(metrics.test.accuracy), metrics.test.macroF1.toFixed(3)]]));
+    log(
+      table(
+        ['split', 'accuracy', 'macro-F1'],
+        [
+          ['val', pct(metrics.val.accuracy), metrics.val.macroF1.toFixed(3)],
+          ['test', pct(metrics.test.accuracy), metrics.test.macroF1.toFixed(3)],
+        ],
+      ),
+    );
     log(`saved to ${flags.out}`);
     const summary = (m: Metrics) => ({ accuracy: m.accuracy, macroF1: m.macroF1 });
-    if (flags.json) printJson({ out: flags.out, classes: set.classes, base: classifier.base, mode: classifier.mode, metrics: { val: summary(metrics.val), test: summary(metrics.test) }, counts, seconds: result.seconds });
+    if (flags.json)
+      printJson({
+        out: flags.out,
+        classes: set.classes,
+        base: classifier.base,
+        mode: classifier.mode,
+        metrics: { val: summary(metrics.val), test: summary(metrics.test) },
+        counts,
+        seconds: result.seconds,
+      });
   } finally {
     progress.stop();
     classifier.dispose();

@@ -72,7 +72,10 @@ const stream = (seed: number, what: string) => mulberry32((seed >>> 0) ^ hashStr
 
 /** `count` labels cycling through 0..classes-1 (so balanced to within one), in a seeded order. */
 const balanced = (count: number, classes: number, rand: () => number) =>
-  shuffle(Array.from({ length: count }, (_, i) => i % classes), rand);
+  shuffle(
+    Array.from({ length: count }, (_, i) => i % classes),
+    rand,
+  );
 
 const between = (rand: () => number, [lo, hi]: readonly [number, number]) => lo + (hi - lo) * rand();
 
@@ -90,7 +93,10 @@ export async function planDigitsInScenes(o: DigitsInScenesOptions = {}): Promise
   const digits = balanced(count, MNIST_CLASSES.length, stream(seed, 'digit'));
   const mnistOrder = MNIST_CLASSES.map((_, d) => {
     const n = mnistDigit(d).length / (MNIST_SIZE.height * MNIST_SIZE.width);
-    return shuffle(Array.from({ length: n }, (_, k) => k), stream(seed, `mnist/${d}`));
+    return shuffle(
+      Array.from({ length: n }, (_, k) => k),
+      stream(seed, `mnist/${d}`),
+    );
   });
   const used = new Array<number>(MNIST_CLASSES.length).fill(0);
   const cropRand = stream(seed, 'crop');
@@ -98,7 +104,10 @@ export async function planDigitsInScenes(o: DigitsInScenesOptions = {}): Promise
 
   const oneLabel = Math.round(onlyOneLabel * count);
   const keeps = new Array<DigitsInScenesSample['keeps']>(count).fill('both');
-  shuffle(Array.from({ length: count }, (_, i) => i), stream(seed, 'labels'))
+  shuffle(
+    Array.from({ length: count }, (_, i) => i),
+    stream(seed, 'labels'),
+  )
     .slice(0, oneLabel)
     .forEach((i, k) => (keeps[i] = k < Math.floor(oneLabel / 2) ? 'scene' : 'digit'));
 
@@ -134,7 +143,8 @@ export function compositeDigit(image: Uint8Array, size: number, digit: Uint8Arra
   const { x, y, side } = box;
   if (image.length !== size * size * 3) throw new Error(`compositeDigit: image has ${image.length} values, expected ${size}x${size}x3`);
   if (digit.length !== side * side) throw new Error(`compositeDigit: digit has ${digit.length} values, expected ${side}x${side}`);
-  if (x < 0 || y < 0 || x + side > size || y + side > size) throw new Error(`compositeDigit: a ${side}px digit at (${x}, ${y}) leaves the ${size}px image`);
+  if (x < 0 || y < 0 || x + side > size || y + side > size)
+    throw new Error(`compositeDigit: a ${side}px digit at (${x}, ${y}) leaves the ${size}px image`);
   for (let row = 0; row < side; row++) {
     for (let col = 0; col < side; col++) {
       const ink = digit[row * side + col];
@@ -205,7 +215,11 @@ export interface Raster {
  * out.width x out.height: area averaging when shrinking, bilinear when enlarging, in two separable
  * passes. Plain JS arithmetic, so the result is byte-identical on every machine.
  */
-export function resizeArea(image: Raster, region: { x: number; y: number; width: number; height: number }, out: { width: number; height: number }): Uint8Array {
+export function resizeArea(
+  image: Raster,
+  region: { x: number; y: number; width: number; height: number },
+  out: { width: number; height: number },
+): Uint8Array {
   const { pixels: src, width: W, height: H, channels: ch } = image;
   const { x, y, width: w, height: h } = region;
   if (src.length !== W * H * ch) throw new Error(`resizeArea: ${src.length} values is not ${W}x${H}x${ch}`);
@@ -319,8 +333,16 @@ export async function loadDigitsInScenes(o: DigitsInScenesOptions = {}): Promise
     pixels,
     ids: plan.map((_, i) => `${NAME}/${seed}/${i}`),
     tasks: {
-      digit: { kind: 'classification', classes: [...MNIST_CLASSES], labels: Int32Array.from(plan, (s) => (s.keeps === 'scene' ? -1 : s.digit)) },
-      scene: { kind: 'classification', classes: [...DIGITS_IN_SCENES_SCENES], labels: Int32Array.from(plan, (s) => (s.keeps === 'digit' ? -1 : s.scene)) },
+      digit: {
+        kind: 'classification',
+        classes: [...MNIST_CLASSES],
+        labels: Int32Array.from(plan, (s) => (s.keeps === 'scene' ? -1 : s.digit)),
+      },
+      scene: {
+        kind: 'classification',
+        classes: [...DIGITS_IN_SCENES_SCENES],
+        labels: Int32Array.from(plan, (s) => (s.keeps === 'digit' ? -1 : s.scene)),
+      },
     },
   };
 }

@@ -26,13 +26,17 @@ export interface TaskColumn {
 export function parseTaskArg(spec: string): TaskColumn {
   const [name, kind = 'classification', column, ...rest] = spec.split(':');
   if (!name || rest.length) throw usageError(`--task ${JSON.stringify(spec)}: expected NAME[:KIND[:COLUMN]]`);
-  if (!TASK_KINDS.includes(kind as TaskKind)) throw usageError(`--task ${spec}: kind must be one of ${TASK_KINDS.join(', ')}, not ${JSON.stringify(kind)}`);
+  if (!TASK_KINDS.includes(kind as TaskKind))
+    throw usageError(`--task ${spec}: kind must be one of ${TASK_KINDS.join(', ')}, not ${JSON.stringify(kind)}`);
   return { name, kind: kind as TaskKind, ...(column ? { column } : {}) };
 }
 
 /** The built-in set: `digits-in-scenes` or `digits-in-scenes:COUNT` (3,000 images by default). */
 export const DIGITS_IN_SCENES_SPEC = 'digits-in-scenes';
-const BUILT_IN_TASKS: Record<string, readonly string[]> = { digit: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], scene: DIGITS_IN_SCENES_SCENES };
+const BUILT_IN_TASKS: Record<string, readonly string[]> = {
+  digit: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+  scene: DIGITS_IN_SCENES_SCENES,
+};
 
 /** A folder level standing for "no label for this task" in nested folders. */
 export const UNLABELLED_FOLDER = '_';
@@ -65,10 +69,15 @@ export async function loadMultiTask(spec: string, o: MultiTaskLoadOptions): Prom
 
 async function builtIn(spec: string, o: MultiTaskLoadOptions): Promise<LoadedTasks> {
   const count = spec.includes(':') ? Number(spec.slice(spec.indexOf(':') + 1)) : undefined;
-  if (count !== undefined && !(Number.isInteger(count) && count > 0)) throw usageError(`${spec}: the count after ${DIGITS_IN_SCENES_SPEC}: must be a positive whole number`);
-  if (o.size.height !== o.size.width || o.size.channels !== 3) throw usageError(`${DIGITS_IN_SCENES_SPEC} makes square RGB images; this base takes ${o.size.height}x${o.size.width}x${o.size.channels}`);
+  if (count !== undefined && !(Number.isInteger(count) && count > 0))
+    throw usageError(`${spec}: the count after ${DIGITS_IN_SCENES_SPEC}: must be a positive whole number`);
+  if (o.size.height !== o.size.width || o.size.channels !== 3)
+    throw usageError(
+      `${DIGITS_IN_SCENES_SPEC} makes square RGB images; this base takes ${o.size.height}x${o.size.width}x${o.size.channels}`,
+    );
   for (const t of o.tasks) {
-    if (!BUILT_IN_TASKS[t.name]) throw usageError(`${DIGITS_IN_SCENES_SPEC} has tasks ${Object.keys(BUILT_IN_TASKS).join(' and ')}, not ${t.name}`);
+    if (!BUILT_IN_TASKS[t.name])
+      throw usageError(`${DIGITS_IN_SCENES_SPEC} has tasks ${Object.keys(BUILT_IN_TASKS).join(' and ')}, not ${t.name}`);
     if (t.kind !== 'classification') throw usageError(`${DIGITS_IN_SCENES_SPEC}: task ${t.name} is a classification`);
     if (t.column) throw usageError(`${DIGITS_IN_SCENES_SPEC}: task ${t.name} has no column to choose (COLUMN is for manifests)`);
   }
@@ -83,7 +92,12 @@ const column = (t: TaskColumn) => (t.column ? { column: t.column } : {});
 type Raw = string | string[] | undefined;
 
 /** Turn each task's raw values into labels over the samples, with classes sorted as single-task labels are. */
-function labelTasks(tasks: TaskColumn[], raw: Raw[][], where: (sample: number) => string, anyClasses = false): { specs: TaskSpec[]; labels: Record<string, TaskLabels> } {
+function labelTasks(
+  tasks: TaskColumn[],
+  raw: Raw[][],
+  where: (sample: number) => string,
+  anyClasses = false,
+): { specs: TaskSpec[]; labels: Record<string, TaskLabels> } {
   const n = raw.length;
   const specs: TaskSpec[] = [];
   const labels: Record<string, TaskLabels> = {};
@@ -104,9 +118,14 @@ function labelTasks(tasks: TaskColumn[], raw: Raw[][], where: (sample: number) =
     }
     const classes = sortLabels([...new Set(values.flatMap((v) => (v === undefined ? [] : [v].flat())))]);
     if (t.kind === 'classification') {
-      if (classes.length < 2 && !anyClasses) throw usageError(`task ${t.name}: need at least 2 classes, found ${classes.length}${classes.length ? ` (${classes[0]})` : ''}`);
+      if (classes.length < 2 && !anyClasses)
+        throw usageError(`task ${t.name}: need at least 2 classes, found ${classes.length}${classes.length ? ` (${classes[0]})` : ''}`);
       specs.push({ name: t.name, kind: t.kind, classes, ...column(t) });
-      labels[t.name] = { kind: 'classification', classes, labels: Int32Array.from(values, (v) => (v === undefined ? -1 : classes.indexOf(v as string))) };
+      labels[t.name] = {
+        kind: 'classification',
+        classes,
+        labels: Int32Array.from(values, (v) => (v === undefined ? -1 : classes.indexOf(v as string))),
+      };
       return;
     }
     if (!classes.length && !anyClasses) throw usageError(`task ${t.name}: no labels found`);
@@ -124,19 +143,40 @@ function labelTasks(tasks: TaskColumn[], raw: Raw[][], where: (sample: number) =
 
 function parseNumber(x: string, task: string, where: string): number {
   const v = Number(x);
-  if (x.trim() === '' || !Number.isFinite(v)) throw usageError(`${where}: task ${task} is a regression, ${JSON.stringify(x)} is not a number`);
+  if (x.trim() === '' || !Number.isFinite(v))
+    throw usageError(`${where}: task ${task} is a regression, ${JSON.stringify(x)} is not a number`);
   return v;
 }
 
 /** Decode the samples' files (kept in order, unusable ones skipped) and label the kept ones. */
-async function build(files: { path: string; raw: Raw[] }[], o: MultiTaskLoadOptions, skips: Skipped[], where: string, at: (i: number) => string): Promise<LoadedTasks> {
+async function build(
+  files: { path: string; raw: Raw[] }[],
+  o: MultiTaskLoadOptions,
+  skips: Skipped[],
+  where: string,
+  at: (i: number) => string,
+): Promise<LoadedTasks> {
   // Multi-task sets are held in memory (subsetMultiTask copies pixels): no streaming.
-  if (shouldStream(files.length, { size: o.size })) throw usageError(`${where}: ${files.length} images at ${o.size.height}x${o.size.width} would take over ${(STREAM_ABOVE_BYTES / 1024 ** 3).toFixed(0)} GiB decoded; multi-task data is held in memory (use fewer images)`);
-  const decoded = await decodeFiles(files.map((f, i) => ({ path: f.path, label: i })), [], { ...o, stream: false }, new Progress(files.length, o.onProgress), skips);
+  if (shouldStream(files.length, { size: o.size }))
+    throw usageError(
+      `${where}: ${files.length} images at ${o.size.height}x${o.size.width} would take over ${(STREAM_ABOVE_BYTES / 1024 ** 3).toFixed(0)} GiB decoded; multi-task data is held in memory (use fewer images)`,
+    );
+  const decoded = await decodeFiles(
+    files.map((f, i) => ({ path: f.path, label: i })),
+    [],
+    { ...o, stream: false },
+    new Progress(files.length, o.onProgress),
+    skips,
+  );
   settleSkips(skips, o, where);
   if (!decoded.labels.length) throw usageError(`${where}: no usable images`);
   const kept = Array.from(decoded.labels);
-  const { specs, labels } = labelTasks(o.tasks, kept.map((i) => files[i].raw), (k) => at(kept[k]), o.anyClasses);
+  const { specs, labels } = labelTasks(
+    o.tasks,
+    kept.map((i) => files[i].raw),
+    (k) => at(kept[k]),
+    o.anyClasses,
+  );
   return { set: { size: o.size, pixels: decoded.pixels, ids: decoded.ids, tasks: labels }, tasks: specs };
 }
 
@@ -160,7 +200,10 @@ async function manifest(file: string, o: MultiTaskLoadOptions): Promise<LoadedTa
     // A regression without numbers is unlabelled; a multi-label [] is labelled, with no label applying.
     return kind === 'regression' && !items.length ? undefined : items;
   };
-  const files = usable.map((r) => ({ path: isAbsolute(r.path) ? r.path : join(dirname(file), r.path), raw: o.tasks.map((t, k) => cell(r.fields[columns[k]], t.kind, `${file}:${r.line}`, t.name)) }));
+  const files = usable.map((r) => ({
+    path: isAbsolute(r.path) ? r.path : join(dirname(file), r.path),
+    raw: o.tasks.map((t, k) => cell(r.fields[columns[k]], t.kind, `${file}:${r.line}`, t.name)),
+  }));
   return build(files, o, skips, file, (i) => `${file}:${usable[i].line}`);
 }
 
@@ -171,7 +214,8 @@ async function manifest(file: string, o: MultiTaskLoadOptions): Promise<LoadedTa
  */
 async function nestedFolders(root: string, o: MultiTaskLoadOptions): Promise<LoadedTasks> {
   const other = o.tasks.find((t) => t.kind !== 'classification');
-  if (other) throw usageError(`task ${other.name} is ${other.kind}: nested folders label classification tasks only (use a CSV/JSONL manifest)`);
+  if (other)
+    throw usageError(`task ${other.name} is ${other.kind}: nested folders label classification tasks only (use a CSV/JSONL manifest)`);
   const files: { path: string; raw: Raw[] }[] = [];
   const skips: Skipped[] = [];
   const descend = async (dir: string, labels: Raw[]): Promise<void> => {
@@ -204,13 +248,15 @@ export function alignTasks(set: MultiTaskSet, tasks: TaskSpec[]): MultiTaskSet {
     if (!l) throw usageError(`the data has no labels for task ${t.name} (tasks: ${Object.keys(set.tasks).join(', ')})`);
     if (l.kind !== t.kind) throw usageError(`task ${t.name} is ${t.kind} in the model, ${l.kind} in the data`);
     if (l.kind === 'regression') {
-      if (l.outputs !== (t.outputs ?? 1)) throw usageError(`task ${t.name}: the model predicts ${t.outputs ?? 1} numbers, the data has ${l.outputs}`);
+      if (l.outputs !== (t.outputs ?? 1))
+        throw usageError(`task ${t.name}: the model predicts ${t.outputs ?? 1} numbers, the data has ${l.outputs}`);
       aligned[t.name] = l;
       continue;
     }
     const classes = t.classes!;
     const unknown = l.classes.filter((c) => !classes.includes(c));
-    if (unknown.length) throw usageError(`task ${t.name}: classes not known to the model: ${unknown.join(', ')} (model: ${classes.join(', ')})`);
+    if (unknown.length)
+      throw usageError(`task ${t.name}: classes not known to the model: ${unknown.join(', ')} (model: ${classes.join(', ')})`);
     const to = l.classes.map((c) => classes.indexOf(c));
     if (l.kind === 'classification') {
       aligned[t.name] = { kind: l.kind, classes, labels: l.labels.map((x) => (x < 0 ? -1 : to[x])) };

@@ -33,7 +33,8 @@ export function subsetMultiTask(set: MultiTaskSet, indices: ArrayLike<number>): 
   const ids: string[] = new Array(n);
   for (let k = 0; k < n; k++) {
     const i = indices[k];
-    if (!Number.isInteger(i) || i < 0 || i >= total) throw new Error(`subsetMultiTask: index ${i} is not a sample of a ${total}-sample set`);
+    if (!Number.isInteger(i) || i < 0 || i >= total)
+      throw new Error(`subsetMultiTask: index ${i} is not a sample of a ${total}-sample set`);
     pixels.set(set.pixels.subarray(i * bpi, (i + 1) * bpi), k * bpi);
     ids[k] = set.ids[i];
   }
@@ -66,7 +67,9 @@ export function splitMultiTask(set: MultiTaskSet, opts: MultiTaskSplitOptions): 
   if (name !== undefined) {
     const t = set.tasks[name];
     if (t?.kind !== 'classification') {
-      throw usageError(`cannot stratify by "${name}": not a classification task of this set (${classification.map(([c]) => c).join(', ') || 'none'})`);
+      throw usageError(
+        `cannot stratify by "${name}": not a classification task of this set (${classification.map(([c]) => c).join(', ') || 'none'})`,
+      );
     }
     task = t;
   }

@@ -11,8 +11,22 @@ import { subsetText } from './split.js';
 import type { TextSet } from './types.js';
 
 export type * from './types.js';
-export { readTextTable, isTextTablePath, TEXT_TABLE_EXTENSIONS, DEFAULT_TEXT_COLUMN, DEFAULT_LABEL_COLUMN, type ReadTextOptions } from './read.js';
-export { loadSpamAssassin, emailText, SPAM_ASSASSIN_GROUPS, SPAM_ASSASSIN_CLASSES, type SpamAssassinGroup, type SpamAssassinOptions } from './spam-assassin.js';
+export {
+  readTextTable,
+  isTextTablePath,
+  TEXT_TABLE_EXTENSIONS,
+  DEFAULT_TEXT_COLUMN,
+  DEFAULT_LABEL_COLUMN,
+  type ReadTextOptions,
+} from './read.js';
+export {
+  loadSpamAssassin,
+  emailText,
+  SPAM_ASSASSIN_GROUPS,
+  SPAM_ASSASSIN_CLASSES,
+  type SpamAssassinGroup,
+  type SpamAssassinOptions,
+} from './spam-assassin.js';
 export { splitText, applyPerClassText, subsetText, positionsIn, type TextSplits } from './split.js';
 
 /** The spec naming the built-in corpus; `spam-assassin:<group>,<group>` picks groups. */

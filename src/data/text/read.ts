@@ -166,7 +166,9 @@ function parseJsonl(bytes: Buffer, file: string, cols: Columns): Row[] {
     const keys = Object.keys(rec);
     const missing = missingColumns(keys, cols);
     if (missing.length) {
-      throw usageError(`${where}: no ${plural(missing.length, 'key')} ${quoted(missing)} (keys found: ${keys.length ? quoted(keys) : 'none'})`);
+      throw usageError(
+        `${where}: no ${plural(missing.length, 'key')} ${quoted(missing)} (keys found: ${keys.length ? quoted(keys) : 'none'})`,
+      );
     }
     const labelKey = keys[findColumn(keys, cols.label)];
     rows.push({
@@ -184,7 +186,8 @@ function chooseClasses(found: string[], o: ReadTextOptions, file: string): strin
   const dup = o.classes.find((c, i) => o.classes!.indexOf(c) !== i);
   if (dup !== undefined) throw usageError(`class ${JSON.stringify(dup)} is listed twice`);
   const absent = o.classes.filter((c) => !found.includes(c));
-  if (absent.length) throw usageError(`${file}: no rows labelled ${quoted(absent)} (labels found: ${found.length ? quoted(sortLabels(found)) : 'none'})`);
+  if (absent.length)
+    throw usageError(`${file}: no rows labelled ${quoted(absent)} (labels found: ${found.length ? quoted(sortLabels(found)) : 'none'})`);
   return [...o.classes];
 }
 
@@ -206,9 +209,17 @@ export async function readTextTable(file: string, o: ReadTextOptions = {}): Prom
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw usageError(`data path not found: ${file}`);
     throw err;
   }
-  const cols: Columns = { text: o.textColumn ?? DEFAULT_TEXT_COLUMN, label: o.labelColumn ?? DEFAULT_LABEL_COLUMN, labelOptional: !!o.unlabelled };
+  const cols: Columns = {
+    text: o.textColumn ?? DEFAULT_TEXT_COLUMN,
+    label: o.labelColumn ?? DEFAULT_LABEL_COLUMN,
+    labelOptional: !!o.unlabelled,
+  };
   const rows =
-    ext === '.csv' ? parseDelimited(bytes, file, ',', cols) : ext === '.tsv' ? parseDelimited(bytes, file, '\t', cols) : parseJsonl(bytes, file, cols);
+    ext === '.csv'
+      ? parseDelimited(bytes, file, ',', cols)
+      : ext === '.tsv'
+        ? parseDelimited(bytes, file, '\t', cols)
+        : parseJsonl(bytes, file, cols);
   return toTextSet(rows, file, o);
 }
 

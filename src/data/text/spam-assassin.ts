@@ -218,7 +218,13 @@ export async function loadSpamAssassin(o: SpamAssassinOptions = {}): Promise<Tex
   const dir = dataDir();
   const list = JSON.parse(await readFile(join(dir, 'file_list.json'), 'utf8')) as string[];
   const wanted = new Set(groups);
-  const set: TextSet & { groups: string[] } = { classes: [...SPAM_ASSASSIN_CLASSES], texts: [], labels: new Int32Array(0), ids: [], groups: [] };
+  const set: TextSet & { groups: string[] } = {
+    classes: [...SPAM_ASSASSIN_CLASSES],
+    texts: [],
+    labels: new Int32Array(0),
+    ids: [],
+    groups: [],
+  };
   const labels: number[] = [];
   const seen = new Set<string>();
   const files = list.filter((file) => wanted.has(groupOf(file)));

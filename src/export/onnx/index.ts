@@ -110,7 +110,11 @@ export function layersModelToOnnx(model: tf.LayersModel, options: OnnxExportOpti
     return valueInfo(name, v.dtype === 'int32' ? INT32 : FLOAT, batch(v.shape));
   });
 
-  return encodeModel({ name: model.name, node: g.nodes, initializer: g.initializers, input: inputs, output: outputs }, options.producer ?? 'graft', GRAFT_VERSION);
+  return encodeModel(
+    { name: model.name, node: g.nodes, initializer: g.initializers, input: inputs, output: outputs },
+    options.producer ?? 'graft',
+    GRAFT_VERSION,
+  );
 }
 
 /** The one call of layer `name` in the model's own graph. */
@@ -118,6 +122,7 @@ function outputOf(model: tf.LayersModel, name: string, inOwnGraph: (layer: Layer
   const layer = model.layers.find((l) => l.name === name);
   if (!layer) throw usageError(`cannot export to ONNX up to layer ${name}: no such layer in ${model.name}`);
   const nodes = layer.inboundNodes.map((_, i) => i).filter((i) => inOwnGraph(layer, i));
-  if (nodes.length !== 1) throw usageError(`cannot export to ONNX up to layer ${name}: it is called ${nodes.length} times in ${model.name}`);
+  if (nodes.length !== 1)
+    throw usageError(`cannot export to ONNX up to layer ${name}: it is called ${nodes.length} times in ${model.name}`);
   return { layer, node: nodes[0], tensor: 0 };
 }

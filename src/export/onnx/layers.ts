@@ -156,7 +156,13 @@ function windowPads(c: LayerCall, input: Shape, kernel: number[], strides: numbe
 function convAttrs(c: LayerCall, input: Shape, kernel: number[], group: number): Record<string, Attr> {
   const strides = pair(c.config.strides, [1, 1]);
   const dilations = pair(c.config.dilationRate, [1, 1]);
-  return { kernel_shape: ints(kernel), strides: ints(strides), dilations: ints(dilations), group: int(group), ...windowPads(c, input, kernel, strides, dilations) };
+  return {
+    kernel_shape: ints(kernel),
+    strides: ints(strides),
+    dilations: ints(dilations),
+    group: int(group),
+    ...windowPads(c, input, kernel, strides, dilations),
+  };
 }
 
 /** TF depthwise kernel [kh, kw, C, M] as ONNX grouped-conv weights [C*M, 1, kh, kw]: output c*M+m reads channel c. */
@@ -193,7 +199,11 @@ const separableConv2d: Converter = (c) => {
   const x = c.g.nchw(single(c));
   const [depthwise, pointwise, bias] = weights(c);
   const w = depthwiseWeights(depthwise);
-  const mid = c.g.op('Conv', [x.name, c.g.weight('depthwise_kernel', w.dims, w.data)], convAttrs(c, x.shape, depthwise.shape.slice(0, 2), depthwise.shape[2]));
+  const mid = c.g.op(
+    'Conv',
+    [x.name, c.g.weight('depthwise_kernel', w.dims, w.data)],
+    convAttrs(c, x.shape, depthwise.shape.slice(0, 2), depthwise.shape[2]),
+  );
   const [, , pin, pout] = pointwise.shape;
   const inputs = [mid, c.g.weight('pointwise_kernel', [pout, pin, 1, 1], permute(pointwise.data, pointwise.shape, [3, 2, 0, 1]))];
   if (c.config.useBias && bias) inputs.push(c.g.weight('bias', [pout], bias.data));
@@ -308,7 +318,13 @@ const prelu: Converter = (c) => {
   const x = single(c);
   const [alpha] = weights(c);
   const nchw = x.layout === 'nchw';
-  const slope = nchw ? c.g.weight('alpha', [2, 0, 1].map((i) => alpha.shape[i]), permute(alpha.data, alpha.shape, [2, 0, 1])) : c.g.weight('alpha', alpha.shape, alpha.data);
+  const slope = nchw
+    ? c.g.weight(
+        'alpha',
+        [2, 0, 1].map((i) => alpha.shape[i]),
+        permute(alpha.data, alpha.shape, [2, 0, 1]),
+      )
+    : c.g.weight('alpha', alpha.shape, alpha.data);
   return c.g.value(c.g.op('PRelu', [x.name, slope]), c.out, x.layout);
 };
 
@@ -321,7 +337,11 @@ function merge(op: 'Sum' | 'Mul' | 'Mean' | 'Max' | 'Min'): Converter {
     let y: string;
     // Mul is binary; the others take any number of inputs (Sum of two is Add).
     if (op === 'Mul') y = xs.slice(1).reduce((acc, v) => c.g.op('Mul', [acc, v.name]), xs[0].name);
-    else y = c.g.op(op === 'Sum' && xs.length === 2 ? 'Add' : op, xs.map((v) => v.name));
+    else
+      y = c.g.op(
+        op === 'Sum' && xs.length === 2 ? 'Add' : op,
+        xs.map((v) => v.name),
+      );
     return c.g.value(y, c.out, xs[0].layout);
   };
 }
@@ -330,14 +350,26 @@ const concatenate: Converter = (c) => {
   if (new Set(c.inputs.map((v) => v.shape.length)).size !== 1) throw unsupported(c.layer, 'inputs of different ranks');
   const xs = c.g.common(c.inputs);
   const axis = onnxAxis(xs[0], Number(c.config.axis ?? -1));
-  return c.g.value(c.g.op('Concat', xs.map((v) => v.name), { axis: int(axis) }), c.out, xs[0].layout);
+  return c.g.value(
+    c.g.op(
+      'Concat',
+      xs.map((v) => v.name),
+      { axis: int(axis) },
+    ),
+    c.out,
+    xs[0].layout,
+  );
 };
 
 // --- padding, cropping, pooling -------------------------------------------------------------------
 
 function padPairs(c: LayerCall, key: string): number[][] {
   const p = c.config[key];
-  if (typeof p === 'number') return [[p, p], [p, p]];
+  if (typeof p === 'number')
+    return [
+      [p, p],
+      [p, p],
+    ];
   if (Array.isArray(p) && p.length === 2) return p.map((q) => pair(q));
   throw unsupported(c.layer, `${key} ${JSON.stringify(p)}`);
 }

@@ -24,7 +24,12 @@ const isBatchNorm = (l: tf.layers.Layer) => l.getClassName() === 'BatchNormaliza
  * below use target statistics (the layer-by-layer recomputation, with batch statistics in place
  * of whole-sample ones). Each layer's input moments are pooled over the batches.
  */
-export async function adaBNModel(model: tf.LayersModel, images: ImageSet, normalize: Normalize, o: AdaBNOptions = {}): Promise<tf.LayersModel> {
+export async function adaBNModel(
+  model: tf.LayersModel,
+  images: ImageSet,
+  normalize: Normalize,
+  o: AdaBNOptions = {},
+): Promise<tf.LayersModel> {
   const copy = await tf.models.modelFromJSON({ modelTopology: model.toJSON(null, false) as tf.io.ModelJSON['modelTopology'] });
   copy.setWeights(model.getWeights());
   const norms = copy.layers.filter(isBatchNorm);
@@ -32,7 +37,10 @@ export async function adaBNModel(model: tf.LayersModel, images: ImageSet, normal
   const inputs = norms.map((l) => l.input as tf.SymbolicTensor);
   const probe = tf.model({ inputs: copy.inputs, outputs: inputs });
   const n = images.labels.length;
-  const picked = shuffle(Array.from({ length: n }, (_, i) => i), mulberry32(o.seed ?? 0)).slice(0, o.sample ?? 256);
+  const picked = shuffle(
+    Array.from({ length: n }, (_, i) => i),
+    mulberry32(o.seed ?? 0),
+  ).slice(0, o.sample ?? 256);
   const batchSize = o.batchSize ?? 16;
   const sums = norms.map(() => ({ mean: undefined as tf.Tensor | undefined, square: undefined as tf.Tensor | undefined }));
   let count = 0;

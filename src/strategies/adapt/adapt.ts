@@ -60,9 +60,21 @@ export interface AdaptResult {
   pseudoLabels?: number[];
 }
 
-const DEFAULTS = { epochs: 30, batchSize: 64, learningRate: 1e-3, bottleneck: 256, coralWeight: 1, adversary: 'reversal' as 'reversal' | 'confusion' };
+const DEFAULTS = {
+  epochs: 30,
+  batchSize: 64,
+  learningRate: 1e-3,
+  bottleneck: 256,
+  coralWeight: 1,
+  adversary: 'reversal' as 'reversal' | 'confusion',
+};
 
-function buildClassifier(inputShape: number[], bottleneck: number, classes: number, trunk?: tf.LayersModel): { model: tf.LayersModel; features: tf.LayersModel } {
+function buildClassifier(
+  inputShape: number[],
+  bottleneck: number,
+  classes: number,
+  trunk?: tf.LayersModel,
+): { model: tf.LayersModel; features: tf.LayersModel } {
   const input = trunk ? (trunk.inputs[0] as tf.SymbolicTensor) : tf.input({ shape: inputShape });
   let h = trunk ? (trunk.outputs[0] as tf.SymbolicTensor) : input;
   if (h.shape.length > 2) h = tf.layers.flatten({ name: 'adapt_flatten' }).apply(h) as tf.SymbolicTensor;
@@ -151,16 +163,35 @@ export async function trainAdaptation(source: Split, target: tf.Tensor, classes:
       used.push(idx.length);
       if (!idx.length) break;
       const x = tf.tidy(() => tf.concat([source.train.x, rows(target, idx)]));
-      const next = await trainRound({ x, y: Int32Array.from([...source.train.y, ...labels]) }, source.val, target, classes, { ...o, method: 'none' }, round);
+      const next = await trainRound(
+        { x, y: Int32Array.from([...source.train.y, ...labels]) },
+        source.val,
+        target,
+        classes,
+        { ...o, method: 'none' },
+        round,
+      );
       x.dispose();
       current.model.dispose();
       current = next;
     }
-    return { model: current.model, checkpoint: 'best source validation accuracy in each round', sourceValAccuracy: current.sourceValAccuracy, pseudoLabels: used };
+    return {
+      model: current.model,
+      checkpoint: 'best source validation accuracy in each round',
+      sourceValAccuracy: current.sourceValAccuracy,
+      pseudoLabels: used,
+    };
   });
 }
 
-async function trainRound(train: Domain & { y: Int32Array }, val: Domain & { y: Int32Array }, target: tf.Tensor, classes: number, o: typeof DEFAULTS & AdaptOptions, round: number) {
+async function trainRound(
+  train: Domain & { y: Int32Array },
+  val: Domain & { y: Int32Array },
+  target: tf.Tensor,
+  classes: number,
+  o: typeof DEFAULTS & AdaptOptions,
+  round: number,
+) {
   const { model, features } = buildClassifier(train.x.shape.slice(1), o.bottleneck, classes, await o.trunk?.());
   const output = model.getLayer('adapt_output');
   const discriminator = o.method === 'dann' ? buildDiscriminator(o.bottleneck) : undefined;
@@ -177,13 +208,17 @@ async function trainRound(train: Domain & { y: Int32Array }, val: Domain & { y: 
   try {
     let step = 0;
     for (let epoch = 0; epoch < o.epochs; epoch++) {
-      const order = shuffle(Array.from({ length: n }, (_, i) => i), rand);
+      const order = shuffle(
+        Array.from({ length: n }, (_, i) => i),
+        rand,
+      );
       let lossSum = 0;
       for (let s = 0; s < steps; s++, step++) {
         const idx = order.slice(s * o.batchSize, (s + 1) * o.batchSize);
         const tIdx = idx.map(() => Math.floor(rand() * nt));
         const progress = step / total;
-        if (o.method === 'dann') (optimizer as unknown as { learningRate: number }).learningRate = dannLearningRate(o.learningRate, progress);
+        if (o.method === 'dann')
+          (optimizer as unknown as { learningRate: number }).learningRate = dannLearningRate(o.learningRate, progress);
         const lambda = dannLambda(progress);
         const cost = optimizer.minimize(() => {
           const xs = rows(train.x, idx);

@@ -32,13 +32,19 @@ export function coralLoss(source: tf.Tensor2D, target: tf.Tensor2D): tf.Scalar {
  * the minimax game in one backward pass.
  */
 export function reverseGradient<T extends tf.Tensor>(x: T, lambda: number): T {
-  const op = tf.customGrad(((input: tf.Tensor) => ({ value: tf.clone(input), gradFunc: (dy: tf.Tensor) => tf.mul(dy, -lambda) })) as unknown as Parameters<typeof tf.customGrad>[0]);
+  const op = tf.customGrad(((input: tf.Tensor) => ({
+    value: tf.clone(input),
+    gradFunc: (dy: tf.Tensor) => tf.mul(dy, -lambda),
+  })) as unknown as Parameters<typeof tf.customGrad>[0]);
   return op(x) as T;
 }
 
 /** The identity going forward, no gradient going back (TF.js has no stop-gradient op). */
 export function stopGradient<T extends tf.Tensor>(x: T): T {
-  const op = tf.customGrad(((input: tf.Tensor) => ({ value: tf.clone(input), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as unknown as Parameters<typeof tf.customGrad>[0]);
+  const op = tf.customGrad(((input: tf.Tensor) => ({
+    value: tf.clone(input),
+    gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+  })) as unknown as Parameters<typeof tf.customGrad>[0]);
   return op(x) as T;
 }
 

@@ -48,7 +48,11 @@ export interface DomainFeatures {
 }
 
 /** Every domain's images through the base's frozen part at `cut` (auto: the best LogME on the source), pooled. */
-export async function domainFeatures(base: Base, data: AdaptData, o: { cut?: CutSpec; engine?: Engine; cache?: FeatureCache; seed?: number; adabn?: boolean; onStep?: (s: string) => void } = {}): Promise<DomainFeatures> {
+export async function domainFeatures(
+  base: Base,
+  data: AdaptData,
+  o: { cut?: CutSpec; engine?: Engine; cache?: FeatureCache; seed?: number; adabn?: boolean; onStep?: (s: string) => void } = {},
+): Promise<DomainFeatures> {
   const t0 = performance.now();
   let cut = o.cut ?? 'auto';
   if (cut === 'auto' && base.model && rankCandidates(base, 'blocks').length >= 2) {
@@ -66,12 +70,17 @@ export async function domainFeatures(base: Base, data: AdaptData, o: { cut?: Cut
     try {
       const out: DomainFeatures = {
         cut: g.cut,
-        source: { train: await extract('source train', data.source.train), val: await extract('source val', data.source.val), test: await extract('source test', data.source.test) },
+        source: {
+          train: await extract('source train', data.source.train),
+          val: await extract('source val', data.source.val),
+          test: await extract('source test', data.source.test),
+        },
         target: await extract('target', data.target),
         seconds: 0,
       };
       if (data.evalTarget) out.evalTarget = await extract('target evaluation', data.evalTarget);
-      if (data.targetLabelled) out.targetLabelled = data.targetLabelled === data.target ? out.target : await extract('labelled target', data.targetLabelled);
+      if (data.targetLabelled)
+        out.targetLabelled = data.targetLabelled === data.target ? out.target : await extract('labelled target', data.targetLabelled);
       if (o.adabn) out.adabn = await adaBNFeatures(base, g.cut, data, o);
       out.seconds = (performance.now() - t0) / 1000;
       return out;
@@ -117,7 +126,12 @@ export async function domainImages(base: Base, data: AdaptData, o: { cut?: CutSp
 }
 
 /** The target's features with the trunk's BatchNorm statistics taken from the target (AdaBN). */
-async function adaBNFeatures(base: Base, cut: string, data: AdaptData, o: { engine?: Engine; cache?: FeatureCache; seed?: number; onStep?: (s: string) => void }): Promise<DomainFeatures['adabn']> {
+async function adaBNFeatures(
+  base: Base,
+  cut: string,
+  data: AdaptData,
+  o: { engine?: Engine; cache?: FeatureCache; seed?: number; onStep?: (s: string) => void },
+): Promise<DomainFeatures['adabn']> {
   if (!base.model) return undefined;
   o.onStep?.('AdaBN: target statistics for every BatchNorm layer');
   const model = await adaBNModel(base.model, data.target, base.normalize, { seed: o.seed });
@@ -125,7 +139,8 @@ async function adaBNFeatures(base: Base, cut: string, data: AdaptData, o: { engi
   try {
     const part = await frozenPart(g, headBoundary(g), o.engine);
     try {
-      const extract = async (set: ImageSet) => (await extractFeatures(part, set, { normalize: base.normalize, cache: o.cache })).features as tf.Tensor2D;
+      const extract = async (set: ImageSet) =>
+        (await extractFeatures(part, set, { normalize: base.normalize, cache: o.cache })).features as tf.Tensor2D;
       o.onStep?.('AdaBN: target features');
       return { target: await extract(data.target), evalTarget: data.evalTarget && (await extract(data.evalTarget)) };
     } finally {
@@ -156,7 +171,12 @@ function scores(model: tf.LayersModel, x: tf.Tensor, set: LabelledSet) {
  * One method on precomputed features. `target-oracle` trains the same network on the labelled
  * target images instead of the source (the upper bound adaptation is measured against).
  */
-export async function runAdaptation(f: DomainFeatures, data: AdaptData<LabelledSet>, method: AdaptMethod | 'target-oracle', o: Omit<AdaptOptions, 'method'> = {}): Promise<AdaptReport> {
+export async function runAdaptation(
+  f: DomainFeatures,
+  data: AdaptData<LabelledSet>,
+  method: AdaptMethod | 'target-oracle',
+  o: Omit<AdaptOptions, 'method'> = {},
+): Promise<AdaptReport> {
   const t0 = performance.now();
   const classes = data.source.train.classes.length;
   let train = { x: f.source.train, y: data.source.train.labels };
@@ -171,7 +191,11 @@ export async function runAdaptation(f: DomainFeatures, data: AdaptData<LabelledS
     }
   }
   try {
-    const r = await trainAdaptation({ train, val }, f.target, classes, { ...o, trunk: f.trunk, method: method === 'target-oracle' ? 'none' : method });
+    const r = await trainAdaptation({ train, val }, f.target, classes, {
+      ...o,
+      trunk: f.trunk,
+      method: method === 'target-oracle' ? 'none' : method,
+    });
     try {
       // AdaBN normalises each domain with its own statistics: the source is scored before the switch.
       const source = { accuracy: accuracyOn(r.model, f.source.test, data.source.test.labels) };

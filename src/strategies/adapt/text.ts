@@ -8,11 +8,19 @@ import { embedTexts, type EmbedOptions } from '../../train/text.js';
 import type { AdaptData, DomainFeatures } from './pipeline.js';
 
 /** Vectors for every domain of `data`, in the shape runAdaptation takes. */
-export async function textDomainFeatures(encoder: TextEncoder, data: AdaptData<TextSet>, o: Omit<EmbedOptions, 'onTruncate'> & { onTruncate?: (id: string) => void } = {}): Promise<DomainFeatures> {
+export async function textDomainFeatures(
+  encoder: TextEncoder,
+  data: AdaptData<TextSet>,
+  o: Omit<EmbedOptions, 'onTruncate'> & { onTruncate?: (id: string) => void } = {},
+): Promise<DomainFeatures> {
   const started = performance.now();
   const made: tf.Tensor[] = [];
   const embed = async (set: TextSet) => {
-    const x = await embedTexts(encoder, set.texts, { cache: o.cache, onProgress: o.onProgress, onTruncate: (i) => o.onTruncate?.(set.ids[i]) });
+    const x = await embedTexts(encoder, set.texts, {
+      cache: o.cache,
+      onProgress: o.onProgress,
+      onTruncate: (i) => o.onTruncate?.(set.ids[i]),
+    });
     made.push(x);
     return x;
   };
