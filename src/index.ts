@@ -1,78 +1,108 @@
-// graft's library API, from the one-call path down to the pieces it is built from.
-export { useBackend, BACKENDS, type BackendName } from './backend/index.js';
-export { GraftError } from './errors.js';
+// graft's library API, in layers as fastai's: one call per kind of model and the trained models
+// they return (the same verbs for every kind); the mid-level pieces those calls are built from,
+// folder by folder, each usable on its own; and the runtime. Internals are not exported, and
+// test/api.test.ts pins this list so a change to it is deliberate.
 
-export { loadBase, layersBase, EMBEDDED_BASES } from './bases/index.js';
-export { describeBase, type BaseDescription, type LayerRow } from './bases/describe.js';
-export { buildDigitsCnn, loadDigitsCnn, pretrainDigitsCnn } from './bases/digits-cnn.js';
-export type { Base, Block, FrozenTrunk, HeadSpec, Normalize } from './bases/types.js';
-export { loadOnnxBase, type OnnxBaseOptions, type OnnxPreprocessing } from './bases/onnx.js';
-export { createOnnxRunner, onnxTrunk, onnxRuntimeAvailable, type Layout } from './backend/onnx-runtime.js';
-
-export * from './data/index.js';
+// ---------------------------------------------------------------------------------------------
+// 1. One call per kind, and the kinds of trained model (src/kinds)
 
 export {
-  graft,
-  trainAbove,
-  unfreezeBoundary,
-  pipeline,
-  asPredictor,
-  disposeGrafted,
-  type Grafted,
-  type GraftOptions,
-  type Predictor,
-} from './graft/graft.js';
-export { resolveCut, cutCandidates, type CutSpec } from './graft/cut.js';
-export { modelAbove, modelBelow } from './graft/split.js';
-export { applyHead, parseHead } from './graft/head.js';
-
-export { trainClassifier, type ClassifierOptions, type ClassifierResult } from './train/classifier.js';
-export { trainGrafted, TRAIN_DEFAULTS, type TrainOptions, type TrainResult } from './train/train.js';
-export { fitStage, type EpochInfo, type FitOptions, type StageResult } from './train/fit.js';
-export { withSeed } from './train/seed.js';
-export { imagesToTensor, batchToTensor, oneHot } from './train/tensors.js';
-export { FeatureCache, type FeatureCacheOptions, type CacheInfo } from './train/feature-cache.js';
-export { extractFeatures, predictSet, type ExtractOptions, type ExtractStats } from './train/features.js';
-export { frozenPart, headBoundary, trainablePart, ENGINES, type Engine, type FrozenPart } from './train/frozen.js';
-
-export { classificationMetrics, type Metrics, type ClassMetrics } from './evaluate/metrics.js';
-export { evaluateModel, evaluateGrafted, predictProbabilities } from './evaluate/evaluate.js';
-export { predictFiles, predictTaskFiles, type Prediction, type TasksPrediction, type TaskAnswer } from './evaluate/predict.js';
-
-export { saveTrained, loadTrained, type GraftJson, type Trained } from './export/trained.js';
-export { layersModelToOnnx, type OnnxExportOptions } from './export/onnx/index.js';
-export { trainedToOnnx, type OnnxSidecar } from './export/trained-onnx.js';
-export { digest } from './io/digest.js';
-export { EXPERIMENTS, type Experiment, type ExperimentResult } from './experiments/index.js';
-
-export * from './data/text/index.js';
-export type { TextEncoder } from './bases/text/types.js';
-export { loadUseLite, USE_LITE_NAME, type UseLiteOptions } from './bases/text/use-lite.js';
-export { UseTokenizer } from './bases/text/use-tokenizer.js';
-export { loadGlove, gloveEncoder, gloveTextModel, tokenize as gloveTokenize, GLOVE_NAME, type GloveVectors } from './bases/text/glove.js';
+  trainImageClassifier,
+  ImageClassifier,
+  type ImageClassifierOptions,
+  type ImageTrainingResult,
+  type ImagePrediction,
+  type ClassifierEvaluation,
+  type ImageGraftJson,
+  type OnnxSidecar,
+} from './kinds/image.js';
 export {
-  trainText,
-  fitTextHead,
-  fineTuneGlove,
-  embedTexts,
-  loadTextEncoder,
-  isTextBase,
-  TEXT_BASES,
-  type TextBaseName,
-  type TextClassifier,
-  type TextTrainOptions,
-  type TextTrainResult,
-  type HeadFit,
-} from './train/text.js';
-export { fitTfidf, fitTfidfVectorizer, restoreTfidf, type TfidfClassifier, type SavedTfidf } from './train/tfidf.js';
-export { evaluateText } from './evaluate/text.js';
-export { saveTextClassifier, loadTextClassifier, isTextModel, type TextGraftJson } from './export/text.js';
-export { trainAdaptation, ADAPT_METHODS, type AdaptMethod, type AdaptOptions } from './strategies/adapt/adapt.js';
-export { runAdaptation, domainFeatures, type AdaptData, type DomainFeatures } from './strategies/adapt/pipeline.js';
-export { textDomainFeatures } from './strategies/adapt/text.js';
-export type { MultiTaskSet, TaskLabels, TaskKind } from './data/multitask/types.js';
-export { loadDigitsInScenes, DIGITS_IN_SCENES_SCENES } from './data/multitask/digits-in-scenes.js';
-export { splitMultiTask, subsetMultiTask, type MultiTaskSplits } from './data/multitask/split.js';
+  trainTextClassifier,
+  TextClassifier,
+  type TextClassifierOptions,
+  type TextTrainingResult,
+  type TextPrediction,
+  type TextMode,
+  type TextParts,
+  type TextGraftJson,
+} from './kinds/text.js';
+export {
+  trainMultiTask,
+  MultiTaskModel,
+  type MultiTaskOptions,
+  type MultiTaskTrainingResult,
+  type TasksPrediction,
+  type TaskAnswer,
+  type TasksEvaluation,
+  type TasksGraftJson,
+} from './kinds/multi-task.js';
+export {
+  loadModel,
+  MODEL_KINDS,
+  type TrainedModel,
+  type ModelKind,
+  type ModelKindName,
+  type ModelDescription,
+  type OutputDescription,
+  type EvaluateOptions,
+  type SaveOptions,
+  type OnnxExport,
+} from './kinds/index.js';
+
+// ---------------------------------------------------------------------------------------------
+// 2. The pieces
+
+// Bases: the registry of embedded bases, and any TF.js or ONNX model as one.
+export { loadBase, loadImageBase, loadTextBase, isTextBase, BASES, type BaseEntry } from './bases/index.js';
+export type {
+  Base,
+  ImageBase,
+  LayersBase,
+  GraphBase,
+  OnnxBase,
+  FrozenBase,
+  TextBase,
+  UseLiteBase,
+  GloveBase,
+  TextBaseName,
+  TextEncoder,
+  GloveVectors,
+  Block,
+  HeadSpec,
+  Normalize,
+  Predictor,
+  FrozenTrunk,
+} from './bases/types.js';
+export {
+  describeBase,
+  type BaseDescription,
+  type ImageBaseDescription,
+  type TextBaseDescription,
+  type LayerRow,
+} from './bases/describe.js';
+export { layersBase } from './bases/image/tfjs.js';
+export { loadOnnxBase, type OnnxBaseOptions, type OnnxPreprocessing } from './bases/image/onnx.js';
+
+// Data: images (folders, manifests, built-in sets), texts, multi-task sets; seeded splits.
+export {
+  loadDataSplits,
+  splitDataset,
+  applyPerClass,
+  parseClassFilter,
+  loadMnist,
+  loadMnistM,
+  loadMnistRgb,
+  type ImageSet,
+  type ImageSize,
+  type Splits,
+  type LoadOptions,
+  type SplitOptions,
+  type LoadedData,
+  type ResizeMode,
+  type Skipped,
+} from './data/index.js';
+export { loadTarget, type TargetSet } from './data/target.js';
+export { loadText, splitText, applyPerClassText, subsetText, type TextSet, type TextSplits, type TextWarning } from './data/text/index.js';
 export {
   loadMultiTask,
   alignTasks,
@@ -81,21 +111,69 @@ export {
   type LoadedTasks,
   type MultiTaskLoadOptions,
 } from './data/multitask/load.js';
-export { graftTasks, multiTaskModel, applyTaskHeads, type TaskSpec, type GraftedTasks } from './graft/multitask.js';
-export {
-  trainTasks,
-  evaluateTasks,
-  predictTasks,
-  taskMetrics,
-  fitMultiTask,
-  taskLosses,
-  type MultiTaskData,
-  type MultiTaskFitOptions,
-  type TaskMetrics,
-  type TasksModel,
-  type TasksTrainOptions,
-  type TasksTrainResult,
-} from './train/multitask.js';
-export { trainMultiTaskModel, type MultiTaskModelOptions, type MultiTaskModelResult } from './train/multitask-model.js';
+export { splitMultiTask, subsetMultiTask, type MultiTaskSplits } from './data/multitask/split.js';
+export { loadDigitsInScenes } from './data/multitask/digits-in-scenes.js';
+export type { MultiTaskSet, TaskLabels, TaskKind, TaskSpec } from './data/multitask/types.js';
+
+// Graft: cut a base, put a head on it (or a head per task), decide what trains.
+export { graft, pipeline, disposeGrafted, trainAbove, unfreezeBoundary, type Grafted, type GraftOptions } from './graft/graft.js';
+export { resolveCut, cutCandidates, type CutSpec } from './graft/cut.js';
+export { modelAbove, modelBelow } from './graft/split.js';
+export { applyHead, parseHead } from './graft/head.js';
+export { graftTasks, type GraftedTasks } from './graft/multitask.js';
+
+// Engine: the frozen part of a stage on the fastest engine, its outputs computed once and cached.
+export { frozenPart, headBoundary, withFrozenPart, ENGINES, type Engine, type FrozenPart } from './engine/frozen.js';
+export { extractFeatures, predictSet, type ExtractOptions, type ExtractStats } from './engine/features.js';
+export { FeatureCache, type FeatureCacheOptions, type CacheInfo } from './engine/feature-cache.js';
+export { embedTexts, type EmbedOptions } from './engine/embed.js';
+export { imagesToTensor } from './engine/tensors.js';
+
+// Evaluate: metrics, and which base and cut transfer before training (scores, ranking).
+export { classificationMetrics, type Metrics, type ClassMetrics } from './evaluate/metrics.js';
+export { evaluateModel, evaluateGrafted } from './evaluate/evaluate.js';
+export { evaluateText } from './evaluate/text.js';
+export { evaluateTasks, predictTasks, taskMetrics, type TaskEvaluation, type TaskMetrics, type TasksModel } from './evaluate/tasks.js';
+export { rankCuts, rankCandidates, type BaseRanking, type CutScore, type TransferCheck, type RankOptions } from './evaluate/rank.js';
+export { logme, leep, hScore } from './evaluate/scores.js';
+export { linearProbe, fitLinearClassifier } from './evaluate/probe.js';
+export type { FeatureMatrix, Features } from './evaluate/matrix.js';
+
+// Train: the fit loop and its callbacks, staged fine-tuning, texts, the TF-IDF baseline, multi-task.
+export { fitLoop, EarlyStopping, type TrainingLoop, type History, type EarlyStoppingOptions } from './train/loop.js';
+export { fitStage, type FitOptions, type StageResult } from './train/fit.js';
+export { TRAIN_DEFAULTS, type TrainBudget } from './train/defaults.js';
+export { trainGrafted, type TrainOptions, type TrainResult, type StageReport } from './train/stages.js';
+export { fitTextHead, fineTuneGlove, type HeadFit, type HeadTrainOptions } from './train/text.js';
+export { fitTfidf, restoreTfidf, type TfidfClassifier, type SavedTfidf } from './train/tfidf.js';
+export { fitMultiTask, trainTasks, type TasksTrainOptions, type TasksTrainResult } from './train/multitask.js';
 export { maskedTaskLoss, jointLoss, uncertaintyWeights, taskWeights, type TaskWeighting } from './train/multitask-loss.js';
-export { saveTasks, loadTasks, isTasksModel, type TasksGraftJson, type LoadedTasksModel } from './export/multitask.js';
+
+// Strategies: domain adaptation, its methods (each a module) and the pipeline over domains.
+export { trainAdaptation } from './strategies/adapt/adapt.js';
+export { ADAPTATION_METHODS, ADAPT_METHODS, type AdaptMethod } from './strategies/adapt/methods/index.js';
+export type { AdaptationMethod, AdaptOptions, AdaptResult } from './strategies/adapt/types.js';
+export {
+  runAdaptation,
+  domainFeatures,
+  domainImages,
+  disposeDomainFeatures,
+  type AdaptData,
+  type AdaptReport,
+  type DomainFeatures,
+} from './strategies/adapt/pipeline.js';
+export { textDomainFeatures } from './strategies/adapt/text.js';
+export { coralLoss, confusionLoss, reverseGradient } from './strategies/adapt/losses.js';
+
+// ONNX: a LayersModel as an ONNX graph (what frozen parts run as, what exports are made of).
+export { layersModelToOnnx, type OnnxExportOptions } from './onnx/from-layers.js';
+
+// Experiments: the reference tables graft reproduces (`graft experiment NAME`).
+export { EXPERIMENTS, type Experiment, type ExperimentOptions, type ExperimentResult } from './experiments/index.js';
+
+// ---------------------------------------------------------------------------------------------
+// 3. Runtime: the TF.js backend, errors, the callback protocol
+
+export { useBackend, BACKENDS, type BackendName } from './backend/index.js';
+export { GraftError } from './core/errors.js';
+export type { Callback, EpochLogs, BatchLogs } from './core/callbacks.js';

@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../src/backend/index.js';
-import { mulberry32 } from '../src/data/random.js';
-import { accuracyOn, adaBN, trainAdaptation, ADAPT_METHODS } from '../src/strategies/adapt/adapt.js';
+import { mulberry32 } from '../src/math/random.js';
+import { accuracyOn, trainAdaptation, ADAPT_METHODS } from '../src/strategies/adapt/adapt.js';
+import { adaBN } from '../src/strategies/adapt/methods/adabn.js';
 import { adaBNModel } from '../src/strategies/adapt/adabn.js';
 import { colourSet, tinyModel } from './helpers.js';
 import {
@@ -193,7 +194,7 @@ describe('AdaBN on a trunk', () => {
     const norms = adapted.layers.filter((l) => l.getClassName() === 'BatchNormalization');
     assert.ok(norms.length >= 2);
     const inputs = tf.model({ inputs: adapted.inputs, outputs: norms.map((l) => l.input as tf.SymbolicTensor) });
-    const { imagesToTensor } = await import('../src/train/tensors.js');
+    const { imagesToTensor } = await import('../src/engine/tensors.js');
     const outs = [inputs.predict(imagesToTensor(images, norm))].flat() as tf.Tensor[];
     norms.forEach((layer, j) => {
       const w = layer.getWeights();

@@ -10,7 +10,7 @@ import { EMPTY_CLASS, makeImageFolder, write16BitPng, writeExifRotatedJpeg, writ
 import { saveTinyGraphModel } from './graph-fixture.js';
 import { graft, root, saveTinyBase, tempDir, type Run } from './helpers.js';
 import { saveTinyOnnx } from './onnx-fixture.js';
-import type { OnnxSidecar } from '../src/export/trained-onnx.js';
+import type { OnnxSidecar } from '../src/kinds/image.js';
 
 /** The error contract: exactly one line on stderr starting "error:", no stack trace. */
 function assertOneLineError(r: Run, code: number, pattern: RegExp): void {
@@ -67,9 +67,16 @@ describe('graft train', () => {
       /^warning: \S+ barely helps on this data: a linear probe on its features at \S+ reaches [\d.]+%, on the images' own pixels [\d.]+%/m,
     );
     const test = (r.json.metrics as { test: { accuracy: number; macroF1: number } }).test;
-    assert.ok(test.accuracy >= 0 && test.accuracy <= 1 && typeof test.macroF1 === 'number');
     assert.deepEqual(readdirSync(out).sort(), ['graft.json', 'model.json', 'weights.bin']);
     const meta = JSON.parse(readFileSync(join(out, 'graft.json'), 'utf8'));
+    // The saved model, loaded and run whole in TF.js on the split its seed makes, scores what
+    // training reported (there: the frozen part on ONNX Runtime, through the cache).
+    const e = graft('eval', '--model', out, '--data', data, '--json', '--backend', 'cpu');
+    assert.equal(e.code, 0, e.stderr);
+    const evaluated = e.json!.metrics as { accuracy: number; macroF1: number; n: number };
+    assert.deepEqual({ accuracy: evaluated.accuracy, macroF1: evaluated.macroF1 }, test);
+    assert.equal(evaluated.n, (meta.training as { counts: { test: number } }).counts.test);
+    assert.equal(meta.metrics.test.accuracy, test.accuracy);
     assert.deepEqual(meta.labels, ['blue', 'café au lait', 'red']);
     assert.deepEqual(meta.input, { height: 16, width: 16, channels: 3 });
     assert.deepEqual(meta.normalize, { mean: [0, 0, 0], std: [1, 1, 1] });
@@ -343,13 +350,23 @@ describe('bad input', () => {
 });
 
 describe('graft rank', () => {
-  it("scores every block output, best first, with LEEP of the base's own classifier; bad --cuts is a usage error", () => {
-    const r = graft('rank', '--base', base, '--data', data, '--probe', '--json');
+  it("scores every block output, best first, with LEEP of the base's own classifier; bad --cuts is a usage error", async () => {
+    const r = graft('rank', '--base', base, '--data', data, '--probe', '--json', '--backend', 'cpu');
     assert.equal(r.code, 0, r.stderr);
     const rows = r.json!.rows as { cut: string; logme: number; hScore: number; probe: number; dims: number }[];
     assert.deepEqual(rows.map((x) => x.cut).sort(), ['block_1_add', 'stem_relu', 'top_conv']);
     assert.ok(rows.every((x, i) => Number.isFinite(x.logme) && (i === 0 || x.logme <= rows[i - 1].logme)));
-    assert.ok(rows.every((x) => x.probe >= 0 && x.probe <= 1));
+    // The same scores the library computes on the same training split.
+    const { useBackend } = await import('../src/backend/index.js');
+    const { loadImageBase } = await import('../src/bases/index.js');
+    const { loadDataSplits } = await import('../src/data/index.js');
+    const { rankCuts } = await import('../src/evaluate/rank.js');
+    await useBackend('cpu');
+    const tiny = await loadImageBase(base);
+    const { train } = await loadDataSplits(data, { size: tiny.input, resize: tiny.resize, seed: 0 });
+    const library = await rankCuts(tiny, train, { probe: true, seed: 0 });
+    const byCut = (xs: { cut: string; probe?: number; logme: number }[]) => Object.fromEntries(xs.map((x) => [x.cut, [x.probe, x.logme]]));
+    assert.deepEqual(byCut(rows), byCut(library.rows));
     assert.equal(rows.find((x) => x.cut === 'top_conv')!.dims, 12);
     assert.deepEqual(r.json!.best, { base: base, cut: rows[0].cut });
     assert.ok(Number.isFinite((r.json!.bases as { leep: number }[])[0].leep));
@@ -544,9 +561,31 @@ describe('graft adapt', () => {
       checkpoint: string;
     };
     assert.equal(j.method, 'coral');
-    assert.ok(j.target.accuracy >= 0 && j.target.accuracy <= 1 && typeof j.target.macroF1 === 'number');
-    assert.ok(j.source.accuracy >= 0 && j.source.accuracy <= 1);
-    assert.ok(typeof j.baseline.target.accuracy === 'number');
+    // The baseline is source-only training on the same features and seed: what --method none reports.
+    const none = graft(
+      'adapt',
+      '--base',
+      base,
+      '--source',
+      source,
+      '--target',
+      flat,
+      '--eval-target',
+      labelled,
+      '--method',
+      'none',
+      '--epochs',
+      '3',
+      '--json',
+      '--backend',
+      'cpu',
+    );
+    assert.equal(none.code, 0, none.stderr);
+    assert.deepEqual(none.json!.target, j.baseline.target);
+    assert.deepEqual(none.json!.source, (j.baseline as unknown as { source: unknown }).source);
+    // Scored on the 12 labelled target images: accuracies are twelfths.
+    for (const accuracy of [j.target.accuracy, j.baseline.target.accuracy])
+      assert.ok(Math.abs(accuracy * 12 - Math.round(accuracy * 12)) < 1e-9, `${accuracy}`);
     assert.match(j.checkpoint, /source validation/);
     assert.match(r.stdout, /coral .*\n.*none \(baseline\)/);
     assert.match(r.stdout, /target 12 images \(labels not used\)/);

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 import { forEachLimit } from '../src/data/build.js';
 import {
   applyPerClass,

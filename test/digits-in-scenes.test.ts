@@ -2,7 +2,7 @@
 // digit and scene (some samples with one of the two only), and the multi-task splits.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 import { MNIST_SIZE, mnistDigit } from '../src/data/mnist.js';
 import {
   compositeDigit,

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 import { digest } from '../src/io/digest.js';
-import { FeatureCache } from '../src/train/feature-cache.js';
+import { FeatureCache } from '../src/engine/feature-cache.js';
 import { tempDir } from './helpers.js';
 
 const D = 1280;

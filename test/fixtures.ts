@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import sharp from 'sharp';
-import { mulberry32 } from '../src/data/random.js';
+import { mulberry32 } from '../src/math/random.js';
 
 export type Rgb = readonly [number, number, number];
 

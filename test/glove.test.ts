@@ -17,9 +17,9 @@ import {
   OOV_ID,
   parseGlove,
   tokenize,
-  type GloveVectors,
 } from '../src/bases/text/glove.js';
-import { GraftError } from '../src/errors.js';
+import type { GloveVectors } from '../src/bases/types.js';
+import { GraftError } from '../src/core/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'graft-glove-'));
 before(() => useBackend('wasm'));

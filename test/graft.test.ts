@@ -2,17 +2,17 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../src/backend/index.js';
-import { cutPoints } from '../src/bases/graph.js';
-import { GraftError } from '../src/errors.js';
+import { cutPoints } from '../src/bases/structure.js';
+import { GraftError } from '../src/core/errors.js';
 import { classificationMetrics } from '../src/evaluate/metrics.js';
 import { resolveCut } from '../src/graft/cut.js';
 import { disposeGrafted, graft, unfreezeBoundary } from '../src/graft/graft.js';
 import { parseHead } from '../src/graft/head.js';
 import { modelAbove, modelBelow } from '../src/graft/split.js';
 import { fitStage } from '../src/train/fit.js';
-import { withSeed } from '../src/train/seed.js';
-import { imagesToTensor, oneHot } from '../src/train/tensors.js';
-import { trainGrafted } from '../src/train/train.js';
+import { withSeed } from '../src/math/seed.js';
+import { imagesToTensor, oneHot } from '../src/engine/tensors.js';
+import { trainGrafted } from '../src/train/stages.js';
 import { colourSet, tinyBase, tinyModel } from './helpers.js';
 
 const maxAbsDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
@@ -138,7 +138,7 @@ describe('training', () => {
 describe('probe-initialised heads and unfreeze auto', () => {
   it('a linear head starts from the cross-validated probe; an MLP head is left to Adam', async () => {
     const { initHeadByProbe, PROBE_L2_GRID } = await import('../src/train/probe-head.js');
-    const { fitLinearClassifier } = await import('../src/evaluate/transferability.js');
+    const { fitLinearClassifier } = await import('../src/evaluate/probe.js');
     const labels = Int32Array.from({ length: 30 }, (_, i) => i % 2);
     const x = tf.tensor2d(
       Array.from({ length: 30 * 4 }, (_, t) => Math.sin(t * 1.7) + (t % 4 === 0 ? labels[Math.floor(t / 4)] : 0)),
@@ -294,16 +294,16 @@ describe('metrics', () => {
 });
 
 describe('library one-call path', () => {
-  it('trainClassifier grafts, trains in stages and evaluates val and test', async () => {
-    const { trainClassifier } = await import('../src/index.js');
+  it('trainImageClassifier grafts, trains in stages and evaluates val and test', async () => {
+    const { trainImageClassifier } = await import('../src/index.js');
     const data = { train: colourSet(10), val: colourSet(4, undefined, 2), test: colourSet(6, undefined, 3) };
-    const r = await trainClassifier({ base: tinyBase(), data, seed: 2, epochs: 3 });
+    const r = await trainImageClassifier({ base: tinyBase(), data, seed: 2, epochs: 3 });
     assert.deepEqual(r.counts, { train: 20, val: 8, test: 12 });
     // cut auto: the block output with the best LogME, reported with the ranking it came from.
-    assert.equal(r.grafted.cut, r.cutChoice!.ranking[0].cut);
+    assert.equal(r.model.grafted!.cut, r.cutChoice!.ranking[0].cut);
     assert.deepEqual(r.cutChoice!.ranking.map((x) => x.cut).sort(), ['block_1_add', 'stem_relu', 'top_conv']);
     assert.equal(
-      (await trainClassifier({ base: tinyBase(), data, seed: 2, epochs: 1, cut: 'top_conv' })).cutChoice,
+      (await trainImageClassifier({ base: tinyBase(), data, seed: 2, epochs: 1, cut: 'top_conv' })).cutChoice,
       undefined,
       'an explicit cut is kept',
     );

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { fileHandler, readModelJson } from '../src/io/layers-files.js';
-import { mulberry32 } from '../src/data/random.js';
+import { mulberry32 } from '../src/math/random.js';
 import { tempDir } from './helpers.js';
 import { saveTinyGraphModel, tinyGraphReference } from './graph-fixture.js';
 

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { layersBase } from '../src/bases/index.js';
-import type { Base } from '../src/bases/types.js';
+import { layersBase } from '../src/bases/image/tfjs.js';
+import type { LayersBase } from '../src/bases/types.js';
 import type { ImageSet } from '../src/data/types.js';
-import { mulberry32 } from '../src/data/random.js';
+import { mulberry32 } from '../src/math/random.js';
 import { fileHandler } from '../src/io/layers-files.js';
 
 export const tempDir = (prefix = 'graft-test-') => mkdtempSync(join(tmpdir(), prefix));
@@ -81,7 +81,7 @@ function buildTiny(): tf.LayersModel {
   return tf.model({ inputs: input, outputs: out, name: 'tiny' });
 }
 
-export const tinyBase = (): Base => layersBase('tiny', tinyModel());
+export const tinyBase = (): LayersBase => layersBase('tiny', tinyModel());
 
 /** Save the tiny model as a model.json a CLI run can load as --base. */
 export async function saveTinyBase(dir: string): Promise<string> {

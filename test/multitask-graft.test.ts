@@ -10,10 +10,12 @@ import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../src/backend/index.js';
 import { DIGITS_IN_SCENES_SCENES, loadDigitsInScenes } from '../src/data/multitask/digits-in-scenes.js';
 import { splitMultiTask } from '../src/data/multitask/split.js';
-import { saveTasks } from '../src/export/multitask.js';
-import { graftTasks, type TaskSpec } from '../src/graft/multitask.js';
-import { evaluateTasks, trainTasks } from '../src/train/multitask.js';
-import { withSeed } from '../src/train/seed.js';
+import { MultiTaskModel } from '../src/kinds/multi-task.js';
+import { graftTasks } from '../src/graft/multitask.js';
+import type { TaskSpec } from '../src/data/multitask/types.js';
+import { evaluateTasks } from '../src/evaluate/tasks.js';
+import { trainTasks } from '../src/train/multitask.js';
+import { withSeed } from '../src/math/seed.js';
 import { root, tempDir, tinyBase } from './helpers.js';
 
 before(() => useBackend('wasm'));
@@ -46,7 +48,7 @@ describe('multi-task graft', () => {
     assert.ok(m.meanAccuracy > untrained.meanAccuracy, `mean accuracy ${untrained.meanAccuracy} → ${m.meanAccuracy}`);
 
     const out = join(tempDir(), 'mt');
-    await saveTasks(g, out, { metrics: { test: m } });
+    await MultiTaskModel.fromGrafted(g).save(out, { metrics: { test: m } });
     const meta = JSON.parse(readFileSync(join(out, 'graft.json'), 'utf8'));
     assert.deepEqual(
       meta.tasks.map((t: TaskSpec) => t.name),

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { alignTasks, loadMultiTask, parseTaskArg } from '../src/data/multitask/load.js';
-import { taskMetrics } from '../src/train/multitask.js';
+import { taskMetrics } from '../src/evaluate/tasks.js';
 import { writeSolid } from './fixtures.js';
 import { tempDir } from './helpers.js';
 

@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../src/backend/index.js';
-import { mulberry32 } from '../src/data/random.js';
-import { multiTaskModel, type TaskSpec } from '../src/graft/multitask.js';
+import { mulberry32 } from '../src/math/random.js';
+import { multiTaskModel } from '../src/graft/multitask.js';
+import type { TaskSpec } from '../src/data/multitask/types.js';
 import { fitMultiTask, taskLosses, type MultiTaskData } from '../src/train/multitask.js';
 
 before(() => useBackend('wasm'));

@@ -2,13 +2,21 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../src/backend/index.js';
-import { loadBase } from '../src/bases/index.js';
-import { GraftError } from '../src/errors.js';
-import { loadTrained, saveTrained } from '../src/export/trained.js';
+import { loadImageBase } from '../src/bases/index.js';
+import type { OnnxBase } from '../src/bases/types.js';
+import { GraftError } from '../src/core/errors.js';
+import { ImageClassifier, loadImageClassifier } from '../src/kinds/image.js';
 import { disposeGrafted, graft, pipeline } from '../src/graft/graft.js';
-import { trainGrafted } from '../src/train/train.js';
+import { trainGrafted } from '../src/train/stages.js';
 import { colourSet, tempDir } from './helpers.js';
 import { saveTinyOnnx, SIZE, tfjsFeatures } from './onnx-fixture.js';
+
+/** loadImageBase on an `onnx:` spec, checked to be an ONNX base. */
+async function loadBase(spec: string, options?: Parameters<typeof loadImageBase>[1]): Promise<OnnxBase> {
+  const base = await loadImageBase(spec, options);
+  assert.equal(base.kind, 'onnx');
+  return base as OnnxBase;
+}
 
 const maxAbsDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
 
@@ -20,20 +28,20 @@ describe('onnx: bases (a PyTorch-style NCHW model built by the test)', () => {
   it('reads layout, size and the classifier-input cut from the file', async () => {
     const base = await loadBase(`onnx:${saveTinyOnnx(tempDir())}`);
     assert.equal(base.kind, 'onnx');
-    assert.equal(base.onnx!.layout, 'nchw');
+    assert.equal(base.onnx.layout, 'nchw');
     assert.deepEqual(base.input, { height: SIZE, width: SIZE, channels: 3 });
     assert.equal(base.suggestedCut, 'features', 'the feature map the classifier pools');
-    assert.deepEqual(base.onnx!.tensors, ['conv_out', 'features', 'pooled', 'flat', 'logits']);
+    assert.deepEqual(base.onnx.tensors, ['conv_out', 'features', 'pooled', 'flat', 'logits']);
   });
 
   it('extracts the same features as the network in TF.js, at the auto cut and at an intermediate tensor', async () => {
     const base = await loadBase(`onnx:${saveTinyOnnx(tempDir())}`);
     const x = tf.randomUniform([5, SIZE, SIZE, 3]) as tf.Tensor4D;
     const ref = tfjsFeatures(x);
-    const flat = await (await base.frozenTrunk!('flat')).predict(x);
+    const flat = await (await base.frozenTrunk('flat')).predict(x);
     assert.deepEqual(flat.shape, [5, 4]);
     assert.ok(maxAbsDiff(flat, ref.pooled) < 1e-5, `pooled diff ${maxAbsDiff(flat, ref.pooled)}`);
-    const spatial = await (await base.frozenTrunk!('features')).predict(x);
+    const spatial = await (await base.frozenTrunk('features')).predict(x);
     assert.deepEqual(spatial.shape, [5, SIZE, SIZE, 4], 'NCHW output comes back NHWC');
     assert.ok(maxAbsDiff(spatial, ref.features) < 1e-5, `features diff ${maxAbsDiff(spatial, ref.features)}`);
     tf.dispose([x, ref.features, ref.pooled, flat, spatial]);
@@ -74,13 +82,14 @@ describe('onnx: bases (a PyTorch-style NCHW model built by the test)', () => {
     const r = await trainGrafted(g, data, { epochs: 2, seed: 1, batchSize: 4 });
     assert.equal(r.stages[0].engine, 'onnx');
     const out = `${tempDir()}/model`;
-    await saveTrained(g, out);
-    const trained = await loadTrained(out);
+    await ImageClassifier.fromGrafted(g).save(out);
+    const trained = await loadImageClassifier(out);
     assert.equal(trained.meta.trunk?.path, 'trunk/model.onnx');
     const x = tf.randomUniform([3, SIZE, SIZE, 3]);
-    const [a, b] = [await pipeline(g).predict(x), await pipeline(trained).predict(x)];
+    const [a, b] = [await pipeline(g).predict(x), await (await trained.predictor()).predict(x)];
     assert.ok(maxAbsDiff(a, b) < 1e-6);
     tf.dispose([x, a, b]);
     await disposeGrafted(g);
+    await trained.dispose();
   });
 });

@@ -5,10 +5,11 @@ import onnxPkg from 'onnx-proto';
 import type { onnx as Onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { useBackend } from '../src/backend/index.js';
-import { loadBase } from '../src/bases/index.js';
-import { mulberry32 } from '../src/data/random.js';
-import { GraftError } from '../src/errors.js';
-import { IR_VERSION, OPSET, type OnnxExportOptions, layersModelToOnnx } from '../src/export/onnx/index.js';
+import { loadDigitsCnn } from '../src/bases/image/digits-cnn.js';
+import { loadMobilenetV2 } from '../src/bases/image/mobilenet-v2.js';
+import { mulberry32 } from '../src/math/random.js';
+import { GraftError } from '../src/core/errors.js';
+import { IR_VERSION, OPSET, type OnnxExportOptions, layersModelToOnnx } from '../src/onnx/from-layers.js';
 import { modelAbove, ownOutput } from '../src/graft/split.js';
 import { tinyModel } from './helpers.js';
 
@@ -301,15 +302,15 @@ describe('ONNX export: layers', () => {
 
 describe('ONNX export: embedded bases', () => {
   it('digits-cnn matches, whole and up to its pooling layer', async () => {
-    const { model } = await loadBase('digits-cnn');
+    const { model } = await loadDigitsCnn();
     const x = randomInput([2, 28, 28, 1], 10, 0, 1);
-    await compare(model!, [x]);
-    await compare(model!, [x], { outputs: ['dropout1', 'pool'] }); // dropout1 is pool's tensor under another name
+    await compare(model, [x]);
+    await compare(model, [x], { outputs: ['dropout1', 'pool'] }); // dropout1 is pool's tensor under another name
   });
 
   it('mobilenet_v2 matches: whole, up to out_relu, up to block_15_add, and with an NCHW input', async () => {
-    const { model } = await loadBase('mobilenet_v2');
-    const m = model!;
+    const { model } = await loadMobilenetV2();
+    const m = model;
     const x = randomInput([1, 224, 224, 3], 11, 0, 1);
     // One TF.js pass for every output (the cpu backend takes about a second for it).
     const all = tf.model({
@@ -368,8 +369,8 @@ describe('ONNX export: options and errors', () => {
   });
 
   it('the bytes decode back with onnx-proto: IR version, opset, initializers, dynamic batch', async () => {
-    const { model } = await loadBase('digits-cnn');
-    const { model: decoded, graph } = decode(layersModelToOnnx(model!));
+    const { model } = await loadDigitsCnn();
+    const { model: decoded, graph } = decode(layersModelToOnnx(model));
     assert.equal(Number(decoded.irVersion), IR_VERSION);
     assert.deepEqual(
       decoded.opsetImport.map((o) => [o.domain ?? '', Number(o.version)]),

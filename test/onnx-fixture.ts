@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import onnxProto from 'onnx-proto';
-import { mulberry32 } from '../src/data/random.js';
+import { mulberry32 } from '../src/math/random.js';
 
 const { onnx } = onnxProto;
 export const SIZE = 16; // the size of colourSet images

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../src/backend/index.js';
-import { cutPoints } from '../src/bases/graph.js';
+import { cutPoints } from '../src/bases/structure.js';
 import { pooledFeatures, rankCandidates, rankCuts } from '../src/evaluate/rank.js';
 import { modelBelow } from '../src/graft/split.js';
-import { imagesToTensor } from '../src/train/tensors.js';
+import { imagesToTensor } from '../src/engine/tensors.js';
 import type { ImageSet } from '../src/data/types.js';
-import { mulberry32 } from '../src/data/random.js';
-import { loadBase } from '../src/bases/index.js';
+import { mulberry32 } from '../src/math/random.js';
+import { loadImageBase } from '../src/bases/index.js';
 import { colourSet, tempDir, tinyBase } from './helpers.js';
 import { saveTinyOnnx, tfjsFeatures } from './onnx-fixture.js';
 
@@ -114,7 +114,7 @@ describe('ranking on every engine and kind of base', () => {
   });
 
   it('pools an NCHW ONNX base over its spatial axes, and leaves non-feature tensors out', async () => {
-    const base = await loadBase(`onnx:${saveTinyOnnx(tempDir())}`);
+    const base = await loadImageBase(`onnx:${saveTinyOnnx(tempDir())}`);
     const set = colourSet(3);
     const features = await pooledFeatures(base, set, ['features', 'flat']);
     const x = imagesToTensor(set, base.normalize);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 import { loadTarget, UNLABELLED } from '../src/data/target.js';
 import { makeImageFolder } from './fixtures.js';
 import { tempDir } from './helpers.js';

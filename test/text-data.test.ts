@@ -17,7 +17,7 @@ import {
   type TextSet,
   type TextWarning,
 } from '../src/data/text/index.js';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'graft-text-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

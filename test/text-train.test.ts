@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../src/backend/index.js';
-import { mulberry32 } from '../src/data/random.js';
+import { mulberry32 } from '../src/math/random.js';
 import type { TextSet } from '../src/data/text/types.js';
-import { loadTextClassifier, saveTextClassifier } from '../src/export/text.js';
-import { fitTextHead, tfidfClassifier, trainText } from '../src/train/text.js';
+import { loadModel } from '../src/kinds/index.js';
+import { TextClassifier, trainTextClassifier } from '../src/kinds/text.js';
+import { fitTextHead } from '../src/train/text.js';
 import { fitTfidf, restoreTfidf } from '../src/train/tfidf.js';
 import { graft, tempDir } from './helpers.js';
 
@@ -84,12 +85,14 @@ describe('TF-IDF scratch model', () => {
 
   it('saves and loads as a text model', async () => {
     const set = reviews();
-    const c = tfidfClassifier(fitTfidf(set.texts, set.labels, 2, { l2: 0.01 }), set.classes);
+    const c = new TextClassifier({ mode: 'scratch', tfidf: fitTfidf(set.texts, set.labels, 2, { l2: 0.01 }) }, set.classes);
     const out = join(tempDir(), 'tfidf');
-    await saveTextClassifier(c, out);
-    const { classifier, meta } = await loadTextClassifier(out);
-    assert.equal(meta.mode, 'scratch');
-    assert.deepEqual(Array.from(await classifier.predict(['lovely'])), Array.from(await c.predict(['lovely'])));
+    await c.save(out);
+    const loaded = await loadModel(out);
+    assert.ok(loaded instanceof TextClassifier);
+    assert.equal(loaded.mode, 'scratch');
+    assert.deepEqual(Array.from(await loaded.probabilities(['lovely'])), Array.from(await c.probabilities(['lovely'])));
+    assert.deepEqual(await loaded.predict(['lovely'], { top: 2 }), await c.predict(['lovely'], { top: 2 }));
   });
 });
 
@@ -98,19 +101,21 @@ describe('glove-100d fine-tuned', () => {
     const set = reviews();
     const train = { ...set, texts: set.texts.slice(0, 20), labels: set.labels.slice(0, 20), ids: set.ids.slice(0, 20) };
     const val = { ...set, texts: set.texts.slice(20), labels: set.labels.slice(20), ids: set.ids.slice(20) };
-    const r = await trainText(train, val, { base: 'glove-100d', fineTune: true, seed: 1, epochs: 3, learningRate: 1e-2 });
-    assert.equal(r.classifier.mode, 'fine-tuned');
+    const test = { ...val, texts: [], labels: new Int32Array(0), ids: [] };
+    const r = await trainTextClassifier({ base: 'glove-100d', data: { train, val, test }, seed: 1, epochs: 3, learningRate: 1e-2 });
+    assert.equal(r.model.mode, 'fine-tuned');
     assert.ok(r.report.fineTune && r.report.fineTune.epochsRun >= 1);
     const out = join(tempDir(), 'glove');
-    await saveTextClassifier(r.classifier, out);
-    const { classifier } = await loadTextClassifier(out);
+    await r.model.save(out);
+    const classifier = await loadModel(out);
+    assert.ok(classifier instanceof TextClassifier);
     // "moviegoer-friendly" is a compound the training texts lack: split the same way in both.
     const probe = ['a wonderful, moving film', 'a dull and awful moviegoer-friendly disaster', ''];
-    const [a, b] = [await r.classifier.predict(probe), await classifier.predict(probe)];
+    const [a, b] = [await r.model.probabilities(probe), await classifier.probabilities(probe)];
     a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) < 1e-6, `probability ${i}: ${v} vs ${b[i]}`));
     assert.ok(a[0] > 0.5 && a[3] > 0.5, `good then bad: ${Array.from(a)}`);
-    r.classifier.dispose();
-    classifier.dispose();
+    await r.model.dispose();
+    await classifier.dispose();
   });
 });
 
@@ -204,7 +209,12 @@ describe('graft train with a text base (CLI)', () => {
     assert.equal(a.code, 0, a.stderr);
     const json = a.json as { method: string; target: { accuracy: number }; baseline: { target: { accuracy: number } } };
     assert.equal(json.method, 'coral');
-    assert.ok(json.target.accuracy >= 0 && json.baseline.target.accuracy >= 0);
+    // Scored on the table's 41 texts: accuracies are 41sts; the reviews' sentiment is plain enough
+    // for use-lite's vectors that both runs are far above chance.
+    for (const accuracy of [json.target.accuracy, json.baseline.target.accuracy]) {
+      assert.ok(Math.abs(accuracy * 41 - Math.round(accuracy * 41)) < 1e-9, `${accuracy}`);
+      assert.ok(accuracy > 0.8, `accuracy ${accuracy}`);
+    }
   });
 
   it('trains TF-IDF with --scratch', () => {

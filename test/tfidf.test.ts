@@ -2,7 +2,7 @@
 // easy toy problem, the solver's bias-only optimum, determinism.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 import { fitTfidf, fitTfidfVectorizer, type SparseRows } from '../src/train/tfidf.js';
 
 /** Row i as {column: value}. */

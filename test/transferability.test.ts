@@ -3,19 +3,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { determinant, inverse, Matrix, pseudoInverse } from 'ml-matrix';
-import { mulberry32 } from '../src/data/random.js';
-import { GraftError } from '../src/errors.js';
-import {
-  hScore,
-  kendallTau,
-  fitLinearClassifier,
-  leep,
-  linearProbe,
-  logme,
-  logmeEvidence,
-  standardize,
-  type FeatureMatrix,
-} from '../src/evaluate/transferability.js';
+import { mulberry32 } from '../src/math/random.js';
+import { GraftError } from '../src/core/errors.js';
+import { standardize, type FeatureMatrix } from '../src/evaluate/matrix.js';
+import { fitLinearClassifier, linearProbe } from '../src/evaluate/probe.js';
+import { hScore, leep, logme, logmeEvidence } from '../src/evaluate/scores.js';
+import { kendallTau } from '../src/math/stats.js';
 
 /** Seeded standard normal samples (Box-Muller). */
 function normals(seed: number): () => number {

@@ -8,9 +8,9 @@ import { after, before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../src/backend/index.js';
 import { loadUseLite, loadUseTokenizer, USE_LITE_DIM, USE_LITE_MAX_TOKENS } from '../src/bases/text/use-lite.js';
-import type { TextEncoder } from '../src/bases/text/types.js';
+import type { TextEncoder } from '../src/bases/types.js';
 import { normaliseForUse, RESERVED_IDS, UNK_ID, WORD_START, type UseTokenizer } from '../src/bases/text/use-tokenizer.js';
-import { GraftError } from '../src/errors.js';
+import { GraftError } from '../src/core/errors.js';
 
 const TRICKY = [
   'Hello',

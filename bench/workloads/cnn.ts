@@ -1,6 +1,6 @@
 // The Keras mnist_transfer_cnn network (same architecture as the PyTorch peer's `cnn-train`).
 import * as tf from '@tensorflow/tfjs';
-import { buildDigitsCnn } from '../../src/bases/digits-cnn.js';
+import { buildDigitsCnn } from '../../src/bases/image/digits-cnn.js';
 
 export const CNN_BATCH = 128;
 export const CNN_CLASSES = 5;

@@ -7,17 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../../src/backend/index.js';
-import { loadBase } from '../../src/bases/index.js';
-import type { Base } from '../../src/bases/types.js';
+import { loadImageBase } from '../../src/bases/index.js';
+import type { ImageBase } from '../../src/bases/types.js';
 import type { ImageSet } from '../../src/data/types.js';
-import { mulberry32 } from '../../src/data/random.js';
+import { mulberry32 } from '../../src/math/random.js';
 import { disposeGrafted, graft, type Grafted } from '../../src/graft/graft.js';
-import { FeatureCache } from '../../src/train/feature-cache.js';
-import { extractFeatures } from '../../src/train/features.js';
+import { FeatureCache } from '../../src/engine/feature-cache.js';
+import { extractFeatures } from '../../src/engine/features.js';
 import { fitStage } from '../../src/train/fit.js';
-import { frozenPart, headBoundary, trainablePart, type Engine } from '../../src/train/frozen.js';
-import { oneHot } from '../../src/train/tensors.js';
-import { trainGrafted } from '../../src/train/train.js';
+import { frozenPart, headBoundary, trainablePart, type Engine } from '../../src/engine/frozen.js';
+import { oneHot } from '../../src/engine/tensors.js';
+import { trainGrafted } from '../../src/train/stages.js';
 import { type BenchOptions, CORES, round, runPeer, type Side, type Workload, type WorkloadResult } from '../lib.js';
 
 const CLASSES = ['a', 'b', 'c', 'd', 'e'];
@@ -42,7 +42,7 @@ async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
  * graft's path: trainGrafted with the feature cache, head only, no early stop. Timed from the
  * grafted model to the trained head; building the graft (the same for every setup) is reported apart.
  */
-async function graftRun(base: Base, data: { train: ImageSet; val: ImageSet }, epochs: number, cache: FeatureCache, seed: number) {
+async function graftRun(base: ImageBase, data: { train: ImageSet; val: ImageSet }, epochs: number, cache: FeatureCache, seed: number) {
   const [g, graftSeconds] = await timed(() => graft(base, { classes: CLASSES }));
   const [result, seconds] = await timed(() => trainGrafted(g, data, { epochs, patience: epochs, unfreeze: 0, cache, seed }));
   await disposeGrafted(g);
@@ -86,7 +86,7 @@ export const headFinetune: Workload = {
     await useBackend('wasm');
     const [n, epochs] = quick ? [64, 3] : [256, 10];
     const data = { train: randomSet(n, 1), val: randomSet(32, 2) };
-    const base = await loadBase('mobilenet_v2');
+    const base = await loadImageBase('mobilenet_v2');
     const dir = mkdtempSync(join(tmpdir(), 'graft-bench-cache-'));
     try {
       const cache = new FeatureCache({ dir });
@@ -146,7 +146,7 @@ export const headFinetune: Workload = {
       };
     } finally {
       rmSync(dir, { recursive: true, force: true });
-      base.model?.dispose();
+      if (base.kind === 'layers') base.model.dispose();
     }
   },
 };

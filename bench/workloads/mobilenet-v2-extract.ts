@@ -4,16 +4,16 @@
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../../src/backend/index.js';
 import { defaultOnnxThreads } from '../../src/backend/onnx-runtime.js';
-import { loadBase } from '../../src/bases/index.js';
+import { loadImageBase } from '../../src/bases/index.js';
 import { disposeGrafted, graft } from '../../src/graft/graft.js';
-import { frozenPart, type Engine } from '../../src/train/frozen.js';
+import { frozenPart, type Engine } from '../../src/engine/frozen.js';
 import { type BenchOptions, CORES, median, round, runPeer, type Side, type Workload, type WorkloadResult } from '../lib.js';
 
 /** 0.6 GFLOP per image at the ~200 GFLOP/s a 1024³ matmul reached in PyTorch on this machine. */
 const MACHINE_LIMIT_MS = 3;
 
 async function extractSpeed(engine: Engine, batch: number, repeats: number, log: (m: string) => void): Promise<Side> {
-  const base = await loadBase('mobilenet_v2');
+  const base = await loadImageBase('mobilenet_v2');
   const g = await graft(base, { classes: ['a', 'b'] });
   const part = await frozenPart(g, g.cut, engine);
   const x = tf.randomUniform([batch, 224, 224, 3]);
@@ -33,7 +33,7 @@ async function extractSpeed(engine: Engine, batch: number, repeats: number, log:
   x.dispose();
   await part.release?.();
   await disposeGrafted(g);
-  base.model?.dispose();
+  if (base.kind === 'layers') base.model.dispose();
   return { msPerImage: round(median(runs)), engine: part.engine, batch, images: batch, runs: runs.map((v) => round(v)) };
 }
 

@@ -2,7 +2,7 @@
 // model: graft's `mobilenet_v2` base), batch 32 — wasm vs tfjs `cpu` (small batch) vs PyTorch.
 import * as tf from '@tensorflow/tfjs';
 import { useBackend, wasmThreads } from '../../src/backend/index.js';
-import { loadNsfwjsModel } from '../../src/bases/nsfwjs.js';
+import { loadNsfwjsModel } from '../../src/bases/image/nsfwjs.js';
 import { type BenchOptions, CORES, median, round, runPeer, type Side, type Workload, type WorkloadResult } from '../lib.js';
 
 async function forwardSpeed(batch: number, repeats: number, warmupBatch: number, log: (m: string) => void, label: string): Promise<Side> {

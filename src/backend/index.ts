@@ -1,7 +1,7 @@
 // Backend selection: wasm (default, with graft's training kernels), cpu (reference), tensorflow (tfjs-node if the user has it).
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { GraftError, usageError } from '../errors.js';
+import { GraftError, usageError } from '../core/errors.js';
 import { initWasm } from './wasm-threads.js';
 
 export type BackendName = 'wasm' | 'cpu' | 'tensorflow';

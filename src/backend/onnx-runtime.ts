@@ -4,7 +4,7 @@
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { InferenceSession } from 'onnxruntime-node';
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 
 type Ort = typeof import('onnxruntime-node');
 let ortModule: Promise<Ort> | undefined;

@@ -1,6 +1,7 @@
-// A base described layer by layer: what `graft inspect` shows and what a UI could render.
-import type { Base } from './types.js';
-import { cutPoints } from './graph.js';
+// A base described for a person or a UI: what `graft inspect` shows. An image base layer by layer
+// (shapes, parameters, blocks, where it can be cut); a text base by what its vectors are.
+import { cutPoints } from './structure.js';
+import type { Base, ImageBase, TextBase } from './types.js';
 
 export interface LayerRow {
   index: number;
@@ -14,11 +15,11 @@ export interface LayerRow {
   suggestedCut: boolean;
 }
 
-export interface BaseDescription {
+export interface ImageBaseDescription {
   name: string;
-  kind: Base['kind'];
-  input: Base['input'];
-  normalize: Base['normalize'];
+  kind: ImageBase['kind'];
+  input: ImageBase['input'];
+  normalize: ImageBase['normalize'];
   suggestedCut: string;
   blocks: { name: string; first: string; last: string }[];
   params: number;
@@ -26,8 +27,19 @@ export interface BaseDescription {
   layers: LayerRow[];
 }
 
+export interface TextBaseDescription {
+  name: string;
+  kind: 'text';
+  /** Length of each text's vector. */
+  dim: number;
+  maxTokens: number;
+  provenance: string;
+}
+
+export type BaseDescription = ImageBaseDescription | TextBaseDescription;
+
 export function describeBase(base: Base): BaseDescription {
-  const model = base.model;
+  if (base.kind === 'text') return describeTextBase(base);
   const common = {
     name: base.name,
     kind: base.kind,
@@ -36,7 +48,7 @@ export function describeBase(base: Base): BaseDescription {
     suggestedCut: base.suggestedCut,
     provenance: base.provenance,
   };
-  if (base.onnx) {
+  if (base.kind === 'onnx') {
     const { tensors, ops } = base.onnx;
     const layers = tensors.map((name, index) => ({
       index,
@@ -51,27 +63,12 @@ export function describeBase(base: Base): BaseDescription {
     }));
     return { ...common, blocks: [], params: 0, layers };
   }
-  if (!model) {
-    const out = base.graph!.outputs[0];
-    return {
-      ...common,
-      blocks: [],
-      params: 0,
-      layers: [
-        {
-          index: 0,
-          name: out.name,
-          type: 'GraphModel output',
-          outputShape: out.shape ?? [],
-          params: 0,
-          trainable: false,
-          block: '',
-          cutCandidate: true,
-          suggestedCut: true,
-        },
-      ],
-    };
+  if (base.kind === 'graph') {
+    const out = base.graph.outputs[0];
+    const layer = { index: 0, name: out.name, type: 'GraphModel output', outputShape: out.shape ?? [], params: 0, trainable: false };
+    return { ...common, blocks: [], params: 0, layers: [{ ...layer, block: '', cutCandidate: true, suggestedCut: true }] };
   }
+  const model = base.model;
   const cuts = cutPoints(model);
   const blockOf = (i: number) => base.blocks.find((b) => b.start <= i && i <= b.end)?.name ?? '';
   const layers = model.layers.map((l, i) => ({
@@ -87,4 +84,8 @@ export function describeBase(base: Base): BaseDescription {
   }));
   const blocks = base.blocks.map((b) => ({ name: b.name, first: model.layers[b.start].name, last: model.layers[b.end].name }));
   return { ...common, blocks, params: model.countParams(), layers };
+}
+
+function describeTextBase(base: TextBase): TextBaseDescription {
+  return { name: base.name, kind: 'text', dim: base.dim, maxTokens: base.maxTokens, provenance: base.provenance };
 }

@@ -1,7 +1,10 @@
+// What graft knows of a pre-trained model it transfers from. `Base` is a union on `kind`: a
+// fine-tunable TF.js LayersModel, a frozen TF.js GraphModel or ONNX model (image bases), or a
+// frozen text encoder. Code that needs one of them takes that type, so a wrong combination (a
+// multi-task graft on an ONNX base, a text base where images go) is a type error.
 import type * as tf from '@tensorflow/tfjs';
+import type { Layout } from '../backend/onnx-runtime.js';
 import type { ImageSize, ResizeMode } from '../data/types.js';
-import type { Predictor } from '../graft/graft.js';
-import type { OnnxBaseInfo } from './onnx.js';
 
 /** Per-channel normalisation, applied as (pixel/255 - mean) / std. */
 export interface Normalize {
@@ -26,6 +29,14 @@ export interface HeadSpec {
   pool?: 'avg' | 'flatten';
 }
 
+/**
+ * Anything that maps a batch to a batch: a LayersModel, a part of one, a graph trunk, a trunk on
+ * ONNX Runtime (asynchronous), a whole graft. The caller owns (and disposes) the result.
+ */
+export interface Predictor {
+  predict(x: tf.Tensor): tf.Tensor | Promise<tf.Tensor>;
+}
+
 /** A frozen base's trunk run up to a cut, as graft trains heads on it. */
 export interface FrozenTrunk extends Predictor {
   /** Stable identity of the weights and the cut: part of every feature-cache key. */
@@ -35,28 +46,108 @@ export interface FrozenTrunk extends Predictor {
   release?(): Promise<void>;
 }
 
-/** A pre-trained model plus what graft needs to know to transfer from it. */
-export interface Base {
-  /** Name or spec it was loaded from (`mobilenet_v2`, a path to model.json). */
+/** What every image base says about itself. */
+interface ImageBaseInfo {
+  /** Name or spec it was loaded from (`mobilenet_v2`, a path to model.json, `onnx:PATH`). */
   name: string;
-  kind: 'layers' | 'graph' | 'onnx';
-  /** The fine-tunable model (kind 'layers'). */
-  model?: tf.LayersModel;
-  /** A frozen feature extractor (kind 'graph'). */
-  graph?: tf.GraphModel;
-  /** The ONNX model behind an `onnx:` base (kind 'onnx'). */
-  onnx?: OnnxBaseInfo;
-  /** Frozen bases (graph, onnx): the trunk run up to a cut. */
-  frozenTrunk?: (cut: string) => Promise<FrozenTrunk>;
   input: ImageSize;
   normalize: Normalize;
   resize: ResizeMode;
-  /** Block boundaries, bottom to top, for unfreezing by block. */
+  /** Block boundaries, bottom to top, for unfreezing by block (LayersModels with a known structure). */
   blocks: Block[];
-  /** Layer the `auto` cut resolves to: the last feature layer before the original classifier. */
+  /** Layer (or tensor) the `auto` cut resolves to: the last feature layer before the original classifier. */
   suggestedCut: string;
   /** Head used when none is given. */
   head: HeadSpec;
   /** Where the weights come from, in one sentence. */
   provenance: string;
 }
+
+/** A TF.js LayersModel: cut at any cut point, fine-tunable block by block. */
+export interface LayersBase extends ImageBaseInfo {
+  kind: 'layers';
+  model: tf.LayersModel;
+}
+
+/** A TF.js GraphModel: a frozen feature extractor cut at any node. */
+export interface GraphBase extends ImageBaseInfo {
+  kind: 'graph';
+  graph: tf.GraphModel;
+  frozenTrunk(cut: string): Promise<FrozenTrunk>;
+}
+
+/** The ONNX model behind an `onnx:` base. */
+export interface OnnxModelInfo {
+  bytes: Uint8Array;
+  layout: Layout;
+  /** Every tensor a node computes, in graph order: the cut candidates. */
+  tensors: string[];
+  ops: Map<string, string>;
+}
+
+/** An ONNX model on ONNX Runtime: a frozen feature extractor cut at any tensor. */
+export interface OnnxBase extends ImageBaseInfo {
+  kind: 'onnx';
+  onnx: OnnxModelInfo;
+  frozenTrunk(cut: string): Promise<FrozenTrunk>;
+}
+
+/** Image bases whose weights graft never trains: only a head goes on them. */
+export type FrozenBase = GraphBase | OnnxBase;
+export type ImageBase = LayersBase | FrozenBase;
+
+/** A frozen text encoder: texts in, one fixed-length vector per text out. */
+export interface TextEncoder {
+  name: string;
+  /** Length of each text's vector. */
+  dim: number;
+  /** Longest input in tokens the base takes; longer texts are truncated (reported through onTruncate). */
+  maxTokens: number;
+  /** One row per text. The caller disposes the tensor. */
+  embed(
+    texts: string[],
+    o?: { batchSize?: number; onProgress?: (done: number, total: number) => void; onTruncate?: (index: number) => void },
+  ): Promise<tf.Tensor2D>;
+  dispose(): void;
+}
+
+/** Word vectors: row r of `vectors` (dim values from r·dim) belongs to words[r]. */
+export interface GloveVectors {
+  dim: number;
+  vectors: Float32Array;
+  words: string[];
+  /** word → row. */
+  index: Map<string, number>;
+  /** The file's vector for unknown words (zeros in wink's file): the OOV vector's starting value. */
+  unknown: Float32Array;
+}
+
+export const TEXT_BASE_NAMES = ['use-lite', 'glove-100d'] as const;
+export type TextBaseName = (typeof TEXT_BASE_NAMES)[number];
+
+interface TextBaseInfo {
+  kind: 'text';
+  /** Length of each text's vector. */
+  dim: number;
+  /** Longest text, in tokens, the encoder reads. */
+  maxTokens: number;
+  provenance: string;
+  /** The frozen encoder (loaded on call: weights or vectors are read then). */
+  encoder(): Promise<TextEncoder>;
+}
+
+/** Universal Sentence Encoder lite: a frozen graph, only a head trains on it. */
+export interface UseLiteBase extends TextBaseInfo {
+  name: 'use-lite';
+}
+
+/** GloVe word vectors: frozen (their mean under a head) or fine-tuned with it. */
+export interface GloveBase extends TextBaseInfo {
+  name: 'glove-100d';
+  vectors(): Promise<GloveVectors>;
+}
+
+export type TextBase = UseLiteBase | GloveBase;
+
+/** A pre-trained model plus what graft needs to know to transfer from it. */
+export type Base = ImageBase | TextBase;

@@ -10,7 +10,7 @@ import { extname } from 'node:path';
 import type { Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { usageError } from '../errors.js';
+import { usageError } from '../core/errors.js';
 
 export const CONFIG_FLAG = '--config';
 

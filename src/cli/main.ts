@@ -1,13 +1,9 @@
 // The graft command line: a thin layer over the library. Every failure becomes one line on stderr
 // starting with "error:" (exit 2 for usage, 1 for failures), with the stack only under --verbose.
-import { Command, CommanderError, Option } from 'commander';
-import { intArg } from './args.js';
-import { CONFIG_FLAG, expandConfig } from './config.js';
-import { BACKENDS, useBackend, type BackendName } from '../backend/index.js';
-import { setOnnxThreads } from '../backend/onnx-runtime.js';
-import { GraftError } from '../errors.js';
-import { GRAFT_VERSION } from '../version.js';
-import { adaptCommand } from './commands/adapt.js';
+import { Command, CommanderError } from 'commander';
+import { GraftError } from '../core/errors.js';
+import { GRAFT_VERSION } from '../core/version.js';
+import { adaptCommand } from './commands/adapt/index.js';
 import { cacheCommand } from './commands/cache.js';
 import { evalCommand } from './commands/eval.js';
 import { experimentCommand } from './commands/experiment.js';
@@ -16,37 +12,22 @@ import { inspectCommand } from './commands/inspect.js';
 import { predictCommand } from './commands/predict.js';
 import { pretrainCommand } from './commands/pretrain.js';
 import { rankCommand } from './commands/rank.js';
-import { trainCommand } from './commands/train.js';
+import { trainCommand } from './commands/train/index.js';
+import { expandConfig } from './config.js';
+import { withCommon } from './shared.js';
 
-export interface GlobalOptions {
-  backend: BackendName;
-  threads?: number;
-  verbose: boolean;
-  json: boolean;
-}
-
-/** Options every command takes. */
-export function withCommon(cmd: Command): Command {
-  return cmd
-    .addOption(new Option('--backend <name>', 'TF.js backend').choices(BACKENDS).default('wasm'))
-    .addOption(
-      new Option(
-        '--threads <n>',
-        'threads for the wasm backend (default: GRAFT_THREADS or 1) and ONNX Runtime (default: GRAFT_THREADS or every core)',
-      ).argParser(intArg('--threads', 1)),
-    )
-    .option('--json', 'print one JSON object as the last line of stdout', false)
-    .option(
-      `${CONFIG_FLAG} <file>`,
-      "the command's flags from a JSON or YAML file (keys: the flags' names, e.g. batchSize or batch-size; flags on the command line win)",
-    )
-    .option('--verbose', 'show stack traces on errors', false);
-}
-
-export async function prepare(opts: GlobalOptions): Promise<void> {
-  await useBackend(opts.backend, { threads: opts.threads });
-  setOnnxThreads(opts.threads);
-}
+const COMMANDS = [
+  trainCommand,
+  evalCommand,
+  predictCommand,
+  inspectCommand,
+  rankCommand,
+  adaptCommand,
+  experimentCommand,
+  pretrainCommand,
+  exportCommand,
+  cacheCommand,
+];
 
 function program(): Command {
   const p = new Command('graft')
@@ -55,20 +36,7 @@ function program(): Command {
     .exitOverride()
     // Suggestions ("Did you mean …?") would be a second line; errors are one line.
     .showSuggestionAfterError(false);
-  for (const make of [
-    trainCommand,
-    evalCommand,
-    predictCommand,
-    inspectCommand,
-    rankCommand,
-    adaptCommand,
-    experimentCommand,
-    pretrainCommand,
-    exportCommand,
-    cacheCommand,
-  ]) {
-    p.addCommand(withCommon(make()).exitOverride().showSuggestionAfterError(false));
-  }
+  for (const make of COMMANDS) p.addCommand(withCommon(make()).exitOverride().showSuggestionAfterError(false));
   return p;
 }
 

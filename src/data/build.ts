@@ -1,7 +1,7 @@
 // Shared by the folder and manifest loaders: decode a list of labelled files into one ImageSet,
 // a few at a time, gathering the files that could not be used.
 import { readFile } from 'node:fs/promises';
-import { GraftError } from '../errors.js';
+import { GraftError } from '../core/errors.js';
 import { digest } from '../io/digest.js';
 import { bytesPerImage, decodeImageBuffer, DecodeError } from './images.js';
 import type { ImageSet, ImageSize, LoadOptions, Skipped } from './types.js';

@@ -3,7 +3,7 @@
 import type { Dirent } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { usageError } from '../errors.js';
+import { usageError } from '../core/errors.js';
 import { decodeFiles, dropEmptyClasses, emptySet, type LabelledFile, Progress, settleSkips, shouldStream } from './build.js';
 import { isImagePath } from './images.js';
 import type { ImageSet, LoadedData, LoadOptions, Skipped } from './types.js';

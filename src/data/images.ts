@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
-import { GraftError, usageError } from '../errors.js';
+import { GraftError, usageError } from '../core/errors.js';
 import { decodeBmp, isBmp } from './bmp.js';
 import type { ImageSize, ResizeMode } from './types.js';
 

@@ -1,6 +1,6 @@
 // Entry point for data: turn a spec (`mnist`, a folder, or a manifest) into images and splits.
 import { stat } from 'node:fs/promises';
-import { usageError } from '../errors.js';
+import { usageError } from '../core/errors.js';
 import { loadFolder } from './folder.js';
 import { isManifestPath, loadManifest } from './manifest.js';
 import { loadMnist } from './mnist.js';
@@ -15,7 +15,6 @@ export { loadFolder, loadImageFolder, findSplitFolders, SPLIT_FOLDERS } from './
 export { loadManifest, readManifest, isManifestPath, MANIFEST_EXTENSIONS } from './manifest.js';
 export { loadMnist, parseClassFilter, MNIST_CLASSES, MNIST_SIZE } from './mnist.js';
 export { splitDataset, applyPerClass, subset, concat, classCounts, DEFAULT_VAL_FRACTION, DEFAULT_TEST_FRACTION } from './split.js';
-export { mulberry32, shuffle } from './random.js';
 
 /** The spec naming the built-in digits; a folder called `mnist` needs `./mnist`. */
 export const MNIST_SPEC = 'mnist';

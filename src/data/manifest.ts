@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { usageError } from '../errors.js';
+import { usageError } from '../core/errors.js';
 import { decodeFiles, dropEmptyClasses, Progress, settleSkips } from './build.js';
 import type { ImageSet, LoadOptions, Skipped } from './types.js';
 

@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import sharp from 'sharp';
 import { decodeImageBuffer } from './images.js';
 import { loadMnist } from './mnist.js';
-import { mulberry32 } from './random.js';
+import { mulberry32 } from '../math/random.js';
 import type { ImageSet } from './types.js';
 
 const require = createRequire(import.meta.url);

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { usageError } from '../errors.js';
+import { usageError } from '../core/errors.js';
 import { DECODE_CONCURRENCY, forEachLimit, Progress } from './build.js';
 import { bytesPerImage, resizePixels } from './images.js';
 import type { ImageSet, ImageSize, LoadOptions } from './types.js';

@@ -1,7 +1,7 @@
 // Stratified, seeded train/val/test splits and the small set algebra around them.
-import { usageError } from '../errors.js';
+import { usageError } from '../core/errors.js';
 import { bytesPerImage } from './images.js';
-import { hashString, mulberry32, shuffle } from './random.js';
+import { hashString, mulberry32, shuffle } from '../math/random.js';
 import type { ImageSet, SplitOptions, Splits } from './types.js';
 
 export const DEFAULT_VAL_FRACTION = 0.15;

@@ -5,7 +5,7 @@
 // source's so a label means the same class in both domains.
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
-import { usageError } from '../errors.js';
+import { usageError } from '../core/errors.js';
 import { decodeFiles, Progress, settleSkips } from './build.js';
 import { isImagePath } from './images.js';
 import { isManifestPath, readManifest } from './manifest.js';

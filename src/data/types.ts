@@ -1,6 +1,7 @@
 // The shapes data takes inside graft. Images are kept as uint8 pixels already resized to the
 // base's input (height x width x channels); they become float tensors batch by batch. A set too
 // big for memory is streamed: its images stay in their files and are decoded a batch at a time.
+import type { Skipped } from '../core/callbacks.js';
 
 /** How an image is fitted to the base's input size (sharp's `fit`). */
 export type ResizeMode = 'cover' | 'fill' | 'contain';
@@ -25,11 +26,7 @@ export interface ImageSet {
   ids: string[];
 }
 
-/** A file that could not be used, and why. */
-export interface Skipped {
-  path: string;
-  reason: string;
-}
+export type { Skipped } from '../core/callbacks.js';
 
 export interface Splits {
   train: ImageSet;

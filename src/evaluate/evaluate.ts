@@ -1,10 +1,13 @@
+// Metrics of image classifiers: any predictor over a set, or a graft that has just trained (its
+// frozen part on the fast engine and through the feature cache, as in training).
 import * as tf from '@tensorflow/tfjs';
-import type { Normalize } from '../bases/types.js';
+import type { Normalize, Predictor } from '../bases/types.js';
 import type { ImageSet } from '../data/types.js';
-import { pipeline, type Grafted, type Predictor } from '../graft/graft.js';
-import type { FeatureCache } from '../train/feature-cache.js';
-import { extractFeatures, predictSet } from '../train/features.js';
-import { frozenPart, headBoundary, trainablePart, type Engine } from '../train/frozen.js';
+import type { FeatureCache } from '../engine/feature-cache.js';
+import { extractFeatures, predictSet } from '../engine/features.js';
+import { headBoundary, trainablePart, withFrozenPart, type Engine } from '../engine/frozen.js';
+import { pipeline, type Grafted } from '../graft/graft.js';
+import { argmax } from '../math/stats.js';
 import { classificationMetrics, type Metrics } from './metrics.js';
 
 /** Class probabilities for every image of a set, as rows. */
@@ -14,12 +17,6 @@ export async function predictProbabilities(model: Predictor, set: ImageSet, norm
   probs.dispose();
   return rows.map((r) => Float32Array.from(r));
 }
-
-export const argmax = (row: ArrayLike<number>) => {
-  let best = 0;
-  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
-  return best;
-};
 
 /** Metrics of a model on a set whose class order matches the model's outputs. */
 export async function evaluateModel(model: Predictor, set: ImageSet, normalize: Normalize, labels: string[]): Promise<Metrics> {
@@ -51,19 +48,18 @@ export async function evaluateGrafted<K extends string>(
     return out;
   }
   const boundary = o.boundary ?? headBoundary(g);
-  const part = await frozenPart(g, boundary, o.engine);
-  let above: tf.LayersModel | undefined;
-  try {
-    above = trainablePart(g, boundary);
-    for (const k of names) {
-      const { features } = await extractFeatures(part, sets[k], { normalize: g.base.normalize, cache: o.cache });
-      const probs = above.predict(features, { batchSize: 64 }) as tf.Tensor;
-      out[k] = classificationMetrics(sets[k].labels, (probs.arraySync() as number[][]).map(argmax), g.classes);
-      tf.dispose([features, probs]);
+  await withFrozenPart(g, boundary, o.engine, async (part) => {
+    const above = trainablePart(g, boundary);
+    try {
+      for (const k of names) {
+        const { features } = await extractFeatures(part, sets[k], { normalize: g.base.normalize, cache: o.cache });
+        const probs = above.predict(features, { batchSize: 64 }) as tf.Tensor;
+        out[k] = classificationMetrics(sets[k].labels, (probs.arraySync() as number[][]).map(argmax), g.classes);
+        tf.dispose([features, probs]);
+      }
+    } finally {
+      if (above !== g.model) above.dispose();
     }
-  } finally {
-    if (!g.trunk) await part.release?.();
-    if (above && above !== g.model) above.dispose();
-  }
+  });
   return out;
 }

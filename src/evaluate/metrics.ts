@@ -47,3 +47,9 @@ export function argmaxRows(probs: ArrayLike<number>, classes: number): Int32Arra
     for (let c = 1; c < classes; c++) if (probs[i * classes + c] > probs[i * classes + out[i]]) out[i] = c;
   return out;
 }
+
+/** The k most probable labels, most probable first (at least one). */
+export function topK(probs: ArrayLike<number>, labels: string[], k: number): { label: string; probability: number }[] {
+  const ranked = Array.from(probs, (p, i) => ({ label: labels[i], probability: p })).sort((a, b) => b.probability - a.probability);
+  return ranked.slice(0, Math.max(1, k));
+}

@@ -3,17 +3,19 @@
 // one ONNX Runtime session), pooled by global average and scored.
 import * as tf from '@tensorflow/tfjs';
 import { createOnnxRunner, onnxRuntimeAvailable, transposeImages } from '../backend/onnx-runtime.js';
-import { pruneToCut } from '../bases/onnx.js';
-import type { Base } from '../bases/types.js';
+import { pruneToCut } from '../onnx/prune.js';
+import type { ImageBase, LayersBase } from '../bases/types.js';
 import type { ImageSet } from '../data/types.js';
-import { usageError } from '../errors.js';
-import { layersModelToOnnx } from '../export/onnx/index.js';
+import { usageError } from '../core/errors.js';
+import { layersModelToOnnx } from '../onnx/from-layers.js';
 import { cutCandidates } from '../graft/cut.js';
 import { ownOutput } from '../graft/split.js';
-import { cutPoints } from '../bases/graph.js';
-import { batchToArray, range } from '../train/tensors.js';
-import { hScore, leep, linearProbe, logme, type FeatureMatrix } from './transferability.js';
-import type { Engine } from '../train/frozen.js';
+import { cutPoints } from '../bases/structure.js';
+import { batchToArray, range } from '../engine/tensors.js';
+import type { FeatureMatrix } from './matrix.js';
+import { linearProbe } from './probe.js';
+import { hScore, leep, logme } from './scores.js';
+import type { Engine } from '../engine/frozen.js';
 
 export type CutSet = 'blocks' | 'all';
 
@@ -74,13 +76,15 @@ export interface RankOptions {
  * Cuts worth scoring: `blocks` = the last cut point of each block (the block's output), or the
  * base's suggested cut for a frozen base without blocks; `all` = every cut candidate.
  */
-export function rankCandidates(base: Base, which: CutSet = 'blocks'): string[] {
-  if (which === 'all' || !base.model || !base.blocks.length) return which === 'all' ? cutCandidates(base) : [base.suggestedCut];
-  const ends = blockEnds(base, base.model);
+export function rankCandidates(base: ImageBase, which: CutSet = 'blocks'): string[] {
+  if (which === 'all') return cutCandidates(base);
+  if (base.kind !== 'layers' || !base.blocks.length) return [base.suggestedCut];
+  const ends = blockEnds(base);
   return ends.length ? ends : [base.suggestedCut];
 }
 
-function blockEnds(base: Base, model: tf.LayersModel): string[] {
+function blockEnds(base: LayersBase): string[] {
+  const model = base.model;
   const points = cutPoints(model);
   const suggested = model.layers.findIndex((l) => l.name === base.suggestedCut);
   const ends: string[] = [];
@@ -123,11 +127,11 @@ type BatchRunner = (input: Float32Array, dims: number[]) => Promise<Map<string, 
 
 /** One batch in, every requested tensor out, on the fastest engine the base allows. */
 async function batchRunner(
-  base: Base,
+  base: ImageBase,
   outputs: string[],
   engine: Engine = 'auto',
 ): Promise<{ run: BatchRunner; layout: 'nhwc' | 'nchw'; release: () => Promise<void> }> {
-  if (base.onnx) {
+  if (base.kind === 'onnx') {
     const runner = await createOnnxRunner(pruneToCut(base.onnx.bytes, outputs));
     const layout = base.onnx.layout;
     return {
@@ -137,7 +141,7 @@ async function batchRunner(
       release: () => runner.release(),
     };
   }
-  if (base.model && engine !== 'tfjs' && (await onnxRuntimeAvailable())) {
+  if (base.kind === 'layers' && engine !== 'tfjs' && (await onnxRuntimeAvailable())) {
     try {
       const runner = await createOnnxRunner(layersModelToOnnx(base.model, { outputs }));
       return { layout: 'nhwc', run: (x, dims) => runner.run(x, dims), release: () => runner.release() };
@@ -146,10 +150,14 @@ async function batchRunner(
       if (engine === 'onnx') throw e;
     }
   }
-  const model = base.model
-    ? tf.model({ inputs: base.model.inputs, outputs: outputs.map((o) => ownOutput(base.model!.getLayer(o))) })
-    : undefined;
-  const execute = (x: tf.Tensor) => [model ? model.predict(x) : base.graph!.execute(x, outputs)].flat() as tf.Tensor[];
+  let execute: (x: tf.Tensor) => tf.Tensor[];
+  if (base.kind === 'layers') {
+    const model = tf.model({ inputs: base.model.inputs, outputs: outputs.map((o) => ownOutput(base.model.getLayer(o))) });
+    execute = (x) => [model.predict(x)].flat();
+  } else {
+    const graph = base.graph;
+    execute = (x) => [graph.execute(x, outputs)].flat();
+  }
   return {
     layout: 'nhwc',
     run: async (x, dims) => {
@@ -169,8 +177,8 @@ async function batchRunner(
 }
 
 /** The name of the base's own output (its source classifier), when it ends in class probabilities. */
-function sourceOutput(base: Base): string | undefined {
-  if (base.model) {
+function sourceOutput(base: ImageBase): string | undefined {
+  if (base.kind === 'layers') {
     const last = base.model.outputLayers[0];
     return (last.getConfig() as { activation?: string }).activation === 'softmax' ? last.name : undefined;
   }
@@ -179,7 +187,7 @@ function sourceOutput(base: Base): string | undefined {
 
 /** Pooled features of every image of `set` at each cut (plus the source classifier's output), in one pass. */
 export async function pooledFeatures(
-  base: Base,
+  base: ImageBase,
   set: ImageSet,
   cuts: string[],
   o: Pick<RankOptions, 'batchSize' | 'onBatch' | 'engine'> & { source?: string } = {},
@@ -226,7 +234,7 @@ export async function pooledFeatures(
 }
 
 /** Every candidate cut of `base` scored on `set` (LogME, H-score, optionally a linear probe), best LogME first. */
-export async function rankCuts(base: Base, set: ImageSet, o: RankOptions = {}): Promise<BaseRanking> {
+export async function rankCuts(base: ImageBase, set: ImageSet, o: RankOptions = {}): Promise<BaseRanking> {
   const source = sourceOutput(base);
   const t0 = performance.now();
   const features = await pooledFeatures(base, set, rankCandidates(base, o.cuts), { ...o, source });
@@ -259,7 +267,7 @@ export async function rankCuts(base: Base, set: ImageSet, o: RankOptions = {}): 
 }
 
 /** Each image as the mean of each channel over a PIXEL_GRID x PIXEL_GRID grid of cells. */
-async function pixelFeatures(base: Base, set: ImageSet): Promise<FeatureMatrix> {
+async function pixelFeatures(base: ImageBase, set: ImageSet): Promise<FeatureMatrix> {
   const { height, width, channels } = set.size;
   const cols = PIXEL_GRID * PIXEL_GRID * channels;
   const n = set.labels.length;
@@ -284,7 +292,13 @@ async function pixelFeatures(base: Base, set: ImageSet): Promise<FeatureMatrix> 
   return { data, rows: n, cols };
 }
 
-async function transferCheck(best: CutScore, features: FeatureMatrix, base: Base, set: ImageSet, seed?: number): Promise<TransferCheck> {
+async function transferCheck(
+  best: CutScore,
+  features: FeatureMatrix,
+  base: ImageBase,
+  set: ImageSet,
+  seed?: number,
+): Promise<TransferCheck> {
   const k = set.classes.length;
   const probe = best.probe ?? linearProbe(features, set.labels, k, { seed }).accuracy;
   const pixelsProbe = linearProbe(await pixelFeatures(base, set), set.labels, k, { seed }).accuracy;

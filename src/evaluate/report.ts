@@ -1,4 +1,5 @@
-// Plain-text tables (GitHub Markdown pipes), readable in a terminal and in a README.
+// Plain-text tables (GitHub Markdown pipes), readable in a terminal and in a README, and the reports made of them.
+import type { Metrics } from './metrics.js';
 
 export function table(header: string[], rows: (string | number)[][]): string {
   const cells = [header, ...rows.map((r) => r.map(String))];
@@ -9,6 +10,18 @@ export function table(header: string[], rows: (string | number)[][]): string {
 
 export const pct = (x: number) => (100 * x).toFixed(1) + '%';
 
-export const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-/** Standard deviation over the runs themselves (population), as experiments report it across seeds. */
-export const sd = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
+/** A classifier's metrics as a person reads them: accuracy and macro-F1, per class, and the confusion matrix. */
+export function classificationReport(what: string, m: Metrics, labels: string[]): string {
+  return [
+    `${what}: accuracy ${pct(m.accuracy)}, macro-F1 ${m.macroF1.toFixed(3)}`,
+    table(
+      ['class', 'precision', 'recall', 'f1', 'support'],
+      m.perClass.map((c) => [c.label, c.precision.toFixed(3), c.recall.toFixed(3), c.f1.toFixed(3), c.support]),
+    ),
+    'confusion (rows: true, columns: predicted)',
+    table(
+      ['', ...labels],
+      m.confusion.map((row, i) => [labels[i], ...row]),
+    ),
+  ].join('\n');
+}

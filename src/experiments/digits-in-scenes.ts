@@ -7,17 +7,22 @@
 // the multi-task model's top block must serve both tasks). Reported: accuracy per task,
 // parameters, and inference time per image (one trunk pass against one per task).
 import * as tf from '@tensorflow/tfjs';
-import { loadBase } from '../bases/index.js';
-import type { Base } from '../bases/types.js';
+import { loadMobilenetV2 } from '../bases/image/mobilenet-v2.js';
+import type { LayersBase } from '../bases/types.js';
 import { DIGITS_IN_SCENES_SCENES, loadDigitsInScenes } from '../data/multitask/digits-in-scenes.js';
 import { splitMultiTask, subsetMultiTask } from '../data/multitask/split.js';
-import { mean, pct, sd, table } from '../evaluate/report.js';
-import { graftTasks, type TaskSpec } from '../graft/multitask.js';
-import { FeatureCache } from '../train/feature-cache.js';
-import { evaluateTasks, imagesOf, trainTasks } from '../train/multitask.js';
-import { batchToTensor } from '../train/tensors.js';
-import { withSeed } from '../train/seed.js';
-import { TRAIN_DEFAULTS } from '../train/train.js';
+import { pct, table } from '../evaluate/report.js';
+import { mean, sd } from '../math/stats.js';
+import { imagesOf } from '../data/multitask/tasks.js';
+import type { TaskSpec } from '../data/multitask/types.js';
+import { evaluateTasks } from '../evaluate/tasks.js';
+import { graftTasks } from '../graft/multitask.js';
+import { FeatureCache } from '../engine/feature-cache.js';
+import { trainTasks } from '../train/multitask.js';
+import { batchToTensor } from '../engine/tensors.js';
+import { withSeed } from '../math/seed.js';
+import { TRAIN_DEFAULTS } from '../train/defaults.js';
+import { notify, tell } from '../core/callbacks.js';
 import type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';
 
 const TASKS: TaskSpec[] = [
@@ -72,7 +77,7 @@ async function msPerImage(model: tf.LayersModel, x: tf.Tensor): Promise<number> 
 
 /** One model trained in graft's two stages, measured after each: heads only (frozen trunk), then with its top block fine-tuned. */
 async function train(
-  base: Base,
+  base: LayersBase,
   tasks: TaskSpec[],
   splits: Awaited<ReturnType<typeof prepare>>,
   seed: number,
@@ -87,28 +92,19 @@ async function train(
       Object.fromEntries((await evaluateTasks(g, splits.test, { cache })).tasks.map((t) => [t.task, t.accuracy!]));
     let frozen: Record<string, number> = {};
     const stageName = tasks.map((t) => t.name).join('+');
-    let stage = 'heads';
     await trainTasks(g, splits, {
       ...BUDGET,
       seed,
       cache,
-      onStage: (s) => (stage = s),
-      onStageEnd: async (s) => {
-        if (s === 'heads') frozen = await accuracy();
-      },
-      onEpoch:
-        opts.onEpoch &&
-        ((e) =>
-          opts.onEpoch!({
-            stage: `${stageName} ${stage}`,
-            epoch: e.epoch,
-            epochs: e.epochs,
-            loss: e.loss,
-            accuracy: NaN,
-            valLoss: e.valLoss,
-            valAccuracy: NaN,
-            seconds: 0,
-          })),
+      callbacks: [
+        {
+          onStageEnd: async (s) => {
+            if (s === 'heads') frozen = await accuracy();
+          },
+          // Epochs named by the model they train (digit+scene, digit, scene) as well as the stage.
+          onEpochEnd: (e) => notify(opts.callbacks ?? [], 'onEpochEnd', { ...e, stage: `${stageName} ${e.stage}` }),
+        },
+      ],
     });
     // The architecture is the same after either stage: one timing serves both rows.
     const ms = await msPerImage(g.model, timed);
@@ -118,18 +114,18 @@ async function train(
   }
 }
 
-async function prepare(base: Base, seed: number) {
+async function prepare(base: LayersBase, seed: number) {
   const set = await loadDigitsInScenes({ seed, count: IMAGES, size: base.input.height });
   return splitMultiTask(set, { seed });
 }
 
 async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
   const seeds = opts.seeds ?? [1, 2, 3];
-  const base = await loadBase('mobilenet_v2');
+  const base = await loadMobilenetV2();
   const cache = new FeatureCache();
   const runs = new Map<string, Run[]>(SETUPS.map((s) => [s.setup + s.unfreeze, []]));
   for (const seed of seeds) {
-    opts.onStep?.(`building ${IMAGES} images, seed ${seed}`);
+    tell(opts.callbacks, 'onStep', `building ${IMAGES} images, seed ${seed}`);
     const splits = await prepare(base, seed);
     const timedSet = subsetMultiTask(
       splits.test,
@@ -141,11 +137,11 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
       timedSet.ids.map((_, i) => i),
     );
     try {
-      opts.onStep?.(`multi-task, seed ${seed}`);
+      tell(opts.callbacks, 'onStep', `multi-task, seed ${seed}`);
       const multi = await train(base, TASKS, splits, seed, cache, timed, opts);
       const singles: { frozen: Run; fineTuned: Run }[] = [];
       for (const task of TASKS) {
-        opts.onStep?.(`single-task ${task.name}, seed ${seed}`);
+        tell(opts.callbacks, 'onStep', `single-task ${task.name}, seed ${seed}`);
         singles.push(await train(base, [task], splits, seed, cache, timed, opts));
       }
       // The single-task models together: every task's accuracy from its own model, parameters and time summed.

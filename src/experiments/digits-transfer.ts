@@ -1,12 +1,13 @@
 // Keras's mnist_transfer_cnn protocol: digits-cnn (pre-trained on digits 0-4) keeps its
 // convolutional feature layers frozen and gets a new dense head trained on digits 5-9, against
 // the same network trained from scratch, at 10, 50 and all labels per class.
-import { loadDigitsCnn } from '../bases/digits-cnn.js';
+import { loadDigitsCnn } from '../bases/image/digits-cnn.js';
 import { loadMnist } from '../data/mnist.js';
 import { splitDataset } from '../data/split.js';
-import { mean, pct, table } from '../evaluate/report.js';
-import { disposeGrafted } from '../graft/graft.js';
-import { trainClassifier } from '../train/classifier.js';
+import { pct, table } from '../evaluate/report.js';
+import { mean } from '../math/stats.js';
+import { trainImageClassifier } from '../kinds/image.js';
+import { tell } from '../core/callbacks.js';
 import type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';
 
 const LABELS_PER_CLASS: (number | 'all')[] = [10, 50, 'all'];
@@ -33,8 +34,8 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
     for (const seed of seeds) {
       const splits = splitDataset(digits, { ...SPLIT, seed, perClass: n === 'all' ? undefined : n });
       for (const setup of ['transfer', 'scratch'] as const) {
-        opts.onStep?.(`${setup}, ${n} labels per class, seed ${seed}`);
-        const r = await trainClassifier({
+        tell(opts.callbacks, 'onStep', `${setup}, ${n} labels per class, seed ${seed}`);
+        const r = await trainImageClassifier({
           base,
           data: splits,
           cut: 'flatten',
@@ -42,10 +43,10 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
           scratch: setup === 'scratch',
           seed,
           ...BUDGET[n === 'all' ? 'all' : 'small'],
-          onEpoch: opts.onEpoch,
+          callbacks: opts.callbacks,
         });
         runs[setup].push({ accuracy: r.metrics.test.accuracy, trainSeconds: r.training.seconds });
-        await disposeGrafted(r.grafted);
+        await r.model.dispose();
       }
     }
     const summary = (cells: Cell[]) => ({

@@ -6,16 +6,18 @@
 // is trained end to end: graft's digits-cnn (pre-trained on digits 0-4) up to `flatten`, then the
 // adaptation network; the images go to its 28x28 gray input. (A frozen MobileNetV2 at 224 was
 // measured too and left: its features carry MNIST-M poorly, 67% even for the oracle.)
-import { loadBase } from '../bases/index.js';
+import { loadDigitsCnn } from '../bases/image/digits-cnn.js';
 import { loadMnistM, loadMnistRgb } from '../data/mnist-m.js';
-import { mulberry32, shuffle } from '../data/random.js';
+import { mulberry32, shuffle } from '../math/random.js';
 import { resizeSet } from '../data/resize.js';
 import { subset } from '../data/split.js';
 import type { ImageSet } from '../data/types.js';
-import { usageError } from '../errors.js';
-import { mean, pct, table } from '../evaluate/report.js';
-import { ADAPT_METHODS } from '../strategies/adapt/adapt.js';
+import { usageError } from '../core/errors.js';
+import { pct, table } from '../evaluate/report.js';
+import { mean } from '../math/stats.js';
+import { ADAPT_METHODS } from '../strategies/adapt/methods/index.js';
 import { disposeDomainFeatures, domainImages, runAdaptation, type AdaptData, type AdaptReport } from '../strategies/adapt/pipeline.js';
+import { tell, type Callback } from '../core/callbacks.js';
 import type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';
 
 /** Images per part, from the 10,000 digits of the `mnist` package split into a source and a target half. */
@@ -52,17 +54,17 @@ export function backgroundDistance(set: ImageSet): ImageSet {
 /** The split is fixed (seed 1) so features are computed once; seeds vary the adaptation training. */
 export async function data(
   size: ImageSet['size'],
-  onStep?: (s: string) => void,
+  callbacks?: readonly Callback[],
   prepare: (set: ImageSet) => ImageSet = (set) => set,
 ): Promise<AdaptData> {
-  onStep?.('building MNIST-M');
+  tell(callbacks, 'onStep', 'building MNIST-M');
   const [source, target] = await Promise.all([loadMnistRgb({}), loadMnistM({ seed: 1 })]);
   const order = shuffle(Array.from(source.labels.keys()), mulberry32(1));
   const half = Math.floor(order.length / 2);
   const [s, t] = [order.slice(0, half), order.slice(half)];
   const take = async (set: ImageSet, idx: number[], from: number, n: number) =>
     prepare(await resizeSet(subset(set, idx.slice(from, from + n)), size));
-  onStep?.(`resizing to ${size.height}x${size.width}`);
+  tell(callbacks, 'onStep', `resizing to ${size.height}x${size.width}`);
   const z = SIZES;
   const unlabelled = await take(target, t, 0, z.target);
   return {
@@ -82,14 +84,14 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
   const seeds = opts.seeds ?? [1, 2, 3];
   const variant = opts.variant ?? 'raw';
   if (!(VARIANTS as readonly string[]).includes(variant)) throw usageError(`mnist-mnistm variants: ${VARIANTS.join(', ')}; got ${variant}`);
-  const base = await loadBase('digits-cnn');
-  const d = await data(base.input, opts.onStep, variant === 'background-distance' ? backgroundDistance : undefined);
+  const base = await loadDigitsCnn();
+  const d = await data(base.input, opts.callbacks, variant === 'background-distance' ? backgroundDistance : undefined);
   const f = await domainImages(base, d);
   const runs = new Map<string, AdaptReport[]>();
   try {
     for (const method of METHODS) {
       for (const seed of seeds) {
-        opts.onStep?.(`${method}, seed ${seed}`);
+        tell(opts.callbacks, 'onStep', `${method}, seed ${seed}`);
         // The oracle is trained on target labels only, so its semi-supervised input is not joined to the source.
         const input = method === 'target-oracle' ? d : { ...d, targetLabelled: undefined };
         const adaptation = method === 'dann-confusion' ? 'dann' : method;

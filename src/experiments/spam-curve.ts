@@ -5,16 +5,22 @@
 // texts alone, as the TF-IDF baseline's λ is; fine-tuned glove, which needs a stopping point, also
 // sees as many validation texts per class as it has training texts.
 import * as tf from '@tensorflow/tfjs';
-import { loadGlove } from '../bases/text/glove.js';
+import { gloveBase, gloveEncoder } from '../bases/text/glove.js';
+import { useLiteBase } from '../bases/text/use-lite.js';
+import type { TextBaseName } from '../bases/types.js';
 import { loadSpamAssassin } from '../data/text/spam-assassin.js';
 import { applyPerClassText, positionsIn, splitText } from '../data/text/split.js';
 import type { TextSet } from '../data/text/types.js';
 import { classificationMetrics } from '../evaluate/metrics.js';
-import { mean, sd, table } from '../evaluate/report.js';
+import { table } from '../evaluate/report.js';
+import { mean, sd } from '../math/stats.js';
 import { argmaxRows } from '../evaluate/metrics.js';
-import { FeatureCache } from '../train/feature-cache.js';
-import { embedTexts, fineTuneGlove, fitTextHead, gloveClassifier, loadTextEncoder, TEXT_BASES, type TextBaseName } from '../train/text.js';
+import { FeatureCache } from '../engine/feature-cache.js';
+import { embedTexts } from '../engine/embed.js';
+import { TextClassifier } from '../kinds/text.js';
+import { fineTuneGlove, fitTextHead } from '../train/text.js';
 import { fitTfidf } from '../train/tfidf.js';
+import { tell } from '../core/callbacks.js';
 import type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';
 
 const LABELS_PER_CLASS: (number | 'all')[] = [10, 50, 200, 'all'];
@@ -29,14 +35,15 @@ const macroF1 = (set: TextSet, probs: ArrayLike<number>) =>
 
 async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
   const seeds = opts.seeds ?? [1, 2, 3];
-  opts.onStep?.('reading spam-assassin');
+  tell(opts.callbacks, 'onStep', 'reading spam-assassin');
   const corpus = await loadSpamAssassin();
-  const glove = await loadGlove();
+  const glove = await gloveBase().vectors();
   const cache = new FeatureCache();
   const vectors = {} as Record<TextBaseName, tf.Tensor2D>;
-  for (const name of TEXT_BASES) {
-    opts.onStep?.(`${name}: vectors for ${corpus.texts.length} mails (cached after the first run)`);
-    const encoder = await loadTextEncoder(name, { glove });
+  const encoders = { 'use-lite': () => useLiteBase().encoder(), 'glove-100d': () => gloveEncoder({ glove }) };
+  for (const name of ['use-lite', 'glove-100d'] as const) {
+    tell(opts.callbacks, 'onStep', `${name}: vectors for ${corpus.texts.length} mails (cached after the first run)`);
+    const encoder = await encoders[name]();
     vectors[name] = await embedTexts(encoder, corpus.texts, { cache });
     encoder.dispose();
   }
@@ -55,15 +62,16 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
         const train = n === 'all' ? splits.train : applyPerClassText(splits.train, n, seed);
         const val = n === 'all' ? splits.val : applyPerClassText(splits.val, n, seed);
         for (const setup of SETUPS) {
-          opts.onStep?.(`${setup}, ${n} labels per class, seed ${seed}`);
+          tell(opts.callbacks, 'onStep', `${setup}, ${n} labels per class, seed ${seed}`);
           const t0 = performance.now();
           let probs: Float32Array;
           if (setup === 'scratch') {
             probs = fitTfidf(train.texts, train.labels, train.classes.length, { seed }).proba(splits.test.texts);
           } else if (setup === 'glove-100d+fine-tune') {
-            const c = gloveClassifier(await fineTuneGlove(glove, train, val, { seed, onEpoch: opts.onEpoch }), train.classes);
-            probs = await c.predict(splits.test.texts);
-            c.dispose();
+            const glove100 = await fineTuneGlove(glove, train, val, { seed, callbacks: opts.callbacks });
+            const c = new TextClassifier({ mode: 'fine-tuned', glove: glove100 }, train.classes);
+            probs = await c.probabilities(splits.test.texts);
+            await c.dispose();
           } else {
             const all = vectors[setup];
             const [x, xTest] = [tf.gather(all, positionsIn(corpus, train)), tf.gather(all, testRows)];

@@ -10,10 +10,14 @@ import { loadSpamAssassin } from '../data/text/spam-assassin.js';
 import { positionsIn, splitText, subsetText } from '../data/text/split.js';
 import type { TextSet } from '../data/text/types.js';
 import { classificationMetrics } from '../evaluate/metrics.js';
-import { mean, pct, table } from '../evaluate/report.js';
-import { accuracyOn, adaBN, ADAPT_METHODS, trainAdaptation } from '../strategies/adapt/adapt.js';
-import { FeatureCache } from '../train/feature-cache.js';
-import { embedTexts, loadTextEncoder } from '../train/text.js';
+import { pct, table } from '../evaluate/report.js';
+import { mean } from '../math/stats.js';
+import { accuracyOn, trainAdaptation } from '../strategies/adapt/adapt.js';
+import { ADAPT_METHODS, ADAPTATION_METHODS } from '../strategies/adapt/methods/index.js';
+import { FeatureCache } from '../engine/feature-cache.js';
+import { useLiteBase } from '../bases/text/use-lite.js';
+import { embedTexts } from '../engine/embed.js';
+import { tell } from '../core/callbacks.js';
 import type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';
 
 const SOURCE = ['easy-ham-1', 'easy-ham-2', 'spam-1'];
@@ -35,10 +39,10 @@ interface Cell {
 
 async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
   const seeds = opts.seeds ?? [1, 2, 3];
-  opts.onStep?.('reading spam-assassin');
+  tell(opts.callbacks, 'onStep', 'reading spam-assassin');
   const corpus = await loadSpamAssassin();
-  opts.onStep?.(`use-lite: vectors for ${corpus.texts.length} mails (cached after the first run)`);
-  const encoder = await loadTextEncoder('use-lite');
+  tell(opts.callbacks, 'onStep', `use-lite: vectors for ${corpus.texts.length} mails (cached after the first run)`);
+  const encoder = await useLiteBase().encoder();
   const vectors = await embedTexts(encoder, corpus.texts, { cache: new FeatureCache() });
   encoder.dispose();
   const take = (set: TextSet) => tf.gather(vectors, positionsIn(corpus, set));
@@ -63,7 +67,7 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
       };
       try {
         for (const method of METHODS) {
-          opts.onStep?.(`${method}, seed ${seed}`);
+          tell(opts.callbacks, 'onStep', `${method}, seed ${seed}`);
           const oracle = method === 'target-oracle';
           const train = oracle ? { x: x.oracle, y: o.train.labels } : { x: x.train, y: s.train.labels };
           const val = oracle ? { x: x.oracleVal, y: o.val.labels } : { x: x.val, y: s.val.labels };
@@ -76,7 +80,7 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
             selfTrain: SELF_TRAIN,
           });
           const sourceAccuracy = accuracyOn(r.model, x.test, s.test.labels);
-          if (method === 'adabn') adaBN(r.model, x.target);
+          if (!oracle) ADAPTATION_METHODS[method].adaptTo?.(r.model, x.target);
           const predicted = tf.tidy(() => (r.model.predict(x.evalTarget, { batchSize: 256 }) as tf.Tensor).argMax(1).dataSync());
           const m = classificationMetrics(t.test.labels, predicted, corpus.classes);
           cells.get(method)!.push({ target: { accuracy: m.accuracy, macroF1: m.macroF1 }, source: { accuracy: sourceAccuracy } });

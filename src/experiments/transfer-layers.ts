@@ -5,18 +5,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadBase } from '../bases/index.js';
+import { loadMobilenetV2 } from '../bases/image/mobilenet-v2.js';
 import { loadDataSplits } from '../data/index.js';
 import { loadMnist } from '../data/mnist.js';
 import { splitDataset } from '../data/split.js';
 import { resizeSet } from '../data/resize.js';
 import type { ImageSize, Splits } from '../data/types.js';
 import { rankCuts } from '../evaluate/rank.js';
-import { mean, pct, table } from '../evaluate/report.js';
-import { kendallTau } from '../evaluate/transferability.js';
-import { disposeGrafted } from '../graft/graft.js';
-import { trainClassifier } from '../train/classifier.js';
-import { FeatureCache } from '../train/feature-cache.js';
+import { pct, table } from '../evaluate/report.js';
+import { kendallTau, mean } from '../math/stats.js';
+import { trainImageClassifier } from '../kinds/image.js';
+import { FeatureCache } from '../engine/feature-cache.js';
+import { tell } from '../core/callbacks.js';
 import type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';
 
 /** A linear head as train makes it (solved as the cross-validated probe, then Adam epochs kept only if they beat it on validation loss), given room to converge. */
@@ -34,13 +34,13 @@ async function defaultData(size: ImageSize, seed: number): Promise<Splits> {
 async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
   const seeds = opts.seeds ?? [1, 2, 3];
   const seed = seeds[0];
-  const base = await loadBase('mobilenet_v2');
+  const base = await loadMobilenetV2();
   const data = opts.data ?? `mnist digits 5-9, ${DEFAULT_PER_CLASS} per class`;
-  opts.onStep?.(`loading ${data}`);
+  tell(opts.callbacks, 'onStep', `loading ${data}`);
   const splits = opts.data
     ? await loadDataSplits(opts.data, { size: base.input, resize: base.resize, seed })
     : await defaultData(base.input, seed);
-  opts.onStep?.('scoring every block output (LogME, H-score)');
+  tell(opts.callbacks, 'onStep', 'scoring every block output (LogME, H-score)');
   const ranking = await rankCuts(base, splits.train, { cuts: 'blocks', seed });
   // One head per seed at each cut (the split stays seed 1's): their mean accuracy is less noisy
   // than one run's. The features are computed once per cut and read from a scratch cache after.
@@ -50,10 +50,10 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
     for (const score of ranking.rows) {
       const accuracies = [];
       for (const s of seeds) {
-        opts.onStep?.(`training a head at ${score.cut}, seed ${s}`);
-        const r = await trainClassifier({ base, data: splits, cut: score.cut, seed: s, cache, ...HEAD, onEpoch: opts.onEpoch });
+        tell(opts.callbacks, 'onStep', `training a head at ${score.cut}, seed ${s}`);
+        const r = await trainImageClassifier({ base, data: splits, cut: score.cut, seed: s, cache, ...HEAD, callbacks: opts.callbacks });
         accuracies.push(r.metrics.val.accuracy);
-        await disposeGrafted(r.grafted);
+        await r.model.dispose();
       }
       rows.push({ cut: score.cut, score: score.logme, hScore: score.hScore, accuracy: mean(accuracies), runs: accuracies });
     }

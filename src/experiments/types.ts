@@ -1,4 +1,4 @@
-import type { EpochInfo } from '../train/fit.js';
+import type { Callback } from '../core/callbacks.js';
 
 export interface ExperimentOptions {
   seeds?: number[];
@@ -6,9 +6,8 @@ export interface ExperimentOptions {
   data?: string;
   /** One of the experiment's named variants (its `variants`); the first is the default. */
   variant?: string;
-  /** Progress: one line of what is running now. */
-  onStep?: (what: string) => void;
-  onEpoch?: (e: EpochInfo) => void;
+  /** Progress: each run's step in words (onStep), and every epoch of every training run. */
+  callbacks?: readonly Callback[];
 }
 
 export interface ExperimentResult {

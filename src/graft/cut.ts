@@ -1,17 +1,16 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { Base } from '../bases/types.js';
-import { cutPoints } from '../bases/graph.js';
-import { usageError } from '../errors.js';
+import type { ImageBase } from '../bases/types.js';
+import { cutPoints } from '../bases/structure.js';
+import { usageError } from '../core/errors.js';
 
 /** Where to cut: a layer name, a layer index, or `auto` (the base's suggested cut). */
 export type CutSpec = string | number;
 
 /** Layer names the base can be cut at (single-tensor cut points), bottom to top. */
-export function cutCandidates(base: Base): string[] {
+export function cutCandidates(base: ImageBase): string[] {
   // Any node of a graph model can be fetched, so every node is a candidate.
-  if (base.graph) return graphNodes(base.graph);
-  if (base.onnx) return base.onnx.tensors;
-  if (!base.model) return [base.suggestedCut];
+  if (base.kind === 'graph') return graphNodes(base.graph);
+  if (base.kind === 'onnx') return base.onnx.tensors;
   const model = base.model;
   return [...cutPoints(model)].sort((a, b) => a - b).map((i) => model.layers[i].name);
 }
@@ -25,15 +24,15 @@ export function graphNodes(graph: tf.GraphModel): string[] {
 }
 
 /** Resolve a cut spec to a layer name, or fail listing the candidates. */
-export function resolveCut(base: Base, cut: CutSpec = 'auto'): string {
+export function resolveCut(base: ImageBase, cut: CutSpec = 'auto'): string {
   if (cut === 'auto') return base.suggestedCut;
   const candidates = cutCandidates(base);
   const asIndex = typeof cut === 'number' ? cut : /^\d+$/.test(cut) ? Number(cut) : undefined;
   const asName = String(cut);
-  const name = asIndex !== undefined ? (base.model?.layers[asIndex]?.name ?? candidates[asIndex]) : asName;
+  const layers = base.kind === 'layers' ? base.model.layers : [];
+  const name = asIndex !== undefined ? (layers[asIndex]?.name ?? candidates[asIndex]) : asName;
   if (name && candidates.includes(name)) return name;
   const shown = candidates.length > 12 ? [...candidates.slice(0, 4), '…', ...candidates.slice(-8)] : candidates;
-  const what =
-    name && base.model?.layers.some((l) => l.name === name) ? `layer "${name}" is not a cut point` : `cut layer "${cut}" not found`;
+  const what = name && layers.some((l) => l.name === name) ? `layer "${name}" is not a cut point` : `cut layer "${cut}" not found`;
   throw usageError(`${what} in ${base.name} (candidates: ${shown.join(', ')}; see graft inspect ${base.name})`);
 }

@@ -1,8 +1,8 @@
 // graft(): cut a base at a layer, put a new head on it, and decide what trains.
 import * as tf from '@tensorflow/tfjs';
-import type { Base, FrozenTrunk, HeadSpec } from '../bases/types.js';
-import { cutPoints } from '../bases/graph.js';
-import { usageError } from '../errors.js';
+import type { FrozenBase, FrozenTrunk, HeadSpec, ImageBase, LayersBase, Predictor } from '../bases/types.js';
+import { cutPoints } from '../bases/structure.js';
+import { usageError } from '../core/errors.js';
 import { resolveCut, type CutSpec } from './cut.js';
 import { applyHead } from './head.js';
 import { layerIndex, ownOutput } from './split.js';
@@ -17,37 +17,37 @@ export interface GraftOptions {
   scratch?: boolean;
 }
 
-/**
- * Anything that maps a batch to a batch: a LayersModel, a part of one, a graph trunk, a trunk on
- * ONNX Runtime (asynchronous), a whole graft. The caller owns (and disposes) the result.
- */
-export interface Predictor {
-  predict(x: tf.Tensor): tf.Tensor | Promise<tf.Tensor>;
-}
-
-export interface Grafted {
-  base: Base;
-  /**
-   * LayersModel bases: input → trunk (base up to the cut) → head → class probabilities.
-   * GraphModel bases: the head alone, fed by `trunk`.
-   */
-  model: tf.LayersModel;
-  /** A GraphModel or ONNX base's frozen trunk, run up to the cut (those bases only). */
-  trunk?: FrozenTrunk;
+interface GraftedParts {
   cut: string;
   classes: string[];
   head: HeadSpec;
   scratch: boolean;
 }
 
-export async function graft(base: Base, opts: GraftOptions): Promise<Grafted> {
+/** A LayersModel base grafted: input → trunk (base up to the cut) → head → class probabilities, in `model`. */
+export interface GraftedOnLayers extends GraftedParts {
+  base: LayersBase;
+  model: tf.LayersModel;
+  trunk?: undefined;
+}
+
+/** A frozen base grafted: `model` is the head alone, fed by the base's `trunk` run up to the cut. */
+export interface GraftedOnFrozen extends GraftedParts {
+  base: FrozenBase;
+  model: tf.LayersModel;
+  trunk: FrozenTrunk;
+  scratch: false;
+}
+
+export type Grafted = GraftedOnLayers | GraftedOnFrozen;
+
+export async function graft(base: ImageBase, opts: GraftOptions): Promise<Grafted> {
   if (opts.classes.length < 2) throw usageError(`need at least 2 classes, got ${opts.classes.length}`);
   const cut = resolveCut(base, opts.cut);
   const head: HeadSpec = { ...base.head, ...opts.head };
-  if (base.frozenTrunk) return graftOnFrozen(base, base.frozenTrunk, cut, head, opts);
-  if (!base.model) throw usageError(`${base.name} has no model to graft on`);
+  if (base.kind !== 'layers') return graftOnFrozen(base, cut, head, opts);
   const model = await ownModel(base, base.model, cut, (features) => applyHead(features, head, opts.classes.length), opts.scratch);
-  const g: Grafted = { base, model, cut, classes: opts.classes, head, scratch: !!opts.scratch };
+  const g: GraftedOnLayers = { base, model, cut, classes: opts.classes, head, scratch: !!opts.scratch };
   trainAbove(g, graftedBoundary(g));
   return g;
 }
@@ -59,7 +59,7 @@ export async function graft(base: Base, opts: GraftOptions): Promise<Grafted> {
  * takes the base's weights unless this is the scratch baseline.
  */
 export async function ownModel(
-  base: Base,
+  base: LayersBase,
   baseModel: tf.LayersModel,
   cut: string,
   outputs: (features: tf.SymbolicTensor) => tf.SymbolicTensor | tf.SymbolicTensor[],
@@ -88,15 +88,9 @@ export async function ownModel(
  * is a head trained on its outputs at the cut (any node of the graph), and `scratch` has nothing
  * to mean.
  */
-async function graftOnFrozen(
-  base: Base,
-  frozenTrunk: NonNullable<Base['frozenTrunk']>,
-  cut: string,
-  head: HeadSpec,
-  opts: GraftOptions,
-): Promise<Grafted> {
+async function graftOnFrozen(base: FrozenBase, cut: string, head: HeadSpec, opts: GraftOptions): Promise<GraftedOnFrozen> {
   if (opts.scratch) throw usageError(`${base.name} is a frozen ${base.kind} model: it has no architecture to train from scratch`);
-  const trunk = await frozenTrunk(cut);
+  const trunk = await base.frozenTrunk(cut);
   const probe = tf.zeros([1, base.input.height, base.input.width, base.input.channels]);
   let shape: number[];
   try {
@@ -153,7 +147,7 @@ function inferenceModeBatchNorm(model: tf.LayersModel, cut: string): void {
 }
 
 /** What trains right after grafting: everything for scratch, else the layers above the cut. */
-export const graftedBoundary = (g: Grafted): string => (g.scratch ? g.model.layers[0].name : g.cut);
+export const graftedBoundary = (g: Pick<Grafted, 'model' | 'cut' | 'scratch'>): string => (g.scratch ? g.model.layers[0].name : g.cut);
 
 /** Freeze every layer up to and including `boundary`; train everything above it. */
 export function trainAbove(g: Pick<Grafted, 'model'>, boundary: string): void {
@@ -167,9 +161,9 @@ export function trainAbove(g: Pick<Grafted, 'model'>, boundary: string): void {
  * The boundary that leaves the top `blocks` blocks at or below the cut trainable (0: head only).
  * It is moved down to a cut point so the frozen part can still be computed once and cached.
  */
-export function unfreezeBoundary(g: Grafted, blocks: number): string {
-  if (blocks <= 0 || g.trunk) return g.cut;
-  const baseModel = g.base.model!;
+export function unfreezeBoundary(g: { base: ImageBase; model: tf.LayersModel; cut: string }, blocks: number): string {
+  if (blocks <= 0 || g.base.kind !== 'layers') return g.cut;
+  const baseModel = g.base.model;
   const below = g.base.blocks.filter((b) => b.start <= layerIndex(baseModel, g.cut));
   const first = below[Math.max(0, below.length - blocks)];
   const cuts = cutPoints(g.model);

@@ -3,7 +3,7 @@
 // (dense-128, dropout 0.5, dense softmax).
 import * as tf from '@tensorflow/tfjs';
 import type { HeadSpec } from '../bases/types.js';
-import { usageError } from '../errors.js';
+import { usageError } from '../core/errors.js';
 
 export interface HeadOutput {
   /** softmax: one class (default); sigmoid: any number of classes (multi-label); linear: regression. */

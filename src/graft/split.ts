@@ -2,7 +2,7 @@
 // sharing the original layers (and so their weights). The part below is what gets frozen and
 // cached; the part above is what trains.
 import * as tf from '@tensorflow/tfjs';
-import { inboundLayerNames } from '../bases/graph.js';
+import { inboundLayerNames } from '../bases/structure.js';
 
 type Layer = tf.layers.Layer;
 

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { usageError } from '../errors.js';
+import { usageError } from '../core/errors.js';
 
 export function assertWritable(path: string, force = false): void {
   if (existsSync(path) && !force) throw usageError(`${path} already exists (use --force to overwrite)`);

@@ -1,17 +1,10 @@
-// One training stage: Adam, cross-entropy, early stopping on validation loss with the best
-// weights restored (Keras's EarlyStopping(restore_best_weights=True), which TF.js lacks).
+// One classification stage: Adam, categorical cross-entropy, shuffled batches, early stopping on
+// validation loss with the best weights restored. It computes what TF.js's model.fit computes,
+// op for op (the same shuffle of one index array kept across epochs, the same loss and the same
+// batched validation), on graft's fit loop, so seeded runs give the weights fit gave.
 import * as tf from '@tensorflow/tfjs';
-
-export interface EpochInfo {
-  stage: string;
-  epoch: number;
-  epochs: number;
-  loss: number;
-  accuracy: number;
-  valLoss: number;
-  valAccuracy: number;
-  seconds: number;
-}
+import type { Callback } from '../core/callbacks.js';
+import { batchRanges, EarlyStopping, fitLoop, inBatches } from './loop.js';
 
 export interface FitOptions {
   stage: string;
@@ -22,7 +15,7 @@ export interface FitOptions {
   patience: number;
   /** The weights the model starts with count as epoch 0: training keeps them unless an epoch beats their validation loss (with validation data only). */
   keepInitial?: boolean;
-  onEpoch?: (e: EpochInfo) => void;
+  callbacks?: readonly Callback[];
 }
 
 export interface StageResult {
@@ -33,64 +26,28 @@ export interface StageResult {
   seconds: number;
 }
 
-/** Epoch logs may hold numbers or scalars depending on the TF.js code path. */
-const num = (v: number | tf.Scalar | undefined) => (v === undefined ? NaN : typeof v === 'number' ? v : v.dataSync()[0]);
+const range = (start: number, end: number) => Array.from({ length: end - start }, (_, k) => start + k);
 
-class RestoreBest extends tf.Callback {
-  best = Infinity;
-  bestEpoch = 0;
-  epochsRun = 0;
-  private weights: tf.Tensor[] | null = null;
-  private wait = 0;
-  private started = 0;
-
-  constructor(private opts: FitOptions) {
-    super();
-  }
-
-  async onEpochBegin(): Promise<void> {
-    this.started = performance.now();
-  }
-
-  async onEpochEnd(epoch: number, logs?: tf.Logs): Promise<void> {
-    this.epochsRun = epoch + 1;
-    // Without validation data, the training loss is what is watched.
-    const valLoss = num(logs?.val_loss ?? logs?.loss);
-    this.opts.onEpoch?.({
-      stage: this.opts.stage,
-      epoch: epoch + 1,
-      epochs: this.opts.epochs,
-      loss: num(logs?.loss),
-      accuracy: num(logs?.acc),
-      valLoss,
-      valAccuracy: num(logs?.val_acc),
-      seconds: (performance.now() - this.started) / 1000,
-    });
-    if (valLoss < this.best) {
-      this.best = valLoss;
-      this.bestEpoch = epoch + 1;
-      this.wait = 0;
-      this.weights?.forEach((w) => w.dispose());
-      this.weights = this.model.getWeights().map((w) => w.clone());
-    } else if (++this.wait >= this.opts.patience) {
-      this.model.stopTraining = true;
+/** Mean loss and accuracy of `model` on (x, y), batch by batch as TF.js's evaluate sums them. */
+export function evaluateClassifier(
+  model: tf.LayersModel,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  batchSize: number,
+): { loss: number; accuracy: number } {
+  return tf.tidy(() => {
+    const n = x.shape[0];
+    let loss: tf.Tensor = tf.scalar(0);
+    let accuracy: tf.Tensor = tf.scalar(0);
+    for (const [start, end] of batchRanges(n, batchSize)) {
+      const idx = tf.tensor1d(range(start, end), 'int32');
+      const [xb, yb] = [tf.gather(x, idx), tf.gather(y, idx)];
+      const p = model.apply(xb) as tf.Tensor;
+      loss = tf.add(loss, tf.mul(end - start, tf.mean(tf.metrics.categoricalCrossentropy(yb, p))));
+      accuracy = tf.add(accuracy, tf.mul(end - start, tf.mean(tf.metrics.categoricalAccuracy(yb, p))));
     }
-  }
-
-  /** Record the starting weights as the best so far, at `loss`. */
-  startFrom(model: tf.LayersModel, loss: number): void {
-    this.best = loss;
-    this.weights = model.getWeights().map((w) => w.clone());
-  }
-
-  restore(model: tf.LayersModel): void {
-    if (this.weights) model.setWeights(this.weights);
-  }
-
-  dispose(): void {
-    this.weights?.forEach((w) => w.dispose());
-    this.weights = null;
-  }
+    return { loss: tf.div(loss, n).dataSync()[0], accuracy: tf.div(accuracy, n).dataSync()[0] };
+  });
 }
 
 export async function fitStage(
@@ -98,39 +55,65 @@ export async function fitStage(
   x: tf.Tensor,
   y: tf.Tensor,
   val: [tf.Tensor, tf.Tensor] | undefined,
-  opts: FitOptions,
+  o: FitOptions,
 ): Promise<StageResult> {
   const started = performance.now();
-  model.compile({ optimizer: tf.train.adam(opts.learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-  const best = new RestoreBest(opts);
   const validation = val && val[0].shape[0] > 0 ? val : undefined;
-  try {
-    // Only against validation data: the epochs' training loss is an average taken with dropout on
-    // while the weights move, not comparable with an evaluation of the starting weights.
-    if (opts.keepInitial && validation) {
-      const scores = [model.evaluate(validation[0], validation[1], { batchSize: opts.batchSize })].flat();
-      best.startFrom(model, num(scores[0]));
-      tf.dispose(scores);
-    }
-    await model.fit(x, y, {
-      epochs: opts.epochs,
-      batchSize: opts.batchSize,
-      validationData: validation,
-      shuffle: true,
-      verbose: 0,
-      callbacks: [best],
+  const validate =
+    validation &&
+    (() => {
+      const { loss, accuracy } = evaluateClassifier(model, validation[0], validation[1], o.batchSize);
+      return { valLoss: loss, valAccuracy: accuracy };
     });
-    best.restore(model);
+  // Only against validation data: the epochs' training loss is an average taken with dropout on
+  // while the weights move, not comparable with an evaluation of the starting weights.
+  const stopping = new EarlyStopping({
+    monitor: validate ? 'valLoss' : 'loss',
+    patience: o.patience,
+    initial: o.keepInitial && validate ? validate() : undefined,
+  });
+  const optimizer = tf.train.adam(o.learningRate);
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  // One index array, shuffled in place at the start of every epoch (tf.util.shuffle, seeded through Math.random).
+  const order = range(0, x.shape[0]);
+  try {
+    const history = await fitLoop(
+      model,
+      {
+        stage: o.stage,
+        epochs: o.epochs,
+        batches: () => (tf.util.shuffle(order), inBatches(order, o.batchSize)),
+        step: (batch) =>
+          tf.tidy(() => {
+            const idx = tf.tensor1d(batch, 'int32');
+            const [xb, yb] = [tf.gather(x, idx), tf.gather(y, idx)];
+            let accuracy: tf.Scalar | undefined;
+            const loss = optimizer.minimize(
+              () => {
+                const p = model.apply(xb, { training: true }) as tf.Tensor;
+                accuracy = tf.keep(tf.mean(tf.metrics.categoricalAccuracy(yb, p)) as tf.Scalar);
+                return tf.mean(tf.metrics.categoricalCrossentropy(yb, p)) as tf.Scalar;
+              },
+              true,
+              variables,
+            )!;
+            const logs = { size: batch.length, loss: loss.dataSync()[0], accuracy: accuracy!.dataSync()[0] };
+            accuracy!.dispose(); // kept out of minimize's scope, so not the tidy's to free
+            return logs;
+          }),
+        validate,
+      },
+      [stopping, ...(o.callbacks ?? [])],
+    );
+    return {
+      stage: o.stage,
+      epochsRun: history.epochs.length,
+      bestEpoch: stopping.bestEpoch,
+      bestValLoss: stopping.best,
+      seconds: (performance.now() - started) / 1000,
+    };
   } finally {
-    best.dispose();
     // The optimizer's slots (Adam's moments) are not needed once the stage is over.
-    model.optimizer.dispose();
+    optimizer.dispose();
   }
-  return {
-    stage: opts.stage,
-    epochsRun: best.epochsRun,
-    bestEpoch: best.bestEpoch,
-    bestValLoss: best.best,
-    seconds: (performance.now() - started) / 1000,
-  };
 }

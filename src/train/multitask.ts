@@ -1,22 +1,23 @@
-// The fit loop of a multi-task model: graft's own, because TF.js's fit has no per-sample mask per
-// output and no place for learned loss weights. Adam over the model's trainable weights (and the
-// tasks' log σ² under uncertainty weighting), shuffled batches, early stopping on the validation
-// loss with the best weights restored, as fitStage does for one task.
+// Multi-task training: every task's head on one shared trunk, trained jointly on graft's fit loop
+// (TF.js's fit has no per-sample mask per output and no place for learned loss weights): Adam
+// over the model's trainable weights (and the tasks' log σ² under uncertainty weighting),
+// shuffled batches, early stopping on the validation loss with the best weights restored. Then
+// the stages of the single-task path: the heads on the frozen trunk, then its top blocks.
 import * as tf from '@tensorflow/tfjs';
-import type { MultiTaskSet, TaskKind } from '../data/multitask/types.js';
-import { mulberry32, shuffle } from '../data/random.js';
-import type { ImageSet } from '../data/types.js';
-import { usageError } from '../errors.js';
-import { argmaxRows, classificationMetrics, type Metrics } from '../evaluate/metrics.js';
-import { taskUnits, type GraftedTasks, type TaskSpec } from '../graft/multitask.js';
+import { notify, tell, type Callback } from '../core/callbacks.js';
+import { usageError } from '../core/errors.js';
+import { imagesOf, taskUnits } from '../data/multitask/tasks.js';
+import type { MultiTaskSet, TaskKind, TaskSpec } from '../data/multitask/types.js';
+import type { FeatureCache } from '../engine/feature-cache.js';
+import { extractSets } from '../engine/features.js';
+import { withFrozenPart, type Engine } from '../engine/frozen.js';
 import { trainAbove, unfreezeBoundary } from '../graft/graft.js';
+import type { GraftedTasks } from '../graft/multitask.js';
 import { modelAbove } from '../graft/split.js';
-import type { Normalize } from '../bases/types.js';
-import type { FeatureCache } from './feature-cache.js';
-import { extractFeatures } from './features.js';
-import { frozenPart, type Engine } from './frozen.js';
+import { mulberry32, shuffle } from '../math/random.js';
+import { TRAIN_DEFAULTS, type TrainBudget } from './defaults.js';
+import { EarlyStopping, fitLoop, inBatches } from './loop.js';
 import { jointLoss, maskedTaskLoss, taskWeights, uncertaintyWeights, type TaskWeighting } from './multitask-loss.js';
-import { TRAIN_DEFAULTS } from './train.js';
 
 /** Inputs and, per task in the model's output order, its targets (see maskedTaskLoss for their shapes). */
 export interface MultiTaskData {
@@ -24,18 +25,15 @@ export interface MultiTaskData {
   targets: tf.Tensor[];
 }
 
-export interface MultiTaskFitOptions {
+export interface MultiTaskFitOptions extends Omit<TrainBudget, 'fineTuneFactor'> {
   kinds: TaskKind[];
   /** Fixed weights per task (default all 1), or 'uncertainty' to learn them. */
   weights?: number[] | 'uncertainty';
-  epochs?: number;
-  batchSize?: number;
-  learningRate?: number;
-  patience?: number;
-  seed?: number;
   /** The starting weights count as epoch 0: training keeps them unless an epoch beats their validation loss. */
   keepInitial?: boolean;
-  onEpoch?: (e: { epoch: number; epochs: number; loss: number; valLoss: number; taskValLosses: number[]; weights: number[] }) => void;
+  /** Named in the epochs' logs (default 'multi-task'). */
+  stage?: string;
+  callbacks?: readonly Callback[];
 }
 
 export interface MultiTaskFitResult {
@@ -74,7 +72,8 @@ const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 /**
  * Train `model` (outputs in the order of `o.kinds`) on `train`, stopping on `val`. Validation
  * loss is the sum of the tasks' losses, weighted by fixed weights, unweighted under learned ones
- * (so epochs compare while the weights move).
+ * (so epochs compare while the weights move). Epoch logs carry each task's validation loss as
+ * `valLoss:<index>` and its weight as `weight:<index>`.
  */
 export async function fitMultiTask(
   model: tf.LayersModel,
@@ -98,68 +97,69 @@ export async function fitMultiTask(
   const rand = mulberry32(p.seed ?? 0);
   const started = performance.now();
   const n = train.x.shape[0];
-  const snapshot = () => model.getWeights().map((w) => w.clone());
   // Fixed weights say how much each task matters, for stopping too; learned ones move, so an
   // unweighted sum keeps epochs comparable.
   const watched = (losses: number[]) => (weighting.kind === 'fixed' ? sum(losses.map((l, t) => weighting.weights[t] * l)) : sum(losses));
-  const initial = o.keepInitial ? taskLosses(model, val, o.kinds) : [];
-  let best = { valLoss: o.keepInitial ? watched(initial) : Infinity, epoch: 0, taskValLosses: initial, weights: snapshot() };
-  let epochsRun = 0;
+  const validate = () => {
+    const losses = taskLosses(model, val, o.kinds);
+    const weights = taskWeights(o.kinds, weighting);
+    return { valLoss: watched(losses), ...indexed('valLoss', losses), ...indexed('weight', weights) };
+  };
+  const stopping = new EarlyStopping({ monitor: 'valLoss', patience: p.patience, initial: o.keepInitial ? validate() : undefined });
   try {
-    for (let epoch = 1; epoch <= p.epochs; epoch++) {
-      epochsRun = epoch;
-      const order = shuffle(
-        Array.from({ length: n }, (_, i) => i),
-        rand,
-      );
-      let lossSum = 0;
-      for (let s = 0; s < n; s += p.batchSize) {
-        const idx = tf.tensor1d(order.slice(s, s + p.batchSize), 'int32');
-        const cost = optimizer.minimize(
-          () => {
-            const x = tf.gather(train.x, idx);
-            const outputs = [model.apply(x, { training: true })].flat() as tf.Tensor[];
-            const losses = o.kinds.map((kind, t) => maskedTaskLoss(kind, tf.gather(train.targets[t], idx), outputs[t]).loss);
-            return jointLoss(losses, o.kinds, weighting);
-          },
-          true,
-          variables,
-        );
-        lossSum += cost!.dataSync()[0] * Math.min(p.batchSize, n - s);
-        tf.dispose([cost!, idx]);
-        await tf.nextFrame();
-      }
-      const taskValLosses = taskLosses(model, val, o.kinds);
-      const valLoss = watched(taskValLosses);
-      o.onEpoch?.({ epoch, epochs: p.epochs, loss: lossSum / n, valLoss, taskValLosses, weights: taskWeights(o.kinds, weighting) });
-      if (valLoss < best.valLoss) {
-        tf.dispose(best.weights);
-        best = { valLoss, epoch, taskValLosses, weights: snapshot() };
-      } else if (epoch - best.epoch >= p.patience) break;
-    }
-    model.setWeights(best.weights);
+    const history = await fitLoop(
+      model,
+      {
+        stage: o.stage ?? 'multi-task',
+        epochs: p.epochs,
+        batches: () =>
+          inBatches(
+            shuffle(
+              Array.from({ length: n }, (_, i) => i),
+              rand,
+            ),
+            p.batchSize,
+          ),
+        step: (batch) => {
+          const idx = tf.tensor1d(batch, 'int32');
+          const cost = optimizer.minimize(
+            () => {
+              const x = tf.gather(train.x, idx);
+              const outputs = [model.apply(x, { training: true })].flat() as tf.Tensor[];
+              const losses = o.kinds.map((kind, t) => maskedTaskLoss(kind, tf.gather(train.targets[t], idx), outputs[t]).loss);
+              return jointLoss(losses, o.kinds, weighting);
+            },
+            true,
+            variables,
+          )!;
+          const loss = cost.dataSync()[0];
+          tf.dispose([cost, idx]);
+          return { size: batch.length, loss };
+        },
+        validate,
+      },
+      [stopping, ...(o.callbacks ?? [])],
+    );
+    const best = stopping.bestMetrics;
     return {
-      epochsRun,
-      bestEpoch: best.epoch,
-      bestValLoss: best.valLoss,
-      taskValLosses: best.taskValLosses,
+      epochsRun: history.epochs.length,
+      bestEpoch: stopping.bestEpoch,
+      bestValLoss: stopping.best,
+      taskValLosses: o.kinds.map((_, t) => best[`valLoss:${t}`]),
       weights: taskWeights(o.kinds, weighting),
       seconds: (performance.now() - started) / 1000,
     };
   } finally {
-    tf.dispose(best.weights);
     optimizer.dispose();
     if (weighting.kind === 'uncertainty') weighting.logVariance.dispose();
   }
 }
 
+/** `values` as `{ '<name>:0': values[0], … }`: per-task numbers in an epoch's metrics. */
+const indexed = (name: string, values: number[]) => Object.fromEntries(values.map((v, t) => [`${name}:${t}`, v]));
+
 // ---------------------------------------------------------------------------------------------
 // A grafted multi-task model on images
-
-/** The images of a multi-task set as an ImageSet (labels unused), for the image pipeline's pieces. */
-export function imagesOf(set: MultiTaskSet): ImageSet {
-  return { classes: [], size: set.size, pixels: set.pixels, labels: new Int32Array(set.ids.length), ids: set.ids };
-}
 
 /** Each task's targets as maskedTaskLoss takes them, in `tasks` order. The caller disposes them. */
 export function taskTargets(set: MultiTaskSet, tasks: TaskSpec[]): tf.Tensor[] {
@@ -174,49 +174,29 @@ export function taskTargets(set: MultiTaskSet, tasks: TaskSpec[]): tf.Tensor[] {
 
 /** The trunk's outputs at `boundary` for each set, on the single-task path's frozen part (ONNX Runtime when it loads, the feature cache when given). */
 async function trunkFeatures(
-  g: TasksModel,
+  g: GraftedTasks,
+  stage: TasksStage,
   boundary: string,
   sets: MultiTaskSet[],
-  o: { engine?: Engine; cache?: FeatureCache; onFeatures?: (done: number, total: number) => void },
+  o: Pick<TasksTrainOptions, 'engine' | 'cache' | 'callbacks'>,
 ): Promise<tf.Tensor[]> {
-  const part = await frozenPart(g, boundary, o.engine);
-  const out: tf.Tensor[] = [];
-  try {
-    for (const [i, set] of sets.entries()) {
-      out.push(
-        (
-          await extractFeatures(part, imagesOf(set), {
-            normalize: normalizeOf(g),
-            batchSize: 64,
-            cache: o.cache,
-            onBatch: i === 0 ? o.onFeatures : undefined,
-          })
-        ).features,
-      );
-    }
-    return out;
-  } catch (e) {
-    tf.dispose(out);
-    throw e;
-  } finally {
-    await part.release?.();
-  }
+  return withFrozenPart(g, boundary, o.engine, async (part) => {
+    const { features } = await extractSets(part, sets.map(imagesOf), {
+      normalize: g.base.normalize,
+      batchSize: 64,
+      cache: o.cache,
+      onBatch: (done, total) => tell(o.callbacks, 'onProgress', `${stage}: frozen features`, done, total),
+    });
+    return features;
+  });
 }
 
-/** What evaluation and training need of a multi-task model: a grafted one or one loaded from disk. */
-export type TasksModel = Pick<GraftedTasks, 'model' | 'tasks' | 'frozenTo'> &
-  ({ base: GraftedTasks['base'] } | { normalize: Normalize; base?: undefined });
-const normalizeOf = (g: TasksModel): Normalize => (g.base ? g.base.normalize : g.normalize);
-
-export interface TasksTrainOptions extends Omit<MultiTaskFitOptions, 'kinds' | 'keepInitial'> {
-  /** Blocks at or below the cut fine-tuned jointly with the heads in stage 2, at a tenth of the learning rate (default 1, as for one task; 0: heads only). */
+export interface TasksTrainOptions
+  extends Omit<MultiTaskFitOptions, 'kinds' | 'keepInitial' | 'stage'>, Pick<TrainBudget, 'fineTuneFactor'> {
+  /** Blocks at or below the cut fine-tuned jointly with the heads in stage 2, at fineTuneFactor times the learning rate (default 1, as for one task; 0: heads only). */
   unfreeze?: number;
   engine?: Engine;
   cache?: FeatureCache;
-  onFeatures?: (done: number, total: number) => void;
-  onStage?: (stage: TasksStage) => void;
-  /** After each stage, with the model as that stage left it (e.g. to evaluate the heads alone before fine-tuning). */
-  onStageEnd?: (stage: TasksStage) => void | Promise<void>;
 }
 
 export type TasksStage = 'heads' | 'fine-tune';
@@ -249,10 +229,10 @@ export async function trainTasks(
   const targets = taskTargets(data.train, g.tasks);
   const valTargets: tf.Tensor[] = [];
   const run = async (stage: TasksStage, boundary: string, lr: number) => {
-    o.onStage?.(stage);
+    await notify(o.callbacks ?? [], 'onStageBegin', stage);
     trainAbove(g, boundary);
     const t0 = performance.now();
-    const [x, xVal] = await trunkFeatures(g, boundary, [data.train, data.val], o);
+    const [x, xVal] = await trunkFeatures(g, stage, boundary, [data.train, data.val], o);
     const featureSeconds = (performance.now() - t0) / 1000;
     let above: tf.LayersModel | undefined;
     try {
@@ -261,11 +241,11 @@ export async function trainTasks(
         above,
         { x, targets },
         { x: xVal, targets: valTargets },
-        { ...o, learningRate: lr, kinds: g.tasks.map((t) => t.kind), keepInitial: stage === 'fine-tune' },
+        { ...o, learningRate: lr, kinds: g.tasks.map((t) => t.kind), keepInitial: stage === 'fine-tune', stage },
       );
       stages.push({ ...r, stage, boundary, featureSeconds });
       if (stage === 'fine-tune' && r.bestEpoch > 0) g.frozenTo = boundary;
-      await o.onStageEnd?.(stage);
+      await notify(o.callbacks ?? [], 'onStageEnd', stage);
       return r;
     } finally {
       tf.dispose([x, xVal]);
@@ -277,100 +257,14 @@ export async function trainTasks(
   try {
     valTargets.push(...taskTargets(data.val, g.tasks));
     await run('heads', g.cut, learningRate);
-    const boundary = unfreeze > 0 ? unfreezeBoundary({ ...g, classes: [], scratch: false }, unfreeze) : g.cut;
+    const boundary = unfreezeBoundary(g, unfreeze);
     if (boundary !== g.cut) {
-      const r = await run('fine-tune', boundary, learningRate / 10);
+      const r = await run('fine-tune', boundary, learningRate * (o.fineTuneFactor ?? TRAIN_DEFAULTS.fineTuneFactor));
       // The heads' weights win when no fine-tuning epoch beat them: the trunk is then unchanged.
       if (r.bestEpoch === 0) trainAbove(g, g.cut);
     }
     return { stages, unfreeze: g.frozenTo === g.cut ? 0 : unfreeze, frozenTo: g.frozenTo, seconds: (performance.now() - started) / 1000 };
   } finally {
     tf.dispose([...targets, ...valTargets]);
-  }
-}
-
-/** Per task: the core's metrics for a classification task (on its labelled samples only). */
-export interface TaskMetrics {
-  task: string;
-  kind: TaskKind;
-  /** Samples labelled for the task. */
-  n: number;
-  /** Classification: accuracy; multi-label: the fraction of samples with every label right. */
-  accuracy?: number;
-  macroF1?: number;
-  metrics?: Metrics;
-  /** Regression: mean squared error. */
-  mse?: number;
-}
-
-/** Each task's outputs on every image of `set`: the frozen part (cached), then the rest in TF.js. */
-export async function predictTasks(
-  g: TasksModel,
-  set: MultiTaskSet,
-  o: { engine?: Engine; cache?: FeatureCache; onFeatures?: (done: number, total: number) => void } = {},
-): Promise<tf.Tensor[]> {
-  const [x] = await trunkFeatures(g, g.frozenTo, [set], o);
-  const above = modelAbove(g.model, g.frozenTo);
-  try {
-    return tf.tidy(() => [above.predict(x, { batchSize: 256 })].flat() as tf.Tensor[]);
-  } finally {
-    x.dispose();
-    above.dispose();
-  }
-}
-
-/** Every task's metrics from its outputs (in `tasks` order) on `set`, and their aggregate (the mean accuracy over the tasks that have one and a labelled sample). */
-export function taskMetrics(tasks: TaskSpec[], set: MultiTaskSet, outputs: tf.Tensor[]): { tasks: TaskMetrics[]; meanAccuracy: number } {
-  const n = set.ids.length;
-  const metrics = tasks.map((t, k): TaskMetrics => {
-    const labels = set.tasks[t.name];
-    if (!labels) throw usageError(`the data has no labels for task ${t.name} (tasks: ${Object.keys(set.tasks).join(', ')})`);
-    if (labels.kind !== t.kind) throw usageError(`task ${t.name} is ${t.kind}, its labels are ${labels.kind}`);
-    const units = taskUnits(t);
-    const p = outputs[k].dataSync();
-    if (labels.kind === 'classification') {
-      const rows = Array.from(labels.labels.keys()).filter((i) => labels.labels[i] >= 0);
-      const predicted = argmaxRows(p, units);
-      const metrics = classificationMetrics(
-        rows.map((i) => labels.labels[i]),
-        rows.map((i) => predicted[i]),
-        labels.classes,
-      );
-      return { task: t.name, kind: t.kind, n: rows.length, accuracy: metrics.accuracy, macroF1: metrics.macroF1, metrics };
-    }
-    const rows = Array.from({ length: n }, (_, i) => i).filter((i) => !Number.isNaN(labels.targets[i * units]));
-    const at = (i: number, j: number) => i * units + j;
-    if (labels.kind === 'multi-label') {
-      const exact = rows.filter((i) =>
-        Array.from({ length: units }, (_, j) => j).every((j) => (p[at(i, j)] >= 0.5 ? 1 : 0) === labels.targets[at(i, j)]),
-      ).length;
-      return { task: t.name, kind: t.kind, n: rows.length, accuracy: exact / Math.max(1, rows.length) };
-    }
-    const se = rows.reduce(
-      (a, i) =>
-        a + Array.from({ length: units }, (_, j) => (p[at(i, j)] - labels.targets[at(i, j)]) ** 2).reduce((b, c) => b + c, 0) / units,
-      0,
-    );
-    return { task: t.name, kind: t.kind, n: rows.length, mse: se / Math.max(1, rows.length) };
-  });
-  // Tasks with no labelled sample here have no accuracy to average; NaN when no task has one.
-  const accuracies = metrics.flatMap((t) => (t.accuracy === undefined || t.n === 0 ? [] : [t.accuracy]));
-  return { tasks: metrics, meanAccuracy: accuracies.length ? sum(accuracies) / accuracies.length : NaN };
-}
-
-/**
- * Every task's metrics on `set` (classification labels in the task's class order; see
- * relabelTasks), and their aggregate. The trunk runs as in training (its frozen part, cached).
- */
-export async function evaluateTasks(
-  g: TasksModel,
-  set: MultiTaskSet,
-  o: { engine?: Engine; cache?: FeatureCache; onFeatures?: (done: number, total: number) => void } = {},
-): Promise<{ tasks: TaskMetrics[]; meanAccuracy: number }> {
-  const outputs = await predictTasks(g, set, o);
-  try {
-    return taskMetrics(g.tasks, set, outputs);
-  } finally {
-    tf.dispose(outputs);
   }
 }

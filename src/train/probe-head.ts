@@ -6,7 +6,7 @@
 // samples, and hands the result to the stage's Adam epochs, which keep it unless they beat it on
 // validation loss.
 import * as tf from '@tensorflow/tfjs';
-import { fitLinearClassifier, linearProbe } from '../evaluate/transferability.js';
+import { fitLinearClassifier, linearProbe } from '../evaluate/probe.js';
 
 /** L2 strengths tried (λ in mean cross-entropy + λ/2·‖W‖², standardised features). */
 export const PROBE_L2_GRID = [1e-3, 3e-3, 1e-2, 3e-2, 1e-1] as const;

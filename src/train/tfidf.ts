@@ -3,13 +3,15 @@
 // (TfidfVectorizer(sublinear_tf=True, smooth_idf=True, norm='l2'), LogisticRegression(C)) so
 // numbers compare with the usual sklearn baseline.
 //
-// Why not fitLinearClassifier (src/evaluate/transferability.ts): it copies the features into a
+// Why not fitLinearClassifier (src/evaluate/probe.ts): it copies the features into a
 // dense float64 n x d matrix (6,000 mails x 50,000 n-grams = 2.4 GB) and standardises every
 // column, which destroys the sparsity and rescales rare n-grams to the weight of common ones,
 // undoing what the idf weighting and row normalisation set up. Here the rows stay sparse (CSR)
 // and one loss evaluation costs O(nonzeros x classes).
-import { stratifiedFolds } from '../evaluate/transferability.js';
-import { usageError } from '../errors.js';
+import { stratifiedFolds } from '../math/folds.js';
+import { lbfgs } from '../math/lbfgs.js';
+import { argmax } from '../math/stats.js';
+import { usageError } from '../core/errors.js';
 
 /** Sparse rows (CSR): row i's columns are indices[indptr[i] .. indptr[i+1]), ascending. */
 export interface SparseRows {
@@ -173,76 +175,6 @@ function objective(p: Problem, theta: Float64Array, grad: Float64Array): number 
   return loss + (p.l2 / 2) * norm;
 }
 
-const dot = (a: Float64Array, b: Float64Array) => {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
-};
-
-/**
- * L-BFGS (memory 10) with Armijo backtracking from `start`, for the smooth convex objective
- * above. Stops at `maxSteps`, a gradient below `tolerance` (max norm), or a flat objective.
- */
-function lbfgs(f: (x: Float64Array, g: Float64Array) => number, start: Float64Array, maxSteps: number, tolerance: number): Float64Array {
-  const n = start.length;
-  let x = Float64Array.from(start);
-  let g = new Float64Array(n);
-  let fx = f(x, g);
-  const history: { s: Float64Array; y: Float64Array; rho: number }[] = [];
-  for (let step = 0; step < maxSteps; step++) {
-    let gMax = 0;
-    for (let i = 0; i < n; i++) gMax = Math.max(gMax, Math.abs(g[i]));
-    if (gMax < tolerance) break;
-    const q = Float64Array.from(g);
-    const alphas: number[] = [];
-    for (let j = history.length - 1; j >= 0; j--) {
-      const h = history[j];
-      alphas[j] = h.rho * dot(h.s, q);
-      for (let i = 0; i < n; i++) q[i] -= alphas[j] * h.y[i];
-    }
-    const last = history[history.length - 1];
-    const gamma = last ? 1 / (last.rho * dot(last.y, last.y)) : 1 / Math.sqrt(dot(g, g));
-    for (let i = 0; i < n; i++) q[i] *= gamma;
-    history.forEach((h, j) => {
-      const beta = h.rho * dot(h.y, q);
-      for (let i = 0; i < n; i++) q[i] += (alphas[j] - beta) * h.s[i];
-    });
-    let slope = -dot(g, q);
-    if (!(slope < 0)) {
-      // Rounding made it uphill: restart from steepest descent.
-      history.length = 0;
-      q.set(g);
-      slope = -dot(g, g);
-    }
-    const next = new Float64Array(n);
-    const gNext = new Float64Array(n);
-    let t = 1;
-    let fNext: number;
-    for (;;) {
-      for (let i = 0; i < n; i++) next[i] = x[i] - t * q[i];
-      fNext = f(next, gNext);
-      if (fNext <= fx + 1e-4 * t * slope) break;
-      t /= 2;
-      if (t < 1e-12) return x;
-    }
-    const s = new Float64Array(n);
-    const y = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      s[i] = next[i] - x[i];
-      y[i] = gNext[i] - g[i];
-    }
-    const sy = dot(s, y);
-    if (sy > 1e-12 * dot(y, y)) {
-      history.push({ s, y, rho: 1 / sy });
-      if (history.length > 10) history.shift();
-    }
-    const flat = fx - fNext <= 1e-10 * Math.max(1, Math.abs(fx));
-    [x, g, fx] = [next, gNext, fNext];
-    if (flat) break;
-  }
-  return x;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The baseline
 
@@ -305,7 +237,7 @@ export function fitTfidf(trainTexts: string[], labels: Int32Array, classes: numb
   const x = vectorizer.transform(trainTexts);
   const size = (x.cols + 1) * classes;
   const fit = (rows: Int32Array, l2: number, start: Float64Array = new Float64Array(size)): Float64Array =>
-    lbfgs((t, g) => objective({ x, labels, classes, rows, l2 }, t, g), start, maxSteps, 1e-5);
+    lbfgs((t, g) => objective({ x, labels, classes, rows, l2 }, t, g), { start, maxSteps, tolerance: { norm: 'max', below: 1e-5 } });
 
   const cv: TfidfClassifier['cv'] = [];
   let l2 = o.l2;
@@ -371,10 +303,4 @@ function classifierOf(vectorizer: TfidfVectorizer, model: Softmax, l2: number, c
     weights: Array.from(model.theta),
   });
   return { vectorizer, l2, cv, predict, proba, toJSON };
-}
-
-function argmax(v: ArrayLike<number>): number {
-  let best = 0;
-  for (let c = 1; c < v.length; c++) if (v[c] > v[best]) best = c;
-  return best;
 }

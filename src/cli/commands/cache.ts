@@ -1,8 +1,7 @@
 import { Command } from 'commander';
-import { usageError } from '../../errors.js';
-import { FeatureCache, formatBytes } from '../../train/feature-cache.js';
-import type { GlobalOptions } from '../main.js';
-import { log, printJson } from '../output.js';
+import { usageError } from '../../core/errors.js';
+import { FeatureCache, formatBytes } from '../../engine/feature-cache.js';
+import { log, printJson, type GlobalOptions } from '../shared.js';
 
 type Flags = GlobalOptions & { cacheDir?: string };
 

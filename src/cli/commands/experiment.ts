@@ -1,10 +1,9 @@
 import { Command } from 'commander';
 import { join } from 'node:path';
-import { usageError } from '../../errors.js';
+import { usageError } from '../../core/errors.js';
 import { EXPERIMENTS } from '../../experiments/index.js';
 import { writeFileAtomically } from '../../io/atomic.js';
-import { prepare, type GlobalOptions } from '../main.js';
-import { log, note, printJson, Progress } from '../output.js';
+import { log, prepare, printJson, Progress, type GlobalOptions } from '../shared.js';
 
 export function experimentCommand(): Command {
   return new Command('experiment')
@@ -26,15 +25,10 @@ export function experimentCommand(): Command {
       if (seeds.some((s) => !Number.isInteger(s) || s < 0))
         throw usageError(`--seeds must be a comma-separated list of integers, got "${flags.seeds}"`);
       await prepare(flags);
-      const progress = new Progress();
+      // Each run's step always; epochs only as a bar on a terminal (a line per epoch would drown the steps).
+      const progress = new Progress({ epochLines: false, prefix: `${name}: ` });
       const started = performance.now();
-      const result = await experiment.run({
-        seeds,
-        data: flags.data,
-        variant: flags.variant,
-        onStep: (s) => (progress.stop(), note(`${name}: ${s}`)),
-        onEpoch: process.stderr.isTTY ? (e) => progress.epoch(e) : undefined,
-      });
+      const result = await experiment.run({ seeds, data: flags.data, variant: flags.variant, callbacks: [progress] });
       progress.stop();
       const seconds = (performance.now() - started) / 1000;
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');

@@ -1,17 +1,48 @@
+// `graft inspect`: a base layer by layer (where it can be cut), or a trained model's directory
+// (its kind, input and outputs).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command } from 'commander';
-import { loadBase } from '../../bases/index.js';
 import { describeBase } from '../../bases/describe.js';
-import { baseOptions, withBaseFlags, type BaseFlags } from '../base-flags.js';
-import { prepare, type GlobalOptions } from '../main.js';
-import { log, printJson, table } from '../output.js';
+import { loadBase } from '../../bases/index.js';
+import { loadModel } from '../../kinds/index.js';
+import { baseOptions, log, prepare, printJson, table, withBaseFlags, type BaseFlags, type GlobalOptions } from '../shared.js';
+
+async function inspectModel(dir: string, flags: GlobalOptions): Promise<void> {
+  const model = await loadModel(dir);
+  try {
+    const d = model.describe();
+    const input = d.input.type === 'image' ? `images ${d.input.height}x${d.input.width}x${d.input.channels} (${d.input.resize})` : 'texts';
+    log(`${dir}: ${d.kind} model on ${d.base}, ${d.summary}; input ${input}`);
+    log(
+      table(
+        ['output', 'kind', 'labels'],
+        d.outputs.map((o) => [o.name, o.kind, o.labels?.join(', ') ?? `${o.units} numbers`]),
+      ),
+    );
+    if (flags.json) printJson(d);
+  } finally {
+    await model.dispose();
+  }
+}
 
 export function inspectCommand(): Command {
   return withBaseFlags(new Command('inspect'))
-    .description('show a base layer by layer: shapes, parameters, blocks and where it can be cut')
-    .argument('<base>', 'mobilenet_v2, inception_v3, digits-cnn, a path/URL to a TF.js model.json, or onnx:PATH')
+    .description('show a base layer by layer (shapes, parameters, blocks, where it can be cut), or what a trained model directory holds')
+    .argument(
+      '<base>',
+      'mobilenet_v2, inception_v3, digits-cnn, use-lite, glove-100d, a path/URL to a TF.js model.json, onnx:PATH, or a trained model directory',
+    )
     .action(async (spec: string, flags: GlobalOptions & BaseFlags) => {
       await prepare(flags);
+      if (existsSync(join(spec, 'graft.json'))) return inspectModel(spec, flags);
       const d = describeBase(await loadBase(spec, baseOptions(flags)));
+      if (d.kind === 'text') {
+        log(`${d.name}: text base, ${d.dim}-d vectors, texts up to ${d.maxTokens} tokens`);
+        log(d.provenance);
+        if (flags.json) printJson(d);
+        return;
+      }
       log(
         `${d.name}: ${d.kind} model, input ${d.input.height}x${d.input.width}x${d.input.channels}, ${d.params.toLocaleString('en')} parameters`,
       );

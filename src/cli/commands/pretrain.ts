@@ -1,30 +1,30 @@
+// `graft pretrain NAME`: reproduce an embedded base from data graft builds offline.
 import { Command } from 'commander';
-import { DIGITS_CNN_DIR, pretrainDigitsCnn, saveDigitsCnn } from '../../bases/digits-cnn.js';
-import { usageError } from '../../errors.js';
+import { usageError } from '../../core/errors.js';
 import { assertWritable } from '../../io/atomic.js';
-import { prepare, type GlobalOptions } from '../main.js';
-import { log, pct, printJson, Progress } from '../output.js';
-import { intArg } from '../args.js';
+import { PRETRAININGS } from '../../pretrain/index.js';
+import { intArg, log, pct, prepare, printJson, Progress, type GlobalOptions } from '../shared.js';
 
 export function pretrainCommand(): Command {
+  const names = Object.keys(PRETRAININGS);
   return new Command('pretrain')
-    .description('reproduce an embedded base: "digits" trains digits-cnn on MNIST digits 0-4')
-    .argument('<name>', 'digits')
-    .option('--out <dir>', 'where to write the model', DIGITS_CNN_DIR)
+    .description(`reproduce an embedded base: ${names.map((n) => `"${n}" trains ${PRETRAININGS[n].description}`).join('; ')}`)
+    .argument('<name>', names.join(', '))
+    .option('--out <dir>', 'where to write the model (default: where the base registry loads it from)')
     .option('--epochs <n>', 'maximum epochs', intArg('--epochs', 1), 12)
     .option('--seed <n>', 'random seed', intArg('--seed'), 0)
     .option('--force', 'overwrite --out if it exists', false)
-    .action(async (name: string, flags: GlobalOptions & { out: string; epochs: number; seed: number; force: boolean }) => {
-      if (name !== 'digits') throw usageError(`unknown pretraining "${name}" (known: digits)`);
-      assertWritable(flags.out, flags.force);
+    .action(async (name: string, flags: GlobalOptions & { out?: string; epochs: number; seed: number; force: boolean }) => {
+      const pretraining = PRETRAININGS[name];
+      if (!pretraining) throw usageError(`unknown pretraining "${name}" (known: ${names.join(', ')})`);
+      const out = flags.out ?? pretraining.dir;
+      assertWritable(out, flags.force);
       await prepare(flags);
       const progress = new Progress();
-      const r = await pretrainDigitsCnn({ seed: flags.seed, epochs: flags.epochs, onEpoch: (e) => progress.epoch(e) });
+      const r = await pretraining.run({ seed: flags.seed, epochs: flags.epochs, callbacks: [progress] });
       progress.stop();
-      await saveDigitsCnn(r.base.model!, flags.out, flags.force);
-      log(
-        `digits-cnn trained on MNIST 0-4 in ${r.seconds.toFixed(1)} s (${r.epochsRun} epochs): test accuracy ${pct(r.testAccuracy)}; saved to ${flags.out}`,
-      );
-      if (flags.json) printJson({ out: flags.out, testAccuracy: r.testAccuracy, epochs: r.epochsRun, seconds: r.seconds });
+      await r.save(out, flags.force);
+      log(`${r.summary} in ${r.seconds.toFixed(1)} s: test accuracy ${pct(r.testAccuracy)}; saved to ${out}`);
+      if (flags.json) printJson({ out, testAccuracy: r.testAccuracy, epochs: r.epochs, seconds: r.seconds });
     });
 }

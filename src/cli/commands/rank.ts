@@ -1,13 +1,22 @@
 import { Command, Option } from 'commander';
-import { loadBase } from '../../bases/index.js';
+import { loadImageBase } from '../../bases/index.js';
 import { loadDataSplits, parseClassFilter } from '../../data/index.js';
-import type { Skipped } from '../../data/types.js';
 import { rankCuts, type BaseRanking, type CutSet } from '../../evaluate/rank.js';
-import { intArg } from '../args.js';
-import { baseOptions, withBaseFlags, type BaseFlags } from '../base-flags.js';
-import { prepare, type GlobalOptions } from '../main.js';
-import { log, pct, printJson, Progress, table } from '../output.js';
-import { skippedWarning } from './train.js';
+import {
+  baseOptions,
+  collect,
+  intArg,
+  log,
+  pct,
+  prepare,
+  printJson,
+  Progress,
+  table,
+  Warnings,
+  withBaseFlags,
+  type BaseFlags,
+  type GlobalOptions,
+} from '../shared.js';
 
 interface RankFlags extends GlobalOptions, BaseFlags {
   base: string[];
@@ -18,8 +27,6 @@ interface RankFlags extends GlobalOptions, BaseFlags {
   perClass?: number;
   classes?: string;
 }
-
-const collect = (v: string, all: string[] = []) => [...all, v];
 
 export function rankCommand(): Command {
   return withBaseFlags(new Command('rank'))
@@ -39,18 +46,18 @@ export function rankCommand(): Command {
     .action(async (flags: RankFlags) => {
       await prepare(flags);
       const rankings: BaseRanking[] = [];
-      const skipped: Skipped[] = [];
+      const warnings = new Warnings();
       const progress = new Progress();
       for (const spec of flags.base) {
-        const base = await loadBase(spec, baseOptions(flags));
+        const base = await loadImageBase(spec, baseOptions(flags));
         const { train } = await loadDataSplits(flags.data, {
           size: base.input,
           resize: base.resize,
           seed: flags.seed,
           perClass: flags.perClass,
           classes: flags.classes ? parseClassFilter(flags.classes) : undefined,
-          onSkip: (s) => skipped.push(s),
-          onProgress: (done, total) => progress.step(`${spec}: decoding images`, done, total),
+          onSkip: (s) => warnings.onSkip(s),
+          onProgress: (done, total) => progress.onProgress(`${spec}: decoding images`, done, total),
         });
         rankings.push(
           await rankCuts(base, train, {
@@ -58,12 +65,12 @@ export function rankCommand(): Command {
             probe: flags.probe,
             baseline: true,
             seed: flags.seed,
-            onBatch: (done, total) => progress.step(`${spec}: features at every cut`, done, total),
+            onBatch: (done, total) => progress.onProgress(`${spec}: features at every cut`, done, total),
           }),
         );
       }
       progress.stop();
-      skippedWarning(skipped.filter((s, i) => skipped.findIndex((t) => t.path === s.path) === i));
+      warnings.report();
       const rows = rankings.flatMap((r) => r.rows).sort((a, b) => b.logme - a.logme);
       log(
         table(

@@ -5,10 +5,10 @@
 // photograph). Some samples deliberately keep only one of their two labels (-1 for the other), so
 // that trainers meet partially labelled data. Everything is drawn from the seed: the same options
 // give byte-identical pixels and labels.
-import { usageError } from '../../errors.js';
+import { usageError } from '../../core/errors.js';
 import { loadPhotos, MNIST_M_PHOTOS } from '../mnist-m.js';
 import { MNIST_CLASSES, MNIST_SIZE, mnistDigit } from '../mnist.js';
-import { hashString, mulberry32, shuffle } from '../random.js';
+import { hashString, mulberry32, shuffle } from '../../math/random.js';
 import type { MultiTaskSet } from './types.js';
 
 const NAME = 'digits-in-scenes';

@@ -3,8 +3,8 @@
 // (`--task NAME:KIND[:COLUMN]`); their classes are read from the data.
 import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
-import { usageError } from '../../errors.js';
-import type { TaskSpec } from '../../graft/multitask.js';
+import { usageError } from '../../core/errors.js';
+import type { TaskSpec } from './types.js';
 import { decodeFiles, Progress, settleSkips, shouldStream, STREAM_ABOVE_BYTES } from '../build.js';
 import { listDir, walk } from '../folder.js';
 import { isManifestPath, readManifest, sortLabels, type ManifestRow } from '../manifest.js';

@@ -1,5 +1,5 @@
 // Seeded train/val/test splits of a multi-task set, by the same rules as splitDataset.
-import { usageError } from '../../errors.js';
+import { usageError } from '../../core/errors.js';
 import { bytesPerImage } from '../images.js';
 import { splitDataset } from '../split.js';
 import type { ImageSet } from '../types.js';

@@ -22,3 +22,15 @@ export interface MultiTaskSet {
   /** Task name → its labels, every task over the same n samples. */
   tasks: Record<string, TaskLabels>;
 }
+
+/** One task of a multi-task model: its name (the model's output), kind and labels. */
+export interface TaskSpec {
+  name: string;
+  kind: TaskKind;
+  /** Classification and multi-label: the class names. */
+  classes?: string[];
+  /** Regression: numbers per sample (default 1). */
+  outputs?: number;
+  /** Where a manifest holds its labels (default: the task's name). */
+  column?: string;
+}

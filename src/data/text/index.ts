@@ -4,7 +4,7 @@
 //   spam-assassin:easy-ham-1,spam-1                         only these groups (comma-separated)
 // A table needs one of those extensions, so a spec is never both a file and the built-in name.
 import { stat } from 'node:fs/promises';
-import { usageError } from '../../errors.js';
+import { usageError } from '../../core/errors.js';
 import { isTextTablePath, readTextTable, TEXT_TABLE_EXTENSIONS, type ReadTextOptions } from './read.js';
 import { loadSpamAssassin, SPAM_ASSASSIN_GROUPS } from './spam-assassin.js';
 import { subsetText } from './split.js';

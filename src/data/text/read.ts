@@ -5,7 +5,7 @@ import { isUtf8 } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { usageError } from '../../errors.js';
+import { usageError } from '../../core/errors.js';
 import { sortLabels } from '../manifest.js';
 import type { TextSet, TextWarning } from './types.js';
 

@@ -6,7 +6,7 @@ import { isUtf8 } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { usageError } from '../../errors.js';
+import { usageError } from '../../core/errors.js';
 import type { TextSet, TextWarning } from './types.js';
 
 /** The corpus's sub-collections, in its own order (the order texts are loaded and duplicates kept). */

@@ -1,7 +1,7 @@
 // Stratified, seeded train/val/test splits of texts, by the image split itself: it only looks at
 // classes and labels, so it runs on a pixel-less stand-in whose ids are row positions. The same seed
 // and options then pick the same rows for texts as for images with the same labels.
-import { usageError } from '../../errors.js';
+import { usageError } from '../../core/errors.js';
 import { applyPerClass, splitDataset } from '../split.js';
 import type { ImageSet, SplitOptions } from '../types.js';
 import type { TextSet } from './types.js';

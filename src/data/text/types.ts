@@ -12,12 +12,4 @@ export interface TextSet {
   groups?: string[];
 }
 
-/**
- * Something the reader changed or dropped, gathered by the CLI into one warning per kind.
- * 'empty': no text (skipped); 'no-label': a labelled table's row without a label (skipped);
- * 'invalid-utf8': bytes replaced by U+FFFD; 'duplicate': same text as an earlier one (skipped).
- */
-export interface TextWarning {
-  kind: 'empty' | 'no-label' | 'invalid-utf8' | 'truncated' | 'duplicate';
-  id: string;
-}
+export type { TextWarning } from '../../core/callbacks.js';

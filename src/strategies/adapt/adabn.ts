@@ -4,9 +4,9 @@
 // learned scale and shift stay. Source images keep running with the source statistics.
 import * as tf from '@tensorflow/tfjs';
 import type { Normalize } from '../../bases/types.js';
-import { mulberry32, shuffle } from '../../data/random.js';
+import { mulberry32, shuffle } from '../../math/random.js';
 import type { ImageSet } from '../../data/types.js';
-import { batchToTensor } from '../../train/tensors.js';
+import { batchToTensor } from '../../engine/tensors.js';
 
 export interface AdaBNOptions {
   /** Target images the statistics are estimated from (default 256, or all when fewer). */

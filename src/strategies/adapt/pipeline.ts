@@ -1,21 +1,24 @@
 // From images to adapted classifiers: a base cut (auto: best LogME on the labelled source), the
 // frozen part's pooled features for every domain computed once (and cached), then any number of
-// methods and seeds trained on them. Built from the same pieces as `trainClassifier`.
+// methods and seeds trained on them. Built from the same pieces as `trainImageClassifier`.
 import * as tf from '@tensorflow/tfjs';
-import type { Base } from '../../bases/types.js';
+import type { ImageBase, LayersBase } from '../../bases/types.js';
+import { tell } from '../../core/callbacks.js';
+import { usageError } from '../../core/errors.js';
 import type { ImageSet } from '../../data/types.js';
-import { rankCandidates, rankCuts } from '../../evaluate/rank.js';
+import type { FeatureCache } from '../../engine/feature-cache.js';
+import { extractFeatures } from '../../engine/features.js';
+import { headBoundary, withFrozenPart, type Engine } from '../../engine/frozen.js';
+import { imagesToTensor } from '../../engine/tensors.js';
 import { classificationMetrics } from '../../evaluate/metrics.js';
-import { disposeGrafted, graft } from '../../graft/graft.js';
+import { rankCandidates, rankCuts } from '../../evaluate/rank.js';
 import { resolveCut, type CutSpec } from '../../graft/cut.js';
+import { disposeGrafted, graft } from '../../graft/graft.js';
 import { layerIndex } from '../../graft/split.js';
-import { usageError } from '../../errors.js';
-import { imagesToTensor } from '../../train/tensors.js';
-import type { FeatureCache } from '../../train/feature-cache.js';
-import { extractFeatures } from '../../train/features.js';
-import { frozenPart, headBoundary, type Engine } from '../../train/frozen.js';
 import { adaBNModel } from './adabn.js';
-import { accuracyOn, adaBN, trainAdaptation, type AdaptMethod, type AdaptOptions } from './adapt.js';
+import { accuracyOn, trainAdaptation } from './adapt.js';
+import { ADAPTATION_METHODS, type AdaptMethod } from './methods/index.js';
+import type { AdaptOptions } from './types.js';
 
 /** What the methods read of a data set once its features are computed: classes and labels (of images or texts). */
 export interface LabelledSet {
@@ -40,34 +43,40 @@ export interface DomainFeatures {
   target: tf.Tensor;
   evalTarget?: tf.Tensor;
   targetLabelled?: tf.Tensor;
-  /** AdaBN: the target's features through the trunk normalised with target statistics. */
-  adabn?: { target: tf.Tensor; evalTarget?: tf.Tensor };
+  /** The target's features through the trunk normalised with the target's own BatchNorm statistics (AdaBN). */
+  targetStatistics?: { target: tf.Tensor; evalTarget?: tf.Tensor };
   /** Trunk trained with the adaptation network (the tensors above are then normalised images): a fresh copy per run. */
   trunk?: () => Promise<tf.LayersModel>;
   seconds: number;
 }
 
+export interface DomainFeatureOptions {
+  cut?: CutSpec;
+  engine?: Engine;
+  cache?: FeatureCache;
+  seed?: number;
+  /** Also the target's features with the trunk's BatchNorm statistics taken from the target (methods with `trunkStatistics`: AdaBN). */
+  trunkStatistics?: boolean;
+  /** Each pass over a domain, in words (onStep). */
+  callbacks?: AdaptOptions['callbacks'];
+}
+
 /** Every domain's images through the base's frozen part at `cut` (auto: the best LogME on the source), pooled. */
-export async function domainFeatures(
-  base: Base,
-  data: AdaptData,
-  o: { cut?: CutSpec; engine?: Engine; cache?: FeatureCache; seed?: number; adabn?: boolean; onStep?: (s: string) => void } = {},
-): Promise<DomainFeatures> {
+export async function domainFeatures(base: ImageBase, data: AdaptData, o: DomainFeatureOptions = {}): Promise<DomainFeatures> {
   const t0 = performance.now();
   let cut = o.cut ?? 'auto';
-  if (cut === 'auto' && base.model && rankCandidates(base, 'blocks').length >= 2) {
-    o.onStep?.('ranking cuts on the source');
+  if (cut === 'auto' && base.kind === 'layers' && rankCandidates(base, 'blocks').length >= 2) {
+    tell(o.callbacks, 'onStep', 'ranking cuts on the source');
     cut = (await rankCuts(base, data.source.train, { cuts: 'blocks', seed: o.seed, engine: o.engine })).rows[0].cut;
   }
   const g = await graft(base, { classes: data.source.train.classes, cut });
   try {
-    const part = await frozenPart(g, headBoundary(g), o.engine);
-    const extract = async (name: string, set: ImageSet) => {
-      o.onStep?.(`features: ${name}`);
-      const { features } = await extractFeatures(part, set, { normalize: base.normalize, cache: o.cache });
-      return features as tf.Tensor2D;
-    };
-    try {
+    return await withFrozenPart(g, headBoundary(g), o.engine, async (part) => {
+      const extract = async (name: string, set: ImageSet) => {
+        tell(o.callbacks, 'onStep', `features: ${name}`);
+        const { features } = await extractFeatures(part, set, { normalize: base.normalize, cache: o.cache });
+        return features as tf.Tensor2D;
+      };
       const out: DomainFeatures = {
         cut: g.cut,
         source: {
@@ -81,12 +90,10 @@ export async function domainFeatures(
       if (data.evalTarget) out.evalTarget = await extract('target evaluation', data.evalTarget);
       if (data.targetLabelled)
         out.targetLabelled = data.targetLabelled === data.target ? out.target : await extract('labelled target', data.targetLabelled);
-      if (o.adabn) out.adabn = await adaBNFeatures(base, g.cut, data, o);
+      if (o.trunkStatistics && base.kind === 'layers') out.targetStatistics = await targetStatisticsFeatures(base, g.cut, data, o);
       out.seconds = (performance.now() - t0) / 1000;
       return out;
-    } finally {
-      await part.release?.();
-    }
+    });
   } finally {
     await disposeGrafted(g);
   }
@@ -98,9 +105,9 @@ export async function domainFeatures(
  * a small base at small images can afford it). AdaBN then adapts the adaptation network's
  * BatchNorm; the trunk's are the base's.
  */
-export async function domainImages(base: Base, data: AdaptData, o: { cut?: CutSpec } = {}): Promise<DomainFeatures> {
+export async function domainImages(base: ImageBase, data: AdaptData, o: { cut?: CutSpec } = {}): Promise<DomainFeatures> {
   const t0 = performance.now();
-  if (!base.model) throw usageError(`${base.name} is a frozen base: its trunk cannot be trained (use the frozen trunk)`);
+  if (base.kind !== 'layers') throw usageError(`${base.name} is a frozen base: its trunk cannot be trained (use the frozen trunk)`);
   const cut = resolveCut(base, o.cut ?? 'auto');
   const classes = data.source.train.classes;
   const trunk = async () => {
@@ -119,33 +126,29 @@ export async function domainImages(base: Base, data: AdaptData, o: { cut?: CutSp
     evalTarget,
     // The oracle's labelled target is often the very set the methods see unlabelled: one tensor then.
     targetLabelled: data.targetLabelled && (data.targetLabelled === data.target ? target : images(data.targetLabelled)),
-    adabn: { target, evalTarget },
+    targetStatistics: { target, evalTarget },
     trunk,
     seconds: (performance.now() - t0) / 1000,
   };
 }
 
 /** The target's features with the trunk's BatchNorm statistics taken from the target (AdaBN). */
-async function adaBNFeatures(
-  base: Base,
+async function targetStatisticsFeatures(
+  base: LayersBase,
   cut: string,
   data: AdaptData,
-  o: { engine?: Engine; cache?: FeatureCache; seed?: number; onStep?: (s: string) => void },
-): Promise<DomainFeatures['adabn']> {
-  if (!base.model) return undefined;
-  o.onStep?.('AdaBN: target statistics for every BatchNorm layer');
+  o: DomainFeatureOptions,
+): Promise<DomainFeatures['targetStatistics']> {
+  tell(o.callbacks, 'onStep', 'AdaBN: target statistics for every BatchNorm layer');
   const model = await adaBNModel(base.model, data.target, base.normalize, { seed: o.seed });
   const g = await graft({ ...base, model }, { classes: data.source.train.classes, cut });
   try {
-    const part = await frozenPart(g, headBoundary(g), o.engine);
-    try {
+    return await withFrozenPart(g, headBoundary(g), o.engine, async (part) => {
       const extract = async (set: ImageSet) =>
         (await extractFeatures(part, set, { normalize: base.normalize, cache: o.cache })).features as tf.Tensor2D;
-      o.onStep?.('AdaBN: target features');
+      tell(o.callbacks, 'onStep', 'AdaBN: target features');
       return { target: await extract(data.target), evalTarget: data.evalTarget && (await extract(data.evalTarget)) };
-    } finally {
-      await part.release?.();
-    }
+    });
   } finally {
     await disposeGrafted(g);
     model.dispose();
@@ -175,7 +178,7 @@ export async function runAdaptation(
   f: DomainFeatures,
   data: AdaptData<LabelledSet>,
   method: AdaptMethod | 'target-oracle',
-  o: Omit<AdaptOptions, 'method'> = {},
+  o: AdaptOptions = {},
 ): Promise<AdaptReport> {
   const t0 = performance.now();
   const classes = data.source.train.classes.length;
@@ -200,10 +203,11 @@ export async function runAdaptation(
       // AdaBN normalises each domain with its own statistics: the source is scored before the switch.
       const source = { accuracy: accuracyOn(r.model, f.source.test, data.source.test.labels) };
       let evalTarget = f.evalTarget;
-      if (method === 'adabn') {
-        if (!f.adabn) throw new Error('adabn needs domainFeatures(…, { adabn: true })');
-        adaBN(r.model, f.adabn.target);
-        evalTarget = f.adabn.evalTarget;
+      const adaptTo = method === 'target-oracle' ? undefined : ADAPTATION_METHODS[method].adaptTo;
+      if (adaptTo) {
+        if (!f.targetStatistics) throw new Error(`${method} needs domainFeatures(…, { trunkStatistics: true })`);
+        adaptTo(r.model, f.targetStatistics.target);
+        evalTarget = f.targetStatistics.evalTarget;
       }
       return {
         method,
@@ -222,6 +226,8 @@ export async function runAdaptation(
 }
 
 export function disposeDomainFeatures(f: DomainFeatures): void {
-  const optional = [f.evalTarget, f.targetLabelled, f.adabn?.target, f.adabn?.evalTarget].filter((t): t is tf.Tensor => t !== undefined);
+  const optional = [f.evalTarget, f.targetLabelled, f.targetStatistics?.target, f.targetStatistics?.evalTarget].filter(
+    (t): t is tf.Tensor => t !== undefined,
+  );
   tf.dispose([f.source.train, f.source.val, f.source.test, f.target, ...optional]);
 }

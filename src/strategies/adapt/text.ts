@@ -2,24 +2,26 @@
 // methods as on a frozen image trunk's features. A text base has no BatchNorm of its own, so
 // AdaBN's target statistics are those of the adaptation network's BatchNorm alone.
 import * as tf from '@tensorflow/tfjs';
-import type { TextEncoder } from '../../bases/text/types.js';
+import type { TextEncoder } from '../../bases/types.js';
+import { tell, type Callback } from '../../core/callbacks.js';
 import type { TextSet } from '../../data/text/types.js';
-import { embedTexts, type EmbedOptions } from '../../train/text.js';
+import { embedTexts } from '../../engine/embed.js';
+import type { FeatureCache } from '../../engine/feature-cache.js';
 import type { AdaptData, DomainFeatures } from './pipeline.js';
 
-/** Vectors for every domain of `data`, in the shape runAdaptation takes. */
+/** Vectors for every domain of `data`, in the shape runAdaptation takes. Progress is '<base>: embedding', per domain. */
 export async function textDomainFeatures(
   encoder: TextEncoder,
   data: AdaptData<TextSet>,
-  o: Omit<EmbedOptions, 'onTruncate'> & { onTruncate?: (id: string) => void } = {},
+  o: { cache?: FeatureCache; callbacks?: readonly Callback[] } = {},
 ): Promise<DomainFeatures> {
   const started = performance.now();
   const made: tf.Tensor[] = [];
   const embed = async (set: TextSet) => {
     const x = await embedTexts(encoder, set.texts, {
       cache: o.cache,
-      onProgress: o.onProgress,
-      onTruncate: (i) => o.onTruncate?.(set.ids[i]),
+      onProgress: (done, total) => tell(o.callbacks, 'onProgress', `${encoder.name}: embedding`, done, total),
+      onTruncate: (i) => tell(o.callbacks, 'onTextWarning', { kind: 'truncated', id: set.ids[i] }),
     });
     made.push(x);
     return x;
@@ -30,8 +32,16 @@ export async function textDomainFeatures(
     const evalTarget = data.evalTarget && (await embed(data.evalTarget));
     const targetLabelled = data.targetLabelled && (await embed(data.targetLabelled));
     // Copies: disposeDomainFeatures releases these and the originals separately.
-    const adabn = { target: target.clone(), evalTarget: evalTarget?.clone() };
-    return { cut: encoder.name, source, target, evalTarget, targetLabelled, adabn, seconds: (performance.now() - started) / 1000 };
+    const targetStatistics = { target: target.clone(), evalTarget: evalTarget?.clone() };
+    return {
+      cut: encoder.name,
+      source,
+      target,
+      evalTarget,
+      targetLabelled,
+      targetStatistics,
+      seconds: (performance.now() - started) / 1000,
+    };
   } catch (e) {
     tf.dispose(made);
     throw e;

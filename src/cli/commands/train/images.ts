@@ -1,0 +1,133 @@
+// `graft train` on images, one task: trainImageClassifier, its stages and metrics shown, saved.
+import { loadImageBase } from '../../../bases/index.js';
+import { parseClassFilter } from '../../../data/index.js';
+import { FeatureCache } from '../../../engine/feature-cache.js';
+import { parseHead } from '../../../graft/head.js';
+import { assertWritable } from '../../../io/atomic.js';
+import { trainImageClassifier } from '../../../kinds/image.js';
+import type { StageReport } from '../../../train/stages.js';
+import { baseOptions, log, pct, prepare, printJson, Progress, table, warn, Warnings } from '../../shared.js';
+import { budget, type TrainFlags } from './flags.js';
+
+const stageName = (s: StageReport) =>
+  s.blocks === undefined ? s.stage : `${s.stage} (${s.blocks} block${s.blocks === 1 ? '' : 's'})${s.kept ? '' : ', not kept'}`;
+
+export async function trainImages(flags: TrainFlags): Promise<void> {
+  assertWritable(flags.out, flags.force);
+  await prepare(flags);
+  const base = await loadImageBase(flags.base, baseOptions(flags));
+  const warnings = new Warnings();
+  const progress = new Progress();
+  const result = await trainImageClassifier({
+    base,
+    data: flags.data,
+    cut: flags.cut,
+    head: flags.head ? parseHead(flags.head, base.head) : undefined,
+    scratch: flags.scratch,
+    perClass: flags.perClass,
+    classes: flags.classes ? parseClassFilter(flags.classes) : undefined,
+    stream: flags.stream,
+    strict: flags.strict,
+    unfreeze: flags.unfreeze,
+    engine: flags.engine,
+    cache: flags.cache ? new FeatureCache({ dir: flags.cacheDir }) : undefined,
+    ...budget(flags),
+    callbacks: [progress, warnings],
+  });
+  progress.stop();
+  warnings.report();
+  const { model, metrics, training, counts, cutChoice } = result;
+  const g = model.grafted!;
+  await model.save(flags.out, { force: flags.force });
+  log(
+    `base ${base.name}, cut at ${g.cut}${g.scratch ? ' (scratch)' : ''}; ${counts.train} train / ${counts.val} val / ${counts.test} test images, ${g.classes.length} classes`,
+  );
+  if (cutChoice) {
+    const usual = cutChoice.ranking.find((r) => r.cut === cutChoice.suggested);
+    const check = cutChoice.check;
+    if (check?.negative) {
+      warn(
+        `${base.name} barely helps on this data: a linear probe on its features at ${check.cut} reaches ${pct(check.probe)}, on the images' own pixels ${pct(check.pixelsProbe)} (try another base: graft rank --base A --base B)`,
+      );
+    }
+    const usualNote = usual && usual.cut !== cutChoice.cut ? `; the base's usual cut ${usual.cut} scores ${usual.logme.toFixed(4)}` : '';
+    log(
+      `cut auto: ${cutChoice.cut} has the highest LogME (${cutChoice.ranking[0].logme.toFixed(4)}) of ${cutChoice.ranking.length} block outputs on the training images${usualNote} (graft rank shows them all; --cut LAYER overrides)`,
+    );
+  }
+  const tried = training.stages.filter((s) => s.blocks !== undefined);
+  if (flags.unfreeze === 'auto' && !g.scratch) {
+    const losses = tried.map((s) => `${s.blocks}: ${s.bestValLoss.toFixed(4)}`).join(', ');
+    log(
+      `unfreeze auto: kept ${training.unfreeze} block${training.unfreeze === 1 ? '' : 's'} (validation loss head only: ${training.stages[0].bestValLoss.toFixed(4)}${losses ? `; blocks fine-tuned ${losses}` : ''})`,
+    );
+  }
+  log(
+    table(
+      [
+        'stage',
+        'trainable from',
+        'frozen part on',
+        'features computed',
+        'cached',
+        'feature s',
+        'epochs',
+        'best epoch',
+        'best val loss',
+        'train s',
+      ],
+      training.stages.map((s) => [
+        stageName(s),
+        s.trainableFrom,
+        s.engine,
+        s.features.computed,
+        s.features.cached,
+        s.featureSeconds.toFixed(1),
+        s.epochsRun,
+        s.bestEpoch,
+        s.bestValLoss.toFixed(4),
+        s.seconds.toFixed(1),
+      ]),
+    ),
+  );
+  log(
+    table(
+      ['split', 'accuracy', 'macro-F1'],
+      [
+        ['val', pct(metrics.val.accuracy), metrics.val.macroF1.toFixed(3)],
+        ['test', pct(metrics.test.accuracy), metrics.test.macroF1.toFixed(3)],
+      ],
+    ),
+  );
+  log(`saved to ${flags.out}`);
+  if (flags.json) {
+    const summary = (m: typeof metrics.val) => ({ accuracy: m.accuracy, macroF1: m.macroF1 });
+    const stages = training.stages.map((s) => ({
+      stage: s.stage,
+      blocks: s.blocks,
+      kept: s.kept,
+      bestValLoss: s.bestValLoss,
+      engine: s.engine,
+      features: s.features,
+      featureSeconds: s.featureSeconds,
+      seconds: s.seconds,
+    }));
+    const cutAuto = cutChoice && {
+      by: cutChoice.by,
+      suggested: cutChoice.suggested,
+      ranking: cutChoice.ranking.map((r) => ({ cut: r.cut, logme: r.logme })),
+      check: cutChoice.check,
+    };
+    printJson({
+      out: flags.out,
+      classes: g.classes,
+      cut: g.cut,
+      cutAuto,
+      unfreeze: training.unfreeze,
+      scratch: g.scratch,
+      metrics: { val: summary(metrics.val), test: summary(metrics.test) },
+      stages,
+      seconds: training.seconds,
+    });
+  }
+}

@@ -1,0 +1,72 @@
+// `graft train` when the base is a text base (use-lite, glove-100d): texts from a table or the
+// built-in corpus, split as images are, a head trained (or glove fine-tuned, or TF-IDF with
+// --scratch), evaluated on val and test, saved.
+import { trainTextClassifier } from '../../../kinds/text.js';
+import type { Metrics } from '../../../evaluate/metrics.js';
+import { log, pct, printJson, Progress, table, Warnings } from '../../shared.js';
+import { budget, type TrainFlags } from './flags.js';
+
+export async function trainTexts(flags: TrainFlags): Promise<void> {
+  const warnings = new Warnings();
+  const progress = new Progress();
+  const result = await trainTextClassifier({
+    base: flags.base,
+    data: flags.data,
+    textColumn: flags.textColumn,
+    labelColumn: flags.labelColumn,
+    classes: flags.classes?.split(',').map((c) => c.trim()),
+    perClass: flags.perClass,
+    scratch: flags.scratch,
+    // auto searches image blocks; glove has one thing to fine-tune, its vectors.
+    unfreeze: flags.unfreeze === 'auto' ? 1 : flags.unfreeze,
+    ...budget(flags),
+    callbacks: [progress, warnings],
+  });
+  const { model, metrics, counts, report } = result;
+  try {
+    progress.stop();
+    warnings.report();
+    await model.save(flags.out, { force: flags.force });
+    const how = flags.scratch
+      ? `TF-IDF logistic regression from scratch (L2 ${report.tfidf!.l2.toExponential(2)}, cross-validated)`
+      : `${flags.base}, ${model.mode}`;
+    log(`${how}; ${counts.train} train / ${counts.val} val / ${counts.test} test texts, ${model.classes.length} classes`);
+    if (report.probe)
+      log(
+        `head started at the linear probe: L2 ${report.probe.l2}, cross-validated accuracy ${pct(report.probe.cvAccuracy)} on the training texts`,
+      );
+    const stages = [report.head, report.fineTune].filter((s) => s !== undefined);
+    if (stages.length)
+      log(
+        table(
+          ['stage', 'epochs', 'best epoch', 'best val loss', 'train s'],
+          stages.map((s) => [s.stage, s.epochsRun, s.bestEpoch, s.bestValLoss.toFixed(4), s.seconds.toFixed(1)]),
+        ),
+      );
+    if (flags.base === 'use-lite' && flags.unfreeze !== 0 && !flags.scratch) log('use-lite is a frozen graph: only its head was trained');
+    log(
+      table(
+        ['split', 'accuracy', 'macro-F1'],
+        [
+          ['val', pct(metrics.val.accuracy), metrics.val.macroF1.toFixed(3)],
+          ['test', pct(metrics.test.accuracy), metrics.test.macroF1.toFixed(3)],
+        ],
+      ),
+    );
+    log(`saved to ${flags.out}`);
+    const summary = (m: Metrics) => ({ accuracy: m.accuracy, macroF1: m.macroF1 });
+    if (flags.json)
+      printJson({
+        out: flags.out,
+        classes: model.classes,
+        base: model.base,
+        mode: model.mode,
+        metrics: { val: summary(metrics.val), test: summary(metrics.test) },
+        counts,
+        seconds: result.seconds,
+      });
+  } finally {
+    progress.stop();
+    await model.dispose();
+  }
+}

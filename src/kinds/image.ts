@@ -1,0 +1,393 @@
+// The image classifier: a base cut and grafted with a head, trained in stages on labelled images.
+// Its directory is a plain TF.js LayersModel (model.json + weights.bin) and graft.json, everything
+// a client needs to reproduce preprocessing without graft; for a frozen base (TF.js graph or ONNX)
+// the trunk, pruned at the cut, is kept in trunk/ beside the head.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { createOnnxRunner, onnxTrunk, type Layout } from '../backend/onnx-runtime.js';
+import { loadImageBase } from '../bases/index.js';
+import type { HeadSpec, ImageBase, Normalize, Predictor } from '../bases/types.js';
+import { tell, type Callback } from '../core/callbacks.js';
+import { usageError } from '../core/errors.js';
+import { concat, loadDataSplits, parseClassFilter } from '../data/index.js';
+import { decodeImageFile } from '../data/images.js';
+import type { ImageSize, ResizeMode, Splits } from '../data/types.js';
+import { imagesToTensor } from '../engine/tensors.js';
+import { evaluateGrafted, evaluateModel } from '../evaluate/evaluate.js';
+import { topK, type Metrics } from '../evaluate/metrics.js';
+import { rankCandidates, rankCuts, type CutScore, type TransferCheck } from '../evaluate/rank.js';
+import { classificationReport } from '../evaluate/report.js';
+import type { CutSpec } from '../graft/cut.js';
+import { disposeGrafted, graft, pipeline, type Grafted } from '../graft/graft.js';
+import { fileHandler } from '../io/layers-files.js';
+import { withSeed } from '../math/seed.js';
+import { joinTrunkAndHead } from '../onnx/join.js';
+import { layersModelToOnnx } from '../onnx/from-layers.js';
+import { decodeModel, pruneToCut } from '../onnx/prune.js';
+import { trainGrafted, type TrainOptions, type TrainResult } from '../train/stages.js';
+import { inModelOrder, readGraftJson, requireFiles, trainingSeed, versions, writeModelDir } from './files.js';
+import type { EvaluateOptions, ModelDescription, ModelKind, OnnxExport, SaveOptions, TrainedModel } from './types.js';
+
+/** graft.json of an image classifier. */
+export interface ImageGraftJson {
+  /** Absent in directories written before kinds were named. */
+  kind?: 'image';
+  labels: string[];
+  input: ImageSize;
+  normalize: Normalize;
+  resize: ResizeMode;
+  base: string;
+  cut: string;
+  /**
+   * Graph-model and ONNX bases: the frozen trunk saved beside the head, run up to node `output`
+   * (a TF.js graph model, or an ONNX model taking `layout` images).
+   */
+  trunk: { path: string; output: string; layout?: Layout } | null;
+  scratch: boolean;
+  metrics: Record<string, unknown>;
+  training: Record<string, unknown>;
+  versions: { graft: string; tfjs: string };
+}
+
+/** One image's answer: the most probable classes, most probable first. */
+export interface ImagePrediction {
+  file: string;
+  top: { label: string; probability: number }[];
+}
+
+/** A classifier (image or text) on labelled data. */
+export interface ClassifierEvaluation {
+  split: NonNullable<EvaluateOptions['split']>;
+  metrics: Metrics;
+}
+
+/**
+ * What `graft export` writes beside MODEL.onnx as MODEL.onnx.json: how to feed it and read it. An
+ * `onnx:` base reads the same file for its preprocessing, so an exported model can be a base again.
+ */
+export interface OnnxSidecar {
+  labels: string[];
+  input: { name: string; layout: Layout; height: number; width: number; channels: number };
+  output: string;
+  normalize: Normalize;
+  resize: ResizeMode;
+  /** Where it came from: the base and the TF.js layer it was cut at. */
+  graft: { base: string; cut: string };
+}
+
+const TRUNK_PATH = 'trunk/model.json';
+const ONNX_TRUNK_PATH = 'trunk/model.onnx';
+
+/** Where a frozen trunk comes from: the base it was grafted on, or a model directory. */
+interface TrunkSource {
+  /** Runs the trunk (started on first use). */
+  predictor(): Promise<Predictor>;
+  /** Writes the trunk's files into a model directory being saved. */
+  write(dir: string): Promise<void>;
+  /** The trunk as ONNX bytes, when it is an ONNX model. */
+  onnxBytes(): Promise<Uint8Array | undefined>;
+  release(): Promise<void>;
+}
+
+function trunkFromGraft(g: Grafted): TrunkSource | undefined {
+  if (!g.trunk) return undefined;
+  const { base, trunk, cut } = g;
+  const onnxBytes = async () => (base.kind === 'onnx' ? pruneToCut(base.onnx.bytes, cut) : undefined);
+  return {
+    predictor: async () => trunk,
+    onnxBytes,
+    write: async (dir) => {
+      if (base.kind === 'graph') return void (await base.graph.save(fileHandler(join(dir, TRUNK_PATH))));
+      await mkdir(join(dir, 'trunk'), { recursive: true });
+      await writeFile(join(dir, ONNX_TRUNK_PATH), (await onnxBytes())!);
+    },
+    release: async () => undefined, // the graft's to release
+  };
+}
+
+function trunkFromDir(dir: string, t: NonNullable<ImageGraftJson['trunk']>): TrunkSource {
+  const path = join(dir, t.path);
+  const isOnnx = t.path.endsWith('.onnx');
+  let started: Promise<Predictor & { release?(): Promise<void> }> | undefined;
+  const start = async (): Promise<Predictor & { release?(): Promise<void> }> => {
+    if (isOnnx) return onnxTrunk(await createOnnxRunner(path), t.output, t.layout ?? 'nhwc');
+    const graph = await tf.loadGraphModel(fileHandler(path));
+    return { predict: (x) => graph.execute(x, t.output) as tf.Tensor, release: async () => graph.dispose() };
+  };
+  return {
+    predictor: () => (started ??= start()),
+    onnxBytes: async () => (isOnnx ? new Uint8Array(await readFile(path)) : undefined),
+    write: async (out) => {
+      await mkdir(join(out, 'trunk'), { recursive: true });
+      if (isOnnx) return writeFile(join(out, ONNX_TRUNK_PATH), new Uint8Array(await readFile(path)));
+      const graph = await tf.loadGraphModel(fileHandler(path));
+      await graph.save(fileHandler(join(out, TRUNK_PATH)));
+      graph.dispose();
+    },
+    release: async () => {
+      if (started) await (await started).release?.();
+      started = undefined;
+    },
+  };
+}
+
+export class ImageClassifier implements TrainedModel<ImagePrediction, ClassifierEvaluation> {
+  readonly kind = 'image';
+  readonly dataOptions = ['strict', 'classes'] as const;
+
+  private constructor(
+    /** The whole classifier, or for a frozen base the head its trunk feeds. */
+    readonly model: tf.LayersModel,
+    readonly meta: ImageGraftJson,
+    private readonly trunk: TrunkSource | undefined,
+    /** The graft it was trained as, when fresh from training. */
+    readonly grafted?: Grafted,
+  ) {}
+
+  static fromGrafted(g: Grafted, o: Pick<SaveOptions, 'metrics' | 'training'> = {}): ImageClassifier {
+    const trunk =
+      g.base.kind === 'graph'
+        ? { path: TRUNK_PATH, output: g.cut }
+        : g.base.kind === 'onnx'
+          ? { path: ONNX_TRUNK_PATH, output: g.cut, layout: g.base.onnx.layout }
+          : null;
+    const meta: ImageGraftJson = {
+      kind: 'image',
+      labels: g.classes,
+      input: g.base.input,
+      normalize: g.base.normalize,
+      resize: g.base.resize,
+      base: g.base.name,
+      cut: g.cut,
+      trunk,
+      scratch: g.scratch,
+      metrics: o.metrics ?? {},
+      training: o.training ?? {},
+      versions: versions(),
+    };
+    return new ImageClassifier(g.model, meta, trunkFromGraft(g), g);
+  }
+
+  static async load(dir: string, meta: ImageGraftJson): Promise<ImageClassifier> {
+    requireFiles(dir, ['model.json']);
+    const model = await tf.loadLayersModel(fileHandler(join(dir, 'model.json')));
+    return new ImageClassifier(model, meta, meta.trunk ? trunkFromDir(dir, meta.trunk) : undefined);
+  }
+
+  /** Images in, class probabilities out (the trunk, when there is one, then the head). */
+  async predictor(): Promise<Predictor> {
+    return pipeline({ model: this.model, trunk: await this.trunk?.predictor() });
+  }
+
+  describe(): ModelDescription {
+    const { meta } = this;
+    return {
+      kind: 'image',
+      base: meta.base,
+      input: { type: 'image', ...meta.input, resize: meta.resize },
+      outputs: [{ name: 'class', kind: 'classification', labels: meta.labels }],
+      summary: `${meta.base} cut at ${meta.cut}${meta.scratch ? ' (trained from scratch)' : ''}${meta.trunk ? `, frozen trunk in ${meta.trunk.path}` : ''}`,
+      metrics: meta.metrics,
+    };
+  }
+
+  async predict(files: string[], o: { top?: number } = {}): Promise<ImagePrediction[]> {
+    const { input, normalize, resize, labels } = this.meta;
+    const classifier = await this.predictor();
+    const out: ImagePrediction[] = [];
+    for (const file of files) {
+      const pixels = await decodeImageFile(file, input, resize);
+      const x = imagesToTensor({ classes: labels, size: input, pixels, labels: Int32Array.of(0), ids: [file] }, normalize);
+      const y = await classifier.predict(x);
+      const probs = y.dataSync();
+      tf.dispose([x, y]);
+      out.push({ file, top: topK(probs, labels, o.top ?? 3) });
+    }
+    return out;
+  }
+
+  /** The same split as training's with the same seed (or all of the data), in the model's class order. */
+  async evaluate(data: string, o: EvaluateOptions = {}): Promise<ClassifierEvaluation> {
+    const { meta } = this;
+    const split = o.split ?? 'test';
+    const splits = await loadDataSplits(data, {
+      size: meta.input,
+      resize: meta.resize,
+      strict: o.strict,
+      classes: o.classes ? parseClassFilter(o.classes) : undefined,
+      onSkip: (s) => tell(o.callbacks, 'onSkip', s),
+      seed: trainingSeed(meta.training, o.seed),
+    });
+    const part = split === 'all' ? concat(splits.train, splits.val, ...(splits.testIsVal ? [] : [splits.test])) : splits[split];
+    const metrics = await evaluateModel(await this.predictor(), inModelOrder(part, meta.labels), meta.normalize, meta.labels);
+    return { split, metrics };
+  }
+
+  /**
+   * The whole classifier as one ONNX file (NHWC input `input`, class probabilities out; for an
+   * ONNX base, its trunk and the head joined into one graph taking the trunk's input).
+   */
+  async export(format: 'onnx'): Promise<OnnxExport> {
+    if (format !== 'onnx') throw usageError(`image classifiers export to onnx, not ${String(format)}`);
+    const { meta } = this;
+    const head = layersModelToOnnx(this.model, { inputName: 'input' });
+    let bytes = head;
+    let input = { name: 'input', layout: 'nhwc' as Layout };
+    if (meta.trunk) {
+      const trunkBytes = await this.trunk?.onnxBytes();
+      if (!trunkBytes) {
+        throw usageError(
+          `${meta.base} is a TF.js graph model: its frozen trunk cannot be exported to ONNX (export works for LayersModel and ONNX bases)`,
+        );
+      }
+      const layout = meta.trunk.layout ?? 'nhwc';
+      bytes = joinTrunkAndHead(trunkBytes, meta.trunk.output, layout, head);
+      input = { name: decodeModel(bytes).view.graph!.input[0].name, layout };
+    }
+    const output = decodeModel(bytes).view.graph!.output[0].name;
+    const sidecar: OnnxSidecar = {
+      labels: meta.labels,
+      input: { ...input, ...meta.input },
+      output,
+      normalize: meta.normalize,
+      resize: meta.resize,
+      graft: { base: meta.base, cut: meta.cut },
+    };
+    const shape = `${sidecar.input.layout.toUpperCase()} ${sidecar.input.height}x${sidecar.input.width}x${sidecar.input.channels}`;
+    return {
+      bytes,
+      sidecar,
+      summary: `input ${sidecar.input.name} ${shape}, output ${output}: ${meta.labels.length} class probabilities`,
+      json: { input: sidecar.input, output, labels: sidecar.labels },
+    };
+  }
+
+  async save(dir: string, o: SaveOptions = {}): Promise<void> {
+    const meta = { ...this.meta, metrics: o.metrics ?? this.meta.metrics, training: o.training ?? this.meta.training };
+    await writeModelDir(dir, !!o.force, meta, async (tmp) => {
+      await this.model.save(fileHandler(join(tmp, 'model.json')));
+      await this.trunk?.write(tmp);
+    });
+  }
+
+  formatPrediction(p: ImagePrediction): string[] {
+    return [`${p.file}: ${p.top.map((t) => `${t.label} ${(100 * t.probability).toFixed(1)}%`).join(', ')}`];
+  }
+
+  formatEvaluation(e: ClassifierEvaluation, what: string): string {
+    return classificationReport(`${what} (${e.split} split, ${e.metrics.n} images)`, e.metrics, this.meta.labels);
+  }
+
+  evaluationJson(e: ClassifierEvaluation): Record<string, unknown> {
+    return { metrics: e.metrics };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.grafted) await disposeGrafted(this.grafted);
+    else this.model.dispose();
+    await this.trunk?.release();
+  }
+}
+
+export const imageKind: ModelKind = {
+  name: 'image',
+  // Image classifiers came first: their graft.json had no kind.
+  matches: (meta) => meta.kind === undefined || meta.kind === 'image',
+  load: (dir, meta) => ImageClassifier.load(dir, meta as ImageGraftJson),
+};
+
+/** Load an image classifier's directory (a usage error when it holds another kind). */
+export async function loadImageClassifier(dir: string): Promise<ImageClassifier> {
+  const meta = await readGraftJson<ImageGraftJson>(dir, ['model.json']);
+  if (!imageKind.matches(meta)) throw usageError(`${dir} holds a ${String(meta.kind)} model, not an image classifier`);
+  return ImageClassifier.load(dir, meta);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training in one call
+
+export interface ImageClassifierOptions extends TrainOptions {
+  base: string | ImageBase;
+  /** A folder, a manifest, a built-in name (`mnist`), or splits already loaded. */
+  data: string | Splits;
+  cut?: CutSpec;
+  head?: Partial<HeadSpec>;
+  scratch?: boolean;
+  perClass?: number;
+  /** Class filter for the data (e.g. mnist digits ['5', …, '9']). */
+  classes?: string[];
+  strict?: boolean;
+  /** Decode images a batch at a time instead of holding the data set in memory (default: for large sets). */
+  stream?: boolean;
+}
+
+export interface ImageTrainingResult {
+  /** The trained classifier; its graft.json metrics and training summary are filled in. */
+  model: ImageClassifier;
+  training: TrainResult;
+  metrics: { val: Metrics; test: Metrics };
+  counts: { train: number; val: number; test: number };
+  /** How `cut: 'auto'` was decided: the block outputs scored on the training images, best first. */
+  cutChoice?: { cut: string; by: 'LogME'; suggested: string; ranking: CutScore[]; check?: TransferCheck };
+}
+
+/**
+ * `auto` on a base with blocks: score each block's output on the training images (LogME) and cut
+ * at the best. A base's usual cut is not always the one that transfers: its last blocks may be
+ * specialised to the task it was trained on last. Frozen bases and explicit cuts are left as given.
+ */
+async function chooseCut(base: ImageBase, splits: Splits, o: ImageClassifierOptions): Promise<ImageTrainingResult['cutChoice']> {
+  // Scratch ranks too, so the baseline has the same architecture as the transfer it is compared with.
+  if ((o.cut ?? 'auto') !== 'auto' || base.kind !== 'layers' || rankCandidates(base, 'blocks').length < 2) return undefined;
+  // The negative-transfer check is about pre-trained features: a scratch run has none to check.
+  const ranking = await rankCuts(base, splits.train, { cuts: 'blocks', seed: o.seed, baseline: !o.scratch, engine: o.engine });
+  return { cut: ranking.rows[0].cut, by: 'LogME', suggested: base.suggestedCut, ranking: ranking.rows, check: ranking.baseline };
+}
+
+/**
+ * Keras's fit with defaults for images: base + data in, a trained, evaluated classifier out. Built
+ * only from the mid-level pieces (loadImageBase, loadDataSplits, rankCuts, graft, trainGrafted,
+ * evaluateGrafted), which stay available for anything this call does not cover.
+ */
+export async function trainImageClassifier(o: ImageClassifierOptions): Promise<ImageTrainingResult> {
+  const seed = o.seed ?? 0;
+  const base = typeof o.base === 'string' ? await loadImageBase(o.base) : o.base;
+  let skipped = 0;
+  const onSkip = (s: Parameters<NonNullable<Callback['onSkip']>>[0]) => {
+    skipped++;
+    tell(o.callbacks, 'onSkip', s);
+  };
+  const splits =
+    typeof o.data === 'string'
+      ? await loadDataSplits(o.data, {
+          size: base.input,
+          resize: base.resize,
+          strict: o.strict,
+          stream: o.stream,
+          classes: o.classes,
+          onSkip,
+          onProgress: (done, total) => tell(o.callbacks, 'onProgress', 'decoding images', done, total),
+          seed,
+          perClass: o.perClass,
+        })
+      : o.data;
+  const cutChoice = await chooseCut(base, splits, o);
+  return withSeed(seed, async () => {
+    const grafted = await graft(base, { classes: splits.train.classes, cut: cutChoice?.cut ?? o.cut, head: o.head, scratch: o.scratch });
+    try {
+      const training = await trainGrafted(grafted, splits, { ...o, seed });
+      const evalOptions = { boundary: training.trainableFrom, engine: o.engine, cache: o.cache };
+      const metrics = await evaluateGrafted(grafted, { val: splits.val, test: splits.test }, evalOptions);
+      const counts = { train: splits.train.labels.length, val: splits.val.labels.length, test: splits.test.labels.length };
+      const model = ImageClassifier.fromGrafted(grafted, {
+        metrics: { val: metrics.val, test: metrics.test },
+        training: { ...training, counts, seed, perClass: o.perClass ?? null, skipped },
+      });
+      return { model, training, metrics, counts, cutChoice };
+    } catch (e) {
+      await disposeGrafted(grafted);
+      throw e;
+    }
+  });
+}

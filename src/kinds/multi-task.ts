@@ -1,0 +1,325 @@
+// The multi-task model: one shared trunk, a head per task (classification, multi-label,
+// regression). On disk one plain TF.js LayersModel with an output per task (named after it) and
+// graft.json listing the tasks, their kinds and labels, and the preprocessing, so a client without
+// graft can run it.
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { loadImageBase } from '../bases/index.js';
+import type { HeadSpec, LayersBase, Normalize } from '../bases/types.js';
+import { tell, type Callback } from '../core/callbacks.js';
+import { usageError } from '../core/errors.js';
+import { decodeImageFile } from '../data/images.js';
+import { alignTasks, loadMultiTask, type TaskColumn } from '../data/multitask/load.js';
+import { splitMultiTask, type MultiTaskSplits } from '../data/multitask/split.js';
+import type { TaskSpec } from '../data/multitask/types.js';
+import type { ImageSize, ResizeMode } from '../data/types.js';
+import { imagesToTensor } from '../engine/tensors.js';
+import { topK } from '../evaluate/metrics.js';
+import { classificationReport, pct, table } from '../evaluate/report.js';
+import { evaluateTasks, type TaskEvaluation, type TasksModel } from '../evaluate/tasks.js';
+import type { CutSpec } from '../graft/cut.js';
+import { graftTasks, type GraftedTasks } from '../graft/multitask.js';
+import { fileHandler } from '../io/layers-files.js';
+import { withSeed } from '../math/seed.js';
+import { trainTasks, type TasksTrainOptions, type TasksTrainResult } from '../train/multitask.js';
+import { readGraftJson, requireFiles, trainingSeed, versions, writeModelDir } from './files.js';
+import type { EvaluateOptions, ModelDescription, ModelKind, OnnxExport, SaveOptions, TrainedModel } from './types.js';
+
+export interface TasksGraftJson {
+  kind: 'multi-task';
+  /** In the model's output order. */
+  tasks: TaskSpec[];
+  input: ImageSize;
+  normalize: Normalize;
+  resize: ResizeMode;
+  base: string;
+  cut: string;
+  /** The last layer training left frozen (the cut, or below it when the top blocks were fine-tuned). */
+  frozenTo: string;
+  metrics: Record<string, unknown>;
+  training: Record<string, unknown>;
+  versions: { graft: string; tfjs: string };
+}
+
+/** One task's answer for one image: top classes, the labels that apply (p ≥ 0.5), or the numbers. */
+export type TaskAnswer =
+  | { kind: 'classification'; top: { label: string; probability: number }[] }
+  | { kind: 'multi-label'; labels: string[]; probabilities: Record<string, number> }
+  | { kind: 'regression'; values: number[] };
+
+export interface TasksPrediction {
+  file: string;
+  tasks: Record<string, TaskAnswer>;
+}
+
+export interface TasksEvaluation {
+  split: NonNullable<EvaluateOptions['split']>;
+  /** Images in the evaluated part. */
+  n: number;
+  metrics: TaskEvaluation;
+}
+
+/** One row per task: its metrics on the samples labelled for it. */
+export function taskTable(m: TaskEvaluation): string {
+  return table(
+    ['task', 'kind', 'labelled', 'accuracy', 'macro-F1', 'mse'],
+    m.tasks.map((t) => [
+      t.task,
+      t.kind,
+      t.n,
+      t.accuracy === undefined ? '-' : pct(t.accuracy),
+      t.macroF1 === undefined ? '-' : t.macroF1.toFixed(3),
+      t.mse === undefined ? '-' : t.mse.toFixed(4),
+    ]),
+  );
+}
+
+/** What --json shows of a task's metrics (the per-class details stay in graft.json). */
+export const taskSummary = (m: TaskEvaluation) => ({
+  meanAccuracy: m.meanAccuracy,
+  tasks: Object.fromEntries(m.tasks.map((t) => [t.task, { kind: t.kind, n: t.n, accuracy: t.accuracy, macroF1: t.macroF1, mse: t.mse }])),
+});
+
+export class MultiTaskModel implements TrainedModel<TasksPrediction, TasksEvaluation> {
+  readonly kind = 'multi-task';
+  readonly dataOptions = ['strict'] as const;
+
+  private constructor(
+    /** input → trunk → one output per task, named after it. */
+    readonly model: tf.LayersModel,
+    readonly meta: TasksGraftJson,
+    /** The graft it was trained as, when fresh from training. */
+    readonly grafted?: GraftedTasks,
+  ) {}
+
+  static fromGrafted(g: GraftedTasks, o: Pick<SaveOptions, 'metrics' | 'training'> = {}): MultiTaskModel {
+    const meta: TasksGraftJson = {
+      kind: 'multi-task',
+      tasks: g.tasks,
+      input: g.base.input,
+      normalize: g.base.normalize,
+      resize: g.base.resize,
+      base: g.base.name,
+      cut: g.cut,
+      frozenTo: g.frozenTo,
+      metrics: o.metrics ?? {},
+      training: o.training ?? {},
+      versions: versions(),
+    };
+    return new MultiTaskModel(g.model, meta, g);
+  }
+
+  static async load(dir: string, meta: TasksGraftJson): Promise<MultiTaskModel> {
+    requireFiles(dir, ['model.json']);
+    const model = await tf.loadLayersModel(fileHandler(join(dir, 'model.json')));
+    return new MultiTaskModel(model, { ...meta, frozenTo: meta.frozenTo ?? meta.cut });
+  }
+
+  get tasks(): TaskSpec[] {
+    return this.meta.tasks;
+  }
+
+  /** What evaluation needs: the model, its tasks, where it was left frozen, its preprocessing. */
+  get evaluable(): TasksModel {
+    return this.grafted ?? { model: this.model, tasks: this.meta.tasks, frozenTo: this.meta.frozenTo, normalize: this.meta.normalize };
+  }
+
+  describe(): ModelDescription {
+    const { meta } = this;
+    return {
+      kind: 'multi-task',
+      base: meta.base,
+      input: { type: 'image', ...meta.input, resize: meta.resize },
+      outputs: meta.tasks.map((t) => ({
+        name: t.name,
+        kind: t.kind,
+        labels: t.classes,
+        units: t.kind === 'regression' ? (t.outputs ?? 1) : undefined,
+      })),
+      summary: `${meta.base} cut at ${meta.cut}, ${meta.frozenTo === meta.cut ? 'trunk frozen' : `fine-tuned above ${meta.frozenTo}`}, a head per task`,
+      metrics: meta.metrics,
+    };
+  }
+
+  /** Every task's answer for each image file. */
+  async predict(files: string[], o: { top?: number } = {}): Promise<TasksPrediction[]> {
+    const { input, normalize, resize, tasks } = this.meta;
+    const out: TasksPrediction[] = [];
+    for (const file of files) {
+      const pixels = await decodeImageFile(file, input, resize);
+      const x = imagesToTensor({ classes: [], size: input, pixels, labels: Int32Array.of(0), ids: [file] }, normalize);
+      const values = tf.tidy(() => ([this.model.predict(x)].flat() as tf.Tensor[]).map((y) => Array.from(y.dataSync())));
+      x.dispose();
+      const answers = tasks.map((t, i): [string, TaskAnswer] => {
+        const v = values[i];
+        if (t.kind === 'classification') return [t.name, { kind: t.kind, top: topK(v, t.classes!, o.top ?? 3) }];
+        if (t.kind === 'multi-label') {
+          const probabilities = Object.fromEntries(t.classes!.map((c, j) => [c, v[j]]));
+          return [t.name, { kind: t.kind, labels: t.classes!.filter((_, j) => v[j] >= 0.5), probabilities }];
+        }
+        return [t.name, { kind: t.kind, values: v }];
+      });
+      out.push({ file, tasks: Object.fromEntries(answers) });
+    }
+    return out;
+  }
+
+  /** Data labelled for the model's tasks: split as training did (by the data's own labels), then each task in the model's class order. */
+  async evaluate(data: string, o: EvaluateOptions = {}): Promise<TasksEvaluation> {
+    const { meta } = this;
+    const split = o.split ?? 'test';
+    const seed = trainingSeed(meta.training, o.seed);
+    const tasks = meta.tasks.map((t) => ({ name: t.name, kind: t.kind, column: t.column }));
+    const { set } = await loadMultiTask(data, {
+      tasks,
+      size: meta.input,
+      resize: meta.resize,
+      strict: o.strict,
+      onSkip: (s) => tell(o.callbacks, 'onSkip', s),
+      seed,
+      anyClasses: true,
+    });
+    const part = alignTasks(split === 'all' ? set : splitMultiTask(set, { seed })[split], meta.tasks);
+    return { split, n: part.ids.length, metrics: await evaluateTasks(this.evaluable, part) };
+  }
+
+  async export(): Promise<OnnxExport> {
+    throw usageError(
+      'this is a multi-task model: its model.json (one output per task) is already the export; ONNX export is for single-task models',
+    );
+  }
+
+  async save(dir: string, o: SaveOptions = {}): Promise<void> {
+    const frozenTo = this.grafted?.frozenTo ?? this.meta.frozenTo;
+    const meta = { ...this.meta, frozenTo, metrics: o.metrics ?? this.meta.metrics, training: o.training ?? this.meta.training };
+    await writeModelDir(dir, !!o.force, meta, async (tmp) => {
+      await this.model.save(fileHandler(join(tmp, 'model.json')));
+    });
+  }
+
+  formatPrediction(p: TasksPrediction): string[] {
+    const pad = Math.max(...this.meta.tasks.map((t) => t.name.length));
+    const shown = (a: TaskAnswer) =>
+      a.kind === 'classification'
+        ? a.top.map((t) => `${t.label} ${pct(t.probability)}`).join(', ')
+        : a.kind === 'multi-label'
+          ? a.labels.map((l) => `${l} ${pct(a.probabilities[l])}`).join(', ') || 'none'
+          : a.values.map((v) => v.toPrecision(4)).join(', ');
+    return [`${p.file}:`, ...Object.entries(p.tasks).map(([name, a]) => `  ${name.padEnd(pad)}  ${shown(a)}`)];
+  }
+
+  formatEvaluation(e: TasksEvaluation, what: string): string {
+    const m = e.metrics;
+    const where = e.split === 'all' ? 'all' : `${e.split} split`;
+    return [
+      `${what} (${where}, ${e.n} images)${Number.isNaN(m.meanAccuracy) ? '' : `: mean accuracy ${pct(m.meanAccuracy)}`}`,
+      taskTable(m),
+      ...m.tasks.flatMap((t) =>
+        t.metrics
+          ? [
+              classificationReport(
+                `task ${t.task}`,
+                t.metrics,
+                t.metrics.perClass.map((c) => c.label),
+              ),
+            ]
+          : [],
+      ),
+    ].join('\n');
+  }
+
+  evaluationJson(e: TasksEvaluation): Record<string, unknown> {
+    return { split: e.split, metrics: taskSummary(e.metrics) };
+  }
+
+  async dispose(): Promise<void> {
+    this.model.dispose();
+  }
+}
+
+export const multiTaskKind: ModelKind = {
+  name: 'multi-task',
+  matches: (meta) => meta.kind === 'multi-task',
+  load: (dir, meta) => MultiTaskModel.load(dir, meta as TasksGraftJson),
+};
+
+/** Load a multi-task model's directory (a usage error when it holds another kind). */
+export async function loadMultiTaskModel(dir: string): Promise<MultiTaskModel> {
+  const meta = await readGraftJson<TasksGraftJson>(dir, ['model.json']);
+  if (!multiTaskKind.matches(meta)) throw usageError(`${dir} is not a multi-task model`);
+  return MultiTaskModel.load(dir, meta);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training in one call
+
+export interface MultiTaskOptions extends TasksTrainOptions {
+  base: string | LayersBase;
+  /** A manifest, nested folders or `digits-in-scenes[:COUNT]` labelled for `tasks`; or splits already loaded with their tasks. */
+  data: string | { splits: MultiTaskSplits; tasks: TaskSpec[] };
+  /** The tasks to read from a data spec: name, kind and (manifests) column. */
+  tasks?: TaskColumn[];
+  /** A layer (name or index); default `auto`, the base's usual cut (LogME ranking is for one task's labels). */
+  cut?: CutSpec;
+  head?: Partial<HeadSpec>;
+  strict?: boolean;
+}
+
+export interface MultiTaskTrainingResult {
+  /** The trained model; its graft.json metrics and training summary are filled in. */
+  model: MultiTaskModel;
+  training: TasksTrainResult;
+  metrics: { val: TaskEvaluation; test: TaskEvaluation };
+  counts: { train: number; val: number; test: number };
+}
+
+/**
+ * The one-call multi-task path, as trainImageClassifier is for one task: base, data and tasks in;
+ * a trained model with one head per task, evaluated per task, out. Built from the mid-level pieces
+ * (loadMultiTask, splitMultiTask, graftTasks, trainTasks, evaluateTasks).
+ */
+export async function trainMultiTask(o: MultiTaskOptions): Promise<MultiTaskTrainingResult> {
+  const seed = o.seed ?? 0;
+  const base = typeof o.base === 'string' ? await loadImageBase(o.base) : o.base;
+  if (base.kind !== 'layers')
+    throw usageError(`${base.name} is a frozen graph or ONNX model: multi-task grafting needs a TF.js LayersModel base`);
+  let skipped = 0;
+  let data: { splits: MultiTaskSplits; tasks: TaskSpec[] };
+  if (typeof o.data === 'string') {
+    const loaded = await loadMultiTask(o.data, {
+      tasks: o.tasks ?? [],
+      size: base.input,
+      resize: base.resize,
+      strict: o.strict,
+      onSkip: (s: Parameters<NonNullable<Callback['onSkip']>>[0]) => {
+        skipped++;
+        tell(o.callbacks, 'onSkip', s);
+      },
+      onProgress: (done, total) => tell(o.callbacks, 'onProgress', 'decoding images', done, total),
+      seed,
+    });
+    data = { splits: splitMultiTask(loaded.set, { seed }), tasks: loaded.tasks };
+  } else data = o.data;
+  const { splits, tasks } = data;
+  return withSeed(seed, async () => {
+    const grafted = await graftTasks(base, { tasks, cut: o.cut, head: o.head });
+    try {
+      const training = await trainTasks(grafted, splits, { ...o, seed });
+      const evalOptions = { engine: o.engine, cache: o.cache };
+      const metrics = {
+        val: await evaluateTasks(grafted, splits.val, evalOptions),
+        test: await evaluateTasks(grafted, splits.test, evalOptions),
+      };
+      const counts = { train: splits.train.ids.length, val: splits.val.ids.length, test: splits.test.ids.length };
+      const weights = o.weights === undefined ? 'fixed' : o.weights === 'uncertainty' ? 'uncertainty' : o.weights.join(',');
+      const model = MultiTaskModel.fromGrafted(grafted, {
+        metrics,
+        training: { stages: training.stages, unfreeze: training.unfreeze, weights, counts, seed, skipped },
+      });
+      return { model, training, metrics, counts };
+    } catch (e) {
+      grafted.model.dispose();
+      throw e;
+    }
+  });
+}

@@ -1,0 +1,103 @@
+// The shape every kind of trained model has (an image classifier, a text classifier, a multi-task
+// model; detection and audio will join): the same small interface, so the CLI's predict, eval,
+// export and inspect (and a server or a studio) call it without knowing which kind they hold.
+// A kind is one module in src/kinds/ and one line in the registry (src/kinds/index.ts).
+import type { Callback } from '../core/callbacks.js';
+
+/** graft.json's `kind`: which module reads the directory. */
+export type ModelKindName = 'image' | 'text' | 'multi-task';
+
+/** What goes into graft.json beside the model's own description. */
+export interface SaveOptions {
+  /** Replace `dir` if it exists (it is otherwise a usage error). */
+  force?: boolean;
+  metrics?: Record<string, unknown>;
+  training?: Record<string, unknown>;
+}
+
+export interface EvaluateOptions {
+  /** Which part of the data: the same split training made with the same seed (default test), or all of it. */
+  split?: 'train' | 'val' | 'test' | 'all';
+  /** Split seed (default: the one the model was trained with). */
+  seed?: number;
+  /** Unreadable files fail the run instead of being skipped. */
+  strict?: boolean;
+  /** Only these classes of the data (classifiers). */
+  classes?: string;
+  /** Text tables: the columns holding the text and the label. */
+  textColumn?: string;
+  labelColumn?: string;
+  /** Skipped files and text warnings while the data loads. */
+  callbacks?: readonly Callback[];
+}
+
+/** The evaluation options a kind takes beyond split, seed and callbacks (the CLI refuses the others). */
+export type DataOption = 'strict' | 'classes' | 'textColumn' | 'labelColumn';
+
+/** One output of a model, as a person (or a UI) needs to know it. */
+export interface OutputDescription {
+  name: string;
+  kind: 'classification' | 'multi-label' | 'regression';
+  /** Class names (classification, multi-label) in output order. */
+  labels?: string[];
+  /** Numbers per sample (regression). */
+  units?: number;
+}
+
+/** A trained model described: what `graft inspect DIR` shows. */
+export interface ModelDescription {
+  kind: ModelKindName;
+  base: string;
+  /** What it reads: images of a size, normalised so, or texts. */
+  input: { type: 'image'; height: number; width: number; channels: number; resize: string } | { type: 'text' };
+  outputs: OutputDescription[];
+  /** How it was built, in one line (cut, head, mode). */
+  summary: string;
+  /** graft.json's metrics, as saved. */
+  metrics: Record<string, unknown>;
+}
+
+/** An ONNX export: one model file and the sidecar that says how to feed it. */
+export interface OnnxExport {
+  bytes: Uint8Array;
+  sidecar: object;
+  /** One line on what was written (input, output). */
+  summary: string;
+  /** What `--json` shows of it (input, output, labels). */
+  json: Record<string, unknown>;
+}
+
+/**
+ * A trained model of any kind, fresh from training or loaded from its directory. `P` is one
+ * input's prediction and `E` an evaluation, both plain JSON-ready data; `format…` turns them into
+ * the lines a person reads.
+ */
+export interface TrainedModel<P = unknown, E = unknown> {
+  readonly kind: ModelKindName;
+  describe(): ModelDescription;
+  /** Answers for inputs: image files, or the texts themselves for a text model. */
+  predict(inputs: string[], o?: { top?: number }): Promise<P[]>;
+  /** The model on labelled data (a data spec as training takes it). */
+  evaluate(data: string, o?: EvaluateOptions): Promise<E>;
+  /** The model as one ONNX file (a usage error for kinds without one). */
+  export(format: 'onnx'): Promise<OnnxExport>;
+  /** The directory: a plain TF.js model and graft.json, written whole or not at all. */
+  save(dir: string, o?: SaveOptions): Promise<void>;
+  /** Lines for one prediction. */
+  formatPrediction(p: P): string[];
+  /** A report of an evaluation; `what` says on what. */
+  formatEvaluation(e: E, what: string): string;
+  /** What `--json` shows of an evaluation. */
+  evaluationJson(e: E): Record<string, unknown>;
+  /** Evaluation options this kind reads (the others do not apply to it). */
+  readonly dataOptions: readonly DataOption[];
+  dispose(): Promise<void>;
+}
+
+/** A kind in the registry: how to recognise and load its directories. */
+export interface ModelKind {
+  name: ModelKindName;
+  /** Whether graft.json (parsed) describes a model of this kind. */
+  matches(meta: { kind?: unknown }): boolean;
+  load(dir: string, meta: unknown): Promise<TrainedModel>;
+}

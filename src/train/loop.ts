@@ -1,0 +1,160 @@
+// graft's one fit loop. What differs between a classifier's stage, a multi-task model and domain
+// adaptation is how an epoch's batches are drawn, what one step optimises and what validation
+// measures: those are the loop's arguments. Everything else (epochs, batch bookkeeping, the
+// callbacks, stopping) is here once. Early stopping with the best weights restored is a callback
+// (EarlyStopping), as in Keras; so is progress.
+import * as tf from '@tensorflow/tfjs';
+import { notify, type BatchLogs, type Callback, type EpochLogs } from '../core/callbacks.js';
+
+export interface TrainingLoop {
+  /** Named in every epoch's logs ('head', 'fine-tune', 'heads', 'coral', …). */
+  stage: string;
+  epochs: number;
+  /** The batches of epoch `epoch` (0-based), in order, as sample indices: called once at the start of each epoch. */
+  batches(epoch: number): number[][];
+  /** One optimisation step on one batch; `progress` is the fraction of all steps done before it. */
+  step(batch: number[], at: { epoch: number; step: number; progress: number }): BatchLogs | Promise<BatchLogs>;
+  /** What the epoch's weights score (valLoss, valAccuracy, …), after its last step. */
+  validate?(): Record<string, number> | Promise<Record<string, number>>;
+}
+
+export interface History {
+  /** Every epoch's logs, in order. */
+  epochs: EpochLogs[];
+}
+
+/**
+ * Train `model` by `loop`: for each epoch, its batches through `step`, then `validate`; the
+ * callbacks hear every epoch and batch begin and end. A callback stops training by setting
+ * `model.stopTraining` (as TF.js's and Keras's do); it is checked after every batch.
+ */
+export async function fitLoop(model: tf.LayersModel, loop: TrainingLoop, callbacks: readonly Callback[] = []): Promise<History> {
+  const history: History = { epochs: [] };
+  model.stopTraining = false;
+  await notify(callbacks, 'onTrainBegin', model, loop.stage);
+  let step = 0;
+  let total = 0;
+  for (let epoch = 0; epoch < loop.epochs && !model.stopTraining; epoch++) {
+    const started = performance.now();
+    await notify(callbacks, 'onEpochBegin', epoch + 1, loop.stage);
+    const batches = loop.batches(epoch);
+    // Known once the first epoch is drawn: the steps every epoch takes, for schedules.
+    total ||= batches.length * loop.epochs;
+    const sums: Record<string, number> = {};
+    let seen = 0;
+    for (const [b, batch] of batches.entries()) {
+      await notify(callbacks, 'onBatchBegin', b, loop.stage);
+      const logs = await loop.step(batch, { epoch, step, progress: step / total });
+      step++;
+      for (const [k, v] of Object.entries(logs)) if (k !== 'size') sums[k] = (sums[k] ?? 0) + v * logs.size;
+      seen += logs.size;
+      await notify(callbacks, 'onBatchEnd', b, logs);
+      // A turn for the event loop (progress output, timers), as TF.js's fit gives one.
+      await tf.nextFrame();
+      if (model.stopTraining) break;
+    }
+    const { loss = NaN, ...means } = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / Math.max(1, seen)]));
+    const metrics = { ...means, ...(loop.validate ? await loop.validate() : {}) };
+    const logs: EpochLogs = {
+      stage: loop.stage,
+      epoch: epoch + 1,
+      epochs: loop.epochs,
+      loss,
+      metrics,
+      seconds: (performance.now() - started) / 1000,
+    };
+    history.epochs.push(logs);
+    await notify(callbacks, 'onEpochEnd', logs);
+  }
+  await notify(callbacks, 'onTrainEnd', model, loop.stage);
+  return history;
+}
+
+/** [start, end) index ranges of `size` samples in batches of `batchSize` (the last may be smaller). */
+export function batchRanges(size: number, batchSize: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let start = 0; start < size; start += batchSize) out.push([start, Math.min(size, start + batchSize)]);
+  return out;
+}
+
+/** `order` cut into batches of `batchSize`, in order. */
+export const inBatches = (order: readonly number[], batchSize: number) =>
+  batchRanges(order.length, batchSize).map(([s, e]) => order.slice(s, e));
+
+/** Each variable's value, keyed by the variable: weight lists are ordered trainable-first, which changes between stages. */
+export type WeightSnapshot = Map<tf.LayerVariable, tf.Tensor>;
+
+export function snapshotWeights(model: tf.LayersModel): WeightSnapshot {
+  return new Map(model.weights.map((v) => [v, v.read().clone()]));
+}
+
+export function restoreWeights(snapshot: WeightSnapshot): void {
+  snapshot.forEach((value, v) => v.write(value));
+}
+
+export const disposeSnapshot = (snapshot: WeightSnapshot | undefined) => tf.dispose([...(snapshot?.values() ?? [])]);
+
+export interface EarlyStoppingOptions {
+  /** The name in an epoch's metrics (or 'loss') to watch. */
+  monitor: string;
+  /** 'min' (a loss) or 'max' (an accuracy). Default 'min'. */
+  mode?: 'min' | 'max';
+  /** Epochs without improvement before training stops (default: never stop, only keep the best). */
+  patience?: number;
+  /** Put back the weights of the best epoch when training ends (default true). */
+  restoreBestWeights?: boolean;
+  /**
+   * The starting weights' scores: they count as epoch 0, so training keeps them unless an epoch
+   * beats `initial[monitor]`. Without it the first epoch with a number sets the mark.
+   */
+  initial?: Record<string, number>;
+}
+
+/**
+ * Keras's EarlyStopping(restore_best_weights=True), which TF.js lacks: stops after `patience`
+ * epochs without a strictly better `monitor`, and leaves the model with the best epoch's weights.
+ */
+export class EarlyStopping implements Callback {
+  /** The best score so far (±Infinity before any). */
+  best: number;
+  /** 0 while the starting weights (or nothing) are the best. */
+  bestEpoch = 0;
+  /** Every metric of the best epoch (the initial scores when those are still the best). */
+  bestMetrics: Record<string, number>;
+  private readonly o: Required<Omit<EarlyStoppingOptions, 'initial'>>;
+  private weights?: WeightSnapshot;
+  private model?: tf.LayersModel;
+
+  constructor(options: EarlyStoppingOptions) {
+    this.o = { mode: 'min', patience: Infinity, restoreBestWeights: true, ...options };
+    this.best = options.initial?.[options.monitor] ?? (this.o.mode === 'min' ? Infinity : -Infinity);
+    this.bestMetrics = { ...options.initial };
+  }
+
+  onTrainBegin(model: tf.LayersModel): void {
+    this.model = model;
+    if (Object.keys(this.bestMetrics).length && this.o.restoreBestWeights) this.weights = snapshotWeights(model);
+  }
+
+  onEpochEnd(e: EpochLogs): void {
+    const value = this.o.monitor === 'loss' ? e.loss : e.metrics[this.o.monitor];
+    const better = this.o.mode === 'min' ? value < this.best : value > this.best;
+    if (better) {
+      this.best = value;
+      this.bestEpoch = e.epoch;
+      this.bestMetrics = { loss: e.loss, ...e.metrics };
+      if (this.o.restoreBestWeights) {
+        disposeSnapshot(this.weights);
+        this.weights = snapshotWeights(this.model!);
+      }
+    } else if (e.epoch - this.bestEpoch >= this.o.patience) {
+      this.model!.stopTraining = true;
+    }
+  }
+
+  onTrainEnd(): void {
+    if (this.weights) restoreWeights(this.weights);
+    disposeSnapshot(this.weights);
+    this.weights = undefined;
+  }
+}
