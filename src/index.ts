@@ -53,7 +53,7 @@ export {
 // 2. The pieces
 
 // Bases: the registry of embedded bases, and any TF.js or ONNX model as one.
-export { loadBase, loadImageBase, loadTextBase, isTextBase, BASES, type BaseEntry } from './bases/index.js';
+export { loadBase, loadImageBase, loadLayersBase, loadTextBase, isTextBase, BASES, type BaseEntry } from './bases/index.js';
 export type {
   Base,
   ImageBase,

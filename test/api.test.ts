@@ -187,6 +187,7 @@ const EXPORTS = [
   'loadDataSplits',
   'loadDigitsInScenes',
   'loadImageBase',
+  'loadLayersBase',
   'loadMnist',
   'loadMnistM',
   'loadMnistRgb',

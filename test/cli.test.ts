@@ -512,24 +512,26 @@ describe('graft adapt', () => {
   });
 
   it('adapts to an unlabelled folder, reports the labelled target and the source-only baseline', () => {
-    const r = graft(
-      'adapt',
-      '--base',
-      base,
-      '--source',
-      source,
-      '--target',
-      flat,
-      '--eval-target',
-      labelled,
-      '--method',
-      'coral',
-      '--epochs',
-      '3',
-      '--json',
-      '--backend',
-      'cpu',
-    );
+    const adapt = (method: string) =>
+      graft(
+        'adapt',
+        '--base',
+        base,
+        '--source',
+        source,
+        '--target',
+        flat,
+        '--eval-target',
+        labelled,
+        '--method',
+        method,
+        '--epochs',
+        '3',
+        '--json',
+        '--backend',
+        'cpu',
+      );
+    const r = adapt('coral');
     const trained = graft(
       'adapt',
       '--base',
@@ -562,24 +564,7 @@ describe('graft adapt', () => {
     };
     assert.equal(j.method, 'coral');
     // The baseline is source-only training on the same features and seed: what --method none reports.
-    const none = graft(
-      'adapt',
-      '--base',
-      base,
-      '--source',
-      source,
-      '--target',
-      flat,
-      '--eval-target',
-      labelled,
-      '--method',
-      'none',
-      '--epochs',
-      '3',
-      '--json',
-      '--backend',
-      'cpu',
-    );
+    const none = adapt('none');
     assert.equal(none.code, 0, none.stderr);
     assert.deepEqual(none.json!.target, j.baseline.target);
     assert.deepEqual(none.json!.source, (j.baseline as unknown as { source: unknown }).source);

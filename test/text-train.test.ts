@@ -119,6 +119,9 @@ describe('glove-100d fine-tuned', () => {
   });
 });
 
+/** The review table's columns, as every command here names them. */
+const COLUMNS = ['--text-column', 'review', '--label-column', 'sentiment'];
+
 describe('graft train with a text base (CLI)', () => {
   let dir: string;
   let table: string;
@@ -134,22 +137,7 @@ describe('graft train with a text base (CLI)', () => {
 
   it('trains use-lite on a CSV, warns about the empty and the long row, saves, and predicts', () => {
     const out = join(dir, 'use');
-    const r = graft(
-      'train',
-      '--base',
-      'use-lite',
-      '--data',
-      table,
-      '--text-column',
-      'review',
-      '--label-column',
-      'sentiment',
-      '--out',
-      out,
-      '--seed',
-      '1',
-      '--json',
-    );
+    const r = graft('train', '--base', 'use-lite', '--data', table, ...COLUMNS, '--out', out, '--seed', '1', '--json');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /warning: skipped 1 row with no text/);
     assert.match(r.stderr, /warning: truncated 1 text to the base's token limit/);
@@ -166,20 +154,7 @@ describe('graft train with a text base (CLI)', () => {
 
   it('evaluates the saved model on a table (graft eval), and adapts on unlabelled texts (graft adapt)', () => {
     const out = join(dir, 'use');
-    const e = graft(
-      'eval',
-      '--model',
-      out,
-      '--data',
-      table,
-      '--text-column',
-      'review',
-      '--label-column',
-      'sentiment',
-      '--split',
-      'all',
-      '--json',
-    );
+    const e = graft('eval', '--model', out, '--data', table, ...COLUMNS, '--split', 'all', '--json');
     assert.equal(e.code, 0, e.stderr);
     const m = e.json!.metrics as { n: number; accuracy: number };
     assert.equal(m.n, 41, 'every row with a text');
@@ -196,10 +171,7 @@ describe('graft train with a text base (CLI)', () => {
       unlabelled,
       '--eval-target',
       table,
-      '--text-column',
-      'review',
-      '--label-column',
-      'sentiment',
+      ...COLUMNS,
       '--method',
       'coral',
       '--epochs',
@@ -219,21 +191,7 @@ describe('graft train with a text base (CLI)', () => {
 
   it('trains TF-IDF with --scratch', () => {
     const out = join(dir, 'scratch');
-    const r = graft(
-      'train',
-      '--base',
-      'use-lite',
-      '--scratch',
-      '--data',
-      table,
-      '--text-column',
-      'review',
-      '--label-column',
-      'sentiment',
-      '--out',
-      out,
-      '--json',
-    );
+    const r = graft('train', '--base', 'use-lite', '--scratch', '--data', table, ...COLUMNS, '--out', out, '--json');
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.json!.mode, 'scratch');
     assert.ok(existsSync(join(out, 'tfidf.json')));

@@ -9,7 +9,7 @@ import { checkNormalize, loadOnnxBase, type OnnxBaseOptions } from './image/onnx
 import { loadTfjsBase } from './image/tfjs.js';
 import { gloveBase } from './text/glove.js';
 import { useLiteBase } from './text/use-lite.js';
-import type { Base, ImageBase, TextBase } from './types.js';
+import type { Base, ImageBase, LayersBase, TextBase } from './types.js';
 
 /** An embedded base: what it takes in and how to load it. */
 export type BaseEntry = { modality: 'image'; load: () => Promise<ImageBase> } | { modality: 'text'; load: () => Promise<TextBase> };
@@ -53,6 +53,13 @@ export async function loadImageBase(spec: string, options: OnnxBaseOptions = {})
   if (!base) throw usageError(`unknown base "${spec}" (${known()})`);
   // Any base may be fed with another normalisation (e.g. a model.json trained on ImageNet statistics).
   if (options.normalize) base.normalize = checkNormalize(options.normalize, base.input.channels, spec);
+  return base;
+}
+
+/** loadBase for a caller that needs a fine-tunable TF.js LayersModel (multi-task grafting, a trainable trunk). */
+export async function loadLayersBase(spec: string, options: OnnxBaseOptions = {}): Promise<LayersBase> {
+  const base = await loadImageBase(spec, options);
+  if (base.kind !== 'layers') throw usageError(`${base.name} is a frozen graph or ONNX model; this needs a TF.js LayersModel base`);
   return base;
 }
 

@@ -4,7 +4,7 @@
 // graft can run it.
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { loadImageBase } from '../bases/index.js';
+import { loadLayersBase } from '../bases/index.js';
 import type { HeadSpec, LayersBase, Normalize } from '../bases/types.js';
 import { tell, type Callback } from '../core/callbacks.js';
 import { usageError } from '../core/errors.js';
@@ -280,9 +280,7 @@ export interface MultiTaskTrainingResult {
  */
 export async function trainMultiTask(o: MultiTaskOptions): Promise<MultiTaskTrainingResult> {
   const seed = o.seed ?? 0;
-  const base = typeof o.base === 'string' ? await loadImageBase(o.base) : o.base;
-  if (base.kind !== 'layers')
-    throw usageError(`${base.name} is a frozen graph or ONNX model: multi-task grafting needs a TF.js LayersModel base`);
+  const base = typeof o.base === 'string' ? await loadLayersBase(o.base) : o.base;
   let skipped = 0;
   let data: { splits: MultiTaskSplits; tasks: TaskSpec[] };
   if (typeof o.data === 'string') {

@@ -1,6 +1,9 @@
-// The flags of `graft train`, as its three paths (images, texts, tasks) read them.
+// The flags of `graft train`, as its three paths (images, texts, tasks) read them, and what the
+// paths show alike.
+import { FeatureCache } from '../../../engine/feature-cache.js';
 import type { Engine } from '../../../engine/frozen.js';
-import type { BaseFlags, GlobalOptions } from '../../shared.js';
+import type { Metrics } from '../../../evaluate/metrics.js';
+import { pct, table, type BaseFlags, type GlobalOptions } from '../../shared.js';
 
 export interface TrainFlags extends GlobalOptions, BaseFlags {
   engine: Engine;
@@ -37,3 +40,22 @@ export const budget = (f: TrainFlags) => ({
   patience: f.patience,
   seed: f.seed,
 });
+
+/** What both image paths (one task, several) pass the same way: the budget, blocks unfrozen, where the frozen part runs and its cache. */
+export const imageTraining = (f: TrainFlags) => ({
+  ...budget(f),
+  unfreeze: f.unfreeze,
+  strict: f.strict,
+  engine: f.engine,
+  cache: f.cache ? new FeatureCache({ dir: f.cacheDir }) : undefined,
+});
+
+/** Accuracy and macro-F1 on validation and test, one row each. */
+export const metricsTable = (m: { val: Metrics; test: Metrics }) =>
+  table(
+    ['split', 'accuracy', 'macro-F1'],
+    [
+      ['val', pct(m.val.accuracy), m.val.macroF1.toFixed(3)],
+      ['test', pct(m.test.accuracy), m.test.macroF1.toFixed(3)],
+    ],
+  );

@@ -1,13 +1,12 @@
 // `graft train` on images, one task: trainImageClassifier, its stages and metrics shown, saved.
 import { loadImageBase } from '../../../bases/index.js';
 import { parseClassFilter } from '../../../data/index.js';
-import { FeatureCache } from '../../../engine/feature-cache.js';
 import { parseHead } from '../../../graft/head.js';
 import { assertWritable } from '../../../io/atomic.js';
 import { trainImageClassifier } from '../../../kinds/image.js';
 import type { StageReport } from '../../../train/stages.js';
 import { baseOptions, log, pct, prepare, printJson, Progress, table, warn, Warnings } from '../../shared.js';
-import { budget, type TrainFlags } from './flags.js';
+import { imageTraining, metricsTable, type TrainFlags } from './flags.js';
 
 const stageName = (s: StageReport) =>
   s.blocks === undefined ? s.stage : `${s.stage} (${s.blocks} block${s.blocks === 1 ? '' : 's'})${s.kept ? '' : ', not kept'}`;
@@ -27,11 +26,7 @@ export async function trainImages(flags: TrainFlags): Promise<void> {
     perClass: flags.perClass,
     classes: flags.classes ? parseClassFilter(flags.classes) : undefined,
     stream: flags.stream,
-    strict: flags.strict,
-    unfreeze: flags.unfreeze,
-    engine: flags.engine,
-    cache: flags.cache ? new FeatureCache({ dir: flags.cacheDir }) : undefined,
-    ...budget(flags),
+    ...imageTraining(flags),
     callbacks: [progress, warnings],
   });
   progress.stop();
@@ -90,15 +85,7 @@ export async function trainImages(flags: TrainFlags): Promise<void> {
       ]),
     ),
   );
-  log(
-    table(
-      ['split', 'accuracy', 'macro-F1'],
-      [
-        ['val', pct(metrics.val.accuracy), metrics.val.macroF1.toFixed(3)],
-        ['test', pct(metrics.test.accuracy), metrics.test.macroF1.toFixed(3)],
-      ],
-    ),
-  );
+  log(metricsTable(metrics));
   log(`saved to ${flags.out}`);
   if (flags.json) {
     const summary = (m: typeof metrics.val) => ({ accuracy: m.accuracy, macroF1: m.macroF1 });

@@ -1,14 +1,13 @@
 // `graft train --task NAME:KIND[:COLUMN] …`: one shared trunk, a head per task (trainMultiTask).
 import type { Command } from 'commander';
-import { loadImageBase } from '../../../bases/index.js';
+import { loadLayersBase } from '../../../bases/index.js';
 import { usageError } from '../../../core/errors.js';
 import { parseTaskArg } from '../../../data/multitask/load.js';
-import { FeatureCache } from '../../../engine/feature-cache.js';
 import { parseHead } from '../../../graft/head.js';
 import { assertWritable } from '../../../io/atomic.js';
 import { taskSummary, taskTable, trainMultiTask } from '../../../kinds/multi-task.js';
 import { baseOptions, log, pct, prepare, printJson, Progress, refuseFlags, table, Warnings } from '../../shared.js';
-import { budget, type TrainFlags } from './flags.js';
+import { imageTraining, type TrainFlags } from './flags.js';
 
 /** `graft train` flags a multi-task model has no use for. */
 const SINGLE_TASK_ONLY = ['perClass', 'classes', 'scratch', 'textColumn', 'labelColumn', 'stream'] as const;
@@ -39,9 +38,7 @@ export async function trainTasks(flags: TrainFlags, cmd: Command): Promise<void>
   const weights = parseTaskWeights(flags.taskWeights, tasks.length);
   assertWritable(flags.out, flags.force);
   await prepare(flags);
-  const base = await loadImageBase(flags.base, baseOptions(flags));
-  if (base.kind !== 'layers')
-    throw usageError(`${base.name} is a frozen graph or ONNX model: multi-task grafting needs a TF.js LayersModel base`);
+  const base = await loadLayersBase(flags.base, baseOptions(flags));
   const warnings = new Warnings();
   const progress = new Progress({ tasks: tasks.map((t) => t.name) });
   const result = await trainMultiTask({
@@ -51,11 +48,8 @@ export async function trainTasks(flags: TrainFlags, cmd: Command): Promise<void>
     cut: flags.cut,
     head: flags.head ? parseHead(flags.head, base.head) : undefined,
     weights,
+    ...imageTraining(flags),
     unfreeze: flags.unfreeze,
-    strict: flags.strict,
-    engine: flags.engine,
-    cache: flags.cache ? new FeatureCache({ dir: flags.cacheDir }) : undefined,
-    ...budget(flags),
     callbacks: [progress, warnings],
   });
   progress.stop();

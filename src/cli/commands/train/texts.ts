@@ -4,7 +4,7 @@
 import { trainTextClassifier } from '../../../kinds/text.js';
 import type { Metrics } from '../../../evaluate/metrics.js';
 import { log, pct, printJson, Progress, table, Warnings } from '../../shared.js';
-import { budget, type TrainFlags } from './flags.js';
+import { budget, metricsTable, type TrainFlags } from './flags.js';
 
 export async function trainTexts(flags: TrainFlags): Promise<void> {
   const warnings = new Warnings();
@@ -44,15 +44,7 @@ export async function trainTexts(flags: TrainFlags): Promise<void> {
         ),
       );
     if (flags.base === 'use-lite' && flags.unfreeze !== 0 && !flags.scratch) log('use-lite is a frozen graph: only its head was trained');
-    log(
-      table(
-        ['split', 'accuracy', 'macro-F1'],
-        [
-          ['val', pct(metrics.val.accuracy), metrics.val.macroF1.toFixed(3)],
-          ['test', pct(metrics.test.accuracy), metrics.test.macroF1.toFixed(3)],
-        ],
-      ),
-    );
+    log(metricsTable(metrics));
     log(`saved to ${flags.out}`);
     const summary = (m: Metrics) => ({ accuracy: m.accuracy, macroF1: m.macroF1 });
     if (flags.json)
