@@ -39,6 +39,7 @@ export {
 export {
   loadModel,
   MODEL_KINDS,
+  type AnyModel,
   type TrainedModel,
   type ModelKind,
   type ModelKindName,

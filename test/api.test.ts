@@ -16,6 +16,7 @@ const EXPORTS = [
   'AdaptReport',
   'AdaptResult',
   'AdaptationMethod',
+  'AnyModel',
   'BACKENDS',
   'BASES',
   'BackendName',

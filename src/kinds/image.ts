@@ -290,7 +290,7 @@ export class ImageClassifier implements TrainedModel<ImagePrediction, Classifier
   }
 }
 
-export const imageKind: ModelKind = {
+export const imageKind: ModelKind<ImageClassifier> = {
   name: 'image',
   // Image classifiers came first: their graft.json had no kind.
   matches: (meta) => meta.kind === undefined || meta.kind === 'image',

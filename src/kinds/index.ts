@@ -6,14 +6,17 @@ import { readGraftJson } from './files.js';
 import { imageKind } from './image.js';
 import { multiTaskKind } from './multi-task.js';
 import { textKind } from './text.js';
-import type { ModelKind, TrainedModel } from './types.js';
+import type { ModelKind } from './types.js';
 
-export const MODEL_KINDS: readonly ModelKind[] = [imageKind, textKind, multiTaskKind];
+export const MODEL_KINDS = [imageKind, textKind, multiTaskKind] as const;
+
+/** A trained model of any kind graft knows: a union on `kind`, so `if (model.kind === 'image')` narrows it. */
+export type AnyModel = Awaited<ReturnType<(typeof MODEL_KINDS)[number]['load']>>;
 
 /** The trained model in `dir`, of whatever kind its graft.json names. */
-export async function loadModel(dir: string): Promise<TrainedModel> {
+export async function loadModel(dir: string): Promise<AnyModel> {
   const meta = await readGraftJson<{ kind?: unknown }>(dir);
-  const kind = MODEL_KINDS.find((k) => k.matches(meta));
+  const kind: ModelKind<AnyModel> | undefined = MODEL_KINDS.find((k) => k.matches(meta));
   if (!kind)
     throw usageError(
       `${dir}: graft.json names a kind of model this graft does not know (${String(meta.kind)}; known: ${MODEL_KINDS.map((k) => k.name).join(', ')})`,

@@ -237,7 +237,7 @@ export class MultiTaskModel implements TrainedModel<TasksPrediction, TasksEvalua
   }
 }
 
-export const multiTaskKind: ModelKind = {
+export const multiTaskKind: ModelKind<MultiTaskModel> = {
   name: 'multi-task',
   matches: (meta) => meta.kind === 'multi-task',
   load: (dir, meta) => MultiTaskModel.load(dir, meta as TasksGraftJson),

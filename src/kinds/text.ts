@@ -209,7 +209,7 @@ async function loadTextClassifier(dir: string, meta: TextGraftJson): Promise<Tex
   return new TextClassifier({ mode: 'frozen', encoder: await base.encoder(), head: model }, meta.labels, keep);
 }
 
-export const textKind: ModelKind = {
+export const textKind: ModelKind<TextClassifier> = {
   name: 'text',
   matches: (meta) => meta.kind === 'text',
   load: (dir, meta) => loadTextClassifier(dir, meta as TextGraftJson),

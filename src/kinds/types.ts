@@ -95,9 +95,9 @@ export interface TrainedModel<P = unknown, E = unknown> {
 }
 
 /** A kind in the registry: how to recognise and load its directories. */
-export interface ModelKind {
-  name: ModelKindName;
+export interface ModelKind<M extends TrainedModel = TrainedModel> {
+  name: M['kind'];
   /** Whether graft.json (parsed) describes a model of this kind. */
   matches(meta: { kind?: unknown }): boolean;
-  load(dir: string, meta: unknown): Promise<TrainedModel>;
+  load(dir: string, meta: unknown): Promise<M>;
 }

@@ -1,7 +1,7 @@
 // `graft eval`: any trained model on labelled data, by default the test split training made with
 // the model's own seed.
 import { Command, Option } from 'commander';
-import { loadModel } from '../../kinds/index.js';
+import { loadModel, type TrainedModel } from '../../kinds/index.js';
 import type { EvaluateOptions } from '../../kinds/types.js';
 import { intArg, log, prepare, printJson, refuseFlags, Warnings, type GlobalOptions } from '../shared.js';
 
@@ -29,7 +29,7 @@ export function evalCommand(): Command {
     .option('--label-column <name>', 'text models: the column holding the label (default: label)')
     .action(async (flags: EvalFlags, cmd: Command) => {
       await prepare(flags);
-      const model = await loadModel(flags.model);
+      const model: TrainedModel = await loadModel(flags.model);
       try {
         const unread = DATA_FLAGS.filter((k) => !(model.dataOptions as readonly string[]).includes(k));
         refuseFlags(cmd, unread, `to other kinds of model, not to ${flags.model} (a ${model.kind} model)`);

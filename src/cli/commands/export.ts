@@ -1,7 +1,7 @@
 // `graft export`: a trained model as one ONNX file and FILE.json, written together or not at all.
 import { Command, Option } from 'commander';
 import { assertWritable, writeFilesAtomically } from '../../io/atomic.js';
-import { loadModel } from '../../kinds/index.js';
+import { loadModel, type TrainedModel } from '../../kinds/index.js';
 import { log, prepare, printJson, type GlobalOptions } from '../shared.js';
 
 interface ExportFlags extends GlobalOptions {
@@ -24,7 +24,7 @@ export function exportCommand(): Command {
       assertWritable(sidecarPath, flags.force);
       await prepare(flags);
       // Export needs no runtime: a model's frozen trunk is read from its file, not started.
-      const model = await loadModel(flags.model);
+      const model: TrainedModel = await loadModel(flags.model);
       try {
         const { bytes, sidecar, summary, json } = await model.export(flags.format);
         await writeFilesAtomically(

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { describeBase } from '../../bases/describe.js';
 import { loadBase } from '../../bases/index.js';
-import { loadModel } from '../../kinds/index.js';
+import { loadModel, type TrainedModel } from '../../kinds/index.js';
 import { baseOptions, log, prepare, printJson, table, withBaseFlags, type BaseFlags, type GlobalOptions } from '../shared.js';
 
 async function inspectModel(dir: string, flags: GlobalOptions): Promise<void> {
-  const model = await loadModel(dir);
+  const model: TrainedModel = await loadModel(dir);
   try {
     const d = model.describe();
     const input = d.input.type === 'image' ? `images ${d.input.height}x${d.input.width}x${d.input.channels} (${d.input.resize})` : 'texts';

@@ -1,6 +1,6 @@
 // `graft predict`: any trained model's answers for inputs (image files, or texts for a text model).
 import { Command } from 'commander';
-import { loadModel } from '../../kinds/index.js';
+import { loadModel, type TrainedModel } from '../../kinds/index.js';
 import { intArg, log, prepare, printJson, type GlobalOptions } from '../shared.js';
 
 type Flags = GlobalOptions & { model: string; top: number };
@@ -13,7 +13,7 @@ export function predictCommand(): Command {
     .argument('<inputs...>', 'image files; for a text model, the texts themselves')
     .action(async (inputs: string[], flags: Flags) => {
       await prepare(flags);
-      const model = await loadModel(flags.model);
+      const model: TrainedModel = await loadModel(flags.model);
       try {
         const predictions = await model.predict(inputs, { top: flags.top });
         for (const p of predictions) for (const line of model.formatPrediction(p)) log(line);
