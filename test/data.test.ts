@@ -94,7 +94,11 @@ function collect(extra: Partial<LoadOptions> = {}): { opts: LoadOptions; skipped
   const skipped: Skipped[] = [];
   const progress: [number, number][] = [];
   return {
-    opts: { size: RGB32, onSkip: (s) => skipped.push(s), onProgress: (d, t) => progress.push([d, t]), ...extra },
+    opts: {
+      size: RGB32,
+      callbacks: [{ onSkip: (s: Skipped) => skipped.push(s), onProgress: (_: string, d: number, t: number) => progress.push([d, t]) }],
+      ...extra,
+    },
     skipped,
     progress,
   };

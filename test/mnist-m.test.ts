@@ -71,7 +71,7 @@ describe('mnist-m', () => {
       size: { height: 32, width: 32, channels: 3 },
       classes: ['5', '6'],
       seed: 1,
-      onProgress: (d, t) => calls.push([d, t]),
+      callbacks: [{ onProgress: (_, d, t) => calls.push([d, t]) }],
     });
     assert.deepEqual(s.train.classes, ['5', '6']);
     assert.deepEqual(s.train.size, { height: 32, width: 32, channels: 3 });

@@ -40,7 +40,7 @@ describe('multi-task data', () => {
         { name: 'tags', kind: 'multi-label' },
         { name: 'pos', kind: 'regression', column: 'box' },
       ],
-      onSkip: (s) => skipped.push(s.path),
+      callbacks: [{ onSkip: (s) => skipped.push(s.path) }],
     });
     assert.equal(set.ids.length, 4);
     assert.deepEqual(skipped, [join(dir, 'missing.png')]);

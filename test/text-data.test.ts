@@ -31,7 +31,7 @@ function write(name: string, content: string | Buffer): string {
 /** Reads `file`, gathering its warnings. */
 async function read(file: string, o: Parameters<typeof readTextTable>[1] = {}) {
   const warnings: TextWarning[] = [];
-  const set = await readTextTable(file, { ...o, onWarning: (w) => warnings.push(w) });
+  const set = await readTextTable(file, { ...o, callbacks: [{ onTextWarning: (w) => warnings.push(w) }] });
   return { set, warnings };
 }
 
@@ -317,7 +317,7 @@ describe('spam-assassin', () => {
   it('labels follow the groups, and duplicates are dropped and reported', async () => {
     const warnings: TextWarning[] = [];
     const groups = ['hard-ham-1', 'spam-1'];
-    const set = await loadSpamAssassin({ groups, onWarning: (w) => warnings.push(w) });
+    const set = await loadSpamAssassin({ groups, callbacks: [{ onTextWarning: (w) => warnings.push(w) }] });
     assert.deepEqual(set.classes, ['ham', 'spam']);
     assert.deepEqual([...new Set(set.groups)], groups);
     set.groups!.forEach((g, i) => assert.equal(set.classes[set.labels[i]], g.startsWith('spam') ? 'spam' : 'ham'));

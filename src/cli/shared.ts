@@ -198,15 +198,17 @@ export class Progress implements Callback {
     private readonly o: {
       /** Epoch lines off a terminal (default true). */
       epochLines?: boolean;
-      /** Steps in words (default true), each line starting with `prefix`. */
+      /** Steps in words (default true). */
       steps?: boolean;
+      /** Put before every step and bar label (e.g. the experiment's or the base's name). */
       prefix?: string;
       /** Task names, for a multi-task model's per-task losses. */
       tasks?: string[];
     } = {},
   ) {}
 
-  onProgress(label: string, done: number, total: number): void {
+  onProgress(what: string, done: number, total: number): void {
+    const label = `${this.o.prefix ?? ''}${what}`;
     if (label !== this.label || !this.bar) {
       this.start(label, total);
       this.label = label;

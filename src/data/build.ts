@@ -1,6 +1,7 @@
 // Shared by the folder and manifest loaders: decode a list of labelled files into one ImageSet,
 // a few at a time, gathering the files that could not be used.
 import { readFile } from 'node:fs/promises';
+import { tell, type Callback } from '../core/callbacks.js';
 import { GraftError } from '../core/errors.js';
 import { digest } from '../io/digest.js';
 import { bytesPerImage, decodeImageBuffer, DecodeError } from './images.js';
@@ -27,18 +28,21 @@ export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (i
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
+/** What decoding progress is called in onProgress. */
+export const DECODING = 'decoding images';
+
 /** Progress shared by several decode passes (e.g. train/ then val/), so the total covers them all. */
 export class Progress {
   private done = 0;
   constructor(
     readonly total: number,
-    private readonly onProgress?: (done: number, total: number) => void,
+    private readonly callbacks?: readonly Callback[],
   ) {
-    onProgress?.(0, total);
+    tell(callbacks, 'onProgress', DECODING, 0, total);
   }
   tick(): void {
     this.done++;
-    this.onProgress?.(this.done, this.total);
+    tell(this.callbacks, 'onProgress', DECODING, this.done, this.total);
   }
 }
 
@@ -136,5 +140,5 @@ export function settleSkips(skips: Skipped[], opts: LoadOptions, where: string):
     const list = sorted.map((s) => `${s.path} (${s.reason})`).join(', ');
     throw new GraftError(`${sorted.length} unusable file${sorted.length === 1 ? '' : 's'} in ${where} (strict mode): ${list}`, 1);
   }
-  for (const s of sorted) opts.onSkip?.(s);
+  for (const s of sorted) tell(opts.callbacks, 'onSkip', s);
 }

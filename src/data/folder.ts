@@ -120,7 +120,7 @@ export async function loadImageFolder(root: string, opts: LoadOptions): Promise<
   requireTwoClasses(classes, root);
   const files = labelled(classes, scan.files);
   const skips = scan.skips;
-  const decoded = await decodeFiles(files, classes, opts, new Progress(files.length, opts.onProgress), skips);
+  const decoded = await decodeFiles(files, classes, opts, new Progress(files.length, opts.callbacks), skips);
   const set = dropEmptyClasses(decoded, (c) => join(root, c), skips);
   settleSkips(skips, opts, root);
   requireTwoClasses(set.classes, root);
@@ -154,7 +154,7 @@ export async function loadSplitFolders(
 
   const trainFiles = labelled(trainClasses, trainScan.files);
   const total = trainFiles.length + others.reduce((n, o) => n + (o ? labelled(trainClasses, o.scan.files).length : 0), 0);
-  const progress = new Progress(total, opts.onProgress);
+  const progress = new Progress(total, opts.callbacks);
   // One decision for every split, so train, val and test are all streamed or all in memory.
   opts = { ...opts, stream: shouldStream(total, opts) };
   const decoded = await decodeFiles(trainFiles, trainClasses, opts, progress, skips);

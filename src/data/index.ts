@@ -1,6 +1,8 @@
 // Entry point for data: turn a spec (`mnist`, a folder, or a manifest) into images and splits.
 import { stat } from 'node:fs/promises';
+import { tell } from '../core/callbacks.js';
 import { usageError } from '../core/errors.js';
+import { DECODING } from './build.js';
 import { loadFolder } from './folder.js';
 import { isManifestPath, loadManifest } from './manifest.js';
 import { loadMnist } from './mnist.js';
@@ -30,9 +32,9 @@ export async function loadData(spec: string, opts: LoadOptions): Promise<LoadedD
     // 28x28x3, then fitted to the base's input as mnist is (`cover` unless the base says otherwise).
     const set = spec === MNIST_M_SPEC ? await loadMnistM({ classes: opts.classes }) : await loadMnistRgb({ classes: opts.classes });
     const n = set.labels.length;
-    opts.onProgress?.(0, n);
+    tell(opts.callbacks, 'onProgress', DECODING, 0, n);
     const fitted = await resizeSet(set, opts.size, opts.resize ?? 'cover');
-    opts.onProgress?.(n, n);
+    tell(opts.callbacks, 'onProgress', DECODING, n, n);
     return { kind: 'set', set: fitted };
   }
   const info = await stat(spec).catch(() => undefined);

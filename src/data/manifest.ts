@@ -128,7 +128,7 @@ export async function loadManifest(file: string, opts: LoadOptions): Promise<Ima
   const files = usable
     .filter((r) => index.has(r.label))
     .map((r) => ({ path: isAbsolute(r.path) ? r.path : join(base, r.path), label: index.get(r.label)! }));
-  const decoded = await decodeFiles(files, classes, opts, new Progress(files.length, opts.onProgress), skips);
+  const decoded = await decodeFiles(files, classes, opts, new Progress(files.length, opts.callbacks), skips);
   const set = dropEmptyClasses(decoded, (c) => `${file} (label ${JSON.stringify(c)})`, skips);
   settleSkips(skips, opts, file);
   if (set.classes.length < 2) throw usageError(`${file}: need at least 2 labels with usable images, found ${set.classes.length}`);

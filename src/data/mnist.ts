@@ -3,8 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { tell } from '../core/callbacks.js';
 import { usageError } from '../core/errors.js';
-import { DECODE_CONCURRENCY, forEachLimit, Progress } from './build.js';
+import { DECODE_CONCURRENCY, DECODING, forEachLimit, Progress } from './build.js';
 import { bytesPerImage, resizePixels } from './images.js';
 import type { ImageSet, ImageSize, LoadOptions } from './types.js';
 
@@ -91,9 +92,9 @@ export async function loadMnist(opts: LoadOptions): Promise<ImageSet> {
   const pixels = new Uint8Array(n * bpi);
   if (size.height === 28 && size.width === 28 && size.channels === 1) {
     for (const { src, at } of jobs) pixels.set(src, at * bpi);
-    opts.onProgress?.(n, n);
+    tell(opts.callbacks, 'onProgress', DECODING, n, n);
   } else {
-    const progress = new Progress(n, opts.onProgress);
+    const progress = new Progress(n, opts.callbacks);
     await forEachLimit(jobs, DECODE_CONCURRENCY, async ({ src, at }) => {
       pixels.set(await resizePixels(src, MNIST_SIZE, size, opts.resize ?? 'cover'), at * bpi);
       progress.tick();

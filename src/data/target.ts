@@ -25,7 +25,7 @@ export interface TargetSet {
 async function unlabelledFiles(paths: string[], where: string, opts: LoadOptions): Promise<ImageSet> {
   const skips: Skipped[] = [];
   const files = paths.map((path) => ({ path, label: UNLABELLED }));
-  const set = await decodeFiles(files, [], opts, new Progress(files.length, opts.onProgress), skips);
+  const set = await decodeFiles(files, [], opts, new Progress(files.length, opts.callbacks), skips);
   settleSkips(skips, opts, where);
   if (!set.labels.length) throw usageError(`${where}: no usable images`);
   return set;

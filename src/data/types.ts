@@ -1,7 +1,7 @@
 // The shapes data takes inside graft. Images are kept as uint8 pixels already resized to the
 // base's input (height x width x channels); they become float tensors batch by batch. A set too
 // big for memory is streamed: its images stay in their files and are decoded a batch at a time.
-import type { Skipped } from '../core/callbacks.js';
+import type { Callback } from '../core/callbacks.js';
 
 /** How an image is fitted to the base's input size (sharp's `fit`). */
 export type ResizeMode = 'cover' | 'fill' | 'contain';
@@ -49,10 +49,8 @@ export interface LoadOptions {
   strict?: boolean;
   /** Keep only these class names (or for mnist, digits), in this order. */
   classes?: string[];
-  /** Called with each skipped file; the CLI gathers them into one warning. */
-  onSkip?: (s: Skipped) => void;
-  /** Progress while decoding: done and total files. */
-  onProgress?: (done: number, total: number) => void;
+  /** Each skipped file (onSkip; the CLI gathers them into one warning) and decoding progress (onProgress, 'decoding images'). */
+  callbacks?: readonly Callback[];
   /**
    * Keep images in their files and decode a batch at a time, so memory does not grow with the set
    * (files are still decoded once on loading, to find unusable ones). Default: when the decoded

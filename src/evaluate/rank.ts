@@ -2,6 +2,7 @@
 // candidate cut's features are computed in one pass over the images (all cuts are outputs of
 // one ONNX Runtime session), pooled by global average and scored.
 import * as tf from '@tensorflow/tfjs';
+import { tell, type Callback } from '../core/callbacks.js';
 import { createOnnxRunner, onnxRuntimeAvailable, transposeImages } from '../backend/onnx-runtime.js';
 import { pruneToCut } from '../onnx/prune.js';
 import type { ImageBase, LayersBase } from '../bases/types.js';
@@ -69,7 +70,8 @@ export interface RankOptions {
   engine?: Engine;
   seed?: number;
   batchSize?: number;
-  onBatch?: (done: number, total: number) => void;
+  /** Progress of the pass over the images (onProgress, 'features at every cut'). */
+  callbacks?: readonly Callback[];
 }
 
 /**
@@ -190,7 +192,7 @@ export async function pooledFeatures(
   base: ImageBase,
   set: ImageSet,
   cuts: string[],
-  o: Pick<RankOptions, 'batchSize' | 'onBatch' | 'engine'> & { source?: string } = {},
+  o: Pick<RankOptions, 'batchSize' | 'callbacks' | 'engine'> & { source?: string } = {},
 ): Promise<Map<string, FeatureMatrix>> {
   const outputs = [...new Set(o.source ? [...cuts, o.source] : cuts)];
   const engine = await batchRunner(base, outputs, o.engine);
@@ -214,7 +216,7 @@ export async function pooledFeatures(
           channels.set(name, pooled.channels);
         }
       }
-      o.onBatch?.(idx[idx.length - 1] + 1, n);
+      tell(o.callbacks, 'onProgress', 'features at every cut', idx[idx.length - 1] + 1, n);
     }
   } finally {
     await engine.release();

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createOnnxRunner, onnxTrunk, type Layout } from '../backend/onnx-runtime.js';
 import { loadImageBase } from '../bases/index.js';
 import type { HeadSpec, ImageBase, Normalize, Predictor } from '../bases/types.js';
-import { tell, type Callback } from '../core/callbacks.js';
+import type { Callback } from '../core/callbacks.js';
 import { usageError } from '../core/errors.js';
 import { concat, loadDataSplits, parseClassFilter } from '../data/index.js';
 import { decodeImageFile } from '../data/images.js';
@@ -216,7 +216,7 @@ export class ImageClassifier implements TrainedModel<ImagePrediction, Classifier
       resize: meta.resize,
       strict: o.strict,
       classes: o.classes ? parseClassFilter(o.classes) : undefined,
-      onSkip: (s) => tell(o.callbacks, 'onSkip', s),
+      callbacks: o.callbacks,
       seed: trainingSeed(meta.training, o.seed),
     });
     const part = split === 'all' ? concat(splits.train, splits.val, ...(splits.testIsVal ? [] : [splits.test])) : splits[split];
@@ -354,10 +354,7 @@ export async function trainImageClassifier(o: ImageClassifierOptions): Promise<I
   const seed = o.seed ?? 0;
   const base = typeof o.base === 'string' ? await loadImageBase(o.base) : o.base;
   let skipped = 0;
-  const onSkip = (s: Parameters<NonNullable<Callback['onSkip']>>[0]) => {
-    skipped++;
-    tell(o.callbacks, 'onSkip', s);
-  };
+  const counted: Callback = { onSkip: () => skipped++ };
   const splits =
     typeof o.data === 'string'
       ? await loadDataSplits(o.data, {
@@ -366,8 +363,7 @@ export async function trainImageClassifier(o: ImageClassifierOptions): Promise<I
           strict: o.strict,
           stream: o.stream,
           classes: o.classes,
-          onSkip,
-          onProgress: (done, total) => tell(o.callbacks, 'onProgress', 'decoding images', done, total),
+          callbacks: [counted, ...(o.callbacks ?? [])],
           seed,
           perClass: o.perClass,
         })

@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadLayersBase } from '../bases/index.js';
 import type { HeadSpec, LayersBase, Normalize } from '../bases/types.js';
-import { tell, type Callback } from '../core/callbacks.js';
 import { usageError } from '../core/errors.js';
 import { decodeImageFile } from '../data/images.js';
 import { alignTasks, loadMultiTask, type TaskColumn } from '../data/multitask/load.js';
@@ -175,7 +174,7 @@ export class MultiTaskModel implements TrainedModel<TasksPrediction, TasksEvalua
       size: meta.input,
       resize: meta.resize,
       strict: o.strict,
-      onSkip: (s) => tell(o.callbacks, 'onSkip', s),
+      callbacks: o.callbacks,
       seed,
       anyClasses: true,
     });
@@ -289,11 +288,7 @@ export async function trainMultiTask(o: MultiTaskOptions): Promise<MultiTaskTrai
       size: base.input,
       resize: base.resize,
       strict: o.strict,
-      onSkip: (s: Parameters<NonNullable<Callback['onSkip']>>[0]) => {
-        skipped++;
-        tell(o.callbacks, 'onSkip', s);
-      },
-      onProgress: (done, total) => tell(o.callbacks, 'onProgress', 'decoding images', done, total),
+      callbacks: [{ onSkip: () => skipped++ }, ...(o.callbacks ?? [])],
       seed,
     });
     data = { splits: splitMultiTask(loaded.set, { seed }), tasks: loaded.tasks };

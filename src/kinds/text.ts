@@ -128,7 +128,7 @@ export class TextClassifier implements TrainedModel<TextPrediction, ClassifierEv
       textColumn: o.textColumn,
       labelColumn: o.labelColumn,
       classes: o.classes?.split(',').map((c) => c.trim()),
-      onWarning: (w) => tell(o.callbacks, 'onTextWarning', w),
+      callbacks: o.callbacks,
     });
     const relabelled = inModelOrder(set, this.classes);
     const part = split === 'all' ? relabelled : splitText(relabelled, { seed: trainingSeed(this.meta.training, o.seed) })[split];
@@ -296,7 +296,7 @@ export async function trainTextClassifier(o: TextClassifierOptions): Promise<Tex
             textColumn: o.textColumn,
             labelColumn: o.labelColumn,
             classes: o.classes,
-            onWarning: (w) => tell(o.callbacks, 'onTextWarning', w),
+            callbacks: o.callbacks,
           }),
           { seed, perClass: o.perClass },
         )

@@ -47,8 +47,9 @@ export function rankCommand(): Command {
       await prepare(flags);
       const rankings: BaseRanking[] = [];
       const warnings = new Warnings();
-      const progress = new Progress();
+      let progress = new Progress();
       for (const spec of flags.base) {
+        progress = new Progress({ prefix: `${spec}: ` });
         const base = await loadImageBase(spec, baseOptions(flags));
         const { train } = await loadDataSplits(flags.data, {
           size: base.input,
@@ -56,8 +57,7 @@ export function rankCommand(): Command {
           seed: flags.seed,
           perClass: flags.perClass,
           classes: flags.classes ? parseClassFilter(flags.classes) : undefined,
-          onSkip: (s) => warnings.onSkip(s),
-          onProgress: (done, total) => progress.onProgress(`${spec}: decoding images`, done, total),
+          callbacks: [warnings, progress],
         });
         rankings.push(
           await rankCuts(base, train, {
@@ -65,7 +65,7 @@ export function rankCommand(): Command {
             probe: flags.probe,
             baseline: true,
             seed: flags.seed,
-            onBatch: (done, total) => progress.onProgress(`${spec}: features at every cut`, done, total),
+            callbacks: [progress],
           }),
         );
       }

@@ -43,7 +43,7 @@ export const UNLABELLED_FOLDER = '_';
 /** Separates several labels (multi-label) or numbers (regression) in a CSV cell. */
 export const CELL_SEPARATOR = '|';
 
-export interface MultiTaskLoadOptions extends Pick<LoadOptions, 'size' | 'resize' | 'strict' | 'onSkip' | 'onProgress'> {
+export interface MultiTaskLoadOptions extends Pick<LoadOptions, 'size' | 'resize' | 'strict' | 'callbacks'> {
   tasks: TaskColumn[];
   /** The built-in set's seed. */
   seed?: number;
@@ -165,7 +165,7 @@ async function build(
     files.map((f, i) => ({ path: f.path, label: i })),
     [],
     { ...o, stream: false },
-    new Progress(files.length, o.onProgress),
+    new Progress(files.length, o.callbacks),
     skips,
   );
   settleSkips(skips, o, where);

@@ -61,7 +61,7 @@ function inClasses(set: TextSet, classes: string[], spec: string): TextSet {
 export async function loadText(spec: string, o: TextLoadOptions = {}): Promise<TextSet> {
   const builtIn = parseSpamAssassinSpec(spec);
   if (builtIn) {
-    const set = await loadSpamAssassin({ groups: builtIn.groups, onWarning: o.onWarning });
+    const set = await loadSpamAssassin({ groups: builtIn.groups, callbacks: o.callbacks });
     return o.classes ? inClasses(set, o.classes, spec) : set;
   }
   if (!isTextTablePath(spec)) {

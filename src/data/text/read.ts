@@ -5,6 +5,7 @@ import { isUtf8 } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse } from 'csv-parse/sync';
+import { tell, type Callback } from '../../core/callbacks.js';
 import { usageError } from '../../core/errors.js';
 import { sortLabels } from '../manifest.js';
 import type { TextSet, TextWarning } from './types.js';
@@ -24,8 +25,8 @@ export interface ReadTextOptions {
   unlabelled?: boolean;
   /** Keep only rows of these labels, classes in this order (each must occur). */
   classes?: string[];
-  /** Rows skipped or changed: 'empty' (no text), 'no-label', 'invalid-utf8' (bytes replaced by U+FFFD). */
-  onWarning?: (w: TextWarning) => void;
+  /** Rows skipped or changed (onTextWarning): 'empty' (no text), 'no-label', 'invalid-utf8' (bytes replaced by U+FFFD). */
+  callbacks?: readonly Callback[];
 }
 
 /** A row as written, before classes are chosen. */
@@ -224,7 +225,7 @@ export async function readTextTable(file: string, o: ReadTextOptions = {}): Prom
 }
 
 function toTextSet(rows: Row[], file: string, o: ReadTextOptions): TextSet {
-  const warn = o.onWarning ?? (() => {});
+  const warn = (w: TextWarning) => tell(o.callbacks, 'onTextWarning', w);
   const kept: Row[] = [];
   for (const row of rows) {
     const r = { ...row, text: row.text.trim(), label: row.label.trim() };

@@ -6,8 +6,9 @@ import { isUtf8 } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { tell, type Callback } from '../../core/callbacks.js';
 import { usageError } from '../../core/errors.js';
-import type { TextSet, TextWarning } from './types.js';
+import type { TextSet } from './types.js';
 
 /** The corpus's sub-collections, in its own order (the order texts are loaded and duplicates kept). */
 export const SPAM_ASSASSIN_GROUPS = ['easy-ham-1', 'easy-ham-2', 'hard-ham-1', 'spam-1', 'spam-2'] as const;
@@ -17,8 +18,8 @@ export const SPAM_ASSASSIN_CLASSES: readonly string[] = ['ham', 'spam'];
 export interface SpamAssassinOptions {
   /** Load only these sub-collections (default: all). */
   groups?: readonly string[];
-  /** Emails skipped: 'empty' (nothing readable), 'duplicate' (same text as an earlier email). */
-  onWarning?: (w: TextWarning) => void;
+  /** Emails skipped (onTextWarning): 'empty' (nothing readable), 'duplicate' (same text as an earlier email). */
+  callbacks?: readonly Callback[];
 }
 
 const require = createRequire(import.meta.url);
@@ -234,8 +235,8 @@ export async function loadSpamAssassin(o: SpamAssassinOptions = {}): Promise<Tex
     batch.forEach((file, k) => {
       const text = emailText(raws[k]);
       const id = `spam-assassin:${file.replace(/\.txt$/, '')}`;
-      if (!text) o.onWarning?.({ kind: 'empty', id });
-      else if (seen.has(text)) o.onWarning?.({ kind: 'duplicate', id });
+      if (!text) tell(o.callbacks, 'onTextWarning', { kind: 'empty', id });
+      else if (seen.has(text)) tell(o.callbacks, 'onTextWarning', { kind: 'duplicate', id });
       else {
         seen.add(text);
         set.texts.push(text);

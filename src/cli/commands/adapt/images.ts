@@ -18,8 +18,7 @@ export async function adaptImages(flags: AdaptFlags): Promise<void> {
   const load = {
     size: base.input,
     resize: base.resize,
-    onSkip: (s: Parameters<Warnings['onSkip']>[0]) => warnings.onSkip(s),
-    onProgress: (d: number, t: number) => progress.onProgress('decoding images', d, t),
+    callbacks: [warnings, progress],
   };
   const source = await loadDataSplits(flags.source, { ...load, seed: flags.seed });
   const classes = source.train.classes;

@@ -20,7 +20,7 @@ export async function adaptTexts(flags: AdaptFlags): Promise<void> {
   const columns = {
     textColumn: flags.textColumn,
     labelColumn: flags.labelColumn,
-    onWarning: (w: Parameters<Warnings['onTextWarning']>[0]) => warnings.onTextWarning(w),
+    callbacks: [warnings],
   };
   const source = splitText(await loadText(flags.source, columns), { seed: flags.seed });
   const classes = source.train.classes;
