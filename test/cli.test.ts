@@ -77,6 +77,13 @@ describe('graft train', () => {
     assert.deepEqual({ accuracy: evaluated.accuracy, macroF1: evaluated.macroF1 }, test);
     assert.equal(evaluated.n, (meta.training as { counts: { test: number } }).counts.test);
     assert.equal(meta.metrics.test.accuracy, test.accuracy);
+    // graft inspect on the directory describes the model through its kind.
+    const described = graft('inspect', out, '--json');
+    assert.equal(described.code, 0, described.stderr);
+    assert.deepEqual(
+      { kind: described.json!.kind, outputs: described.json!.outputs },
+      { kind: 'image', outputs: [{ name: 'class', kind: 'classification', labels: ['blue', 'café au lait', 'red'] }] },
+    );
     assert.deepEqual(meta.labels, ['blue', 'café au lait', 'red']);
     assert.deepEqual(meta.input, { height: 16, width: 16, channels: 3 });
     assert.deepEqual(meta.normalize, { mean: [0, 0, 0], std: [1, 1, 1] });

@@ -122,6 +122,18 @@ describe('glove-100d fine-tuned', () => {
 /** The review table's columns, as every command here names them. */
 const COLUMNS = ['--text-column', 'review', '--label-column', 'sentiment'];
 
+describe('text bases in the base registry', () => {
+  it('loadBase and graft inspect know use-lite and glove-100d without loading their weights', async () => {
+    const { loadBase, loadImageBase } = await import('../src/bases/index.js');
+    const use = await loadBase('use-lite');
+    assert.deepEqual([use.kind, use.name, use.kind === 'text' && use.dim], ['text', 'use-lite', 512]);
+    await assert.rejects(loadImageBase('glove-100d'), /glove-100d is a text base/);
+    const r = graft('inspect', 'glove-100d', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual([r.json!.kind, r.json!.dim], ['text', 100]);
+  });
+});
+
 describe('graft train with a text base (CLI)', () => {
   let dir: string;
   let table: string;

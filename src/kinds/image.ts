@@ -187,7 +187,7 @@ export class ImageClassifier implements TrainedModel<ImagePrediction, Classifier
       base: meta.base,
       input: { type: 'image', ...meta.input, resize: meta.resize },
       outputs: [{ name: 'class', kind: 'classification', labels: meta.labels }],
-      summary: `${meta.base} cut at ${meta.cut}${meta.scratch ? ' (trained from scratch)' : ''}${meta.trunk ? `, frozen trunk in ${meta.trunk.path}` : ''}`,
+      summary: `cut at ${meta.cut}${meta.scratch ? ' (trained from scratch)' : ''}${meta.trunk ? `, frozen trunk in ${meta.trunk.path}` : ''}`,
       metrics: meta.metrics,
     };
   }

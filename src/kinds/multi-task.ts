@@ -21,7 +21,7 @@ import { graftTasks, type GraftedTasks } from '../graft/multitask.js';
 import { fileHandler } from '../io/layers-files.js';
 import { withSeed } from '../math/seed.js';
 import { trainTasks, type TasksTrainOptions, type TasksTrainResult } from '../train/multitask.js';
-import { readGraftJson, requireFiles, trainingSeed, versions, writeModelDir } from './files.js';
+import { requireFiles, trainingSeed, versions, writeModelDir } from './files.js';
 import type { EvaluateOptions, ModelDescription, ModelKind, OnnxExport, SaveOptions, TrainedModel } from './types.js';
 
 export interface TasksGraftJson {
@@ -135,7 +135,7 @@ export class MultiTaskModel implements TrainedModel<TasksPrediction, TasksEvalua
         labels: t.classes,
         units: t.kind === 'regression' ? (t.outputs ?? 1) : undefined,
       })),
-      summary: `${meta.base} cut at ${meta.cut}, ${meta.frozenTo === meta.cut ? 'trunk frozen' : `fine-tuned above ${meta.frozenTo}`}, a head per task`,
+      summary: `cut at ${meta.cut}, ${meta.frozenTo === meta.cut ? 'trunk frozen' : `fine-tuned above ${meta.frozenTo}`}, a head per task`,
       metrics: meta.metrics,
     };
   }
@@ -182,7 +182,7 @@ export class MultiTaskModel implements TrainedModel<TasksPrediction, TasksEvalua
     return { split, n: part.ids.length, metrics: await evaluateTasks(this.evaluable, part) };
   }
 
-  async export(): Promise<OnnxExport> {
+  async export(_format: 'onnx'): Promise<OnnxExport> {
     throw usageError(
       'this is a multi-task model: its model.json (one output per task) is already the export; ONNX export is for single-task models',
     );
@@ -241,13 +241,6 @@ export const multiTaskKind: ModelKind<MultiTaskModel> = {
   matches: (meta) => meta.kind === 'multi-task',
   load: (dir, meta) => MultiTaskModel.load(dir, meta as TasksGraftJson),
 };
-
-/** Load a multi-task model's directory (a usage error when it holds another kind). */
-export async function loadMultiTaskModel(dir: string): Promise<MultiTaskModel> {
-  const meta = await readGraftJson<TasksGraftJson>(dir, ['model.json']);
-  if (!multiTaskKind.matches(meta)) throw usageError(`${dir} is not a multi-task model`);
-  return MultiTaskModel.load(dir, meta);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Training in one call

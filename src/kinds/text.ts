@@ -110,7 +110,10 @@ export class TextClassifier implements TrainedModel<TextPrediction, ClassifierEv
       base: this.base,
       input: { type: 'text' },
       outputs: [{ name: 'class', kind: 'classification', labels: this.classes }],
-      summary: this.mode === 'scratch' ? 'TF-IDF logistic regression trained from scratch' : `${this.base}, ${this.mode}`,
+      summary:
+        this.mode === 'scratch'
+          ? 'TF-IDF logistic regression trained from scratch'
+          : `${this.mode} ${this.mode === 'frozen' ? 'vectors under a linear head' : 'word vectors and head'}`,
       metrics: this.meta.metrics,
     };
   }
@@ -135,7 +138,7 @@ export class TextClassifier implements TrainedModel<TextPrediction, ClassifierEv
     return { split, metrics: await evaluateText(this, part) };
   }
 
-  async export(): Promise<OnnxExport> {
+  async export(_format: 'onnx'): Promise<OnnxExport> {
     throw usageError(
       'text models are not exported to ONNX: their directory (model.json, plus vocabulary.json or tfidf.json) is the export',
     );

@@ -51,7 +51,7 @@ export interface ModelDescription {
   /** What it reads: images of a size, normalised so, or texts. */
   input: { type: 'image'; height: number; width: number; channels: number; resize: string } | { type: 'text' };
   outputs: OutputDescription[];
-  /** How it was built, in one line (cut, head, mode). */
+  /** How it was built on its base, in a few words (where it was cut, what trained). */
   summary: string;
   /** graft.json's metrics, as saved. */
   metrics: Record<string, unknown>;
