@@ -44,6 +44,7 @@ export {
   type ModelKind,
   type ModelKindName,
   type ModelDescription,
+  type ModelMeta,
   type OutputDescription,
   type EvaluateOptions,
   type SaveOptions,

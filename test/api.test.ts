@@ -84,6 +84,7 @@ const EXPORTS = [
   'ModelDescription',
   'ModelKind',
   'ModelKindName',
+  'ModelMeta',
   'MultiTaskLoadOptions',
   'MultiTaskModel',
   'MultiTaskOptions',

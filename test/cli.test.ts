@@ -519,46 +519,10 @@ describe('graft adapt', () => {
   });
 
   it('adapts to an unlabelled folder, reports the labelled target and the source-only baseline', () => {
-    const adapt = (method: string) =>
-      graft(
-        'adapt',
-        '--base',
-        base,
-        '--source',
-        source,
-        '--target',
-        flat,
-        '--eval-target',
-        labelled,
-        '--method',
-        method,
-        '--epochs',
-        '3',
-        '--json',
-        '--backend',
-        'cpu',
-      );
+    const common = ['--base', base, '--source', source, '--target', flat, '--eval-target', labelled, '--json', '--backend', 'cpu'];
+    const adapt = (method: string) => graft('adapt', ...common, '--method', method, '--epochs', '3');
     const r = adapt('coral');
-    const trained = graft(
-      'adapt',
-      '--base',
-      base,
-      '--source',
-      source,
-      '--target',
-      flat,
-      '--eval-target',
-      labelled,
-      '--method',
-      'dann',
-      '--trunk',
-      'trainable',
-      '--epochs',
-      '2',
-      '--json',
-      '--backend',
-      'cpu',
-    );
+    const trained = graft('adapt', ...common, '--method', 'dann', '--trunk', 'trainable', '--epochs', '2');
     assert.equal(trained.code, 0, trained.stderr);
     assert.match(trained.stdout, /trunk trainable/);
     assert.equal(r.code, 0, r.stderr);

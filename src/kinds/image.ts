@@ -27,17 +27,16 @@ import { layersModelToOnnx } from '../onnx/from-layers.js';
 import { decodeModel, pruneToCut } from '../onnx/prune.js';
 import { trainGrafted, type TrainOptions, type TrainResult } from '../train/stages.js';
 import { inModelOrder, readGraftJson, requireFiles, trainingSeed, versions, writeModelDir } from './files.js';
-import type { EvaluateOptions, ModelDescription, ModelKind, OnnxExport, SaveOptions, TrainedModel } from './types.js';
+import type { EvaluateOptions, ModelDescription, ModelKind, ModelMeta, OnnxExport, SaveOptions, TrainedModel } from './types.js';
 
 /** graft.json of an image classifier. */
-export interface ImageGraftJson {
+export interface ImageGraftJson extends ModelMeta {
   /** Absent in directories written before kinds were named. */
   kind?: 'image';
   labels: string[];
   input: ImageSize;
   normalize: Normalize;
   resize: ResizeMode;
-  base: string;
   cut: string;
   /**
    * Graph-model and ONNX bases: the frozen trunk saved beside the head, run up to node `output`
@@ -45,9 +44,6 @@ export interface ImageGraftJson {
    */
   trunk: { path: string; output: string; layout?: Layout } | null;
   scratch: boolean;
-  metrics: Record<string, unknown>;
-  training: Record<string, unknown>;
-  versions: { graft: string; tfjs: string };
 }
 
 /** One image's answer: the most probable classes, most probable first. */

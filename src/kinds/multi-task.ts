@@ -22,22 +22,18 @@ import { fileHandler } from '../io/layers-files.js';
 import { withSeed } from '../math/seed.js';
 import { trainTasks, type TasksTrainOptions, type TasksTrainResult } from '../train/multitask.js';
 import { requireFiles, trainingSeed, versions, writeModelDir } from './files.js';
-import type { EvaluateOptions, ModelDescription, ModelKind, OnnxExport, SaveOptions, TrainedModel } from './types.js';
+import type { EvaluateOptions, ModelDescription, ModelKind, ModelMeta, OnnxExport, SaveOptions, TrainedModel } from './types.js';
 
-export interface TasksGraftJson {
+export interface TasksGraftJson extends ModelMeta {
   kind: 'multi-task';
   /** In the model's output order. */
   tasks: TaskSpec[];
   input: ImageSize;
   normalize: Normalize;
   resize: ResizeMode;
-  base: string;
   cut: string;
   /** The last layer training left frozen (the cut, or below it when the top blocks were fine-tuned). */
   frozenTo: string;
-  metrics: Record<string, unknown>;
-  training: Record<string, unknown>;
-  versions: { graft: string; tfjs: string };
 }
 
 /** One task's answer for one image: top classes, the labels that apply (p ≥ 0.5), or the numbers. */

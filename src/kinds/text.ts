@@ -30,7 +30,7 @@ import { fineTuneGlove, fitTextHead, type GloveClassifierModel, type HeadTrainOp
 import { fitTfidf, restoreTfidf, type SavedTfidf, type TfidfClassifier } from '../train/tfidf.js';
 import { inModelOrder, readJson, trainingSeed, versions, writeModelDir } from './files.js';
 import type { ClassifierEvaluation } from './image.js';
-import type { EvaluateOptions, ModelDescription, ModelKind, OnnxExport, SaveOptions, TrainedModel } from './types.js';
+import type { EvaluateOptions, ModelDescription, ModelKind, ModelMeta, OnnxExport, SaveOptions, TrainedModel } from './types.js';
 
 export type TextMode = 'frozen' | 'fine-tuned' | 'scratch';
 
@@ -40,15 +40,10 @@ export type TextParts =
   | { mode: 'fine-tuned'; glove: GloveClassifierModel }
   | { mode: 'scratch'; tfidf: TfidfClassifier };
 
-export interface TextGraftJson {
+export interface TextGraftJson extends ModelMeta {
   kind: 'text';
   labels: string[];
-  /** The text base, or 'tfidf' for scratch. */
-  base: string;
   mode: TextMode;
-  metrics: Record<string, unknown>;
-  training: Record<string, unknown>;
-  versions: { graft: string; tfjs: string };
 }
 
 /** One text's answer: the most probable classes, most probable first. */

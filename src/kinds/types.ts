@@ -7,6 +7,15 @@ import type { Callback } from '../core/callbacks.js';
 /** graft.json's `kind`: which module reads the directory. */
 export type ModelKindName = 'image' | 'text' | 'multi-task';
 
+/** What every kind's graft.json holds beside its own description (labels, tasks, input, …). */
+export interface ModelMeta {
+  /** The base it was grafted on (its name or spec), or 'tfidf' for a text model trained from scratch. */
+  base: string;
+  metrics: Record<string, unknown>;
+  training: Record<string, unknown>;
+  versions: { graft: string; tfjs: string };
+}
+
 /** What goes into graft.json beside the model's own description. */
 export interface SaveOptions {
   /** Replace `dir` if it exists (it is otherwise a usage error). */
