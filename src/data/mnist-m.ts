@@ -79,7 +79,10 @@ function cutPatch(photo: Photo, x: number, y: number): Uint8Array {
   return out;
 }
 
-/** The built-in digits as 28x28 RGB (gray in every channel), same classes, order and ids as loadMnist: the source domain of MNIST → MNIST-M. */
+/**
+ * The built-in digits as 28x28 RGB (gray in every channel), same classes, order and ids as
+ * loadMnist: the source domain of MNIST → MNIST-M.
+ */
 export async function loadMnistRgb(o: { classes?: string[] } = {}): Promise<ImageSet> {
   const gray = await loadMnist({ size: GRAY, classes: o.classes });
   const pixels = new Uint8Array(gray.pixels.length * 3);

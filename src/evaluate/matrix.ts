@@ -101,7 +101,10 @@ export function standardizeInPlace(x: Dense): Dense & Standardization {
   return { ...x, mean: means, scale: scales };
 }
 
-/** Standardise columns (zero mean, unit population variance; constant columns left at 0): used before the linear probe, whose optimiser wants comparable scales. */
+/**
+ * Standardise columns (zero mean, unit population variance; constant columns left at 0): used
+ * before the linear probe, whose optimiser wants comparable scales.
+ */
 export function standardize(f: Features): FeatureMatrix {
   const x = standardizeInPlace(dense(f, 'features'));
   return { data: Float32Array.from(x.data), rows: x.rows, cols: x.cols };

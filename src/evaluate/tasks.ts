@@ -59,7 +59,10 @@ export async function predictTasks(
   }
 }
 
-/** Every task's metrics from its outputs (in `tasks` order) on `set`, and their aggregate (the mean accuracy over the tasks that have one and a labelled sample). */
+/**
+ * Every task's metrics from its outputs (in `tasks` order) on `set`, and their aggregate (the mean
+ * accuracy over the tasks that have one and a labelled sample).
+ */
 export function taskMetrics(tasks: TaskSpec[], set: MultiTaskSet, outputs: tf.Tensor[]): TaskEvaluation {
   const n = set.ids.length;
   const metrics = tasks.map((t, k): TaskMetrics => {

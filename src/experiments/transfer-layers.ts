@@ -19,7 +19,10 @@ import { FeatureCache } from '../engine/feature-cache.js';
 import { tell } from '../core/callbacks.js';
 import type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';
 
-/** A linear head as train makes it (solved as the cross-validated probe, then Adam epochs kept only if they beat it on validation loss), given room to converge. */
+/**
+ * A linear head as train makes it (solved as the cross-validated probe, then Adam epochs kept only
+ * if they beat it on validation loss), given room to converge.
+ */
 const HEAD = { epochs: 30, patience: 5, unfreeze: 0 };
 /** Offline default: digits 5-9 of the mnist package, 40 training images per class. */
 const DEFAULT_PER_CLASS = 40;

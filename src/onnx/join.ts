@@ -20,7 +20,10 @@ interface NodeLike {
   name?: string | null;
 }
 
-/** Prefix every tensor, node and initializer name of a graph (those in `rename` are renamed instead), so two graphs can share one namespace. */
+/**
+ * Prefix every tensor, node and initializer name of a graph (those in `rename` are renamed
+ * instead), so two graphs can share one namespace.
+ */
 function prefixGraph(
   graph: { node?: NodeLike[] | null; initializer?: Named[] | null; output?: Named[] | null; input?: Named[] | null },
   prefix: string,

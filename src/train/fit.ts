@@ -13,7 +13,10 @@ export interface FitOptions {
   batchSize: number;
   /** Epochs without a better validation loss before stopping. */
   patience: number;
-  /** The weights the model starts with count as epoch 0: training keeps them unless an epoch beats their validation loss (with validation data only). */
+  /**
+   * The weights the model starts with count as epoch 0: training keeps them unless an epoch beats
+   * their validation loss (with validation data only).
+   */
   keepInitial?: boolean;
   callbacks?: readonly Callback[];
 }

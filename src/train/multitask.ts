@@ -172,7 +172,10 @@ export function taskTargets(set: MultiTaskSet, tasks: TaskSpec[]): tf.Tensor[] {
   });
 }
 
-/** The trunk's outputs at `boundary` for each set, on the single-task path's frozen part (ONNX Runtime when it loads, the feature cache when given). */
+/**
+ * The trunk's outputs at `boundary` for each set, on the single-task path's frozen part (ONNX
+ * Runtime when it loads, the feature cache when given).
+ */
 async function trunkFeatures(
   g: GraftedTasks,
   stage: TasksStage,
@@ -193,7 +196,10 @@ async function trunkFeatures(
 
 export interface TasksTrainOptions
   extends Omit<MultiTaskFitOptions, 'kinds' | 'keepInitial' | 'stage'>, Pick<TrainBudget, 'fineTuneFactor'> {
-  /** Blocks at or below the cut fine-tuned jointly with the heads in stage 2, at fineTuneFactor times the learning rate (default 1, as for one task; 0: heads only). */
+  /**
+   * Blocks at or below the cut fine-tuned jointly with the heads in stage 2, at fineTuneFactor
+   * times the learning rate (default 1, as for one task; 0: heads only).
+   */
   unfreeze?: number;
   engine?: Engine;
   cache?: FeatureCache;

@@ -180,7 +180,10 @@ async function build(
   return { set: { size: o.size, pixels: decoded.pixels, ids: decoded.ids, tasks: labels }, tasks: specs };
 }
 
-/** A manifest: `path` and one column per task (its `column`, default its name); an empty cell leaves the sample unlabelled for that task. */
+/**
+ * A manifest: `path` and one column per task (its `column`, default its name); an empty cell leaves
+ * the sample unlabelled for that task.
+ */
 async function manifest(file: string, o: MultiTaskLoadOptions): Promise<LoadedTasks> {
   const columns = o.tasks.map((t) => (t.column ?? t.name).toLowerCase());
   const rows = await readManifest(file, { columns });
