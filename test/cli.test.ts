@@ -43,10 +43,13 @@ before(async () => {
   ).root;
 });
 
+/** `graft train` on the test's base and data, into `out`. */
+const train = (out: string, ...args: string[]) => graft('train', '--base', base, '--data', data, '--out', out, ...args);
+
 describe('graft train', () => {
   it('trains, evaluates and writes a model plain @tensorflow/tfjs loads and agrees with', async () => {
     const out = join(dir, 'model');
-    const r = graft('train', '--base', base, '--data', data, '--out', out, '--json', ...quick);
+    const r = train(out, '--json', ...quick);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(r.json, 'JSON on the last stdout line');
     assert.equal(r.json.out, out);
@@ -133,8 +136,8 @@ describe('graft train', () => {
   });
 
   it('is repeatable with --seed', () => {
-    const a = graft('train', '--base', base, '--data', data, '--out', join(dir, 'seed-a'), '--seed', '4', '--json', ...quick);
-    const b = graft('train', '--base', base, '--data', data, '--out', join(dir, 'seed-b'), '--seed', '4', '--json', ...quick);
+    const a = train(join(dir, 'seed-a'), '--seed', '4', '--json', ...quick);
+    const b = train(join(dir, 'seed-b'), '--seed', '4', '--json', ...quick);
     assert.equal(a.code, 0, a.stderr);
     assert.equal(b.code, 0, b.stderr);
     assert.deepEqual(readFileSync(join(dir, 'seed-a', 'weights.bin')), readFileSync(join(dir, 'seed-b', 'weights.bin')));
@@ -177,43 +180,15 @@ describe('graft train', () => {
   });
 
   it('--threads 2 (multi-threaded wasm) trains bit-identically to one thread, and exits', () => {
-    const one = graft(
-      'train',
-      '--base',
-      base,
-      '--data',
-      data,
-      '--out',
-      join(dir, 'threads-1'),
-      '--seed',
-      '3',
-      '--epochs',
-      '2',
-      '--threads',
-      '1',
-    );
-    const two = graft(
-      'train',
-      '--base',
-      base,
-      '--data',
-      data,
-      '--out',
-      join(dir, 'threads-2'),
-      '--seed',
-      '3',
-      '--epochs',
-      '2',
-      '--threads',
-      '2',
-    );
+    const one = train(join(dir, 'threads-1'), '--seed', '3', '--epochs', '2', '--threads', '1');
+    const two = train(join(dir, 'threads-2'), '--seed', '3', '--epochs', '2', '--threads', '2');
     assert.equal(one.code, 0, one.stderr);
     assert.equal(two.code, 0, two.stderr);
     assert.deepEqual(readFileSync(join(dir, 'threads-2', 'weights.bin')), readFileSync(join(dir, 'threads-1', 'weights.bin')));
   });
 
   it('trains the scratch baseline', () => {
-    const r = graft('train', '--base', base, '--data', data, '--out', join(dir, 'scratch'), '--scratch', '--json', ...quick);
+    const r = train(join(dir, 'scratch'), '--scratch', '--json', ...quick);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(readFileSync(join(dir, 'scratch', 'graft.json'), 'utf8')).scratch, true);
   });
@@ -261,42 +236,17 @@ describe('graft train', () => {
 });
 
 describe('bad input', () => {
-  it('unknown flag: exit 2', () =>
-    assertOneLineError(graft('train', '--base', base, '--data', data, '--out', join(dir, 'x0'), '--bogus'), 2, /unknown option '--bogus'/));
-  it('a near-miss flag is still one line', () =>
-    assertOneLineError(graft('train', '--base', base, '--data', data, '--out', join(dir, 'x0'), '--forse'), 2, /unknown option '--forse'/));
+  it('unknown flag: exit 2', () => assertOneLineError(train(join(dir, 'x0'), '--bogus'), 2, /unknown option '--bogus'/));
+  it('a near-miss flag is still one line', () => assertOneLineError(train(join(dir, 'x0'), '--forse'), 2, /unknown option '--forse'/));
   it('--unfreeze auto: tries deeper fine-tuning, says what it kept; a bad value is exit 2', () => {
-    const r = graft(
-      'train',
-      '--base',
-      base,
-      '--data',
-      data,
-      '--out',
-      join(dir, 'unfreeze-auto'),
-      '--unfreeze',
-      'auto',
-      '--cut',
-      'top_conv',
-      '--json',
-      ...quick,
-    );
+    const r = train(join(dir, 'unfreeze-auto'), '--unfreeze', 'auto', '--cut', 'top_conv', '--json', ...quick);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /unfreeze auto: kept \d blocks? \(validation loss head only: [\d.]+; blocks fine-tuned 1: [\d.]+/);
     const stages = r.json!.stages as { stage: string; blocks?: number; kept: boolean }[];
     assert.equal(r.json!.unfreeze, stages.find((s) => s.blocks && s.kept)?.blocks ?? 0);
-    assertOneLineError(
-      graft('train', '--base', base, '--data', data, '--out', join(dir, 'x7'), '--unfreeze', 'deep', ...quick),
-      2,
-      /--unfreeze \(or auto\) must be an integer/,
-    );
+    assertOneLineError(train(join(dir, 'x7'), '--unfreeze', 'deep', ...quick), 2, /--unfreeze \(or auto\) must be an integer/);
   });
-  it('bad --head: exit 2', () =>
-    assertOneLineError(
-      graft('train', '--base', base, '--data', data, '--out', join(dir, 'x6'), '--head', 'mlp:abc', ...quick),
-      2,
-      /--head must be/,
-    ));
+  it('bad --head: exit 2', () => assertOneLineError(train(join(dir, 'x6'), '--head', 'mlp:abc', ...quick), 2, /--head must be/));
   it('missing data path: exit 2', () =>
     assertOneLineError(
       graft('train', '--base', base, '--data', join(dir, 'nope'), '--out', join(dir, 'x1'), ...quick),
@@ -311,7 +261,7 @@ describe('bad input', () => {
     ));
   it('cut layer not found: exit 2, listing candidates', () =>
     assertOneLineError(
-      graft('train', '--base', base, '--data', data, '--out', join(dir, 'x3'), '--cut', 'block_99', ...quick),
+      train(join(dir, 'x3'), '--cut', 'block_99', ...quick),
       2,
       /cut layer "block_99" not found .*candidates: .*block_1_add/,
     ));
@@ -324,7 +274,7 @@ describe('bad input', () => {
     const out = join(dir, 'existing');
     mkdirSync(out);
     writeFileSync(join(out, 'keep.txt'), 'mine');
-    assertOneLineError(graft('train', '--base', base, '--data', data, '--out', out, ...quick), 2, /already exists.*--force/);
+    assertOneLineError(train(out, ...quick), 2, /already exists.*--force/);
     assert.deepEqual(readdirSync(out), ['keep.txt']);
     assert.equal(readFileSync(join(out, 'keep.txt'), 'utf8'), 'mine');
   });
@@ -459,23 +409,7 @@ describe('ONNX: bases, engines, export, the feature cache', () => {
   it('exports a LayersModel-based model that ONNX Runtime runs to the same probabilities; --engine tfjs and onnx agree', async () => {
     const out = (name: string) => join(dir, name);
     for (const engine of ['tfjs', 'onnx']) {
-      const r = graft(
-        'train',
-        '--base',
-        base,
-        '--data',
-        data,
-        '--out',
-        out(`engine-${engine}`),
-        '--seed',
-        '5',
-        '--epochs',
-        '2',
-        '--engine',
-        engine,
-        '--no-cache',
-        '--json',
-      );
+      const r = train(out(`engine-${engine}`), '--seed', '5', '--epochs', '2', '--engine', engine, '--no-cache', '--json');
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(
         (r.json!.stages as { engine: string }[]).map((s) => s.engine),
@@ -495,11 +429,7 @@ describe('ONNX: bases, engines, export, the feature cache', () => {
       /argument 'tflite' is invalid/,
     );
     assertOneLineError(graft('export', '--model', out('no-model'), '--out', out('y.onnx')), 2, /model directory not found/);
-    assertOneLineError(
-      graft('train', '--base', base, '--data', data, '--out', out('x7'), '--engine', 'gpu'),
-      2,
-      /argument 'gpu' is invalid/,
-    );
+    assertOneLineError(train(out('x7'), '--engine', 'gpu'), 2, /argument 'gpu' is invalid/);
   });
 });
 
