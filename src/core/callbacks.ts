@@ -68,11 +68,11 @@ export interface Callback {
 
 /** Every callback's hook `name` called in turn (awaited), with the same arguments. */
 export async function notify<K extends keyof Callback>(
-  callbacks: readonly Callback[],
+  callbacks: readonly Callback[] | undefined,
   name: K,
   ...args: Parameters<NonNullable<Callback[K]>>
 ): Promise<void> {
-  for (const c of callbacks) {
+  for (const c of callbacks ?? []) {
     const hook = c[name] as ((...a: unknown[]) => Awaitable) | undefined;
     if (hook) await hook.apply(c, args);
   }

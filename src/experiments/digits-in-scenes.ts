@@ -102,7 +102,7 @@ async function train(
             if (s === 'heads') frozen = await accuracy();
           },
           // Epochs named by the model they train (digit+scene, digit, scene) as well as the stage.
-          onEpochEnd: (e) => notify(opts.callbacks ?? [], 'onEpochEnd', { ...e, stage: `${stageName} ${e.stage}` }),
+          onEpochEnd: (e) => notify(opts.callbacks, 'onEpochEnd', { ...e, stage: `${stageName} ${e.stage}` }),
         },
       ],
     });

@@ -235,7 +235,7 @@ export async function trainTasks(
   const targets = taskTargets(data.train, g.tasks);
   const valTargets: tf.Tensor[] = [];
   const run = async (stage: TasksStage, boundary: string, lr: number) => {
-    await notify(o.callbacks ?? [], 'onStageBegin', stage);
+    await notify(o.callbacks, 'onStageBegin', stage);
     trainAbove(g, boundary);
     const t0 = performance.now();
     const [x, xVal] = await trunkFeatures(g, stage, boundary, [data.train, data.val], o);
@@ -251,7 +251,7 @@ export async function trainTasks(
       );
       stages.push({ ...r, stage, boundary, featureSeconds });
       if (stage === 'fine-tune' && r.bestEpoch > 0) g.frozenTo = boundary;
-      await notify(o.callbacks ?? [], 'onStageEnd', stage);
+      await notify(o.callbacks, 'onStageEnd', stage);
       return r;
     } finally {
       tf.dispose([x, xVal]);

@@ -89,7 +89,7 @@ async function runStage(
   yVal: tf.Tensor,
 ): Promise<StageReport> {
   const t0 = performance.now();
-  await notify(o.callbacks ?? [], 'onStageBegin', stage.name);
+  await notify(o.callbacks, 'onStageBegin', stage.name);
   const extract = (part: FrozenPart, cache?: FeatureCache) =>
     extractSets(part, [data.train, data.val], {
       normalize: g.base.normalize,
@@ -122,7 +122,7 @@ async function runStage(
         callbacks: o.callbacks,
       }),
     );
-    await notify(o.callbacks ?? [], 'onStageEnd', stage.name);
+    await notify(o.callbacks, 'onStageEnd', stage.name);
     return { ...r, trainableFrom: stage.boundary, featureSeconds, engine, features, probe, blocks: stage.blocks, kept: true };
   } finally {
     tf.dispose([x, xVal]);
