@@ -37,6 +37,18 @@ export {
   type TasksGraftJson,
 } from './kinds/multi-task.js';
 export {
+  trainDetector,
+  Detector,
+  loadDetector,
+  type DetectorOptions,
+  type DetectorTrainingResult,
+  type DetectionPrediction,
+  type DetectedBox,
+  type DetectionEvaluation,
+  type DetectionGraftJson,
+  type DetectionDecoding,
+} from './kinds/detection.js';
+export {
   loadModel,
   MODEL_KINDS,
   type AnyModel,
@@ -49,6 +61,7 @@ export {
   type EvaluateOptions,
   type SaveOptions,
   type OnnxExport,
+  type PredictOptions,
 } from './kinds/index.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -116,6 +129,23 @@ export {
 export { splitMultiTask, subsetMultiTask, type MultiTaskSplits } from './data/multitask/split.js';
 export { loadDigitsInScenes } from './data/multitask/digits-in-scenes.js';
 export type { MultiTaskSet, TaskLabels, TaskKind, TaskSpec } from './data/multitask/types.js';
+export {
+  loadDetectionData,
+  splitDetection,
+  firstImages,
+  isDetectionData,
+  type Box,
+  type GroundTruth,
+  type DetectionSample,
+  type DetectionSet,
+  type DetectionSplits,
+  type DetectionFormat,
+  type DetectionLoadOptions,
+  type DetectionSplitOptions,
+} from './data/detection/index.js';
+export { letterbox, randomPlacement, placeBox, unplaceBox, placeObjects, type Placement } from './data/detection/geometry.js';
+export { renderPlaced, drawBoxes, type DrawnBox } from './data/detection/render.js';
+export { placeSet, placedImages, type PlacedSet, type PlacedSample, type PlaceOptions } from './data/detection/placed.js';
 
 // Graft: cut a base, put a head on it (or a head per task), decide what trains.
 export { graft, pipeline, disposeGrafted, trainAbove, unfreezeBoundary, type Grafted, type GraftOptions } from './graft/graft.js';
@@ -123,6 +153,7 @@ export { resolveCut, cutCandidates, type CutSpec } from './graft/cut.js';
 export { modelAbove, modelBelow } from './graft/split.js';
 export { applyHead, parseHead } from './graft/head.js';
 export { graftTasks, type GraftedTasks } from './graft/multitask.js';
+export { graftDetector, applyDetectionHead, withInputSize, type GraftedDetector, type GraftDetectorOptions } from './graft/detect.js';
 
 // Engine: the frozen part of a stage on the fastest engine, its outputs computed once and cached.
 export { frozenPart, headBoundary, withFrozenPart, ENGINES, type Engine, type FrozenPart } from './engine/frozen.js';
@@ -140,6 +171,8 @@ export { rankCuts, rankCandidates, type BaseRanking, type CutScore, type Transfe
 export { logme, leep, hScore } from './evaluate/scores.js';
 export { linearProbe, fitLinearClassifier } from './evaluate/probe.js';
 export type { FeatureMatrix, Features } from './evaluate/matrix.js';
+export { evaluateDetections, detectionReport, iou, nms, type Detection, type DetectionMetrics } from './evaluate/detection.js';
+export { decodeGrid, toOriginal, type DecodeOptions } from './evaluate/detection-decode.js';
 
 // Train: the fit loop and its callbacks, staged fine-tuning, texts, the TF-IDF baseline, multi-task.
 export { fitLoop, EarlyStopping, type TrainingLoop, type History, type EarlyStoppingOptions } from './train/loop.js';
@@ -150,6 +183,15 @@ export { fitTextHead, fineTuneGlove, type HeadFit, type HeadTrainOptions } from 
 export { fitTfidf, restoreTfidf, type TfidfClassifier, type SavedTfidf } from './train/tfidf.js';
 export { fitMultiTask, trainTasks, type TasksTrainOptions, type TasksTrainResult } from './train/multitask.js';
 export { maskedTaskLoss, jointLoss, uncertaintyWeights, taskWeights, type TaskWeighting } from './train/multitask-loss.js';
+export {
+  trainDetectorStages,
+  DETECTION_DEFAULTS,
+  type DetectionTrainOptions,
+  type DetectionTrainResult,
+  type DetectionStageReport,
+} from './train/detection.js';
+export { detectionLoss } from './train/detection-loss.js';
+export { encodeTargets } from './train/detection-targets.js';
 
 // Strategies: domain adaptation, its methods (each a module) and the pipeline over domains.
 export { trainAdaptation } from './strategies/adapt/adapt.js';

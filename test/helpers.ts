@@ -108,3 +108,30 @@ export function colourSet(perClass: number, classes = ['red', 'blue'], seed = 1)
   }
   return { classes, size, pixels, labels, ids: Array.from({ length: n }, (_, i) => `colour:${i}`) };
 }
+
+/**
+ * A small classification base with stride-16 and stride-32 feature maps (four and five stride-2
+ * convolutions), 32x32x3 input, deterministic weights: what a detection head grafts onto in tests.
+ */
+export function stridedModel(): tf.LayersModel {
+  const input = tf.input({ shape: [32, 32, 3], name: 'image' });
+  let x = input;
+  for (const [i, filters] of [8, 12, 16, 16, 24].entries()) {
+    const name = `s${2 ** (i + 1)}`;
+    x = tf.layers.conv2d({ filters, kernelSize: 3, strides: 2, padding: 'same', name: `${name}_conv` }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.batchNormalization({ name: `${name}_bn` }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.reLU({ name: `${name}_relu` }).apply(x) as tf.SymbolicTensor;
+  }
+  x = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(x) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: 3, activation: 'softmax', name: 'classifier' }).apply(x) as tf.SymbolicTensor;
+  const m = tf.model({ inputs: input, outputs: out, name: 'strided' });
+  const rand = mulberry32(7);
+  m.setWeights(
+    m.weights.map((w) => {
+      const shape = w.shape as number[];
+      const values = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (rand() - 0.5) * 0.6);
+      return tf.tensor(w.name.includes('variance') ? values.map((v) => 1 + v) : values, shape);
+    }),
+  );
+  return m;
+}

@@ -33,7 +33,7 @@ describe('loadModel', () => {
   it('returns the kind graft.json names, with the interface every kind has', async () => {
     assert.deepEqual(
       MODEL_KINDS.map((k) => k.name),
-      ['image', 'text', 'multi-task'],
+      ['image', 'text', 'multi-task', 'detection'],
     );
     const texts = ['good film', 'great film', 'lovely story', 'bad film', 'awful film', 'dull story'];
     const labels = Int32Array.from([0, 0, 0, 1, 1, 1]);

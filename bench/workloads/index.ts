@@ -1,8 +1,9 @@
 // Registry of benchmark workloads; add a module here to add a row to `npm run bench`.
 import type { Workload } from '../lib.js';
 import { cnnTrain } from './cnn-train.js';
+import { detectPredict } from './detect-predict.js';
 import { headFinetune } from './head-finetune.js';
 import { mobilenetV2Extract } from './mobilenet-v2-extract.js';
 import { mobilenetV2Forward } from './mobilenet-v2-forward.js';
 
-export const WORKLOADS: Workload[] = [cnnTrain, mobilenetV2Forward, mobilenetV2Extract, headFinetune];
+export const WORKLOADS: Workload[] = [cnnTrain, mobilenetV2Forward, mobilenetV2Extract, headFinetune, detectPredict];

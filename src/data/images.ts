@@ -29,7 +29,7 @@ export class DecodeError extends GraftError {
 }
 
 /** First line of a sharp/libvips message, minus its "Input buffer" preamble. */
-function shortReason(err: unknown): string {
+export function shortReason(err: unknown): string {
   const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0];
   if (/unsupported image format/i.test(msg)) return 'not a decodable image';
   if (/empty/i.test(msg)) return 'empty file';
@@ -39,7 +39,7 @@ function shortReason(err: unknown): string {
 
 // PIL's convert('L') weights (ITU-R 601-2 on gamma-encoded values), which Keras' color_mode='grayscale'
 // also uses; libvips' b-w works in linear light and gives noticeably brighter reds and blues.
-function toLuma(rgb: Uint8Array): Uint8Array {
+export function toLuma(rgb: Uint8Array): Uint8Array {
   const out = new Uint8Array(rgb.length / 3);
   for (let i = 0, j = 0; i < out.length; i++, j += 3) {
     out[i] = (rgb[j] * 19595 + rgb[j + 1] * 38470 + rgb[j + 2] * 7471 + 0x8000) >>> 16;
@@ -62,7 +62,8 @@ async function fit(image: Sharp, size: ImageSize, resize: ResizeMode): Promise<U
   return size.channels === 1 ? toLuma(rgb) : rgb;
 }
 
-function open(buf: Uint8Array): Sharp {
+/** The decoder's first step, exported for src/data/detection/render.ts: BMP via bmp.ts, anything else EXIF-rotated. */
+export function open(buf: Uint8Array): Sharp {
   if (buf.length === 0) throw new Error('empty file');
   if (isBmp(buf)) {
     const { data, width, height } = decodeBmp(buf);

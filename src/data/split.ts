@@ -85,9 +85,8 @@ const ascending = (a: number, b: number) => a - b;
  * then keeps the first N of each class's shuffled training images; val and test do not depend on it.
  * Each split keeps the original order of the set (shuffling for training is the trainer's job).
  */
-export function splitDataset(set: ImageSet, opts: SplitOptions): Splits {
-  const valFraction = opts.valFraction ?? DEFAULT_VAL_FRACTION;
-  const testFraction = opts.testFraction ?? DEFAULT_TEST_FRACTION;
+/** A usage error unless the held-out fractions are each in [0, 1) and leave something to train on. */
+export function checkFractions(valFraction: number, testFraction: number): void {
   for (const [name, f] of [
     ['validation', valFraction],
     ['test', testFraction],
@@ -96,6 +95,12 @@ export function splitDataset(set: ImageSet, opts: SplitOptions): Splits {
   }
   if (valFraction + testFraction >= 1)
     throw usageError(`validation + test fractions (${valFraction} + ${testFraction}) leave nothing to train on`);
+}
+
+export function splitDataset(set: ImageSet, opts: SplitOptions): Splits {
+  const valFraction = opts.valFraction ?? DEFAULT_VAL_FRACTION;
+  const testFraction = opts.testFraction ?? DEFAULT_TEST_FRACTION;
+  checkFractions(valFraction, testFraction);
   checkPerClass(opts.perClass);
 
   const train: number[] = [];

@@ -57,7 +57,7 @@ export function headBoundary(g: Grafted): string {
 }
 
 /** What trains above `boundary`: g.model above it, or all of g.model when the boundary is in a frozen base's trunk. */
-export function trainablePart(g: Grafted, boundary: string): tf.LayersModel {
+export function trainablePart(g: Pick<Grafted, 'model'>, boundary: string): tf.LayersModel {
   return hasLayer(g.model, boundary) ? modelAbove(g.model, boundary) : g.model;
 }
 

@@ -1,6 +1,7 @@
 import { digitsInScenes } from './digits-in-scenes.js';
 import { digitsTransfer } from './digits-transfer.js';
 import { mnistMnistm } from './mnist-mnistm.js';
+import { pennfudan } from './pennfudan.js';
 import { spamCurve } from './spam-curve.js';
 import { spamShift } from './spam-shift.js';
 import { transferLayers } from './transfer-layers.js';
@@ -13,6 +14,7 @@ export const EXPERIMENTS: Record<string, Experiment> = {
   [spamCurve.name]: spamCurve,
   [spamShift.name]: spamShift,
   [digitsInScenes.name]: digitsInScenes,
+  [pennfudan.name]: pennfudan,
 };
 
 export type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';

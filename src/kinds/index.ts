@@ -2,13 +2,14 @@
 // directory's graft.json and returns the right one. A new kind is one module beside these
 // (implementing TrainedModel, with its one-call trainer) and one line in MODEL_KINDS.
 import { usageError } from '../core/errors.js';
+import { detectionKind } from './detection.js';
 import { readGraftJson } from './files.js';
 import { imageKind } from './image.js';
 import { multiTaskKind } from './multi-task.js';
 import { textKind } from './text.js';
 import type { ModelKind } from './types.js';
 
-export const MODEL_KINDS = [imageKind, textKind, multiTaskKind] as const;
+export const MODEL_KINDS = [imageKind, textKind, multiTaskKind, detectionKind] as const;
 
 /** A trained model of any kind graft knows: a union on `kind`, so `if (model.kind === 'image')` narrows it. */
 export type AnyModel = Awaited<ReturnType<(typeof MODEL_KINDS)[number]['load']>>;

@@ -5,7 +5,7 @@
 import type { Callback } from '../core/callbacks.js';
 
 /** graft.json's `kind`: which module reads the directory. */
-export type ModelKindName = 'image' | 'text' | 'multi-task';
+export type ModelKindName = 'image' | 'text' | 'multi-task' | 'detection';
 
 /** What every kind's graft.json holds beside its own description (labels, tasks, input, …). */
 export interface ModelMeta {
@@ -43,11 +43,17 @@ export interface EvaluateOptions {
 /** The evaluation options a kind takes beyond split, seed and callbacks (the CLI refuses the others). */
 export type DataOption = 'strict' | 'classes' | 'textColumn' | 'labelColumn';
 
+/** How many answers a prediction shows: the top classes (classifiers), or boxes above a score (detectors). */
+export interface PredictOptions {
+  top?: number;
+  threshold?: number;
+}
+
 /** One output of a model, as a person (or a UI) needs to know it. */
 export interface OutputDescription {
   name: string;
-  kind: 'classification' | 'multi-label' | 'regression';
-  /** Class names (classification, multi-label) in output order. */
+  kind: 'classification' | 'multi-label' | 'regression' | 'detection';
+  /** Class names (classification, multi-label, detection) in output order. */
   labels?: string[];
   /** Numbers per sample (regression). */
   units?: number;
@@ -85,7 +91,7 @@ export interface TrainedModel<P = unknown, E = unknown> {
   readonly kind: ModelKindName;
   describe(): ModelDescription;
   /** Answers for inputs: image files, or the texts themselves for a text model. */
-  predict(inputs: string[], o?: { top?: number }): Promise<P[]>;
+  predict(inputs: string[], o?: PredictOptions): Promise<P[]>;
   /** The model on labelled data (a data spec as training takes it). */
   evaluate(data: string, o?: EvaluateOptions): Promise<E>;
   /** The model as one ONNX file (a usage error for kinds without one). */

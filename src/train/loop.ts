@@ -5,6 +5,7 @@
 // (EarlyStopping), as in Keras; so is progress.
 import * as tf from '@tensorflow/tfjs';
 import { notify, type BatchLogs, type Callback, type EpochLogs } from '../core/callbacks.js';
+import { shuffle } from '../math/random.js';
 
 export interface TrainingLoop {
   /** Named in every epoch's logs ('head', 'fine-tune', 'heads', 'coral', …). */
@@ -81,6 +82,16 @@ export function batchRanges(size: number, batchSize: number): [number, number][]
 export const inBatches = (order: readonly number[], batchSize: number) =>
   batchRanges(order.length, batchSize).map(([s, e]) => order.slice(s, e));
 
+/** Samples 0 … n-1 in an order drawn from `rand`, cut into batches: an epoch of shuffled minibatches. */
+export const shuffledBatches = (n: number, batchSize: number, rand: () => number) =>
+  inBatches(
+    shuffle(
+      Array.from({ length: n }, (_, i) => i),
+      rand,
+    ),
+    batchSize,
+  );
+
 /** Each variable's value, keyed by the variable: weight lists are ordered trainable-first, which changes between stages. */
 export type WeightSnapshot = Map<tf.LayerVariable, tf.Tensor>;
 
@@ -156,5 +167,30 @@ export class EarlyStopping implements Callback {
     if (this.weights) restoreWeights(this.weights);
     disposeSnapshot(this.weights);
     this.weights = undefined;
+  }
+}
+
+/**
+ * Stops training once `seconds` have passed since it began (TensorFlow Addons' TimeStopping): a
+ * run given the same wall-clock budget as another, checked after every batch.
+ */
+export class TimeStopping implements Callback {
+  private started = 0;
+  private model?: tf.LayersModel;
+  /** Whether the budget ran out before the epochs did. */
+  stopped = false;
+
+  constructor(readonly seconds: number) {}
+
+  onTrainBegin(model: tf.LayersModel): void {
+    this.model = model;
+    this.started = performance.now();
+  }
+
+  onBatchEnd(): void {
+    if (this.model && (performance.now() - this.started) / 1000 >= this.seconds) {
+      this.model.stopTraining = true;
+      this.stopped = true;
+    }
   }
 }

@@ -14,9 +14,9 @@ import { withFrozenPart, type Engine } from '../engine/frozen.js';
 import { trainAbove, unfreezeBoundary } from '../graft/graft.js';
 import type { GraftedTasks } from '../graft/multitask.js';
 import { modelAbove } from '../graft/split.js';
-import { mulberry32, shuffle } from '../math/random.js';
+import { mulberry32 } from '../math/random.js';
 import { TRAIN_DEFAULTS, type TrainBudget } from './defaults.js';
-import { EarlyStopping, fitLoop, inBatches } from './loop.js';
+import { EarlyStopping, fitLoop, shuffledBatches } from './loop.js';
 import { jointLoss, maskedTaskLoss, taskWeights, uncertaintyWeights, type TaskWeighting } from './multitask-loss.js';
 
 /** Inputs and, per task in the model's output order, its targets (see maskedTaskLoss for their shapes). */
@@ -112,14 +112,7 @@ export async function fitMultiTask(
       {
         stage: o.stage ?? 'multi-task',
         epochs: p.epochs,
-        batches: () =>
-          inBatches(
-            shuffle(
-              Array.from({ length: n }, (_, i) => i),
-              rand,
-            ),
-            p.batchSize,
-          ),
+        batches: () => shuffledBatches(n, p.batchSize, rand),
         step: (batch) => {
           const idx = tf.tensor1d(batch, 'int32');
           const cost = optimizer.minimize(

@@ -2,12 +2,13 @@
 // unfreezes the top block(s) at a lower learning rate (fineTuneFactor). In each stage the frozen
 // part is fixed, so its outputs are computed once per sample and reused every epoch.
 import * as tf from '@tensorflow/tfjs';
-import { notify, tell, type Callback } from '../core/callbacks.js';
+import { notify, type Callback } from '../core/callbacks.js';
 import { usageError } from '../core/errors.js';
 import type { Splits } from '../data/types.js';
 import type { FeatureCache } from '../engine/feature-cache.js';
-import { extractSets, type ExtractStats } from '../engine/features.js';
-import { headBoundary, trainablePart, withFrozenPart, type Engine, type FrozenPart } from '../engine/frozen.js';
+import type { ExtractStats } from '../engine/features.js';
+import { headBoundary, trainablePart, type Engine, type FrozenPart } from '../engine/frozen.js';
+import { stageFeatures } from '../engine/stage-features.js';
 import { oneHot } from '../engine/tensors.js';
 import { graftedBoundary, trainAbove, unfreezeBoundary, type Grafted } from '../graft/graft.js';
 import { withSeed } from '../math/seed.js';
@@ -62,9 +63,6 @@ export interface TrainResult {
 /** Most blocks `unfreeze: 'auto'` fine-tunes: each try costs a full stage, deeper ones more. */
 export const UNFREEZE_AUTO_MAX = 3;
 
-/** Scratch training has nothing frozen: the "features" are the normalised images. */
-const scratchInput = (): FrozenPart => ({ predict: (x: tf.Tensor) => x.clone(), id: 'input', engine: 'tfjs' });
-
 interface Stage {
   name: string;
   boundary: string;
@@ -88,22 +86,13 @@ async function runStage(
   y: tf.Tensor,
   yVal: tf.Tensor,
 ): Promise<StageReport> {
-  const t0 = performance.now();
   await notify(o.callbacks, 'onStageBegin', stage.name);
-  const extract = (part: FrozenPart, cache?: FeatureCache) =>
-    extractSets(part, [data.train, data.val], {
-      normalize: g.base.normalize,
-      batchSize: 64,
-      cache,
-      onBatch: (done, total) => tell(o.callbacks, 'onProgress', `${stage.name}: frozen features`, done, total),
-    }).then((r) => ({ ...r, engine: part.engine }));
-  // A frozen base's trunk is frozen whole; a LayersModel splits at this stage's boundary.
   const {
     features: [x, xVal],
     stats: features,
     engine,
-  } = g.scratch ? await extract(scratchInput()) : await withFrozenPart(g, stage.boundary, o.engine, (part) => extract(part, o.cache));
-  const featureSeconds = (performance.now() - t0) / 1000;
+    seconds: featureSeconds,
+  } = await stageFeatures(g, stage.boundary, [data.train, data.val], { stage: stage.name, ...o });
   if (!g.trunk) trainAbove(g, stage.boundary);
   const above = trainablePart(g, stage.boundary);
   try {

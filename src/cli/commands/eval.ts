@@ -1,12 +1,14 @@
 // `graft eval`: any trained model on labelled data, by default the test split training made with
 // the model's own seed.
 import { Command, Option } from 'commander';
+import { usageError } from '../../core/errors.js';
+import type { DetectionEvaluation } from '../../kinds/detection.js';
 import { loadModel, type TrainedModel } from '../../kinds/index.js';
 import type { EvaluateOptions } from '../../kinds/types.js';
-import { intArg, log, prepare, printJson, refuseFlags, Warnings, type GlobalOptions } from '../shared.js';
+import { intArg, log, note, prepare, printJson, refuseFlags, Warnings, type GlobalOptions } from '../shared.js';
 
 type EvalFlags = GlobalOptions &
-  Omit<EvaluateOptions, 'callbacks'> & { model: string; data: string; split: NonNullable<EvaluateOptions['split']> };
+  Omit<EvaluateOptions, 'callbacks'> & { model: string; data: string; split: NonNullable<EvaluateOptions['split']>; draw?: string };
 
 /** Evaluation flags that some kinds do not read. */
 const DATA_FLAGS = ['strict', 'classes', 'textColumn', 'labelColumn'] as const;
@@ -25,18 +27,26 @@ export function evalCommand(): Command {
     )
     .option('--seed <n>', 'split seed (default: the seed the model was trained with)', intArg('--seed'))
     .option('--strict', 'fail on unreadable files instead of skipping them', false)
+    .option('--draw <dir>', 'detectors: write each evaluated image into DIR with its true boxes (dashed) and the detections (solid)')
     .option('--text-column <name>', 'text models: the column (JSONL: key) holding the text (default: text)')
     .option('--label-column <name>', 'text models: the column holding the label (default: label)')
     .action(async (flags: EvalFlags, cmd: Command) => {
       await prepare(flags);
-      const model: TrainedModel = await loadModel(flags.model);
+      const loaded = await loadModel(flags.model);
+      const model: TrainedModel = loaded;
       try {
+        if (flags.draw !== undefined && model.kind !== 'detection')
+          throw usageError(`--draw applies to detectors, not to ${flags.model} (a ${model.kind} model)`);
         const unread = DATA_FLAGS.filter((k) => !(model.dataOptions as readonly string[]).includes(k));
         refuseFlags(cmd, unread, `to other kinds of model, not to ${flags.model} (a ${model.kind} model)`);
         const warnings = new Warnings();
         const e = await model.evaluate(flags.data, { ...flags, callbacks: [warnings] });
         warnings.report();
         log(model.formatEvaluation(e, `${flags.model} on ${flags.data}`));
+        if (flags.draw && loaded.kind === 'detection') {
+          const written = await loaded.drawEvaluation(e as DetectionEvaluation, flags.draw);
+          note(`drew ${written.length} image${written.length === 1 ? '' : 's'} into ${flags.draw}`);
+        }
         if (flags.json) printJson({ model: flags.model, data: flags.data, ...model.evaluationJson(e) });
       } finally {
         await model.dispose();

@@ -11,7 +11,7 @@ export function experimentCommand(): Command {
     .argument('<name>', 'experiment name')
     .option('--seeds <list>', 'comma-separated seeds', '1,2,3')
     .option('--runs <dir>', 'where the Markdown and JSON reports go', 'runs')
-    .option('--data <data>', 'run on this data set instead of the built-in one (transfer-layers)')
+    .option('--data <data>', 'run on this data set instead of the built-in one (transfer-layers; pennfudan: another COCO JSON)')
     .option('--variant <name>', 'a named variant of the experiment (mnist-mnistm: raw, background-distance)')
     .action(async (name: string, flags: GlobalOptions & { seeds: string; runs: string; data?: string; variant?: string }) => {
       const experiment = EXPERIMENTS[name];

@@ -1,22 +1,36 @@
-// `graft predict`: any trained model's answers for inputs (image files, or texts for a text model).
+// `graft predict`: any trained model's answers for inputs (image files, or texts for a text model);
+// a detector's boxes can be drawn on the images.
 import { Command } from 'commander';
+import { usageError } from '../../core/errors.js';
+import type { DetectionPrediction } from '../../kinds/detection.js';
 import { loadModel, type TrainedModel } from '../../kinds/index.js';
-import { intArg, log, prepare, printJson, type GlobalOptions } from '../shared.js';
+import { intArg, log, note, numArg, prepare, printJson, type GlobalOptions } from '../shared.js';
 
-type Flags = GlobalOptions & { model: string; top: number };
+type Flags = GlobalOptions & { model: string; top: number; threshold?: number; draw?: string };
 
 export function predictCommand(): Command {
   return new Command('predict')
-    .description('classify image files (or, with a text model, texts) with a trained model')
+    .description('classify image files (or, with a text model, texts), or find objects in them, with a trained model')
     .requiredOption('--model <dir>', 'a directory written by graft train')
     .option('--top <k>', 'how many classes to show per input', intArg('--top', 1), 3)
+    .option('--threshold <score>', "detectors: the lowest score shown (default: the model's, 0.3)", numArg)
+    .option('--draw <dir>', 'detectors: write each image with its boxes drawn into DIR')
     .argument('<inputs...>', 'image files; for a text model, the texts themselves')
     .action(async (inputs: string[], flags: Flags) => {
       await prepare(flags);
-      const model: TrainedModel = await loadModel(flags.model);
+      const loaded = await loadModel(flags.model);
+      const model: TrainedModel = loaded;
       try {
-        const predictions = await model.predict(inputs, { top: flags.top });
+        if (model.kind !== 'detection' && (flags.draw !== undefined || flags.threshold !== undefined))
+          throw usageError(`--threshold and --draw apply to detectors, not to ${flags.model} (a ${model.kind} model)`);
+        if (flags.threshold !== undefined && !(flags.threshold >= 0 && flags.threshold <= 1))
+          throw usageError(`--threshold must be a score in [0, 1], got ${flags.threshold}`);
+        const predictions = await model.predict(inputs, { top: flags.top, threshold: flags.threshold });
         for (const p of predictions) for (const line of model.formatPrediction(p)) log(line);
+        if (loaded.kind === 'detection' && flags.draw) {
+          const written = await loaded.drawPredictions(predictions as DetectionPrediction[], flags.draw);
+          note(`drew ${written.length} image${written.length === 1 ? '' : 's'} into ${flags.draw}`);
+        }
         if (flags.json) printJson({ model: flags.model, predictions });
       } finally {
         await model.dispose();

@@ -7,9 +7,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { usageError } from '../../core/errors.js';
 import { oneHot } from '../../engine/tensors.js';
-import { mulberry32, shuffle } from '../../math/random.js';
+import { mulberry32 } from '../../math/random.js';
 import { withSeed } from '../../math/seed.js';
-import { EarlyStopping, fitLoop, inBatches } from '../../train/loop.js';
+import { EarlyStopping, fitLoop, shuffledBatches } from '../../train/loop.js';
 import { ADAPT_METHODS, ADAPTATION_METHODS, type AdaptMethod } from './methods/index.js';
 import type { AdaptationMethod, AdaptOptions, AdaptResult, LabelledDomain, SourceSplit } from './types.js';
 
@@ -103,14 +103,7 @@ async function trainRound(
       {
         stage: round ? `${o.method} round ${round}` : o.method,
         epochs: o.epochs,
-        batches: () =>
-          inBatches(
-            shuffle(
-              Array.from({ length: n }, (_, i) => i),
-              rand,
-            ),
-            o.batchSize,
-          ),
+        batches: () => shuffledBatches(n, o.batchSize, rand),
         step: (idx, { progress }) => {
           const tIdx = idx.map(() => Math.floor(rand() * nt));
           if (method.learningRate)

@@ -17,6 +17,7 @@ export interface TrainFlags extends GlobalOptions, BaseFlags {
   epochs: number;
   cut: string;
   head?: string;
+  augment?: number;
   unfreeze: number | 'auto';
   batchSize: number;
   lr: number;

@@ -6,8 +6,10 @@ import { usageError } from '../../../core/errors.js';
 import { ENGINES } from '../../../engine/frozen.js';
 import { assertWritable } from '../../../io/atomic.js';
 import { TRAIN_DEFAULTS } from '../../../train/defaults.js';
+import { DETECTION_DEFAULTS } from '../../../train/detection.js';
 import { UNFREEZE_AUTO_MAX } from '../../../train/stages.js';
 import { BASE_FLAG_KEYS, collect, intArg, numArg, prepare, refuseImageFlags, withBaseFlags } from '../../shared.js';
+import { trainDetection } from './detect.js';
 import type { TrainFlags } from './flags.js';
 import { trainImages } from './images.js';
 import { trainTasks } from './tasks.js';
@@ -27,7 +29,7 @@ export function trainCommand(): Command {
     )
     .requiredOption(
       '--data <data>',
-      'image folder (root/<class>/*.jpg), CSV/JSONL manifest, or a built-in set (mnist, mnist-rgb, mnist-m); for text: a CSV/TSV/JSONL table or spam-assassin[:GROUP,…]; with --task: a manifest with a column per task, nested folders root/<task 1 class>/<task 2 class>/…, or digits-in-scenes[:COUNT]',
+      'image folder (root/<class>/*.jpg), CSV/JSONL manifest, or a built-in set (mnist, mnist-rgb, mnist-m); for --head detect: COCO JSON, a folder of Pascal VOC XML, or a YOLO folder (images/ + labels/); for text: a CSV/TSV/JSONL table or spam-assassin[:GROUP,…]; with --task: a manifest with a column per task, nested folders root/<task 1 class>/<task 2 class>/…, or digits-in-scenes[:COUNT]',
     )
     .requiredOption('--out <dir>', 'output directory for the trained model')
     .option(
@@ -47,7 +49,12 @@ export function trainCommand(): Command {
       "layer to cut the base at: name, index, or auto (the block output with the best LogME on your data; the base's usual cut for frozen bases)",
       'auto',
     )
-    .option('--head <head>', "linear or mlp[:UNITS] (default: the base's suggested head)")
+    .option('--head <head>', "linear, mlp[:UNITS] (default: the base's suggested head), or detect (object detection on boxes)")
+    .option(
+      '--augment <n>',
+      `detect: randomly scaled, cropped and flipped copies of each training image (default ${DETECTION_DEFAULTS.augment})`,
+      intArg('--augment', 0),
+    )
     .option(
       '--unfreeze <n>',
       `blocks below the cut fine-tuned in stage 2: a number (0: head only) or auto (tries 1 to ${UNFREEZE_AUTO_MAX}, keeps the lowest validation loss)`,
@@ -80,6 +87,11 @@ export function trainCommand(): Command {
       'feature cache directory (default: GRAFT_CACHE_DIR, else XDG_CACHE_HOME/graft/features, else ~/.cache/graft/features)',
     )
     .action(async (flags: TrainFlags, cmd: Command) => {
+      if (flags.head === 'detect') {
+        if (isTextBase(flags.base)) throw usageError(`--head detect needs an image base, not ${flags.base}`);
+        return trainDetection(flags, cmd);
+      }
+      if (flags.augment !== undefined) throw usageError('--augment applies to --head detect');
       if (flags.task.length) {
         if (isTextBase(flags.base)) throw usageError(`--task (multi-task) needs an image base, not ${flags.base}`);
         return trainTasks(flags, cmd);

@@ -1,0 +1,394 @@
+// The object detector: a classification base grafted with a CenterNet head (src/graft/detect.ts),
+// trained in stages on boxes from COCO JSON, Pascal VOC or YOLO files. Its directory is a plain
+// TF.js LayersModel (letterboxed images in, the output grid out) and graft.json saying how to
+// letterbox, normalise and decode, so a page with @tensorflow/tfjs alone can draw its boxes.
+import { mkdir } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { loadLayersBase } from '../bases/index.js';
+import type { LayersBase, Normalize } from '../bases/types.js';
+import type { Callback } from '../core/callbacks.js';
+import { GraftError, usageError } from '../core/errors.js';
+import { imageSize } from '../data/detection/clean.js';
+import { loadDetectionData, splitDetection, firstImages, type DetectionSplitOptions } from '../data/detection/index.js';
+import { placedImages, placeSet, type PlacedSet } from '../data/detection/placed.js';
+import { drawBoxes, type DrawnBox } from '../data/detection/render.js';
+import type { Box, DetectionSample, DetectionSet, DetectionSplits, GroundTruth } from '../data/detection/types.js';
+import { imagesToTensor } from '../engine/tensors.js';
+import type { FeatureCache } from '../engine/feature-cache.js';
+import type { Engine } from '../engine/frozen.js';
+import { decodeGrids, DEFAULT_NMS_IOU, toOriginal } from '../evaluate/detection-decode.js';
+import { detectionReport, evaluateDetections, type Detection, type DetectionMetrics } from '../evaluate/detection.js';
+import { DETECTION_LAYOUT, graftDetector, type GraftedDetector } from '../graft/detect.js';
+import { fileHandler } from '../io/layers-files.js';
+import { withSeed } from '../math/seed.js';
+import { layersModelToOnnx } from '../onnx/from-layers.js';
+import { decodeModel } from '../onnx/prune.js';
+import { trainDetectorStages, type DetectionTrainOptions, type DetectionTrainResult } from '../train/detection.js';
+import { readGraftJson, requireFiles, trainingSeed, versions, writeModelDir } from './files.js';
+import type { EvaluateOptions, ModelDescription, ModelKind, ModelMeta, OnnxExport, SaveOptions, TrainedModel } from './types.js';
+
+/** How the output grid becomes boxes: what a client needs besides the model. */
+export interface DetectionDecoding {
+  /** What each cell holds along the last axis. */
+  layout: string;
+  /** Input pixels per output cell. */
+  stride: number;
+  /** A detection is a cell whose class score is the maximum of its 3x3 neighbourhood and at least the threshold. */
+  peak: '3x3 max';
+  /** At most this many per image, best first. */
+  topK: number;
+  /** Class-wise non-maximum suppression at this IoU after decoding. */
+  nmsIou: number;
+}
+
+/** graft.json of a detector. */
+export interface DetectionGraftJson extends ModelMeta {
+  kind: 'detection';
+  labels: string[];
+  input: { height: number; width: number; channels: 1 | 3 };
+  normalize: Normalize;
+  /** Images are scaled to fit the input with their aspect kept, centred, padded with black. */
+  resize: 'letterbox';
+  cut: string;
+  scratch: boolean;
+  /** Default score threshold for predictions. */
+  scoreThreshold: number;
+  decoding: DetectionDecoding;
+}
+
+export interface DetectedBox {
+  label: string;
+  score: number;
+  /** [x, y, w, h] in pixels of the original image. */
+  box: Box;
+}
+
+export interface DetectionPrediction {
+  file: string;
+  boxes: DetectedBox[];
+}
+
+/** One evaluated image: what is there and what the detector found (every score, for AP). */
+export interface EvaluatedImage {
+  file: string;
+  truth: GroundTruth[];
+  detections: Detection[];
+}
+
+export interface DetectionEvaluation {
+  split: NonNullable<EvaluateOptions['split']>;
+  metrics: DetectionMetrics;
+  images: EvaluatedImage[];
+}
+
+export const DEFAULT_SCORE_THRESHOLD = 0.3;
+/** Evaluation keeps nearly every peak: AP integrates over the whole ranking. */
+const EVAL_THRESHOLD = 0.01;
+const DECODING = { peak: '3x3 max', topK: 100, nmsIou: DEFAULT_NMS_IOU } as const;
+
+export class Detector implements TrainedModel<DetectionPrediction, DetectionEvaluation> {
+  readonly kind = 'detection';
+  readonly dataOptions = ['strict'] as const;
+
+  private constructor(
+    readonly model: tf.LayersModel,
+    readonly meta: DetectionGraftJson,
+    readonly grafted?: GraftedDetector,
+  ) {}
+
+  static fromGrafted(g: GraftedDetector, o: Pick<SaveOptions, 'metrics' | 'training'> = {}): Detector {
+    const meta: DetectionGraftJson = {
+      kind: 'detection',
+      labels: g.classes,
+      input: g.input,
+      normalize: g.base.normalize,
+      resize: 'letterbox',
+      base: g.base.name,
+      cut: g.cut,
+      scratch: g.scratch,
+      scoreThreshold: DEFAULT_SCORE_THRESHOLD,
+      decoding: { layout: DETECTION_LAYOUT, stride: g.stride, ...DECODING },
+      metrics: o.metrics ?? {},
+      training: o.training ?? {},
+      versions: versions(),
+    };
+    return new Detector(g.model, meta, g);
+  }
+
+  static async load(dir: string, meta: DetectionGraftJson): Promise<Detector> {
+    requireFiles(dir, ['model.json']);
+    return new Detector(await tf.loadLayersModel(fileHandler(join(dir, 'model.json'))), meta);
+  }
+
+  describe(): ModelDescription {
+    const { meta } = this;
+    return {
+      kind: 'detection',
+      base: meta.base,
+      input: { type: 'image', ...meta.input, resize: 'letterbox' },
+      outputs: [{ name: 'boxes', kind: 'detection', labels: meta.labels }],
+      summary: `CenterNet head at stride ${meta.decoding.stride} on ${meta.cut}${meta.scratch ? ' (trained from scratch)' : ''}`,
+      metrics: meta.metrics,
+    };
+  }
+
+  /** Detections on placed images (canvas pixels), one list per image. */
+  detectPlaced(set: PlacedSet, threshold: number, batchSize = 16): Detection[][] {
+    const { input, labels, decoding, normalize } = this.meta;
+    const gridH = input.height / decoding.stride;
+    const gridW = input.width / decoding.stride;
+    const images = placedImages(set);
+    const out: Detection[][] = [];
+    for (let s = 0; s < set.placed.length; s += batchSize) {
+      const idx = Array.from({ length: Math.min(batchSize, set.placed.length - s) }, (_, k) => s + k);
+      const x = imagesToTensor(images, normalize, idx);
+      const y = this.model.predict(x) as tf.Tensor;
+      const data = y.dataSync() as Float32Array;
+      tf.dispose([x, y]);
+      const o = { classes: labels.length, stride: decoding.stride, threshold, topK: decoding.topK, nmsIou: decoding.nmsIou };
+      out.push(...decodeGrids(data, idx.length, gridH, gridW, o));
+    }
+    return out;
+  }
+
+  /** Detections in pixels of each original image. */
+  detectSet(set: PlacedSet, threshold: number): Detection[][] {
+    return this.detectPlaced(set, threshold).map((dets, i) => toOriginal(dets, set.placed[i].placement, set.placed[i].sample));
+  }
+
+  async predict(files: string[], o: { threshold?: number } = {}): Promise<DetectionPrediction[]> {
+    const threshold = o.threshold ?? this.meta.scoreThreshold;
+    const out: DetectionPrediction[] = [];
+    for (const file of files) {
+      const size = await imageSize(file);
+      if (typeof size === 'string') throw new GraftError(`cannot read ${file}: ${size}`);
+      const set = await placeSet({ classes: this.meta.labels, samples: [{ file, ...size, objects: [] }] }, this.meta.input, {
+        strict: true,
+      });
+      const [dets] = this.detectSet(set, threshold);
+      out.push({ file, boxes: dets.map((d) => ({ label: this.meta.labels[d.label], score: d.score, box: roundBox(d.box) })) });
+    }
+    return out;
+  }
+
+  /** COCO AP on the split training made with the same seed (or all of the data). */
+  async evaluate(data: string, o: EvaluateOptions = {}): Promise<DetectionEvaluation> {
+    const { meta } = this;
+    const split = o.split ?? 'test';
+    const set = inLabelOrder(await loadDetectionData(data, { strict: o.strict, callbacks: o.callbacks }), meta.labels);
+    const splits = splitDetection(set, { seed: trainingSeed(meta.training, o.seed), ...splitCounts(meta.training) });
+    const part: DetectionSet = split === 'all' ? set : splits[split];
+    return this.evaluateSet(part, split, o);
+  }
+
+  async evaluateSet(part: DetectionSet, split: DetectionEvaluation['split'], o: Pick<EvaluateOptions, 'strict' | 'callbacks'> = {}) {
+    const placed = await placeSet(part, this.meta.input, { strict: o.strict, callbacks: o.callbacks });
+    const detections = this.detectSet(placed, EVAL_THRESHOLD);
+    const truth = placed.placed.map((p) => ({ objects: p.sample.objects }));
+    const metrics = evaluateDetections(truth, detections, this.meta.labels);
+    const images = placed.placed.map((p, i) => ({ file: p.sample.file, truth: p.sample.objects, detections: detections[i] }));
+    return { split, metrics, images };
+  }
+
+  /** The detector as one ONNX file: NHWC letterboxed images `input` in, the output grid out. */
+  async export(format: 'onnx'): Promise<OnnxExport> {
+    if (format !== 'onnx') throw usageError(`detectors export to onnx, not ${String(format)}`);
+    const { meta } = this;
+    const bytes = layersModelToOnnx(this.model, { inputName: 'input' });
+    const output = decodeModel(bytes).view.graph!.output[0].name;
+    const sidecar = {
+      kind: 'detection',
+      labels: meta.labels,
+      input: { name: 'input', layout: 'nhwc', ...meta.input },
+      output,
+      normalize: meta.normalize,
+      resize: meta.resize,
+      scoreThreshold: meta.scoreThreshold,
+      decoding: meta.decoding,
+      graft: { base: meta.base, cut: meta.cut },
+    };
+    const grid = `${meta.input.height / meta.decoding.stride}x${meta.input.width / meta.decoding.stride}x${meta.labels.length + 4}`;
+    return {
+      bytes,
+      sidecar,
+      summary: `input input NHWC ${meta.input.height}x${meta.input.width}x${meta.input.channels} (letterboxed), output ${output}: a ${grid} grid (${meta.decoding.layout})`,
+      json: { input: sidecar.input, output, labels: meta.labels, decoding: meta.decoding },
+    };
+  }
+
+  async save(dir: string, o: SaveOptions = {}): Promise<void> {
+    const meta = { ...this.meta, metrics: o.metrics ?? this.meta.metrics, training: o.training ?? this.meta.training };
+    await writeModelDir(dir, !!o.force, meta, async (tmp) => {
+      await this.model.save(fileHandler(join(tmp, 'model.json')));
+    });
+  }
+
+  formatPrediction(p: DetectionPrediction): string[] {
+    if (!p.boxes.length) return [`${p.file}: nothing found`];
+    return [
+      `${p.file}: ${p.boxes.length} found`,
+      ...p.boxes.map((b) => `  ${b.label} ${(100 * b.score).toFixed(1)}% at [${b.box.join(', ')}] (x, y, w, h)`),
+    ];
+  }
+
+  formatEvaluation(e: DetectionEvaluation, what: string): string {
+    return detectionReport(`${what} (${e.split} split)`, e.metrics);
+  }
+
+  evaluationJson(e: DetectionEvaluation): Record<string, unknown> {
+    return { metrics: e.metrics };
+  }
+
+  /** Each evaluated image drawn with what it holds (dashed) and what was found (solid, above the score threshold), into `dir`. */
+  async drawEvaluation(e: DetectionEvaluation, dir: string, threshold = this.meta.scoreThreshold): Promise<string[]> {
+    const labels = this.meta.labels;
+    const written: string[] = [];
+    for (const [i, image] of e.images.entries()) {
+      const boxes: DrawnBox[] = [
+        ...image.truth.map((t) => ({ box: t.box, label: labels[t.label], kind: 'truth' as const })),
+        ...image.detections
+          .filter((d) => d.score >= threshold)
+          .map((d) => ({ box: d.box, label: labels[d.label], score: d.score, kind: 'prediction' as const })),
+      ];
+      written.push(await drawInto(dir, image.file, i, boxes));
+    }
+    return written;
+  }
+
+  /** Each prediction drawn on its image, into `dir`. */
+  async drawPredictions(predictions: DetectionPrediction[], dir: string): Promise<string[]> {
+    const written: string[] = [];
+    for (const [i, p] of predictions.entries())
+      written.push(
+        await drawInto(
+          dir,
+          p.file,
+          i,
+          p.boxes.map((b) => ({ ...b, kind: 'prediction' as const })),
+        ),
+      );
+    return written;
+  }
+
+  async dispose(): Promise<void> {
+    this.model.dispose();
+  }
+}
+
+async function drawInto(dir: string, file: string, index: number, boxes: DrawnBox[]): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const ext = extname(file).toLowerCase();
+  const name = basename(file, extname(file));
+  // Numbered: two inputs may share a name in different folders.
+  const out = join(dir, `${String(index + 1).padStart(3, '0')}-${name}${['.png', '.webp'].includes(ext) ? ext : '.jpg'}`);
+  await drawBoxes(file, boxes, out);
+  return out;
+}
+
+const roundBox = (b: Box): Box => b.map((v) => Math.round(v * 10) / 10) as Box;
+
+/** The data's class indices in the model's order; a class the model does not know is a usage error. */
+function inLabelOrder(set: DetectionSet, labels: string[]): DetectionSet {
+  const unknown = set.classes.filter((c) => !labels.includes(c));
+  if (unknown.length) throw usageError(`classes not known to the model: ${unknown.join(', ')} (model labels: ${labels.join(', ')})`);
+  const map = set.classes.map((c) => labels.indexOf(c));
+  const samples: DetectionSample[] = set.samples.map((s) => ({ ...s, objects: s.objects.map((o) => ({ ...o, label: map[o.label] })) }));
+  return { ...set, classes: labels, samples };
+}
+
+/** The split counts a model was trained with, when fixed (so evaluation finds the same test images). */
+function splitCounts(training: Record<string, unknown>): Pick<DetectionSplitOptions, 'counts'> {
+  const c = training.splitCounts as DetectionSplitOptions['counts'] | undefined;
+  return c ? { counts: { val: c.val, test: c.test } } : {};
+}
+
+export const detectionKind: ModelKind<Detector> = {
+  name: 'detection',
+  matches: (meta) => meta.kind === 'detection',
+  load: (dir, meta) => Detector.load(dir, meta as DetectionGraftJson),
+};
+
+export async function loadDetector(dir: string): Promise<Detector> {
+  const meta = await readGraftJson<DetectionGraftJson>(dir, ['model.json']);
+  if (!detectionKind.matches(meta)) throw usageError(`${dir} holds a ${String(meta.kind ?? 'image')} model, not a detector`);
+  return Detector.load(dir, meta);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training in one call
+
+export interface DetectorOptions extends DetectionTrainOptions {
+  base: string | LayersBase;
+  /** COCO JSON, a folder of Pascal VOC XML, a YOLO folder, or splits already loaded. */
+  data: string | DetectionSplits;
+  cut?: string | number;
+  /** Input size, multiples of 32 (default 320x320). */
+  inputSize?: { height: number; width: number };
+  scratch?: boolean;
+  /** Keep only the first N training images (a seeded random subset; smaller N nested in larger). */
+  trainImages?: number;
+  /** Fixed split sizes instead of the 70/15/15 fractions. */
+  splitCounts?: { val: number; test: number };
+  strict?: boolean;
+  engine?: Engine;
+  cache?: FeatureCache;
+  callbacks?: readonly Callback[];
+}
+
+export interface DetectorTrainingResult {
+  model: Detector;
+  training: DetectionTrainResult;
+  metrics: { val: DetectionMetrics; test: DetectionMetrics };
+  counts: { train: number; val: number; test: number };
+}
+
+/**
+ * A detector in one call: base and boxes in, a trained, evaluated detector out. Built from the
+ * mid-level pieces (loadDetectionData, splitDetection, placeSet, graftDetector, trainDetectorStages,
+ * evaluateDetections).
+ */
+export async function trainDetector(o: DetectorOptions): Promise<DetectorTrainingResult> {
+  const seed = o.seed ?? 0;
+  const base = typeof o.base === 'string' ? await loadLayersBase(o.base) : o.base;
+  let skipped = 0;
+  const callbacks = [{ onSkip: () => skipped++ } satisfies Callback, ...(o.callbacks ?? [])];
+  let splits: DetectionSplits;
+  if (typeof o.data === 'string') {
+    const set = await loadDetectionData(o.data, { strict: o.strict, callbacks });
+    splits = splitDetection(set, { seed, counts: o.splitCounts });
+  } else splits = o.data;
+  if (o.trainImages !== undefined) splits = { ...splits, train: firstImages(splits.train, o.trainImages) };
+  return withSeed(seed, async () => {
+    const g = await graftDetector(base, { classes: splits.train.classes, cut: o.cut, inputSize: o.inputSize, scratch: o.scratch });
+    try {
+      const place = { strict: o.strict, callbacks, seed };
+      const train = await placeSet(splits.train, g.input, { ...place, augment: o.augment ?? 5 });
+      const val = await placeSet(splits.val, g.input, place);
+      const training = await trainDetectorStages(g, { train, val }, { ...o, seed });
+      const counts = { train: splits.train.samples.length, val: splits.val.samples.length, test: splits.test.samples.length };
+      const fresh = Detector.fromGrafted(g);
+      const valEval = await fresh.evaluateSet(splits.val, 'val', { strict: o.strict, callbacks });
+      const testEval = await fresh.evaluateSet(splits.test, 'test', { strict: o.strict, callbacks });
+      const metrics = { val: valEval.metrics, test: testEval.metrics };
+      const model = Detector.fromGrafted(g, {
+        metrics: { val: summary(metrics.val), test: summary(metrics.test) },
+        training: {
+          ...training,
+          counts,
+          seed,
+          trainImages: o.trainImages ?? null,
+          splitCounts: o.splitCounts ?? null,
+          augment: o.augment ?? 5,
+          skipped,
+        },
+      });
+      return { model, training, metrics, counts };
+    } catch (e) {
+      g.model.dispose();
+      throw e;
+    }
+  });
+}
+
+const summary = (m: DetectionMetrics) => ({ ap: m.ap, ap50: m.ap50, ap75: m.ap75 });
