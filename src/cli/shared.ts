@@ -108,7 +108,11 @@ export function withBaseFlags(cmd: Command): Command {
   return cmd
     .option('--mean <list>', "per-channel mean of [0,1] pixels the base expects (default: the base's own, 0 for ONNX)", numbers('--mean'))
     .option('--std <list>', "per-channel std the base expects (default: the base's own, 1 for ONNX)", numbers('--std'))
-    .option('--input-size <HxW>', 'input size when the ONNX model leaves it dynamic', size)
+    .option(
+      '--input-size <HxW>',
+      "input size when the ONNX model leaves it dynamic; with --head detect, the detector's input (default 320x320)",
+      size,
+    )
     .addOption(new Option('--layout <layout>', 'image layout of the ONNX input (default: from its shape)').choices(['nhwc', 'nchw']));
 }
 

@@ -24,7 +24,7 @@ import { fileHandler } from '../io/layers-files.js';
 import { withSeed } from '../math/seed.js';
 import { layersModelToOnnx } from '../onnx/from-layers.js';
 import { decodeModel } from '../onnx/prune.js';
-import { trainDetectorStages, type DetectionTrainOptions, type DetectionTrainResult } from '../train/detection.js';
+import { DETECTION_DEFAULTS, trainDetectorStages, type DetectionTrainOptions, type DetectionTrainResult } from '../train/detection.js';
 import { readGraftJson, requireFiles, trainingSeed, versions, writeModelDir } from './files.js';
 import type { EvaluateOptions, ModelDescription, ModelKind, ModelMeta, OnnxExport, SaveOptions, TrainedModel } from './types.js';
 
@@ -363,7 +363,7 @@ export async function trainDetector(o: DetectorOptions): Promise<DetectorTrainin
     const g = await graftDetector(base, { classes: splits.train.classes, cut: o.cut, inputSize: o.inputSize, scratch: o.scratch });
     try {
       const place = { strict: o.strict, callbacks, seed };
-      const train = await placeSet(splits.train, g.input, { ...place, augment: o.augment ?? 5 });
+      const train = await placeSet(splits.train, g.input, { ...place, augment: o.augment ?? DETECTION_DEFAULTS.augment });
       const val = await placeSet(splits.val, g.input, place);
       const training = await trainDetectorStages(g, { train, val }, { ...o, seed });
       const counts = { train: splits.train.samples.length, val: splits.val.samples.length, test: splits.test.samples.length };
@@ -379,7 +379,7 @@ export async function trainDetector(o: DetectorOptions): Promise<DetectorTrainin
           seed,
           trainImages: o.trainImages ?? null,
           splitCounts: o.splitCounts ?? null,
-          augment: o.augment ?? 5,
+          augment: o.augment ?? DETECTION_DEFAULTS.augment,
           skipped,
         },
       });

@@ -5,7 +5,7 @@
 // the trunk still runs once per copy rather than once per epoch.
 import * as tf from '@tensorflow/tfjs';
 import { notify, type Callback } from '../core/callbacks.js';
-import { usageError } from '../core/errors.js';
+import { GraftError, usageError } from '../core/errors.js';
 import { placedImages, type PlacedSet } from '../data/detection/placed.js';
 import type { FeatureCache } from '../engine/feature-cache.js';
 import { trainablePart, type Engine, type FrozenPart } from '../engine/frozen.js';
@@ -160,29 +160,38 @@ async function runStage(
     const n = x.shape[0];
     const variables = above.trainableWeights.map((w) => w.read() as tf.Variable);
     const started = performance.now();
-    const history = await withSeed(o.seed === undefined ? undefined : o.seed + index, () =>
-      fitLoop(
-        above,
-        {
-          stage: stage.name,
-          epochs: o.epochs,
-          batches: () => shuffledBatches(n, o.batchSize, rand),
-          step: (batch) => {
-            const idx = tf.tensor1d(batch, 'int32');
-            const cost = optimizer.minimize(
-              () => detectionLoss(above.apply(tf.gather(x, idx), { training: true }) as tf.Tensor4D, tf.gather(y, idx), classes),
-              true,
-              variables,
-            )!;
-            const loss = cost.dataSync()[0];
-            tf.dispose([cost, idx]);
-            return { size: batch.length, loss };
+    const history = await withSeed(o.seed === undefined ? undefined : o.seed + index, async () => {
+      try {
+        return await fitLoop(
+          above,
+          {
+            stage: stage.name,
+            epochs: o.epochs,
+            batches: () => shuffledBatches(n, o.batchSize, rand),
+            step: (batch) => {
+              const idx = tf.tensor1d(batch, 'int32');
+              const cost = optimizer.minimize(
+                () => detectionLoss(above.apply(tf.gather(x, idx), { training: true }) as tf.Tensor4D, tf.gather(y, idx), classes),
+                true,
+                variables,
+              )!;
+              const loss = cost.dataSync()[0];
+              tf.dispose([cost, idx]);
+              return { size: batch.length, loss };
+            },
+            validate,
           },
-          validate,
-        },
-        [stopping, ...(o.callbacks ?? [])],
-      ),
-    );
+          [stopping, ...(o.callbacks ?? [])],
+        );
+      } catch (e) {
+        // TF.js wasm's heap is bounded (4 GiB): training every layer at detection sizes fills it fast.
+        if (e instanceof WebAssembly.RuntimeError && /memory/.test(e.message))
+          throw new GraftError(
+            `TF.js wasm ran out of memory training ${stage.name} in batches of ${o.batchSize}: lower --batch-size (from scratch at 320x320, 2 fits)`,
+          );
+        throw e;
+      }
+    });
     await notify(o.callbacks, 'onStageEnd', stage.name);
     return {
       stage: stage.name,

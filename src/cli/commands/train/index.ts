@@ -46,7 +46,7 @@ export function trainCommand(): Command {
     .option('--epochs <n>', 'maximum epochs per stage', intArg('--epochs', 1), TRAIN_DEFAULTS.epochs)
     .option(
       '--cut <layer>',
-      "layer to cut the base at: name, index, or auto (the block output with the best LogME on your data; the base's usual cut for frozen bases)",
+      "layer to cut the base at: name, index, or auto (the block output with the best LogME on your data; the base's usual cut for frozen bases; with --head detect, the last stride-16 feature map)",
       'auto',
     )
     .option('--head <head>', "linear, mlp[:UNITS] (default: the base's suggested head), or detect (object detection on boxes)")
