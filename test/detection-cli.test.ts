@@ -164,6 +164,9 @@ describe('graft train --head detect', () => {
     const bad = graft('predict', '--model', out, '--threshold', '2', file);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /^error: --threshold/m);
+    const missing = graft('predict', '--model', out, join(dir, 'nowhere.png'));
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /^error: .*nowhere\.png: no such file$/m);
   });
 
   it('eval --draw draws truth and detections for every test image', () => {

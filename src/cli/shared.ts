@@ -183,6 +183,7 @@ export function epochSummary(e: EpochLogs, tasks: string[] = []): string {
   if (m.accuracy !== undefined) parts.push(`acc ${pct(m.accuracy)}`);
   if (m.valLoss !== undefined) parts.push(`val_loss ${m.valLoss.toFixed(4)}`);
   if (m.valAccuracy !== undefined) parts.push(`val_acc ${Number.isNaN(m.valAccuracy) ? '-' : pct(m.valAccuracy)}`);
+  if (m.valAP50 !== undefined) parts.push(`val_AP50 ${m.valAP50.toFixed(3)} val_AP ${m.valAP.toFixed(3)}`);
   const perTask = Object.keys(m).filter((k) => k.startsWith('valLoss:'));
   if (perTask.length) parts.push(`(${perTask.map((k) => `${tasks[Number(k.slice(8))] ?? k.slice(8)} ${m[k].toFixed(4)}`).join(', ')})`);
   return parts.join(' ');

@@ -2,6 +2,7 @@
 // trained in stages on boxes from COCO JSON, Pascal VOC or YOLO files. Its directory is a plain
 // TF.js LayersModel (letterboxed images in, the output grid out) and graft.json saying how to
 // letterbox, normalise and decode, so a page with @tensorflow/tfjs alone can draw its boxes.
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -161,6 +162,7 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
     const threshold = o.threshold ?? this.meta.scoreThreshold;
     const out: DetectionPrediction[] = [];
     for (const file of files) {
+      if (!existsSync(file)) throw usageError(`${file}: no such file`);
       const size = await imageSize(file);
       if (typeof size === 'string') throw new GraftError(`cannot read ${file}: ${size}`);
       const set = await placeSet({ classes: this.meta.labels, samples: [{ file, ...size, objects: [] }] }, this.meta.input, {

@@ -94,7 +94,7 @@ export function validateDetector(
   const detections: Detection[][] = [];
   for (let s = 0; s < n; s += batchSize) {
     const size = Math.min(batchSize, n - s);
-    const pred = model.predict(x.slice(s, size)) as tf.Tensor4D;
+    const pred = tf.tidy(() => model.predict(x.slice(s, size)) as tf.Tensor4D);
     sum += tf.tidy(() => detectionLoss(pred, y.slice(s, size), classes).dataSync()[0] * size);
     const [, gridH, gridW] = pred.shape;
     const data = pred.dataSync() as Float32Array;
