@@ -185,7 +185,11 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
   }
 
   async evaluateSet(part: DetectionSet, split: DetectionEvaluation['split'], o: Pick<EvaluateOptions, 'strict' | 'callbacks'> = {}) {
-    const placed = await placeSet(part, this.meta.input, { strict: o.strict, callbacks: o.callbacks });
+    return this.evaluatePlaced(await placeSet(part, this.meta.input, { strict: o.strict, callbacks: o.callbacks }), split);
+  }
+
+  /** COCO AP on images already letterboxed onto the input (as training placed its validation images). */
+  evaluatePlaced(placed: PlacedSet, split: DetectionEvaluation['split']): DetectionEvaluation {
     const detections = this.detectSet(placed, EVAL_THRESHOLD);
     const truth = placed.placed.map((p) => ({ objects: p.sample.objects }));
     const metrics = evaluateDetections(truth, detections, this.meta.labels);
@@ -370,7 +374,8 @@ export async function trainDetector(o: DetectorOptions): Promise<DetectorTrainin
       const training = await trainDetectorStages(g, { train, val }, { ...o, seed });
       const counts = { train: splits.train.samples.length, val: splits.val.samples.length, test: splits.test.samples.length };
       const fresh = Detector.fromGrafted(g);
-      const valEval = await fresh.evaluateSet(splits.val, 'val', { strict: o.strict, callbacks });
+      // Validation was letterboxed for training already: placing it again would decode it twice and report its skipped files twice.
+      const valEval = fresh.evaluatePlaced(val, 'val');
       const testEval = await fresh.evaluateSet(splits.test, 'test', { strict: o.strict, callbacks });
       const metrics = { val: valEval.metrics, test: testEval.metrics };
       const model = Detector.fromGrafted(g, {
