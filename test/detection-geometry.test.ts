@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -14,6 +14,7 @@ import {
   type Placement,
   type Size,
 } from '../src/data/detection/geometry.js';
+import { placeSet } from '../src/data/detection/placed.js';
 import { colourFor, drawBoxes, renderPlaced, TRUTH_COLOUR } from '../src/data/detection/render.js';
 import type { Box, GroundTruth } from '../src/data/detection/types.js';
 import { DecodeError } from '../src/data/images.js';
@@ -342,5 +343,30 @@ describe('drawBoxes', () => {
     await assert.rejects(drawBoxes(png, [], join(dir, 'x.gif')), (e: unknown) => e instanceof GraftError && e.exitCode === 2);
     await writeFile(join(dir, 'junk.png'), 'junk');
     await assert.rejects(drawBoxes(join(dir, 'junk.png'), [], join(dir, 'y.png')), DecodeError);
+  });
+});
+
+describe('placeSet', () => {
+  it('places the same images the same way wherever the data set sits (a seeded run repeats)', async () => {
+    const placed = [];
+    for (const folder of ['here', 'elsewhere']) {
+      const root = join(tempDir('graft-place-'), folder);
+      mkdirSync(root);
+      const file = join(root, 'scene.png');
+      await sharp(blackWithWhite(SRC, [RECT]), { raw: { ...SRC, channels: 3 } })
+        .png()
+        .toFile(file);
+      const sample = { file, ...SRC, objects: [obj(RECT)] };
+      placed.push(await placeSet({ classes: ['box'], samples: [sample] }, { ...CANVAS, channels: 3 }, { augment: 3, seed: 7 }));
+    }
+    const [a, b] = placed;
+    assert.equal(a.placed.length, 4);
+    assert.deepEqual(
+      a.placed.map((p) => p.placement),
+      b.placed.map((p) => p.placement),
+    );
+    assert.ok(Buffer.from(a.pixels).equals(Buffer.from(b.pixels)));
+    // The random copies differ from the letterboxed one.
+    assert.notDeepEqual(a.placed[1].placement, a.placed[0].placement);
   });
 });

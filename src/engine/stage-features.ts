@@ -1,12 +1,13 @@
 // What a training stage trains on: the outputs of the graft's frozen part below the stage's
 // boundary for each set, on the fastest engine and through the cache, or for a scratch run the
 // normalised images themselves (nothing is frozen). One place for every kind's stages.
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import type { Normalize } from '../bases/types.js';
 import { tell, type Callback } from '../core/callbacks.js';
 import type { ImageSet } from '../data/types.js';
 import type { FeatureCache } from './feature-cache.js';
 import { extractSets, type ExtractStats } from './features.js';
+import { imagesToTensor } from './tensors.js';
 import { withFrozenPart, type Engine, type FrozenPart, type FrozenPartSource } from './frozen.js';
 
 /** Scratch training has nothing frozen: the "features" are the normalised images. */
@@ -39,4 +40,48 @@ export async function stageFeatures(
   // A frozen base's trunk is frozen whole; a LayersModel splits at the stage's boundary.
   const r = g.scratch ? await extract(scratchInput()) : await withFrozenPart(g, boundary, o.engine, (part) => extract(part, o.cache));
   return { ...r, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Training rows read a batch at a time: a stage's features, or a scratch stage's images. */
+export interface Rows {
+  readonly n: number;
+  /** The rows at `indices` as one tensor (the caller disposes it). */
+  take(indices: readonly number[]): tf.Tensor;
+  dispose(): void;
+}
+
+/** Rows of a tensor held whole. */
+export function tensorRows(t: tf.Tensor): Rows {
+  return {
+    n: t.shape[0],
+    take: (indices) => tf.tidy(() => tf.gather(t, tf.tensor1d(indices as number[], 'int32'))),
+    dispose: () => t.dispose(),
+  };
+}
+
+/**
+ * Rows of an in-memory image set, normalised when a batch is taken. A scratch stage trains on
+ * these: its "features" are the images, and hundreds of augmented 320x320 copies as one float
+ * tensor would not fit in TF.js wasm's heap, where their bytes do in JS memory.
+ */
+export function imageRows(set: ImageSet, normalize: Normalize): Rows {
+  return { n: set.labels.length, take: (indices) => imagesToTensor(set, normalize, indices), dispose: () => {} };
+}
+
+/** stageFeatures' sets as Rows; a scratch stage reads its images batch by batch instead of holding them as one tensor. */
+export async function stageRows(
+  g: FrozenPartSource & { scratch: boolean; base: { normalize: Normalize } },
+  boundary: string,
+  sets: readonly ImageSet[],
+  o: Parameters<typeof stageFeatures>[3],
+): Promise<Omit<StageFeatures, 'features'> & { rows: Rows[] }> {
+  if (g.scratch && sets.every((s) => !s.stream))
+    return {
+      rows: sets.map((s) => imageRows(s, g.base.normalize)),
+      stats: { computed: 0, cached: 0 },
+      engine: 'tfjs',
+      seconds: 0,
+    };
+  const { features, ...rest } = await stageFeatures(g, boundary, sets, o);
+  return { ...rest, rows: features.map(tensorRows) };
 }

@@ -9,7 +9,8 @@ import { GraftError, usageError } from '../core/errors.js';
 import { placedImages, type PlacedSet } from '../data/detection/placed.js';
 import type { FeatureCache } from '../engine/feature-cache.js';
 import { trainablePart, type Engine, type FrozenPart } from '../engine/frozen.js';
-import { stageFeatures } from '../engine/stage-features.js';
+import { stageRows, type Rows } from '../engine/stage-features.js';
+import { range } from '../engine/tensors.js';
 import { decodeGrids } from '../evaluate/detection-decode.js';
 import { evaluateDetections, type Detection } from '../evaluate/detection.js';
 import type { GraftedDetector } from '../graft/detect.js';
@@ -77,24 +78,24 @@ function targetsOf(set: PlacedSet, g: GraftedDetector): tf.Tensor4D {
 }
 
 /**
- * `model` on validation features `x`: its mean detection loss against `y`, and COCO AP and AP50 of
+ * `model` on validation rows `x`: its mean detection loss against `y`, and COCO AP and AP50 of
  * its decoded boxes against the placed boxes (canvas pixels; AP does not change with the scale).
  */
 export function validateDetector(
   model: tf.LayersModel,
-  x: tf.Tensor,
+  x: Rows,
   y: tf.Tensor4D,
   val: PlacedSet,
   stride: number,
   batchSize = 32,
 ): { valLoss: number; valAP: number; valAP50: number } {
-  const n = x.shape[0];
+  const n = x.n;
   const classes = val.classes.length;
   let sum = 0;
   const detections: Detection[][] = [];
   for (let s = 0; s < n; s += batchSize) {
     const size = Math.min(batchSize, n - s);
-    const pred = tf.tidy(() => model.predict(x.slice(s, size)) as tf.Tensor4D);
+    const pred = tf.tidy(() => model.predict(x.take(range(s, s + size))) as tf.Tensor4D);
     sum += tf.tidy(() => detectionLoss(pred, y.slice(s, size), classes).dataSync()[0] * size);
     const [, gridH, gridW] = pred.shape;
     const data = pred.dataSync() as Float32Array;
@@ -132,11 +133,11 @@ async function runStage(
 ): Promise<DetectionStageReport> {
   await notify(o.callbacks, 'onStageBegin', stage.name);
   const {
-    features: [x, xVal],
+    rows: [x, xVal],
     stats: features,
     engine,
     seconds: featureSeconds,
-  } = await stageFeatures(g, stage.boundary, [placedImages(data.train), placedImages(data.val)], {
+  } = await stageRows(g, stage.boundary, [placedImages(data.train), placedImages(data.val)], {
     stage: stage.name,
     ...o,
     batchSize: 32,
@@ -157,7 +158,7 @@ async function runStage(
       initial: stage.name === 'fine-tune' ? validate() : undefined,
     });
     const rand = mulberry32((o.seed ?? 0) + index);
-    const n = x.shape[0];
+    const n = x.n;
     const variables = above.trainableWeights.map((w) => w.read() as tf.Variable);
     const started = performance.now();
     const history = await withSeed(o.seed === undefined ? undefined : o.seed + index, async () => {
@@ -169,14 +170,14 @@ async function runStage(
             epochs: o.epochs,
             batches: () => shuffledBatches(n, o.batchSize, rand),
             step: (batch) => {
-              const idx = tf.tensor1d(batch, 'int32');
+              const [xb, idx] = [x.take(batch), tf.tensor1d(batch, 'int32')];
               const cost = optimizer.minimize(
-                () => detectionLoss(above.apply(tf.gather(x, idx), { training: true }) as tf.Tensor4D, tf.gather(y, idx), classes),
+                () => detectionLoss(above.apply(xb, { training: true }) as tf.Tensor4D, tf.gather(y, idx), classes),
                 true,
                 variables,
               )!;
               const loss = cost.dataSync()[0];
-              tf.dispose([cost, idx]);
+              tf.dispose([cost, idx, xb]);
               return { size: batch.length, loss };
             },
             validate,
@@ -209,7 +210,8 @@ async function runStage(
     };
   } finally {
     optimizer.dispose();
-    tf.dispose([x, xVal]);
+    x.dispose();
+    xVal.dispose();
     if (above !== g.model) above.dispose();
   }
 }

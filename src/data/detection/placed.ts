@@ -2,6 +2,7 @@
 // randomly scaled, cropped and flipped for training) with its boxes moved the same way. The pixels
 // form an ordinary ImageSet, so the frozen trunk's outputs go through the same feature cache as a
 // classifier's (keyed by pixels: an augmented copy is a new entry, the same copy a hit).
+import { basename } from 'node:path';
 import { notify, tell, type Callback } from '../../core/callbacks.js';
 import { GraftError } from '../../core/errors.js';
 import { mulberry32, hashString } from '../../math/random.js';
@@ -39,13 +40,13 @@ export const PLACING = 'placing images';
 
 /**
  * Every image of `set` letterboxed onto `size`, followed by `augment` random placements of it
- * (drawn from a stream seeded by the seed and the file, so a copy does not depend on which other
- * images are in the set). An image that cannot be decoded is skipped (onSkip), or fails under strict.
+ * (drawn from a stream seeded by the seed and the file's name, so a copy depends neither on which
+ * other images are in the set nor on the folder the data set sits in). An image that cannot be decoded is skipped (onSkip), or fails under strict.
  */
 export async function placeSet(set: Pick<DetectionSet, 'classes' | 'samples'>, size: ImageSize, o: PlaceOptions = {}): Promise<PlacedSet> {
   const copies = 1 + (o.augment ?? 0);
   const jobs = set.samples.flatMap((sample) => {
-    const rand = mulberry32(hashString(`${o.seed ?? 0}:${sample.file}`));
+    const rand = mulberry32(hashString(`${o.seed ?? 0}:${basename(sample.file)}`));
     return Array.from({ length: copies }, (_, k): { sample: DetectionSample; placement: Placement } => ({
       sample,
       placement: k === 0 ? letterbox(sample, size) : randomPlacement(sample, size, rand),
