@@ -115,6 +115,8 @@ export {
   type LoadedData,
   type ResizeMode,
   type Skipped,
+  type Medium,
+  type RowFilter,
 } from './data/index.js';
 export { loadTarget, type TargetSet } from './data/target.js';
 export { loadText, splitText, applyPerClassText, subsetText, type TextSet, type TextSplits, type TextWarning } from './data/text/index.js';
@@ -146,6 +148,14 @@ export {
 export { letterbox, randomPlacement, placeBox, unplaceBox, placeObjects, type Placement } from './data/detection/geometry.js';
 export { renderPlaced, drawBoxes, type DrawnBox } from './data/detection/render.js';
 export { placeSet, placedImages, type PlacedSet, type PlacedSample, type PlaceOptions } from './data/detection/placed.js';
+// Audio: WAV decoding, resampling, clips fitted to a window, log-mel spectrograms drawn as images.
+export { decodeWav, type Waveform } from './data/audio/wav.js';
+export { resample } from './data/audio/resample.js';
+export { fitClip, type ClipFit, type FittedClip } from './data/audio/clip.js';
+export { logMel, melFilterbank, KWS_LOGMEL, type LogMel, type LogMelSpec } from './data/audio/logmel.js';
+export { spectrogramPixels, spectrogramSize, clipSpectrogram, TOP_DB } from './data/audio/spectrogram.js';
+export { decodeAudio, AUDIO_EXTENSIONS, type DecodedClip } from './data/audio/read.js';
+export { parseWhere, selectRows } from './data/manifest.js';
 
 // Graft: cut a base, put a head on it (or a head per task), decide what trains.
 export { graft, pipeline, disposeGrafted, trainAbove, unfreezeBoundary, type Grafted, type GraftOptions } from './graft/graft.js';

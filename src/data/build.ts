@@ -4,7 +4,9 @@ import { readFile } from 'node:fs/promises';
 import { tell, type Callback } from '../core/callbacks.js';
 import { GraftError } from '../core/errors.js';
 import { digest } from '../io/digest.js';
-import { bytesPerImage, decodeImageBuffer, DecodeError } from './images.js';
+import type { ClipFit } from './audio/clip.js';
+import { bytesPerImage, DecodeError } from './images.js';
+import { decodeExample, IMAGE_MEDIUM } from './medium.js';
 import type { ImageSet, ImageSize, LoadOptions, Skipped } from './types.js';
 
 export interface LabelledFile {
@@ -58,8 +60,9 @@ export const emptySet = (classes: string[], size: ImageSize): ImageSet => ({
 export const STREAM_ABOVE_BYTES = process.env.GRAFT_STREAM_ABOVE_BYTES ? Number(process.env.GRAFT_STREAM_ABOVE_BYTES) : 2 * 1024 ** 3;
 
 /** Whether `count` images of `size` are streamed: the caller's choice, else by their decoded size. */
-export const shouldStream = (count: number, opts: Pick<LoadOptions, 'size' | 'stream'>): boolean =>
-  opts.stream ?? count * bytesPerImage(opts.size) > STREAM_ABOVE_BYTES;
+export const shouldStream = (count: number, opts: Pick<LoadOptions, 'size' | 'stream' | 'medium'>): boolean =>
+  // Spectrograms are a few kilobytes each and costly to recompute: audio is always held in memory.
+  opts.medium?.kind === 'audio' ? false : (opts.stream ?? count * bytesPerImage(opts.size) > STREAM_ABOVE_BYTES);
 
 /** Decode `files`; the ones that fail are appended to `skips` rather than thrown. */
 export async function decodeFiles(
@@ -76,12 +79,14 @@ export async function decodeFiles(
   const pixels = new Uint8Array(stream ? 0 : files.length * bpi);
   const digests: string[] = new Array(files.length);
   const ok = new Uint8Array(files.length);
+  const fits = new Map<ClipFit, number>();
   await forEachLimit(files, DECODE_CONCURRENCY, async (file, i) => {
     try {
       const buf = await readFile(file.path);
-      const decoded = await decodeImageBuffer(buf, opts.size, opts.resize ?? 'cover', file.path);
+      const decoded = await decodeExample(opts.medium ?? IMAGE_MEDIUM, buf, opts, file.path);
+      if (decoded.fit) fits.set(decoded.fit, (fits.get(decoded.fit) ?? 0) + 1);
       if (stream) digests[i] = digest(buf);
-      else pixels.set(decoded, i * bpi);
+      else pixels.set(decoded.pixels, i * bpi);
       ok[i] = 1;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
@@ -90,6 +95,15 @@ export async function decodeFiles(
     }
     progress.tick();
   });
+  if (opts.medium?.kind === 'audio' && fits.size) {
+    const seconds = opts.medium.spec.clipSamples / opts.medium.spec.sampleRate;
+    const counts = (['padded', 'cropped', 'exact'] as const).filter((f) => fits.has(f)).map((f) => `${fits.get(f)} ${f}`);
+    tell(
+      opts.callbacks,
+      'onStep',
+      `recordings fitted to the base's ${seconds} s window: ${counts.join(', ')} (padded with silence around them; cropped to their loudest ${seconds} s)`,
+    );
+  }
   // Compact in place so a few bad files do not cost a second copy of the whole set.
   let n = 0;
   const labels: number[] = [];

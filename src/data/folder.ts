@@ -5,8 +5,8 @@ import { readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { usageError } from '../core/errors.js';
 import { decodeFiles, dropEmptyClasses, emptySet, type LabelledFile, Progress, settleSkips, shouldStream } from './build.js';
-import { isImagePath } from './images.js';
-import type { ImageSet, LoadedData, LoadOptions, Skipped } from './types.js';
+import { IMAGE_MEDIUM, isMediumPath, mediumNoun } from './medium.js';
+import type { ImageSet, LoadedData, LoadOptions, Medium, Skipped } from './types.js';
 
 /** Sub-folder names (lower-cased) that mark a root as already split. */
 export const SPLIT_FOLDERS = {
@@ -35,14 +35,20 @@ export async function listDir(dir: string): Promise<{ dirs: string[]; files: str
 }
 
 /** Image files under `dir`, recursively (as Keras and torchvision do); other files go to `others`. */
-export async function walk(dir: string, images: string[], others: string[], seen = new Set<string>()): Promise<void> {
+export async function walk(
+  dir: string,
+  images: string[],
+  others: string[],
+  seen = new Set<string>(),
+  medium: Medium = IMAGE_MEDIUM,
+): Promise<void> {
   // Symlinked folders are followed, but a link back up the tree must not loop forever.
   const real = await realpath(dir);
   if (seen.has(real)) return;
   seen.add(real);
   const { dirs, files } = await listDir(dir);
-  for (const f of files) (isImagePath(f) ? images : others).push(join(dir, f));
-  for (const d of dirs) await walk(join(dir, d), images, others, seen);
+  for (const f of files) (isMediumPath(medium, f) ? images : others).push(join(dir, f));
+  for (const d of dirs) await walk(join(dir, d), images, others, seen, medium);
 }
 
 interface ClassScan {
@@ -55,8 +61,9 @@ interface ClassScan {
 
 const sameName = (a: string, b: string) => a.normalize('NFC') === b.normalize('NFC');
 
-/** List class folders of `root` (only those named in `only`, when given) and their image files. */
-async function scanClassFolders(root: string, only?: readonly string[]): Promise<ClassScan> {
+/** List class folders of `root` (only those named in `only`, when given) and their image (or audio) files. */
+async function scanClassFolders(root: string, only?: readonly string[], medium: Medium = IMAGE_MEDIUM): Promise<ClassScan> {
+  const noun = mediumNoun(medium);
   const { dirs } = await listDir(root);
   const files = new Map<string, string[]>();
   const skips: Skipped[] = [];
@@ -64,13 +71,13 @@ async function scanClassFolders(root: string, only?: readonly string[]): Promise
     if (only && !only.some((c) => sameName(c, d))) continue;
     const images: string[] = [];
     const others: string[] = [];
-    await walk(join(root, d), images, others);
+    await walk(join(root, d), images, others, new Set(), medium);
     for (const o of others) {
       const ext = extname(o);
-      skips.push({ path: o, reason: ext ? `not an image file (${ext})` : 'not an image file (no extension)' });
+      skips.push({ path: o, reason: `not an ${noun} file (${ext || 'no extension'})` });
     }
     if (images.length > 0) files.set(d, images);
-    else skips.push({ path: join(root, d), reason: others.length ? 'no image files in class folder' : 'empty class folder' });
+    else skips.push({ path: join(root, d), reason: others.length ? `no ${noun} files in class folder` : 'empty class folder' });
   }
   return { dirs, files, skips };
 }
@@ -115,7 +122,7 @@ export async function findSplitFolders(root: string): Promise<{ train: string; v
 
 /** One folder of class sub-folders, as a single ImageSet. */
 export async function loadImageFolder(root: string, opts: LoadOptions): Promise<ImageSet> {
-  const scan = await scanClassFolders(root, opts.classes);
+  const scan = await scanClassFolders(root, opts.classes, opts.medium);
   const classes = chooseClasses(scan, root, opts);
   requireTwoClasses(classes, root);
   const files = labelled(classes, scan.files);
@@ -136,11 +143,13 @@ export async function loadSplitFolders(
   dirs: { train: string; val?: string; test?: string },
   opts: LoadOptions,
 ): Promise<Extract<LoadedData, { kind: 'presplit' }>> {
-  const trainScan = await scanClassFolders(dirs.train, opts.classes);
+  const trainScan = await scanClassFolders(dirs.train, opts.classes, opts.medium);
   const trainClasses = chooseClasses(trainScan, dirs.train, opts);
   requireTwoClasses(trainClasses, dirs.train);
   const others = await Promise.all(
-    [dirs.val, dirs.test].map(async (dir) => (dir ? { dir, scan: await scanClassFolders(dir, opts.classes ?? trainClasses) } : undefined)),
+    [dirs.val, dirs.test].map(async (dir) =>
+      dir ? { dir, scan: await scanClassFolders(dir, opts.classes ?? trainClasses, opts.medium) } : undefined,
+    ),
   );
   const skips = [trainScan.skips, ...others.map((o) => o?.scan.skips ?? [])].flat();
   // Other class folders in val/test (not in train) are reported, not silently dropped.

@@ -5,7 +5,7 @@ import { dirname, extname, isAbsolute, join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { usageError } from '../core/errors.js';
 import { decodeFiles, dropEmptyClasses, Progress, settleSkips } from './build.js';
-import type { ImageSet, LoadOptions, Skipped } from './types.js';
+import type { ImageSet, LoadOptions, RowFilter, Skipped } from './types.js';
 
 export const MANIFEST_EXTENSIONS: readonly string[] = ['.csv', '.jsonl', '.ndjson'];
 export const isManifestPath = (path: string): boolean => MANIFEST_EXTENSIONS.includes(extname(path).toLowerCase());
@@ -76,13 +76,50 @@ function parseJsonl(text: string, file: string, required: readonly string[]): Ma
   return rows;
 }
 
+export function parseWhere(spec: string, flag = '--where'): RowFilter {
+  const eq = spec.indexOf('=');
+  const column = spec.slice(0, eq).trim().toLowerCase();
+  const values = spec
+    .slice(eq + 1)
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+  if (eq < 0 || !column || values.length === 0) throw usageError(`${flag} wants COLUMN=VALUE[,VALUE…], got ${JSON.stringify(spec)}`);
+  return { column, values };
+}
+
+const shown = (values: Iterable<string>) => {
+  const all = [...values].sort();
+  return all.length > 20 ? `${all.slice(0, 20).join(', ')}, … (${all.length} in all)` : all.join(', ');
+};
+
+/** The rows every filter keeps; a column or value the manifest does not have is a usage error listing what it has. */
+export function selectRows(rows: readonly ManifestRow[], filters: readonly RowFilter[], file: string): ManifestRow[] {
+  let kept = [...rows];
+  for (const f of filters) {
+    const columns = new Set(rows.flatMap((r) => Object.keys(r.fields)));
+    if (!columns.has(f.column)) throw usageError(`${file} has no column "${f.column}" (columns: ${shown(columns)})`);
+    const present = new Set(rows.map((r) => String(r.fields[f.column] ?? '')));
+    const missing = f.values.filter((v) => !present.has(v));
+    if (missing.length)
+      throw usageError(
+        `${file}: no row has ${f.column}=${missing.map((v) => JSON.stringify(v)).join(', ')} (values of ${f.column}: ${shown(present)})`,
+      );
+    kept = kept.filter((r) => f.values.includes(String(r.fields[f.column] ?? '')));
+  }
+  return kept;
+}
+
 /**
  * The manifest's rows, paths still as written. Usage errors for a missing file or column; with
  * `unlabelled`, the label column may be absent (rows then have empty labels); `columns` replaces
  * `label` with the columns given (a multi-task manifest's: a CSV must have them, a JSONL row may
  * leave them out).
  */
-export async function readManifest(file: string, o: { unlabelled?: boolean; columns?: string[] } = {}): Promise<ManifestRow[]> {
+export async function readManifest(
+  file: string,
+  o: { unlabelled?: boolean; columns?: string[]; where?: readonly RowFilter[] } = {},
+): Promise<ManifestRow[]> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -91,9 +128,10 @@ export async function readManifest(file: string, o: { unlabelled?: boolean; colu
     throw err;
   }
   const required = o.columns ? ['path', ...o.columns.map((c) => c.toLowerCase())] : o.unlabelled ? (['path'] as const) : COLUMNS;
-  if (extname(file).toLowerCase() === '.csv') return parseCsv(text, file, required);
   // A JSONL row may leave a task's key out: that sample is unlabelled for the task.
-  return parseJsonl(text, file, o.columns ? ['path'] : required);
+  const rows =
+    extname(file).toLowerCase() === '.csv' ? parseCsv(text, file, required) : parseJsonl(text, file, o.columns ? ['path'] : required);
+  return o.where?.length ? selectRows(rows, o.where, file) : rows;
 }
 
 // Integer labels (0..10) sort as numbers, which is what anyone writing them means; others by code point,
@@ -104,7 +142,7 @@ export function sortLabels(labels: string[]): string[] {
 }
 
 export async function loadManifest(file: string, opts: LoadOptions): Promise<ImageSet> {
-  const rows = await readManifest(file);
+  const rows = await readManifest(file, { where: opts.where });
   const skips: Skipped[] = [];
   const usable: ManifestRow[] = [];
   for (const r of rows) {
@@ -131,6 +169,6 @@ export async function loadManifest(file: string, opts: LoadOptions): Promise<Ima
   const decoded = await decodeFiles(files, classes, opts, new Progress(files.length, opts.callbacks), skips);
   const set = dropEmptyClasses(decoded, (c) => `${file} (label ${JSON.stringify(c)})`, skips);
   settleSkips(skips, opts, file);
-  if (set.classes.length < 2) throw usageError(`${file}: need at least 2 labels with usable images, found ${set.classes.length}`);
+  if (set.classes.length < 2) throw usageError(`${file}: need at least 2 labels with usable files, found ${set.classes.length}`);
   return set;
 }

@@ -27,6 +27,16 @@ export interface ImageSet {
 }
 
 export type { Skipped } from '../core/callbacks.js';
+import type { LogMelSpec } from './audio/logmel.js';
+
+/** What a data set's files hold: photographs, or recordings drawn as spectrograms of a spec (data/medium.ts). */
+export type Medium = { kind: 'image' } | { kind: 'audio'; spec: LogMelSpec };
+
+/** `--where COLUMN=VALUE[,VALUE…]`: keep a manifest's rows whose COLUMN holds one of the values. */
+export interface RowFilter {
+  column: string;
+  values: string[];
+}
 
 export interface Splits {
   train: ImageSet;
@@ -44,6 +54,10 @@ export type LoadedData = { kind: 'set'; set: ImageSet } | { kind: 'presplit'; tr
 
 export interface LoadOptions {
   size: ImageSize;
+  /** What the files hold (default images); audio is drawn as spectrograms of `spectrogramSize(spec)`. */
+  medium?: Medium;
+  /** A manifest's rows to keep (`--where`); folders have no columns to select on. */
+  where?: readonly RowFilter[];
   resize?: ResizeMode;
   /** Fail (exit 1) on unreadable files instead of skipping them. */
   strict?: boolean;
