@@ -4,7 +4,7 @@
 // multi-task graft on an ONNX base, a text base where images go) is a type error.
 import type * as tf from '@tensorflow/tfjs';
 import type { Layout } from '../backend/onnx-runtime.js';
-import type { ImageSize, ResizeMode } from '../data/types.js';
+import type { ImageSize, Medium, ResizeMode } from '../data/types.js';
 
 /** Per-channel normalisation, applied as (pixel/255 - mean) / std. */
 export interface Normalize {
@@ -61,6 +61,8 @@ interface ImageBaseInfo {
   head: HeadSpec;
   /** Where the weights come from, in one sentence. */
   provenance: string;
+  /** What its inputs are drawn from: absent for photographs, audio for a spectrogram base (its files are recordings). */
+  medium?: Medium;
 }
 
 /** A TF.js LayersModel: cut at any cut point, fine-tunable block by block. */

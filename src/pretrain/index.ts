@@ -3,7 +3,10 @@
 // module and one line here.
 import type { Callback } from '../core/callbacks.js';
 import { DIGITS_CNN_DIR } from '../bases/image/digits-cnn.js';
-import { pretrainDigitsCnn, saveDigitsCnn } from './digits-cnn.js';
+import { SPEECH_CNN_DIR } from '../bases/audio/speech-cnn.js';
+import { saveBaseModel } from './classifier.js';
+import { pretrainDigitsCnn } from './digits-cnn.js';
+import { pretrainSpeechCnn } from './speech-cnn.js';
 
 export interface PretrainOutcome {
   /** What was trained, in one sentence. */
@@ -35,7 +38,22 @@ export const PRETRAININGS: Record<string, Pretraining> = {
         testAccuracy: r.testAccuracy,
         epochs: r.epochsRun,
         seconds: r.seconds,
-        save: (dir, force) => saveDigitsCnn(r.base.model, dir, force),
+        save: (dir, force) => saveBaseModel(r.base.model, dir, force),
+      };
+    },
+  },
+  speech: {
+    base: 'speech-cnn',
+    description: 'speech-cnn (a keyword-spotting CNN) trained on 35 English words, not digits, spoken by eSpeak NG in American voices',
+    dir: SPEECH_CNN_DIR,
+    async run(o) {
+      const r = await pretrainSpeechCnn(o);
+      return {
+        summary: `speech-cnn trained on ${r.words} synthetic words (${r.clips} clips, ${r.epochsRun} epochs), tested on voices it never heard`,
+        testAccuracy: r.testAccuracy,
+        epochs: r.epochsRun,
+        seconds: r.seconds,
+        save: (dir, force) => saveBaseModel(r.base.model, dir, force),
       };
     },
   },

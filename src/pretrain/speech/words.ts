@@ -1,0 +1,30 @@
+// What speech-cnn is pre-trained on: English words that are not digits (the Speech Commands
+// vocabulary without its ten digits, and ten more everyday command words), spoken by eSpeak NG's
+// American English voice under variants that change its timbre, at two speeds and two pitches.
+import type { Voice } from './espeak.js';
+
+export const WORDS = [
+  // Speech Commands v2 (Warden 2018) minus zero-nine.
+  'yes', 'no', 'up', 'down', 'left', 'right', 'on', 'off', 'stop', 'go',
+  'backward', 'forward', 'follow', 'learn', 'visual', 'bed', 'bird', 'cat', 'dog', 'happy',
+  'house', 'marvin', 'sheila', 'tree', 'wow',
+  // Everyday commands.
+  'hello', 'start', 'open', 'close', 'light', 'music', 'water', 'apple', 'red', 'blue',
+]; // prettier-ignore
+
+/** eSpeak's voice variants (espeak-ng-data/voices/!v): men, women, and a few characters. */
+const VARIANTS = {
+  train: ['m1', 'm2', 'm3', 'm4', 'm5', 'f1', 'f2', 'f3', 'croak', 'klatt', 'Andy', 'Gene'],
+  val: ['m6', 'f4'],
+  test: ['m7', 'f5'],
+} as const;
+
+const SPEEDS = [135, 175];
+const PITCHES = [35, 65];
+
+/** The American voices of one split: held-out variants evaluate on timbres training never heard. */
+export function americanVoices(split: keyof typeof VARIANTS): Voice[] {
+  return VARIANTS[split].flatMap((variant) =>
+    SPEEDS.flatMap((speed) => PITCHES.map((pitch) => ({ voice: 'en-us', variant, speed, pitch }))),
+  );
+}

@@ -1,0 +1,51 @@
+// The synthetic speech graft pre-trains speech-cnn on: eSpeak NG (a dev dependency) speaking
+// words, cut into one recording per word, augmented and drawn as spectrograms, repeatably.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { augmentRecording } from '../src/data/audio/augment.js';
+import { mulberry32 } from '../src/math/random.js';
+import { speak, speakWords } from '../src/pretrain/speech/espeak.js';
+import { speakSet } from '../src/pretrain/speech-cnn.js';
+import { americanVoices } from '../src/pretrain/speech/words.js';
+
+const voice = { voice: 'en-us', variant: 'm3', speed: 160, pitch: 50 };
+
+describe('speech synthesis for pre-training', () => {
+  it('speaks several words in one call and cuts them into one recording each, like speaking each alone', async () => {
+    const words = ['stop', 'go', 'backward'];
+    const { recordings, sampleRate } = await speakWords(words, voice);
+    assert.equal(sampleRate, 22050);
+    assert.equal(recordings.length, 3);
+    for (const [i, r] of recordings.entries()) {
+      const alone = (await speak(words[i], voice)).samples;
+      const [cut, own] = [r.length / sampleRate, alone.length / sampleRate];
+      // The cut keeps the word and a little around it; eSpeak's own file pads a word with more silence.
+      assert.ok(cut > 0.15 && cut < own + 0.05, `${words[i]}: cut ${cut.toFixed(2)} s, alone ${own.toFixed(2)} s`);
+    }
+    assert.ok(recordings[2].length > recordings[1].length, '"backward" lasts longer than "go"');
+  });
+
+  it('augments repeatably from a seed, and differently from another', async () => {
+    const x = Float32Array.from({ length: 4000 }, (_, i) => 0.5 * Math.sin(i / 5));
+    const [a, b, c] = await Promise.all([1, 1, 2].map((s) => augmentRecording(x, 8000, mulberry32(s))));
+    assert.deepEqual(a, b);
+    assert.notDeepEqual(a, c);
+    assert.ok(a.every((v) => v >= -1 && v <= 1));
+  });
+
+  it('builds the same spectrogram set twice from the same seed', async () => {
+    const voices = americanVoices('val').slice(0, 1);
+    const [s1, s2] = [
+      await speakSet(['yes', 'no'], voices, { copies: 1, seed: 3 }),
+      await speakSet(['yes', 'no'], voices, { copies: 1, seed: 3 }),
+    ];
+    assert.deepEqual([...s1.labels], [0, 0, 1, 1]);
+    assert.deepEqual(s1.size, { height: 98, width: 40, channels: 1 });
+    assert.ok(Buffer.from(s1.pixels).equals(Buffer.from(s2.pixels)));
+    const per = 98 * 40;
+    assert.ok(
+      !Buffer.from(s1.pixels.subarray(0, per)).equals(Buffer.from(s1.pixels.subarray(per, 2 * per))),
+      'the augmented copy differs from the clean one',
+    );
+  });
+});
