@@ -10,6 +10,8 @@ import type { Callback, EpochLogs, Skipped, TextWarning } from '../core/callback
 import { usageError } from '../core/errors.js';
 import { pct } from '../evaluate/report.js';
 import { CONFIG_FLAG } from './config.js';
+import { parseWhere } from '../data/manifest.js';
+import type { RowFilter } from '../data/types.js';
 
 export { pct, table } from '../evaluate/report.js';
 
@@ -66,6 +68,13 @@ export const numArg = (v: string) => {
 
 /** A repeatable flag's values, in order. */
 export const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** `--where COLUMN=VALUE[,VALUE…]`, repeatable: every filter applies. */
+export const WHERE_HELP =
+  'manifests: keep the rows whose COLUMN holds one of the VALUES (repeat for more columns), e.g. accent=USA/neutral';
+export const collectWhere =
+  (flag = '--where') =>
+  (value: string, previous: RowFilter[] = []) => [...previous, parseWhere(value, flag)];
 
 const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 

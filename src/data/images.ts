@@ -94,16 +94,19 @@ export async function decodeImageBuffer(
 
 /** decodeImageBuffer for a file; a missing file is a usage error (exit 2). */
 export async function decodeImageFile(path: string, size: ImageSize, resize: ResizeMode = 'cover'): Promise<Uint8Array> {
-  let buf: Buffer;
+  return decodeImageBuffer(await readInputFile(path, 'image'), size, resize, path);
+}
+
+/** A file given to predict: a missing file or a folder is a usage error naming it (`noun`: image, audio). */
+export async function readInputFile(path: string, noun: string): Promise<Buffer> {
   try {
-    buf = await readFile(path);
+    return await readFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw usageError(`image not found: ${path}`);
-    if (code === 'EISDIR') throw usageError(`not an image file: ${path} is a folder`);
+    if (code === 'ENOENT') throw usageError(`${noun} not found: ${path}`);
+    if (code === 'EISDIR') throw usageError(`not an ${noun} file: ${path} is a folder`);
     throw new DecodeError(shortReason(err), path);
   }
-  return decodeImageBuffer(buf, size, resize, path);
 }
 
 /** Resize/convert pixels already in memory (e.g. 28x28x1 digits to a base's 224x224x3). */

@@ -4,7 +4,7 @@
 // sees an ImageSet either way.
 import type { ClipFit } from './audio/clip.js';
 import { decodeAudio, isAudioPath } from './audio/read.js';
-import { decodeImageBuffer, isImagePath } from './images.js';
+import { decodeImageBuffer, isImagePath, readInputFile } from './images.js';
 import type { ImageSize, Medium, ResizeMode } from './types.js';
 
 export const IMAGE_MEDIUM: Medium = { kind: 'image' };
@@ -29,4 +29,9 @@ export async function decodeExample(
       `audio spectrograms are ${clip.pixels.length} pixels but the set's size is ${JSON.stringify(o.size)}: use spectrogramSize(spec)`,
     );
   return clip;
+}
+
+/** decodeExample on a file, for predicting: a missing file or a folder is a usage error naming it. */
+export async function decodeExampleFile(m: Medium, path: string, o: { size: ImageSize; resize?: ResizeMode }): Promise<Uint8Array> {
+  return (await decodeExample(m, await readInputFile(path, mediumNoun(m)), o, path)).pixels;
 }

@@ -7,7 +7,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { usageError } from '../core/errors.js';
 import { decodeFiles, Progress, settleSkips } from './build.js';
-import { isImagePath } from './images.js';
+import { IMAGE_MEDIUM, isMediumPath } from './medium.js';
 import { isManifestPath, readManifest } from './manifest.js';
 import { concat } from './split.js';
 import type { ImageSet, LoadOptions, Skipped } from './types.js';
@@ -27,7 +27,7 @@ async function unlabelledFiles(paths: string[], where: string, opts: LoadOptions
   const files = paths.map((path) => ({ path, label: UNLABELLED }));
   const set = await decodeFiles(files, [], opts, new Progress(files.length, opts.callbacks), skips);
   settleSkips(skips, opts, where);
-  if (!set.labels.length) throw usageError(`${where}: no usable images`);
+  if (!set.labels.length) throw usageError(`${where}: no usable ${(opts.medium ?? IMAGE_MEDIUM).kind} files`);
   return set;
 }
 
@@ -40,14 +40,14 @@ export async function loadTarget(spec: string, opts: LoadOptions): Promise<Targe
   if (info?.isDirectory()) {
     const entries = await readdir(spec, { withFileTypes: true });
     const images = entries
-      .filter((e) => e.isFile() && isImagePath(e.name))
+      .filter((e) => e.isFile() && isMediumPath(opts.medium ?? IMAGE_MEDIUM, e.name))
       .map((e) => join(spec, e.name))
       .sort();
     const folders = entries.filter((e) => e.isDirectory());
     if (images.length && !folders.length) return { set: await unlabelledFiles(images, spec, opts), labelled: false };
   }
   if (info?.isFile() && isManifestPath(spec)) {
-    const rows = await readManifest(spec, { unlabelled: true });
+    const rows = await readManifest(spec, { unlabelled: true, where: opts.where });
     if (rows.every((r) => !r.label)) {
       const base = dirname(spec);
       const paths = rows.filter((r) => r.path).map((r) => (isAbsolute(r.path) ? r.path : join(base, r.path)));

@@ -11,8 +11,9 @@ import type { HeadSpec, ImageBase, Normalize, Predictor } from '../bases/types.j
 import type { Callback } from '../core/callbacks.js';
 import { usageError } from '../core/errors.js';
 import { concat, loadDataSplits, parseClassFilter } from '../data/index.js';
-import { decodeImageFile } from '../data/images.js';
-import type { ImageSize, ResizeMode, Splits } from '../data/types.js';
+import { spectrogramSize, TOP_DB } from '../data/audio/spectrogram.js';
+import { decodeExampleFile, IMAGE_MEDIUM } from '../data/medium.js';
+import type { ImageSize, Medium, ResizeMode, RowFilter, Splits } from '../data/types.js';
 import { imagesToTensor } from '../engine/tensors.js';
 import { evaluateGrafted, evaluateModel } from '../evaluate/evaluate.js';
 import { topK, type Metrics } from '../evaluate/metrics.js';
@@ -44,6 +45,9 @@ export interface ImageGraftJson extends ModelMeta {
    */
   trunk: { path: string; output: string; layout?: Layout } | null;
   scratch: boolean;
+  /** Audio classifiers: how a recording becomes the spectrogram image `input` is (rate, window, hop, mel bands; levels in dB below the clip's loudest band over spectrogramTopDb). */
+  medium?: Medium;
+  spectrogramTopDb?: number;
 }
 
 /** One image's answer: the most probable classes, most probable first. */
@@ -70,6 +74,23 @@ export interface OnnxSidecar {
   resize: ResizeMode;
   /** Where it came from: the base and the TF.js layer it was cut at. */
   graft: { base: string; cut: string };
+  /** Audio classifiers: the spectrogram the input is (as graft.json says). */
+  medium?: Medium;
+  spectrogramTopDb?: number;
+}
+
+/** What an image classifier reads: images, or recordings drawn as spectrograms of `input`'s size. */
+function describeInput(meta: Pick<ImageGraftJson, 'input' | 'resize' | 'medium'>): ModelDescription['input'] {
+  const m = meta.medium;
+  if (m?.kind !== 'audio') return { type: 'image', ...meta.input, resize: meta.resize };
+  const size = spectrogramSize(m.spec);
+  return {
+    type: 'audio',
+    sampleRate: m.spec.sampleRate,
+    seconds: m.spec.clipSamples / m.spec.sampleRate,
+    frames: size.height,
+    mels: size.width,
+  };
 }
 
 const TRUNK_PATH = 'trunk/model.json';
@@ -130,7 +151,7 @@ function trunkFromDir(dir: string, t: NonNullable<ImageGraftJson['trunk']>): Tru
 
 export class ImageClassifier implements TrainedModel<ImagePrediction, ClassifierEvaluation> {
   readonly kind = 'image';
-  readonly dataOptions = ['strict', 'classes'] as const;
+  readonly dataOptions = ['strict', 'classes', 'where'] as const;
 
   private constructor(
     /** The whole classifier, or for a frozen base the head its trunk feeds. */
@@ -158,6 +179,7 @@ export class ImageClassifier implements TrainedModel<ImagePrediction, Classifier
       cut: g.cut,
       trunk,
       scratch: g.scratch,
+      ...(g.base.medium?.kind === 'audio' ? { medium: g.base.medium, spectrogramTopDb: TOP_DB } : {}),
       metrics: o.metrics ?? {},
       training: o.training ?? {},
       versions: versions(),
@@ -181,7 +203,7 @@ export class ImageClassifier implements TrainedModel<ImagePrediction, Classifier
     return {
       kind: 'image',
       base: meta.base,
-      input: { type: 'image', ...meta.input, resize: meta.resize },
+      input: describeInput(meta),
       outputs: [{ name: 'class', kind: 'classification', labels: meta.labels }],
       summary: `cut at ${meta.cut}${meta.scratch ? ' (trained from scratch)' : ''}${meta.trunk ? `, frozen trunk in ${meta.trunk.path}` : ''}`,
       metrics: meta.metrics,
@@ -189,11 +211,12 @@ export class ImageClassifier implements TrainedModel<ImagePrediction, Classifier
   }
 
   async predict(files: string[], o: { top?: number } = {}): Promise<ImagePrediction[]> {
-    const { input, normalize, resize, labels } = this.meta;
+    const { meta } = this;
+    const { input, normalize, resize, labels } = meta;
     const classifier = await this.predictor();
     const out: ImagePrediction[] = [];
     for (const file of files) {
-      const pixels = await decodeImageFile(file, input, resize);
+      const pixels = await decodeExampleFile(meta.medium ?? IMAGE_MEDIUM, file, { size: input, resize });
       const x = imagesToTensor({ classes: labels, size: input, pixels, labels: Int32Array.of(0), ids: [file] }, normalize);
       const y = await classifier.predict(x);
       const probs = y.dataSync();
@@ -210,6 +233,8 @@ export class ImageClassifier implements TrainedModel<ImagePrediction, Classifier
     const splits = await loadDataSplits(data, {
       size: meta.input,
       resize: meta.resize,
+      medium: meta.medium,
+      where: o.where,
       strict: o.strict,
       classes: o.classes ? parseClassFilter(o.classes) : undefined,
       callbacks: o.callbacks,
@@ -249,6 +274,7 @@ export class ImageClassifier implements TrainedModel<ImagePrediction, Classifier
       normalize: meta.normalize,
       resize: meta.resize,
       graft: { base: meta.base, cut: meta.cut },
+      ...(meta.medium ? { medium: meta.medium, spectrogramTopDb: meta.spectrogramTopDb } : {}),
     };
     const shape = `${sidecar.input.layout.toUpperCase()} ${sidecar.input.height}x${sidecar.input.width}x${sidecar.input.channels}`;
     return {
@@ -316,6 +342,8 @@ export interface ImageClassifierOptions extends TrainOptions {
   strict?: boolean;
   /** Decode images a batch at a time instead of holding the data set in memory (default: for large sets). */
   stream?: boolean;
+  /** A manifest's rows to train on (`--where COLUMN=VALUE,…`). */
+  where?: readonly RowFilter[];
 }
 
 export interface ImageTrainingResult {
@@ -356,6 +384,8 @@ export async function trainImageClassifier(o: ImageClassifierOptions): Promise<I
       ? await loadDataSplits(o.data, {
           size: base.input,
           resize: base.resize,
+          medium: base.medium,
+          where: o.where,
           strict: o.strict,
           stream: o.stream,
           classes: o.classes,

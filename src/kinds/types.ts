@@ -3,6 +3,7 @@
 // export and inspect (and a server or a studio) call it without knowing which kind they hold.
 // A kind is one module in src/kinds/ and one line in the registry (src/kinds/index.ts).
 import type { Callback } from '../core/callbacks.js';
+import type { RowFilter } from '../data/types.js';
 
 /** graft.json's `kind`: which module reads the directory. */
 export type ModelKindName = 'image' | 'text' | 'multi-task' | 'detection';
@@ -33,6 +34,8 @@ export interface EvaluateOptions {
   strict?: boolean;
   /** Only these classes of the data (classifiers). */
   classes?: string;
+  /** A manifest's rows to evaluate on (`--where`). */
+  where?: readonly RowFilter[];
   /** Text tables: the columns holding the text and the label. */
   textColumn?: string;
   labelColumn?: string;
@@ -41,7 +44,7 @@ export interface EvaluateOptions {
 }
 
 /** The evaluation options a kind takes beyond split, seed and callbacks (the CLI refuses the others). */
-export type DataOption = 'strict' | 'classes' | 'textColumn' | 'labelColumn';
+export type DataOption = 'strict' | 'classes' | 'where' | 'textColumn' | 'labelColumn';
 
 /** How many answers a prediction shows: the top classes (classifiers), or boxes above a score (detectors). */
 export interface PredictOptions {
@@ -63,8 +66,11 @@ export interface OutputDescription {
 export interface ModelDescription {
   kind: ModelKindName;
   base: string;
-  /** What it reads: images of a size, normalised so, or texts. */
-  input: { type: 'image'; height: number; width: number; channels: number; resize: string } | { type: 'text' };
+  /** What it reads: images of a size, normalised so, recordings drawn as spectrograms, or texts. */
+  input:
+    | { type: 'image'; height: number; width: number; channels: number; resize: string }
+    | { type: 'audio'; sampleRate: number; seconds: number; frames: number; mels: number }
+    | { type: 'text' };
   outputs: OutputDescription[];
   /** How it was built on its base, in a few words (where it was cut, what trained). */
   summary: string;

@@ -5,13 +5,13 @@ import { usageError } from '../../core/errors.js';
 import type { DetectionEvaluation } from '../../kinds/detection.js';
 import { loadModel, type TrainedModel } from '../../kinds/index.js';
 import type { EvaluateOptions } from '../../kinds/types.js';
-import { intArg, log, note, prepare, printJson, refuseFlags, Warnings, type GlobalOptions } from '../shared.js';
+import { collectWhere, intArg, log, note, prepare, printJson, refuseFlags, Warnings, WHERE_HELP, type GlobalOptions } from '../shared.js';
 
 type EvalFlags = GlobalOptions &
   Omit<EvaluateOptions, 'callbacks'> & { model: string; data: string; split: NonNullable<EvaluateOptions['split']>; draw?: string };
 
 /** Evaluation flags that some kinds do not read. */
-const DATA_FLAGS = ['strict', 'classes', 'textColumn', 'labelColumn'] as const;
+const DATA_FLAGS = ['strict', 'classes', 'where', 'textColumn', 'labelColumn'] as const;
 
 export function evalCommand(): Command {
   return new Command('eval')
@@ -22,6 +22,7 @@ export function evalCommand(): Command {
       'image folder, CSV/JSONL manifest, or a built-in set (mnist, mnist-rgb, mnist-m); for a text model: a CSV/TSV/JSONL table or spam-assassin[:GROUP,…]; for a multi-task model: data labelled for its tasks, as graft train --task takes it',
     )
     .option('--classes <spec>', 'use only these classes (e.g. 5-9 for mnist)')
+    .option('--where <column=values>', WHERE_HELP, collectWhere())
     .addOption(
       new Option('--split <name>', 'which part of the data to evaluate on').choices(['test', 'val', 'train', 'all']).default('test'),
     )

@@ -12,7 +12,12 @@ async function inspectModel(dir: string, flags: GlobalOptions): Promise<void> {
   const model: TrainedModel = await loadModel(dir);
   try {
     const d = model.describe();
-    const input = d.input.type === 'image' ? `images ${d.input.height}x${d.input.width}x${d.input.channels} (${d.input.resize})` : 'texts';
+    const input =
+      d.input.type === 'image'
+        ? `images ${d.input.height}x${d.input.width}x${d.input.channels} (${d.input.resize})`
+        : d.input.type === 'audio'
+          ? `recordings at ${d.input.sampleRate} Hz, ${d.input.seconds} s clips as ${d.input.frames}x${d.input.mels} log-mel spectrograms`
+          : 'texts';
     log(`${dir}: ${d.kind} model on ${d.base}, ${d.summary}; input ${input}`);
     log(
       table(

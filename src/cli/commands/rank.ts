@@ -16,7 +16,10 @@ import {
   withBaseFlags,
   type BaseFlags,
   type GlobalOptions,
+  collectWhere,
+  WHERE_HELP,
 } from '../shared.js';
+import type { RowFilter } from '../../data/types.js';
 
 interface RankFlags extends GlobalOptions, BaseFlags {
   base: string[];
@@ -26,6 +29,7 @@ interface RankFlags extends GlobalOptions, BaseFlags {
   seed: number;
   perClass?: number;
   classes?: string;
+  where: RowFilter[];
 }
 
 export function rankCommand(): Command {
@@ -43,6 +47,7 @@ export function rankCommand(): Command {
     .option('--seed <n>', 'random seed (split, probe folds)', intArg('--seed'), 0)
     .option('--per-class <n>', 'keep N training examples per class', intArg('--per-class', 1))
     .option('--classes <spec>', 'use only these classes')
+    .option('--where <column=values>', WHERE_HELP, collectWhere(), [])
     .action(async (flags: RankFlags) => {
       await prepare(flags);
       const rankings: BaseRanking[] = [];
@@ -54,6 +59,8 @@ export function rankCommand(): Command {
         const { train } = await loadDataSplits(flags.data, {
           size: base.input,
           resize: base.resize,
+          medium: base.medium,
+          where: flags.where,
           seed: flags.seed,
           perClass: flags.perClass,
           classes: flags.classes ? parseClassFilter(flags.classes) : undefined,

@@ -18,12 +18,13 @@ export async function adaptImages(flags: AdaptFlags): Promise<void> {
   const load = {
     size: base.input,
     resize: base.resize,
+    medium: base.medium,
     callbacks: [warnings, progress],
   };
-  const source = await loadDataSplits(flags.source, { ...load, seed: flags.seed });
+  const source = await loadDataSplits(flags.source, { ...load, where: flags.sourceWhere, seed: flags.seed });
   const classes = source.train.classes;
-  const target = await loadTarget(flags.target, { ...load, classes });
-  const evalTarget = flags.evalTarget ? await loadTarget(flags.evalTarget, { ...load, classes }) : undefined;
+  const target = await loadTarget(flags.target, { ...load, where: flags.targetWhere, classes });
+  const evalTarget = flags.evalTarget ? await loadTarget(flags.evalTarget, { ...load, where: flags.evalWhere, classes }) : undefined;
   if (evalTarget && !evalTarget.labelled) throw usageError(`--eval-target ${flags.evalTarget} has no labels to report on`);
   if (flags.targetLabels && !target.labelled) throw usageError(`--target-labels needs labelled target data; ${flags.target} has no labels`);
   progress.stop();

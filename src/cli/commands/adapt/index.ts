@@ -5,7 +5,7 @@ import { isTextBase } from '../../../bases/index.js';
 import { usageError } from '../../../core/errors.js';
 import { ENGINES } from '../../../engine/frozen.js';
 import { ADAPT_METHODS } from '../../../strategies/adapt/methods/index.js';
-import { BASE_FLAG_KEYS, intArg, prepare, refuseImageFlags, withBaseFlags } from '../../shared.js';
+import { BASE_FLAG_KEYS, collectWhere, intArg, prepare, refuseImageFlags, WHERE_HELP, withBaseFlags } from '../../shared.js';
 import type { AdaptFlags } from './flags.js';
 import { adaptImages } from './images.js';
 import { adaptTexts } from './texts.js';
@@ -20,6 +20,9 @@ export function adaptCommand(): Command {
       'target images: a folder of images, a manifest without labels, or labelled data (labels ignored unless --target-labels)',
     )
     .option('--eval-target <data>', 'labelled target data the result is reported on')
+    .option('--source-where <column=values>', `--source's rows: ${WHERE_HELP}`, collectWhere('--source-where'), [])
+    .option('--target-where <column=values>', `--target's rows: ${WHERE_HELP}`, collectWhere('--target-where'), [])
+    .option('--eval-where <column=values>', `--eval-target's rows: ${WHERE_HELP}`, collectWhere('--eval-where'), [])
     .option(
       '--target-labels <n>',
       'let N labelled target images per class into training (semi-supervised; needs a labelled --target)',
@@ -52,7 +55,8 @@ export function adaptCommand(): Command {
     .option('--label-column <name>', 'text bases: the column holding the label (default: label)')
     .action(async (flags: AdaptFlags, cmd: Command) => {
       if (isTextBase(flags.base)) {
-        refuseImageFlags(cmd, ['cut', 'trunk', 'engine', ...BASE_FLAG_KEYS]);
+        // Text tables have their own reader, which does not select rows yet.
+        refuseImageFlags(cmd, ['cut', 'trunk', 'engine', 'sourceWhere', 'targetWhere', 'evalWhere', ...BASE_FLAG_KEYS]);
         await prepare(flags);
         return adaptTexts(flags);
       }

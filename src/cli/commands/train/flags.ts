@@ -2,6 +2,7 @@
 // paths show alike.
 import { FeatureCache } from '../../../engine/feature-cache.js';
 import type { Engine } from '../../../engine/frozen.js';
+import type { RowFilter } from '../../../data/types.js';
 import type { Metrics } from '../../../evaluate/metrics.js';
 import { pct, table, type BaseFlags, type GlobalOptions } from '../../shared.js';
 
@@ -24,6 +25,7 @@ export interface TrainFlags extends GlobalOptions, BaseFlags {
   patience: number;
   seed: number;
   classes?: string;
+  where: RowFilter[];
   scratch: boolean;
   strict: boolean;
   force: boolean;

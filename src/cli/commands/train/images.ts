@@ -26,6 +26,7 @@ export async function trainImages(flags: TrainFlags): Promise<void> {
     perClass: flags.perClass,
     classes: flags.classes ? parseClassFilter(flags.classes) : undefined,
     stream: flags.stream,
+    where: flags.where,
     ...imageTraining(flags),
     callbacks: [progress, warnings],
   });

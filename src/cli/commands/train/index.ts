@@ -8,7 +8,17 @@ import { assertWritable } from '../../../io/atomic.js';
 import { TRAIN_DEFAULTS } from '../../../train/defaults.js';
 import { DETECTION_DEFAULTS } from '../../../train/detection.js';
 import { UNFREEZE_AUTO_MAX } from '../../../train/stages.js';
-import { BASE_FLAG_KEYS, collect, intArg, numArg, prepare, refuseImageFlags, withBaseFlags } from '../../shared.js';
+import {
+  BASE_FLAG_KEYS,
+  collect,
+  collectWhere,
+  intArg,
+  numArg,
+  prepare,
+  refuseImageFlags,
+  WHERE_HELP,
+  withBaseFlags,
+} from '../../shared.js';
 import { trainDetection } from './detect.js';
 import type { TrainFlags } from './flags.js';
 import { trainImages } from './images.js';
@@ -66,6 +76,7 @@ export function trainCommand(): Command {
     .option('--patience <n>', 'early-stopping patience in epochs', intArg('--patience', 1), TRAIN_DEFAULTS.patience)
     .option('--seed <n>', 'random seed (splits, initialisation, shuffling)', intArg('--seed'), 0)
     .option('--classes <spec>', 'use only these classes (e.g. 5-9 for mnist, or a,b,c)')
+    .option('--where <column=values>', WHERE_HELP, collectWhere(), [])
     .option(
       '--scratch',
       'train the same architecture from freshly initialised weights (baseline); for text: TF-IDF logistic regression',
