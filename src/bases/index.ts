@@ -2,6 +2,7 @@
 // point for every kind of pre-trained model graft can start from (an embedded name, a TF.js
 // model.json path or URL, `onnx:PATH`). A new embedded base is one module and one line in BASES.
 import { usageError } from '../core/errors.js';
+import { loadSpeechCnn } from './audio/speech-cnn.js';
 import { loadDigitsCnn } from './image/digits-cnn.js';
 import { loadInceptionV3 } from './image/inception-v3.js';
 import { loadMobilenetV2 } from './image/mobilenet-v2.js';
@@ -11,13 +12,15 @@ import { gloveBase } from './text/glove.js';
 import { useLiteBase } from './text/use-lite.js';
 import type { Base, ImageBase, LayersBase, TextBase } from './types.js';
 
-/** An embedded base: what it takes in and how to load it. */
-export type BaseEntry = { modality: 'image'; load: () => Promise<ImageBase> } | { modality: 'text'; load: () => Promise<TextBase> };
+/** An embedded base: what it takes in and how to load it. An audio base is an image base whose images are spectrograms. */
+export type BaseEntry =
+  { modality: 'image' | 'audio'; load: () => Promise<ImageBase> } | { modality: 'text'; load: () => Promise<TextBase> };
 
 export const BASES: Record<string, BaseEntry> = {
   mobilenet_v2: { modality: 'image', load: loadMobilenetV2 },
   inception_v3: { modality: 'image', load: loadInceptionV3 },
   'digits-cnn': { modality: 'image', load: () => loadDigitsCnn() },
+  'speech-cnn': { modality: 'audio', load: () => loadSpeechCnn() },
   'use-lite': { modality: 'text', load: async () => useLiteBase() },
   'glove-100d': { modality: 'text', load: async () => gloveBase() },
 };
@@ -48,8 +51,9 @@ export async function loadImageBase(spec: string, options: OnnxBaseOptions = {})
   if (spec.endsWith('.onnx')) return loadOnnxBase(spec, options);
   if (options.size || options.layout || options.cut)
     throw usageError(`--input-size and --layout are for ONNX bases; ${spec} says its own input`);
-  const entry = BASES[spec];
-  const base = entry?.modality === 'image' ? await entry.load() : await loadTfjsBase(spec);
+  // Narrowed by the text check above: an embedded entry here loads an image (or spectrogram) base.
+  const entry = BASES[spec] as Extract<BaseEntry, { modality: 'image' | 'audio' }> | undefined;
+  const base = entry ? await entry.load() : await loadTfjsBase(spec);
   if (!base) throw usageError(`unknown base "${spec}" (${known()})`);
   // Any base may be fed with another normalisation (e.g. a model.json trained on ImageNet statistics).
   if (options.normalize) base.normalize = checkNormalize(options.normalize, base.input.channels, spec);

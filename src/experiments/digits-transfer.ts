@@ -4,13 +4,10 @@
 import { loadDigitsCnn } from '../bases/image/digits-cnn.js';
 import { loadMnist } from '../data/mnist.js';
 import { splitDataset } from '../data/split.js';
-import { pct, table } from '../evaluate/report.js';
-import { mean } from '../math/stats.js';
-import { trainImageClassifier } from '../kinds/image.js';
-import { tell } from '../core/callbacks.js';
+import { curveTable, transferCurve, type LabelsPerClass } from './transfer-curve.js';
 import type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';
 
-const LABELS_PER_CLASS: (number | 'all')[] = [10, 50, 'all'];
+const LABELS_PER_CLASS: LabelsPerClass[] = [10, 50, 'all'];
 /**
  * Epoch budgets, the same for transfer and scratch: small label sets need many passes to converge
  * (early stopping usually ends them sooner); with all labels Keras's example trains 5 epochs.
@@ -19,57 +16,22 @@ const BUDGET = { small: { epochs: 40, patience: 6, batchSize: 32 }, all: { epoch
 /** 10% of each class validates (early stopping), 20% tests: ~490 and ~975 of the 4,869 digits 5-9. */
 const SPLIT = { valFraction: 0.1, testFraction: 0.2 };
 
-interface Cell {
-  accuracy: number;
-  trainSeconds: number;
-}
-
 async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
   const seeds = opts.seeds ?? [1, 2, 3];
   const base = await loadDigitsCnn();
   const digits = await loadMnist({ size: base.input, classes: ['5', '6', '7', '8', '9'] });
-  const rows = [];
-  for (const n of LABELS_PER_CLASS) {
-    const runs: Record<'transfer' | 'scratch', Cell[]> = { transfer: [], scratch: [] };
-    for (const seed of seeds) {
-      const splits = splitDataset(digits, { ...SPLIT, seed, perClass: n === 'all' ? undefined : n });
-      for (const setup of ['transfer', 'scratch'] as const) {
-        tell(opts.callbacks, 'onStep', `${setup}, ${n} labels per class, seed ${seed}`);
-        const r = await trainImageClassifier({
-          base,
-          data: splits,
-          cut: 'flatten',
-          unfreeze: 0,
-          scratch: setup === 'scratch',
-          seed,
-          ...BUDGET[n === 'all' ? 'all' : 'small'],
-          callbacks: opts.callbacks,
-        });
-        runs[setup].push({ accuracy: r.metrics.test.accuracy, trainSeconds: r.training.seconds });
-        await r.model.dispose();
-      }
-    }
-    const summary = (cells: Cell[]) => ({
-      accuracy: mean(cells.map((c) => c.accuracy)),
-      trainSeconds: mean(cells.map((c) => c.trainSeconds)),
-      runs: cells.map((c) => c.accuracy),
-    });
-    rows.push({ labelsPerClass: n, transfer: summary(runs.transfer), scratch: summary(runs.scratch) });
-  }
+  const rows = await transferCurve({
+    base,
+    labels: LABELS_PER_CLASS,
+    seeds,
+    splits: (n, seed) => splitDataset(digits, { ...SPLIT, seed, perClass: n === 'all' ? undefined : n }),
+    options: (n) => ({ cut: 'flatten', unfreeze: 0, ...BUDGET[n === 'all' ? 'all' : 'small'] }),
+    callbacks: opts.callbacks,
+  });
   const markdown = [
     `digits-transfer: digits-cnn (pre-trained on MNIST 0-4) → digits 5-9, conv layers frozen vs the same network from scratch; test accuracy and training seconds, mean over seeds ${seeds.join(', ')}`,
     '',
-    table(
-      ['labels per class', 'transfer accuracy', 'scratch accuracy', 'gain (points)', 'transfer s', 'scratch s'],
-      rows.map((r) => [
-        String(r.labelsPerClass),
-        pct(r.transfer.accuracy),
-        pct(r.scratch.accuracy),
-        (100 * (r.transfer.accuracy - r.scratch.accuracy)).toFixed(1),
-        r.transfer.trainSeconds.toFixed(1),
-        r.scratch.trainSeconds.toFixed(1),
-      ]),
-    ),
+    curveTable(rows),
   ].join('\n');
   return { json: { experiment: 'digits-transfer', seeds, rows }, markdown };
 }

@@ -1,5 +1,6 @@
 import { digitsInScenes } from './digits-in-scenes.js';
 import { digitsTransfer } from './digits-transfer.js';
+import { fsddTransfer } from './fsdd-transfer.js';
 import { mnistMnistm } from './mnist-mnistm.js';
 import { pennfudan } from './pennfudan.js';
 import { spamCurve } from './spam-curve.js';
@@ -15,6 +16,7 @@ export const EXPERIMENTS: Record<string, Experiment> = {
   [spamShift.name]: spamShift,
   [digitsInScenes.name]: digitsInScenes,
   [pennfudan.name]: pennfudan,
+  [fsddTransfer.name]: fsddTransfer,
 };
 
 export type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';
