@@ -11,10 +11,10 @@ export function pretrainCommand(): Command {
     .description(`reproduce an embedded base: ${names.map((n) => `"${n}" trains ${PRETRAININGS[n].description}`).join('; ')}`)
     .argument('<name>', names.join(', '))
     .option('--out <dir>', 'where to write the model (default: where the base registry loads it from)')
-    .option('--epochs <n>', 'maximum epochs', intArg('--epochs', 1), 12)
+    .option('--epochs <n>', "maximum epochs (default: the pre-training's own, as its base was trained)", intArg('--epochs', 1))
     .option('--seed <n>', 'random seed', intArg('--seed'), 0)
     .option('--force', 'overwrite --out if it exists', false)
-    .action(async (name: string, flags: GlobalOptions & { out?: string; epochs: number; seed: number; force: boolean }) => {
+    .action(async (name: string, flags: GlobalOptions & { out?: string; epochs?: number; seed: number; force: boolean }) => {
       const pretraining = PRETRAININGS[name];
       if (!pretraining) throw usageError(`unknown pretraining "${name}" (known: ${names.join(', ')})`);
       const out = flags.out ?? pretraining.dir;
