@@ -1,5 +1,6 @@
 import { digitsInScenes } from './digits-in-scenes.js';
 import { digitsTransfer } from './digits-transfer.js';
+import { fsddAccents } from './fsdd-accents.js';
 import { fsddTransfer } from './fsdd-transfer.js';
 import { mnistMnistm } from './mnist-mnistm.js';
 import { pennfudan } from './pennfudan.js';
@@ -17,6 +18,7 @@ export const EXPERIMENTS: Record<string, Experiment> = {
   [digitsInScenes.name]: digitsInScenes,
   [pennfudan.name]: pennfudan,
   [fsddTransfer.name]: fsddTransfer,
+  [fsddAccents.name]: fsddAccents,
 };
 
 export type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';
