@@ -1,4 +1,4 @@
-// An audio file as a base hears it: decoded, mixed to mono, resampled to the base's rate, checked
+// An audio file as a base hears it: decoded (WAV, MP3, FLAC, Ogg, …), mixed to mono, resampled to the base's rate, checked
 // for emptiness and silence, fitted to the clip and drawn as a spectrogram image.
 import { extname } from 'node:path';
 import { DecodeError } from '../images.js';
@@ -6,12 +6,28 @@ import type { ClipFit } from './clip.js';
 import type { LogMelSpec } from './logmel.js';
 import { resample } from './resample.js';
 import { clipSpectrogram } from './spectrogram.js';
-import { decodeWav } from './wav.js';
+import { decodeWav, type Waveform } from './wav.js';
 
-export const AUDIO_EXTENSIONS: readonly string[] = ['.wav'];
-/** Containers recognised as audio but not decoded (no decoder among graft's dependencies installs offline here). */
-const UNSUPPORTED = ['.mp3', '.flac', '.ogg', '.oga', '.opus', '.m4a', '.aac', '.webm'];
+/** WAV through wavefile (every PCM and float depth); the compressed containers through audio-decode's wasm codecs. */
+const COMPRESSED = ['.mp3', '.flac', '.ogg', '.oga', '.opus', '.m4a', '.aac', '.aiff', '.aif', '.webm'];
+export const AUDIO_EXTENSIONS: readonly string[] = ['.wav', ...COMPRESSED];
 export const isAudioPath = (path: string): boolean => AUDIO_EXTENSIONS.includes(extname(path).toLowerCase());
+
+/** A compressed recording decoded by audio-decode (loaded on first use: its codecs are wasm), mixed to mono. */
+async function decodeCompressed(bytes: Uint8Array, where: string): Promise<Waveform> {
+  const { default: decode } = await import('audio-decode');
+  let audio: { channelData: Float32Array[]; sampleRate: number };
+  try {
+    audio = (await decode(bytes)) as unknown as typeof audio;
+  } catch (e) {
+    throw new DecodeError(`cannot decode ${extname(where).slice(1).toUpperCase() || 'audio'} (${(e as Error).message})`, where);
+  }
+  const channels = audio.channelData.length;
+  const n = channels ? audio.channelData[0].length : 0;
+  const samples = new Float32Array(n);
+  for (const c of audio.channelData) for (let i = 0; i < n; i++) samples[i] += c[i] / channels;
+  return { sampleRate: audio.sampleRate, channels, depth: extname(where).slice(1).toLowerCase(), samples };
+}
 
 /** A recording whose loudest sample is below this is silent (-80 dBFS: under 16-bit PCM's lowest 3 steps). */
 export const SILENCE = 1e-4;
@@ -25,13 +41,7 @@ export interface DecodedClip {
 
 /** `bytes` of the audio file `where` as spec's spectrogram image; a DecodeError (the file skipped) when unusable. */
 export async function decodeAudio(bytes: Uint8Array, spec: LogMelSpec, where: string): Promise<DecodedClip> {
-  const ext = extname(where).toLowerCase();
-  if (UNSUPPORTED.includes(ext))
-    throw new DecodeError(
-      `${ext.slice(1).toUpperCase()} is not read yet: convert it to WAV (PCM or float; ${AUDIO_EXTENSIONS.join(', ')})`,
-      where,
-    );
-  const wav = decodeWav(bytes, where);
+  const wav = COMPRESSED.includes(extname(where).toLowerCase()) ? await decodeCompressed(bytes, where) : decodeWav(bytes, where);
   if (wav.samples.length === 0) throw new DecodeError('the recording is empty (no samples)', where);
   let peak = 0;
   for (const v of wav.samples) peak = Math.max(peak, Math.abs(v));

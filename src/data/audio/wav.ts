@@ -8,7 +8,7 @@ export interface Waveform {
   sampleRate: number;
   /** Channels in the file (mixed down into `samples`). */
   channels: number;
-  /** wavefile's code for the file's samples: bits per sample, `32f` and `64` for float. */
+  /** wavefile's code for a WAV file's samples (bits per sample, `32f` and `64` for float), or the compressed format's extension. */
   depth: string;
   samples: Float32Array;
 }
