@@ -3,19 +3,15 @@
 // (Belgian French, German, Greek: target, unlabelled), speech-cnn trained end to end with each
 // adaptation method; `target-oracle` trains on the target speaker's own labels, the ceiling.
 import { loadSpeechCnn } from '../bases/audio/speech-cnn.js';
-import { tell } from '../core/callbacks.js';
 import { usageError } from '../core/errors.js';
 import { splitDataset } from '../data/split.js';
-import { pct, table } from '../evaluate/report.js';
-import { mean } from '../math/stats.js';
-import { ADAPT_METHODS } from '../strategies/adapt/methods/index.js';
-import { disposeDomainFeatures, domainImages, runAdaptation, type AdaptData } from '../strategies/adapt/pipeline.js';
+import { pct } from '../evaluate/report.js';
+import { adaptToEach, gapClosed, gridJson, gridTable } from './adaptation-grid.js';
 import { FSDD_MANIFEST, loadFsdd } from './fsdd-transfer.js';
 import type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';
 
 const SOURCE_SPEAKERS = ['jackson', 'theo'];
 const TARGET_SPEAKERS = ['nicolas', 'yweweler', 'lucas', 'george'];
-const METHODS = [...ADAPT_METHODS, 'target-oracle'] as const;
 const EPOCHS = 15;
 const SELF_TRAIN = { rounds: 2, threshold: 0.9 };
 /** Measured here with a small log-mel CNN in PyTorch (one seed), as the issue reports it. */
@@ -30,68 +26,28 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
   const source = await loadFsdd(manifest, load, [`speaker=${SOURCE_SPEAKERS.join(',')}`]);
   // The source split is fixed (seed 1): seeds vary the adaptation training.
   const sourceSplits = { ...splitDataset(source.train, { valFraction: 0.1, testFraction: 0, seed: 1 }), test: source.test };
-  // accuracy[method][speaker] = one accuracy per seed
-  const accuracy = new Map<string, Map<string, number[]>>(METHODS.map((m) => [m, new Map()]));
-  for (const speaker of TARGET_SPEAKERS) {
-    const target = await loadFsdd(manifest, load, [`speaker=${speaker}`]);
-    const data: AdaptData = { source: sourceSplits, target: target.train, targetLabelled: target.train, evalTarget: target.test };
-    const f = await domainImages(base, data, { cut: base.suggestedCut });
-    try {
-      for (const method of METHODS)
-        for (const seed of seeds) {
-          tell(opts.callbacks, 'onStep', `${speaker}: ${method}, seed ${seed}`);
-          // Only the oracle trains on target labels.
-          const oracle = method === 'target-oracle';
-          const r = await runAdaptation(
-            oracle ? f : { ...f, targetLabelled: undefined },
-            oracle ? data : { ...data, targetLabelled: undefined },
-            method,
-            {
-              seed,
-              epochs: EPOCHS,
-              selfTrain: SELF_TRAIN,
-            },
-          );
-          const row = accuracy.get(method)!;
-          row.set(speaker, [...(row.get(speaker) ?? []), r.target!.accuracy]);
-        }
-    } finally {
-      disposeDomainFeatures(f);
-    }
-  }
-  const rows = METHODS.map((method) => {
-    const perSpeaker = Object.fromEntries(TARGET_SPEAKERS.map((s) => [s, mean(accuracy.get(method)!.get(s)!)]));
-    return { method, perSpeaker, mean: mean(Object.values(perSpeaker)) };
+  const rows = await adaptToEach({
+    base,
+    domains: TARGET_SPEAKERS,
+    dataFor: async (speaker) => {
+      const target = await loadFsdd(manifest, load, [`speaker=${speaker}`]);
+      return { source: sourceSplits, target: target.train, targetLabelled: target.train, evalTarget: target.test };
+    },
+    seeds,
+    epochs: EPOCHS,
+    selfTrain: SELF_TRAIN,
+    callbacks: opts.callbacks,
   });
-  const none = rows.find((r) => r.method === 'none')!.mean;
-  const oracle = rows.find((r) => r.method === 'target-oracle')!.mean;
-  const closed = (acc: number) => (oracle > none ? (acc - none) / (oracle - none) : NaN);
+  const closed = gapClosed(rows);
   const best = rows.filter((r) => r.method !== 'none' && r.method !== 'target-oracle').reduce((a, b) => (b.mean > a.mean ? b : a));
   const markdown = [
     `fsdd-accents: source = FSDD's American speakers (${SOURCE_SPEAKERS.join(', ')}), labelled; target = each other speaker's training recordings, unlabelled; accuracy on that speaker's test recordings. speech-cnn trained end to end up to ${base.suggestedCut} with the adaptation network, ${EPOCHS} passes over the source; target-oracle trains on the target speaker's labels. Mean over seeds ${seeds.join(', ')}.`,
     '',
-    table(
-      ['method', ...TARGET_SPEAKERS, 'mean', 'gap closed'],
-      rows.map((r) => [
-        r.method,
-        ...TARGET_SPEAKERS.map((s) => pct(r.perSpeaker[s])),
-        pct(r.mean),
-        r.method === 'none' || r.method === 'target-oracle' ? '' : `${(closed(r.mean) * 100).toFixed(0)}%`,
-      ]),
-    ),
+    gridTable(rows, TARGET_SPEAKERS),
     '',
     `gap closed = (method − none) / (target-oracle − none) on the mean; best: ${best.method} (${(closed(best.mean) * 100).toFixed(0)}%). Reference measured here with a small log-mel CNN in PyTorch (one seed): source-only ${pct(REFERENCE.none)}, AdaBN ${pct(REFERENCE.adabn)}, every speaker's labels ${pct(REFERENCE.oracle)} (means).`,
   ].join('\n');
-  return {
-    json: {
-      experiment: 'fsdd-accents',
-      seeds,
-      sourceSpeakers: SOURCE_SPEAKERS,
-      rows: rows.map((r) => ({ method: r.method, target: { accuracy: r.mean, perSpeaker: r.perSpeaker } })),
-      gapClosed: Object.fromEntries(rows.map((r) => [r.method, closed(r.mean)])),
-    },
-    markdown,
-  };
+  return { json: { experiment: 'fsdd-accents', seeds, sourceSpeakers: SOURCE_SPEAKERS, ...gridJson(rows) }, markdown };
 }
 
 export const fsddAccents: Experiment = {

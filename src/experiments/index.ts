@@ -1,5 +1,6 @@
 import { digitsInScenes } from './digits-in-scenes.js';
 import { digitsTransfer } from './digits-transfer.js';
+import { espeakAccents } from './espeak-accents.js';
 import { fsddAccents } from './fsdd-accents.js';
 import { fsddTransfer } from './fsdd-transfer.js';
 import { mnistMnistm } from './mnist-mnistm.js';
@@ -19,6 +20,7 @@ export const EXPERIMENTS: Record<string, Experiment> = {
   [pennfudan.name]: pennfudan,
   [fsddTransfer.name]: fsddTransfer,
   [fsddAccents.name]: fsddAccents,
+  [espeakAccents.name]: espeakAccents,
 };
 
 export type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';

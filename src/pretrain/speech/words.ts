@@ -22,9 +22,13 @@ const VARIANTS = {
 const SPEEDS = [135, 175];
 const PITCHES = [35, 65];
 
-/** The American voices of one split: held-out variants evaluate on timbres training never heard. */
-export function americanVoices(split: keyof typeof VARIANTS): Voice[] {
-  return VARIANTS[split].flatMap((variant) =>
-    SPEEDS.flatMap((speed) => PITCHES.map((pitch) => ({ voice: 'en-us', variant, speed, pitch }))),
-  );
+/** Digits, for the synthetic accent experiment (pre-training never hears them). */
+export const DIGIT_WORDS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
+
+/** An eSpeak voice (en-us, en-gb, en-gb-scotland, …) under one split's variants: held-out variants are timbres training never heard. */
+export function voicesOf(voice: string, split: keyof typeof VARIANTS): Voice[] {
+  return VARIANTS[split].flatMap((variant) => SPEEDS.flatMap((speed) => PITCHES.map((pitch) => ({ voice, variant, speed, pitch }))));
 }
+
+/** The American voices of one split (pre-training's). */
+export const americanVoices = (split: keyof typeof VARIANTS): Voice[] => voicesOf('en-us', split);
