@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import sharp from 'sharp';
 import wavefile from 'wavefile';
 import { fitClip } from '../src/data/audio/clip.js';
+import { spectrogramPicture } from '../src/data/audio/picture.js';
 import { frameCount, hzToMel, KWS_LOGMEL, logMel, melFilterbank, melToHz, type LogMelSpec } from '../src/data/audio/logmel.js';
 import { decodeAudio } from '../src/data/audio/read.js';
 import { resample } from '../src/data/audio/resample.js';
@@ -311,5 +313,28 @@ describe('audio data sets', () => {
       () => parseWhere('accent'),
       (e: unknown) => e instanceof GraftError && /COLUMN=VALUE/.test(e.message),
     );
+  });
+});
+
+describe('spectrogramPicture', () => {
+  it('draws time to the right and pitch up, loud in yellow, quiet in dark blue, under each label', async () => {
+    const size = { height: 10, width: 4, channels: 1 };
+    const pixels = new Uint8Array(40);
+    pixels[9 * 4 + 3] = 255; // the last frame's highest band
+    const png = await spectrogramPicture(
+      [
+        { label: 'a', pixels },
+        { label: 'b', pixels: new Uint8Array(40) },
+      ],
+      size,
+      2,
+    );
+    const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+    // Two 20x8 pictures with 12 px gaps, 28 px for the labels above.
+    assert.deepEqual([info.width, info.height], [2 * 20 + 3 * 12, 28 + 8 + 12]);
+    const at = (x: number, y: number) => [...data.subarray((y * info.width + x) * info.channels, (y * info.width + x) * info.channels + 3)];
+    assert.deepEqual(at(12 + 19, 28), [253, 231, 37], 'top right of the first: loud');
+    assert.deepEqual(at(12, 28 + 7), [68, 1, 84], 'bottom left: quiet');
+    assert.deepEqual(at(12 + 20 + 12 + 19, 28), [68, 1, 84], 'the second picture is silent');
   });
 });

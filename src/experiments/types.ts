@@ -15,6 +15,8 @@ export interface ExperimentResult {
   json: { experiment: string; [k: string]: unknown };
   /** The readable table (Markdown). */
   markdown: string;
+  /** Pictures the report links (written beside it as NAME-FIGURE.png). */
+  figures?: { name: string; png: Uint8Array; caption: string }[];
 }
 
 export interface Experiment {

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { usageError } from '../../core/errors.js';
 import { EXPERIMENTS } from '../../experiments/index.js';
 import { writeFileAtomically } from '../../io/atomic.js';
@@ -34,13 +34,21 @@ export function experimentCommand(): Command {
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
       const path = join(flags.runs, `${name}${flags.variant ? `-${flags.variant}` : ''}-${stamp}`);
       const json = { ...result.json, seconds, backend: flags.backend };
+      const figures = [];
+      for (const f of result.figures ?? []) {
+        const file = `${path}-${f.name}.png`;
+        await writeFileAtomically(file, f.png);
+        figures.push(`![${f.caption}](${basename(file)})`);
+      }
       await writeFileAtomically(
         `${path}.md`,
-        `# ${name}\n\n${result.markdown}\n\nTotal ${seconds.toFixed(0)} s on backend ${flags.backend}.\n`,
+        `# ${name}\n\n${result.markdown}\n\n${figures.map((f) => `${f}\n\n`).join('')}Total ${seconds.toFixed(0)} s on backend ${flags.backend}.\n`,
       );
       await writeFileAtomically(`${path}.json`, JSON.stringify(json, null, 2) + '\n');
       log(result.markdown);
-      log(`\n${seconds.toFixed(0)} s; report written to ${path}.md and .json`);
+      log(
+        `\n${seconds.toFixed(0)} s; report written to ${path}.md and .json${result.figures?.length ? `, pictures to ${path}-*.png` : ''}`,
+      );
       if (flags.json) printJson(json);
     });
 }
