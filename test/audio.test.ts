@@ -318,7 +318,7 @@ describe('audio data sets', () => {
 
 describe('spectrogramPicture', () => {
   it('draws time to the right and pitch up, loud in yellow, quiet in dark blue, under each label', async () => {
-    const size = { height: 10, width: 4, channels: 1 };
+    const size = { height: 10, width: 4, channels: 1 as const };
     const pixels = new Uint8Array(40);
     pixels[9 * 4 + 3] = 255; // the last frame's highest band
     const png = await spectrogramPicture(
