@@ -1,0 +1,102 @@
+// Audio from the command line: graft train on a folder of recordings with the speech-cnn base,
+// then predict (the word and its probability per file), eval, inspect and export to ONNX.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import wavefile from 'wavefile';
+import { SPEECH_CNN_DIR } from '../src/bases/audio/speech-cnn.js';
+import { graft, tempDir } from './helpers.js';
+
+/** A clip: a tone sliding from `from` to `to` Hz over `seconds`, at `rate`, as 16-bit WAV bytes. */
+function sweep(from: number, to: number, seconds: number, rate: number): Uint8Array {
+  const n = Math.round(seconds * rate);
+  let phase = 0;
+  const samples = Array.from({ length: n }, (_, i) => {
+    phase += (2 * Math.PI * (from + ((to - from) * i) / n)) / rate;
+    return Math.round(12000 * Math.sin(phase) * Math.sin((Math.PI * i) / n));
+  });
+  const w = new wavefile.WaveFile();
+  w.fromScratch(1, rate, '16', samples);
+  return w.toBuffer();
+}
+
+const skip = existsSync(join(SPEECH_CNN_DIR, 'model.json')) ? false : `speech-cnn is not in ${SPEECH_CNN_DIR} (graft pretrain speech)`;
+
+describe('graft train on recordings (speech-cnn)', { skip }, () => {
+  const dir = tempDir('graft-audio-cli-');
+  const data = join(dir, 'words');
+  const out = join(dir, 'model');
+  before(() => {
+    // "Words" rising or falling in pitch, at several rates and lengths.
+    for (const [word, from, to] of [
+      ['rise', 300, 1500],
+      ['fall', 1500, 300],
+    ] as const) {
+      mkdirSync(join(data, word), { recursive: true });
+      for (let i = 0; i < 12; i++)
+        writeFileSync(
+          join(data, word, `${i}.wav`),
+          sweep(from * (1 + 0.03 * i), to * (1 + 0.03 * i), 0.4 + 0.03 * i, [8000, 16000, 22050][i % 3]),
+        );
+    }
+    writeFileSync(join(data, 'rise', 'broken.wav'), 'not a wav');
+  });
+
+  it('trains, warns about the unreadable file and says how clips were fitted', () => {
+    const r = graft(
+      'train',
+      '--base',
+      'speech-cnn',
+      '--data',
+      data,
+      '--out',
+      out,
+      '--epochs',
+      '20',
+      '--unfreeze',
+      '0',
+      '--lr',
+      '0.01',
+      '--json',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /broken\.wav/);
+    assert.match(r.stderr + r.stdout, /fitted to the base's 1 s window: 24 padded/);
+    const meta = JSON.parse(readFileSync(join(out, 'graft.json'), 'utf8'));
+    assert.equal(meta.medium.kind, 'audio');
+    assert.deepEqual(
+      [meta.medium.spec.sampleRate, meta.medium.spec.windowLength, meta.medium.spec.hop, meta.medium.spec.mels],
+      [8000, 200, 80, 40],
+    );
+    assert.ok((r.json as { metrics: { val: { accuracy: number } } }).metrics.val.accuracy >= 0.5);
+  });
+
+  it('predicts the word and its probability for a recording', () => {
+    const file = join(dir, 'new-rise.wav');
+    writeFileSync(file, sweep(320, 1550, 0.5, 16000));
+    const r = graft('predict', '--model', out, '--json', file);
+    assert.equal(r.code, 0, r.stderr);
+    const p = (r.json as { predictions: { file: string; top: { label: string; probability: number }[] }[] }).predictions[0];
+    assert.equal(p.top[0].label, 'rise');
+    assert.ok(p.top[0].probability > 0.5);
+    const missing = graft('predict', '--model', out, join(dir, 'nowhere.wav'));
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /^error: audio not found: .*nowhere\.wav$/m);
+  });
+
+  it('evaluates, inspects as audio and exports to ONNX with the spectrogram stated', () => {
+    const e = graft('eval', '--model', out, '--data', data, '--split', 'all', '--json');
+    assert.equal(e.code, 0, e.stderr);
+    assert.ok((e.json as { metrics: { accuracy: number } }).metrics.accuracy > 0.5);
+    const i = graft('inspect', out);
+    assert.equal(i.code, 0, i.stderr);
+    assert.match(i.stdout, /recordings at 8000 Hz, 1 s clips as 98x40 log-mel spectrograms/);
+    const onnx = join(dir, 'model.onnx');
+    const x = graft('export', '--model', out, '--out', onnx);
+    assert.equal(x.code, 0, x.stderr);
+    const sidecar = JSON.parse(readFileSync(`${onnx}.json`, 'utf8'));
+    assert.equal(sidecar.medium.spec.mels, 40);
+    assert.equal(sidecar.spectrogramTopDb, 80);
+  });
+});
