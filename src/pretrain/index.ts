@@ -5,7 +5,7 @@ import type { Callback } from '../core/callbacks.js';
 import { DIGITS_CNN_DIR } from '../bases/image/digits-cnn.js';
 import { SPEECH_CNN_DIR } from '../bases/audio/speech-cnn.js';
 import { saveBaseModel } from './classifier.js';
-import { pretrainDigitsCnn } from './digits-cnn.js';
+import { pretrainDigitsCnn, type PretrainResult } from './digits-cnn.js';
 import { pretrainSpeechCnn } from './speech-cnn.js';
 
 export interface PretrainOutcome {
@@ -26,6 +26,15 @@ export interface Pretraining {
   run(o: { seed: number; epochs?: number; callbacks?: readonly Callback[] }): Promise<PretrainOutcome>;
 }
 
+/** What every pre-training of a LayersModel base reports: its result, in a sentence, and how to save it. */
+const outcome = (r: PretrainResult, summary: string): PretrainOutcome => ({
+  summary,
+  testAccuracy: r.testAccuracy,
+  epochs: r.epochsRun,
+  seconds: r.seconds,
+  save: (dir, force) => saveBaseModel(r.base.model, dir, force),
+});
+
 export const PRETRAININGS: Record<string, Pretraining> = {
   digits: {
     base: 'digits-cnn',
@@ -33,13 +42,7 @@ export const PRETRAININGS: Record<string, Pretraining> = {
     dir: DIGITS_CNN_DIR,
     async run(o) {
       const r = await pretrainDigitsCnn(o);
-      return {
-        summary: `digits-cnn trained on MNIST 0-4 (${r.epochsRun} epochs)`,
-        testAccuracy: r.testAccuracy,
-        epochs: r.epochsRun,
-        seconds: r.seconds,
-        save: (dir, force) => saveBaseModel(r.base.model, dir, force),
-      };
+      return outcome(r, `digits-cnn trained on MNIST 0-4 (${r.epochsRun} epochs)`);
     },
   },
   speech: {
@@ -48,13 +51,10 @@ export const PRETRAININGS: Record<string, Pretraining> = {
     dir: SPEECH_CNN_DIR,
     async run(o) {
       const r = await pretrainSpeechCnn(o);
-      return {
-        summary: `speech-cnn trained on ${r.words} synthetic words (${r.clips} clips, ${r.epochsRun} epochs), tested on voices it never heard`,
-        testAccuracy: r.testAccuracy,
-        epochs: r.epochsRun,
-        seconds: r.seconds,
-        save: (dir, force) => saveBaseModel(r.base.model, dir, force),
-      };
+      return outcome(
+        r,
+        `speech-cnn trained on ${r.words} synthetic words (${r.clips} clips, ${r.epochsRun} epochs), tested on voices it never heard`,
+      );
     },
   },
 };
