@@ -8,16 +8,29 @@ const { ConverterType, create } = LibSampleRate;
 
 type Converter = Awaited<ReturnType<typeof create>>;
 const converters = new Map<string, Promise<Converter>>();
+/**
+ * Each converter is its own wasm instance. Data sets use a few rate pairs, kept; speed
+ * perturbation asks for a new pair nearly every clip, so past this many its converters are
+ * made, used once and destroyed rather than kept for the life of the process.
+ */
+const KEPT_CONVERTERS = 16;
 
-/** The converter graft resamples with: libsamplerate's medium-quality sinc (97 dB SNR, 90% of the band kept). */
-export const RESAMPLER = 'libsamplerate SRC_SINC_MEDIUM_QUALITY';
+const make = (from: number, to: number) => create(1, from, to, { converterType: ConverterType.SRC_SINC_MEDIUM_QUALITY });
 
 /** `samples` (mono) from rate `from` to rate `to`; the same array when they are equal. */
 export async function resample(samples: Float32Array, from: number, to: number): Promise<Float32Array> {
   if (from === to) return samples;
   const key = `${from}:${to}`;
   let c = converters.get(key);
-  if (!c) converters.set(key, (c = create(1, from, to, { converterType: ConverterType.SRC_SINC_MEDIUM_QUALITY })));
-  // simple() converts a whole buffer with a fresh state each call, so one converter serves every clip.
+  if (!c && converters.size >= KEPT_CONVERTERS) {
+    const once = await make(from, to);
+    try {
+      return once.simple(samples);
+    } finally {
+      once.destroy();
+    }
+  }
+  if (!c) converters.set(key, (c = make(from, to)));
+  // simple() converts a whole buffer with a fresh state each call (libsamplerate's src_simple), so one converter serves every clip.
   return (await c).simple(samples);
 }
