@@ -146,6 +146,38 @@ describe('readTextTable', () => {
     assert.deepEqual(Array.from(set.labels), [-1, -1]);
   });
 
+  it('where: keeps the rows matching every filter, in CSV and JSON Lines; unknown columns and values name what exists', async () => {
+    const csv = write(
+      'domains.csv',
+      'text,label,Domain,year\na,pos,movies,2020\nb,neg,movies,2021\nc,pos,books,2020\nd,neg,books,2021\ne,pos,toys,2021\n',
+    );
+    const books = await read(csv, { where: [{ column: 'domain', values: ['books', 'toys'] }] });
+    assert.deepEqual(books.set.texts, ['c', 'd', 'e']);
+    assert.deepEqual(books.set.ids, [`${csv}:4`, `${csv}:5`, `${csv}:6`]);
+    const both = await read(csv, {
+      where: [
+        { column: 'domain', values: ['books', 'toys'] },
+        { column: 'year', values: ['2021'] },
+      ],
+    });
+    assert.deepEqual(both.set.texts, ['d', 'e']);
+    const jsonl = write(
+      'domains.jsonl',
+      '{"text":"a","label":"pos","domain":"movies","stars":5}\n{"text":"b","label":"neg","domain":"books","stars":1}\n{"text":"c","label":"pos","domain":"books","stars":4}\n',
+    );
+    assert.deepEqual((await read(jsonl, { where: [{ column: 'domain', values: ['books'] }] })).set.texts, ['b', 'c']);
+    assert.deepEqual((await read(jsonl, { where: [{ column: 'stars', values: ['5', '1'] }] })).set.texts, ['a', 'b']);
+    await rejectsUsage(
+      readTextTable(csv, { where: [{ column: 'site', values: ['x'] }] }),
+      /no column "site" \(columns: domain, label, year\)/,
+    );
+    await rejectsUsage(
+      readTextTable(csv, { where: [{ column: 'domain', values: ['games'] }] }),
+      /no row has domain="games" \(values of domain: books, movies, toys\)/,
+    );
+    await rejectsUsage(loadText('spam-assassin', { where: [{ column: 'domain', values: ['x'] }] }), /--where selects rows of a text table/);
+  });
+
   it('malformed CSV and JSON are usage errors', async () => {
     await rejectsUsage(readTextTable(write('broken.csv', 'text,label\n"unclosed,a\n')), /not a valid CSV/);
     await rejectsUsage(readTextTable(write('broken.jsonl', '{"text": "a", "label": \n')), /broken\.jsonl:1: not valid JSON/);

@@ -65,4 +65,71 @@ describe('--where', () => {
     assert.equal(malformed.code, 2);
     assert.match(malformed.stderr, /^error: --where wants COLUMN=VALUE/m);
   });
+
+  describe('on a text table', () => {
+    const table = join(dir, 'reviews.csv');
+    const good = ['wonderful', 'great', 'excellent', 'lovely', 'superb', 'delightful'];
+    const bad = ['awful', 'terrible', 'boring', 'dreadful', 'poor', 'dull'];
+    before(() => {
+      const rows = ['text,label,domain'];
+      for (const domain of ['movies', 'books'])
+        for (let i = 0; i < (domain === 'movies' ? 18 : 12); i++) {
+          const word = (i % 2 ? bad : good)[i % 6];
+          rows.push(`"a ${word} ${domain === 'movies' ? 'film' : 'novel'}, ${word} indeed",${i % 2 ? 'neg' : 'pos'},${domain}`);
+        }
+      writeFileSync(table, rows.join('\n'));
+    });
+
+    it('train, eval and adapt keep the selected rows only', () => {
+      const out = join(dir, 'movies');
+      const r = graft('train', '--base', 'use-lite', '--scratch', '--data', table, '--where', 'domain=movies', '--out', out, '--json');
+      assert.equal(r.code, 0, r.stderr);
+      const counts = (r.json as { counts: { train: number; val: number; test: number } }).counts;
+      assert.equal(counts.train + counts.val + counts.test, 18);
+      const e = graft('eval', '--model', out, '--data', table, '--where', 'domain=books', '--split', 'all', '--json');
+      assert.equal(e.code, 0, e.stderr);
+      assert.equal((e.json as { metrics: { n: number } }).metrics.n, 12);
+      const a = graft(
+        'adapt',
+        ...[
+          '--base',
+          'use-lite',
+          '--source',
+          table,
+          '--source-where',
+          'domain=movies',
+          '--target',
+          table,
+          '--target-where',
+          'domain=books',
+        ],
+        ...['--eval-target', table, '--eval-where', 'domain=books', '--method', 'coral', '--epochs', '2', '--json'],
+      );
+      assert.equal(a.code, 0, a.stderr);
+      assert.match(a.stdout + a.stderr, /source \d+ train \/ \d+ val \/ \d+ test texts, target 12 texts/);
+      const accuracy = (a.json as { target: { accuracy: number } }).target.accuracy;
+      assert.ok(Math.abs(accuracy * 12 - Math.round(accuracy * 12)) < 1e-9, `scored on the 12 book reviews: ${accuracy}`);
+    });
+
+    it('names the columns that exist; --eval-where needs --eval-target', () => {
+      const r = graft('train', '--base', 'use-lite', '--scratch', '--data', table, '--where', 'genre=x', '--out', join(dir, 'no'));
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /^error: .*no column "genre" \(columns: domain, label\)$/m);
+      const a = graft(
+        'adapt',
+        '--base',
+        'use-lite',
+        '--source',
+        table,
+        '--target',
+        table,
+        '--method',
+        'coral',
+        '--eval-where',
+        'domain=books',
+      );
+      assert.equal(a.code, 2);
+      assert.match(a.stderr, /^error: --eval-where selects rows of --eval-target/m);
+    });
+  });
 });

@@ -94,7 +94,11 @@ const shown = (values: Iterable<string>) => {
 };
 
 /** The rows every filter keeps; a column or value the manifest does not have is a usage error listing what it has. */
-export function selectRows(rows: readonly ManifestRow[], filters: readonly RowFilter[], file: string): ManifestRow[] {
+export function selectRows<R extends { fields: Readonly<Record<string, string | string[]>> }>(
+  rows: readonly R[],
+  filters: readonly RowFilter[],
+  file: string,
+): R[] {
   let kept = [...rows];
   for (const f of filters) {
     const columns = new Set(rows.flatMap((r) => Object.keys(r.fields)));

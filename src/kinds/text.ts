@@ -17,6 +17,7 @@ import { tell } from '../core/callbacks.js';
 import { usageError } from '../core/errors.js';
 import { loadText, splitText, type TextSplits } from '../data/text/index.js';
 import type { TextSet } from '../data/text/types.js';
+import type { RowFilter } from '../data/types.js';
 import { embedTexts } from '../engine/embed.js';
 import type { FeatureCache } from '../engine/feature-cache.js';
 import { topK, type Metrics } from '../evaluate/metrics.js';
@@ -58,7 +59,7 @@ const BATCH = 64;
 
 export class TextClassifier implements TrainedModel<TextPrediction, ClassifierEvaluation> {
   readonly kind = 'text';
-  readonly dataOptions = ['classes', 'textColumn', 'labelColumn'] as const;
+  readonly dataOptions = ['classes', 'where', 'textColumn', 'labelColumn'] as const;
 
   constructor(
     readonly parts: TextParts,
@@ -125,6 +126,7 @@ export class TextClassifier implements TrainedModel<TextPrediction, ClassifierEv
     const set = await loadText(data, {
       textColumn: o.textColumn,
       labelColumn: o.labelColumn,
+      where: o.where,
       classes: o.classes?.split(',').map((c) => c.trim()),
       callbacks: o.callbacks,
     });
@@ -222,6 +224,8 @@ export interface TextClassifierOptions extends HeadTrainOptions {
   data: string | TextSplits;
   textColumn?: string;
   labelColumn?: string;
+  /** A table's rows to train on (`--where COLUMN=VALUE,…`). */
+  where?: readonly RowFilter[];
   /** Only these classes, in this order. */
   classes?: string[];
   /** Keep N training texts per class (val and test untouched). */
@@ -293,6 +297,7 @@ export async function trainTextClassifier(o: TextClassifierOptions): Promise<Tex
           await loadText(o.data, {
             textColumn: o.textColumn,
             labelColumn: o.labelColumn,
+            where: o.where,
             classes: o.classes,
             callbacks: o.callbacks,
           }),

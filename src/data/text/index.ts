@@ -61,6 +61,8 @@ function inClasses(set: TextSet, classes: string[], spec: string): TextSet {
 export async function loadText(spec: string, o: TextLoadOptions = {}): Promise<TextSet> {
   const builtIn = parseSpamAssassinSpec(spec);
   if (builtIn) {
+    if (o.where?.length)
+      throw usageError(`--where selects rows of a text table; ${SPAM_ASSASSIN_SPEC} selects by group (${SPAM_ASSASSIN_SPEC}:GROUP,…)`);
     const set = await loadSpamAssassin({ groups: builtIn.groups, callbacks: o.callbacks });
     return o.classes ? inClasses(set, o.classes, spec) : set;
   }

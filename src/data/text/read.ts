@@ -7,7 +7,8 @@ import { extname } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { tell, type Callback } from '../../core/callbacks.js';
 import { usageError } from '../../core/errors.js';
-import { sortLabels } from '../manifest.js';
+import { selectRows, sortLabels } from '../manifest.js';
+import type { RowFilter } from '../types.js';
 import type { TextSet, TextWarning } from './types.js';
 
 export const TEXT_TABLE_EXTENSIONS: readonly string[] = ['.csv', '.tsv', '.jsonl', '.ndjson'];
@@ -25,6 +26,8 @@ export interface ReadTextOptions {
   unlabelled?: boolean;
   /** Keep only rows of these labels, classes in this order (each must occur). */
   classes?: string[];
+  /** Keep only the rows matching every filter (`--where COLUMN=VALUE,…`; column names case-insensitive). */
+  where?: readonly RowFilter[];
   /** Rows skipped or changed (onTextWarning): 'empty' (no text), 'no-label', 'invalid-utf8' (bytes replaced by U+FFFD). */
   callbacks?: readonly Callback[];
 }
@@ -38,6 +41,8 @@ interface Row {
   line: number;
   /** Some of its bytes were not UTF-8 and were replaced. */
   replaced: boolean;
+  /** Every other column by its lower-cased name, trimmed, for row selection. */
+  fields: Record<string, string>;
 }
 
 interface Columns {
@@ -129,7 +134,16 @@ function parseDelimited(bytes: Buffer, file: string, delimiter: ',' | '\t', cols
     if (fields.length === 1 && !decode(fields[0]).value.trim()) continue;
     const text = decode(fields[textAt] ?? new Uint8Array(0));
     const label = labelAt < 0 ? { value: '', replaced: false } : decode(fields[labelAt] ?? new Uint8Array(0));
-    rows.push({ text: text.value, label: label.value, line, replaced: text.replaced || label.replaced });
+    const others = header.flatMap((name, i) =>
+      i === textAt ? [] : [[name.toLowerCase(), decode(fields[i] ?? new Uint8Array(0)).value.trim()]],
+    );
+    rows.push({
+      text: text.value,
+      label: label.value,
+      line,
+      replaced: text.replaced || label.replaced,
+      fields: Object.fromEntries(others),
+    });
   }
   return rows;
 }
@@ -172,11 +186,17 @@ function parseJsonl(bytes: Buffer, file: string, cols: Columns): Row[] {
       );
     }
     const labelKey = keys[findColumn(keys, cols.label)];
+    const textKey = keys[findColumn(keys, cols.text)];
+    // Only scalar keys can be selected on; an object elsewhere in the row is not graft's to judge.
+    const others = keys.flatMap((k) =>
+      k === textKey || (typeof rec[k] === 'object' && rec[k] !== null) ? [] : [[k.toLowerCase(), fieldText(rec[k], k, where).trim()]],
+    );
     rows.push({
-      text: fieldText(rec[keys[findColumn(keys, cols.text)]], cols.text, where),
+      text: fieldText(rec[textKey], cols.text, where),
       label: labelKey === undefined ? '' : fieldText(rec[labelKey], cols.label, where),
       line,
       replaced,
+      fields: Object.fromEntries(others),
     });
   }
   return rows;
@@ -221,7 +241,7 @@ export async function readTextTable(file: string, o: ReadTextOptions = {}): Prom
       : ext === '.tsv'
         ? parseDelimited(bytes, file, '\t', cols)
         : parseJsonl(bytes, file, cols);
-  return toTextSet(rows, file, o);
+  return toTextSet(o.where?.length ? selectRows(rows, o.where, file) : rows, file, o);
 }
 
 function toTextSet(rows: Row[], file: string, o: ReadTextOptions): TextSet {

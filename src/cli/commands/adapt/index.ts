@@ -54,9 +54,9 @@ export function adaptCommand(): Command {
     .option('--text-column <name>', 'text bases: the column (JSONL: key) holding the text (default: text)')
     .option('--label-column <name>', 'text bases: the column holding the label (default: label)')
     .action(async (flags: AdaptFlags, cmd: Command) => {
+      if (flags.evalWhere.length && !flags.evalTarget) throw usageError('--eval-where selects rows of --eval-target, which is not given');
       if (isTextBase(flags.base)) {
-        // Text tables have their own reader, which does not select rows yet.
-        refuseImageFlags(cmd, ['cut', 'trunk', 'engine', 'sourceWhere', 'targetWhere', 'evalWhere', ...BASE_FLAG_KEYS]);
+        refuseImageFlags(cmd, ['cut', 'trunk', 'engine', ...BASE_FLAG_KEYS]);
         await prepare(flags);
         return adaptTexts(flags);
       }

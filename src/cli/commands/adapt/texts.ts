@@ -22,10 +22,12 @@ export async function adaptTexts(flags: AdaptFlags): Promise<void> {
     labelColumn: flags.labelColumn,
     callbacks: [warnings],
   };
-  const source = splitText(await loadText(flags.source, columns), { seed: flags.seed });
+  const source = splitText(await loadText(flags.source, { ...columns, where: flags.sourceWhere }), { seed: flags.seed });
   const classes = source.train.classes;
-  const target = inClasses(await loadText(flags.target, { ...columns, unlabelled: true }), classes);
-  const evalTarget = flags.evalTarget ? inClasses(await loadText(flags.evalTarget, columns), classes) : undefined;
+  const target = inClasses(await loadText(flags.target, { ...columns, where: flags.targetWhere, unlabelled: true }), classes);
+  const evalTarget = flags.evalTarget
+    ? inClasses(await loadText(flags.evalTarget, { ...columns, where: flags.evalWhere }), classes)
+    : undefined;
   if (evalTarget?.labels.some((l) => l < 0))
     throw usageError(`--eval-target ${flags.evalTarget} has labels the source lacks (source classes: ${classes.join(', ')})`);
   let targetLabelled: TextSet | undefined;

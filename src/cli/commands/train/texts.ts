@@ -14,6 +14,7 @@ export async function trainTexts(flags: TrainFlags): Promise<void> {
     data: flags.data,
     textColumn: flags.textColumn,
     labelColumn: flags.labelColumn,
+    where: flags.where,
     classes: flags.classes?.split(',').map((c) => c.trim()),
     perClass: flags.perClass,
     scratch: flags.scratch,
