@@ -1,5 +1,5 @@
 // Audio from the command line: graft train on a folder of recordings with the speech-cnn base,
-// then predict (the word and its probability per file), eval, inspect and export to ONNX.
+// then predict (the word and its probability per file), eval, inspect, export to ONNX, rank and adapt.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -98,5 +98,34 @@ describe('graft train on recordings (speech-cnn)', { skip }, () => {
     const sidecar = JSON.parse(readFileSync(`${onnx}.json`, 'utf8'));
     assert.equal(sidecar.medium.spec.mels, 40);
     assert.equal(sidecar.spectrogramTopDb, 80);
+  });
+
+  it("ranks speech-cnn's cuts and adapts to recordings at another rate, trunk frozen and trained", () => {
+    const r = graft('rank', '--base', 'speech-cnn', '--data', data, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const cuts = (r.json as { rows: { base: string; cut: string }[] }).rows.map((row) => row.cut);
+    assert.ok(
+      ['pool', 'block3_pool', 'block2_pool'].every((c) => cuts.includes(c)),
+      JSON.stringify(cuts),
+    );
+    // The target: the same sweeps an octave lower, recorded at 44.1 kHz.
+    const target = join(dir, 'low');
+    for (const [word, from, to] of [
+      ['rise', 150, 750],
+      ['fall', 750, 150],
+    ] as const) {
+      mkdirSync(join(target, word), { recursive: true });
+      for (let i = 0; i < 6; i++)
+        writeFileSync(join(target, word, `${i}.wav`), sweep(from * (1 + 0.05 * i), to * (1 + 0.05 * i), 0.5, 44100));
+    }
+    for (const trunk of ['frozen', 'trainable']) {
+      const run = graft(
+        ...['adapt', '--base', 'speech-cnn', '--source', data, '--target', target, '--eval-target', target],
+        ...['--method', 'coral', '--trunk', trunk, '--epochs', '3', '--json'],
+      );
+      assert.equal(run.code, 0, run.stderr);
+      const accuracy = (run.json as { target: { accuracy: number } }).target.accuracy;
+      assert.ok(Math.abs(accuracy * 12 - Math.round(accuracy * 12)) < 1e-9, `${trunk}: scored on the 12 target clips (${accuracy})`);
+    }
   });
 });

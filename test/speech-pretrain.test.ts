@@ -1,12 +1,13 @@
 // The synthetic speech graft pre-trains speech-cnn on: eSpeak NG (a dev dependency) speaking
 // words, cut into one recording per word, augmented and drawn as spectrograms, repeatably.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { augmentRecording } from '../src/data/audio/augment.js';
 import { mulberry32 } from '../src/math/random.js';
 import { speak, speakWords } from '../src/pretrain/speech/espeak.js';
 import { speakSet } from '../src/pretrain/speech-cnn.js';
-import { americanVoices } from '../src/pretrain/speech/words.js';
+import { americanVoices, VARIANTS } from '../src/pretrain/speech/words.js';
 
 const voice = { voice: 'en-us', variant: 'm3', speed: 160, pitch: 50 };
 
@@ -47,5 +48,27 @@ describe('speech synthesis for pre-training', () => {
       !Buffer.from(s1.pixels.subarray(0, per)).equals(Buffer.from(s1.pixels.subarray(per, 2 * per))),
       'the augmented copy differs from the clean one',
     );
+  });
+
+  it("speaks every voice variant pre-training uses the same in two processes (eSpeak's f2, f3 and f5 do not)", () => {
+    // Some variants differ only from process to process, so each process speaks them all once.
+    const script = `
+      import { createHash } from 'node:crypto';
+      import { speak } from './src/pretrain/speech/espeak.ts';
+      const out = {};
+      for (const variant of ${JSON.stringify(Object.values(VARIANTS).flat())})
+        for (const voice of ['en-us', 'en-gb-scotland']) {
+          const { samples } = await speak('seven', { voice, variant, speed: 135, pitch: 35 });
+          out[voice + '+' + variant] = createHash('sha256').update(samples).digest('hex');
+        }
+      console.log(JSON.stringify(out));`;
+    const run = () => {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout) as Record<string, string>;
+    };
+    const [a, b] = [run(), run()];
+    assert.equal(Object.keys(a).length, 2 * Object.values(VARIANTS).flat().length);
+    assert.deepEqual(a, b);
   });
 });

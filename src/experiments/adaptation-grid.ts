@@ -1,12 +1,22 @@
-// Adaptation to several target domains one at a time (speakers, voices): every method and the
-// target-trained oracle, each seed, on one base trained end to end; then a table of target
-// accuracy per domain, the mean, and how much of the source-only → oracle gap each method closed.
+// Adaptation to several target domains one at a time (speakers, voices): every method and an
+// oracle that has the target's labels, each seed, on one base (frozen, or trained end to end); then
+// a table of target accuracy per domain, the mean, and how much of the source-only → oracle gap
+// each method closed.
 import type { LayersBase } from '../bases/types.js';
 import { tell, type Callback } from '../core/callbacks.js';
 import { pct, table } from '../evaluate/report.js';
 import { mean } from '../math/stats.js';
 import { ADAPT_METHODS } from '../strategies/adapt/methods/index.js';
-import { disposeDomainFeatures, domainImages, runAdaptation, type AdaptData } from '../strategies/adapt/pipeline.js';
+import { disposeDomainFeatures, domainFeatures, domainImages, runAdaptation, type AdaptData } from '../strategies/adapt/pipeline.js';
+
+export const TRUNKS = ['frozen', 'trainable'] as const;
+export type Trunk = (typeof TRUNKS)[number];
+
+/** How the base took part, for an experiment's caption. */
+export const trunkPhrase = (trunk: Trunk, base: LayersBase): string =>
+  trunk === 'frozen'
+    ? `${base.name} frozen, the adaptation network on its features at ${base.suggestedCut}`
+    : `${base.name} trained end to end up to ${base.suggestedCut} with the adaptation network`;
 
 export const GRID_METHODS = [...ADAPT_METHODS, 'target-oracle'] as const;
 
@@ -16,6 +26,8 @@ export interface GridOptions {
   /** A domain's data: the shared source, its unlabelled target (labelled too, for the oracle) and its evaluation set. */
   dataFor(domain: string): Promise<AdaptData>;
   seeds: readonly number[];
+  /** `frozen`: the methods act on the base's features at its suggested cut; `trainable`: the trunk up to it trains too. */
+  trunk: Trunk;
   epochs: number;
   selfTrain: { rounds: number; threshold: number };
   callbacks?: readonly Callback[];
@@ -31,17 +43,21 @@ export async function adaptToEach(o: GridOptions): Promise<GridRow[]> {
   const accuracy = new Map<string, Map<string, number[]>>(GRID_METHODS.map((m) => [m, new Map()]));
   for (const domain of o.domains) {
     const data = await o.dataFor(domain);
-    const f = await domainImages(o.base, data, { cut: o.base.suggestedCut });
+    const cut = o.base.suggestedCut;
+    const f =
+      o.trunk === 'frozen' ? await domainFeatures(o.base, data, { cut, trunkStatistics: true }) : await domainImages(o.base, data, { cut });
     try {
       for (const method of GRID_METHODS)
         for (const seed of o.seeds) {
           tell(o.callbacks, 'onStep', `${domain}: ${method}, seed ${seed}`);
-          // Only the oracle trains on target labels.
+          // Only the oracle sees target labels: it trains on every speaker's (the source's and the
+          // target's, without adaptation), so its checkpoint, chosen on the source's validation
+          // set, is one that learnt the target too.
           const oracle = method === 'target-oracle';
           const r = await runAdaptation(
             oracle ? f : { ...f, targetLabelled: undefined },
             oracle ? data : { ...data, targetLabelled: undefined },
-            method,
+            oracle ? 'none' : method,
             { seed, epochs: o.epochs, selfTrain: o.selfTrain },
           );
           const row = accuracy.get(method)!;

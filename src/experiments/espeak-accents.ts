@@ -8,7 +8,7 @@ import { tell } from '../core/callbacks.js';
 import { usageError } from '../core/errors.js';
 import { speakSet } from '../pretrain/speech-cnn.js';
 import { DIGIT_WORDS, voicesOf } from '../pretrain/speech/words.js';
-import { adaptToEach, gridJson, gridTable } from './adaptation-grid.js';
+import { adaptToEach, trunkPhrase, TRUNKS, type Trunk, gridJson, gridTable } from './adaptation-grid.js';
 import type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';
 
 const SOURCE = 'en-us';
@@ -18,7 +18,8 @@ const EPOCHS = 15;
 const COPIES = 2;
 
 async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
-  if (opts.variant) throw usageError('espeak-accents has no variants');
+  const trunk = (opts.variant ?? TRUNKS[0]) as Trunk;
+  if (!TRUNKS.includes(trunk)) throw usageError(`espeak-accents variants: ${TRUNKS.join(', ')}; got ${opts.variant}`);
   if (opts.data) throw usageError('espeak-accents synthesises its data: it takes no --data');
   const seeds = opts.seeds ?? [1, 2, 3];
   const base = await loadSpeechCnn();
@@ -35,20 +36,22 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
       return { source, target, targetLabelled: target, evalTarget: await say(voice, 'test', 0) };
     },
     seeds,
+    trunk,
     epochs: EPOCHS,
     selfTrain: { rounds: 2, threshold: 0.9 },
     callbacks: opts.callbacks,
   });
   const markdown = [
-    `espeak-accents: the digits spoken by eSpeak NG, source ${SOURCE} (labelled), targets ${TARGETS.join(', ')} (unlabelled); ${COPIES} augmented copies per training utterance; evaluation on voice variants no training set holds. speech-cnn trained end to end up to ${base.suggestedCut} with the adaptation network, ${EPOCHS} passes; target-oracle trains on the target's labels. Mean over seeds ${seeds.join(', ')}.`,
+    `espeak-accents: the digits spoken by eSpeak NG, source ${SOURCE} (labelled), targets ${TARGETS.join(', ')} (unlabelled); ${COPIES} augmented copies per training utterance; evaluation on voice variants no training set holds. ${trunkPhrase(trunk, base)}, ${EPOCHS} passes; target-oracle trains on the source's and the target's labels. Mean over seeds ${seeds.join(', ')}.`,
     '',
     gridTable(rows, TARGETS),
   ].join('\n');
-  return { json: { experiment: 'espeak-accents', seeds, source: SOURCE, ...gridJson(rows) }, markdown };
+  return { json: { experiment: 'espeak-accents', variant: trunk, seeds, source: SOURCE, ...gridJson(rows) }, markdown };
 }
 
 export const espeakAccents: Experiment = {
   name: 'espeak-accents',
+  variants: TRUNKS,
   description:
     'American → British English (eSpeak NG voices, synthetic): none, AdaBN, CORAL, DANN, self-training and a target-trained oracle',
   run,

@@ -17,8 +17,16 @@ import type { Experiment, ExperimentOptions, ExperimentResult } from './types.js
 export const FSDD_MANIFEST = join(dirname(fileURLToPath(import.meta.url)), '../../../shared/data/fsdd/manifest.csv');
 
 const LABELS_PER_CLASS: LabelsPerClass[] = [1, 5, 20, 'all'];
-/** The same budget for transfer and scratch; few labels need more passes (early stopping ends most sooner). */
-const BUDGET = { small: { epochs: 60, patience: 8, batchSize: 16 }, all: { epochs: 30, patience: 5, batchSize: 64 } };
+/**
+ * The same budget for transfer and scratch; few labels need more passes (early stopping ends most
+ * sooner). Ten recordings are one batch, so one label per class gets as many steps as five do.
+ */
+const budget = (n: LabelsPerClass) =>
+  n === 'all'
+    ? { epochs: 30, patience: 5, batchSize: 64 }
+    : n === 1
+      ? { epochs: 240, patience: 32, batchSize: 16 }
+      : { epochs: 60, patience: 8, batchSize: 16 };
 
 /** FSDD's training recordings (split=train) and its test recordings (split=test), as spectrograms for `o`'s medium. */
 export async function loadFsdd(
@@ -47,7 +55,7 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
       ...splitDataset(fsdd.train, { valFraction: 0.1, testFraction: 0, seed, perClass: n === 'all' ? undefined : n }),
       test: fsdd.test,
     }),
-    options: (n) => ({ cut: base.suggestedCut, unfreeze: n === 'all' || n >= 20 ? 1 : 0, ...BUDGET[n === 'all' ? 'all' : 'small'] }),
+    options: (n) => ({ cut: base.suggestedCut, unfreeze: n === 'all' || n >= 20 ? 1 : 0, ...budget(n) }),
     callbacks: opts.callbacks,
   });
   const markdown = [

@@ -11,8 +11,18 @@ export function experimentCommand(): Command {
     .argument('<name>', 'experiment name')
     .option('--seeds <list>', 'comma-separated seeds', '1,2,3')
     .option('--runs <dir>', 'where the Markdown and JSON reports go', 'runs')
-    .option('--data <data>', 'run on this data set instead of the built-in one (transfer-layers; pennfudan: another COCO JSON)')
-    .option('--variant <name>', 'a named variant of the experiment (mnist-mnistm: raw, background-distance)')
+    .option(
+      '--data <data>',
+      `run on this data set instead of the built-in one (${Object.entries(EXPERIMENTS)
+        .flatMap(([name, e]) => (e.takesData ? [name] : []))
+        .join(', ')})`,
+    )
+    .option(
+      '--variant <name>',
+      `a named variant of the experiment, the first its default (${Object.entries(EXPERIMENTS)
+        .flatMap(([name, e]) => (e.variants ? [`${name}: ${e.variants.join(', ')}`] : []))
+        .join('; ')})`,
+    )
     .action(async (name: string, flags: GlobalOptions & { seeds: string; runs: string; data?: string; variant?: string }) => {
       const experiment = EXPERIMENTS[name];
       if (!experiment) throw usageError(`unknown experiment "${name}" (known: ${Object.keys(EXPERIMENTS).join(', ')})`);

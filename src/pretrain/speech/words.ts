@@ -12,11 +12,15 @@ export const WORDS = [
   'hello', 'start', 'open', 'close', 'light', 'music', 'water', 'apple', 'red', 'blue',
 ]; // prettier-ignore
 
-/** eSpeak's voice variants (espeak-ng-data/voices/!v): men, women, and a few characters. */
-const VARIANTS = {
-  train: ['m1', 'm2', 'm3', 'm4', 'm5', 'f1', 'f2', 'f3', 'croak', 'klatt', 'Andy', 'Gene'],
+/**
+ * eSpeak's voice variants (espeak-ng-data/voices/!v): men, women, and a few characters. Not f2,
+ * f3 or f5: measured here, they sound different from one process to the next (and sometimes call to call),
+ * and pre-training would not be repeatable (test/speech-pretrain.test.ts checks every one here).
+ */
+export const VARIANTS = {
+  train: ['m1', 'm2', 'm3', 'm4', 'm5', 'f1', 'Annie', 'linda', 'croak', 'klatt', 'Andy', 'Gene'],
   val: ['m6', 'f4'],
-  test: ['m7', 'f5'],
+  test: ['m7', 'steph'],
 } as const;
 
 const SPEEDS = [135, 175];
