@@ -17,6 +17,7 @@ const LAYERS = [
   'kinds',
   'pretrain',
   'experiments',
+  'studio',
   'cli',
 ];
 

@@ -225,6 +225,9 @@ export { layersModelToOnnx, type OnnxExportOptions } from './onnx/from-layers.js
 // Experiments: the reference tables graft reproduces (`graft experiment NAME`).
 export { EXPERIMENTS, type Experiment, type ExperimentOptions, type ExperimentResult } from './experiments/index.js';
 
+// Studio: the browser studio's server, for embedding it (`graft studio` starts it).
+export { startStudio, type Studio, type StudioOptions } from './studio/server.js';
+
 // ---------------------------------------------------------------------------------------------
 // 3. Runtime: the TF.js backend, errors, the callback protocol
 

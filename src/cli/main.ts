@@ -12,6 +12,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { predictCommand } from './commands/predict.js';
 import { pretrainCommand } from './commands/pretrain.js';
 import { rankCommand } from './commands/rank.js';
+import { studioCommand } from './commands/studio.js';
 import { trainCommand } from './commands/train/index.js';
 import { expandConfig } from './config.js';
 import { withCommon } from './shared.js';
@@ -27,6 +28,7 @@ const COMMANDS = [
   pretrainCommand,
   exportCommand,
   cacheCommand,
+  studioCommand,
 ];
 
 function program(): Command {

@@ -1,0 +1,36 @@
+// `graft studio`: the browser studio for people who do not write code. Starts the server on
+// 127.0.0.1 (another --host is allowed, with a warning), prints the URL with its session token,
+// opens the browser unless --no-open, and stops cleanly on Ctrl-C or SIGTERM.
+import { Command } from 'commander';
+import { resolve } from 'node:path';
+import { startStudio } from '../../studio/server.js';
+import { intArg, log, prepare, warn, type GlobalOptions } from '../shared.js';
+
+type Flags = GlobalOptions & { dir: string; port: number; host: string; open: boolean };
+
+export function studioCommand(): Command {
+  return new Command('studio')
+    .description('transfer learning in the browser: projects, samples, training, the model report, trying it and export')
+    .option('--dir <workspace>', 'the workspace folder: one folder per project', 'graft-studio')
+    .option('--port <n>', 'port (0: any free one)', intArg('--port', 0), 7860)
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--no-open', 'do not open the browser')
+    .action(async (flags: Flags) => {
+      await prepare(flags);
+      if (!['127.0.0.1', 'localhost', '::1'].includes(flags.host))
+        warn(`listening on ${flags.host}: anyone who can reach it and has the token can use the studio and its files`);
+      const studio = await startStudio({ dir: resolve(flags.dir), host: flags.host, port: flags.port });
+      log(`graft studio on ${studio.url} (workspace ${resolve(flags.dir)})`);
+      log(`open ${studio.openUrl}`);
+      if (flags.open) {
+        // No browser (a server, CI) is not an error: the URL is printed.
+        const { default: open } = await import('open');
+        await open(studio.openUrl).catch(() => undefined);
+      }
+      await new Promise<void>((done) => {
+        const stop = () => void studio.close().then(done);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+}

@@ -1,0 +1,788 @@
+// graft studio's page: projects, class cards with their samples, training with live curves, the
+// trained model's report, trying it (in this page with TF.js, and on the server, side by side),
+// and export. Plain DOM and fetch; the session cookie rides on every request.
+/* global tf, uPlot */
+
+const view = document.getElementById('view');
+const title = document.getElementById('project-title');
+
+const api = async (path, options = {}) => {
+  const r = await fetch(path, options);
+  const body = r.headers.get('content-type')?.includes('json') ? await r.json() : await r.text();
+  if (!r.ok) throw new Error(body.error ?? `${r.status}`);
+  return body;
+};
+const json = (method, body) => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) });
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== false) e.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : String(c));
+  return e;
+}
+
+function toast(message) {
+  const t = document.getElementById('toast');
+  t.textContent = message;
+  t.style.display = 'block';
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => (t.style.display = 'none'), 4000);
+}
+
+const pct = (x) => `${(100 * x).toFixed(1)}%`;
+const enc = encodeURIComponent;
+
+// Start page ---------------------------------------------------------------------------------------
+
+async function startPage() {
+  title.textContent = '';
+  const projects = await api('/api/projects');
+  const name = el('input', { id: 'new-name', placeholder: 'Project name', value: '' });
+  const kind = el('select', { id: 'new-kind' }, el('option', { value: 'image' }, 'Images'), el('option', { value: 'text' }, 'Texts'));
+  view.replaceChildren(
+    el(
+      'section',
+      {},
+      el('h2', {}, 'New project'),
+      el(
+        'div',
+        { class: 'row' },
+        name,
+        kind,
+        el(
+          'button',
+          {
+            id: 'create',
+            onclick: async () => {
+              try {
+                const p = await api('/api/projects', json('POST', { name: name.value, kind: kind.value }));
+                location.hash = `#/p/${p.id}`;
+              } catch (e) {
+                toast(e.message);
+              }
+            },
+          },
+          'Create',
+        ),
+      ),
+    ),
+    el(
+      'section',
+      {},
+      el('h2', {}, 'Projects'),
+      projects.length
+        ? el(
+            'ul',
+            { id: 'projects' },
+            projects.map((p) =>
+              el(
+                'li',
+                {},
+                el('a', { href: `#/p/${p.id}` }, p.name),
+                ` — ${p.kind}, ${p.classes.length} classes, ${Object.values(p.counts).reduce((a, b) => a + b, 0)} samples${p.trained ? ', trained' : ''}`,
+              ),
+            ),
+          )
+        : el('p', {}, 'No projects yet.'),
+    ),
+  );
+}
+
+// Project page -------------------------------------------------------------------------------------
+
+let state = { id: null, project: null, chart: null, curves: null, browserModel: null };
+
+async function projectPage(id) {
+  state = { ...state, id, browserModel: null };
+  const project = await api(`/api/projects/${enc(id)}`);
+  state.project = project;
+  title.textContent = `${project.name} (${project.kind})`;
+  const bases = (await api('/api/bases'))[project.kind];
+  view.replaceChildren(
+    dataSection(project),
+    trainSection(project, bases),
+    el('section', { id: 'model' }),
+    el('section', { id: 'try' }),
+    el('section', { id: 'export' }),
+  );
+  if (project.training) follow();
+  else await showModel();
+}
+
+async function reload() {
+  const scrollY = window.scrollY;
+  await projectPage(state.id);
+  window.scrollTo(0, scrollY);
+}
+
+function dataSection(project) {
+  const rejected = el('div', { class: 'rejected', id: 'rejected' });
+  const cards = project.classes.map((c) => classCard(project, c, rejected));
+  return el(
+    'section',
+    { id: 'data' },
+    el('h2', {}, 'Data'),
+    el('div', { class: 'cards' }, cards),
+    el(
+      'div',
+      { class: 'row' },
+      el(
+        'button',
+        {
+          class: 'secondary',
+          id: 'add-class',
+          onclick: async () => {
+            try {
+              await api(`/api/projects/${enc(project.id)}/classes`, json('POST', { name: `Class ${project.classes.length + 1}` }));
+              await reload();
+            } catch (e) {
+              toast(e.message);
+            }
+          },
+        },
+        '+ Add a class',
+      ),
+    ),
+    rejected,
+  );
+}
+
+async function upload(project, cls, files, rejected) {
+  const form = new FormData();
+  for (const f of files) form.append('files', f, f.name);
+  try {
+    const r = await api(`/api/projects/${enc(project.id)}/classes/${enc(cls)}/samples`, { method: 'POST', body: form });
+    rejected.replaceChildren(...r.rejected.map((x) => el('div', {}, `${x.file}: ${x.reason}`)));
+    await reload();
+    if (r.rejected.length) {
+      document.getElementById('rejected').replaceChildren(...r.rejected.map((x) => el('div', {}, `Not added — ${x.file}: ${x.reason}`)));
+    }
+  } catch (e) {
+    toast(e.message);
+  }
+}
+
+/** Every file under a dropped folder (DataTransferItem entries), or the dropped files. */
+async function droppedFiles(dataTransfer) {
+  const entries = [...dataTransfer.items].map((i) => i.webkitGetAsEntry?.()).filter(Boolean);
+  if (!entries.length) return [...dataTransfer.files];
+  const out = [];
+  const walk = async (entry) => {
+    if (entry.isFile) out.push(await new Promise((res, rej) => entry.file(res, rej)));
+    else if (entry.isDirectory) {
+      const reader = entry.createReader();
+      for (;;) {
+        const batch = await new Promise((res, rej) => reader.readEntries(res, rej));
+        if (!batch.length) break;
+        for (const e of batch) await walk(e);
+      }
+    }
+  };
+  for (const e of entries) await walk(e);
+  return out;
+}
+
+function classCard(project, cls, rejected) {
+  const nameInput = el('input', {
+    value: cls,
+    'aria-label': 'class name',
+    onchange: async (e) => {
+      try {
+        await api(`/api/projects/${enc(project.id)}/classes/${enc(cls)}`, json('PATCH', { name: e.target.value }));
+        await reload();
+      } catch (err) {
+        toast(err.message);
+        e.target.value = cls;
+      }
+    },
+  });
+  const count = project.counts[cls] ?? 0;
+  const body =
+    project.kind === 'image'
+      ? el(
+          'div',
+          { class: 'thumbs' },
+          (project.samples[cls] ?? []).map((f) =>
+            el(
+              'span',
+              { class: 'thumb' },
+              el('img', {
+                src: `/api/projects/${enc(project.id)}/classes/${enc(cls)}/samples/${enc(f)}`,
+                alt: f,
+                title: f,
+                loading: 'lazy',
+              }),
+              el(
+                'button',
+                {
+                  title: 'delete',
+                  onclick: async () => {
+                    await api(`/api/projects/${enc(project.id)}/classes/${enc(cls)}/samples/${enc(f)}`, { method: 'DELETE' });
+                    await reload();
+                  },
+                },
+                '×',
+              ),
+            ),
+          ),
+        )
+      : el(
+          'ul',
+          { class: 'texts' },
+          project.samples
+            .filter((t) => t.label === cls)
+            .slice(-8)
+            .map((t) =>
+              el(
+                'li',
+                {},
+                el('span', {}, t.text.length > 60 ? `${t.text.slice(0, 60)}…` : t.text),
+                el(
+                  'button',
+                  {
+                    class: 'secondary',
+                    onclick: async () => {
+                      await api(`/api/projects/${enc(project.id)}/texts/${t.id}`, { method: 'DELETE' });
+                      await reload();
+                    },
+                  },
+                  '×',
+                ),
+              ),
+            ),
+        );
+  const picker = el('input', {
+    type: 'file',
+    multiple: true,
+    accept: project.kind === 'image' ? 'image/*' : '.csv,.txt,text/csv,text/plain',
+    'aria-label': `add ${project.kind === 'image' ? 'images' : 'a CSV or text file'} to ${cls}`,
+    onchange: (e) => upload(project, cls, [...e.target.files], rejected),
+  });
+  const extra = project.kind === 'image' ? webcamButton(project, cls, rejected) : textAdder(project, cls);
+  const card = el(
+    'div',
+    { class: 'card', 'data-class': cls },
+    el(
+      'header',
+      {},
+      nameInput,
+      el(
+        'button',
+        {
+          class: 'secondary',
+          title: 'delete class',
+          onclick: async () => {
+            if (!confirm(`Delete ${cls} and its ${count} samples?`)) return;
+            await api(`/api/projects/${enc(project.id)}/classes/${enc(cls)}`, { method: 'DELETE' });
+            await reload();
+          },
+        },
+        'Delete',
+      ),
+    ),
+    el('div', { class: 'count' }, `${count} ${project.kind === 'image' ? 'images' : 'texts'}`),
+    body,
+    el('div', { class: 'row' }, picker, extra),
+  );
+  card.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    card.classList.add('drag');
+  });
+  card.addEventListener('dragleave', () => card.classList.remove('drag'));
+  card.addEventListener('drop', async (e) => {
+    e.preventDefault();
+    card.classList.remove('drag');
+    await upload(project, cls, await droppedFiles(e.dataTransfer), rejected);
+  });
+  return card;
+}
+
+function textAdder(project, cls) {
+  const area = el('textarea', { rows: 2, placeholder: 'one text per line', 'aria-label': `texts for ${cls}` });
+  return el(
+    'span',
+    {},
+    area,
+    el(
+      'button',
+      {
+        class: 'secondary',
+        onclick: async () => {
+          const texts = area.value.split('\n').filter((t) => t.trim());
+          if (!texts.length) return;
+          try {
+            await api(`/api/projects/${enc(project.id)}/classes/${enc(cls)}/texts`, json('POST', { texts }));
+            await reload();
+          } catch (e) {
+            toast(e.message);
+          }
+        },
+      },
+      'Add',
+    ),
+  );
+}
+
+function webcamButton(project, cls, rejected) {
+  return el(
+    'button',
+    {
+      class: 'secondary',
+      onclick: async (e) => {
+        const holder = e.target.parentElement;
+        try {
+          const stream = await navigator.mediaDevices.getUserMedia({ video: true });
+          const video = el('video', { autoplay: true, muted: true, playsinline: true });
+          video.srcObject = stream;
+          const stop = () => stream.getTracks().forEach((t) => t.stop());
+          const snap = el(
+            'button',
+            {
+              onclick: async () => {
+                const canvas = el('canvas', { width: video.videoWidth, height: video.videoHeight });
+                canvas.getContext('2d').drawImage(video, 0, 0);
+                const blob = await new Promise((res) => canvas.toBlob(res, 'image/png'));
+                stop();
+                await upload(project, cls, [new File([blob], `webcam-${Date.now()}.png`, { type: 'image/png' })], rejected);
+              },
+            },
+            'Capture',
+          );
+          holder.append(video, snap, el('button', { class: 'secondary', onclick: () => (stop(), reload()) }, 'Close'));
+        } catch (err) {
+          toast(`webcam: ${err.message}`);
+        }
+      },
+    },
+    'Webcam',
+  );
+}
+
+// Training -----------------------------------------------------------------------------------------
+
+function trainSection(project, bases) {
+  const base = el(
+    'select',
+    { id: 'base' },
+    bases.map((b) => el('option', { value: b }, b)),
+  );
+  const field = (id, label, attrs) => el('label', {}, `${label} `, el('input', { id, type: 'number', ...attrs }));
+  const rankOut = el('div', { id: 'rank' });
+  const status = el('div', { id: 'status' }, project.trained ? 'Trained.' : 'Not trained yet.');
+  return el(
+    'section',
+    { id: 'train' },
+    el('h2', {}, 'Train'),
+    el(
+      'div',
+      { class: 'row' },
+      el('label', {}, 'Base ', base),
+      project.kind === 'image'
+        ? el(
+            'button',
+            {
+              class: 'secondary',
+              id: 'rank-button',
+              onclick: async () => {
+                rankOut.textContent = 'Scoring every base and cut on your images…';
+                try {
+                  const rows = await api(`/api/projects/${enc(project.id)}/rank`, { method: 'POST' });
+                  rankOut.replaceChildren(
+                    el(
+                      'table',
+                      {},
+                      el('tr', {}, el('th', {}, 'base'), el('th', {}, 'cut'), el('th', {}, 'LogME (higher transfers better)')),
+                      rows.map((r) => el('tr', {}, el('td', {}, r.base), el('td', {}, r.cut), el('td', {}, r.logme.toFixed(3)))),
+                    ),
+                  );
+                  base.value = rows[0].base;
+                } catch (e) {
+                  rankOut.textContent = e.message;
+                }
+              },
+            },
+            'Which base and cut?',
+          )
+        : null,
+    ),
+    rankOut,
+    el(
+      'details',
+      {},
+      el('summary', {}, 'Advanced'),
+      el(
+        'div',
+        { class: 'row' },
+        field('per-class', 'Samples per class', { min: 1, placeholder: 'all' }),
+        field('epochs', 'Epochs', { min: 1, max: 500, placeholder: 'default' }),
+        field('learning-rate', 'Learning rate', { step: 'any', min: 0, placeholder: 'default' }),
+        project.kind === 'image' ? field('unfreeze', 'Blocks to fine-tune', { min: 0, max: 20, value: 0 }) : null,
+      ),
+    ),
+    el(
+      'div',
+      { class: 'row' },
+      el('button', { id: 'train-button', onclick: () => startTraining(project) }, 'Train'),
+      el(
+        'button',
+        {
+          class: 'secondary',
+          id: 'cancel-button',
+          disabled: !project.training,
+          onclick: async () => {
+            await api(`/api/projects/${enc(project.id)}/train/cancel`, { method: 'POST' });
+          },
+        },
+        'Cancel',
+      ),
+      status,
+    ),
+    el('div', { id: 'curves' }),
+  );
+}
+
+async function startTraining(project) {
+  const value = (id) => document.getElementById(id)?.value || undefined;
+  try {
+    await api(
+      `/api/projects/${enc(project.id)}/train`,
+      json('POST', {
+        base: value('base'),
+        perClass: value('per-class'),
+        epochs: value('epochs'),
+        learningRate: value('learning-rate'),
+        unfreeze: value('unfreeze'),
+      }),
+    );
+    follow();
+  } catch (e) {
+    toast(e.message);
+  }
+}
+
+/** Draws the curves as the server streams the run's epochs. */
+function follow() {
+  const status = document.getElementById('status');
+  const trainButton = document.getElementById('train-button');
+  const cancelButton = document.getElementById('cancel-button');
+  trainButton.disabled = true;
+  cancelButton.disabled = false;
+  const curves = document.getElementById('curves');
+  const data = [[], [], [], [], []];
+  let chart;
+  const draw = () => {
+    if (!chart) {
+      curves.replaceChildren();
+      chart = new uPlot(
+        {
+          width: Math.min(760, curves.clientWidth || 760),
+          height: 240,
+          scales: { x: { time: false }, acc: { range: [0, 1] } },
+          axes: [
+            { label: 'epoch', incrs: [1, 2, 5, 10, 20, 50, 100] },
+            { label: 'loss' },
+            { side: 1, scale: 'acc', label: 'accuracy', grid: { show: false } },
+          ],
+          series: [
+            {},
+            { label: 'loss', stroke: '#2d6cdf' },
+            { label: 'val loss', stroke: '#2d6cdf', dash: [6, 4] },
+            { label: 'accuracy', stroke: '#16a34a', scale: 'acc' },
+            { label: 'val accuracy', stroke: '#16a34a', dash: [6, 4], scale: 'acc' },
+          ],
+        },
+        data,
+        curves,
+      );
+    } else chart.setData(data);
+  };
+  const events = new EventSource(`/api/projects/${enc(state.id)}/train/events`);
+  events.onmessage = async (m) => {
+    const e = JSON.parse(m.data);
+    if (e.type === 'step') status.textContent = e.message;
+    if (e.type === 'epoch') {
+      data[0].push(data[0].length + 1);
+      data[1].push(e.loss);
+      data[2].push(e.metrics.valLoss ?? null);
+      data[3].push(e.metrics.accuracy ?? null);
+      data[4].push(e.metrics.valAccuracy ?? null);
+      status.textContent = `${e.stage}: epoch ${e.epoch}/${e.epochs}, loss ${e.loss.toFixed(4)}`;
+      draw();
+    }
+    if (e.type === 'done' || e.type === 'failed' || e.type === 'cancelled') {
+      events.close();
+      trainButton.disabled = false;
+      cancelButton.disabled = true;
+      status.textContent =
+        e.type === 'done'
+          ? `Trained: validation accuracy ${pct(e.report.val.accuracy)}`
+          : e.type === 'cancelled'
+            ? 'Cancelled: the project is as it was.'
+            : `Training failed: ${e.message}`;
+      status.dataset.state = e.type;
+      if (e.type === 'done') await showModel();
+    }
+  };
+}
+
+// The trained model --------------------------------------------------------------------------------
+
+async function showModel() {
+  const section = document.getElementById('model');
+  let report;
+  try {
+    report = await api(`/api/projects/${enc(state.id)}/report`);
+  } catch {
+    section.replaceChildren(el('h2', {}, 'Model'), el('p', {}, 'Train to see how the model does.'));
+    document.getElementById('try').replaceChildren();
+    document.getElementById('export').replaceChildren();
+    return;
+  }
+  const m = report.val;
+  const max = Math.max(1, ...m.confusion.flat());
+  section.replaceChildren(
+    el('h2', {}, 'Model'),
+    report.negativeTransfer ? el('p', { class: 'warning', id: 'negative-transfer' }, report.negativeTransfer) : '',
+    el(
+      'p',
+      { id: 'accuracy' },
+      `Validation accuracy ${pct(m.accuracy)}, macro-F1 ${m.macroF1.toFixed(3)} (${m.n} samples); test accuracy ${pct(report.test.accuracy)}. Base ${report.base}, ${report.counts.train} training samples, ${report.seconds.toFixed(1)} s.`,
+    ),
+    el(
+      'div',
+      { class: 'row' },
+      el(
+        'table',
+        {},
+        el('tr', {}, el('th', {}, 'class'), el('th', {}, 'precision'), el('th', {}, 'recall'), el('th', {}, 'F1')),
+        m.perClass.map((c, i) =>
+          el(
+            'tr',
+            {},
+            el('td', {}, report.classes[i]),
+            el('td', {}, pct(c.precision)),
+            el('td', {}, pct(c.recall)),
+            el('td', {}, c.f1.toFixed(3)),
+          ),
+        ),
+      ),
+      el(
+        'table',
+        { class: 'heat', id: 'confusion' },
+        el(
+          'tr',
+          {},
+          el('th', {}, 'true ↓ predicted →'),
+          report.classes.map((c) => el('th', {}, c)),
+        ),
+        m.confusion.map((row, i) =>
+          el(
+            'tr',
+            {},
+            el('th', {}, report.classes[i]),
+            row.map((v) => el('td', { class: 'cell', style: `background: rgba(45,108,223,${0.12 + (0.88 * v) / max})` }, v)),
+          ),
+        ),
+      ),
+    ),
+    el(
+      'h3',
+      {},
+      report.mistakes.length ? `Validation samples it gets wrong (${report.mistakes.length})` : 'It gets every validation sample right.',
+    ),
+    el(
+      'div',
+      { class: 'gallery', id: 'mistakes' },
+      report.mistakes.map((x) =>
+        el(
+          'figure',
+          {},
+          state.project.kind === 'image'
+            ? el('img', { src: `/api/projects/${enc(state.id)}/classes/${x.sample.split('/').map(enc).join('/samples/')}`, alt: x.sample })
+            : null,
+          el('figcaption', {}, `${x.sample}: is ${x.truth}, said ${x.predicted} (${pct(x.probability)})`),
+        ),
+      ),
+    ),
+  );
+  tryPanel();
+  exportPanel();
+}
+
+// Try it -------------------------------------------------------------------------------------------
+
+async function browserModel() {
+  if (!state.browserModel) {
+    const meta = await api(`/api/projects/${enc(state.id)}/model/graft.json`);
+    const model = await tf.loadLayersModel(`/api/projects/${enc(state.id)}/model/model.json`);
+    state.browserModel = { meta, model };
+  }
+  return state.browserModel;
+}
+
+/** The image as graft feeds it: resized to the base's input, scaled to [0,1], normalised per channel. */
+async function browserProbabilities(file) {
+  const { meta, model } = await browserModel();
+  const bitmap = await createImageBitmap(file);
+  const { height, width, channels } = meta.input;
+  const canvas = el('canvas', { width, height });
+  const ctx = canvas.getContext('2d');
+  // graft's 'cover': scale to fill, centre-crop the overflow; otherwise stretch to the input size.
+  if (meta.resize === 'cover' || meta.resize === undefined) {
+    const scale = Math.max(width / bitmap.width, height / bitmap.height);
+    const [sw, sh] = [width / scale, height / scale];
+    ctx.drawImage(bitmap, (bitmap.width - sw) / 2, (bitmap.height - sh) / 2, sw, sh, 0, 0, width, height);
+  } else ctx.drawImage(bitmap, 0, 0, width, height);
+  const rgba = ctx.getImageData(0, 0, width, height).data;
+  const x = new Float32Array(height * width * channels);
+  for (let i = 0; i < height * width; i++)
+    for (let c = 0; c < channels; c++) {
+      const v = channels === 1 ? 0.2126 * rgba[4 * i] + 0.7152 * rgba[4 * i + 1] + 0.0722 * rgba[4 * i + 2] : rgba[4 * i + c];
+      x[i * channels + c] = (v / 255 - meta.normalize.mean[c]) / meta.normalize.std[c];
+    }
+  const input = tf.tensor4d(x, [1, height, width, channels]);
+  const out = model.predict(input);
+  const p = await out.data();
+  tf.dispose([input, out]);
+  return meta.labels.map((label, i) => ({ label, probability: p[i] }));
+}
+
+function bars(probabilities, id) {
+  return el(
+    'div',
+    { class: 'bars', id },
+    probabilities.map((p) =>
+      el(
+        'div',
+        { 'data-label': p.label, 'data-probability': p.probability },
+        el('span', {}, p.label),
+        el('span', {}, el('div', { class: 'bar', style: `width: ${(100 * p.probability).toFixed(1)}%` })),
+        el('span', {}, pct(p.probability)),
+      ),
+    ),
+  );
+}
+
+function tryPanel() {
+  const section = document.getElementById('try');
+  const results = el('div', { class: 'row', id: 'try-results' });
+  const run = async (file) => {
+    results.textContent = 'Scoring…';
+    try {
+      const form = new FormData();
+      form.append('file', file, file.name || 'image.png');
+      const [browser, server] = await Promise.all([
+        browserProbabilities(file),
+        api(`/api/projects/${enc(state.id)}/predict`, { method: 'POST', body: form }),
+      ]);
+      const order = (list) => [...list].sort((a, b) => b.probability - a.probability);
+      results.replaceChildren(
+        el('div', {}, el('h3', {}, `In this page (TF.js, ${tf.getBackend()})`), bars(order(browser), 'browser-probabilities')),
+        el('div', {}, el('h3', {}, 'On the server (graft)'), bars(order(server.probabilities), 'server-probabilities')),
+      );
+    } catch (e) {
+      results.textContent = e.message;
+    }
+  };
+  if (state.project.kind === 'text') {
+    const input = el('input', { id: 'try-text', placeholder: 'type a text', size: 50 });
+    const go = async () => {
+      const server = await api(`/api/projects/${enc(state.id)}/predict`, json('POST', { text: input.value }));
+      results.replaceChildren(el('div', {}, el('h3', {}, 'On the server (graft)'), bars(server.probabilities, 'server-probabilities')));
+    };
+    section.replaceChildren(el('h2', {}, 'Try it'), el('div', { class: 'row' }, input, el('button', { onclick: go }, 'Classify')), results);
+    return;
+  }
+  const picker = el('input', {
+    type: 'file',
+    accept: 'image/*',
+    id: 'try-file',
+    onchange: (e) => e.target.files[0] && run(e.target.files[0]),
+  });
+  const drop = el('div', { class: 'card', id: 'try-drop' }, 'Drop an image here, choose one, or use the webcam. ', picker);
+  drop.addEventListener('dragover', (e) => e.preventDefault());
+  drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    if (e.dataTransfer.files[0]) run(e.dataTransfer.files[0]);
+  });
+  const cam = el(
+    'button',
+    {
+      class: 'secondary',
+      onclick: async () => {
+        try {
+          const stream = await navigator.mediaDevices.getUserMedia({ video: true });
+          const video = el('video', { autoplay: true, muted: true, playsinline: true });
+          video.srcObject = stream;
+          drop.append(
+            video,
+            el(
+              'button',
+              {
+                onclick: async () => {
+                  const canvas = el('canvas', { width: video.videoWidth, height: video.videoHeight });
+                  canvas.getContext('2d').drawImage(video, 0, 0);
+                  await run(new File([await new Promise((res) => canvas.toBlob(res, 'image/png'))], 'webcam.png', { type: 'image/png' }));
+                },
+              },
+              'Capture and score',
+            ),
+          );
+        } catch (e) {
+          toast(`webcam: ${e.message}`);
+        }
+      },
+    },
+    'Webcam',
+  );
+  section.replaceChildren(el('h2', {}, 'Try it'), drop, cam, results);
+}
+
+// Export -------------------------------------------------------------------------------------------
+
+async function exportPanel() {
+  const section = document.getElementById('export');
+  const snippet = el('pre', { id: 'snippet' });
+  const show = async (format) =>
+    (snippet.textContent = (await api(`/api/snippet?format=${format}&name=${enc(state.project.name)}`)).snippet);
+  section.replaceChildren(
+    el('h2', {}, 'Export'),
+    el(
+      'div',
+      { class: 'row' },
+      el(
+        'a',
+        { href: `/api/projects/${enc(state.id)}/export?format=tfjs`, id: 'export-tfjs', download: true, onclick: () => show('tfjs') },
+        'Download TF.js (zip)',
+      ),
+      el(
+        'a',
+        { href: `/api/projects/${enc(state.id)}/export?format=onnx`, id: 'export-onnx', download: true, onclick: () => show('onnx') },
+        'Download ONNX (zip)',
+      ),
+    ),
+    snippet,
+  );
+  await show('tfjs');
+}
+
+// Routing ------------------------------------------------------------------------------------------
+
+async function route() {
+  const m = /^#\/p\/(.+)$/.exec(location.hash);
+  try {
+    if (m) await projectPage(decodeURIComponent(m[1]));
+    else await startPage();
+  } catch (e) {
+    view.replaceChildren(el('section', {}, el('p', { class: 'rejected' }, e.message), el('a', { href: '#' }, 'Back to projects')));
+  }
+}
+window.addEventListener('hashchange', route);
+document.getElementById('home').addEventListener('click', (e) => {
+  e.preventDefault();
+  location.hash = '';
+});
+route();

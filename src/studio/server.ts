@@ -1,0 +1,407 @@
+// graft studio's HTTP server (Fastify): the single-page app and its assets, served from the
+// package, and the JSON API it calls. Every request must name this server in its Host header
+// (DNS rebinding) and carry the session token (cookie or header); uploads are bounded per file
+// and per request and must be images (or, for text projects, CSV and plain text).
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import cookie from '@fastify/cookie';
+import multipart from '@fastify/multipart';
+import { parse as parseCsv } from 'csv-parse/sync';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { strToU8, zipSync } from 'fflate';
+import { BASES, loadImageBase } from '../bases/index.js';
+import { decodeImageBuffer } from '../data/images.js';
+import { writeFileAtomically } from '../io/atomic.js';
+import { rankCuts } from '../evaluate/rank.js';
+import { loadDataSplits } from '../data/index.js';
+import { loadModel } from '../kinds/index.js';
+import { REPORT_FILE, Trainer, type TrainSettings } from './training.js';
+import { checkSegment, StudioError, Workspace, type ProjectKind } from './workspace.js';
+import { exportSnippet } from './snippet.js';
+
+export interface StudioOptions {
+  /** The workspace folder: one folder per project. */
+  dir: string;
+  host?: string;
+  /** 0: any free port. */
+  port?: number;
+  /** Per uploaded file (default 10 MB) and per request (default 50 MB). */
+  maxFileBytes?: number;
+  maxRequestBytes?: number;
+  /** The session token (default: 32 random bytes, hex). */
+  token?: string;
+}
+
+export interface Studio {
+  url: string;
+  /** The URL with the token, which is what a person opens. */
+  openUrl: string;
+  token: string;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+const COOKIE = 'graft_studio';
+const HEADER = 'x-graft-token';
+const APP_DIR = join(dirname(fileURLToPath(import.meta.url)), 'app');
+const require = createRequire(import.meta.url);
+
+/** Files the page loads, from the packages graft depends on (nothing is fetched from the internet). */
+const VENDOR: Record<string, { path: string; type: string }> = {
+  'tf.min.js': { path: require.resolve('@tensorflow/tfjs/dist/tf.min.js'), type: 'text/javascript' },
+  'uPlot.iife.min.js': { path: require.resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript' },
+  'uPlot.min.css': { path: require.resolve('uplot/dist/uPlot.min.css'), type: 'text/css' },
+};
+const APP_FILES: Record<string, string> = { 'index.html': 'text/html', 'app.js': 'text/javascript', 'style.css': 'text/css' };
+
+/** The bases a project can train on: image classification bases whose trained model runs in a page, and the text bases. */
+export const STUDIO_BASES: Record<ProjectKind, string[]> = {
+  image: Object.keys(BASES).filter((b) => BASES[b].modality === 'image'),
+  text: Object.keys(BASES).filter((b) => BASES[b].modality === 'text'),
+};
+
+function sameToken(a: string | undefined, b: string): boolean {
+  if (!a || a.length !== b.length) return false;
+  return timingSafeEqual(Buffer.from(a), Buffer.from(b));
+}
+
+const isLoopback = (host: string) => host === '127.0.0.1' || host === 'localhost' || host === '::1';
+
+export async function startStudio(o: StudioOptions): Promise<Studio> {
+  const host = o.host ?? '127.0.0.1';
+  const token = o.token ?? randomBytes(32).toString('hex');
+  const maxFile = o.maxFileBytes ?? 10 * 2 ** 20;
+  const maxRequest = o.maxRequestBytes ?? 50 * 2 ** 20;
+  const workspace = new Workspace(o.dir);
+  const trainer = new Trainer(workspace);
+  const app = Fastify({ bodyLimit: 2 * 2 ** 20 });
+  await app.register(cookie);
+  // preservePath: a name like ../x.png reaches checkSegment as sent, and is refused.
+  await app.register(multipart, { preservePath: true, limits: { fileSize: maxFile, files: 1000, fields: 20 } });
+  let allowedHosts = new Set<string>();
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (!allowedHosts.has((req.headers.host ?? '').toLowerCase()))
+      return reply.code(403).send({ error: 'this server does not answer to that host name' });
+    const url = new URL(req.url, 'http://studio');
+    const given = url.searchParams.get('token');
+    if (req.method === 'GET' && url.pathname === '/' && given !== null) {
+      if (!sameToken(given, token)) return reply.code(401).send({ error: 'wrong token: open the URL graft studio printed' });
+      reply.setCookie(COOKIE, token, { httpOnly: true, sameSite: 'strict', path: '/' });
+      return reply.redirect('/');
+    }
+    const header = req.headers[HEADER];
+    if (!sameToken(req.cookies[COOKIE], token) && !sameToken(typeof header === 'string' ? header : undefined, token))
+      return reply.code(401).send({ error: 'no session: open the URL graft studio printed (it carries the token)' });
+    const length = Number(req.headers['content-length'] ?? 0);
+    if (length > maxRequest) return reply.code(413).send({ error: `request larger than ${maxRequest} bytes` });
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    if (err instanceof StudioError) return reply.code(err.status).send({ error: err.message });
+    if (err.code === 'FST_REQ_FILE_TOO_LARGE') return reply.code(413).send({ error: `a file is larger than ${maxFile} bytes` });
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    return reply.code(status).send({ error: err.message.split('\n')[0] });
+  });
+
+  // The page and its assets -----------------------------------------------------------------------
+  const page = (name: string, type: string) => async (_req: FastifyRequest, reply: FastifyReply) =>
+    reply.type(type).send(await readFile(join(APP_DIR, name)));
+  app.get('/', page('index.html', APP_FILES['index.html']));
+  for (const [name, type] of Object.entries(APP_FILES)) app.get(`/app/${name}`, page(name, type));
+  for (const [name, v] of Object.entries(VENDOR))
+    app.get(`/vendor/${name}`, async (_req, reply) => reply.type(v.type).send(readFileSync(v.path)));
+
+  // Projects --------------------------------------------------------------------------------------
+  app.get('/api/bases', async () => STUDIO_BASES);
+  app.get('/api/projects', async () => workspace.list());
+  app.post('/api/projects', async (req) => {
+    const b = (req.body ?? {}) as { name?: string; kind?: ProjectKind };
+    return workspace.create(String(b.name ?? ''), b.kind ?? 'image');
+  });
+  app.get<{ Params: { id: string } }>('/api/projects/:id', async (req) => {
+    const summary = await workspace.summary(req.params.id);
+    const samples =
+      summary.kind === 'image'
+        ? Object.fromEntries(
+            await Promise.all(summary.classes.map(async (c) => [c, await workspace.imageFiles(req.params.id, c)] as const)),
+          )
+        : await workspace.texts(req.params.id);
+    const run = trainer.current(req.params.id);
+    return { ...summary, samples, training: run && !run.finished };
+  });
+  app.delete<{ Params: { id: string } }>('/api/projects/:id', async (req) => {
+    refuseWhileTraining(req.params.id);
+    await workspace.remove(req.params.id);
+    return { deleted: req.params.id };
+  });
+
+  const refuseWhileTraining = (id: string) => {
+    const run = trainer.current(id);
+    if (run && !run.finished) throw new StudioError(409, 'training already running for this project');
+  };
+
+  // Classes ---------------------------------------------------------------------------------------
+  app.post<{ Params: { id: string } }>('/api/projects/:id/classes', async (req) => {
+    refuseWhileTraining(req.params.id);
+    return workspace.addClass(req.params.id, String((req.body as { name?: string })?.name ?? ''));
+  });
+  app.patch<{ Params: { id: string; cls: string } }>('/api/projects/:id/classes/:cls', async (req) => {
+    refuseWhileTraining(req.params.id);
+    return workspace.renameClass(req.params.id, req.params.cls, String((req.body as { name?: string })?.name ?? ''));
+  });
+  app.delete<{ Params: { id: string; cls: string } }>('/api/projects/:id/classes/:cls', async (req) => {
+    refuseWhileTraining(req.params.id);
+    return workspace.deleteClass(req.params.id, req.params.cls);
+  });
+
+  // Samples ---------------------------------------------------------------------------------------
+  app.post<{ Params: { id: string; cls: string } }>('/api/projects/:id/classes/:cls/samples', async (req) => {
+    refuseWhileTraining(req.params.id);
+    const project = await workspace.read(req.params.id);
+    if (!project.classes.includes(req.params.cls)) throw new StudioError(404, `no class ${JSON.stringify(req.params.cls)}`);
+    if (!req.isMultipart()) throw new StudioError(415, 'send the files as multipart/form-data');
+    // The whole request is read and checked before anything is written: a refused request
+    // (size, type, name) leaves the workspace as it was.
+    const parts: { name: string; bytes: Buffer }[] = [];
+    let total = 0;
+    for await (const part of req.files()) {
+      const bytes = await part.toBuffer();
+      total += bytes.length;
+      if (total > maxRequest) throw new StudioError(413, `request larger than ${maxRequest} bytes`);
+      const name = checkSegment(part.filename, 'file name');
+      const text = /^text\/(plain|csv)$/.test(part.mimetype) || /\.(txt|csv)$/i.test(name);
+      if (project.kind === 'text' ? !text : !part.mimetype.startsWith('image/'))
+        throw new StudioError(415, `${name}: ${part.mimetype} is not ${project.kind === 'text' ? 'a CSV or plain text file' : 'an image'}`);
+      parts.push({ name, bytes });
+    }
+    if (project.kind === 'text') {
+      const rows = parts.flatMap((p) => textRows(p.bytes, p.name, req.params.cls));
+      return { added: await workspace.addTexts(req.params.id, rows), rejected: [] };
+    }
+    const added: string[] = [];
+    const rejected: { file: string; reason: string }[] = [];
+    for (const { name, bytes } of parts) {
+      try {
+        // A file graft cannot decode is reported with the reason, not stored.
+        await decodeImageBuffer(bytes, { height: 8, width: 8, channels: 3 }, 'cover', name);
+      } catch (e) {
+        rejected.push({ file: name, reason: (e as Error).message });
+        continue;
+      }
+      added.push(await workspace.addImage(req.params.id, req.params.cls, name, bytes));
+    }
+    return { added, rejected };
+  });
+  app.post<{ Params: { id: string; cls: string } }>('/api/projects/:id/classes/:cls/texts', async (req) => {
+    refuseWhileTraining(req.params.id);
+    const texts = (req.body as { texts?: unknown })?.texts;
+    if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) throw new StudioError(400, 'send {"texts": ["…", …]}');
+    return {
+      added: await workspace.addTexts(
+        req.params.id,
+        texts.map((text) => ({ text, label: req.params.cls })),
+      ),
+    };
+  });
+  app.get<{ Params: { id: string; cls: string; file: string } }>('/api/projects/:id/classes/:cls/samples/:file', async (req, reply) => {
+    const path = workspace.imagePath(req.params.id, req.params.cls, req.params.file);
+    const bytes = await readFile(path).catch(() => {
+      throw new StudioError(404, `no sample ${req.params.cls}/${req.params.file}`);
+    });
+    return reply.type(IMAGE_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream').send(bytes);
+  });
+  app.delete<{ Params: { id: string; cls: string; file: string } }>('/api/projects/:id/classes/:cls/samples/:file', async (req) => {
+    refuseWhileTraining(req.params.id);
+    await workspace.deleteImage(req.params.id, req.params.cls, req.params.file);
+    return { deleted: req.params.file };
+  });
+  app.delete<{ Params: { id: string; text: string } }>('/api/projects/:id/texts/:text', async (req) => {
+    refuseWhileTraining(req.params.id);
+    await workspace.deleteText(req.params.id, Number(req.params.text));
+    return { deleted: Number(req.params.text) };
+  });
+
+  // Which base and cut? ---------------------------------------------------------------------------
+  app.post<{ Params: { id: string } }>('/api/projects/:id/rank', async (req) => {
+    const project = await workspace.read(req.params.id);
+    if (project.kind !== 'image') throw new StudioError(400, 'ranking cuts is for image projects');
+    const rows = [];
+    for (const name of STUDIO_BASES.image) {
+      const base = await loadImageBase(name);
+      const splits = await loadDataSplits(workspace.samplesDir(req.params.id), {
+        size: base.input,
+        resize: base.resize,
+        classes: project.classes,
+        seed: 0,
+      });
+      const r = await rankCuts(base, splits.train, { cuts: 'blocks', seed: 0 });
+      rows.push(...r.rows.slice(0, 3).map((row) => ({ base: name, cut: row.cut, logme: row.logme })));
+    }
+    return rows.sort((a, b) => b.logme - a.logme);
+  });
+
+  // Training --------------------------------------------------------------------------------------
+  app.post<{ Params: { id: string } }>('/api/projects/:id/train', async (req, reply) => {
+    const s = (req.body ?? {}) as Partial<TrainSettings>;
+    const project = await workspace.read(req.params.id);
+    const base = s.base ?? STUDIO_BASES[project.kind][0];
+    if (!STUDIO_BASES[project.kind].includes(base))
+      throw new StudioError(400, `base ${base} is not one of ${STUDIO_BASES[project.kind].join(', ')}`);
+    const num = (v: unknown, what: string, min: number, max: number) => {
+      if (v === undefined || v === null || v === '') return undefined;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < min || n > max) throw new StudioError(400, `${what} must be between ${min} and ${max}`);
+      return n;
+    };
+    const settings: TrainSettings = {
+      base,
+      epochs: num(s.epochs, 'epochs', 1, 500),
+      learningRate: num(s.learningRate, 'learning rate', 1e-6, 1),
+      perClass: num(s.perClass, 'per-class limit', 1, 1e6),
+      unfreeze: num(s.unfreeze, 'unfreeze', 0, 20),
+    };
+    await trainer.start(req.params.id, settings);
+    return reply.code(202).send({ started: true, settings });
+  });
+  app.post<{ Params: { id: string } }>('/api/projects/:id/train/cancel', async (req) => ({ cancelled: trainer.cancel(req.params.id) }));
+  app.get<{ Params: { id: string } }>('/api/projects/:id/train/events', async (req, reply) => {
+    const run = trainer.current(req.params.id);
+    if (!run) throw new StudioError(404, 'no training run for this project since the server started');
+    reply.hijack();
+    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    const stop = run.subscribe((e) => {
+      reply.raw.write(`data: ${JSON.stringify(e)}\n\n`);
+      if (run.finished) reply.raw.end();
+    });
+    req.raw.on('close', stop);
+  });
+
+  // The trained model -----------------------------------------------------------------------------
+  app.get<{ Params: { id: string } }>('/api/projects/:id/report', async (req) => {
+    const file = join(workspace.modelDir(req.params.id), REPORT_FILE);
+    return JSON.parse(
+      await readFile(file, 'utf8').catch(() => {
+        throw new StudioError(404, 'no trained model yet');
+      }),
+    );
+  });
+  app.get<{ Params: { id: string; file: string } }>('/api/projects/:id/model/:file', async (req, reply) => {
+    const file = req.params.file;
+    if (!['model.json', 'weights.bin', 'graft.json'].includes(file)) throw new StudioError(404, `no model file ${file}`);
+    const bytes = await readFile(join(workspace.modelDir(req.params.id), file)).catch(() => {
+      throw new StudioError(404, 'no trained model yet');
+    });
+    return reply.type(file.endsWith('.json') ? 'application/json' : 'application/octet-stream').send(bytes);
+  });
+  app.post<{ Params: { id: string } }>('/api/projects/:id/predict', async (req) => {
+    const model = await loadModel(workspace.modelDir(req.params.id)).catch(() => {
+      throw new StudioError(404, 'no trained model yet');
+    });
+    try {
+      if (model.kind === 'text') {
+        const text = String((req.body as { text?: string })?.text ?? '');
+        const [p] = await model.predict([text], { top: model.classes.length });
+        return { probabilities: p.top };
+      }
+      if (model.kind !== 'image') throw new StudioError(400, `a ${model.kind} model cannot be tried here`);
+      if (!req.isMultipart()) throw new StudioError(415, 'send the image as multipart/form-data');
+      const part = await req.file();
+      if (!part || !part.mimetype.startsWith('image/')) throw new StudioError(415, 'send one image');
+      const bytes = await part.toBuffer();
+      const tmp = join(tmpdir(), `graft-studio-${randomBytes(6).toString('hex')}${extname(part.filename) || '.png'}`);
+      await writeFileAtomically(tmp, bytes);
+      try {
+        const [p] = await model.predict([tmp], { top: model.meta.labels.length });
+        return { probabilities: p.top };
+      } finally {
+        await rm(tmp, { force: true });
+      }
+    } finally {
+      await model.dispose();
+    }
+  });
+  app.get<{ Params: { id: string }; Querystring: { format?: string } }>('/api/projects/:id/export', async (req, reply) => {
+    const dir = workspace.modelDir(req.params.id);
+    const files: Record<string, Uint8Array> = {};
+    const format = req.query.format ?? 'tfjs';
+    if (format === 'tfjs') {
+      const names = await readdir(dir).catch(() => {
+        throw new StudioError(404, 'no trained model yet');
+      });
+      for (const n of names.filter((x) => !x.startsWith('.'))) files[n] = await readFile(join(dir, n));
+    } else if (format === 'onnx') {
+      const model = await loadModel(dir).catch(() => {
+        throw new StudioError(404, 'no trained model yet');
+      });
+      try {
+        const x = await model.export('onnx');
+        files['model.onnx'] = x.bytes;
+        files['model.onnx.json'] = strToU8(JSON.stringify(x.sidecar, null, 2));
+      } finally {
+        await model.dispose();
+      }
+    } else throw new StudioError(400, `format is tfjs or onnx, not ${format}`);
+    files['README.txt'] = strToU8(exportSnippet(format, (await workspace.read(req.params.id)).name));
+    return reply
+      .type('application/zip')
+      .header('content-disposition', `attachment; filename="${req.params.id}-${format}.zip"`)
+      .send(Buffer.from(zipSync(files)));
+  });
+  app.get<{ Querystring: { format?: string; name?: string } }>('/api/snippet', async (req) => ({
+    snippet: exportSnippet(req.query.format ?? 'tfjs', req.query.name ?? 'your model'),
+  }));
+
+  await app.listen({ host, port: o.port ?? 0 });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : (o.port ?? 0);
+  const shown = host.includes(':') ? `[${host}]` : host;
+  allowedHosts = new Set(
+    isLoopback(host) ? [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`] : [`${shown}:${port}`.toLowerCase()],
+  );
+  const url = `http://${shown}:${port}/`;
+  return {
+    url,
+    openUrl: `${url}?token=${token}`,
+    token,
+    app,
+    close: async () => {
+      await trainer.settle();
+      await app.close();
+    },
+  };
+}
+
+const IMAGE_TYPES: Record<string, string> = {
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.png': 'image/png',
+  '.webp': 'image/webp',
+  '.gif': 'image/gif',
+  '.bmp': 'image/bmp',
+};
+
+/** A text upload's rows: a CSV's `text` column (or its first), or each non-empty line of a plain text file. */
+function textRows(bytes: Buffer, name: string, label: string): { text: string; label: string }[] {
+  if (!/\.csv$/i.test(name))
+    return bytes
+      .toString('utf8')
+      .split(/\r?\n/)
+      .filter((l) => l.trim())
+      .map((text) => ({ text, label }));
+  let records: string[][];
+  try {
+    records = parseCsv(bytes, { relax_column_count: true, skip_empty_lines: true }) as string[][];
+  } catch (e) {
+    throw new StudioError(400, `${name}: not a valid CSV file: ${(e as Error).message}`);
+  }
+  const header = records[0]?.map((h) => h.trim().toLowerCase()) ?? [];
+  const at = header.indexOf('text');
+  const rows = at >= 0 ? records.slice(1) : records;
+  return rows.map((r) => ({ text: r[Math.max(at, 0)] ?? '', label })).filter((r) => r.text.trim());
+}

@@ -1,0 +1,361 @@
+// graft studio's API over real HTTP on 127.0.0.1: a project made, filled with images the test
+// draws, trained (digits-cnn, two epochs), reported on, tried and exported; and every request the
+// server must refuse (token, Host header, sizes, types, names, a second training run) answered
+// with the right status while the workspace stays byte for byte as it was.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { unzipSync } from 'fflate';
+import sharp from 'sharp';
+import { useBackend } from '../src/backend/index.js';
+import { startStudio, type Studio } from '../src/studio/server.js';
+import { root, tempDir } from './helpers.js';
+
+/** Every file under `dir` with a hash of its bytes: what "the workspace is unchanged" compares. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    if (!existsSync(d)) return;
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else out[p.slice(dir.length)] = createHash('sha256').update(readFileSync(p)).digest('hex');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** A 28x28 PNG: a bright square on the left ('left') or the right ('right'), shifted by `i`. */
+function drawn(side: 'left' | 'right', i: number): Promise<Buffer> {
+  const x = side === 'left' ? 2 + (i % 4) : 14 + (i % 4);
+  const square = Buffer.from(
+    `<svg width="28" height="28"><rect width="28" height="28" fill="black"/><rect x="${x}" y="${6 + (i % 5)}" width="10" height="10" fill="white"/></svg>`,
+  );
+  return sharp(square).png().toBuffer();
+}
+
+/** A raw HTTP request, so the Host header can be anything. */
+function raw(
+  url: string,
+  o: { method?: string; headers?: Record<string, string>; body?: Buffer } = {},
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: o.method ?? 'GET', headers: o.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(o.body);
+  });
+}
+
+describe('graft studio API', () => {
+  const dir = tempDir('graft-studio-');
+  let studio: Studio;
+  let auth: Record<string, string>;
+  const url = (path: string) => new URL(path, studio.url).toString();
+  const call = async (path: string, init: RequestInit = {}) => {
+    const r = await fetch(url(path), { ...init, headers: { ...auth, ...(init.headers as Record<string, string>) } });
+    const text = await r.text();
+    return { status: r.status, body: text.startsWith('{') || text.startsWith('[') ? JSON.parse(text) : text };
+  };
+  const post = (path: string, body: unknown) =>
+    call(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const files = (...list: { name: string; bytes: Buffer; type: string }[]) => {
+    const form = new FormData();
+    for (const f of list) form.append('files', new Blob([new Uint8Array(f.bytes)], { type: f.type }), f.name);
+    return form;
+  };
+  let id: string;
+
+  before(async () => {
+    await useBackend('wasm');
+    studio = await startStudio({ dir, port: 0, maxFileBytes: 64 * 1024, maxRequestBytes: 256 * 1024 });
+    auth = { 'x-graft-token': studio.token };
+  });
+  after(() => studio.close());
+
+  it('listens on 127.0.0.1 and hands out its token once, as a cookie', async () => {
+    assert.match(studio.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const r = await fetch(studio.openUrl, { redirect: 'manual' });
+    assert.equal(r.status, 302);
+    assert.match(r.headers.get('set-cookie') ?? '', /graft_studio=[0-9a-f]{64}; Path=\/; HttpOnly; SameSite=Strict/);
+    const page = await fetch(studio.url, { headers: { cookie: `graft_studio=${studio.token}` } });
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<script src="\/vendor\/tf.min.js">/);
+    const vendor = await fetch(url('/vendor/tf.min.js'), { headers: auth });
+    assert.equal(vendor.status, 200, 'TF.js is served from the package');
+  });
+
+  it('makes a project, classes and samples; unreadable images are reported with the reason', async () => {
+    const created = await post('/api/projects', { name: 'Squares: left or right?', kind: 'image' });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    id = created.body.id;
+    assert.equal(id, 'squares-left-or-right');
+    assert.deepEqual(created.body.classes, ['Class 1', 'Class 2']);
+    assert.equal(
+      (
+        await call(`/api/projects/${id}/classes/Class%201`, {
+          method: 'PATCH',
+          headers: { 'content-type': 'application/json' },
+          body: '{"name":"left"}',
+        })
+      ).status,
+      200,
+    );
+    assert.equal(
+      (
+        await call(`/api/projects/${id}/classes/Class%202`, {
+          method: 'PATCH',
+          headers: { 'content-type': 'application/json' },
+          body: '{"name":"right"}',
+        })
+      ).status,
+      200,
+    );
+    for (const side of ['left', 'right'] as const) {
+      const list = await Promise.all(
+        Array.from({ length: 10 }, async (_, i) => ({ name: `${side}${i}.png`, bytes: await drawn(side, i), type: 'image/png' })),
+      );
+      if (side === 'left') list.push({ name: 'broken.png', bytes: Buffer.from('not a png at all'), type: 'image/png' });
+      const r = await call(`/api/projects/${id}/classes/${side}/samples`, { method: 'POST', body: files(...list) });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.added.length, 10);
+      if (side === 'left') {
+        assert.equal(r.body.rejected.length, 1);
+        assert.equal(r.body.rejected[0].file, 'broken.png');
+        assert.ok(r.body.rejected[0].reason.length > 5, r.body.rejected[0].reason);
+      }
+    }
+    const again = await call(`/api/projects/${id}/classes/left/samples`, {
+      method: 'POST',
+      body: files({ name: 'left0.png', bytes: await drawn('left', 0), type: 'image/png' }),
+    });
+    assert.deepEqual(again.body.added, ['left0-2.png'], 'a taken name gets a number, nothing is overwritten');
+    assert.equal((await call(`/api/projects/${id}/classes/left/samples/left0-2.png`, { method: 'DELETE' })).status, 200);
+    const project = await call(`/api/projects/${id}`);
+    assert.deepEqual(project.body.counts, { left: 10, right: 10 });
+    const listed = await call('/api/projects');
+    assert.equal(listed.body[0].id, id);
+  });
+
+  it('refuses what it must, and the workspace stays as it was', async () => {
+    const before = snapshot(dir);
+    const png = await drawn('left', 1);
+    const port = new URL(studio.url).port;
+    const cases: [string, () => Promise<{ status: number }>, number][] = [
+      ['no token', () => raw(url('/api/projects')), 401],
+      ['a wrong token', () => raw(url('/?token=' + 'f'.repeat(64))), 401],
+      ['a wrong token header', () => raw(url('/api/projects'), { headers: { 'x-graft-token': 'nope' } }), 401],
+      ['another Host (DNS rebinding)', () => raw(url('/api/projects'), { headers: { ...auth, host: `evil.example:${port}` } }), 403],
+      [
+        'a file over the per-file limit',
+        () =>
+          call(`/api/projects/${id}/classes/left/samples`, {
+            method: 'POST',
+            body: files({ name: 'big.png', bytes: Buffer.alloc(65 * 1024, 1), type: 'image/png' }),
+          }),
+        413,
+      ],
+      [
+        'a request over the per-request limit',
+        () =>
+          call(`/api/projects/${id}/classes/left/samples`, {
+            method: 'POST',
+            body: files(
+              ...Array.from({ length: 5 }, (_, i) => ({ name: `p${i}.png`, bytes: Buffer.alloc(60 * 1024, 1), type: 'image/png' })),
+            ),
+          }),
+        413,
+      ],
+      [
+        'a type that is not an image',
+        () =>
+          call(`/api/projects/${id}/classes/left/samples`, {
+            method: 'POST',
+            body: files({ name: 'run.sh', bytes: Buffer.from('rm -rf /'), type: 'application/x-sh' }),
+          }),
+        415,
+      ],
+      [
+        'a name climbing out with ../',
+        () =>
+          call(`/api/projects/${id}/classes/left/samples`, {
+            method: 'POST',
+            body: files({ name: '../../escape.png', bytes: png, type: 'image/png' }),
+          }),
+        400,
+      ],
+      [
+        'an absolute name',
+        () =>
+          call(`/api/projects/${id}/classes/left/samples`, {
+            method: 'POST',
+            body: files({ name: '/tmp/escape.png', bytes: png, type: 'image/png' }),
+          }),
+        400,
+      ],
+      [
+        'a NUL byte in a name',
+        () =>
+          call(`/api/projects/${id}/classes/left/samples`, {
+            method: 'POST',
+            body: files({ name: 'a\u0000.png', bytes: png, type: 'image/png' }),
+          }),
+        400,
+      ],
+      ['a class path climbing out', () => call(`/api/projects/${id}/classes/..%2F..%2Fx/samples/a.png`, { method: 'DELETE' }), 400],
+      ['a project path climbing out', () => call('/api/projects/..%2F..%2Fetc'), 400],
+      ['an unknown project', () => call('/api/projects/nowhere'), 404],
+      ['a class name with a slash', () => post(`/api/projects/${id}/classes`, { name: 'a/b' }), 400],
+      [
+        'malformed JSON',
+        () => call('/api/projects', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":' }),
+        400,
+      ],
+    ];
+    for (const [what, send, status] of cases) {
+      const r = await send();
+      assert.equal(r.status, status, `${what}: ${JSON.stringify(r)}`);
+      assert.deepEqual(snapshot(dir), before, `${what}: the workspace changed`);
+    }
+  });
+
+  it('trains once at a time, streams epochs, reports, predicts and exports', async () => {
+    const settings = { base: 'digits-cnn', epochs: 3 };
+    const first = await post(`/api/projects/${id}/train`, settings);
+    assert.equal(first.status, 202, JSON.stringify(first.body));
+    const second = await post(`/api/projects/${id}/train`, settings);
+    assert.equal(second.status, 409);
+    assert.match(second.body.error, /training already running/);
+    const events = await fetch(url(`/api/projects/${id}/train/events`), { headers: auth });
+    const stream = await events.text();
+    const parsed = stream
+      .split('\n\n')
+      .filter((x) => x.startsWith('data: '))
+      .map((x) => JSON.parse(x.slice(6)));
+    const last = parsed.at(-1);
+    assert.equal(last.type, 'done', JSON.stringify(last));
+    assert.ok(
+      parsed.some((e) => e.type === 'epoch'),
+      'epochs are streamed',
+    );
+    const report = await call(`/api/projects/${id}/report`);
+    assert.equal(report.status, 200);
+    assert.deepEqual(report.body.classes, ['left', 'right']);
+    assert.equal(
+      report.body.val.confusion.flat().reduce((a: number, b: number) => a + b, 0),
+      report.body.val.n,
+    );
+    assert.ok(Array.isArray(report.body.mistakes));
+    const form = new FormData();
+    form.append('file', new Blob([new Uint8Array(await drawn('right', 2))], { type: 'image/png' }), 'try.png');
+    const p = await call(`/api/projects/${id}/predict`, { method: 'POST', body: form });
+    assert.equal(p.status, 200, JSON.stringify(p.body));
+    const sum = p.body.probabilities.reduce((a: number, x: { probability: number }) => a + x.probability, 0);
+    assert.ok(Math.abs(sum - 1) < 1e-5);
+    const zip = await fetch(url(`/api/projects/${id}/export?format=tfjs`), { headers: auth });
+    assert.equal(zip.status, 200);
+    const entries = unzipSync(new Uint8Array(await zip.arrayBuffer()));
+    for (const name of ['model.json', 'weights.bin', 'graft.json', 'README.txt']) assert.ok(entries[name], `${name} in the zip`);
+    const onnx = unzipSync(
+      new Uint8Array(await (await fetch(url(`/api/projects/${id}/export?format=onnx`), { headers: auth })).arrayBuffer()),
+    );
+    assert.ok(onnx['model.onnx'].length > 1000 && onnx['model.onnx.json']);
+  });
+
+  it('answers "which base and cut?" with every image base\'s best cuts, best first', { timeout: 240_000 }, async () => {
+    const r = await call(`/api/projects/${id}/rank`, { method: 'POST' });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const rows = r.body as { base: string; cut: string; logme: number }[];
+    assert.deepEqual([...new Set(rows.map((x) => x.base))].sort(), ['digits-cnn', 'inception_v3', 'mobilenet_v2']);
+    for (let i = 1; i < rows.length; i++) assert.ok(rows[i - 1].logme >= rows[i].logme, 'sorted by LogME');
+  });
+
+  it('cancels a run and leaves the trained model as it was', async () => {
+    const before = snapshot(join(dir, id, 'model'));
+    assert.equal((await post(`/api/projects/${id}/train`, { base: 'digits-cnn', epochs: 200 })).status, 202);
+    const events = await fetch(url(`/api/projects/${id}/train/events`), { headers: auth });
+    const reader = events.body!.getReader();
+    let seen = '';
+    let cancelled = false;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += new TextDecoder().decode(value);
+      if (!cancelled && seen.includes('"type":"epoch"')) {
+        cancelled = true;
+        assert.deepEqual((await post(`/api/projects/${id}/train/cancel`, {})).body, { cancelled: true });
+      }
+    }
+    assert.match(seen, /"type":"cancelled"/);
+    assert.deepEqual(snapshot(join(dir, id, 'model')), before);
+  });
+
+  it('a text project: texts typed and uploaded as CSV, trained on use-lite, tried', { timeout: 240_000 }, async () => {
+    const created = await post('/api/projects', { name: 'Reviews', kind: 'text' });
+    const textId = created.body.id;
+    const good = [
+      'a wonderful film',
+      'great acting and a lovely story',
+      'superb, I loved it',
+      'delightful from start to end',
+      'excellent and moving',
+    ];
+    const bad = ['an awful film', 'terrible acting, boring story', 'dreadful, I hated it', 'dull from start to end', 'poor and tedious'];
+    assert.equal((await post(`/api/projects/${textId}/classes/Class%201/texts`, { texts: good })).body.added, 5);
+    const csv = files({
+      name: 'bad.csv',
+      bytes: Buffer.from(`text,source\n${bad.map((t) => `"${t}",web`).join('\n')}\n`),
+      type: 'text/csv',
+    });
+    const up = await call(`/api/projects/${textId}/classes/Class%202/samples`, { method: 'POST', body: csv });
+    assert.equal(up.body.added, 5, JSON.stringify(up.body));
+    const png = files({ name: 'x.png', bytes: await drawn('left', 0), type: 'image/png' });
+    assert.equal((await call(`/api/projects/${textId}/classes/Class%202/samples`, { method: 'POST', body: png })).status, 415);
+    assert.equal((await post(`/api/projects/${textId}/train`, { base: 'use-lite', epochs: 20 })).status, 202);
+    const stream = await (await fetch(url(`/api/projects/${textId}/train/events`), { headers: auth })).text();
+    assert.match(stream, /"type":"done"/, stream.slice(-500));
+    const p = await post(`/api/projects/${textId}/predict`, { text: 'a lovely, wonderful story' });
+    assert.equal(p.status, 200, JSON.stringify(p.body));
+    assert.deepEqual(p.body.probabilities.map((x: { label: string }) => x.label).sort(), ['Class 1', 'Class 2']);
+  });
+
+  it('graft studio prints its URL with the token, serves it, and stops on SIGTERM', async () => {
+    const child = spawn(process.execPath, [join(root, 'bin/graft.js'), 'studio', '--dir', join(dir, 'cli'), '--port', '0', '--no-open'], {
+      cwd: root,
+    });
+    const opened = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /open (http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{64})/.exec(out);
+        if (m) resolve(m[1]);
+      });
+      child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+    });
+    try {
+      const redirect = await fetch(opened, { redirect: 'manual' });
+      assert.equal(redirect.status, 302);
+      const cookie = redirect.headers.get('set-cookie')!.split(';')[0];
+      const page = await fetch(new URL('/', opened), { headers: { cookie } });
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /graft studio/);
+    } catch (e) {
+      child.kill('SIGKILL');
+      throw e;
+    }
+    const code = await new Promise<number | null>((resolve) => {
+      child.removeAllListeners('exit');
+      child.on('exit', resolve);
+      child.kill('SIGTERM');
+    });
+    assert.equal(code, 0);
+  });
+});

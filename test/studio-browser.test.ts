@@ -1,0 +1,124 @@
+// graft studio in a real browser (Debian's Chromium driven by playwright-core): create a project,
+// add images of two classes the test draws, train, read the accuracy, try an image in the page
+// (TF.js in the page and graft on the server agree within 1e-4), export the zip and load it in
+// plain TF.js. Screenshots of each screen go to runs/studio/ for a person to look at.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { unzipSync } from 'fflate';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import sharp from 'sharp';
+import { useBackend } from '../src/backend/index.js';
+import { startStudio, type Studio } from '../src/studio/server.js';
+import { root, tempDir } from './helpers.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const skip = existsSync(CHROMIUM) ? false : `no ${CHROMIUM} (apt-get install -y chromium; .ci/run installs it)`;
+const SHOTS = join(root, 'runs/studio');
+
+/** A 28x28 gray PNG: a white square on the left or the right of a black field. */
+async function drawn(side: 'left' | 'right', i: number, dir: string): Promise<string> {
+  const x = side === 'left' ? 2 + (i % 4) : 14 + (i % 4);
+  const svg = `<svg width="28" height="28"><rect width="28" height="28" fill="black"/><rect x="${x}" y="${6 + (i % 5)}" width="10" height="10" fill="white"/></svg>`;
+  const file = join(dir, `${side}${i}.png`);
+  writeFileSync(file, await sharp(Buffer.from(svg)).png().toBuffer());
+  return file;
+}
+
+const probabilities = (page: Page, id: string) =>
+  page.$$eval(`#${id} [data-label]`, (rows) =>
+    Object.fromEntries(rows.map((r) => [r.getAttribute('data-label'), Number(r.getAttribute('data-probability'))])),
+  );
+
+describe('graft studio in Chromium', { skip }, () => {
+  const dir = tempDir('graft-studio-browser-');
+  const images = tempDir('graft-studio-images-');
+  let studio: Studio;
+  let browser: Browser;
+  let page: Page;
+  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+
+  before(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    await useBackend('wasm');
+    studio = await startStudio({ dir, port: 0 });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  });
+  after(async () => {
+    await browser?.close();
+    await studio?.close();
+  });
+
+  it('creates a project, adds two classes of images, trains, tries, exports', { timeout: 300_000 }, async () => {
+    await page.goto(studio.openUrl);
+    assert.equal(new URL(page.url()).search, '', 'the token leaves the address bar for a cookie');
+    await page.fill('#new-name', 'Squares');
+    await shot('1-start');
+    await page.click('#create');
+    await page.waitForSelector('.card[data-class="Class 1"]');
+
+    for (const [from, side] of [
+      ['Class 1', 'left'],
+      ['Class 2', 'right'],
+    ] as const) {
+      await page.fill(`.card[data-class="${from}"] input[aria-label="class name"]`, side);
+      await page.press(`.card[data-class="${from}"] input[aria-label="class name"]`, 'Enter');
+      await page.waitForSelector(`.card[data-class="${side}"]`);
+      const files = await Promise.all(Array.from({ length: 10 }, (_, i) => drawn(side, i, images)));
+      await page.setInputFiles(`.card[data-class="${side}"] input[type=file]`, files);
+      await page.waitForSelector(`.card[data-class="${side}"] .count:text("10 images")`);
+    }
+    await shot('2-data');
+
+    await page.selectOption('#base', 'digits-cnn');
+    await page.click('#train details summary');
+    await page.fill('#epochs', '3');
+    await page.click('#train-button');
+    await page.waitForSelector('#status[data-state="done"]', { timeout: 240_000 });
+    await page.waitForSelector('#accuracy');
+    const accuracy = await page.textContent('#accuracy');
+    assert.match(accuracy!, /Validation accuracy \d+\.\d%/);
+    assert.equal(await page.$$eval('#confusion td.cell', (cells) => cells.length), 4, 'a 2x2 confusion heatmap');
+    await shot('3-trained');
+
+    const tryImage = await drawn('right', 7, images);
+    await page.setInputFiles('#try-file', tryImage);
+    await page.waitForSelector('#browser-probabilities');
+    const inPage = await probabilities(page, 'browser-probabilities');
+    const onServer = await probabilities(page, 'server-probabilities');
+    assert.deepEqual(Object.keys(inPage).sort(), ['left', 'right']);
+    for (const label of ['left', 'right'])
+      assert.ok(Math.abs(inPage[label] - onServer[label]) < 1e-4, `${label}: page ${inPage[label]}, server ${onServer[label]}`);
+    await shot('4-try');
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-tfjs')]);
+    const zipPath = join(images, 'export.zip');
+    await download.saveAs(zipPath);
+    await page.waitForSelector('#snippet:has-text("loadLayersModel")');
+    await shot('5-export');
+    const entries = unzipSync(readFileSync(zipPath));
+    const modelJson = JSON.parse(new TextDecoder().decode(entries['model.json']));
+    const meta = JSON.parse(new TextDecoder().decode(entries['graft.json']));
+    const weights = entries['weights.bin'];
+    const model = await tf.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: modelJson.modelTopology,
+        weightSpecs: modelJson.weightsManifest[0].weights,
+        weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+      }),
+    );
+    const { data, info } = await sharp(tryImage).greyscale().raw().toBuffer({ resolveWithObject: true });
+    assert.equal(info.width, meta.input.width);
+    const x = tf.tensor4d(
+      Float32Array.from(data, (v) => (v / 255 - meta.normalize.mean[0]) / meta.normalize.std[0]),
+      [1, info.height, info.width, 1],
+    );
+    const plain = (model.predict(x) as tf.Tensor).dataSync();
+    meta.labels.forEach((label: string, i: number) =>
+      assert.ok(Math.abs(plain[i] - onServer[label]) < 1e-4, `plain tfjs ${label}: ${plain[i]}`),
+    );
+  });
+});
