@@ -13,7 +13,7 @@ import { unzipSync } from 'fflate';
 import sharp from 'sharp';
 import { useBackend } from '../src/backend/index.js';
 import { startStudio, type Studio } from '../src/studio/server.js';
-import { root, tempDir } from './helpers.js';
+import { graft, root, tempDir } from './helpers.js';
 
 /** Every file under `dir` with a hash of its bytes: what "the workspace is unchanged" compares. */
 function snapshot(dir: string): Record<string, string> {
@@ -327,10 +327,21 @@ describe('graft studio API', () => {
     assert.deepEqual(p.body.probabilities.map((x: { label: string }) => x.label).sort(), ['Class 1', 'Class 2']);
   });
 
+  it('graft studio refuses a --base it cannot load before it starts', () => {
+    const r = graft('studio', '--dir', join(dir, 'cli'), '--no-open', '--base', join(dir, 'nowhere/model.json'));
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /^error: .*nowhere/m);
+  });
+
   it('graft studio prints its URL with the token, serves it, and stops on SIGTERM', async () => {
-    const child = spawn(process.execPath, [join(root, 'bin/graft.js'), 'studio', '--dir', join(dir, 'cli'), '--port', '0', '--no-open'], {
-      cwd: root,
-    });
+    const extraBase = join(root, 'models/digits-cnn/model.json');
+    const child = spawn(
+      process.execPath,
+      [join(root, 'bin/graft.js'), 'studio', '--dir', join(dir, 'cli'), '--port', '0', '--no-open', '--base', extraBase],
+      {
+        cwd: root,
+      },
+    );
     const opened = await new Promise<string>((resolve, reject) => {
       let out = '';
       child.stdout.on('data', (d: Buffer) => {
@@ -347,6 +358,8 @@ describe('graft studio API', () => {
       const page = await fetch(new URL('/', opened), { headers: { cookie } });
       assert.equal(page.status, 200);
       assert.match(await page.text(), /graft studio/);
+      const bases = await (await fetch(new URL('/api/bases', opened), { headers: { cookie } })).json();
+      assert.deepEqual(bases.image, ['mobilenet_v2', 'inception_v3', 'digits-cnn', extraBase], 'a base given with --base is offered');
     } catch (e) {
       child.kill('SIGKILL');
       throw e;

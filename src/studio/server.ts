@@ -35,6 +35,8 @@ export interface StudioOptions {
   maxRequestBytes?: number;
   /** The session token (default: 32 random bytes, hex). */
   token?: string;
+  /** More image bases to offer beside the embedded ones: a path or URL to a TF.js model.json, or onnx:PATH. */
+  bases?: string[];
 }
 
 export interface Studio {
@@ -59,7 +61,7 @@ const VENDOR: Record<string, { path: string; type: string }> = {
 };
 const APP_FILES: Record<string, string> = { 'index.html': 'text/html', 'app.js': 'text/javascript', 'style.css': 'text/css' };
 
-/** The bases a project can train on: image classification bases whose trained model runs in a page, and the text bases. */
+/** The embedded bases a project can train on, by kind of project. */
 export const STUDIO_BASES: Record<ProjectKind, string[]> = {
   image: Object.keys(BASES).filter((b) => BASES[b].modality === 'image'),
   text: Object.keys(BASES).filter((b) => BASES[b].modality === 'text'),
@@ -77,6 +79,7 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
   const token = o.token ?? randomBytes(32).toString('hex');
   const maxFile = o.maxFileBytes ?? 10 * 2 ** 20;
   const maxRequest = o.maxRequestBytes ?? 50 * 2 ** 20;
+  const bases: Record<ProjectKind, string[]> = { image: [...STUDIO_BASES.image, ...(o.bases ?? [])], text: STUDIO_BASES.text };
   const workspace = new Workspace(o.dir);
   const trainer = new Trainer(workspace);
   const app = Fastify({ bodyLimit: 2 * 2 ** 20 });
@@ -118,7 +121,7 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
     app.get(`/vendor/${name}`, async (_req, reply) => reply.type(v.type).send(readFileSync(v.path)));
 
   // Projects --------------------------------------------------------------------------------------
-  app.get('/api/bases', async () => STUDIO_BASES);
+  app.get('/api/bases', async () => bases);
   app.get('/api/projects', async () => workspace.list());
   app.post('/api/projects', async (req) => {
     const b = (req.body ?? {}) as { name?: string; kind?: ProjectKind };
@@ -232,7 +235,7 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
     const project = await workspace.read(req.params.id);
     if (project.kind !== 'image') throw new StudioError(400, 'ranking cuts is for image projects');
     const rows = [];
-    for (const name of STUDIO_BASES.image) {
+    for (const name of bases.image) {
       const base = await loadImageBase(name);
       const splits = await loadDataSplits(workspace.samplesDir(req.params.id), {
         size: base.input,
@@ -250,9 +253,8 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
   app.post<{ Params: { id: string } }>('/api/projects/:id/train', async (req, reply) => {
     const s = (req.body ?? {}) as Partial<TrainSettings>;
     const project = await workspace.read(req.params.id);
-    const base = s.base ?? STUDIO_BASES[project.kind][0];
-    if (!STUDIO_BASES[project.kind].includes(base))
-      throw new StudioError(400, `base ${base} is not one of ${STUDIO_BASES[project.kind].join(', ')}`);
+    const base = s.base ?? bases[project.kind][0];
+    if (!bases[project.kind].includes(base)) throw new StudioError(400, `base ${base} is not one of ${bases[project.kind].join(', ')}`);
     const num = (v: unknown, what: string, min: number, max: number) => {
       if (v === undefined || v === null || v === '') return undefined;
       const n = Number(v);

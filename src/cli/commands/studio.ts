@@ -3,10 +3,13 @@
 // opens the browser unless --no-open, and stops cleanly on Ctrl-C or SIGTERM.
 import { Command } from 'commander';
 import { resolve } from 'node:path';
+import { loadImageBase } from '../../bases/index.js';
 import { startStudio } from '../../studio/server.js';
 import { intArg, log, prepare, warn, type GlobalOptions } from '../shared.js';
 
-type Flags = GlobalOptions & { dir: string; port: number; host: string; open: boolean };
+type Flags = GlobalOptions & { dir: string; port: number; host: string; open: boolean; base: string[] };
+
+const collect = (v: string, all: string[]) => [...all, v];
 
 export function studioCommand(): Command {
   return new Command('studio')
@@ -15,11 +18,14 @@ export function studioCommand(): Command {
     .option('--port <n>', 'port (0: any free one)', intArg('--port', 0), 7860)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--no-open', 'do not open the browser')
+    .option('--base <spec>', 'another image base to offer (path or URL to a TF.js model.json, or onnx:PATH); repeatable', collect, [])
     .action(async (flags: Flags) => {
       await prepare(flags);
       if (!['127.0.0.1', 'localhost', '::1'].includes(flags.host))
         warn(`listening on ${flags.host}: anyone who can reach it and has the token can use the studio and its files`);
-      const studio = await startStudio({ dir: resolve(flags.dir), host: flags.host, port: flags.port });
+      // Loaded once now, so a wrong path is an error at start, not at the first Train.
+      for (const b of flags.base) await loadImageBase(b);
+      const studio = await startStudio({ dir: resolve(flags.dir), host: flags.host, port: flags.port, bases: flags.base });
       log(`graft studio on ${studio.url} (workspace ${resolve(flags.dir)})`);
       log(`open ${studio.openUrl}`);
       if (flags.open) {
