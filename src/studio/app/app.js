@@ -625,7 +625,10 @@ async function browserModel() {
 
 /** The image as graft feeds it: resized to the base's input, scaled to [0,1], normalised per channel. */
 async function browserProbabilities(file) {
-  const { meta, model } = await browserModel();
+  const meta = await api(`/api/projects/${enc(state.id)}/model/graft.json`);
+  // An ONNX or graph base keeps its trunk beside the head: only the server can run the whole model.
+  if (meta.trunk) return null;
+  const { model } = await browserModel();
   const bitmap = await createImageBitmap(file);
   const { height, width, channels } = meta.input;
   const canvas = el('canvas', { width, height });
@@ -680,7 +683,9 @@ function tryPanel() {
       ]);
       const order = (list) => [...list].sort((a, b) => b.probability - a.probability);
       results.replaceChildren(
-        el('div', {}, el('h3', {}, `In this page (TF.js, ${tf.getBackend()})`), bars(order(browser), 'browser-probabilities')),
+        browser
+          ? el('div', {}, el('h3', {}, `In this page (TF.js, ${tf.getBackend()})`), bars(order(browser), 'browser-probabilities'))
+          : el('p', {}, `This base's trunk is not TF.js layers: the page cannot run it, only the server.`),
         el('div', {}, el('h3', {}, 'On the server (graft)'), bars(order(server.probabilities), 'server-probabilities')),
       );
     } catch (e) {
