@@ -327,6 +327,22 @@ describe('graft studio API', () => {
     assert.deepEqual(p.body.probabilities.map((x: { label: string }) => x.label).sort(), ['Class 1', 'Class 2']);
   });
 
+  it('keeps its projects across a restart', async () => {
+    const again = await startStudio({ dir, port: 0 });
+    try {
+      const r = await fetch(new URL('/api/projects', again.url), { headers: { 'x-graft-token': again.token } });
+      const listed = (await r.json()) as { id: string; trained: boolean }[];
+      assert.ok(
+        listed.some((p) => p.id === id && p.trained),
+        JSON.stringify(listed),
+      );
+      const old = await fetch(new URL('/api/projects', again.url), { headers: auth });
+      assert.equal(old.status, 401, "the old server's token does not open the new one");
+    } finally {
+      await again.close();
+    }
+  });
+
   it('graft studio refuses a --base it cannot load before it starts', () => {
     const r = graft('studio', '--dir', join(dir, 'cli'), '--no-open', '--base', join(dir, 'nowhere/model.json'));
     assert.notEqual(r.code, 0);

@@ -18,9 +18,9 @@ const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `no ${CHROMIUM} (apt-get install -y chromium; .ci/run installs it)`;
 const SHOTS = join(root, 'runs/studio');
 
-/** A 28x28 gray PNG: a white square on the left or the right of a black field. */
+/** A 28x28 gray PNG: a white square on the left or the right of a black field (from i = 10, in the middle: a sample no model can get right, for the gallery of mistakes). */
 async function drawn(side: 'left' | 'right', i: number, dir: string): Promise<string> {
-  const x = side === 'left' ? 2 + (i % 4) : 14 + (i % 4);
+  const x = i >= 10 ? 9 : side === 'left' ? 2 + (i % 4) : 14 + (i % 4);
   const svg = `<svg width="28" height="28"><rect width="28" height="28" fill="black"/><rect x="${x}" y="${6 + (i % 5)}" width="10" height="10" fill="white"/></svg>`;
   const file = join(dir, `${side}${i}.png`);
   writeFileSync(file, await sharp(Buffer.from(svg)).png().toBuffer());
@@ -38,7 +38,11 @@ describe('graft studio in Chromium', { skip }, () => {
   let studio: Studio;
   let browser: Browser;
   let page: Page;
-  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  /** The page, or one of its sections, as a PNG a person can look at. */
+  const shot = (name: string, section?: string) =>
+    section
+      ? page.locator(section).screenshot({ path: join(SHOTS, `${name}.png`) })
+      : page.screenshot({ path: join(SHOTS, `${name}.png`) });
 
   before(async () => {
     mkdirSync(SHOTS, { recursive: true });
@@ -67,11 +71,11 @@ describe('graft studio in Chromium', { skip }, () => {
       await page.fill(`.card[data-class="${from}"] input[aria-label="class name"]`, side);
       await page.press(`.card[data-class="${from}"] input[aria-label="class name"]`, 'Enter');
       await page.waitForSelector(`.card[data-class="${side}"]`);
-      const files = await Promise.all(Array.from({ length: 10 }, (_, i) => drawn(side, i, images)));
+      const files = await Promise.all(Array.from({ length: 14 }, (_, i) => drawn(side, i, images)));
       await page.setInputFiles(`.card[data-class="${side}"] input[type=file]`, files);
-      await page.waitForSelector(`.card[data-class="${side}"] .count:text("10 images")`);
+      await page.waitForSelector(`.card[data-class="${side}"] .count:text("14 images")`);
     }
-    await shot('2-data');
+    await shot('2-data', '#data');
 
     await page.selectOption('#base', 'digits-cnn');
     await page.click('#train details summary');
@@ -81,8 +85,12 @@ describe('graft studio in Chromium', { skip }, () => {
     await page.waitForSelector('#accuracy');
     const accuracy = await page.textContent('#accuracy');
     assert.match(accuracy!, /Validation accuracy \d+\.\d%/);
-    assert.equal(await page.$$eval('#confusion td.cell', (cells) => cells.length), 4, 'a 2x2 confusion heatmap');
-    await shot('3-trained');
+    const cells = await page.$$eval('#confusion td.cell', (tds) => tds.map((td) => Number(td.textContent)));
+    assert.equal(cells.length, 4, 'a 2x2 confusion heatmap');
+    const wrong = cells[1] + cells[2];
+    assert.equal(await page.$$eval('#mistakes figure', (f) => f.length), wrong, 'one picture per validation sample it gets wrong');
+    await shot('3-train', '#train');
+    await shot('4-model', '#model');
 
     const tryImage = await drawn('right', 7, images);
     await page.setInputFiles('#try-file', tryImage);
@@ -92,13 +100,13 @@ describe('graft studio in Chromium', { skip }, () => {
     assert.deepEqual(Object.keys(inPage).sort(), ['left', 'right']);
     for (const label of ['left', 'right'])
       assert.ok(Math.abs(inPage[label] - onServer[label]) < 1e-4, `${label}: page ${inPage[label]}, server ${onServer[label]}`);
-    await shot('4-try');
+    await shot('5-try', '#try');
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-tfjs')]);
     const zipPath = join(images, 'export.zip');
     await download.saveAs(zipPath);
     await page.waitForSelector('#snippet:has-text("loadLayersModel")');
-    await shot('5-export');
+    await shot('6-export', '#export');
     const entries = unzipSync(readFileSync(zipPath));
     const modelJson = JSON.parse(new TextDecoder().decode(entries['model.json']));
     const meta = JSON.parse(new TextDecoder().decode(entries['graft.json']));

@@ -583,7 +583,16 @@ async function showModel() {
             'tr',
             {},
             el('th', {}, report.classes[i]),
-            row.map((v) => el('td', { class: 'cell', style: `background: rgba(45,108,223,${0.12 + (0.88 * v) / max})` }, v)),
+            row.map((v) =>
+              el(
+                'td',
+                {
+                  class: 'cell',
+                  style: `background: rgba(45,108,223,${0.12 + (0.88 * v) / max}); color: ${v / max > 0.5 ? '#fff' : '#1d232b'}`,
+                },
+                v,
+              ),
+            ),
           ),
         ),
       ),
