@@ -18,6 +18,7 @@ const LAYERS = [
   'pretrain',
   'experiments',
   'studio',
+  'serve',
   'cli',
 ];
 

@@ -12,6 +12,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { predictCommand } from './commands/predict.js';
 import { pretrainCommand } from './commands/pretrain.js';
 import { rankCommand } from './commands/rank.js';
+import { serveCommand } from './commands/serve.js';
 import { studioCommand } from './commands/studio.js';
 import { trainCommand } from './commands/train/index.js';
 import { expandConfig } from './config.js';
@@ -29,6 +30,7 @@ const COMMANDS = [
   exportCommand,
   cacheCommand,
   studioCommand,
+  serveCommand,
 ];
 
 function program(): Command {
