@@ -39,10 +39,22 @@ describe('graft serve', () => {
     }
     const r = graft('train', '--base', 'digits-cnn', '--data', join(dir, 'data'), '--out', model, '--epochs', '3', '--unfreeze', '0');
     assert.equal(r.code, 0, r.stderr);
+    const rows = ['text,label'];
+    for (const w of ['wonderful', 'great', 'lovely', 'superb', 'delightful', 'excellent']) rows.push(`a ${w} film,pos`, `${w} acting,pos`);
+    for (const w of ['awful', 'terrible', 'boring', 'dreadful', 'dull', 'poor']) rows.push(`an ${w} film,neg`, `${w} acting,neg`);
+    writeFileSync(join(dir, 'reviews.csv'), rows.join('\n'));
+    const t = graft('train', '--base', 'use-lite', '--scratch', '--data', join(dir, 'reviews.csv'), '--out', join(dir, 'reviews'));
+    assert.equal(t.code, 0, t.stderr);
     probe = await square(16, 9);
     writeFileSync(join(dir, 'probe.png'), probe);
     await useBackend('wasm');
-    server = await startServer({ models: { squares: model }, port: 0, maxBatch: 8, maxDelayMs: 20, maxBodyBytes: 256 * 1024 });
+    server = await startServer({
+      models: { squares: model, reviews: join(dir, 'reviews') },
+      port: 0,
+      maxBatch: 8,
+      maxDelayMs: 20,
+      maxBodyBytes: 256 * 1024,
+    });
   });
   after(() => server?.close());
 
@@ -76,6 +88,29 @@ describe('graft serve', () => {
       );
     const api = await (await fetch(url('/openapi.json'))).json();
     assert.ok(api.paths['/v1/models/{name}:predict'].post);
+  });
+
+  it('serves a text classifier from a list of texts, as graft predict does', async () => {
+    const texts = ['a lovely film', 'boring acting'];
+    const r = await fetch(url('/v1/models/reviews:predict'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ instances: texts }),
+    });
+    assert.equal(r.status, 200);
+    const body = await r.json();
+    const own = await loadModel(join(dir, 'reviews'));
+    const expected = (await own.predict(texts, { top: 2 })) as { top: { label: string; probability: number }[] }[];
+    await own.dispose();
+    expected.forEach((e, i) =>
+      e.top.forEach((t) => assert.ok(Math.abs(body.predictions[i][body.labels.indexOf(t.label)] - t.probability) < 1e-6)),
+    );
+    const image = await fetch(url('/v1/models/reviews:predict'), {
+      method: 'POST',
+      headers: { 'content-type': 'image/png' },
+      body: new Uint8Array(probe),
+    });
+    assert.equal(image.status, 400, 'an image to a text model');
   });
 
   it('batches concurrent requests, and counts them in /metrics', async () => {
