@@ -5,5 +5,6 @@ import { detectPredict } from './detect-predict.js';
 import { headFinetune } from './head-finetune.js';
 import { mobilenetV2Extract } from './mobilenet-v2-extract.js';
 import { mobilenetV2Forward } from './mobilenet-v2-forward.js';
+import { serveLoad } from './serve-load.js';
 
-export const WORKLOADS: Workload[] = [cnnTrain, mobilenetV2Forward, mobilenetV2Extract, headFinetune, detectPredict];
+export const WORKLOADS: Workload[] = [cnnTrain, mobilenetV2Forward, mobilenetV2Extract, headFinetune, detectPredict, serveLoad];
