@@ -8,10 +8,24 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
+import wavefile from 'wavefile';
 import { useBackend } from '../src/backend/index.js';
 import { loadModel } from '../src/kinds/index.js';
 import { startServer, type Server } from '../src/serve/server.js';
 import { graft, root, tempDir } from './helpers.js';
+
+/** A 16-bit WAV at 8 kHz: a tone sliding from `from` to `to` Hz. */
+function sweep(from: number, to: number, seconds: number): Uint8Array {
+  const n = Math.round(seconds * 8000);
+  let phase = 0;
+  const samples = Array.from({ length: n }, (_, i) => {
+    phase += (2 * Math.PI * (from + ((to - from) * i) / n)) / 8000;
+    return Math.round(12000 * Math.sin(phase) * Math.sin((Math.PI * i) / n));
+  });
+  const w = new wavefile.WaveFile();
+  w.fromScratch(1, 8000, '16', samples);
+  return w.toBuffer();
+}
 
 async function square(x: number, y: number): Promise<Buffer> {
   const svg = `<svg width="28" height="28"><rect width="28" height="28" fill="black"/><rect x="${x}" y="${y}" width="10" height="10" fill="white"/></svg>`;
@@ -24,8 +38,8 @@ describe('graft serve', () => {
   let server: Server;
   let probe: Buffer;
   const url = (path: string) => new URL(path, server.url).toString();
-  const predict = (body: unknown) =>
-    fetch(url('/v1/models/squares:predict'), {
+  const predict = (body: unknown, name = 'squares') =>
+    fetch(url(`/v1/models/${name}:predict`), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
@@ -45,11 +59,21 @@ describe('graft serve', () => {
     writeFileSync(join(dir, 'reviews.csv'), rows.join('\n'));
     const t = graft('train', '--base', 'use-lite', '--scratch', '--data', join(dir, 'reviews.csv'), '--out', join(dir, 'reviews'));
     assert.equal(t.code, 0, t.stderr);
+    for (const [word, from, to] of [
+      ['rise', 300, 1500],
+      ['fall', 1500, 300],
+    ] as const) {
+      mkdirSync(join(dir, 'words', word), { recursive: true });
+      for (let i = 0; i < 10; i++)
+        writeFileSync(join(dir, 'words', word, `${i}.wav`), sweep(from * (1 + 0.03 * i), to * (1 + 0.03 * i), 0.5));
+    }
+    const a = graft('train', '--base', 'speech-cnn', '--data', join(dir, 'words'), '--out', join(dir, 'words-model'), '--epochs', '5');
+    assert.equal(a.code, 0, a.stderr);
     probe = await square(16, 9);
     writeFileSync(join(dir, 'probe.png'), probe);
     await useBackend('wasm');
     server = await startServer({
-      models: { squares: model, reviews: join(dir, 'reviews') },
+      models: { squares: model, reviews: join(dir, 'reviews'), words: join(dir, 'words-model') },
       port: 0,
       maxBatch: 8,
       maxDelayMs: 20,
@@ -111,6 +135,25 @@ describe('graft serve', () => {
       body: new Uint8Array(probe),
     });
     assert.equal(image.status, 400, 'an image to a text model');
+  });
+
+  it('serves a recording model through its own predict: raw audio/wav and base64 JSON', async () => {
+    const wav = sweep(320, 1600, 0.6);
+    const raw = await fetch(url('/v1/models/words:predict'), {
+      method: 'POST',
+      headers: { 'content-type': 'audio/wav' },
+      body: new Uint8Array(wav),
+    });
+    assert.equal(raw.status, 200);
+    const body = await raw.json();
+    assert.deepEqual([...body.labels].sort(), ['fall', 'rise']);
+    const top = body.predictions[0].top as { label: string; probability: number }[];
+    assert.equal(top[0].label, 'rise', JSON.stringify(top));
+    const json = await (await predict({ instances: [{ b64: Buffer.from(wav).toString('base64') }] }, 'words')).json();
+    assert.deepEqual(json.predictions[0], body.predictions[0]);
+    const meta = await (await fetch(url('/v1/models/words'))).json();
+    assert.equal(meta.kind, 'audio');
+    assert.equal((await predict({ instances: [{ b64: Buffer.from('RIFF....junk').toString('base64') }] }, 'words')).status, 400);
   });
 
   it('batches concurrent requests, and counts them in /metrics', async () => {

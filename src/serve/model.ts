@@ -2,7 +2,9 @@
 // decoded and resized; a bad one is that request's 400, not the batch's failure), then a batch of
 // them run at once. Image classifiers run as one ONNX graph on ONNX Runtime (graft's own export,
 // trunk and head joined); text classifiers run through their kind's predict.
-import { extname } from 'node:path';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { extname, join } from 'node:path';
 import { createOnnxRunner, transposeImages, type OnnxRunner } from '../backend/onnx-runtime.js';
 import { GraftError } from '../core/errors.js';
 import { decodeImageBuffer } from '../data/images.js';
@@ -18,17 +20,15 @@ export class BadInput extends GraftError {
   }
 }
 
-/** One instance as a request gives it: image bytes, or a text. */
-export type Instance = { kind: 'image'; bytes: Uint8Array } | { kind: 'text'; text: string };
+/** One instance as a request gives it: a file's bytes (an image, a recording), or a text. */
+export type Instance = { kind: 'file'; bytes: Uint8Array } | { kind: 'text'; text: string };
 
-export interface Prediction {
-  /** Probabilities in the order of `labels`. */
-  probabilities: number[];
-}
+/** Probabilities in the order of `labels` (classifiers), or the kind's own answer (boxes, one answer per task). */
+export type Prediction = number[] | Record<string, unknown>;
 
 export interface ServedModel {
   name: string;
-  kind: 'image' | 'text';
+  kind: string;
   labels: string[];
   /** What GET /v1/models/NAME says besides its status: the input and its preprocessing. */
   metadata: Record<string, unknown>;
@@ -41,11 +41,7 @@ export async function loadServedModel(name: string, dir: string): Promise<Served
   const model = await loadModel(dir);
   if (model.kind === 'image' && !model.meta.medium) return imageModel(name, model);
   if (model.kind === 'text') return textModel(name, model);
-  await model.dispose();
-  throw new GraftError(
-    `${dir}: graft serve runs image and text classifiers; this is a ${model.kind === 'image' ? 'audio' : model.kind} model`,
-    2,
-  );
+  return fileModel(name, model);
 }
 
 async function imageModel(name: string, model: Extract<AnyModel, { kind: 'image' }>): Promise<ServedModel> {
@@ -62,7 +58,7 @@ async function imageModel(name: string, model: Extract<AnyModel, { kind: 'image'
     labels: sidecar.labels,
     metadata: { input: sidecar.input, normalize: sidecar.normalize, resize: sidecar.resize, base: sidecar.graft.base },
     async prepare(instance) {
-      if (instance.kind !== 'image') throw new BadInput('this model takes images');
+      if (instance.kind !== 'file') throw new BadInput('this model takes images');
       try {
         return await decodeImageBuffer(instance.bytes, size, sidecar.resize ?? 'cover', 'image');
       } catch (e) {
@@ -80,7 +76,7 @@ async function imageModel(name: string, model: Extract<AnyModel, { kind: 'image'
       const out = await runner.run(x, nchw ? [n, channels, height, width] : [n, height, width, channels], [sidecar.output]);
       const { data } = out.get(sidecar.output)!;
       const k = sidecar.labels.length;
-      return Array.from({ length: n }, (_, i) => ({ probabilities: Array.from(data.subarray(i * k, (i + 1) * k)) }));
+      return Array.from({ length: n }, (_, i) => Array.from(data.subarray(i * k, (i + 1) * k)));
     },
     close: () => runner.release(),
   };
@@ -99,9 +95,67 @@ async function textModel(name: string, model: Extract<AnyModel, { kind: 'text' }
     },
     async run(batch) {
       const predictions = await model.predict(batch as string[], { top: labels.length });
-      return predictions.map((p) => ({ probabilities: labels.map((l) => p.top.find((t) => t.label === l)!.probability) }));
+      return predictions.map((p) => labels.map((l) => p.top.find((t) => t.label === l)!.probability));
     },
     close: () => model.dispose(),
+  };
+}
+
+/** A file's type from its first bytes: what the kinds that read files need as its extension. */
+export function sniffExtension(bytes: Uint8Array): string | undefined {
+  const ascii = (from: number, to: number) => String.fromCharCode(...bytes.subarray(from, to));
+  if (bytes[0] === 0xff && bytes[1] === 0xd8) return '.jpg';
+  if (ascii(1, 4) === 'PNG') return '.png';
+  if (ascii(0, 3) === 'GIF') return '.gif';
+  if (ascii(0, 4) === 'RIFF') return ascii(8, 12) === 'WEBP' ? '.webp' : '.wav';
+  if (ascii(0, 2) === 'BM') return '.bmp';
+  if (ascii(0, 4) === 'fLaC') return '.flac';
+  if (ascii(0, 4) === 'OggS') return '.ogg';
+  if (ascii(0, 3) === 'ID3' || (bytes[0] === 0xff && (bytes[1] & 0xe0) === 0xe0)) return '.mp3';
+  return undefined;
+}
+
+/**
+ * Any other kind (recordings, several tasks, detection) through its own predict, which reads
+ * files: each instance goes to a temporary file named for its type, a batch is one predict call.
+ */
+async function fileModel(name: string, model: AnyModel): Promise<ServedModel> {
+  const description = model.describe();
+  const dir = await mkdtemp(join(tmpdir(), 'graft-serve-'));
+  let next = 0;
+  return {
+    name,
+    kind: description.input.type === 'audio' ? 'audio' : model.kind,
+    labels: description.outputs.flatMap((o) => o.labels ?? []),
+    metadata: { input: description.input, outputs: description.outputs, base: description.base },
+    async prepare(instance) {
+      if (instance.kind !== 'file') throw new BadInput(`this model takes ${description.input.type === 'audio' ? 'recordings' : 'images'}`);
+      const ext = sniffExtension(instance.bytes);
+      if (!ext) throw new BadInput('not an image or a recording graft can read');
+      const file = join(dir, `${next++}${ext}`);
+      await writeFile(file, instance.bytes);
+      return file;
+    },
+    async run(batch) {
+      const files = batch as string[];
+      try {
+        const predictions = await model.predict(files, { top: 5 });
+        return predictions.map((p) => {
+          const { file: _file, ...rest } = p as unknown as Record<string, unknown>;
+          return rest;
+        });
+      } catch (e) {
+        // A file its decoder refused is the request's fault: one line, a 400.
+        if (e instanceof GraftError) throw new BadInput(e.message.split('\n')[0]);
+        throw e;
+      } finally {
+        await Promise.all(files.map((f) => rm(f, { force: true })));
+      }
+    },
+    close: async () => {
+      await model.dispose();
+      await rm(dir, { recursive: true, force: true });
+    },
   };
 }
 

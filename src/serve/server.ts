@@ -45,7 +45,7 @@ function toInstance(v: unknown, i: number): Instance {
   if (v && typeof v === 'object' && typeof (v as { b64?: unknown }).b64 === 'string') {
     const b64 = (v as { b64: string }).b64;
     if (!/^[A-Za-z0-9+/\r\n]*={0,2}\s*$/.test(b64)) throw new HttpError(400, `instances[${i}].b64 is not base64`);
-    return { kind: 'image', bytes: Buffer.from(b64, 'base64') };
+    return { kind: 'file', bytes: Buffer.from(b64, 'base64') };
   }
   throw new HttpError(400, `instances[${i}] must be a text or {"b64": "<base64 image>"}`);
 }
@@ -89,7 +89,7 @@ export async function startServer(o: ServeOptions): Promise<Server> {
   const app = Fastify({ bodyLimit: o.maxBodyBytes ?? 16 * 2 ** 20 });
   await app.register(multipart, { limits: { fileSize: o.maxBodyBytes ?? 16 * 2 ** 20, files: maxBatch * 4 } });
   // Raw image bodies (Content-Type image/*) arrive as bytes.
-  app.addContentTypeParser(/^image\//, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(/^(image|audio)\//, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
     const status = err instanceof HttpError ? err.status : err instanceof BadInput ? 400 : (err.statusCode ?? 500);
@@ -135,15 +135,19 @@ export async function startServer(o: ServeOptions): Promise<Server> {
     const { model, batcher } = get(m[1]);
     let instances: Instance[];
     const type = req.headers['content-type'] ?? '';
-    if (!req.isMultipart() && !type.startsWith('image/') && !type.startsWith('application/json'))
-      throw new HttpError(415, `unsupported media type ${type || '(none)'}: send application/json, image/*, or multipart/form-data`);
+    if (!req.isMultipart() && !/^(image|audio)\//.test(type) && !type.startsWith('application/json'))
+      throw new HttpError(
+        415,
+        `unsupported media type ${type || '(none)'}: send application/json, image/*, audio/*, or multipart/form-data`,
+      );
     if (req.isMultipart()) {
       instances = [];
       for await (const part of req.files()) {
-        if (!isImageType(part.mimetype, part.filename)) throw new HttpError(415, `${part.filename}: ${part.mimetype} is not an image`);
-        instances.push({ kind: 'image', bytes: await part.toBuffer() });
+        if (!isImageType(part.mimetype, part.filename) && !part.mimetype.startsWith('audio/'))
+          throw new HttpError(415, `${part.filename}: ${part.mimetype} is not an image or a recording`);
+        instances.push({ kind: 'file', bytes: await part.toBuffer() });
       }
-    } else if (type.startsWith('image/')) instances = [{ kind: 'image', bytes: req.body as Buffer }];
+    } else if (type.startsWith('image/') || type.startsWith('audio/')) instances = [{ kind: 'file', bytes: req.body as Buffer }];
     else {
       const body = req.body as { instances?: unknown } | null;
       if (!body || !Array.isArray(body.instances)) throw new HttpError(400, 'expected {"instances": [...]}');
@@ -153,7 +157,7 @@ export async function startServer(o: ServeOptions): Promise<Server> {
     if (instances.length > 1024) throw new HttpError(413, `${instances.length} instances in one request; at most 1024`);
     const prepared = await Promise.all(instances.map((x) => model.prepare(x)));
     const out = await batcher.submit(prepared);
-    return reply.send({ predictions: out.map((p) => p.probabilities), labels: model.labels });
+    return reply.send({ predictions: out, labels: model.labels });
   });
 
   await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
