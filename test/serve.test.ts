@@ -69,11 +69,32 @@ describe('graft serve', () => {
     }
     const a = graft('train', '--base', 'speech-cnn', '--data', join(dir, 'words'), '--out', join(dir, 'words-model'), '--epochs', '5');
     assert.equal(a.code, 0, a.stderr);
+    // Two tasks on one trunk: the square's side, and whether it sits high or low.
+    const manifest = ['path,side,height'];
+    for (const side of ['left', 'right'])
+      for (let i = 0; i < 12; i++) manifest.push(`data/${side}/${i}.png,${side},${4 + (i % 8) < 8 ? 'high' : 'low'}`);
+    writeFileSync(join(dir, 'tasks.csv'), manifest.join('\n'));
+    const m = graft(
+      'train',
+      '--base',
+      'digits-cnn',
+      '--data',
+      join(dir, 'tasks.csv'),
+      '--task',
+      'side',
+      '--task',
+      'height',
+      '--out',
+      join(dir, 'tasks'),
+      '--epochs',
+      '2',
+    );
+    assert.equal(m.code, 0, m.stderr);
     probe = await square(16, 9);
     writeFileSync(join(dir, 'probe.png'), probe);
     await useBackend('wasm');
     server = await startServer({
-      models: { squares: model, reviews: join(dir, 'reviews'), words: join(dir, 'words-model') },
+      models: { squares: model, reviews: join(dir, 'reviews'), words: join(dir, 'words-model'), tasks: join(dir, 'tasks') },
       port: 0,
       maxBatch: 8,
       maxDelayMs: 20,
@@ -154,6 +175,18 @@ describe('graft serve', () => {
     const meta = await (await fetch(url('/v1/models/words'))).json();
     assert.equal(meta.kind, 'audio');
     assert.equal((await predict({ instances: [{ b64: Buffer.from('RIFF....junk').toString('base64') }] }, 'words')).status, 400);
+  });
+
+  it('serves a multi-task model: an answer per task, as graft predict gives', async () => {
+    const r = await predict({ instances: [{ b64: probe.toString('base64') }] }, 'tasks');
+    assert.equal(r.status, 200);
+    const body = await r.json();
+    const own = await loadModel(join(dir, 'tasks'));
+    const [expected] = await own.predict([join(dir, 'probe.png')], { top: 5 });
+    await own.dispose();
+    const { file: _file, ...answer } = expected as unknown as Record<string, unknown>;
+    assert.deepEqual(JSON.parse(JSON.stringify(body.predictions[0])), JSON.parse(JSON.stringify(answer)));
+    assert.deepEqual([...body.labels].sort(), ['high', 'left', 'low', 'right']);
   });
 
   it('batches concurrent requests, and counts them in /metrics', async () => {
