@@ -1,8 +1,9 @@
 // The base registry: every embedded base, images and texts, by name, and loadBase, the one entry
 // point for every kind of pre-trained model graft can start from (an embedded name, a TF.js
-// model.json path or URL, `onnx:PATH`). A new embedded base is one module and one line in BASES.
+// model.json path or URL, `onnx:PATH`, `hf:ORG/NAME` or a folder in the Hub's ONNX layout). A new embedded base is one module and one line in BASES.
 import { usageError } from '../core/errors.js';
 import { loadSpeechCnn } from './audio/speech-cnn.js';
+import { isHubFolder, loadHubBase, loadHubFolderBase } from './hub/image.js';
 import { loadDigitsCnn } from './image/digits-cnn.js';
 import { loadInceptionV3 } from './image/inception-v3.js';
 import { loadMobilenetV2 } from './image/mobilenet-v2.js';
@@ -28,7 +29,8 @@ export const BASES: Record<string, BaseEntry> = {
 /** Whether `spec` names an embedded text base (known without loading anything). */
 export const isTextBase = (spec: string): boolean => BASES[spec]?.modality === 'text';
 
-const known = () => `known: ${Object.keys(BASES).join(', ')}, a path to a TF.js model.json, or onnx:PATH`;
+const known = () =>
+  `known: ${Object.keys(BASES).join(', ')}, a path to a TF.js model.json, onnx:PATH, hf:ORG/NAME, or a folder in the Hub's ONNX layout`;
 
 /**
  * A named embedded base, a path to a model.json (or its folder), a URL to one, or `onnx:PATH`
@@ -47,6 +49,8 @@ export async function loadBase(spec: string, options: OnnxBaseOptions = {}): Pro
 /** loadBase for a caller that needs images: a text base is a usage error naming what it is. */
 export async function loadImageBase(spec: string, options: OnnxBaseOptions = {}): Promise<ImageBase> {
   if (BASES[spec]?.modality === 'text') throw usageError(`${spec} is a text base; this needs an image base (${known()})`);
+  if (spec.startsWith('hf:')) return loadHubBase(spec, options);
+  if (isHubFolder(spec)) return loadHubFolderBase(spec, options);
   if (spec.startsWith('onnx:')) return loadOnnxBase(spec.slice('onnx:'.length), options);
   if (spec.endsWith('.onnx')) return loadOnnxBase(spec, options);
   if (options.size || options.layout || options.cut)

@@ -98,6 +98,7 @@ export interface BaseFlags {
   std?: number[];
   inputSize?: { height: number; width: number };
   layout?: 'nhwc' | 'nchw';
+  offline?: boolean;
 }
 
 const numbers = (name: string) => (v: string) => {
@@ -122,15 +123,18 @@ export function withBaseFlags(cmd: Command): Command {
       "input size when the ONNX model leaves it dynamic; with --head detect, the detector's input (default 320x320)",
       size,
     )
-    .addOption(new Option('--layout <layout>', 'image layout of the ONNX input (default: from its shape)').choices(['nhwc', 'nchw']));
+    .addOption(new Option('--layout <layout>', 'image layout of the ONNX input (default: from its shape)').choices(['nhwc', 'nchw']))
+    .option('--offline', 'hf: bases from the download cache only (as HF_HUB_OFFLINE=1)');
 }
 
 /** The base-preprocessing flags every image command takes, by their keys (refused with a text base). */
-export const BASE_FLAG_KEYS = ['mean', 'std', 'inputSize', 'layout'] as const;
+export const BASE_FLAG_KEYS = ['mean', 'std', 'inputSize', 'layout', 'offline'] as const;
 
 export function baseOptions(f: BaseFlags): OnnxBaseOptions {
   // One of the two alone keeps the other neutral, with as many channels as the given one.
   const normalize = f.mean || f.std ? { mean: f.mean ?? f.std!.map(() => 0), std: f.std ?? f.mean!.map(() => 1) } : undefined;
+  // The Hub download code reads the variable, as Python's huggingface_hub does.
+  if (f.offline) process.env.HF_HUB_OFFLINE = '1';
   return { normalize, size: f.inputSize, layout: f.layout };
 }
 

@@ -1,0 +1,213 @@
+// Bases from the Hugging Face Hub, against a Hub the test serves on 127.0.0.1 in the Hub's URL
+// layout (the real download code, pointed at it by HF_ENDPOINT): a tiny image model graft makes,
+// downloaded and trained on the first use, used again from the cache with the server stopped and
+// HF_HUB_OFFLINE=1; a truncated file and a missing one are clear errors; a local folder in the
+// same layout is a base too.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import sharp from 'sharp';
+import { useBackend } from '../src/backend/index.js';
+import { layersModelToOnnx } from '../src/onnx/from-layers.js';
+import { root, tempDir } from './helpers.js';
+
+const COMMIT = 'c'.repeat(40);
+
+/** Repositories by name: path → bytes; `truncate` names files served cut short. */
+type Repos = Record<string, Record<string, Uint8Array>>;
+
+function hub(repos: Repos, truncate: Set<string>, log: string[]): Server {
+  const info = (repo: string, path: string) => {
+    const bytes = repos[repo][path];
+    return {
+      type: 'file',
+      path,
+      size: bytes.length,
+      oid: createHash('sha1').update(bytes).digest('hex'),
+      lastCommit: { id: COMMIT, title: 't', date: new Date(0).toISOString() },
+    };
+  };
+  return createServer(async (req, res) => {
+    let body = '';
+    for await (const c of req) body += c;
+    log.push(`${req.method} ${req.url}`);
+    const url = new URL(req.url!, 'http://hub');
+    const json = (o: unknown) => (res.setHeader('content-type', 'application/json'), res.end(JSON.stringify(o)));
+    const api = /^\/api\/models\/([^/]+\/[^/]+)\/(revision|paths-info|tree)\/([^/]+)/.exec(url.pathname);
+    if (api && repos[api[1]]) {
+      if (api[2] === 'revision') return json({ id: api[1], sha: COMMIT });
+      if (api[2] === 'paths-info')
+        return json((JSON.parse(body).paths as string[]).filter((p) => repos[api[1]][p]).map((p) => info(api[1], p)));
+      return json(Object.keys(repos[api[1]]).map((p) => info(api[1], p)));
+    }
+    const file = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
+    if (file && repos[file[1]]?.[file[3]]) {
+      const full = repos[file[1]][file[3]];
+      const bytes = truncate.has(file[3]) ? full.subarray(0, full.length >> 1) : full;
+      res.setHeader('etag', `"${info(file[1], file[3]).oid}"`);
+      res.setHeader('x-repo-commit', COMMIT);
+      res.setHeader('accept-ranges', 'bytes');
+      const range = /bytes=(\d+)-(\d*)/.exec(req.headers.range ?? '');
+      if (range) {
+        const start = Number(range[1]);
+        const end = range[2] ? Math.min(Number(range[2]), full.length - 1) : full.length - 1;
+        res.statusCode = 206;
+        res.setHeader('content-range', `bytes ${start}-${end}/${full.length}`);
+        const part = bytes.subarray(start, end + 1);
+        res.setHeader('content-length', part.length);
+        return res.end(req.method === 'HEAD' ? undefined : part);
+      }
+      res.setHeader('content-length', bytes.length);
+      return res.end(req.method === 'HEAD' ? undefined : bytes);
+    }
+    res.statusCode = 404;
+    res.setHeader('x-error-code', file ? 'EntryNotFound' : 'RepoNotFound');
+    res.end('not found');
+  });
+}
+
+/** A tiny image feature extractor in the Hub's layout: 16x16 RGB in, 4 pooled features out. */
+function tinyModel(): Record<string, Uint8Array> {
+  const input = tf.input({ shape: [16, 16, 3], name: 'pixel_values' });
+  const conv = tf.layers
+    .conv2d({ filters: 4, kernelSize: 3, activation: 'relu', name: 'conv', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) })
+    .apply(input);
+  const pooled = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(conv) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: pooled });
+  const onnx = layersModelToOnnx(model, { inputName: 'pixel_values' });
+  model.dispose();
+  const text = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
+  return {
+    'config.json': text({ model_type: 'tiny-cnn' }),
+    'preprocessor_config.json': text({
+      do_resize: true,
+      size: { height: 16, width: 16 },
+      do_rescale: true,
+      rescale_factor: 1 / 255,
+      do_normalize: true,
+      image_mean: [0.5, 0.5, 0.5],
+      image_std: [0.25, 0.25, 0.25],
+    }),
+    'onnx/model.onnx': onnx,
+  };
+}
+
+describe('bases from the Hugging Face Hub', () => {
+  const dir = tempDir('graft-hub-');
+  const cache = join(dir, 'cache');
+  const log: string[] = [];
+  const truncate = new Set<string>();
+  let server: Server;
+  let endpoint: string;
+  const env = { ...process.env };
+  // The CLI in its own process, awaited: the Hub answering it lives in this one, so a blocking
+  // spawnSync would leave it no turn to answer.
+  const run = (...args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [join(root, 'bin/graft.js'), ...args], {
+        cwd: root,
+        env: { ...process.env, GRAFT_CACHE_DIR: join(dir, 'features') },
+      });
+      let [stdout, stderr] = ['', ''];
+      child.stdout.on('data', (d: Buffer) => (stdout += d));
+      child.stderr.on('data', (d: Buffer) => (stderr += d));
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+
+  before(async () => {
+    await useBackend('wasm');
+    const model = tinyModel();
+    const repos: Repos = {
+      'test/tiny': model,
+      'test/cut-short': { ...model },
+      'test/no-onnx': { 'preprocessor_config.json': model['preprocessor_config.json'] },
+    };
+    server = hub(repos, truncate, log);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const address = server.address();
+    endpoint = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    for (const side of ['dark', 'light']) {
+      mkdirSync(join(dir, 'data', side), { recursive: true });
+      for (let i = 0; i < 8; i++) {
+        const v = side === 'dark' ? 20 + 8 * i : 170 + 8 * i;
+        await sharp({ create: { width: 20, height: 20, channels: 3, background: { r: v, g: v, b: 255 - v } } })
+          .png()
+          .toFile(join(dir, 'data', side, `${i}.png`));
+      }
+    }
+    process.env.HF_ENDPOINT = endpoint;
+    process.env.HF_HUB_CACHE = cache;
+  });
+  after(() => {
+    process.env = env;
+    server.close();
+  });
+
+  it('downloads a model on first use, with its preprocessing, and trains on it', async () => {
+    const r = await run(
+      'train',
+      '--base',
+      'hf:test/tiny',
+      '--data',
+      join(dir, 'data'),
+      '--out',
+      join(dir, 'm1'),
+      '--epochs',
+      '2',
+      '--json',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(
+      log.some((l) => l.startsWith('GET /test/tiny/resolve/main/onnx/model.onnx')),
+      log.join('\n'),
+    );
+    const i = await run('inspect', 'hf:test/tiny');
+    assert.equal(i.code, 0, i.stderr);
+    assert.match(i.stdout, /16x16x3/);
+  });
+
+  it('uses the cache with the Hub stopped and HF_HUB_OFFLINE=1; with --offline, a file never fetched is a clear error', async () => {
+    await new Promise<void>((r) => server.close(() => r()));
+    process.env.HF_HUB_OFFLINE = '1';
+    try {
+      const r = await run('train', '--base', 'hf:test/tiny', '--data', join(dir, 'data'), '--out', join(dir, 'm2'), '--epochs', '1');
+      assert.equal(r.code, 0, r.stderr);
+      delete process.env.HF_HUB_OFFLINE;
+      const missing = await run('inspect', 'hf:test/never-fetched', '--offline');
+      assert.notEqual(missing.code, 0);
+      assert.match(missing.stderr, /^error: offline: preprocessor_config\.json of test\/never-fetched@main is not in the cache/m);
+    } finally {
+      delete process.env.HF_HUB_OFFLINE;
+      await new Promise<void>((r) => server.listen(Number(new URL(endpoint).port), '127.0.0.1', r));
+    }
+  });
+
+  it('detects a truncated download, removes it, and names a missing file', async () => {
+    truncate.add('onnx/model.onnx');
+    const cut = await run('inspect', 'hf:test/cut-short');
+    truncate.clear();
+    assert.notEqual(cut.code, 0);
+    assert.match(cut.stderr, /^error: test\/cut-short\/onnx\/model\.onnx: downloaded \d+ bytes, the Hub says \d+; removed it/m);
+    const again = await run('inspect', 'hf:test/cut-short');
+    assert.equal(again.code, 0, `fetched whole the second time: ${again.stderr}`);
+    const none = await run('inspect', 'hf:test/no-onnx');
+    assert.notEqual(none.code, 0);
+    assert.match(none.stderr, /^error: test\/no-onnx@main .*onnx\/model\.onnx/m);
+  });
+
+  it('takes a local folder in the same layout as a base', async () => {
+    const folder = join(dir, 'local');
+    for (const [path, bytes] of Object.entries(tinyModel())) {
+      mkdirSync(join(folder, path, '..'), { recursive: true });
+      writeFileSync(join(folder, path), bytes);
+    }
+    const r = await run('inspect', folder);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /16x16x3/);
+  });
+});
