@@ -4,10 +4,10 @@
 // trunk and head joined); text classifiers run through their kind's predict.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { extname, join } from 'node:path';
+import { join } from 'node:path';
 import { createOnnxRunner, transposeImages, type OnnxRunner } from '../backend/onnx-runtime.js';
 import { GraftError } from '../core/errors.js';
-import { decodeImageBuffer } from '../data/images.js';
+import { decodeImageBuffer, isImagePath } from '../data/images.js';
 import type { ImageSet, ImageSize } from '../data/types.js';
 import { batchToArray } from '../engine/tensors.js';
 import type { OnnxSidecar } from '../kinds/image.js';
@@ -161,5 +161,4 @@ async function fileModel(name: string, model: AnyModel): Promise<ServedModel> {
 
 /** The content types an image instance may come as (raw bodies and multipart parts). */
 export const isImageType = (type: string | undefined, filename?: string): boolean =>
-  !!type?.startsWith('image/') ||
-  (!!filename && ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp'].includes(extname(filename).toLowerCase()));
+  !!type?.startsWith('image/') || (!!filename && isImagePath(filename));
