@@ -2,7 +2,7 @@
 // (stage, epoch, done, failed, cancelled) are kept so a page that connects late still draws the
 // whole curve, and Cancel stops at the next batch. The model is saved (atomically) only when a run
 // finishes, so a cancelled or failed run leaves the project as it was.
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Callback, EpochLogs } from '../core/callbacks.js';
 import { loadImageBase } from '../bases/index.js';
 import { loadDataSplits } from '../data/index.js';
@@ -163,19 +163,7 @@ export class Trainer {
         callbacks,
       });
       try {
-        if (run.isCancelled) throw new Cancelled('cancelled');
-        await r.model.save(this.workspace.modelDir(id), { force: true });
-        const report: TrainReport = {
-          base: s.base,
-          classes: r.model.classes,
-          counts: r.counts,
-          val: r.metrics.val,
-          test: r.metrics.test,
-          mistakes: [],
-          seconds: (performance.now() - t0) / 1000,
-        };
-        await writeReport(this.workspace, id, report);
-        return report;
+        return await this.keep(id, run, r, { base: s.base, classes: r.model.classes, mistakes: [] }, t0);
       } finally {
         await r.model.dispose();
       }
@@ -192,7 +180,6 @@ export class Trainer {
     });
     const r = await trainImageClassifier({ base, data: splits, unfreeze: s.unfreeze ?? 0, ...budget, callbacks });
     try {
-      if (run.isCancelled) throw new Cancelled('cancelled');
       const val = splits.val;
       const predictions = await r.model.predict(val.ids, { top: 1 });
       const mistakes = predictions.flatMap((p, i) => {
@@ -202,28 +189,38 @@ export class Trainer {
           ? []
           : [{ sample: `${truth}/${basename(val.ids[i])}`, truth, predicted: top.label, probability: top.probability }];
       });
-      await r.model.save(this.workspace.modelDir(id), { force: true });
       const check = r.cutChoice?.check;
-      const report: TrainReport = {
-        base: s.base,
-        classes: r.model.meta.labels,
-        counts: r.counts,
-        val: r.metrics.val,
-        test: r.metrics.test,
-        mistakes,
-        negativeTransfer: check?.negative
-          ? `${s.base}'s features at ${check.cut} barely beat the raw pixels (linear probe ${(check.probe * 100).toFixed(1)}% vs ${(check.pixelsProbe * 100).toFixed(1)}%): this base may not suit these images`
-          : undefined,
-        seconds: (performance.now() - t0) / 1000,
-      };
-      await writeReport(this.workspace, id, report);
-      return report;
+      const negativeTransfer = check?.negative
+        ? `${s.base}'s features at ${check.cut} barely beat the raw pixels (linear probe ${(check.probe * 100).toFixed(1)}% vs ${(check.pixelsProbe * 100).toFixed(1)}%): this base may not suit these images`
+        : undefined;
+      return await this.keep(id, run, r, { base: s.base, classes: r.model.meta.labels, mistakes, negativeTransfer }, t0);
     } finally {
       await r.model.dispose();
     }
   }
-}
 
-async function writeReport(workspace: Workspace, id: string, report: TrainReport): Promise<void> {
-  await writeFileAtomically(`${workspace.modelDir(id)}/${REPORT_FILE}`, JSON.stringify(report, null, 2) + '\n');
+  /** A finished run's model saved and its report written beside it, unless Cancel came during the last batch. */
+  private async keep(
+    id: string,
+    run: TrainingRun,
+    r: {
+      model: { save(dir: string, o: { force: boolean }): Promise<void> };
+      counts: TrainReport['counts'];
+      metrics: { val: Metrics; test: Metrics };
+    },
+    about: Pick<TrainReport, 'base' | 'classes' | 'mistakes' | 'negativeTransfer'>,
+    t0: number,
+  ): Promise<TrainReport> {
+    if (run.isCancelled) throw new Cancelled('cancelled');
+    await r.model.save(this.workspace.modelDir(id), { force: true });
+    const report: TrainReport = {
+      ...about,
+      counts: r.counts,
+      val: r.metrics.val,
+      test: r.metrics.test,
+      seconds: (performance.now() - t0) / 1000,
+    };
+    await writeFileAtomically(join(this.workspace.modelDir(id), REPORT_FILE), JSON.stringify(report, null, 2) + '\n');
+    return report;
+  }
 }
