@@ -68,7 +68,7 @@ export {
 // 2. The pieces
 
 // Bases: the registry of embedded bases, and any TF.js or ONNX model as one.
-export { loadBase, loadImageBase, loadLayersBase, loadTextBase, isTextBase, BASES, type BaseEntry } from './bases/index.js';
+export { loadBase, loadImageBase, loadLayersBase, loadTextBase, isTextBase, textEncoderAt, BASES, type BaseEntry } from './bases/index.js';
 export type {
   Base,
   ImageBase,
@@ -79,6 +79,7 @@ export type {
   TextBase,
   UseLiteBase,
   GloveBase,
+  HubTextBase,
   TextBaseName,
   TextEncoder,
   GloveVectors,
@@ -178,6 +179,7 @@ export { evaluateModel, evaluateGrafted } from './evaluate/evaluate.js';
 export { evaluateText } from './evaluate/text.js';
 export { evaluateTasks, predictTasks, taskMetrics, type TaskEvaluation, type TaskMetrics, type TasksModel } from './evaluate/tasks.js';
 export { rankCuts, rankCandidates, type BaseRanking, type CutScore, type TransferCheck, type RankOptions } from './evaluate/rank.js';
+export { rankTextCuts, textRankCandidates, type TextRankOptions } from './evaluate/rank-text.js';
 export { logme, leep, hScore } from './evaluate/scores.js';
 export { linearProbe, fitLinearClassifier } from './evaluate/probe.js';
 export type { FeatureMatrix, Features } from './evaluate/matrix.js';

@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { fileHandler } from '../src/io/layers-files.js';
 import { mulberry32 } from '../src/math/random.js';
+import { startServer } from '../src/serve/server.js';
 import { graft, root, stridedModel, tempDir } from './helpers.js';
 
 type Box = [number, number, number, number];
@@ -174,6 +175,37 @@ describe('graft train --head detect', () => {
     const missing = graft('predict', '--model', out, join(dir, 'nowhere.png'));
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /^error: .*nowhere\.png: no such file$/m);
+  });
+
+  it('graft serve answers with the boxes graft predict finds', async () => {
+    // The image with the most boxes at the model's own threshold (serve has no --threshold).
+    const files = images.map((im) => join(dirname(data.coco), im.name));
+    const r = graft('predict', '--model', out, '--json', ...files);
+    assert.equal(r.code, 0, r.stderr);
+    type Boxes = { label: string; score: number; box: number[] }[];
+    const all = (r.json as { predictions: { file: string; boxes: Boxes }[] }).predictions;
+    const most = all.reduce((a, b) => (b.boxes.length > a.boxes.length ? b : a));
+    const [file, expected] = [most.file, most.boxes];
+    assert.ok(expected.length > 0, 'the trained detector finds boxes to compare');
+    const server = await startServer({ models: { squares: out }, port: 0 });
+    try {
+      const res = await fetch(new URL('/v1/models/squares:predict', server.url), {
+        method: 'POST',
+        headers: { 'content-type': 'image/png' },
+        body: new Uint8Array(readFileSync(file)),
+      });
+      assert.equal(res.status, 200);
+      const body = (await res.json()) as { predictions: { boxes: { label: string; score: number; box: number[] }[] }[] };
+      const boxes = body.predictions[0].boxes;
+      assert.equal(boxes.length, expected.length);
+      boxes.forEach((b, i) => {
+        assert.equal(b.label, expected[i].label);
+        assert.ok(Math.abs(b.score - expected[i].score) < 1e-4, `score ${b.score} vs ${expected[i].score}`);
+        b.box.forEach((v, k) => assert.ok(Math.abs(v - expected[i].box[k]) < 1e-3, `box ${b.box} vs ${expected[i].box}`));
+      });
+    } finally {
+      await server.close();
+    }
   });
 
   it('eval --draw draws truth and detections for every test image', () => {

@@ -15,13 +15,20 @@ import sharp from 'sharp';
 import { useBackend } from '../src/backend/index.js';
 import { layersModelToOnnx } from '../src/onnx/from-layers.js';
 import { root, tempDir } from './helpers.js';
+import { preprocessorConfig, TINY_BERT_WORDS, tinyBert, tinyVit } from './hub-models.js';
 
 const COMMIT = 'c'.repeat(40);
 
-/** Repositories by name: path → bytes; `truncate` names files served cut short. */
+/** Repositories by name: path → bytes. */
 type Repos = Record<string, Record<string, Uint8Array>>;
 
-function hub(repos: Repos, truncate: Set<string>, log: string[]): Server {
+/**
+ * Files served wrong: `short` sends half the bytes as if they were all (a bad mirror), `drop` says
+ * the full length and hangs up halfway (an interrupted download).
+ */
+type Faults = Map<string, 'short' | 'drop'>;
+
+function hub(repos: Repos, faults: Faults, log: string[]): Server {
   const info = (repo: string, path: string) => {
     const bytes = repos[repo][path];
     return {
@@ -48,7 +55,8 @@ function hub(repos: Repos, truncate: Set<string>, log: string[]): Server {
     const file = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
     if (file && repos[file[1]]?.[file[3]]) {
       const full = repos[file[1]][file[3]];
-      const bytes = truncate.has(file[3]) ? full.subarray(0, full.length >> 1) : full;
+      const fault = faults.get(file[3]);
+      const bytes = fault === 'short' ? full.subarray(0, full.length >> 1) : full;
       res.setHeader('etag', `"${info(file[1], file[3]).oid}"`);
       res.setHeader('x-repo-commit', COMMIT);
       res.setHeader('accept-ranges', 'bytes');
@@ -63,6 +71,10 @@ function hub(repos: Repos, truncate: Set<string>, log: string[]): Server {
         return res.end(req.method === 'HEAD' ? undefined : part);
       }
       res.setHeader('content-length', bytes.length);
+      if (fault === 'drop' && req.method !== 'HEAD') {
+        res.write(bytes.subarray(0, bytes.length >> 1));
+        return setTimeout(() => res.socket?.destroy(), 50);
+      }
       return res.end(req.method === 'HEAD' ? undefined : bytes);
     }
     res.statusCode = 404;
@@ -81,18 +93,9 @@ function tinyModel(): Record<string, Uint8Array> {
   const model = tf.model({ inputs: input, outputs: pooled });
   const onnx = layersModelToOnnx(model, { inputName: 'pixel_values' });
   model.dispose();
-  const text = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
   return {
-    'config.json': text({ model_type: 'tiny-cnn' }),
-    'preprocessor_config.json': text({
-      do_resize: true,
-      size: { height: 16, width: 16 },
-      do_rescale: true,
-      rescale_factor: 1 / 255,
-      do_normalize: true,
-      image_mean: [0.5, 0.5, 0.5],
-      image_std: [0.25, 0.25, 0.25],
-    }),
+    'config.json': new TextEncoder().encode(JSON.stringify({ model_type: 'tiny-cnn' })),
+    'preprocessor_config.json': preprocessorConfig(0.25),
     'onnx/model.onnx': onnx,
   };
 }
@@ -101,7 +104,7 @@ describe('bases from the Hugging Face Hub', () => {
   const dir = tempDir('graft-hub-');
   const cache = join(dir, 'cache');
   const log: string[] = [];
-  const truncate = new Set<string>();
+  const faults: Faults = new Map();
   let server: Server;
   let endpoint: string;
   const env = { ...process.env };
@@ -126,8 +129,11 @@ describe('bases from the Hugging Face Hub', () => {
       'test/tiny': model,
       'test/cut-short': { ...model },
       'test/no-onnx': { 'preprocessor_config.json': model['preprocessor_config.json'] },
+      'test/interrupted': { ...model },
+      'test/tiny-vit': tinyVit(),
+      'test/tiny-bert': tinyBert(),
     };
-    server = hub(repos, truncate, log);
+    server = hub(repos, faults, log);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const address = server.address();
     endpoint = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -140,6 +146,15 @@ describe('bases from the Hugging Face Hub', () => {
           .toFile(join(dir, 'data', side, `${i}.png`));
       }
     }
+    // Texts of two topics, words drawn in turn from the topic's and the shared list.
+    const rows = ['text,label'];
+    for (let i = 0; i < 24; i++)
+      for (const label of ['sport', 'food'] as const) {
+        const own = TINY_BERT_WORDS[label];
+        const words = Array.from({ length: 3 + (i % 4) }, (_, k) => (k % 2 ? TINY_BERT_WORDS.both[(i + k) % 8] : own[(i * 3 + k) % 8]));
+        rows.push(`${words.join(' ')},${label}`);
+      }
+    writeFileSync(join(dir, 'texts.csv'), rows.join('\n') + '\n');
     process.env.HF_ENDPOINT = endpoint;
     process.env.HF_HUB_CACHE = cache;
   });
@@ -171,12 +186,68 @@ describe('bases from the Hugging Face Hub', () => {
     assert.match(i.stdout, /16x16x3/);
   });
 
+  it('a text model: tokenised by its tokenizer.json, pooled as its sentence-transformers config says, cuts to inspect, rank and train at', async () => {
+    const i = await run('inspect', 'hf:test/tiny-bert', '--json');
+    assert.equal(i.code, 0, i.stderr);
+    const d = JSON.parse(i.stdout.trim().split('\n').at(-1)!) as { kind: string; dim: number; cuts: string[]; suggestedCut: string };
+    assert.equal(d.kind, 'text');
+    assert.equal(d.dim, 8);
+    assert.deepEqual(d.cuts, ['/encoder/layer.0/Add_1_output_0:mean', 'last_hidden_state:cls', 'last_hidden_state:mean']);
+    assert.equal(d.suggestedCut, 'last_hidden_state:mean');
+    const r = await run('rank', '--base', 'hf:test/tiny-bert', '--data', join(dir, 'texts.csv'), '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const ranked = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { rows: { cut: string; logme: number }[] };
+    assert.deepEqual(ranked.rows.map((row) => row.cut).sort(), [...d.cuts].sort());
+    // The first token is [CLS] in every text and this model mixes no tokens: it cannot beat the mean.
+    const logme = Object.fromEntries(ranked.rows.map((row) => [row.cut, row.logme]));
+    assert.ok(logme['last_hidden_state:mean'] > logme['last_hidden_state:cls'], JSON.stringify(logme));
+    const t = await run('train', '--base', 'hf:test/tiny-bert', '--data', join(dir, 'texts.csv'), '--out', join(dir, 't1'), '--json');
+    assert.equal(t.code, 0, t.stderr);
+    const trained = JSON.parse(t.stdout.trim().split('\n').at(-1)!) as { base: string; metrics: { val: { accuracy: number } } };
+    assert.equal(trained.base, 'hf:test/tiny-bert');
+    assert.ok(trained.metrics.val.accuracy > 0.7, `val accuracy ${trained.metrics.val.accuracy}`);
+  });
+
+  it('an image transformer: rank scores each layer, the first token, the mean and the pooled output; a token cut trains and exports', async () => {
+    const r = await run('rank', '--base', 'hf:test/tiny-vit', '--data', join(dir, 'data'), '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const ranked = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { rows: { cut: string }[] };
+    assert.deepEqual(ranked.rows.map((row) => row.cut).sort(), [
+      '/encoder/layer.0/Add_1_output_0',
+      '/encoder/layer.1/Add_1_output_0',
+      'last_hidden_state:cls',
+      'last_hidden_state:mean',
+      'pooler_output',
+    ]);
+    const out = join(dir, 'v1');
+    const t = await run(
+      'train',
+      '--base',
+      'hf:test/tiny-vit',
+      '--cut',
+      'last_hidden_state:cls',
+      '--data',
+      join(dir, 'data'),
+      '--out',
+      out,
+      '--epochs',
+      '2',
+    );
+    assert.equal(t.code, 0, t.stderr);
+    const e = await run('export', '--model', out, '--format', 'onnx', '--out', join(dir, 'v1.onnx'));
+    assert.equal(e.code, 0, e.stderr);
+  });
+
   it('uses the cache with the Hub stopped and HF_HUB_OFFLINE=1; with --offline, a file never fetched is a clear error', async () => {
     await new Promise<void>((r) => server.close(() => r()));
     process.env.HF_HUB_OFFLINE = '1';
     try {
       const r = await run('train', '--base', 'hf:test/tiny', '--data', join(dir, 'data'), '--out', join(dir, 'm2'), '--epochs', '1');
       assert.equal(r.code, 0, r.stderr);
+      // A text model trained on a Hub base loads its base from the cache.
+      const p = await run('predict', '--model', join(dir, 't1'), 'the ball and the team');
+      assert.equal(p.code, 0, p.stderr);
+      assert.match(p.stdout, /sport|food/);
       delete process.env.HF_HUB_OFFLINE;
       const missing = await run('inspect', 'hf:test/never-fetched', '--offline');
       assert.notEqual(missing.code, 0);
@@ -188,9 +259,9 @@ describe('bases from the Hugging Face Hub', () => {
   });
 
   it('detects a truncated download, removes it, and names a missing file', async () => {
-    truncate.add('onnx/model.onnx');
+    faults.set('onnx/model.onnx', 'short');
     const cut = await run('inspect', 'hf:test/cut-short');
-    truncate.clear();
+    faults.clear();
     assert.notEqual(cut.code, 0);
     assert.match(cut.stderr, /^error: test\/cut-short\/onnx\/model\.onnx: downloaded \d+ bytes, the Hub says \d+; removed it/m);
     const again = await run('inspect', 'hf:test/cut-short');
@@ -198,6 +269,18 @@ describe('bases from the Hugging Face Hub', () => {
     const none = await run('inspect', 'hf:test/no-onnx');
     assert.notEqual(none.code, 0);
     assert.match(none.stderr, /^error: test\/no-onnx@main .*onnx\/model\.onnx/m);
+  });
+
+  it('starts an interrupted download over cleanly', async () => {
+    faults.set('onnx/model.onnx', 'drop');
+    const broken = await run('inspect', 'hf:test/interrupted');
+    faults.clear();
+    assert.notEqual(broken.code, 0);
+    assert.match(broken.stderr, /^error: test\/interrupted\/onnx\/model\.onnx: download failed \(.+\); run again/m);
+    assert.doesNotMatch(broken.stderr, /\n\s+at /, 'one line, no stack trace');
+    const again = await run('inspect', 'hf:test/interrupted');
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /16x16x3/);
   });
 
   it('takes a local folder in the same layout as a base', async () => {

@@ -59,7 +59,21 @@ export function defaultOnnxThreads(): number {
   return threadsChosen ?? (Number.isInteger(env) && env > 0 ? env : availableParallelism());
 }
 
-export async function createOnnxRunner(model: Uint8Array | string, options: OnnxSessionOptions = {}): Promise<OnnxRunner> {
+/** An input fed as it is: token ids, masks, or floats. */
+export type OnnxFeed =
+  | { type: 'int64'; data: BigInt64Array; dims: number[] }
+  | { type: 'int32'; data: Int32Array; dims: number[] }
+  | { type: 'float32'; data: Float32Array; dims: number[] };
+
+/** A model with any number of inputs (a text transformer's ids and mask); float outputs come back. */
+export interface OnnxSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, OnnxFeed>, outputs?: readonly string[]): Promise<Map<string, { data: Float32Array; dims: number[] }>>;
+  release(): Promise<void>;
+}
+
+export async function createOnnxSession(model: Uint8Array | string, options: OnnxSessionOptions = {}): Promise<OnnxSession> {
   const o = await ort();
   let session: InferenceSession;
   try {
@@ -72,6 +86,24 @@ export async function createOnnxRunner(model: Uint8Array | string, options: Onnx
   } catch (e) {
     throw new GraftError(`ONNX Runtime could not load the model: ${(e as Error).message.split('\n')[0]}`);
   }
+  return {
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    async run(feeds, outputs) {
+      const tensors = Object.fromEntries(Object.entries(feeds).map(([name, f]) => [name, new o.Tensor(f.type, f.data, f.dims)]));
+      const result = outputs ? await session.run(tensors, outputs as string[]) : await session.run(tensors);
+      const out = new Map<string, { data: Float32Array; dims: number[] }>();
+      // Only float outputs are features; others (shapes, indices) are left out of the result.
+      for (const [name, t] of Object.entries(result))
+        if (t.type === 'float32') out.set(name, { data: t.data as Float32Array, dims: [...t.dims] });
+      return out;
+    },
+    release: () => session.release(),
+  };
+}
+
+export async function createOnnxRunner(model: Uint8Array | string, options: OnnxSessionOptions = {}): Promise<OnnxRunner> {
+  const session = await createOnnxSession(model, options);
   if (session.inputNames.length !== 1) {
     await session.release();
     throw new GraftError(
@@ -82,15 +114,7 @@ export async function createOnnxRunner(model: Uint8Array | string, options: Onnx
   return {
     inputName,
     outputNames: session.outputNames,
-    async run(input, dims, outputs) {
-      const feeds = { [inputName]: new o.Tensor('float32', input, dims as number[]) };
-      const result = outputs ? await session.run(feeds, outputs as string[]) : await session.run(feeds);
-      const out = new Map<string, { data: Float32Array; dims: number[] }>();
-      // Only float outputs are features; others (shapes, indices) are left out of the result.
-      for (const [name, t] of Object.entries(result))
-        if (t.type === 'float32') out.set(name, { data: t.data as Float32Array, dims: [...t.dims] });
-      return out;
-    },
+    run: (input, dims, outputs) => session.run({ [inputName]: { type: 'float32', data: input, dims: [...dims] } }, outputs),
     release: () => session.release(),
   };
 }

@@ -34,6 +34,9 @@ export interface TextBaseDescription {
   dim: number;
   maxTokens: number;
   provenance: string;
+  /** A Hub model's cuts (outputs, their token poolings, each layer's token mean) and the one used by default. */
+  cuts?: string[];
+  suggestedCut?: string;
 }
 
 export type BaseDescription = ImageBaseDescription | TextBaseDescription;
@@ -87,5 +90,6 @@ export function describeBase(base: Base): BaseDescription {
 }
 
 function describeTextBase(base: TextBase): TextBaseDescription {
-  return { name: base.name, kind: 'text', dim: base.dim, maxTokens: base.maxTokens, provenance: base.provenance };
+  const d: TextBaseDescription = { name: base.name, kind: 'text', dim: base.dim, maxTokens: base.maxTokens, provenance: base.provenance };
+  return 'source' in base ? { ...d, cuts: base.cuts, suggestedCut: base.suggestedCut } : d;
 }

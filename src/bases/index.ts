@@ -3,7 +3,9 @@
 // model.json path or URL, `onnx:PATH`, `hf:ORG/NAME` or a folder in the Hub's ONNX layout). A new embedded base is one module and one line in BASES.
 import { usageError } from '../core/errors.js';
 import { loadSpeechCnn } from './audio/speech-cnn.js';
-import { isHubFolder, loadHubBase, loadHubFolderBase } from './hub/image.js';
+import { hubFiles, parseHfSpec } from './hub/download.js';
+import { isHubFolder, loadHubBase, loadHubFolderBase, PREPROCESSOR } from './hub/image.js';
+import { isHubTextFolder, loadHubTextBase, loadHubTextFolderBase } from './hub/text.js';
 import { loadDigitsCnn } from './image/digits-cnn.js';
 import { loadInceptionV3 } from './image/inception-v3.js';
 import { loadMobilenetV2 } from './image/mobilenet-v2.js';
@@ -11,7 +13,7 @@ import { checkNormalize, loadOnnxBase, type OnnxBaseOptions } from './image/onnx
 import { loadTfjsBase } from './image/tfjs.js';
 import { gloveBase } from './text/glove.js';
 import { useLiteBase } from './text/use-lite.js';
-import type { Base, ImageBase, LayersBase, TextBase } from './types.js';
+import type { Base, ImageBase, LayersBase, TextBase, TextEncoder } from './types.js';
 
 /** An embedded base: what it takes in and how to load it. An audio base is an image base whose images are spectrograms. */
 export type BaseEntry =
@@ -26,8 +28,19 @@ export const BASES: Record<string, BaseEntry> = {
   'glove-100d': { modality: 'text', load: async () => gloveBase() },
 };
 
-/** Whether `spec` names an embedded text base (known without loading anything). */
-export const isTextBase = (spec: string): boolean => BASES[spec]?.modality === 'text';
+/**
+ * Whether `spec` is a text base: an embedded one, or a Hub model (or a folder in its layout) with
+ * a tokenizer.json and no preprocessor_config.json (asked of the Hub, or of the cache offline).
+ */
+export async function isTextBase(spec: string): Promise<boolean> {
+  if (BASES[spec]) return BASES[spec].modality === 'text';
+  if (spec.startsWith('hf:')) {
+    // Neither file (offline, nothing cached): an image base, whose loader names what is missing.
+    const found = await hubFiles(parseHfSpec(spec), [PREPROCESSOR, 'tokenizer.json'], { optional: true });
+    return !found[PREPROCESSOR] && !!found['tokenizer.json'];
+  }
+  return !isHubFolder(spec) && isHubTextFolder(spec);
+}
 
 const known = () =>
   `known: ${Object.keys(BASES).join(', ')}, a path to a TF.js model.json, onnx:PATH, hf:ORG/NAME, or a folder in the Hub's ONNX layout`;
@@ -37,11 +50,10 @@ const known = () =>
  * (an ONNX model; `options` give the preprocessing its file cannot say).
  */
 export async function loadBase(spec: string, options: OnnxBaseOptions = {}): Promise<Base> {
-  const entry = BASES[spec];
-  if (entry?.modality === 'text') {
-    const given = Object.entries(options).filter(([, v]) => v !== undefined);
+  if (await isTextBase(spec)) {
+    const given = Object.entries(options).filter(([k, v]) => v !== undefined && k !== 'threads');
     if (given.length) throw usageError(`${spec} is a text base: image preprocessing (${given.map(([k]) => k).join(', ')}) does not apply`);
-    return entry.load();
+    return loadTextBase(spec);
   }
   return loadImageBase(spec, options);
 }
@@ -73,12 +85,21 @@ export async function loadLayersBase(spec: string, options: OnnxBaseOptions = {}
 
 /** loadBase for a caller that needs texts. */
 export async function loadTextBase(spec: string): Promise<TextBase> {
+  if (spec.startsWith('hf:')) return loadHubTextBase(spec);
+  if (!BASES[spec] && isHubTextFolder(spec)) return loadHubTextFolderBase(spec);
   const entry = BASES[spec];
   if (entry?.modality !== 'text') {
     const texts = Object.keys(BASES).filter((n) => BASES[n].modality === 'text');
-    throw usageError(`${spec} is not a text base (text bases: ${texts.join(', ')})`);
+    throw usageError(`${spec} is not a text base (text bases: ${texts.join(', ')}, hf:ORG/NAME, or a folder in the Hub's ONNX layout)`);
   }
   return entry.load();
+}
+
+/** A text base's encoder at `cut` (auto or none: the base's own); only Hub models have a choice. */
+export async function textEncoderAt(base: TextBase, cut?: string): Promise<TextEncoder> {
+  if (cut === undefined || cut === 'auto') return base.encoder();
+  if (!('source' in base)) throw usageError(`${base.name} has one output: --cut applies to image bases and Hub text models`);
+  return base.encoder(cut);
 }
 
 export type * from './types.js';

@@ -82,9 +82,14 @@ export interface GraphBase extends ImageBaseInfo {
 export interface OnnxModelInfo {
   bytes: Uint8Array;
   layout: Layout;
-  /** Every tensor a node computes, in graph order: the cut candidates. */
+  /** Every tensor a node computes, in graph order, and `TENSOR:cls`/`TENSOR:mean` of token sequences: the cut candidates. */
   tensors: string[];
   ops: Map<string, string>;
+  /**
+   * What `rank --cuts blocks` scores: the output of each numbered layer or stage where the graph's
+   * node names say, a transformer's outputs (pooled, first token, token mean), and the suggested cut.
+   */
+  blockCuts: string[];
 }
 
 /** An ONNX model on ONNX Runtime: a frozen feature extractor cut at any tensor. */
@@ -101,6 +106,10 @@ export type ImageBase = LayersBase | FrozenBase;
 /** A frozen text encoder: texts in, one fixed-length vector per text out. */
 export interface TextEncoder {
   name: string;
+  /** Where in the base the vectors are taken (a Hub model's output and pooling), when it has a choice. */
+  cut?: string;
+  /** Identity of the weights and the cut in the feature cache (default: the name). */
+  id?: string;
   /** Length of each text's vector. */
   dim: number;
   /** Longest input in tokens the base takes; longer texts are truncated (reported through onTruncate). */
@@ -149,7 +158,24 @@ export interface GloveBase extends TextBaseInfo {
   vectors(): Promise<GloveVectors>;
 }
 
-export type TextBase = UseLiteBase | GloveBase;
+/**
+ * A text transformer from the Hugging Face Hub (`hf:ORG/NAME`, or a folder in its ONNX layout) on
+ * ONNX Runtime, tokenised by its own tokenizer.json: frozen, cut at an output (pooled, first token,
+ * mean of the tokens) or at a layer's tokens.
+ */
+export interface HubTextBase extends TextBaseInfo {
+  /** The spec it was loaded from. */
+  name: string;
+  source: 'hub';
+  /** Every cut: outputs, their token poolings, each layer's token mean. */
+  cuts: string[];
+  /** What `rank --cuts blocks` scores. */
+  blockCuts: string[];
+  suggestedCut: string;
+  encoder(cut?: string): Promise<TextEncoder>;
+}
+
+export type TextBase = UseLiteBase | GloveBase | HubTextBase;
 
 /** A pre-trained model plus what graft needs to know to transfer from it. */
 export type Base = ImageBase | TextBase;

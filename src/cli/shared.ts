@@ -7,6 +7,7 @@ import { BACKENDS, useBackend, type BackendName } from '../backend/index.js';
 import { setOnnxThreads } from '../backend/onnx-runtime.js';
 import type { OnnxBaseOptions } from '../bases/image/onnx.js';
 import type { Callback, EpochLogs, Skipped, TextWarning } from '../core/callbacks.js';
+import { isTextBase } from '../bases/index.js';
 import { usageError } from '../core/errors.js';
 import { pct } from '../evaluate/report.js';
 import { CONFIG_FLAG } from './config.js';
@@ -82,6 +83,12 @@ const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowe
 export function refuseFlags(cmd: Command, keys: readonly string[], why: string): void {
   const given = keys.filter((k) => cmd.getOptionValueSource(k) === 'cli');
   if (given.length) throw usageError(`${given.map(flagName).join(', ')} ${given.length > 1 ? 'apply' : 'applies'} ${why}`);
+}
+
+/** Whether `--base` is a text base (a Hub model is asked after --offline takes effect). */
+export async function isTextBaseFlag(f: BaseFlags & { base: string }): Promise<boolean> {
+  if (f.offline) process.env.HF_HUB_OFFLINE = '1';
+  return isTextBase(f.base);
 }
 
 /** Image-only flags given with a text base would silently do nothing: a usage error instead. */

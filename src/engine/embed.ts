@@ -16,7 +16,7 @@ export interface EmbedOptions {
 /** One row per text from `encoder`, through the feature cache when given. The caller disposes the tensor. */
 export async function embedTexts(encoder: TextEncoder, texts: string[], o: EmbedOptions = {}): Promise<tf.Tensor2D> {
   if (!o.cache) return encoder.embed(texts, { onProgress: o.onProgress, onTruncate: o.onTruncate });
-  const keys = texts.map((t) => digest('text', encoder.name, t));
+  const keys = texts.map((t) => digest('text', encoder.id ?? encoder.name, t));
   const found = await o.cache.getMany(keys);
   const missing = found.flatMap((v, i) => (v ? [] : [i]));
   const out = new Float32Array(texts.length * encoder.dim);

@@ -6,6 +6,7 @@ import { tell, type Callback } from '../core/callbacks.js';
 import { createOnnxRunner, onnxRuntimeAvailable, transposeImages } from '../backend/onnx-runtime.js';
 import { pruneToCut } from '../onnx/prune.js';
 import type { ImageBase, LayersBase } from '../bases/types.js';
+import { poolTokens } from '../onnx/tokens.js';
 import type { ImageSet } from '../data/types.js';
 import { usageError } from '../core/errors.js';
 import { layersModelToOnnx } from '../onnx/from-layers.js';
@@ -80,6 +81,7 @@ export interface RankOptions {
  */
 export function rankCandidates(base: ImageBase, which: CutSet = 'blocks'): string[] {
   if (which === 'all') return cutCandidates(base);
+  if (base.kind === 'onnx') return base.onnx.blockCuts;
   if (base.kind !== 'layers' || !base.blocks.length) return [base.suggestedCut];
   const ends = blockEnds(base);
   return ends.length ? ends : [base.suggestedCut];
@@ -99,8 +101,9 @@ function blockEnds(base: LayersBase): string[] {
 }
 
 /**
- * Global average over the spatial axes of a batch (NHWC or NCHW 4-D), or all values flattened for
- * a base whose head flattens (what that head reads); 2-D as it is; other ranks are no features.
+ * Global average over the spatial axes of a batch (NHWC or NCHW 4-D) or the tokens of a sequence
+ * (3-D), or all values flattened for a base whose head flattens (what that head reads); 2-D as it
+ * is; other ranks are no features.
  */
 function pool(
   data: Float32Array,
@@ -109,6 +112,8 @@ function pool(
   flatten: boolean,
 ): { data: Float32Array; channels: number } | undefined {
   if (dims.length === 2) return { data, channels: dims[1] };
+  if (dims.length === 3)
+    return flatten ? { data, channels: dims[1] * dims[2] } : { data: poolTokens(data, dims, 'mean').data, channels: dims[2] };
   if (dims.length !== 4) return undefined;
   if (flatten) return { data, channels: dims[1] * dims[2] * dims[3] };
   const [n, a, b, c] = dims;

@@ -18,10 +18,13 @@ export function applyHead(features: tf.SymbolicTensor, spec: HeadSpec, units: nu
   const p = o.prefix ?? '';
   let x = features;
   if (x.shape.length > 2) {
+    // A feature map is averaged over its positions, a token sequence ([tokens, hidden]) over its tokens.
     x = (
       spec.pool === 'flatten'
         ? tf.layers.flatten({ name: `${p}head_flatten` })
-        : tf.layers.globalAveragePooling2d({ name: `${p}head_pool` })
+        : x.shape.length === 3
+          ? tf.layers.globalAveragePooling1d({ name: `${p}head_pool` })
+          : tf.layers.globalAveragePooling2d({ name: `${p}head_pool` })
     ).apply(x) as tf.SymbolicTensor;
   }
   const dropout = spec.dropout ?? 0;

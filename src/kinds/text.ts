@@ -10,11 +10,11 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { loadTextBase } from '../bases/index.js';
+import { loadTextBase, textEncoderAt } from '../bases/index.js';
 import { GLOVE_NAME, gloveIds } from '../bases/text/glove.js';
-import type { TextBase, TextBaseName, TextEncoder } from '../bases/types.js';
+import type { TextBase, TextEncoder } from '../bases/types.js';
 import { tell } from '../core/callbacks.js';
-import { usageError } from '../core/errors.js';
+import { GraftError, usageError } from '../core/errors.js';
 import { loadText, splitText, type TextSplits } from '../data/text/index.js';
 import type { TextSet } from '../data/text/types.js';
 import type { RowFilter } from '../data/types.js';
@@ -45,6 +45,8 @@ export interface TextGraftJson extends ModelMeta {
   kind: 'text';
   labels: string[];
   mode: TextMode;
+  /** A Hub text model's cut (its output and pooling). */
+  cut?: string;
 }
 
 /** One text's answer: the most probable classes, most probable first. */
@@ -72,9 +74,10 @@ export class TextClassifier implements TrainedModel<TextPrediction, ClassifierEv
   }
 
   /** The text base, or 'tfidf' for scratch. */
-  get base(): TextBaseName | 'tfidf' {
+  /** An embedded name, a Hub spec or folder, or 'tfidf'. */
+  get base(): string {
     const p = this.parts;
-    return p.mode === 'scratch' ? 'tfidf' : p.mode === 'fine-tuned' ? GLOVE_NAME : (p.encoder.name as TextBaseName);
+    return p.mode === 'scratch' ? 'tfidf' : p.mode === 'fine-tuned' ? GLOVE_NAME : p.encoder.name;
   }
 
   /** Class probabilities, row-major texts x classes. */
@@ -146,6 +149,7 @@ export class TextClassifier implements TrainedModel<TextPrediction, ClassifierEv
       kind: 'text',
       labels: this.classes,
       base: this.base,
+      ...(this.parts.mode === 'frozen' && this.parts.encoder.cut ? { cut: this.parts.encoder.cut } : {}),
       mode: this.mode,
       metrics: o.metrics ?? this.meta.metrics,
       training: o.training ?? this.meta.training,
@@ -203,10 +207,10 @@ async function loadTextClassifier(dir: string, meta: TextGraftJson): Promise<Tex
       keep,
     );
   }
-  const base = await loadTextBase(meta.base).catch(() => {
-    throw usageError(`${dir}: unknown text base ${meta.base}`);
+  const base = await loadTextBase(meta.base).catch((e: Error) => {
+    throw e instanceof GraftError ? e : usageError(`${dir}: text base ${meta.base}: ${e.message}`);
   });
-  return new TextClassifier({ mode: 'frozen', encoder: await base.encoder(), head: model }, meta.labels, keep);
+  return new TextClassifier({ mode: 'frozen', encoder: await textEncoderAt(base, meta.cut), head: model }, meta.labels, keep);
 }
 
 export const textKind: ModelKind<TextClassifier> = {
@@ -237,6 +241,8 @@ export interface TextClassifierOptions extends HeadTrainOptions {
    * 0 keeps them frozen. A frozen graph (use-lite) trains its head only whatever this says.
    */
   unfreeze?: number;
+  /** Where a Hub text model's vectors are taken (auto or none: its own pooling); see its cuts with graft inspect. */
+  cut?: string;
   /** Vectors are kept per (base, text) and read back on the next run. */
   cache?: FeatureCache;
 }
@@ -263,12 +269,12 @@ async function trainParts(
     const tfidf = fitTfidf(train.texts, train.labels, classes, { seed: o.seed });
     return { parts: { mode: 'scratch', tfidf }, report: { tfidf: { l2: tfidf.l2, cv: tfidf.cv } } };
   }
-  if (base.name === GLOVE_NAME && (o.unfreeze ?? TRAIN_DEFAULTS.unfreeze) > 0) {
+  if ('vectors' in base && (o.unfreeze ?? TRAIN_DEFAULTS.unfreeze) > 0) {
     if (!val.texts.length) throw usageError('fine-tuning needs validation texts to decide when to stop');
     const glove = await fineTuneGlove(await base.vectors(), train, val, o);
     return { parts: { mode: 'fine-tuned', glove }, report: { probe: glove.head.probe, head: glove.head.stage, fineTune: glove.stage } };
   }
-  const encoder = await base.encoder();
+  const encoder = await textEncoderAt(base, o.cut);
   const total = train.texts.length + val.texts.length;
   const embed = (set: TextSet, before: number) =>
     embedTexts(encoder, set.texts, {
@@ -291,6 +297,8 @@ export async function trainTextClassifier(o: TextClassifierOptions): Promise<Tex
   const started = performance.now();
   const seed = o.seed ?? 0;
   const base = typeof o.base === 'string' ? await loadTextBase(o.base) : o.base;
+  if (o.cut !== undefined && o.cut !== 'auto' && !('source' in base))
+    throw usageError(`${base.name} has one output: only Hub text models have cuts`);
   const splits =
     typeof o.data === 'string'
       ? splitText(

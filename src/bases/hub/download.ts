@@ -45,12 +45,13 @@ async function cachedSnapshot(cacheDir: string, s: HfSpec): Promise<string | und
 /**
  * The local paths of `files` (paths in the repository) of a Hub model, downloading what the cache
  * lacks. `alternatives`: for a file that may have several names (onnx/model.onnx or a quantised
- * variant), the first one the repository has.
+ * variant), the first one the repository has. With `optional`, a file the repository (or offline,
+ * the cache) lacks is left out instead of failing.
  */
 export async function hubFiles(
   spec: HfSpec,
   files: readonly (string | readonly string[])[],
-  o: HubOptions = {},
+  o: HubOptions & { optional?: boolean } = {},
 ): Promise<Record<string, string>> {
   const cacheDir = o.cacheDir ?? process.env.HF_HUB_CACHE ?? getHFHubCachePath();
   const hubUrl = o.endpoint ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co';
@@ -61,6 +62,7 @@ export async function hubFiles(
     if (offline) {
       const snapshot = await cachedSnapshot(cacheDir, spec);
       const found = names.find((n) => snapshot && existsSync(join(snapshot, n)));
+      if (!found && o.optional) continue;
       if (!found)
         throw new GraftError(
           `offline: ${names.join(' or ')} of ${spec.repo}@${spec.revision} is not in the cache (${cacheDir}); run once online to download it`,
@@ -83,7 +85,13 @@ export async function hubFiles(
         errors.push(`${name}: not in the repository`);
         continue;
       }
-      const path = await downloadFileToCacheDir({ repo, path: name, revision: spec.revision, hubUrl, cacheDir });
+      let path: string;
+      try {
+        path = await downloadFileToCacheDir({ repo, path: name, revision: spec.revision, hubUrl, cacheDir });
+      } catch (e) {
+        // The part fetched stays a .incomplete file, which the next download replaces.
+        throw new GraftError(`${spec.repo}/${name}: download failed (${(e as Error).message.split('\n')[0]}); run again to start it over`);
+      }
       const size = (await stat(path)).size;
       if (size !== info.size) {
         // A truncated blob would be found again next time: it goes, with the link to it.
@@ -101,6 +109,7 @@ export async function hubFiles(
       got = path;
       break;
     }
+    if (!got && o.optional) continue;
     if (!got) throw new GraftError(`${spec.repo}@${spec.revision} (${hubUrl}): ${errors.join('; ')}`);
     out[names[0]] = got;
   }

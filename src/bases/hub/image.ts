@@ -11,7 +11,7 @@ import { hubFiles, parseHfSpec, type HubOptions } from './download.js';
 
 /** The model file, full precision first: the first of these the repository has. */
 export const HUB_ONNX_FILES = ['onnx/model.onnx', 'onnx/model_quantized.onnx', 'onnx/model_int8.onnx', 'onnx/model_fp16.onnx'];
-const PREPROCESSOR = 'preprocessor_config.json';
+export const PREPROCESSOR = 'preprocessor_config.json';
 
 interface PreprocessorConfig {
   do_resize?: boolean;

@@ -8,7 +8,8 @@ import { createOnnxRunner, onnxTrunk, type Layout, type OnnxSessionOptions } fro
 import type { ImageSize } from '../../data/types.js';
 import { GraftError, usageError } from '../../core/errors.js';
 import { digest } from '../../io/digest.js';
-import { decodeModel, pruneToCut, type GraphView, type ModelView, type NodeView, type ValueInfoView } from '../../onnx/prune.js';
+import { decodeModel, layerEnds, pruneToCut, type GraphView, type ModelView, type NodeView, type ValueInfoView } from '../../onnx/prune.js';
+import { splitTokenCut, tokenCuts } from '../../onnx/tokens.js';
 import type { FrozenTrunk, Normalize, OnnxBase, OnnxModelInfo } from '../types.js';
 
 /** Preprocessing an ONNX file cannot say itself: given by flags or a sidecar `MODEL.onnx.json`. */
@@ -123,12 +124,23 @@ export async function loadOnnxBase(path: string, options: OnnxBaseOptions = {}):
   if (c !== 1 && c !== 3) throw usageError(`${path}: input has ${c} channels; graft feeds images with 1 or 3`);
   const input: ImageSize = { height, width, channels: c };
   // Constant nodes hold numbers, not features of the image: not worth offering as cuts.
-  const tensors = graph.node.filter((n) => n.opType !== 'Constant').flatMap((n) => n.output.filter((o) => o));
+  const computed = graph.node.filter((n) => n.opType !== 'Constant').flatMap((n) => n.output.filter((o) => o));
+  // A token sequence ([batch, tokens, hidden], where the graph says its shape) is also offered as its first token and its mean.
+  const ranks = new Map([...graph.output, ...graph.valueInfo].map((v) => [v.name, dims(v.type).length] as const));
+  const sequences = computed.filter((t) => ranks.get(t) === 3);
+  const tensors = computed.flatMap((t) => (ranks.get(t) === 3 ? [t, ...tokenCuts(t)] : [t]));
   const ops = new Map(graph.node.flatMap((n) => n.output.map((o) => [o, n.opType] as const)));
-  const suggestedCut = pre.cut ?? classifierInput(graph);
+  for (const t of sequences)
+    for (const c of tokenCuts(t)) ops.set(c, `${splitTokenCut(c).pooling === 'cls' ? 'first token' : 'token mean'} of ${t}`);
+  const outputs = graph.output.map((o) => o.name);
+  const guess = outputs.includes('pooler_output') ? 'pooler_output' : classifierInput(graph);
+  const suggestedCut = pre.cut ?? (ranks.get(guess) === 3 ? `${guess}:mean` : guess);
   if (!ops.has(suggestedCut)) throw usageError(`${path}: default cut "${suggestedCut}" (from ${path}.json) is not a tensor of the model`);
   const modelHash = digest(bytes);
-  const info: OnnxModelInfo = { bytes, layout, tensors, ops };
+  const sequenceOut = outputs.some((o) => ranks.get(o) === 3);
+  const outputCuts = sequenceOut ? outputs.flatMap((o) => (ranks.get(o) === 3 ? tokenCuts(o) : ranks.get(o) === 2 ? [o] : [])) : [];
+  const blockCuts = [...new Set([...layerEnds(graph), ...outputCuts, suggestedCut])];
+  const info: OnnxModelInfo = { bytes, layout, tensors, ops, blockCuts };
   const frozenTrunk = async (cut: string): Promise<FrozenTrunk> => {
     const runner = await createOnnxRunner(pruneToCut(bytes, cut), { threads: pre.threads });
     return { ...onnxTrunk(runner, cut, layout), id: digest('onnx', modelHash, cut, layout) };

@@ -36,15 +36,25 @@ export function inspectCommand(): Command {
     .description('show a base layer by layer (shapes, parameters, blocks, where it can be cut), or what a trained model directory holds')
     .argument(
       '<base>',
-      'mobilenet_v2, inception_v3, digits-cnn, speech-cnn, use-lite, glove-100d, a path/URL to a TF.js model.json, onnx:PATH, or a trained model directory',
+      'mobilenet_v2, inception_v3, digits-cnn, speech-cnn, use-lite, glove-100d, a path/URL to a TF.js model.json, onnx:PATH, hf:ORG/NAME (or a folder in its layout), or a trained model directory',
     )
     .action(async (spec: string, flags: GlobalOptions & BaseFlags) => {
       await prepare(flags);
       if (existsSync(join(spec, 'graft.json'))) return inspectModel(spec, flags);
-      const d = describeBase(await loadBase(spec, baseOptions(flags)));
+      const options = baseOptions(flags); // before loadBase: --offline is read there
+      const d = describeBase(await loadBase(spec, options));
       if (d.kind === 'text') {
         log(`${d.name}: text base, ${d.dim}-d vectors, texts up to ${d.maxTokens} tokens`);
         log(d.provenance);
+        if (d.cuts) {
+          log(
+            table(
+              ['#', 'cut', ''],
+              d.cuts.map((c, i) => [i, c, c === d.suggestedCut ? 'auto' : '']),
+            ),
+          );
+          log('cut: TENSOR:cls = its first token, TENSOR:mean = the mean of its tokens (padding left out); auto = the default (--cut)');
+        }
         if (flags.json) printJson(d);
         return;
       }

@@ -1,5 +1,7 @@
 import { Command, Option } from 'commander';
-import { loadImageBase } from '../../bases/index.js';
+import { loadImageBase, loadTextBase } from '../../bases/index.js';
+import { loadText, splitText } from '../../data/text/index.js';
+import { rankTextCuts } from '../../evaluate/rank-text.js';
 import { loadDataSplits, parseClassFilter } from '../../data/index.js';
 import { rankCuts, type BaseRanking, type CutSet } from '../../evaluate/rank.js';
 import {
@@ -14,6 +16,7 @@ import {
   table,
   Warnings,
   withBaseFlags,
+  isTextBaseFlag,
   type BaseFlags,
   type GlobalOptions,
   collectWhere,
@@ -30,6 +33,8 @@ interface RankFlags extends GlobalOptions, BaseFlags {
   perClass?: number;
   classes?: string;
   where: RowFilter[];
+  textColumn?: string;
+  labelColumn?: string;
 }
 
 export function rankCommand(): Command {
@@ -48,6 +53,8 @@ export function rankCommand(): Command {
     .option('--per-class <n>', 'keep N training examples per class', intArg('--per-class', 1))
     .option('--classes <spec>', 'use only these classes')
     .option('--where <column=values>', WHERE_HELP, collectWhere(), [])
+    .option('--text-column <name>', 'text bases: the column (JSONL: key) holding the text (default: text)')
+    .option('--label-column <name>', 'text bases: the column holding the label (default: label)')
     .action(async (flags: RankFlags) => {
       await prepare(flags);
       const rankings: BaseRanking[] = [];
@@ -55,6 +62,19 @@ export function rankCommand(): Command {
       let progress = new Progress();
       for (const spec of flags.base) {
         progress = new Progress({ prefix: `${spec}: ` });
+        if (await isTextBaseFlag({ ...flags, base: spec })) {
+          const texts = await loadText(flags.data, {
+            textColumn: flags.textColumn,
+            labelColumn: flags.labelColumn,
+            where: flags.where,
+            classes: flags.classes?.split(',').map((c) => c.trim()),
+            callbacks: [warnings, progress],
+          });
+          const { train } = splitText(texts, { seed: flags.seed, perClass: flags.perClass });
+          const base = await loadTextBase(spec);
+          rankings.push(await rankTextCuts(base, train, { cuts: flags.cuts, probe: flags.probe, seed: flags.seed, callbacks: [progress] }));
+          continue;
+        }
         const base = await loadImageBase(spec, baseOptions(flags));
         const { train } = await loadDataSplits(flags.data, {
           size: base.input,
@@ -95,7 +115,11 @@ export function rankCommand(): Command {
         ),
       );
       for (const r of rankings) {
-        const b = r.baseline!;
+        const b = r.baseline;
+        if (!b) {
+          log(`${r.base}: vectors at ${r.rows.length} cut${r.rows.length === 1 ? '' : 's'} in ${r.extractSeconds.toFixed(1)} s`);
+          continue;
+        }
         const leepText = r.leep === undefined ? '' : `; LEEP of its own classifier ${r.leep.toFixed(4)}`;
         log(
           `${r.base}: features at ${r.rows.length} cut${r.rows.length === 1 ? '' : 's'} in ${r.extractSeconds.toFixed(1)} s${leepText}; linear probe at ${b.cut} ${pct(b.probe)} vs ${pct(b.pixelsProbe)} on the raw pixels${b.negative ? ' — it barely helps on this data' : ''}`,

@@ -1,11 +1,20 @@
 // `graft adapt`: a labelled source domain, a target domain with few or no labels, one method (and
 // source-only training beside it). Images or texts: this folder's other modules.
+import { BASES } from '../../../bases/index.js';
 import { Command, Option } from 'commander';
-import { isTextBase } from '../../../bases/index.js';
 import { usageError } from '../../../core/errors.js';
 import { ENGINES } from '../../../engine/frozen.js';
 import { ADAPT_METHODS } from '../../../strategies/adapt/methods/index.js';
-import { BASE_FLAG_KEYS, collectWhere, intArg, prepare, refuseImageFlags, WHERE_HELP, withBaseFlags } from '../../shared.js';
+import {
+  BASE_FLAG_KEYS,
+  collectWhere,
+  intArg,
+  isTextBaseFlag,
+  prepare,
+  refuseImageFlags,
+  WHERE_HELP,
+  withBaseFlags,
+} from '../../shared.js';
 import type { AdaptFlags } from './flags.js';
 import { adaptImages } from './images.js';
 import { adaptTexts } from './texts.js';
@@ -55,8 +64,9 @@ export function adaptCommand(): Command {
     .option('--label-column <name>', 'text bases: the column holding the label (default: label)')
     .action(async (flags: AdaptFlags, cmd: Command) => {
       if (flags.evalWhere.length && !flags.evalTarget) throw usageError('--eval-where selects rows of --eval-target, which is not given');
-      if (isTextBase(flags.base)) {
-        refuseImageFlags(cmd, ['cut', 'trunk', 'engine', ...BASE_FLAG_KEYS]);
+      if (await isTextBaseFlag(flags)) {
+        const cut = BASES[flags.base] ? ['cut'] : []; // a Hub text model's outputs and poolings are its cuts
+        refuseImageFlags(cmd, [...cut, 'trunk', 'engine', ...BASE_FLAG_KEYS.filter((k) => k !== 'offline')]);
         await prepare(flags);
         return adaptTexts(flags);
       }

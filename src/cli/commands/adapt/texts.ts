@@ -1,6 +1,6 @@
 // `graft adapt` with a text base: source, target and evaluation texts through the frozen base
 // once, then the method (and source-only training) on those vectors.
-import { loadTextBase } from '../../../bases/index.js';
+import { loadTextBase, textEncoderAt } from '../../../bases/index.js';
 import { usageError } from '../../../core/errors.js';
 import { applyPerClassText, loadText, splitText, subsetText, type TextSet } from '../../../data/text/index.js';
 import { FeatureCache } from '../../../engine/feature-cache.js';
@@ -38,7 +38,7 @@ export async function adaptTexts(flags: AdaptFlags): Promise<void> {
     targetLabelled = applyPerClassText(subsetText(target, labelled), flags.targetLabels, flags.seed);
   }
   const data: AdaptData<TextSet> = { source, target, evalTarget, targetLabelled };
-  const encoder = await (await loadTextBase(flags.base)).encoder();
+  const encoder = await textEncoderAt(await loadTextBase(flags.base), flags.cut);
   const progress = new Progress();
   const features = await textDomainFeatures(encoder, data, {
     cache: flags.cache ? new FeatureCache({ dir: flags.cacheDir }) : undefined,

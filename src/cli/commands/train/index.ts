@@ -1,7 +1,7 @@
 // `graft train`: a base, data and an output directory; images (one task or several, --task) or
 // texts (a text base). The paths are this folder's other modules.
+import { BASES } from '../../../bases/index.js';
 import { Command, Option } from 'commander';
-import { isTextBase } from '../../../bases/index.js';
 import { usageError } from '../../../core/errors.js';
 import { ENGINES } from '../../../engine/frozen.js';
 import { assertWritable } from '../../../io/atomic.js';
@@ -10,6 +10,7 @@ import { DETECTION_DEFAULTS } from '../../../train/detection.js';
 import { UNFREEZE_AUTO_MAX } from '../../../train/stages.js';
 import {
   BASE_FLAG_KEYS,
+  isTextBaseFlag,
   collect,
   collectWhere,
   intArg,
@@ -26,7 +27,8 @@ import { trainTasks } from './tasks.js';
 import { trainTexts } from './texts.js';
 
 /** `graft train`'s image-only flags, refused with a text base. */
-const IMAGE_ONLY = ['cut', 'head', 'engine', 'stream', 'strict', ...BASE_FLAG_KEYS] as const;
+/** Flags a text base refuses (--cut and --offline apply to Hub text models). */
+const IMAGE_ONLY = ['head', 'engine', 'stream', 'strict', ...BASE_FLAG_KEYS.filter((k) => k !== 'offline')] as const;
 
 const unfreezeArg = (v: string) => (v === 'auto' ? ('auto' as const) : intArg('--unfreeze (or auto)')(v));
 
@@ -98,18 +100,20 @@ export function trainCommand(): Command {
       'feature cache directory (default: GRAFT_CACHE_DIR, else XDG_CACHE_HOME/graft/features, else ~/.cache/graft/features)',
     )
     .action(async (flags: TrainFlags, cmd: Command) => {
+      const textBase = await isTextBaseFlag(flags);
       if (flags.head === 'detect') {
-        if (isTextBase(flags.base)) throw usageError(`--head detect needs an image base, not ${flags.base}`);
+        if (textBase) throw usageError(`--head detect needs an image base, not ${flags.base}`);
         return trainDetection(flags, cmd);
       }
       if (flags.augment !== undefined) throw usageError('--augment applies to --head detect');
       if (flags.task.length) {
-        if (isTextBase(flags.base)) throw usageError(`--task (multi-task) needs an image base, not ${flags.base}`);
+        if (textBase) throw usageError(`--task (multi-task) needs an image base, not ${flags.base}`);
         return trainTasks(flags, cmd);
       }
       if (flags.taskWeights !== undefined) throw usageError('--task-weights applies to multi-task training (--task)');
-      if (isTextBase(flags.base)) {
-        refuseImageFlags(cmd, IMAGE_ONLY);
+      if (textBase) {
+        // An embedded text base has one output; a Hub model's outputs and poolings are its cuts.
+        refuseImageFlags(cmd, BASES[flags.base] ? [...IMAGE_ONLY, 'cut'] : IMAGE_ONLY);
         assertWritable(flags.out, flags.force);
         await prepare(flags);
         return trainTexts(flags);

@@ -18,6 +18,7 @@ export async function trainTexts(flags: TrainFlags): Promise<void> {
     classes: flags.classes?.split(',').map((c) => c.trim()),
     perClass: flags.perClass,
     scratch: flags.scratch,
+    cut: flags.cut,
     // auto searches image blocks; glove has one thing to fine-tune, its vectors.
     unfreeze: flags.unfreeze === 'auto' ? 1 : flags.unfreeze,
     ...budget(flags),
