@@ -88,6 +88,8 @@ export function runPeer(
   repeats: number,
   extra: string[],
   log: (m: string) => void,
+  /** A peer script of graft's own (bench/peers/), for a workload the shared peer lacks. */
+  script = PEER_SCRIPT,
 ): Side | null {
   const avail = peerAvailable();
   if (!avail.ok) {
@@ -97,7 +99,8 @@ export function runPeer(
   const runs: number[] = [];
   let last: Record<string, unknown> = {};
   for (let i = 0; i < repeats; i++) {
-    const r = spawnSync(PYTHON, [PEER_SCRIPT, workload, '--threads', String(threads), ...extra], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const args = script === PEER_SCRIPT ? [script, workload] : [script];
+    const r = spawnSync(PYTHON, [...args, '--threads', String(threads), ...extra], { encoding: 'utf8', maxBuffer: 1 << 24 });
     const lines = (r.stdout ?? '').trim().split('\n');
     try {
       last = JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;

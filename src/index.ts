@@ -168,6 +168,16 @@ export { graftDetector, applyDetectionHead, withInputSize, type GraftedDetector,
 
 // Engine: the frozen part of a stage on the fastest engine, its outputs computed once and cached.
 export { frozenPart, headBoundary, withFrozenPart, ENGINES, type Engine, type FrozenPart } from './engine/frozen.js';
+export {
+  OnnxTrainer,
+  onnxTrainerFor,
+  setTrainEngine,
+  TRAIN_ENGINES,
+  type TrainEngine,
+  type TrainEngineUsed,
+  type OnnxTrainerOptions,
+  type StepTargets,
+} from './engine/onnx-train.js';
 export { extractFeatures, predictSet, type ExtractOptions, type ExtractStats } from './engine/features.js';
 export { FeatureCache, type FeatureCacheOptions, type CacheInfo } from './engine/feature-cache.js';
 export { embedTexts, type EmbedOptions } from './engine/embed.js';
@@ -223,6 +233,8 @@ export { coralLoss, confusionLoss, reverseGradient } from './strategies/adapt/lo
 
 // ONNX: a LayersModel as an ONNX graph (what frozen parts run as, what exports are made of).
 export { layersModelToOnnx, type OnnxExportOptions } from './onnx/from-layers.js';
+export { buildTrainStep, unsupportedReason as trainStepUnsupported, type StepOptions, type TrainStep } from './onnx/train/step.js';
+export type { StepLoss } from './onnx/train/losses.js';
 
 // Experiments: the reference tables graft reproduces (`graft experiment NAME`).
 export { EXPERIMENTS, type Experiment, type ExperimentOptions, type ExperimentResult } from './experiments/index.js';

@@ -157,6 +157,7 @@ describe('fitStage', () => {
         learningRate: 0.01,
         batchSize: 8,
         patience: 1,
+        trainEngine: 'tfjs', // the TF.js path is the one that must equal model.fit op for op
         callbacks: [{ onEpochEnd: (e) => void logs.push(e.metrics.valLoss) }],
       }),
     );

@@ -4,7 +4,16 @@ import { cnnTrain } from './cnn-train.js';
 import { detectPredict } from './detect-predict.js';
 import { headFinetune } from './head-finetune.js';
 import { mobilenetV2Extract } from './mobilenet-v2-extract.js';
+import { mobilenetV2Finetune } from './mobilenet-v2-finetune.js';
 import { mobilenetV2Forward } from './mobilenet-v2-forward.js';
 import { serveLoad } from './serve-load.js';
 
-export const WORKLOADS: Workload[] = [cnnTrain, mobilenetV2Forward, mobilenetV2Extract, headFinetune, detectPredict, serveLoad];
+export const WORKLOADS: Workload[] = [
+  cnnTrain,
+  mobilenetV2Finetune,
+  mobilenetV2Forward,
+  mobilenetV2Extract,
+  headFinetune,
+  detectPredict,
+  serveLoad,
+];

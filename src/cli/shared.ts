@@ -8,6 +8,7 @@ import { setOnnxThreads } from '../backend/onnx-runtime.js';
 import type { OnnxBaseOptions } from '../bases/image/onnx.js';
 import type { Callback, EpochLogs, Skipped, TextWarning } from '../core/callbacks.js';
 import { isTextBase } from '../bases/index.js';
+import { setTrainEngine, TRAIN_ENGINES, type TrainEngine, type TrainEngineUsed } from '../engine/onnx-train.js';
 import { usageError } from '../core/errors.js';
 import { pct } from '../evaluate/report.js';
 import { CONFIG_FLAG } from './config.js';
@@ -22,6 +23,7 @@ export { pct, table } from '../evaluate/report.js';
 export interface GlobalOptions {
   backend: BackendName;
   threads?: number;
+  trainEngine: TrainEngine;
   verbose: boolean;
   json: boolean;
 }
@@ -36,6 +38,14 @@ export function withCommon(cmd: Command): Command {
         'threads for the wasm backend (default: GRAFT_THREADS or 1) and ONNX Runtime (default: GRAFT_THREADS or every core)',
       ).argParser(intArg('--threads', 1)),
     )
+    .addOption(
+      new Option(
+        '--train-engine <engine>',
+        "where trainable layers train: auto (ONNX Runtime where graft's step generator covers the stage, else TF.js), onnx, tfjs",
+      )
+        .choices(TRAIN_ENGINES)
+        .default('auto'),
+    )
     .option('--json', 'print one JSON object as the last line of stdout', false)
     .option(
       `${CONFIG_FLAG} <file>`,
@@ -48,6 +58,7 @@ export function withCommon(cmd: Command): Command {
 export async function prepare(opts: GlobalOptions): Promise<void> {
   await useBackend(opts.backend, { threads: opts.threads });
   setOnnxThreads(opts.threads);
+  setTrainEngine(opts.trainEngine);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -89,6 +100,12 @@ export function refuseFlags(cmd: Command, keys: readonly string[], why: string):
 export async function isTextBaseFlag(f: BaseFlags & { base: string }): Promise<boolean> {
   if (f.offline) process.env.HF_HUB_OFFLINE = '1';
   return isTextBase(f.base);
+}
+
+/** A line for each stage that trained in TF.js though ONNX Runtime was allowed, saying why. */
+export function logTrainEngines(stages: { name: string; trainEngine: TrainEngineUsed }[]): void {
+  for (const { name, trainEngine: t } of stages)
+    if (t.engine === 'tfjs' && t.reason !== 'asked for') log(`${name} trained in TF.js, not on ONNX Runtime: ${t.reason}`);
 }
 
 /** Image-only flags given with a text base would silently do nothing: a usage error instead. */

@@ -143,8 +143,14 @@ function inferenceModeBatchNorm(model: tf.LayersModel, cut: string): void {
     if (layer.getClassName() !== 'BatchNormalization') continue;
     const call = layer.call.bind(layer);
     layer.call = (inputs, kwargs) => call(inputs, { ...kwargs, training: false });
+    pinned.add(layer);
   }
 }
+
+const pinned = new WeakSet<tf.layers.Layer>();
+
+/** Whether a BatchNormalization layer normalises with its moving statistics even in training (a base's, pinned at grafting). */
+export const isInferenceBatchNorm = (layer: tf.layers.Layer): boolean => pinned.has(layer);
 
 /** What trains right after grafting: everything for scratch, else the layers above the cut. */
 export const graftedBoundary = (g: Pick<Grafted, 'model' | 'cut' | 'scratch'>): string => (g.scratch ? g.model.layers[0].name : g.cut);

@@ -17,6 +17,7 @@ export const OPSET = 13;
 export const FLOAT = onnx.TensorProto.DataType.FLOAT;
 export const INT32 = onnx.TensorProto.DataType.INT32;
 export const INT64 = onnx.TensorProto.DataType.INT64;
+export const BOOL = onnx.TensorProto.DataType.BOOL;
 
 const { AttributeType } = onnx.AttributeProto;
 

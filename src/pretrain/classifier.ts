@@ -30,7 +30,9 @@ export async function fitAndTest(
   const [x, xVal] = [imagesToTensor(sets.train, normalize), imagesToTensor(sets.val, normalize)];
   const [y, yVal] = [oneHot(sets.train.labels, classes), oneHot(sets.val.labels, classes)];
   try {
-    const r = await fitStage(model, x, y, [xVal, yVal], { stage: 'pretrain', ...o });
+    // TF.js's steps: the committed bases were trained there, and `graft pretrain --force` must
+    // reproduce them byte for byte (ONNX Runtime's steps round differently and draw other dropout masks).
+    const r = await fitStage(model, x, y, [xVal, yVal], { stage: 'pretrain', trainEngine: 'tfjs', ...o });
     const test = await evaluateModel(asPredictor(model), sets.test, normalize, sets.test.classes);
     return { testAccuracy: test.accuracy, epochsRun: r.epochsRun, seconds: r.seconds };
   } finally {

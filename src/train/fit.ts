@@ -4,7 +4,8 @@
 // batched validation), on graft's fit loop, so seeded runs give the weights fit gave.
 import * as tf from '@tensorflow/tfjs';
 import type { Callback } from '../core/callbacks.js';
-import { batchRanges, EarlyStopping, fitLoop, inBatches } from './loop.js';
+import { defaultTrainEngine, onnxTrainerFor, type TrainEngine, type TrainEngineUsed, type OnnxTrainer } from '../engine/onnx-train.js';
+import { batchRanges, EarlyStopping, fitLoop, inBatches, type TrainingLoop } from './loop.js';
 
 export interface FitOptions {
   stage: string;
@@ -18,6 +19,10 @@ export interface FitOptions {
    * their validation loss (with validation data only).
    */
   keepInitial?: boolean;
+  /** Where the steps run (default: the process's, setTrainEngine; auto: ONNX Runtime where graft's step generator covers the model). */
+  trainEngine?: TrainEngine;
+  /** Seeds the dropout masks on ONNX Runtime (TF.js's come from the seeded Math.random). */
+  seed?: number;
   callbacks?: readonly Callback[];
 }
 
@@ -27,6 +32,8 @@ export interface StageResult {
   bestEpoch: number;
   bestValLoss: number;
   seconds: number;
+  /** Where the steps ran, and why not on ONNX Runtime when they did not. */
+  trainEngine: TrainEngineUsed;
 }
 
 const range = (start: number, end: number) => Array.from({ length: end - start }, (_, k) => start + k);
@@ -62,10 +69,20 @@ export async function fitStage(
 ): Promise<StageResult> {
   const started = performance.now();
   const validation = val && val[0].shape[0] > 0 ? val : undefined;
+  const { trainer, used } = await onnxTrainerFor(model, o.trainEngine ?? defaultTrainEngine(), {
+    optimizer: { kind: 'adam' },
+    seed: o.seed,
+  });
+  // On ONNX Runtime the evaluation runs there too, on the trainer's weights (the TF.js model gets
+  // them after every epoch, before this).
+  const valArrays = trainer && validation && ([validation[0].dataSync(), Float32Array.from(validation[1].dataSync())] as const);
   const validate =
     validation &&
-    (() => {
-      const { loss, accuracy } = evaluateClassifier(model, validation[0], validation[1], o.batchSize);
+    (async () => {
+      const { loss, accuracy } =
+        trainer && valArrays
+          ? await trainer.evaluate(valArrays[0] as Float32Array, validation[0].shape, valArrays[1])
+          : evaluateClassifier(model, validation[0], validation[1], o.batchSize);
       return { valLoss: loss, valAccuracy: accuracy };
     });
   // Only against validation data: the epochs' training loss is an average taken with dropout on
@@ -73,10 +90,9 @@ export async function fitStage(
   const stopping = new EarlyStopping({
     monitor: validate ? 'valLoss' : 'loss',
     patience: o.patience,
-    initial: o.keepInitial && validate ? validate() : undefined,
+    initial: o.keepInitial && validate ? await validate() : undefined,
   });
-  const optimizer = tf.train.adam(o.learningRate);
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const optimizer = trainer ? undefined : tf.train.adam(o.learningRate);
   // One index array, shuffled in place at the start of every epoch (tf.util.shuffle, seeded through Math.random).
   const order = range(0, x.shape[0]);
   try {
@@ -86,24 +102,7 @@ export async function fitStage(
         stage: o.stage,
         epochs: o.epochs,
         batches: () => (tf.util.shuffle(order), inBatches(order, o.batchSize)),
-        step: (batch) =>
-          tf.tidy(() => {
-            const idx = tf.tensor1d(batch, 'int32');
-            const [xb, yb] = [tf.gather(x, idx), tf.gather(y, idx)];
-            let accuracy: tf.Scalar | undefined;
-            const loss = optimizer.minimize(
-              () => {
-                const p = model.apply(xb, { training: true }) as tf.Tensor;
-                accuracy = tf.keep(tf.mean(tf.metrics.categoricalAccuracy(yb, p)) as tf.Scalar);
-                return tf.mean(tf.metrics.categoricalCrossentropy(yb, p)) as tf.Scalar;
-              },
-              true,
-              variables,
-            )!;
-            const logs = { size: batch.length, loss: loss.dataSync()[0], accuracy: accuracy!.dataSync()[0] };
-            accuracy!.dispose(); // kept out of minimize's scope, so not the tidy's to free
-            return logs;
-          }),
+        ...(trainer ? onnxSteps(trainer, x, y, o.learningRate) : { step: tfjsStep(model, optimizer!, x, y) }),
         validate,
       },
       [stopping, ...(o.callbacks ?? [])],
@@ -114,9 +113,54 @@ export async function fitStage(
       bestEpoch: stopping.bestEpoch,
       bestValLoss: stopping.best,
       seconds: (performance.now() - started) / 1000,
+      trainEngine: used,
     };
   } finally {
     // The optimizer's slots (Adam's moments) are not needed once the stage is over.
-    optimizer.dispose();
+    optimizer?.dispose();
+    await trainer?.release();
   }
+}
+
+/** A step as model.fit takes it: Adam minimising the mean cross-entropy of the batch in TF.js. */
+function tfjsStep(model: tf.LayersModel, optimizer: tf.Optimizer, x: tf.Tensor, y: tf.Tensor): TrainingLoop['step'] {
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  return (batch) =>
+    tf.tidy(() => {
+      const idx = tf.tensor1d(batch, 'int32');
+      const [xb, yb] = [tf.gather(x, idx), tf.gather(y, idx)];
+      let accuracy: tf.Scalar | undefined;
+      const loss = optimizer.minimize(
+        () => {
+          const p = model.apply(xb, { training: true }) as tf.Tensor;
+          accuracy = tf.keep(tf.mean(tf.metrics.categoricalAccuracy(yb, p)) as tf.Scalar);
+          return tf.mean(tf.metrics.categoricalCrossentropy(yb, p)) as tf.Scalar;
+        },
+        true,
+        variables,
+      )!;
+      const logs = { size: batch.length, loss: loss.dataSync()[0], accuracy: accuracy!.dataSync()[0] };
+      accuracy!.dispose(); // kept out of minimize's scope, so not the tidy's to free
+      return logs;
+    });
+}
+
+/** The same steps on ONNX Runtime: rows gathered from plain arrays, the weights written back to TF.js after every epoch. */
+function onnxSteps(trainer: OnnxTrainer, x: tf.Tensor, y: tf.Tensor, learningRate: number): Pick<TrainingLoop, 'step' | 'afterEpoch'> {
+  const xs = x.dataSync() as Float32Array;
+  const ys = Float32Array.from(y.dataSync());
+  const [rowX, rowY] = [xs.length / x.shape[0], ys.length / y.shape[0]];
+  return {
+    async step(batch) {
+      const xb = new Float32Array(batch.length * rowX);
+      const yb = new Float32Array(batch.length * rowY);
+      batch.forEach((r, i) => {
+        xb.set(xs.subarray(r * rowX, (r + 1) * rowX), i * rowX);
+        yb.set(ys.subarray(r * rowY, (r + 1) * rowY), i * rowY);
+      });
+      const logs = await trainer.train(xb, [batch.length, ...x.shape.slice(1)], yb, learningRate);
+      return { size: batch.length, loss: logs.loss, accuracy: logs.accuracy! };
+    },
+    afterEpoch: () => trainer.writeBack(),
+  };
 }

@@ -15,6 +15,8 @@ export interface TrainingLoop {
   batches(epoch: number): number[][];
   /** One optimisation step on one batch; `progress` is the fraction of all steps done before it. */
   step(batch: number[], at: { epoch: number; step: number; progress: number }): BatchLogs | Promise<BatchLogs>;
+  /** After the epoch's last step, before validation: a step engine outside TF.js writes its weights back. */
+  afterEpoch?(): void | Promise<void>;
   /** What the epoch's weights score (valLoss, valAccuracy, …), after its last step. */
   validate?(): Record<string, number> | Promise<Record<string, number>>;
 }
@@ -54,6 +56,7 @@ export async function fitLoop(model: tf.LayersModel, loop: TrainingLoop, callbac
       await tf.nextFrame();
       if (model.stopTraining) break;
     }
+    await loop.afterEpoch?.();
     const { loss = NaN, ...means } = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / Math.max(1, seen)]));
     const metrics = { ...means, ...(loop.validate ? await loop.validate() : {}) };
     const logs: EpochLogs = {

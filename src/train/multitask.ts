@@ -16,6 +16,7 @@ import type { GraftedTasks } from '../graft/multitask.js';
 import { modelAbove } from '../graft/split.js';
 import { mulberry32 } from '../math/random.js';
 import { TRAIN_DEFAULTS, type TrainBudget } from './defaults.js';
+import { defaultTrainEngine, onnxTrainerFor, type OnnxTrainer, type TrainEngine, type TrainEngineUsed } from '../engine/onnx-train.js';
 import { EarlyStopping, fitLoop, shuffledBatches } from './loop.js';
 import { jointLoss, maskedTaskLoss, taskWeights, uncertaintyWeights, type TaskWeighting } from './multitask-loss.js';
 
@@ -33,6 +34,8 @@ export interface MultiTaskFitOptions extends Omit<TrainBudget, 'fineTuneFactor'>
   keepInitial?: boolean;
   /** Named in the epochs' logs (default 'multi-task'). */
   stage?: string;
+  /** Where the steps run (default: the process's; auto: ONNX Runtime where the step generator covers the model and loss). */
+  trainEngine?: TrainEngine;
   callbacks?: readonly Callback[];
 }
 
@@ -46,6 +49,8 @@ export interface MultiTaskFitResult {
   /** The weights the tasks' losses carried at the end. */
   weights: number[];
   seconds: number;
+  /** Where the steps ran, and why not on ONNX Runtime when they did not. */
+  trainEngine: TrainEngineUsed;
 }
 
 /** Each task's masked loss on `data`, in batches (inference). */
@@ -93,7 +98,16 @@ export async function fitMultiTask(
     ...model.trainableWeights.map((w) => w.read() as tf.Variable),
     ...(weighting.kind === 'uncertainty' ? [weighting.logVariance] : []),
   ];
-  const optimizer = tf.train.adam(p.learningRate);
+  // Learned task weights are variables outside the model: the step generator has no place for them.
+  const { trainer, used } =
+    weighting.kind === 'fixed'
+      ? await onnxTrainerFor(model, o.trainEngine ?? defaultTrainEngine(), {
+          optimizer: { kind: 'adam' },
+          loss: { kind: 'masked-tasks', tasks: o.kinds.map((kind, t) => ({ kind, weight: weighting.weights[t] })) },
+          seed: p.seed,
+        })
+      : { trainer: undefined, used: { engine: 'tfjs' as const, reason: 'learned task weights (uncertainty)' } };
+  const optimizer = trainer ? undefined : tf.train.adam(p.learningRate);
   const rand = mulberry32(p.seed ?? 0);
   const started = performance.now();
   const n = train.x.shape[0];
@@ -113,22 +127,26 @@ export async function fitMultiTask(
         stage: o.stage ?? 'multi-task',
         epochs: p.epochs,
         batches: () => shuffledBatches(n, p.batchSize, rand),
-        step: (batch) => {
-          const idx = tf.tensor1d(batch, 'int32');
-          const cost = optimizer.minimize(
-            () => {
-              const x = tf.gather(train.x, idx);
-              const outputs = [model.apply(x, { training: true })].flat() as tf.Tensor[];
-              const losses = o.kinds.map((kind, t) => maskedTaskLoss(kind, tf.gather(train.targets[t], idx), outputs[t]).loss);
-              return jointLoss(losses, o.kinds, weighting);
-            },
-            true,
-            variables,
-          )!;
-          const loss = cost.dataSync()[0];
-          tf.dispose([cost, idx]);
-          return { size: batch.length, loss };
-        },
+        ...(trainer
+          ? onnxTaskSteps(trainer, train, o.kinds, p.learningRate)
+          : {
+              step: (batch: number[]) => {
+                const idx = tf.tensor1d(batch, 'int32');
+                const cost = optimizer!.minimize(
+                  () => {
+                    const x = tf.gather(train.x, idx);
+                    const outputs = [model.apply(x, { training: true })].flat() as tf.Tensor[];
+                    const losses = o.kinds.map((kind, t) => maskedTaskLoss(kind, tf.gather(train.targets[t], idx), outputs[t]).loss);
+                    return jointLoss(losses, o.kinds, weighting);
+                  },
+                  true,
+                  variables,
+                )!;
+                const loss = cost.dataSync()[0];
+                tf.dispose([cost, idx]);
+                return { size: batch.length, loss };
+              },
+            }),
         validate,
       },
       [stopping, ...(o.callbacks ?? [])],
@@ -141,11 +159,55 @@ export async function fitMultiTask(
       taskValLosses: o.kinds.map((_, t) => best[`valLoss:${t}`]),
       weights: taskWeights(o.kinds, weighting),
       seconds: (performance.now() - started) / 1000,
+      trainEngine: used,
     };
   } finally {
-    optimizer.dispose();
+    optimizer?.dispose();
+    await trainer?.release();
     if (weighting.kind === 'uncertainty') weighting.logVariance.dispose();
   }
+}
+
+/**
+ * The steps on ONNX Runtime: each task's targets as the step graph takes them (rows, zero where
+ * unlabelled, and a mask), gathered per batch from plain arrays; weights back to TF.js each epoch.
+ */
+function onnxTaskSteps(trainer: OnnxTrainer, train: MultiTaskData, kinds: TaskKind[], learningRate: number) {
+  const xs = train.x.dataSync() as Float32Array;
+  const row = xs.length / train.x.shape[0];
+  const targets = kinds.map((kind, t) => {
+    const truth = train.targets[t];
+    const n = truth.shape[0];
+    const values = truth.dataSync();
+    if (kind === 'classification') {
+      // Class indices, -1 unlabelled → one-hot rows (zero when unlabelled).
+      const k = trainer.units[t];
+      const y = new Float32Array(n * k);
+      const mask = new Float32Array(n);
+      values.forEach((c, i) => {
+        if (c >= 0) [y[i * k + c], mask[i]] = [1, 1];
+      });
+      return { y, mask, k };
+    }
+    const k = truth.shape[1]!;
+    const y = Float32Array.from(values, (v) => (Number.isNaN(v) ? 0 : v));
+    const mask = Float32Array.from({ length: n }, (_, i) => (values.slice(i * k, (i + 1) * k).some((v) => Number.isNaN(v)) ? 0 : 1));
+    return { y, mask, k };
+  });
+  return {
+    async step(batch: number[]) {
+      const xb = new Float32Array(batch.length * row);
+      batch.forEach((r, i) => xb.set(xs.subarray(r * row, (r + 1) * row), i * row));
+      const tb = targets.map(({ y, mask, k }) => {
+        const yb = new Float32Array(batch.length * k);
+        batch.forEach((r, i) => yb.set(y.subarray(r * k, (r + 1) * k), i * k));
+        return { y: yb, mask: Float32Array.from(batch, (r) => mask[r]) };
+      });
+      const logs = await trainer.train(xb, [batch.length, ...train.x.shape.slice(1)], tb, learningRate);
+      return { size: batch.length, loss: logs.loss };
+    },
+    afterEpoch: () => trainer.writeBack(),
+  };
 }
 
 /** `values` as `{ '<name>:0': values[0], … }`: per-task numbers in an epoch's metrics. */

@@ -8,6 +8,7 @@ import type { Splits } from '../data/types.js';
 import type { FeatureCache } from '../engine/feature-cache.js';
 import type { ExtractStats } from '../engine/features.js';
 import { headBoundary, trainablePart, type Engine, type FrozenPart } from '../engine/frozen.js';
+import type { TrainEngine } from '../engine/onnx-train.js';
 import { stageFeatures } from '../engine/stage-features.js';
 import { oneHot } from '../engine/tensors.js';
 import { graftedBoundary, trainAbove, unfreezeBoundary, type Grafted } from '../graft/graft.js';
@@ -26,6 +27,8 @@ export interface TrainOptions extends TrainBudget {
   unfreeze?: number | 'auto';
   /** Where the frozen part runs (default auto: ONNX Runtime when it loads). */
   engine?: Engine;
+  /** Where the trainable part trains (default auto: ONNX Runtime where graft's step generator covers it). */
+  trainEngine?: TrainEngine;
   /** Persistent store of frozen-part outputs, reused across runs (default: none). */
   cache?: FeatureCache;
   /**
@@ -108,6 +111,8 @@ async function runStage(
         batchSize: o.batchSize,
         patience: o.patience,
         keepInitial: true,
+        trainEngine: o.trainEngine,
+        seed: o.seed === undefined ? undefined : o.seed + index,
         callbacks: o.callbacks,
       }),
     );

@@ -50,6 +50,7 @@ export const imageTraining = (f: TrainFlags) => ({
   unfreeze: f.unfreeze,
   strict: f.strict,
   engine: f.engine,
+  trainEngine: f.trainEngine,
   cache: f.cache ? new FeatureCache({ dir: f.cacheDir }) : undefined,
 });
 

@@ -5,7 +5,7 @@ import { parseHead } from '../../../graft/head.js';
 import { assertWritable } from '../../../io/atomic.js';
 import { trainImageClassifier } from '../../../kinds/image.js';
 import type { StageReport } from '../../../train/stages.js';
-import { baseOptions, log, pct, prepare, printJson, Progress, table, warn, Warnings } from '../../shared.js';
+import { baseOptions, log, logTrainEngines, pct, prepare, printJson, Progress, table, warn, Warnings } from '../../shared.js';
 import { imageTraining, metricsTable, type TrainFlags } from './flags.js';
 
 const stageName = (s: StageReport) =>
@@ -64,6 +64,7 @@ export async function trainImages(flags: TrainFlags): Promise<void> {
         'stage',
         'trainable from',
         'frozen part on',
+        'trains on',
         'features computed',
         'cached',
         'feature s',
@@ -76,6 +77,7 @@ export async function trainImages(flags: TrainFlags): Promise<void> {
         stageName(s),
         s.trainableFrom,
         s.engine,
+        s.trainEngine.engine,
         s.features.computed,
         s.features.cached,
         s.featureSeconds.toFixed(1),
@@ -86,6 +88,7 @@ export async function trainImages(flags: TrainFlags): Promise<void> {
       ]),
     ),
   );
+  logTrainEngines(training.stages.map((s) => ({ name: stageName(s), trainEngine: s.trainEngine })));
   log(metricsTable(metrics));
   log(`saved to ${flags.out}`);
   if (flags.json) {
@@ -96,6 +99,7 @@ export async function trainImages(flags: TrainFlags): Promise<void> {
       kept: s.kept,
       bestValLoss: s.bestValLoss,
       engine: s.engine,
+      trainEngine: s.trainEngine,
       features: s.features,
       featureSeconds: s.featureSeconds,
       seconds: s.seconds,

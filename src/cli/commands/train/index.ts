@@ -93,6 +93,7 @@ export function trainCommand(): Command {
         .choices(ENGINES)
         .default('auto'),
     )
+
     .option('--no-cache', 'do not read or write the feature cache')
     .option('--stream', 'decode images a batch at a time instead of holding them in memory (default: when they would take over 2 GiB)')
     .option(

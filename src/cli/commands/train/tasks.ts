@@ -6,7 +6,7 @@ import { parseTaskArg } from '../../../data/multitask/load.js';
 import { parseHead } from '../../../graft/head.js';
 import { assertWritable } from '../../../io/atomic.js';
 import { taskSummary, taskTable, trainMultiTask } from '../../../kinds/multi-task.js';
-import { baseOptions, log, pct, prepare, printJson, Progress, refuseFlags, table, Warnings } from '../../shared.js';
+import { baseOptions, log, logTrainEngines, pct, prepare, printJson, Progress, refuseFlags, table, Warnings } from '../../shared.js';
 import { imageTraining, type TrainFlags } from './flags.js';
 
 /** `graft train` flags a multi-task model has no use for. */
@@ -65,10 +65,11 @@ export async function trainTasks(flags: TrainFlags, cmd: Command): Promise<void>
     );
     log(
       table(
-        ['stage', 'trainable from', 'epochs', 'best epoch', 'best val loss', 'task weights', 'feature s', 'train s'],
+        ['stage', 'trainable from', 'trains on', 'epochs', 'best epoch', 'best val loss', 'task weights', 'feature s', 'train s'],
         training.stages.map((s) => [
           s.stage,
           s.boundary,
+          s.trainEngine.engine,
           s.epochsRun,
           s.bestEpoch,
           s.bestValLoss.toFixed(4),
@@ -78,6 +79,7 @@ export async function trainTasks(flags: TrainFlags, cmd: Command): Promise<void>
         ]),
       ),
     );
+    logTrainEngines(training.stages.map((s) => ({ name: s.stage, trainEngine: s.trainEngine })));
     log(
       `test (${counts.test} images)${Number.isNaN(metrics.test.meanAccuracy) ? '' : `, mean accuracy ${pct(metrics.test.meanAccuracy)}`}:`,
     );

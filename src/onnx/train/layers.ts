@@ -1,0 +1,455 @@
+// Each layer graft can train on ONNX Runtime: how its weights look in ONNX, its forward pass, and
+// its backward pass written with standard operators (a convolution's input gradient is a
+// transposed convolution, its filter gradient a convolution over the batch, a max pool's gradient
+// a scatter to the indices the pool chose). 4-D tensors are NCHW; `shape`s are Keras's (NHWC,
+// without the batch).
+import type * as tf from '@tensorflow/tfjs';
+import { float, floatTensor, int, ints, str, type Attr } from '../proto.js';
+import { permute } from '../graph.js';
+import type { StepGraph } from './builder.js';
+
+export type Shape = number[];
+
+/** A weight as ONNX holds it, and the way back to TF.js's layout. */
+export interface WeightLayout {
+  onnxShape: number[];
+  toOnnx(data: Float32Array): Float32Array;
+  fromOnnx(data: Float32Array): Float32Array;
+}
+
+const same = (shape: number[]): WeightLayout => ({ onnxShape: shape, toOnnx: (d) => d, fromOnnx: (d) => d });
+
+/** Conv kernel [kh, kw, in, out] ⇄ [out, in, kh, kw]. */
+const convKernel = ([kh, kw, i, o]: number[]): WeightLayout => ({
+  onnxShape: [o, i, kh, kw],
+  toOnnx: (d) => permute(d, [kh, kw, i, o], [3, 2, 0, 1]),
+  fromOnnx: (d) => permute(d, [o, i, kh, kw], [2, 3, 1, 0]),
+});
+
+/** Depthwise kernel [kh, kw, c, m] ⇄ [c·m, 1, kh, kw] (group c makes channels c·m … c·m+m-1, as TF.js orders them). */
+const depthwiseKernel = ([kh, kw, c, m]: number[]): WeightLayout => ({
+  onnxShape: [c * m, 1, kh, kw],
+  toOnnx: (d) => permute(d, [kh, kw, c, m], [2, 3, 0, 1]),
+  fromOnnx: (d) => permute(d, [c, m, kh, kw], [2, 3, 0, 1]),
+});
+
+/** What a layer's forward pass leaves for its backward pass. */
+export interface Forward {
+  y: string;
+  /**
+   * Gradients of the inputs (undefined: no gradient flows there, or `needDx` said none is
+   * wanted: the batch itself, or frozen layers below) and of each weight.
+   */
+  back(dy: string, needDx: boolean[]): { dxs: (string | undefined)[]; grads: (string | undefined)[] };
+}
+
+export interface LayerContext {
+  g: StepGraph;
+  layer: tf.layers.Layer;
+  /** Graph names of the layer's weights (in ONNX layout), by index in layer.weights. */
+  weights: string[];
+  inShapes: Shape[];
+  outShape: Shape;
+  /** Training (dropout drops), or evaluating (dropout is the identity). */
+  training: boolean;
+  /** A seed for this layer's random op (dropout). */
+  seed(): number;
+  /** Makes a dropout layer's mask (0 or 1/keep) an output of the step, when asked for (tests). */
+  exposeMask(mask: string): void;
+}
+
+export interface LayerRule {
+  /** Why this layer cannot train on ONNX Runtime, when its configuration is one graft does not generate. */
+  unsupported?(layer: tf.layers.Layer, cfg: Record<string, unknown>, inShapes: Shape[]): string | undefined;
+  weights?(layer: tf.layers.Layer): WeightLayout[];
+  forward(c: LayerContext, xs: string[]): Forward;
+}
+
+type Activation = 'linear' | 'relu' | 'relu6' | 'sigmoid' | 'tanh' | 'softmax';
+const ACTIVATIONS = new Set<string>(['linear', 'relu', 'relu6', 'sigmoid', 'tanh', 'softmax']);
+
+function activationOf(cfg: Record<string, unknown>): string {
+  return String(cfg.activation ?? 'linear');
+}
+
+/** y = act(z), and dz from dy. */
+function activate(g: StepGraph, z: string, act: string, axis: number): { y: string; back(dy: string): string } {
+  switch (act as Activation) {
+    case 'linear':
+      return { y: z, back: (dy) => dy };
+    case 'relu': {
+      const y = g.op('Relu', [z]);
+      // dy · (y > 0) as a float mask: ONNX Runtime's Where and Sign were slower here.
+      return { y, back: (dy) => g.op('Mul', [dy, g.op('Cast', [g.op('Greater', [y, g.scalar(0)])], { to: int(1) })]) };
+    }
+    case 'relu6': {
+      const y = g.op('Clip', [z, g.scalar(0), g.scalar(6)]);
+      // TF.js's relu6 gradient: dy where 0 < x ≤ 6, as a float mask (faster than Where here).
+      const inside = g.op('And', [g.op('Greater', [z, g.scalar(0)]), g.op('LessOrEqual', [z, g.scalar(6)])]);
+      return { y, back: (dy) => g.op('Mul', [dy, g.op('Cast', [inside], { to: int(1) })]) };
+    }
+    case 'sigmoid': {
+      const y = g.op('Sigmoid', [z]);
+      return { y, back: (dy) => g.op('Mul', [dy, g.op('Mul', [y, g.op('Sub', [g.scalar(1), y])])]) };
+    }
+    case 'tanh': {
+      const y = g.op('Tanh', [z]);
+      return { y, back: (dy) => g.op('Mul', [dy, g.op('Sub', [g.scalar(1), g.op('Mul', [y, y])])]) };
+    }
+    case 'softmax': {
+      // dz = y · (dy − Σ dy·y) over the class axis.
+      const y = g.op('Softmax', [z], { axis: int(axis) });
+      const back = (dy: string) =>
+        g.op('Mul', [y, g.op('Sub', [dy, g.op('ReduceSum', [g.op('Mul', [dy, y]), g.int64s([axis])], { keepdims: int(1) })])]);
+      return { y, back };
+    }
+  }
+}
+
+function checkActivation(cfg: Record<string, unknown>): string | undefined {
+  const act = activationOf(cfg);
+  return ACTIVATIONS.has(act) ? undefined : `activation ${act}`;
+}
+
+/** TF's 'same' padding: the total split with the extra pixel after. */
+function samePads(size: number, kernel: number, stride: number): [number, number] {
+  const out = Math.ceil(size / stride);
+  const total = Math.max((out - 1) * stride + kernel - size, 0);
+  return [Math.floor(total / 2), total - Math.floor(total / 2)];
+}
+
+interface ConvGeometry {
+  kernel: [number, number];
+  strides: [number, number];
+  /** [top, left, bottom, right], ONNX's order. */
+  pads: number[];
+  inSize: [number, number];
+  outSize: [number, number];
+}
+
+function convGeometry(cfg: Record<string, unknown>, inShape: Shape, outShape: Shape): ConvGeometry {
+  const kernel = cfg.kernelSize as [number, number];
+  const strides = (cfg.strides as [number, number]) ?? [1, 1];
+  const [h, w] = [inShape[0], inShape[1]];
+  const [ph, pw] =
+    cfg.padding === 'same'
+      ? [samePads(h, kernel[0], strides[0]), samePads(w, kernel[1], strides[1])]
+      : [
+          [0, 0],
+          [0, 0],
+        ];
+  return { kernel, strides, pads: [ph[0], pw[0], ph[1], pw[1]], inSize: [h, w], outSize: [outShape[0], outShape[1]] };
+}
+
+function convUnsupported(cfg: Record<string, unknown>): string | undefined {
+  if (cfg.dataFormat && cfg.dataFormat !== 'channelsLast') return 'channelsFirst data';
+  const d = cfg.dilationRate as number[] | number | undefined;
+  if (d !== undefined && [d].flat().some((v) => v !== 1)) return 'dilated convolution';
+  if (cfg.padding !== 'same' && cfg.padding !== 'valid') return `padding ${String(cfg.padding)}`;
+  return undefined;
+}
+
+/**
+ * The gradients of a convolution (groups 1, or depthwise with `groups` = input channels):
+ * dx a transposed convolution of dz by the same filter; dW a convolution of the input, batch and
+ * channel axes swapped, by dz as the filter, dilated by the stride.
+ */
+function convBackward(
+  g: StepGraph,
+  x: string,
+  w: string,
+  dz: string,
+  geo: ConvGeometry,
+  groups: number,
+  filterShape: number[],
+  needDx: boolean,
+) {
+  const [sh, sw] = geo.strides;
+  const [kh, kw] = geo.kernel;
+  const [hIn, wIn] = geo.inSize;
+  const [hOut, wOut] = geo.outSize;
+  const [pt, pl, pb, pr] = geo.pads;
+  const outputPadding = [hIn - ((hOut - 1) * sh + kh - pt - pb), wIn - ((wOut - 1) * sw + kw - pl - pr)];
+  const attrs: Record<string, Attr> = { strides: ints(geo.strides), pads: ints(geo.pads), group: int(groups) };
+  void hIn;
+  const dx = needDx
+    ? g.op('ConvTranspose', [dz, w], { ...attrs, kernel_shape: ints(geo.kernel), output_padding: ints(outputPadding) })
+    : undefined;
+  // dW[o, i, a, b] = Σ over n, h, w of x[n, i, h·s + a, w·s + b] · dz[n, o, h, w]: for each kernel
+  // offset (a, b) the input window it sees, strided, against dz. One long GEMM per offset
+  // (groups 1) or a product summed per channel (depthwise): ONNX Runtime's convolution with the
+  // whole of dz as a filter, the textbook form, ran 4x slower than these on MNIST's CNN.
+  const padded = pt + pb + pl + pr ? g.op('Pad', [x, g.int64s([0, 0, pt, pl, 0, 0, pb, pr])]) : x;
+  const cols = g.op('Transpose', [padded], { perm: ints([1, 0, 2, 3]) }); // [C, N, H', W']
+  const dzt = g.op('Transpose', [dz], { perm: ints([1, 0, 2, 3]) }); // [O, N, h, w]
+  // Depthwise: dz as [C, m, N·h·w] (multiplier m), each window as [C, 1, N·h·w].
+  const flatDz = g.op('Reshape', [dzt, g.int64s(groups > 1 ? [groups, filterShape[0] / groups, -1] : [filterShape[0], -1])]);
+  const taps: string[] = [];
+  for (let a = 0; a < kh; a++)
+    for (let b = 0; b < kw; b++) {
+      const window = g.op('Slice', [
+        cols,
+        g.int64s([a, b]),
+        g.int64s([a + (hOut - 1) * sh + 1, b + (wOut - 1) * sw + 1]),
+        g.int64s([2, 3]),
+        g.int64s([sh, sw]),
+      ]);
+      taps.push(
+        groups > 1
+          ? g.op('ReduceSum', [g.op('Mul', [g.op('Reshape', [window, g.int64s([groups, 1, -1])]), flatDz]), g.int64s([2])], {
+              keepdims: int(0),
+            }) // [C, m]
+          : g.op('Gemm', [flatDz, g.op('Reshape', [window, g.int64s([filterShape[1], -1])])], { transB: int(1) }), // [O, C]
+      );
+    }
+  // Taps in (a, b) order → [O, C, kh, kw] (depthwise: [C·m, 1, kh, kw]).
+  const stacked = g.op(
+    'Concat',
+    taps.map((t) => g.op('Unsqueeze', [t, g.int64s([-1])])),
+    { axis: int(-1) },
+  );
+  const dw = g.op('Reshape', [stacked, g.int64s(filterShape)]);
+  return { dx, dw };
+}
+
+const sumOver = (g: StepGraph, t: string, axes: number[]) => g.op('ReduceSum', [t, g.int64s(axes)], { keepdims: int(0) });
+
+function conv(depthwise: boolean): LayerRule {
+  return {
+    unsupported: (_layer, cfg) => convUnsupported(cfg) ?? checkActivation(cfg),
+    weights(layer) {
+      const [k, b] = layer.weights.map((w) => w.shape as number[]);
+      return [depthwise ? depthwiseKernel(k) : convKernel(k), ...(b ? [same(b)] : [])];
+    },
+    forward(c, [x]) {
+      const cfg = c.layer.getConfig();
+      const geo = convGeometry(cfg, c.inShapes[0], c.outShape);
+      const groups = depthwise ? c.inShapes[0][2] : 1;
+      const [w, b] = c.weights;
+      const z = c.g.op('Conv', b ? [x, w, b] : [x, w], {
+        kernel_shape: ints(geo.kernel),
+        strides: ints(geo.strides),
+        pads: ints(geo.pads),
+        group: int(groups),
+      });
+      const act = activate(c.g, z, activationOf(cfg), 1);
+      const filterShape = (depthwise ? depthwiseKernel : convKernel)(c.layer.weights[0].shape as number[]).onnxShape;
+      return {
+        y: act.y,
+        back(dy, [needDx]) {
+          const dz = act.back(dy);
+          const { dx, dw } = convBackward(c.g, x, w, dz, geo, groups, filterShape, needDx);
+          return { dxs: [dx], grads: [dw, ...(b ? [sumOver(c.g, dz, [0, 2, 3])] : [])] };
+        },
+      };
+    },
+  };
+}
+
+const dense: LayerRule = {
+  unsupported(layer, cfg, [inShape]) {
+    if (inShape.length !== 1) return `Dense on a rank-${inShape.length + 1} input`;
+    return checkActivation(cfg);
+  },
+  weights: (layer) => layer.weights.map((w) => same(w.shape as number[])),
+  forward(c, [x]) {
+    const [w, b] = c.weights;
+    const z = b ? c.g.op('Gemm', [x, w, b]) : c.g.op('MatMul', [x, w]);
+    const act = activate(c.g, z, activationOf(c.layer.getConfig()), 1);
+    return {
+      y: act.y,
+      back(dy, [needDx]) {
+        const dz = act.back(dy);
+        const dw = c.g.op('Gemm', [x, dz], { transA: int(1) });
+        const dx = needDx ? c.g.op('Gemm', [dz, w], { transB: int(1) }) : undefined;
+        return { dxs: [dx], grads: [dw, ...(b ? [sumOver(c.g, dz, [0])] : [])] };
+      },
+    };
+  },
+};
+
+const activation: LayerRule = {
+  unsupported: (_layer, cfg) => checkActivation(cfg),
+  forward(c, [x]) {
+    const act = activate(c.g, x, activationOf(c.layer.getConfig()), c.outShape.length === 3 ? 1 : -1);
+    return { y: act.y, back: (dy) => ({ dxs: [act.back(dy)], grads: [] }) };
+  },
+};
+
+/** Keras's ReLU layer: max value (MobileNetV2's 6), no threshold or negative slope. */
+const relu: LayerRule = {
+  unsupported(_layer, cfg) {
+    const max = cfg.maxValue as number | null | undefined;
+    if (max !== undefined && max !== null && max !== 6) return `ReLU max value ${max}`;
+    return undefined;
+  },
+  forward(c, [x]) {
+    const act = activate(c.g, x, c.layer.getConfig().maxValue === 6 ? 'relu6' : 'relu', 1);
+    return { y: act.y, back: (dy) => ({ dxs: [act.back(dy)], grads: [] }) };
+  },
+};
+
+/**
+ * ONNX's Dropout in training mode, seeded (ONNX Runtime's generator moves on with every run, so a
+ * session's sequence of masks is fixed by its seed); its mask output makes the backward pass.
+ */
+const dropout: LayerRule = {
+  unsupported: (_layer, cfg) => (cfg.noiseShape ? 'dropout noise shape' : undefined),
+  forward(c, [x]) {
+    if (!c.training) return { y: x, back: (dy) => ({ dxs: [dy], grads: [] }) };
+    const rate = c.layer.getConfig().rate as number;
+    const training = c.g.boolScalar(true);
+    const [y, mask] = c.g.opN('Dropout', [x, c.g.scalar(rate), training], { seed: int(c.seed()) }, 2);
+    const scale = c.g.op('Mul', [c.g.op('Cast', [mask], { to: int(1) }), c.g.scalar(1 / (1 - rate))]);
+    c.exposeMask(scale);
+    return { y, back: (dy) => ({ dxs: [c.g.op('Mul', [dy, scale])], grads: [] }) };
+  },
+};
+
+/** Keras flattens NHWC: the NCHW activation goes back to NHWC first, so the next Dense's rows match. */
+const flatten: LayerRule = {
+  forward(c, [x]) {
+    const shape = c.inShapes[0];
+    const spatial = shape.length === 3;
+    const nhwc = spatial ? c.g.op('Transpose', [x], { perm: ints([0, 2, 3, 1]) }) : x;
+    const y = c.g.op('Flatten', [nhwc], { axis: int(1) });
+    return {
+      y,
+      back(dy) {
+        if (!spatial) return { dxs: [c.g.op('Reshape', [dy, c.g.int64s([-1, ...shape])])], grads: [] };
+        const back = c.g.op('Reshape', [dy, c.g.int64s([-1, shape[0], shape[1], shape[2]])]);
+        return { dxs: [c.g.op('Transpose', [back], { perm: ints([0, 3, 1, 2]) })], grads: [] };
+      },
+    };
+  },
+};
+
+const globalAveragePooling: LayerRule = {
+  unsupported: (_layer, cfg) => (cfg.dataFormat && cfg.dataFormat !== 'channelsLast' ? 'channelsFirst data' : undefined),
+  forward(c, [x]) {
+    const [h, w] = c.inShapes[0];
+    const y = c.g.op('ReduceMean', [x], { axes: ints([2, 3]), keepdims: int(0) });
+    return {
+      y,
+      back(dy) {
+        // dy [N, C] spread evenly over each map: a product with a row of 1/(h·w), one GEMM (ONNX
+        // Runtime's Expand over trailing axes was 4x slower here).
+        const column = c.g.op('Reshape', [dy, c.g.int64s([-1, 1])]);
+        const spread = c.g.op('MatMul', [column, c.g.constant([1, h * w], 1 / (h * w))]);
+        const shape = c.g.op('Concat', [c.g.op('Shape', [dy]), c.g.int64s([h, w])], { axis: int(0) });
+        return { dxs: [c.g.op('Reshape', [spread, shape])], grads: [] };
+      },
+    };
+  },
+};
+
+/** Max pooling; its gradient goes to the position the pool chose (its Indices output), as TF's does. */
+const maxPooling: LayerRule = {
+  unsupported(_layer, cfg) {
+    if (cfg.dataFormat && cfg.dataFormat !== 'channelsLast') return 'channelsFirst data';
+    if (cfg.padding !== 'valid' && cfg.padding !== 'same') return `padding ${String(cfg.padding)}`;
+    return undefined;
+  },
+  forward(c, [x]) {
+    const cfg = c.layer.getConfig();
+    const kernel = cfg.poolSize as [number, number];
+    const strides = (cfg.strides as [number, number]) ?? kernel;
+    const [h, w] = c.inShapes[0];
+    const pads =
+      cfg.padding === 'same'
+        ? (() => {
+            const [a, b] = [samePads(h, kernel[0], strides[0]), samePads(w, kernel[1], strides[1])];
+            return [a[0], b[0], a[1], b[1]];
+          })()
+        : [0, 0, 0, 0];
+    const [y, indices] = c.g.opN('MaxPool', [x], { kernel_shape: ints(kernel), strides: ints(strides), pads: ints(pads) }, 2);
+    return {
+      y,
+      back(dy) {
+        // Each value goes back where its index says (indices count over the whole NCHW tensor).
+        // MaxUnpool does it fast but overwrites; windows that overlap may pick a cell twice, and
+        // TF sums those, so they scatter with addition.
+        const overlapping = strides[0] < kernel[0] || strides[1] < kernel[1];
+        const shape = c.g.op('Shape', [x]);
+        const flat = (t: string) => c.g.op('Reshape', [t, c.g.int64s([-1])]);
+        const dx = overlapping
+          ? c.g.op('Reshape', [
+              c.g.op('ScatterElements', [flat(c.g.op('ConstantOfShape', [shape], { value: fill(0) })), flat(indices), flat(dy)], {
+                axis: int(0),
+                reduction: str('add'),
+              }),
+              shape,
+            ])
+          : c.g.op('MaxUnpool', [dy, indices, shape], { kernel_shape: ints(kernel), strides: ints(strides), pads: ints(pads) });
+        return { dxs: [dx], grads: [] };
+      },
+    };
+  },
+};
+
+/**
+ * BatchNormalization in inference mode (graft pins base BN layers there: Keras's advice for
+ * fine-tuning): y = (x - mean) / sqrt(var + ε) · γ + β, the statistics fixed, γ and β trained.
+ */
+const batchNorm: LayerRule = {
+  unsupported(_layer, cfg, [inShape]) {
+    const axis = cfg.axis as number;
+    if (axis !== -1 && axis !== inShape.length) return `BatchNormalization on axis ${axis}`;
+    return undefined;
+  },
+  weights: (layer) => layer.weights.map((w) => same(w.shape as number[])),
+  forward(c, [x]) {
+    const cfg = c.layer.getConfig();
+    const names = c.layer.weights.map((w) => w.originalName.split('/').pop()!);
+    const at = (n: string) => c.weights[names.indexOf(n)];
+    const [gamma, beta, mean, variance] = [at('gamma'), at('beta'), at('moving_mean'), at('moving_variance')];
+    const rank4 = c.inShapes[0].length === 3;
+    const perChannel = (t: string) => (rank4 ? c.g.op('Reshape', [t, c.g.int64s([1, -1, 1, 1])]) : t);
+    const channels = c.inShapes[0].at(-1)!;
+    const [one, zero] = [
+      c.g.op('ConstantOfShape', [c.g.int64s([channels])], { value: fill(1) }),
+      c.g.op('ConstantOfShape', [c.g.int64s([channels])], { value: fill(0) }),
+    ];
+    // Forward as ONNX's own (inference) BatchNormalization: one fused kernel.
+    const y = c.g.op('BatchNormalization', [x, gamma ?? one, beta ?? zero, mean, variance], { epsilon: float(cfg.epsilon as number) });
+    const inv = c.g.op('Div', [c.g.scalar(1), c.g.op('Sqrt', [c.g.op('Add', [variance, c.g.scalar(cfg.epsilon as number)])])]);
+    const scale = gamma ? c.g.op('Mul', [inv, gamma]) : inv;
+    const axes = rank4 ? [0, 2, 3] : [0];
+    return {
+      y,
+      back(dy) {
+        const dx = c.g.op('Mul', [dy, perChannel(scale)]);
+        const dBeta = sumOver(c.g, dy, axes);
+        // dγ = Σ dy·x̂ = (Σ dy·x − mean·Σ dy) / sqrt(var + ε), without x̂ at full size.
+        const dGamma = () =>
+          c.g.op('Mul', [c.g.op('Sub', [sumOver(c.g, c.g.op('Mul', [dy, x]), axes), c.g.op('Mul', [mean, dBeta])]), inv]);
+        const grads = names.map((n) => (n === 'gamma' ? dGamma() : n === 'beta' ? dBeta : undefined));
+        return { dxs: [dx], grads };
+      },
+    };
+  },
+};
+
+/** A one-value tensor attribute (ConstantOfShape's fill). */
+const fill = (v: number): Attr => ({ type: 4, t: floatTensor('value', [1], Float32Array.of(v)) });
+
+const add: LayerRule = {
+  forward(c, xs) {
+    const y = xs.slice(1).reduce((a, b) => c.g.op('Add', [a, b]), xs[0]);
+    return { y, back: (dy) => ({ dxs: xs.map(() => dy), grads: [] }) };
+  },
+};
+
+export const LAYER_RULES: Record<string, LayerRule> = {
+  Dense: dense,
+  Conv2D: conv(false),
+  DepthwiseConv2D: conv(true),
+  Activation: activation,
+  ReLU: relu,
+  Dropout: dropout,
+  Flatten: flatten,
+  GlobalAveragePooling2D: globalAveragePooling,
+  MaxPooling2D: maxPooling,
+  BatchNormalization: batchNorm,
+  Add: add,
+};
