@@ -68,6 +68,7 @@ export const cnnTrain: Workload = {
   async run({ quick, log }: BenchOptions): Promise<WorkloadResult> {
     const notes: string[] = [];
     const [steps, repeats] = quick ? [2, 2] : [4, 5];
+    await useBackend('wasm'); // the model is built (and its weights read) in TF.js
     log('cnn-train: graft (ONNX Runtime training engine, every core)');
     const graft = await onnxSpeed(CNN_BATCH, steps, repeats, CORES, log);
     const oneThread = CORES > 1 ? await onnxSpeed(CNN_BATCH, steps, repeats, 1, log) : graft;

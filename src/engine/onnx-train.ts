@@ -1,13 +1,18 @@
 // Training steps on ONNX Runtime: the step graph of a model (onnx/train/step.ts) in one session,
-// its weights and optimiser slots kept as plain arrays between steps and fed back (ONNX Runtime's
-// Node binding has no I/O binding to keep them inside; a step's copies are a few milliseconds
-// against tens for the step). The TF.js model is untouched until writeBack, so exports,
-// evaluation and everything after training see ordinary TF.js weights.
+// its weights and optimiser slots kept as flat arrays between steps and fed back (ONNX Runtime's
+// Node binding writing into pre-allocated outputs measured slower), a second forward-only session
+// for evaluation. The TF.js model is untouched until writeBack (after every epoch), so callbacks,
+// exports and everything after training see ordinary TF.js weights.
 import * as tf from '@tensorflow/tfjs';
-import { createOnnxSession, type OnnxFeed, type OnnxSession, type OnnxSessionOptions } from '../backend/onnx-runtime.js';
+import {
+  createOnnxSession,
+  onnxRuntimeAvailable,
+  type OnnxFeed,
+  type OnnxSession,
+  type OnnxSessionOptions,
+} from '../backend/onnx-runtime.js';
 import { usageError } from '../core/errors.js';
 import { isInferenceBatchNorm } from '../graft/graft.js';
-import { onnxRuntimeAvailable } from '../backend/onnx-runtime.js';
 import { buildTrainStep, unsupportedReason, type StepOptions, type TrainStep } from '../onnx/train/step.js';
 
 /** Where a stage's trainable part trains: ONNX Runtime where the step generator covers it (auto), or TF.js. */
@@ -38,6 +43,9 @@ export interface StepLogs {
   /** Each dropout layer's mask (0 or 1/keep) in graph layout, with `exposeMasks`. */
   masks?: { layer: string; data: Float32Array; dims: number[] }[];
 }
+
+/** TF.js's cpu backend may hold a float32 tensor's values in an Int32Array (a cast of ints). */
+const f32 = (a: ArrayLike<number>) => (a instanceof Float32Array ? a : Float32Array.from(a));
 
 export class OnnxTrainer {
   private steps = 0;
@@ -74,8 +82,6 @@ export class OnnxTrainer {
    */
   async train(x: Float32Array, xDims: number[], targets: StepTargets, learningRate: number): Promise<StepLogs> {
     const n = xDims[0];
-    // TF.js's cpu backend may hold a float32 tensor's values in an Int32Array (a cast of ints).
-    const f32 = (a: ArrayLike<number>) => (a instanceof Float32Array ? a : Float32Array.from(a));
     this.steps++;
     const u = this.step.units;
     const feeds: Record<string, OnnxFeed> = {
@@ -92,7 +98,7 @@ export class OnnxTrainer {
     };
     if (this.o.optimizer.kind === 'adam') {
       const [b1, b2] = [this.o.optimizer.beta1 ?? 0.9, this.o.optimizer.beta2 ?? 0.999];
-      // As TF.js keeps them: β^t accumulated in float32.
+      // 1 − β^t: TF.js multiplies β^t up step by step in float32; here it is rounded once (the two differ below 1e-6).
       feeds[this.step.scalars[1]] = { type: 'float32', data: Float32Array.of(1 - Math.fround(b1 ** this.steps)), dims: [] };
       feeds[this.step.scalars[2]] = { type: 'float32', data: Float32Array.of(1 - Math.fround(b2 ** this.steps)), dims: [] };
     }
@@ -124,7 +130,13 @@ export class OnnxTrainer {
    * Mean loss and accuracy over (x, y) on the current weights, dropout off, in batches: what
    * evaluateClassifier computes in TF.js, on a second session of the forward pass.
    */
-  async evaluate(x: Float32Array, xDims: number[], y: Float32Array, batchSize = 256): Promise<{ loss: number; accuracy: number }> {
+  async evaluate(
+    xs: ArrayLike<number>,
+    xDims: number[],
+    ys: ArrayLike<number>,
+    batchSize = 256,
+  ): Promise<{ loss: number; accuracy: number }> {
+    const [x, y] = [f32(xs), f32(ys)];
     this.evaluation ??= (async () => {
       const step = buildTrainStep(this.model, { ...this.o, forwardOnly: true });
       return { step, session: await createOnnxSession(step.bytes, { threads: this.o.threads }) };
@@ -145,11 +157,6 @@ export class OnnxTrainer {
       accuracy += out.get('accuracy')!.data[0] * (end - start);
     }
     return { loss: loss / n, accuracy: accuracy / n };
-  }
-
-  /** TF.js's weights into the trainer (after early stopping restored the best ones, say); optimiser slots kept. */
-  async readBack(): Promise<void> {
-    for (const w of this.step.weights) this.state.set(w.input, w.layout.toOnnx((await w.variable.read().data()) as Float32Array));
   }
 
   async release(): Promise<void> {

@@ -1,7 +1,8 @@
 // One classification stage: Adam, categorical cross-entropy, shuffled batches, early stopping on
-// validation loss with the best weights restored. It computes what TF.js's model.fit computes,
-// op for op (the same shuffle of one index array kept across epochs, the same loss and the same
-// batched validation), on graft's fit loop, so seeded runs give the weights fit gave.
+// validation loss with the best weights restored. Its steps run on ONNX Runtime where graft's step
+// generator covers the model (engine/onnx-train.ts), else in TF.js; there it computes what TF.js's
+// model.fit computes, op for op (the same shuffle of one index array kept across epochs, the same
+// loss and the same batched validation), so seeded runs give the weights fit gave.
 import * as tf from '@tensorflow/tfjs';
 import type { Callback } from '../core/callbacks.js';
 import { defaultTrainEngine, onnxTrainerFor, type TrainEngine, type TrainEngineUsed, type OnnxTrainer } from '../engine/onnx-train.js';
@@ -75,13 +76,14 @@ export async function fitStage(
   });
   // On ONNX Runtime the evaluation runs there too, on the trainer's weights (the TF.js model gets
   // them after every epoch, before this).
-  const valArrays = trainer && validation && ([validation[0].dataSync(), Float32Array.from(validation[1].dataSync())] as const);
+  const valArrays =
+    trainer && validation && ([Float32Array.from(validation[0].dataSync()), Float32Array.from(validation[1].dataSync())] as const);
   const validate =
     validation &&
     (async () => {
       const { loss, accuracy } =
         trainer && valArrays
-          ? await trainer.evaluate(valArrays[0] as Float32Array, validation[0].shape, valArrays[1])
+          ? await trainer.evaluate(valArrays[0], validation[0].shape, valArrays[1])
           : evaluateClassifier(model, validation[0], validation[1], o.batchSize);
       return { valLoss: loss, valAccuracy: accuracy };
     });

@@ -1,8 +1,9 @@
 // Each layer graft can train on ONNX Runtime: how its weights look in ONNX, its forward pass, and
 // its backward pass written with standard operators (a convolution's input gradient is a
-// transposed convolution, its filter gradient a convolution over the batch, a max pool's gradient
-// a scatter to the indices the pool chose). 4-D tensors are NCHW; `shape`s are Keras's (NHWC,
-// without the batch).
+// transposed convolution, its filter gradient one GEMM per kernel tap, a max pool's gradient goes
+// back to the indices the pool chose). 4-D tensors are NCHW; `shape`s are Keras's (NHWC, without
+// the batch). This is the generator's layer registry: a layer it can train is one entry in
+// LAYER_RULES, with a gradient test in test/onnx-train.test.ts.
 import type * as tf from '@tensorflow/tfjs';
 import { float, floatTensor, int, ints, str, type Attr } from '../proto.js';
 import { permute } from '../graph.js';
@@ -36,6 +37,8 @@ const depthwiseKernel = ([kh, kw, c, m]: number[]): WeightLayout => ({
 /** What a layer's forward pass leaves for its backward pass. */
 export interface Forward {
   y: string;
+  /** New values of non-trainable weights the step moves (BatchNorm's moving statistics), by index in layer.weights. */
+  updates?: Map<number, string>;
   /**
    * Gradients of the inputs (undefined: no gradient flows there, or `needDx` said none is
    * wanted: the batch itself, or frozen layers below) and of each weight.
@@ -50,8 +53,10 @@ export interface LayerContext {
   weights: string[];
   inShapes: Shape[];
   outShape: Shape;
-  /** Training (dropout drops), or evaluating (dropout is the identity). */
+  /** Training (dropout drops, BatchNorm not pinned uses the batch's statistics), or evaluating. */
   training: boolean;
+  /** BatchNorm pinned to its moving statistics even in training (graft pins a base's). */
+  pinned: boolean;
   /** A seed for this layer's random op (dropout). */
   seed(): number;
   /** Makes a dropout layer's mask (0 or 1/keep) an output of the step, when asked for (tests). */
@@ -62,6 +67,8 @@ export interface LayerRule {
   /** Why this layer cannot train on ONNX Runtime, when its configuration is one graft does not generate. */
   unsupported?(layer: tf.layers.Layer, cfg: Record<string, unknown>, inShapes: Shape[]): string | undefined;
   weights?(layer: tf.layers.Layer): WeightLayout[];
+  /** Non-trainable weights a training step changes (indices in layer.weights): fed and returned like trainable ones. */
+  state?(layer: tf.layers.Layer, pinned: boolean): number[];
   forward(c: LayerContext, xs: string[]): Forward;
 }
 
@@ -171,7 +178,6 @@ function convBackward(
   const [pt, pl, pb, pr] = geo.pads;
   const outputPadding = [hIn - ((hOut - 1) * sh + kh - pt - pb), wIn - ((wOut - 1) * sw + kw - pl - pr)];
   const attrs: Record<string, Attr> = { strides: ints(geo.strides), pads: ints(geo.pads), group: int(groups) };
-  void hIn;
   const dx = needDx
     ? g.op('ConvTranspose', [dz, w], { ...attrs, kernel_shape: ints(geo.kernel), output_padding: ints(outputPadding) })
     : undefined;
@@ -398,37 +404,82 @@ const batchNorm: LayerRule = {
     return undefined;
   },
   weights: (layer) => layer.weights.map((w) => same(w.shape as number[])),
+  // Not pinned, a training step moves the moving statistics.
+  state: (layer, pinned) => (pinned ? [] : statisticsOf(layer)),
   forward(c, [x]) {
     const cfg = c.layer.getConfig();
-    const names = c.layer.weights.map((w) => w.originalName.split('/').pop()!);
+    const eps = cfg.epsilon as number;
+    const names = weightNames(c.layer);
     const at = (n: string) => c.weights[names.indexOf(n)];
     const [gamma, beta, mean, variance] = [at('gamma'), at('beta'), at('moving_mean'), at('moving_variance')];
     const rank4 = c.inShapes[0].length === 3;
     const perChannel = (t: string) => (rank4 ? c.g.op('Reshape', [t, c.g.int64s([1, -1, 1, 1])]) : t);
-    const channels = c.inShapes[0].at(-1)!;
-    const [one, zero] = [
-      c.g.op('ConstantOfShape', [c.g.int64s([channels])], { value: fill(1) }),
-      c.g.op('ConstantOfShape', [c.g.int64s([channels])], { value: fill(0) }),
-    ];
-    // Forward as ONNX's own (inference) BatchNormalization: one fused kernel.
-    const y = c.g.op('BatchNormalization', [x, gamma ?? one, beta ?? zero, mean, variance], { epsilon: float(cfg.epsilon as number) });
-    const inv = c.g.op('Div', [c.g.scalar(1), c.g.op('Sqrt', [c.g.op('Add', [variance, c.g.scalar(cfg.epsilon as number)])])]);
-    const scale = gamma ? c.g.op('Mul', [inv, gamma]) : inv;
     const axes = rank4 ? [0, 2, 3] : [0];
+    const channels = c.inShapes[0].at(-1)!;
+    const dBetaOf = (dy: string) => sumOver(c.g, dy, axes);
+    const gradsOf = (dGamma: () => string, dBeta: string) =>
+      names.map((n) => (n === 'gamma' ? dGamma() : n === 'beta' ? dBeta : undefined));
+    if (c.pinned || !c.training) {
+      const [one, zero] = [
+        c.g.op('ConstantOfShape', [c.g.int64s([channels])], { value: fill(1) }),
+        c.g.op('ConstantOfShape', [c.g.int64s([channels])], { value: fill(0) }),
+      ];
+      // Forward as ONNX's own (inference) BatchNormalization: one fused kernel.
+      const y = c.g.op('BatchNormalization', [x, gamma ?? one, beta ?? zero, mean, variance], { epsilon: float(eps) });
+      const inv = c.g.op('Div', [c.g.scalar(1), c.g.op('Sqrt', [c.g.op('Add', [variance, c.g.scalar(eps)])])]);
+      const scale = gamma ? c.g.op('Mul', [inv, gamma]) : inv;
+      return {
+        y,
+        back(dy) {
+          const dx = c.g.op('Mul', [dy, perChannel(scale)]);
+          const dBeta = dBetaOf(dy);
+          // dγ = Σ dy·x̂ = (Σ dy·x − mean·Σ dy) / sqrt(var + ε), without x̂ at full size.
+          const dGamma = () =>
+            c.g.op('Mul', [c.g.op('Sub', [sumOver(c.g, c.g.op('Mul', [dy, x]), axes), c.g.op('Mul', [mean, dBeta])]), inv]);
+          return { dxs: [dx], grads: gradsOf(dGamma, dBeta) };
+        },
+      };
+    }
+    // Training mode, as TF.js's layer computes it: the batch's mean and (biased) variance normalise
+    // it, and the moving statistics move toward them by 1 − momentum.
+    const batchMean = c.g.op('ReduceMean', [x], { axes: ints(axes), keepdims: int(1) });
+    const centred = c.g.op('Sub', [x, batchMean]);
+    const batchVar = c.g.op('ReduceMean', [c.g.op('Mul', [centred, centred])], { axes: ints(axes), keepdims: int(1) });
+    const inv = c.g.op('Div', [c.g.scalar(1), c.g.op('Sqrt', [c.g.op('Add', [batchVar, c.g.scalar(eps)])])]);
+    const xhat = c.g.op('Mul', [centred, inv]);
+    let y = gamma ? c.g.op('Mul', [xhat, perChannel(gamma)]) : xhat;
+    if (beta) y = c.g.op('Add', [y, perChannel(beta)]);
+    const decay = 1 - ((cfg.momentum as number) ?? 0.99);
+    const flat = (t: string) => c.g.op('Reshape', [t, c.g.int64s([channels])]);
+    const moved = (moving: string, batch: string) =>
+      c.g.op('Sub', [moving, c.g.op('Mul', [c.g.op('Sub', [moving, flat(batch)]), c.g.scalar(decay)])]);
+    const updates = new Map([
+      [names.indexOf('moving_mean'), moved(mean, batchMean)],
+      [names.indexOf('moving_variance'), moved(variance, batchVar)],
+    ]);
     return {
       y,
+      updates,
       back(dy) {
-        const dx = c.g.op('Mul', [dy, perChannel(scale)]);
-        const dBeta = sumOver(c.g, dy, axes);
-        // dγ = Σ dy·x̂ = (Σ dy·x − mean·Σ dy) / sqrt(var + ε), without x̂ at full size.
-        const dGamma = () =>
-          c.g.op('Mul', [c.g.op('Sub', [sumOver(c.g, c.g.op('Mul', [dy, x]), axes), c.g.op('Mul', [mean, dBeta])]), inv]);
-        const grads = names.map((n) => (n === 'gamma' ? dGamma() : n === 'beta' ? dBeta : undefined));
-        return { dxs: [dx], grads };
+        // dx = inv/N · (N·dx̂ − Σ dx̂ − x̂·Σ dx̂·x̂), dx̂ = dy·γ; N the values per channel.
+        const dxhat = gamma ? c.g.op('Mul', [dy, perChannel(gamma)]) : dy;
+        const n = c.g.op('Div', [c.g.op('Cast', [c.g.op('Size', [x])], { to: int(1) }), c.g.scalar(channels)]);
+        const keep = (t: string) => c.g.op('ReduceSum', [t, c.g.int64s(axes)], { keepdims: int(1) });
+        const inner = c.g.op('Sub', [
+          c.g.op('Sub', [c.g.op('Mul', [dxhat, n]), keep(dxhat)]),
+          c.g.op('Mul', [xhat, keep(c.g.op('Mul', [dxhat, xhat]))]),
+        ]);
+        const dx = c.g.op('Mul', [inner, c.g.op('Div', [inv, n])]);
+        const dGamma = () => sumOver(c.g, c.g.op('Mul', [dy, xhat]), axes);
+        return { dxs: [dx], grads: gradsOf(dGamma, dBetaOf(dy)) };
       },
     };
   },
 };
+
+const weightNames = (layer: tf.layers.Layer) => layer.weights.map((w) => w.originalName.split('/').pop()!);
+const statisticsOf = (layer: tf.layers.Layer) =>
+  weightNames(layer).flatMap((n, i) => (n === 'moving_mean' || n === 'moving_variance' ? [i] : []));
 
 /** A one-value tensor attribute (ConstantOfShape's fill). */
 const fill = (v: number): Attr => ({ type: 4, t: floatTensor('value', [1], Float32Array.of(v)) });

@@ -1,8 +1,9 @@
 // One training step of a TF.js LayersModel as an ONNX graph: the batch and its targets in, the
 // forward pass, the loss and its gradient at the outputs (losses.ts), the backward pass layer by
-// layer (layers.ts), and the optimiser's update of every trainable
-// weight; out come the loss, the batch accuracy, and the new weights and optimiser slots, which
-// the caller feeds back next step. Frozen weights are constants of the graph.
+// layer (layers.ts), and the optimiser's update of every trainable weight; out come the loss (and
+// the batch accuracy), and the new weights and optimiser slots, which the caller feeds back next
+// step. Frozen weights are constants of the graph. `forwardOnly` stops after the loss: the
+// evaluation graph on the same weights.
 import type * as tf from '@tensorflow/tfjs';
 import { floatTensor, ints } from '../proto.js';
 import { StepGraph } from './builder.js';
@@ -29,7 +30,7 @@ export interface StepOptions {
   inferenceBatchNorm?: (layer: tf.layers.Layer) => boolean;
 }
 
-/** A trainable weight: its variable, layout and the graph's names for it and its slots. */
+/** A weight the step takes and returns: its variable, layout and the graph's names for it and its slots. */
 export interface StepWeight {
   variable: tf.LayerVariable;
   layout: WeightLayout;
@@ -39,6 +40,8 @@ export interface StepWeight {
   output: string;
   /** Optimiser slots (Adam: m, v; momentum: v), in and out. */
   slots: { input: string; output: string }[];
+  /** False for statistics the step moves without optimising them (BatchNorm's moving mean and variance in training mode). */
+  trainable: boolean;
 }
 
 /** A dropout layer's mask (0 or 1/keep, in graph layout) as a step output, with `exposeMasks` (tests). */
@@ -103,7 +106,6 @@ export function unsupportedReason(model: tf.LayersModel, o: Pick<StepOptions, 'i
     const name = layer.getClassName();
     const rule = LAYER_RULES[name];
     if (!rule) return `layer ${layer.name} (${name})`;
-    if (name === 'BatchNormalization' && !o.inferenceBatchNorm?.(layer)) return `${layer.name}: BatchNormalization in training mode`;
     const why = rule.unsupported?.(
       layer,
       layer.getConfig(),
@@ -142,6 +144,8 @@ export function buildTrainStep(model: tf.LayersModel, o: StepOptions): TrainStep
   const needsGrad = new Map<number, boolean>([[model.inputs[0].id, false]]);
   const weights: StepWeight[] = [];
   const masks: StepMask[] = [];
+  /** Moving statistics, by the index of their weight in their layer. */
+  const stateOf = new Map<StepWeight, number>();
   const done: { p: Producer; fwd: Forward; layerWeights: (StepWeight | undefined)[] }[] = [];
 
   for (const [i, p] of order.entries()) {
@@ -149,10 +153,22 @@ export function buildTrainStep(model: tf.LayersModel, o: StepOptions): TrainStep
     g.scope = layer.name;
     const rule = LAYER_RULES[layer.getClassName()];
     const layouts = rule.weights?.(layer) ?? [];
+    const pinned = o.inferenceBatchNorm?.(layer) ?? false;
+    const moving = new Set(rule.state?.(layer, pinned) ?? []);
     const layerWeights: (StepWeight | undefined)[] = [];
     const names = layer.weights.map((w, k) => {
       const layout = layouts[k];
       const base = `${layer.name}/${k}`;
+      if (moving.has(k)) {
+        // Statistics the step moves: fed and returned flat like a weight, not optimised.
+        const size = layout.onnxShape.reduce((a, b) => a * b, 1);
+        const input = g.input(`${base}/w`, [size]);
+        const sw: StepWeight = { variable: w, layout, size, input, output: `${base}/w_next`, slots: [], trainable: false };
+        weights.push(sw);
+        layerWeights.push(undefined);
+        stateOf.set(sw, k);
+        return g.op('Reshape', [input, g.int64s(layout.onnxShape)]);
+      }
       if (!trainable.has(w.id)) {
         const name = g.fresh(`${base}/const`);
         g.initializers.push(floatTensor(name, layout.onnxShape, layout.toOnnx(w.read().dataSync() as Float32Array)));
@@ -165,7 +181,7 @@ export function buildTrainStep(model: tf.LayersModel, o: StepOptions): TrainStep
       const input = g.input(`${base}/w`, [size]);
       const slotNames = !training ? [] : adam ? ['m', 'v'] : ['velocity'];
       const slots = slotNames.map((s) => ({ input: g.input(`${base}/${s}`, [size]), output: `${base}/${s}_next` }));
-      const sw: StepWeight = { variable: w, layout, size, input, output: `${base}/w_next`, slots };
+      const sw: StepWeight = { variable: w, layout, size, input, output: `${base}/w_next`, slots, trainable: true };
       weights.push(sw);
       layerWeights.push(sw);
       return g.op('Reshape', [input, g.int64s(layout.onnxShape)]);
@@ -179,6 +195,7 @@ export function buildTrainStep(model: tf.LayersModel, o: StepOptions): TrainStep
         inShapes: p.inputs.map((t) => withoutBatch(t.shape)),
         outShape: withoutBatch(p.output.shape),
         training,
+        pinned,
         seed: () => (o.seed ?? 0) * 1000 + i + 1,
         exposeMask(mask) {
           if (!o.exposeMasks) return;
@@ -190,6 +207,12 @@ export function buildTrainStep(model: tf.LayersModel, o: StepOptions): TrainStep
       inputs,
     );
     values.set(p.output.id, fwd.y);
+    if (training)
+      for (const [sw, k] of stateOf)
+        if (sw.variable === layer.weights[k] && fwd.updates?.has(k)) {
+          g.opTo('Reshape', [fwd.updates.get(k)!, g.int64s([sw.size])], sw.output);
+          g.output(sw.output, [sw.size]);
+        }
     needsGrad.set(p.output.id, layerWeights.some((w) => w) || p.inputs.some((t) => needsGrad.get(t.id)));
     done.push({ p, fwd, layerWeights });
   }
@@ -225,7 +248,7 @@ export function buildTrainStep(model: tf.LayersModel, o: StepOptions): TrainStep
   }
 
   // The optimiser's update, op for op as TF.js orders it.
-  for (const w of weights) {
+  for (const w of weights.filter((v) => v.trainable)) {
     g.scope = `${w.input}/update`;
     const grad = g.op('Reshape', [grads.get(w)!, g.int64s([w.size])]);
     if (adam) {

@@ -2,6 +2,7 @@
 // frozen part's pooled features for every domain computed once (and cached), then any number of
 // methods and seeds trained on them. Built from the same pieces as `trainImageClassifier`.
 import * as tf from '@tensorflow/tfjs';
+import type { TrainEngineUsed } from '../../engine/onnx-train.js';
 import type { ImageBase, LayersBase } from '../../bases/types.js';
 import { tell } from '../../core/callbacks.js';
 import { usageError } from '../../core/errors.js';
@@ -162,7 +163,14 @@ export interface AdaptReport {
   checkpoint: string;
   pseudoLabels?: number[];
   seconds: number;
+  /** Where the adaptation network trained: TF.js, until its step (source and target batches, the methods' losses) is generated. */
+  trainEngine: TrainEngineUsed;
 }
+
+const ADAPT_ENGINE: TrainEngineUsed = {
+  engine: 'tfjs',
+  reason: "the adaptation step (source and target through one network, the method's loss) is not generated for ONNX Runtime yet",
+};
 
 function scores(model: tf.LayersModel, x: tf.Tensor, set: LabelledSet) {
   const predicted = tf.tidy(() => Array.from((model.predict(x, { batchSize: 256 }) as tf.Tensor).argMax(1).dataSync()));
@@ -213,6 +221,7 @@ export async function runAdaptation(
         method,
         target: evalTarget && data.evalTarget ? scores(r.model, evalTarget, data.evalTarget) : undefined,
         source,
+        trainEngine: ADAPT_ENGINE,
         checkpoint: r.checkpoint,
         pseudoLabels: r.pseudoLabels,
         seconds: (performance.now() - t0) / 1000,

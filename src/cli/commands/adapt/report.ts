@@ -2,7 +2,7 @@
 // on the same features and seed, and a warning when adapting made things worse.
 import type { AdaptData, DomainFeatures, LabelledSet } from '../../../strategies/adapt/pipeline.js';
 import { runAdaptation } from '../../../strategies/adapt/pipeline.js';
-import { log, pct, printJson, Progress, table, warn } from '../../shared.js';
+import { log, logTrainEngines, pct, printJson, Progress, table, warn } from '../../shared.js';
 import type { AdaptFlags } from './flags.js';
 
 /** One method and its source-only baseline on the same features and seed, reported. */
@@ -33,6 +33,7 @@ export async function runAndReport(
   ]);
   log(table(['method', 'target accuracy', 'target macro-F1', 'source test accuracy', 'train s'], rows));
   log(`checkpoint: ${result.checkpoint}${data.targetLabelled ? '' : ' (no target label used)'}`);
+  logTrainEngines([{ name: result.method, trainEngine: result.trainEngine }]);
   if (result !== baseline && result.target && baseline.target && result.target.accuracy < baseline.target.accuracy) {
     warn(
       `negative transfer: ${flags.method} ends below source-only training on the target (${pct(result.target.accuracy)} < ${pct(baseline.target.accuracy)})`,
@@ -45,6 +46,7 @@ export async function runAndReport(
       target: result.target,
       source: result.source,
       checkpoint: result.checkpoint,
+      trainEngine: result.trainEngine,
       baseline: { target: baseline.target, source: baseline.source },
     });
 }
