@@ -213,72 +213,87 @@ describe('training steps on ONNX Runtime', () => {
     });
   });
 
-  it("the masked multi-task loss: gradients equal TF.js's (classification, multi-label, regression; unlabelled rows)", async () => {
-    const input = tf.input({ shape: [6] });
-    const trunk = tf.layers.dense({ units: 8, activation: 'relu', kernelInitializer: init() }).apply(input) as tf.SymbolicTensor;
-    const head = (units: number, activation: 'softmax' | 'sigmoid' | 'linear') =>
-      tf.layers.dense({ units, activation, kernelInitializer: init() }).apply(trunk) as tf.SymbolicTensor;
-    const model = tf.model({ inputs: input, outputs: [head(3, 'softmax'), head(2, 'sigmoid'), head(2, 'linear')] });
-    const kinds = ['classification', 'multi-label', 'regression'] as const;
-    const weights = [1, 0.5, 2];
-    const n = 7;
-    const x = tf.randomUniform([n, 6], -1, 1, 'float32', seed++);
-    const classes = [0, 2, -1, 1, 1, -1, 2];
-    const labels = [
-      [1, 0],
-      [NaN, NaN],
-      [0, 1],
-      [1, 1],
-      [NaN, NaN],
-      [0, 0],
-      [1, 0],
-    ].flat();
-    const measured = [
-      [0.5, -1],
-      [2, 0],
-      [NaN, NaN],
-      [1, 1],
-      [-0.5, 0.3],
-      [NaN, NaN],
-      [0, 2],
-    ].flat();
-    const truth = [tf.tensor1d(classes, 'int32'), tf.tensor2d(labels, [n, 2]), tf.tensor2d(measured, [n, 2])];
-    const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-    const { value, grads } = tf.variableGrads(() => {
-      const outs = model.apply(x) as tf.Tensor[];
-      const losses = kinds.map((k, t) => maskedTaskLoss(k, truth[t], outs[t]).loss);
-      return jointLoss(losses, [...kinds], { kind: 'fixed', weights });
-    }, variables);
-    const start = values(model);
-    const trainer = await OnnxTrainer.create(model, {
-      optimizer: { kind: 'momentum', momentum: 0 },
-      loss: { kind: 'masked-tasks', tasks: kinds.map((kind, t) => ({ kind, weight: weights[t] })) },
-      threads: 1,
-    });
-    const oneHot = classes.flatMap((c) => [0, 1, 2].map((k) => (k === c ? 1 : 0)));
-    const rowsOf = (v: number[]) => v.map((a) => (Number.isNaN(a) ? 0 : a));
-    const maskOf = (v: number[]) => Array.from({ length: n }, (_, i) => (Number.isNaN(v[2 * i]) ? 0 : 1));
-    const logs = await trainer.train(
-      x.dataSync() as Float32Array,
-      x.shape,
-      [
-        { y: oneHot, mask: classes.map((c) => (c >= 0 ? 1 : 0)) },
-        { y: rowsOf(labels), mask: maskOf(labels) },
-        { y: rowsOf(measured), mask: maskOf(measured) },
-      ],
-      1,
-    );
-    trainer.writeBack();
-    await trainer.release();
-    assert.ok(Math.abs(logs.loss - value.dataSync()[0]) < 1e-5, `loss ${logs.loss} vs ${value.dataSync()[0]}`);
-    values(model).forEach((after, i) => {
-      const e = relativeError(
-        after.map((v, k) => start[i][k] - v),
-        grads[variables[i].name].dataSync(),
+  for (const learned of [false, true])
+    it(`the masked multi-task loss, ${learned ? 'learned (uncertainty)' : 'fixed'} task weights: gradients equal TF.js's (classification, multi-label, regression; unlabelled rows)`, async () => {
+      const input = tf.input({ shape: [6] });
+      const trunk = tf.layers.dense({ units: 8, activation: 'relu', kernelInitializer: init() }).apply(input) as tf.SymbolicTensor;
+      const head = (units: number, activation: 'softmax' | 'sigmoid' | 'linear') =>
+        tf.layers.dense({ units, activation, kernelInitializer: init() }).apply(trunk) as tf.SymbolicTensor;
+      const model = tf.model({ inputs: input, outputs: [head(3, 'softmax'), head(2, 'sigmoid'), head(2, 'linear')] });
+      const kinds = ['classification', 'multi-label', 'regression'] as const;
+      const weights = [1, 0.5, 2];
+      const n = 7;
+      const x = tf.randomUniform([n, 6], -1, 1, 'float32', seed++);
+      const classes = [0, 2, -1, 1, 1, -1, 2];
+      const labels = [
+        [1, 0],
+        [NaN, NaN],
+        [0, 1],
+        [1, 1],
+        [NaN, NaN],
+        [0, 0],
+        [1, 0],
+      ].flat();
+      const measured = [
+        [0.5, -1],
+        [2, 0],
+        [NaN, NaN],
+        [1, 1],
+        [-0.5, 0.3],
+        [NaN, NaN],
+        [0, 2],
+      ].flat();
+      const truth = [tf.tensor1d(classes, 'int32'), tf.tensor2d(labels, [n, 2]), tf.tensor2d(measured, [n, 2])];
+      // Learned: log σ² per task, started away from 0 so every term of the weighting counts.
+      const logVariance = tf.variable(tf.tensor1d([0.3, -0.2, 0.5]), true, `log_variance_${seed++}`);
+      const variables = [...model.trainableWeights.map((w) => w.read() as tf.Variable), ...(learned ? [logVariance] : [])];
+      const { value, grads } = tf.variableGrads(() => {
+        const outs = model.apply(x) as tf.Tensor[];
+        const losses = kinds.map((k, t) => maskedTaskLoss(k, truth[t], outs[t]).loss);
+        return jointLoss(losses, [...kinds], learned ? { kind: 'uncertainty', logVariance } : { kind: 'fixed', weights });
+      }, variables);
+      const start = [...values(model), logVariance.dataSync().slice()];
+      const trainer = await OnnxTrainer.create(model, {
+        optimizer: { kind: 'momentum', momentum: 0 },
+        loss: {
+          kind: 'masked-tasks',
+          tasks: kinds.map((kind, t) => ({ kind, weight: learned ? 1 : weights[t] })),
+          ...(learned
+            ? {
+                logVariance: {
+                  shape: logVariance.shape,
+                  read: () => logVariance,
+                  write: (v: tf.Tensor) => logVariance.assign(v as tf.Tensor1D),
+                },
+              }
+            : {}),
+        },
+        threads: 1,
+      });
+      const oneHot = classes.flatMap((c) => [0, 1, 2].map((k) => (k === c ? 1 : 0)));
+      const rowsOf = (v: number[]) => v.map((a) => (Number.isNaN(a) ? 0 : a));
+      const maskOf = (v: number[]) => Array.from({ length: n }, (_, i) => (Number.isNaN(v[2 * i]) ? 0 : 1));
+      const logs = await trainer.train(
+        x.dataSync() as Float32Array,
+        x.shape,
+        [
+          { y: oneHot, mask: classes.map((c) => (c >= 0 ? 1 : 0)) },
+          { y: rowsOf(labels), mask: maskOf(labels) },
+          { y: rowsOf(measured), mask: maskOf(measured) },
+        ],
+        1,
       );
-      assert.ok(e < 1e-4, `${variables[i].name}: relative error ${e}`);
+      trainer.writeBack();
+      await trainer.release();
+      assert.ok(Math.abs(logs.loss - value.dataSync()[0]) < 1e-5, `loss ${logs.loss} vs ${value.dataSync()[0]}`);
+      [...values(model), ...(learned ? [logVariance.dataSync() as Float32Array] : [])].forEach((after, i) => {
+        const e = relativeError(
+          after.map((v, k) => start[i][k] - v),
+          grads[variables[i].name].dataSync(),
+        );
+        assert.ok(e < 1e-4, `${variables[i].name}: relative error ${e}`);
+      });
     });
-  });
 
   it("batch norm in training mode: the batch's statistics, gradients and the moved moving statistics equal TF.js's", async () => {
     // No biases before the norms: the batch's mean removes them, so their gradient is zero up to rounding.

@@ -98,15 +98,19 @@ export async function fitMultiTask(
     ...model.trainableWeights.map((w) => w.read() as tf.Variable),
     ...(weighting.kind === 'uncertainty' ? [weighting.logVariance] : []),
   ];
-  // Learned task weights are variables outside the model: the step generator has no place for them.
-  const { trainer, used } =
-    weighting.kind === 'fixed'
-      ? await onnxTrainerFor(model, o.trainEngine ?? defaultTrainEngine(), {
-          optimizer: { kind: 'adam' },
-          loss: { kind: 'masked-tasks', tasks: o.kinds.map((kind, t) => ({ kind, weight: weighting.weights[t] })) },
-          seed: p.seed,
-        })
-      : { trainer: undefined, used: { engine: 'tfjs' as const, reason: 'learned task weights (uncertainty)' } };
+  // Learned task weights (log σ² per task) train beside the model's weights, on either engine.
+  const logVariance = weighting.kind === 'uncertainty' ? weighting.logVariance : undefined;
+  const { trainer, used } = await onnxTrainerFor(model, o.trainEngine ?? defaultTrainEngine(), {
+    optimizer: { kind: 'adam' },
+    loss: {
+      kind: 'masked-tasks',
+      tasks: o.kinds.map((kind, t) => ({ kind, weight: weighting.kind === 'fixed' ? weighting.weights[t] : 1 })),
+      ...(logVariance
+        ? { logVariance: { shape: logVariance.shape, read: () => logVariance, write: (v: tf.Tensor) => logVariance.assign(v) } }
+        : {}),
+    },
+    seed: p.seed,
+  });
   const optimizer = trainer ? undefined : tf.train.adam(p.learningRate);
   const rand = mulberry32(p.seed ?? 0);
   const started = performance.now();

@@ -18,7 +18,7 @@ export interface WeightLayout {
   fromOnnx(data: Float32Array): Float32Array;
 }
 
-const same = (shape: number[]): WeightLayout => ({ onnxShape: shape, toOnnx: (d) => d, fromOnnx: (d) => d });
+export const sameLayout = (shape: number[]): WeightLayout => ({ onnxShape: shape, toOnnx: (d) => d, fromOnnx: (d) => d });
 
 /** Conv kernel [kh, kw, in, out] ⇄ [out, in, kh, kw]. */
 const convKernel = ([kh, kw, i, o]: number[]): WeightLayout => ({
@@ -225,7 +225,7 @@ function conv(depthwise: boolean): LayerRule {
     unsupported: (_layer, cfg) => convUnsupported(cfg) ?? checkActivation(cfg),
     weights(layer) {
       const [k, b] = layer.weights.map((w) => w.shape as number[]);
-      return [depthwise ? depthwiseKernel(k) : convKernel(k), ...(b ? [same(b)] : [])];
+      return [depthwise ? depthwiseKernel(k) : convKernel(k), ...(b ? [sameLayout(b)] : [])];
     },
     forward(c, [x]) {
       const cfg = c.layer.getConfig();
@@ -257,7 +257,7 @@ const dense: LayerRule = {
     if (inShape.length !== 1) return `Dense on a rank-${inShape.length + 1} input`;
     return checkActivation(cfg);
   },
-  weights: (layer) => layer.weights.map((w) => same(w.shape as number[])),
+  weights: (layer) => layer.weights.map((w) => sameLayout(w.shape as number[])),
   forward(c, [x]) {
     const [w, b] = c.weights;
     const z = b ? c.g.op('Gemm', [x, w, b]) : c.g.op('MatMul', [x, w]);
@@ -403,7 +403,7 @@ const batchNorm: LayerRule = {
     if (axis !== -1 && axis !== inShape.length) return `BatchNormalization on axis ${axis}`;
     return undefined;
   },
-  weights: (layer) => layer.weights.map((w) => same(w.shape as number[])),
+  weights: (layer) => layer.weights.map((w) => sameLayout(w.shape as number[])),
   // Not pinned, a training step moves the moving statistics.
   state: (layer, pinned) => (pinned ? [] : statisticsOf(layer)),
   forward(c, [x]) {

@@ -7,14 +7,23 @@ import type { StepGraph } from './builder.js';
 
 export type TaskLossKind = 'classification' | 'multi-label' | 'regression';
 
+/** A variable the step trains beside the model's weights (TF.js's tf.Variable, or a layer's). */
+export interface StepVariable {
+  readonly shape: readonly (number | null)[];
+  read(): { data(): Promise<Float32Array | Int32Array | Uint8Array> };
+  write(values: import('@tensorflow/tfjs').Tensor): unknown;
+}
+
 export type StepLoss =
   /** TF.js's categoricalCrossentropy on the one softmax output, mean over the batch. Feeds `y` (one-hot). */
   | { kind: 'categorical' }
   /**
    * Σ weight · (each task's loss over its labelled rows). Feeds `y{t}` (targets, unlabelled rows
-   * zero) and `mask{t}` (1 where labelled) per task, in output order.
+   * zero) and `mask{t}` (1 where labelled) per task, in output order. With `logVariance`, the
+   * weights are learned instead (Kendall et al.'s uncertainty weighting, as jointLoss computes
+   * it): the variable holding log σ² per task trains with the model.
    */
-  | { kind: 'masked-tasks'; tasks: { kind: TaskLossKind; weight: number }[] };
+  | { kind: 'masked-tasks'; tasks: { kind: TaskLossKind; weight: number }[]; logVariance?: StepVariable };
 
 /** TF.js's float32 epsilon: the losses clip probabilities with it. */
 const EPSILON = 1e-7;
@@ -26,8 +35,16 @@ export interface LossOutput {
   units: number;
 }
 
-/** Adds the loss (graph output `loss`, and `accuracy` for categorical) and returns d loss / d output, per output. */
-export function addLoss(g: StepGraph, loss: StepLoss, outputs: LossOutput[]): string[] {
+/**
+ * Adds the loss (graph output `loss`, and `accuracy` for categorical) and returns d loss / d output,
+ * per output, and with learned task weights (`logVariance`: the graph's name for log σ²) their gradient.
+ */
+export function addLoss(
+  g: StepGraph,
+  loss: StepLoss,
+  outputs: LossOutput[],
+  logVariance?: string,
+): { dOutputs: string[]; dLogVariance?: string } {
   g.scope = 'loss';
   const batch = g.op('Cast', [g.op('Gather', [g.op('Shape', [outputs[0].name]), g.int64s([0])])], { to: int(1) });
   const sumRows = (t: string) => g.op('ReduceSum', [t, g.int64s([1])], { keepdims: int(1) });
@@ -51,10 +68,11 @@ export function addLoss(g: StepGraph, loss: StepLoss, outputs: LossOutput[]): st
     g.output('accuracy', []);
     // Back through the mean, the clip (TF.js passes the gradient where ε ≤ q ≤ 1-ε) and q = p/S.
     const dq = where(inRange(q, EPSILON, 1 - EPSILON), g.op('Div', [g.op('Neg', [g.op('Div', [y, qc])]), batch]));
-    return [g.op('Div', [g.op('Sub', [dq, sumRows(g.op('Mul', [dq, q]))]), sum])];
+    return { dOutputs: [g.op('Div', [g.op('Sub', [dq, sumRows(g.op('Mul', [dq, q]))]), sum])] };
   }
 
   const terms: string[] = [];
+  const dLogVariance: string[] = [];
   const grads = loss.tasks.map((task, t) => {
     const p = outputs[t].name;
     const k = outputs[t].units;
@@ -81,11 +99,22 @@ export function addLoss(g: StepGraph, loss: StepLoss, outputs: LossOutput[]): st
       dp = g.op('Mul', [diff, g.scalar(2 / k)]);
     }
     const taskLoss = g.op('Div', [g.op('ReduceSum', [g.op('Mul', [perSample, mask]), g.int64s([0, 1])], { keepdims: int(0) }), labelled]);
-    terms.push(g.op('Mul', [taskLoss, g.scalar(task.weight)]));
+    // The task's weight: fixed, or e^(−s) (½·e^(−s) for regression) with ½·s added, s = log σ².
+    let weight = g.scalar(task.weight);
+    if (logVariance) {
+      const st = g.op('Gather', [logVariance, g.int64s([t])]); // [1]
+      const half = task.kind === 'regression' ? 0.5 : 1;
+      weight = g.op('Mul', [g.op('Exp', [g.op('Neg', [st])]), g.scalar(half)]);
+      terms.push(g.op('ReduceSum', [g.op('Mul', [st, g.scalar(0.5)]), g.int64s([0])], { keepdims: int(0) }));
+      // d/ds of w·L + ½·s = −w·L + ½.
+      dLogVariance.push(g.op('Add', [g.op('Neg', [g.op('Mul', [weight, taskLoss])]), g.scalar(0.5)]));
+      weight = g.op('ReduceSum', [weight, g.int64s([0])], { keepdims: int(0) });
+    }
+    terms.push(g.op('Mul', [taskLoss, weight]));
     // Unlabelled rows get no gradient from this task; the rest share 1/labelled, times the weight.
-    return g.op('Mul', [g.op('Div', [g.op('Mul', [dp, mask]), labelled]), g.scalar(task.weight)]);
+    return g.op('Mul', [g.op('Div', [g.op('Mul', [dp, mask]), labelled]), weight]);
   });
   g.opTo('Sum', terms, 'loss');
   g.output('loss', []);
-  return grads;
+  return { dOutputs: grads, dLogVariance: logVariance ? g.op('Concat', dLogVariance, { axis: int(0) }) : undefined };
 }

@@ -7,8 +7,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import { floatTensor, ints } from '../proto.js';
 import { StepGraph } from './builder.js';
-import { LAYER_RULES, type Forward, type Shape, type WeightLayout } from './layers.js';
-import { addLoss, type StepLoss } from './losses.js';
+import { LAYER_RULES, sameLayout, type Forward, type Shape, type WeightLayout } from './layers.js';
+import { addLoss, type StepLoss, type StepVariable } from './losses.js';
 
 export type StepOptimizer =
   /** TF.js's tf.train.adam: bias-corrected moments, ε added outside the square root. */
@@ -32,7 +32,7 @@ export interface StepOptions {
 
 /** A weight the step takes and returns: its variable, layout and the graph's names for it and its slots. */
 export interface StepWeight {
-  variable: tf.LayerVariable;
+  variable: StepVariable;
   layout: WeightLayout;
   /** Values in it: the weight and its slots are fed and returned flat. */
   size: number;
@@ -136,13 +136,27 @@ export function buildTrainStep(model: tf.LayersModel, o: StepOptions): TrainStep
   const adam = o.optimizer.kind === 'adam' ? o.optimizer : undefined;
   const [c1, c2] = adam && training ? [g.input('one_minus_beta1_power', []), g.input('one_minus_beta2_power', [])] : [];
   const trainable = new Set(model.trainableWeights.map((w) => w.id));
+  const slotNames = !training ? [] : o.optimizer.kind === 'adam' ? ['m', 'v'] : ['velocity'];
+  const weights: StepWeight[] = [];
+  /**
+   * A weight (and, trained, its optimiser slots) as graph inputs. They cross as flat vectors and
+   * are updated as such: ONNX Runtime's elementwise ops ran 20x slower on a [1280, 320, 1, 1]
+   * kernel than on the same values flat (measured).
+   */
+  const addWeight = (variable: StepVariable, base: string, shape: number[], layout = sameLayout(shape), trainable = true): StepWeight => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const input = g.input(`${base}/w`, [size]);
+    const slots = (trainable ? slotNames : []).map((s) => ({ input: g.input(`${base}/${s}`, [size]), output: `${base}/${s}_next` }));
+    const sw: StepWeight = { variable, layout, size, input, output: `${base}/w_next`, slots, trainable };
+    weights.push(sw);
+    return sw;
+  };
 
   const values = new Map<number, string>([
     [model.inputs[0].id, inShape.length === 3 ? g.op('Transpose', [x], { perm: ints([0, 3, 1, 2]) }) : x],
   ]);
   // Whether a tensor depends on a trainable weight: only then does a gradient need to reach it.
   const needsGrad = new Map<number, boolean>([[model.inputs[0].id, false]]);
-  const weights: StepWeight[] = [];
   const masks: StepMask[] = [];
   /** Moving statistics, by the index of their weight in their layer. */
   const stateOf = new Map<StepWeight, number>();
@@ -160,14 +174,11 @@ export function buildTrainStep(model: tf.LayersModel, o: StepOptions): TrainStep
       const layout = layouts[k];
       const base = `${layer.name}/${k}`;
       if (moving.has(k)) {
-        // Statistics the step moves: fed and returned flat like a weight, not optimised.
-        const size = layout.onnxShape.reduce((a, b) => a * b, 1);
-        const input = g.input(`${base}/w`, [size]);
-        const sw: StepWeight = { variable: w, layout, size, input, output: `${base}/w_next`, slots: [], trainable: false };
-        weights.push(sw);
-        layerWeights.push(undefined);
+        // Statistics the step moves: fed and returned like a weight, not optimised.
+        const sw = addWeight(w, base, layout.onnxShape, layout, false);
         stateOf.set(sw, k);
-        return g.op('Reshape', [input, g.int64s(layout.onnxShape)]);
+        layerWeights.push(undefined);
+        return g.op('Reshape', [sw.input, g.int64s(layout.onnxShape)]);
       }
       if (!trainable.has(w.id)) {
         const name = g.fresh(`${base}/const`);
@@ -175,16 +186,9 @@ export function buildTrainStep(model: tf.LayersModel, o: StepOptions): TrainStep
         layerWeights.push(undefined);
         return name;
       }
-      // Weights and slots cross as flat vectors and are updated as such: ONNX Runtime's elementwise
-      // ops ran 20x slower on a [1280, 320, 1, 1] kernel than on the same values flat (measured).
-      const size = layout.onnxShape.reduce((a, b) => a * b, 1);
-      const input = g.input(`${base}/w`, [size]);
-      const slotNames = !training ? [] : adam ? ['m', 'v'] : ['velocity'];
-      const slots = slotNames.map((s) => ({ input: g.input(`${base}/${s}`, [size]), output: `${base}/${s}_next` }));
-      const sw: StepWeight = { variable: w, layout, size, input, output: `${base}/w_next`, slots, trainable: true };
-      weights.push(sw);
+      const sw = addWeight(w, base, layout.onnxShape, layout);
       layerWeights.push(sw);
-      return g.op('Reshape', [input, g.int64s(layout.onnxShape)]);
+      return g.op('Reshape', [sw.input, g.int64s(layout.onnxShape)]);
     });
     const inputs = p.inputs.map((t) => values.get(t.id)!);
     const fwd = rule.forward(
@@ -219,18 +223,24 @@ export function buildTrainStep(model: tf.LayersModel, o: StepOptions): TrainStep
 
   const loss = o.loss ?? { kind: 'categorical' };
   const units = model.outputs.map((t) => withoutBatch(t.shape)[0]);
-  const dOutputs = addLoss(
+  // Learned task weights: one more trainable vector, log σ² per task.
+  const logVariance =
+    loss.kind === 'masked-tasks' && loss.logVariance && training
+      ? addWeight(loss.logVariance, 'task_log_variance', [loss.tasks.length])
+      : undefined;
+  const { dOutputs, dLogVariance } = addLoss(
     g,
     loss,
     model.outputs.map((t, k) => ({ name: values.get(t.id)!, units: units[k] })),
+    logVariance?.input,
   );
-
   if (!training) return { bytes: g.encode(model.name), weights, masks, scalars: [], units, loss };
 
   // Backward, outputs to input, summing the gradients of a tensor read by several layers.
   const pending = new Map<number, string[]>();
   model.outputs.forEach((t, k) => pending.set(t.id, [...(pending.get(t.id) ?? []), dOutputs[k]]));
   const grads = new Map<StepWeight, string>();
+  if (logVariance) grads.set(logVariance, dLogVariance!);
   for (const d of [...done].reverse()) {
     const parts = pending.get(d.p.output.id);
     if (!parts) continue;
