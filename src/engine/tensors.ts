@@ -73,4 +73,11 @@ export function oneHot(labels: Int32Array, classes: number): tf.Tensor2D {
 }
 
 /** Indices start..end-1 of a set. */
+/** The rows `indices` of `values` (rows of `row` numbers each), one after another: a batch for an engine outside TF.js. */
+export function gatherRows(values: Float32Array, row: number, indices: readonly number[]): Float32Array {
+  const out = new Float32Array(indices.length * row);
+  indices.forEach((r, i) => out.set(values.subarray(r * row, (r + 1) * row), i * row));
+  return out;
+}
+
 export const range = (start: number, end: number) => Array.from({ length: Math.max(0, end - start) }, (_, k) => start + k);

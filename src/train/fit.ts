@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Callback } from '../core/callbacks.js';
 import { defaultTrainEngine, onnxTrainerFor, type TrainEngine, type TrainEngineUsed, type OnnxTrainer } from '../engine/onnx-train.js';
+import { gatherRows } from '../engine/tensors.js';
 import { batchRanges, EarlyStopping, fitLoop, inBatches, type TrainingLoop } from './loop.js';
 
 export interface FitOptions {
@@ -154,12 +155,7 @@ function onnxSteps(trainer: OnnxTrainer, x: tf.Tensor, y: tf.Tensor, learningRat
   const [rowX, rowY] = [xs.length / x.shape[0], ys.length / y.shape[0]];
   return {
     async step(batch) {
-      const xb = new Float32Array(batch.length * rowX);
-      const yb = new Float32Array(batch.length * rowY);
-      batch.forEach((r, i) => {
-        xb.set(xs.subarray(r * rowX, (r + 1) * rowX), i * rowX);
-        yb.set(ys.subarray(r * rowY, (r + 1) * rowY), i * rowY);
-      });
+      const [xb, yb] = [gatherRows(xs, rowX, batch), gatherRows(ys, rowY, batch)];
       const logs = await trainer.train(xb, [batch.length, ...x.shape.slice(1)], yb, learningRate);
       return { size: batch.length, loss: logs.loss, accuracy: logs.accuracy! };
     },

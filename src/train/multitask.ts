@@ -10,6 +10,7 @@ import { imagesOf, taskUnits } from '../data/multitask/tasks.js';
 import type { MultiTaskSet, TaskKind, TaskSpec } from '../data/multitask/types.js';
 import type { FeatureCache } from '../engine/feature-cache.js';
 import { extractSets } from '../engine/features.js';
+import { gatherRows } from '../engine/tensors.js';
 import { withFrozenPart, type Engine } from '../engine/frozen.js';
 import { trainAbove, unfreezeBoundary } from '../graft/graft.js';
 import type { GraftedTasks } from '../graft/multitask.js';
@@ -200,13 +201,8 @@ function onnxTaskSteps(trainer: OnnxTrainer, train: MultiTaskData, kinds: TaskKi
   });
   return {
     async step(batch: number[]) {
-      const xb = new Float32Array(batch.length * row);
-      batch.forEach((r, i) => xb.set(xs.subarray(r * row, (r + 1) * row), i * row));
-      const tb = targets.map(({ y, mask, k }) => {
-        const yb = new Float32Array(batch.length * k);
-        batch.forEach((r, i) => yb.set(y.subarray(r * k, (r + 1) * k), i * k));
-        return { y: yb, mask: Float32Array.from(batch, (r) => mask[r]) };
-      });
+      const xb = gatherRows(xs, row, batch);
+      const tb = targets.map(({ y, mask, k }) => ({ y: gatherRows(y, k, batch), mask: Float32Array.from(batch, (r) => mask[r]) }));
       const logs = await trainer.train(xb, [batch.length, ...train.x.shape.slice(1)], tb, learningRate);
       return { size: batch.length, loss: logs.loss };
     },
