@@ -171,6 +171,7 @@ export { frozenPart, headBoundary, withFrozenPart, ENGINES, type Engine, type Fr
 export {
   OnnxTrainer,
   onnxTrainerFor,
+  stepVariable,
   setTrainEngine,
   TRAIN_ENGINES,
   type TrainEngine,
@@ -234,7 +235,7 @@ export { coralLoss, confusionLoss, reverseGradient } from './strategies/adapt/lo
 // ONNX: a LayersModel as an ONNX graph (what frozen parts run as, what exports are made of).
 export { layersModelToOnnx, type OnnxExportOptions } from './onnx/from-layers.js';
 export { buildTrainStep, unsupportedReason as trainStepUnsupported, type StepOptions, type TrainStep } from './onnx/train/step.js';
-export type { StepLoss } from './onnx/train/losses.js';
+export type { DomainTerm, StepLoss, StepVariable } from './onnx/train/loss-types.js';
 
 // Experiments: the reference tables graft reproduces (`graft experiment NAME`).
 export { EXPERIMENTS, type Experiment, type ExperimentOptions, type ExperimentResult } from './experiments/index.js';

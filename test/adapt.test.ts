@@ -154,6 +154,7 @@ describe('adaptation methods', () => {
         selfTrain: { rounds: 1, threshold: 0.6 },
       });
       assert.match(r.checkpoint, /source validation/);
+      assert.deepEqual(r.trainEngine, { engine: 'onnx' }, `${method} trains on ONNX Runtime by default`);
       close(accuracyOn(r.model, d.val.x, d.val.y), r.sourceValAccuracy, 1e-9, method);
       assert.ok(r.sourceValAccuracy > 0.8, `${method}: ${r.sourceValAccuracy}`);
       if (method === 'self-train') assert.equal(r.pseudoLabels!.length, 1);
@@ -163,6 +164,18 @@ describe('adaptation methods', () => {
     }
     // The target is the source shifted and rescaled: normalising it with its own statistics must help there.
     assert.ok(onTarget.adabn > onTarget.none, JSON.stringify(onTarget));
+  });
+
+  it("trains in TF.js when asked, to the ONNX Runtime step's accuracy", async () => {
+    const d = domains(8);
+    const accuracy: Record<string, number> = {};
+    for (const trainEngine of ['tfjs', 'onnx'] as const) {
+      const r = await trainAdaptation({ train: d.train, val: d.val }, d.target.x, 2, { method: 'coral', epochs: 4, seed: 4, trainEngine });
+      assert.equal(r.trainEngine.engine, trainEngine);
+      accuracy[trainEngine] = accuracyOn(r.model, d.target.x, d.target.y);
+      r.model.dispose();
+    }
+    close(accuracy.onnx, accuracy.tfjs, 0.1, 'target accuracy, ONNX Runtime vs TF.js');
   });
 
   it('is repeatable for a seed (DANN with either adversary)', async () => {

@@ -464,6 +464,7 @@ describe('graft adapt', () => {
       checkpoint: string;
     };
     assert.equal(j.method, 'coral');
+    assert.deepEqual((r.json as { trainEngine: unknown }).trainEngine, { engine: 'onnx' });
     // The baseline is source-only training on the same features and seed: what --method none reports.
     const none = adapt('none');
     assert.equal(none.code, 0, none.stderr);

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../src/backend/index.js';
-import { OnnxTrainer, onnxTrainerFor } from '../src/engine/onnx-train.js';
+import { OnnxTrainer, onnxTrainerFor, stepVariable } from '../src/engine/onnx-train.js';
+import { ADAPTATION_METHODS } from '../src/strategies/adapt/methods/index.js';
+import type { AdaptationMethod } from '../src/strategies/adapt/types.js';
 import { unsupportedReason } from '../src/onnx/train/step.js';
 import { fitStage } from '../src/train/fit.js';
 import { withSeed } from '../src/math/seed.js';
@@ -258,15 +260,7 @@ describe('training steps on ONNX Runtime', () => {
         loss: {
           kind: 'masked-tasks',
           tasks: kinds.map((kind, t) => ({ kind, weight: learned ? 1 : weights[t] })),
-          ...(learned
-            ? {
-                logVariance: {
-                  shape: logVariance.shape,
-                  read: () => logVariance,
-                  write: (v: tf.Tensor) => logVariance.assign(v as tf.Tensor1D),
-                },
-              }
-            : {}),
+          ...(learned ? { logVariance: stepVariable(logVariance) } : {}),
         },
         threads: 1,
       });
@@ -354,6 +348,65 @@ describe('training steps on ONNX Runtime', () => {
     const reference = tf.mean(tf.metrics.categoricalCrossentropy(y, b.predict(x) as tf.Tensor)).dataSync()[0];
     assert.ok(Math.abs(evaluated.loss - reference) < 1e-5, `evaluation loss ${evaluated.loss} vs ${reference}`);
   });
+
+  for (const [name, method, adversary] of [
+    ['source only (no target rows)', 'none', undefined],
+    ['Deep CORAL', 'coral', undefined],
+    ['DANN, reversed gradient', 'dann', 'reversal'],
+    ['DANN, confusion', 'dann', 'confusion'],
+  ] as const)
+    it(`domain adaptation, ${name}: the loss and gradients (bottleneck in training-mode batch norm, domain classifier) equal TF.js's`, async () => {
+      // The adaptation network as strategies/adapt builds it, small.
+      const input = tf.input({ shape: [5] });
+      let h = tf.layers.dense({ units: 6, name: 'adapt_bottleneck', kernelInitializer: init() }).apply(input) as tf.SymbolicTensor;
+      h = tf.layers.batchNormalization({ name: 'adapt_bn' }).apply(h) as tf.SymbolicTensor;
+      h = tf.layers.activation({ activation: 'relu', name: 'adapt_relu' }).apply(h) as tf.SymbolicTensor;
+      const output = tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: init() });
+      const model = tf.model({ inputs: input, outputs: output.apply(h) as tf.SymbolicTensor });
+      const features = tf.model({ inputs: input, outputs: h });
+      const m: AdaptationMethod = ADAPTATION_METHODS[method];
+      const run = m.start?.({ bottleneck: 6, coralWeight: 0.7, adversary: adversary ?? 'reversal' });
+      const [ns, nt] = [7, m.aligned ? 5 : 0];
+      const xs = tf.randomUniform([ns, 5], -1, 1, 'float32', seed++);
+      const xt = tf.randomUniform([nt, 5], 0, 2, 'float32', seed++);
+      const ys = tf.oneHot(tf.tensor1d([0, 1, 2, 1, 0, 2, 2], 'int32'), 3).toFloat();
+      const progress = 0.3;
+      const own = run?.step?.term.kind === 'domain-classifier' ? run.step.term.weights.map((w) => w.read() as tf.Variable) : [];
+      const variables = [...model.trainableWeights.map((w) => w.read() as tf.Variable), ...own];
+      const start = variables.map((v) => v.dataSync().slice());
+      // TF.js: trainAdaptation's loss (tfjsSteps in strategies/adapt/adapt.ts).
+      const { value, grads } = tf.variableGrads(() => {
+        const all = features.apply(m.aligned ? tf.concat([xs, xt]) : xs, { training: true }) as tf.Tensor2D;
+        const hs = all.slice(0, ns);
+        const loss = tf.losses.softmaxCrossEntropy(ys, tf.log(tf.add(output.apply(hs) as tf.Tensor, 1e-7))) as tf.Scalar;
+        return run ? run.addLoss(loss, { h: all, hs, ht: all.slice(ns), progress }) : loss;
+      }, variables);
+      const trainer = await OnnxTrainer.create(model, {
+        optimizer: { kind: 'momentum', momentum: 0 },
+        loss: { kind: 'adaptation', features: 'adapt_relu', term: run?.step?.term ?? { kind: 'none' } },
+        threads: 1,
+      });
+      const x = tf.concat([xs, xt]);
+      const logs = await trainer.train(
+        x.dataSync() as Float32Array,
+        x.shape,
+        ys.dataSync() as Float32Array,
+        1,
+        run?.step?.scalars?.(progress),
+      );
+      trainer.writeBack();
+      await trainer.release();
+      assert.ok(Math.abs(logs.loss - value.dataSync()[0]) < 1e-5, `loss ${logs.loss} vs ${value.dataSync()[0]}`);
+      variables.forEach((v, i) => {
+        const [mine, theirs] = [v.dataSync().map((a, k) => start[i][k] - a), grads[v.name].dataSync()];
+        // The bottleneck's bias: the batch norm after it removes it, so its gradient is zero up to rounding.
+        if (v.name.includes('adapt_bottleneck') && v.shape.length === 1)
+          return assert.ok(Math.max(...mine.map(Math.abs), ...theirs.map(Math.abs)) < 1e-6, `${v.name}: not zero`);
+        const e = relativeError(mine, theirs);
+        assert.ok(e < 1e-4, `${v.name}: relative error ${e}`);
+      });
+      run?.dispose?.();
+    });
 
   it('names what it cannot train, and the auto engine falls back to TF.js saying why', async () => {
     const x = tf.input({ shape: [5] });

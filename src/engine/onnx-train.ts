@@ -13,6 +13,7 @@ import {
 } from '../backend/onnx-runtime.js';
 import { usageError } from '../core/errors.js';
 import { isInferenceBatchNorm } from '../graft/graft.js';
+import type { StepVariable } from '../onnx/train/losses.js';
 import { buildTrainStep, unsupportedReason, type StepOptions, type TrainStep } from '../onnx/train/step.js';
 
 /** Where a stage's trainable part trains: ONNX Runtime where the step generator covers it (auto), or TF.js. */
@@ -43,6 +44,9 @@ export interface StepLogs {
   /** Each dropout layer's mask (0 or 1/keep) in graph layout, with `exposeMasks`. */
   masks?: { layer: string; data: Float32Array; dims: number[] }[];
 }
+
+/** A plain tf.Variable (not a layer's) as a step trains it: read as is, written by assign. */
+export const stepVariable = (v: tf.Variable): StepVariable => ({ shape: v.shape, read: () => v, write: (t: tf.Tensor) => v.assign(t) });
 
 /** TF.js's cpu backend may hold a float32 tensor's values in an Int32Array (a cast of ints). */
 const f32 = (a: ArrayLike<number>) => (a instanceof Float32Array ? a : Float32Array.from(a));
@@ -78,16 +82,24 @@ export class OnnxTrainer {
 
   /**
    * One optimiser step on a batch: `x` as TF.js lays it out (NHWC); the targets one-hot rows
-   * (categorical) or per task its targets and labelled mask (masked tasks).
+   * (categorical; adaptation: the source rows, which come first in `x`) or per task its targets
+   * and labelled mask (masked tasks); `scalars`, what the loss reads each step (DANN's `lambda`).
    */
-  async train(x: Float32Array, xDims: number[], targets: StepTargets, learningRate: number): Promise<StepLogs> {
+  async train(
+    x: Float32Array,
+    xDims: number[],
+    targets: StepTargets,
+    learningRate: number,
+    scalars: Record<string, number> = {},
+  ): Promise<StepLogs> {
     const n = xDims[0];
     this.steps++;
     const u = this.step.units;
     const feeds: Record<string, OnnxFeed> = {
       x: { type: 'float32', data: f32(x), dims: xDims },
+      ...Object.fromEntries(Object.entries(scalars).map(([k, v]) => [k, { type: 'float32' as const, data: Float32Array.of(v), dims: [] }])),
       ...(!Array.isArray(targets)
-        ? { y: { type: 'float32' as const, data: f32(targets), dims: [n, u[0]] } }
+        ? { y: { type: 'float32' as const, data: f32(targets), dims: [targets.length / u[0], u[0]] } }
         : Object.fromEntries(
             targets.flatMap((t, k) => [
               [`y${k}`, { type: 'float32' as const, data: f32(t.y), dims: [n, u[k]] }],
@@ -128,7 +140,8 @@ export class OnnxTrainer {
 
   /**
    * Mean loss and accuracy over (x, y) on the current weights, dropout off, in batches: what
-   * evaluateClassifier computes in TF.js, on a second session of the forward pass.
+   * evaluateClassifier computes in TF.js (categorical cross-entropy, whatever the step's loss), on
+   * a second session of the forward pass.
    */
   async evaluate(
     xs: ArrayLike<number>,
@@ -138,10 +151,10 @@ export class OnnxTrainer {
   ): Promise<{ loss: number; accuracy: number }> {
     const [x, y] = [f32(xs), f32(ys)];
     this.evaluation ??= (async () => {
-      const step = buildTrainStep(this.model, { ...this.o, forwardOnly: true });
+      const step = buildTrainStep(this.model, { ...this.o, loss: { kind: 'categorical' }, forwardOnly: true });
       return { step, session: await createOnnxSession(step.bytes, { threads: this.o.threads }) };
     })();
-    const { session } = await this.evaluation;
+    const { step, session } = await this.evaluation;
     const n = xDims[0];
     const [row, k] = [x.length / n, y.length / n];
     let [loss, accuracy] = [0, 0];
@@ -151,10 +164,12 @@ export class OnnxTrainer {
         x: { type: 'float32', data: x.subarray(start * row, end * row), dims: [end - start, ...xDims.slice(1)] },
         y: { type: 'float32', data: y.subarray(start * k, end * k), dims: [end - start, k] },
       };
-      for (const w of this.step.weights) feeds[w.input] = { type: 'float32', data: this.state.get(w.input)!, dims: [w.size] };
+      // The evaluation graph's weights, named as the step's (a loss's own variables are not among them).
+      for (const w of step.weights) feeds[w.input] = { type: 'float32', data: this.state.get(w.input)!, dims: [w.size] };
       const out = await session.run(feeds, ['loss', 'accuracy']);
       loss += out.get('loss')!.data[0] * (end - start);
-      accuracy += out.get('accuracy')!.data[0] * (end - start);
+      // The batch's hits, counted exactly (the graph's mean is float32).
+      accuracy += Math.round(out.get('accuracy')!.data[0] * (end - start));
     }
     return { loss: loss / n, accuracy: accuracy / n };
   }
@@ -163,6 +178,15 @@ export class OnnxTrainer {
     await this.session.release();
     if (this.evaluation) await (await this.evaluation).session.release();
   }
+}
+
+/**
+ * Where a stage whose loss the step generator does not know trains: TF.js, for `reason` (or as
+ * asked); `--train-engine onnx` makes that a usage error.
+ */
+export function tfjsOnly(choice: TrainEngine, reason: string): TrainEngineUsed {
+  if (choice === 'onnx') throw usageError(`--train-engine onnx: this stage cannot train on ONNX Runtime (${reason})`);
+  return { engine: 'tfjs', reason: choice === 'tfjs' ? 'asked for' : reason };
 }
 
 /**

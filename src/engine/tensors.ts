@@ -68,11 +68,17 @@ export async function batchToArray(set: ImageSet, normalize: Normalize, indices:
   return normalizePixels(pixels, indices.length, set, normalize, (k) => k);
 }
 
-export function oneHot(labels: Int32Array, classes: number): tf.Tensor2D {
-  return tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), classes).toFloat() as tf.Tensor2D);
+/** One-hot rows of `labels`, flat: what an engine outside TF.js is fed. */
+export function oneHotRows(labels: ArrayLike<number>, classes: number): Float32Array {
+  const out = new Float32Array(labels.length * classes);
+  for (let i = 0; i < labels.length; i++) out[i * classes + labels[i]] = 1;
+  return out;
 }
 
-/** Indices start..end-1 of a set. */
+export function oneHot(labels: Int32Array, classes: number): tf.Tensor2D {
+  return tf.tensor2d(oneHotRows(labels, classes), [labels.length, classes]);
+}
+
 /** The rows `indices` of `values` (rows of `row` numbers each), one after another: a batch for an engine outside TF.js. */
 export function gatherRows(values: Float32Array, row: number, indices: readonly number[]): Float32Array {
   const out = new Float32Array(indices.length * row);
@@ -80,4 +86,5 @@ export function gatherRows(values: Float32Array, row: number, indices: readonly 
   return out;
 }
 
+/** Indices start..end-1 of a set. */
 export const range = (start: number, end: number) => Array.from({ length: Math.max(0, end - start) }, (_, k) => start + k);

@@ -9,6 +9,7 @@ import { GraftError, usageError } from '../core/errors.js';
 import { placedImages, type PlacedSet } from '../data/detection/placed.js';
 import type { FeatureCache } from '../engine/feature-cache.js';
 import { trainablePart, type Engine, type FrozenPart } from '../engine/frozen.js';
+import { defaultTrainEngine, tfjsOnly, type TrainEngine, type TrainEngineUsed } from '../engine/onnx-train.js';
 import { stageRows, type Rows } from '../engine/stage-features.js';
 import { range } from '../engine/tensors.js';
 import { decodeGrids } from '../evaluate/detection-decode.js';
@@ -39,6 +40,8 @@ export interface DetectionTrainOptions extends TrainBudget {
   unfreeze?: number;
   augment?: number;
   engine?: Engine;
+  /** Asked for ONNX Runtime (`onnx`), a usage error: the CenterNet loss trains in TF.js. */
+  trainEngine?: TrainEngine;
   cache?: FeatureCache;
   callbacks?: readonly Callback[];
 }
@@ -47,6 +50,8 @@ export interface DetectionStageReport {
   stage: 'head' | 'fine-tune' | 'scratch';
   trainableFrom: string;
   engine: FrozenPart['engine'];
+  /** Where the trainable part trained: TF.js, as the step generator has no CenterNet loss. */
+  trainEngine: TrainEngineUsed;
   featureSeconds: number;
   features: { computed: number; cached: number };
   epochsRun: number;
@@ -131,6 +136,7 @@ async function runStage(
   y: tf.Tensor4D,
   yVal: tf.Tensor4D,
 ): Promise<DetectionStageReport> {
+  const trainEngine = tfjsOnly(o.trainEngine ?? defaultTrainEngine(), "CenterNet's loss has no ONNX Runtime step");
   await notify(o.callbacks, 'onStageBegin', stage.name);
   const {
     rows: [x, xVal],
@@ -198,6 +204,7 @@ async function runStage(
       stage: stage.name,
       trainableFrom: stage.boundary,
       engine,
+      trainEngine,
       featureSeconds,
       features,
       epochsRun: history.epochs.length,

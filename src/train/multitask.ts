@@ -17,7 +17,14 @@ import type { GraftedTasks } from '../graft/multitask.js';
 import { modelAbove } from '../graft/split.js';
 import { mulberry32 } from '../math/random.js';
 import { TRAIN_DEFAULTS, type TrainBudget } from './defaults.js';
-import { defaultTrainEngine, onnxTrainerFor, type OnnxTrainer, type TrainEngine, type TrainEngineUsed } from '../engine/onnx-train.js';
+import {
+  defaultTrainEngine,
+  onnxTrainerFor,
+  stepVariable,
+  type OnnxTrainer,
+  type TrainEngine,
+  type TrainEngineUsed,
+} from '../engine/onnx-train.js';
 import { EarlyStopping, fitLoop, shuffledBatches } from './loop.js';
 import { jointLoss, maskedTaskLoss, taskWeights, uncertaintyWeights, type TaskWeighting } from './multitask-loss.js';
 
@@ -106,9 +113,7 @@ export async function fitMultiTask(
     loss: {
       kind: 'masked-tasks',
       tasks: o.kinds.map((kind, t) => ({ kind, weight: weighting.kind === 'fixed' ? weighting.weights[t] : 1 })),
-      ...(logVariance
-        ? { logVariance: { shape: logVariance.shape, read: () => logVariance, write: (v: tf.Tensor) => logVariance.assign(v) } }
-        : {}),
+      ...(logVariance ? { logVariance: stepVariable(logVariance) } : {}),
     },
     seed: p.seed,
   });

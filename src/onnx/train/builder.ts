@@ -6,6 +6,9 @@
 import { GraphBuilder } from '../graph.js';
 import { type Attr, BOOL, FLOAT, floatTensor, IR_VERSION, node, onnx, valueInfo, type TensorProto } from '../proto.js';
 
+/** A one-value tensor attribute (ConstantOfShape's fill). */
+export const fill = (v: number): Attr => ({ type: 4, t: floatTensor('value', [1], Float32Array.of(v)) });
+
 /** ONNX opset of the step graph: ReduceSum's axes are an input (13+), ScatterElements adds (16+), ReduceMean's still an attribute (< 18). */
 export const TRAIN_OPSET = 17;
 

@@ -5,9 +5,9 @@
 // the batch). This is the generator's layer registry: a layer it can train is one entry in
 // LAYER_RULES, with a gradient test in test/onnx-train.test.ts.
 import type * as tf from '@tensorflow/tfjs';
-import { float, floatTensor, int, ints, str, type Attr } from '../proto.js';
+import { float, int, ints, str, type Attr } from '../proto.js';
 import { permute } from '../graph.js';
-import type { StepGraph } from './builder.js';
+import { fill, type StepGraph } from './builder.js';
 
 export type Shape = number[];
 
@@ -480,9 +480,6 @@ const batchNorm: LayerRule = {
 const weightNames = (layer: tf.layers.Layer) => layer.weights.map((w) => w.originalName.split('/').pop()!);
 const statisticsOf = (layer: tf.layers.Layer) =>
   weightNames(layer).flatMap((n, i) => (n === 'moving_mean' || n === 'moving_variance' ? [i] : []));
-
-/** A one-value tensor attribute (ConstantOfShape's fill). */
-const fill = (v: number): Attr => ({ type: 4, t: floatTensor('value', [1], Float32Array.of(v)) });
 
 const add: LayerRule = {
   forward(c, xs) {

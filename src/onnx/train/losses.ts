@@ -1,51 +1,23 @@
 // The losses a training step can end in, each as its value and its gradient with respect to the
 // model's output(s), written as TF.js computes them (so the gradients match op for op):
-// categorical cross-entropy on probabilities (model.fit's, fitStage's), and graft's masked
-// multi-task loss (train/multitask-loss.ts) with fixed task weights.
+// categorical cross-entropy on probabilities (model.fit's, fitStage's), graft's masked
+// multi-task loss (train/multitask-loss.ts) with fixed or learned task weights, and domain
+// adaptation's (adaptation-loss.ts).
 import { int, ints } from '../proto.js';
+import { addAdaptationLoss } from './adaptation-loss.js';
 import type { StepGraph } from './builder.js';
+import type { LossContext, LossGradients, StepLoss } from './loss-types.js';
 
-export type TaskLossKind = 'classification' | 'multi-label' | 'regression';
-
-/** A variable the step trains beside the model's weights (TF.js's tf.Variable, or a layer's). */
-export interface StepVariable {
-  readonly shape: readonly (number | null)[];
-  read(): { data(): Promise<Float32Array | Int32Array | Uint8Array> };
-  write(values: import('@tensorflow/tfjs').Tensor): unknown;
-}
-
-export type StepLoss =
-  /** TF.js's categoricalCrossentropy on the one softmax output, mean over the batch. Feeds `y` (one-hot). */
-  | { kind: 'categorical' }
-  /**
-   * Σ weight · (each task's loss over its labelled rows). Feeds `y{t}` (targets, unlabelled rows
-   * zero) and `mask{t}` (1 where labelled) per task, in output order. With `logVariance`, the
-   * weights are learned instead (Kendall et al.'s uncertainty weighting, as jointLoss computes
-   * it): the variable holding log σ² per task trains with the model.
-   */
-  | { kind: 'masked-tasks'; tasks: { kind: TaskLossKind; weight: number }[]; logVariance?: StepVariable };
+export type { LossContext, LossGradients, LossOutput, StepLoss, StepVariable, TaskLossKind } from './loss-types.js';
 
 /** TF.js's float32 epsilon: the losses clip probabilities with it. */
 const EPSILON = 1e-7;
 
-/** An output tensor as the loss sees it. */
-export interface LossOutput {
-  name: string;
-  /** Values per example (classes, or a regression's outputs). */
-  units: number;
-}
-
-/**
- * Adds the loss (graph output `loss`, and `accuracy` for categorical) and returns d loss / d output,
- * per output, and with learned task weights (`logVariance`: the graph's name for log σ²) their gradient.
- */
-export function addLoss(
-  g: StepGraph,
-  loss: StepLoss,
-  outputs: LossOutput[],
-  logVariance?: string,
-): { dOutputs: string[]; dLogVariance?: string } {
+/** Adds the loss (graph output `loss`, and `accuracy` for categorical) and returns its gradients. */
+export function addLoss(g: StepGraph, loss: StepLoss, c: LossContext): LossGradients {
   g.scope = 'loss';
+  const { outputs } = c;
+  if (loss.kind === 'adaptation') return addAdaptationLoss(g, loss.term, c);
   const batch = g.op('Cast', [g.op('Gather', [g.op('Shape', [outputs[0].name]), g.int64s([0])])], { to: int(1) });
   const sumRows = (t: string) => g.op('ReduceSum', [t, g.int64s([1])], { keepdims: int(1) });
   const where = (cond: string, t: string) => g.op('Mul', [t, g.op('Cast', [cond], { to: int(1) })]);
@@ -68,9 +40,10 @@ export function addLoss(
     g.output('accuracy', []);
     // Back through the mean, the clip (TF.js passes the gradient where ε ≤ q ≤ 1-ε) and q = p/S.
     const dq = where(inRange(q, EPSILON, 1 - EPSILON), g.op('Div', [g.op('Neg', [g.op('Div', [y, qc])]), batch]));
-    return { dOutputs: [g.op('Div', [g.op('Sub', [dq, sumRows(g.op('Mul', [dq, q]))]), sum])] };
+    return { dOutputs: [g.op('Div', [g.op('Sub', [dq, sumRows(g.op('Mul', [dq, q]))]), sum])], grads: [] };
   }
 
+  const logVariance = loss.logVariance && c.variable(loss.logVariance, 'task_log_variance', [loss.tasks.length]);
   const terms: string[] = [];
   const dLogVariance: string[] = [];
   const grads = loss.tasks.map((task, t) => {
@@ -116,5 +89,5 @@ export function addLoss(
   });
   g.opTo('Sum', terms, 'loss');
   g.output('loss', []);
-  return { dOutputs: grads, dLogVariance: logVariance ? g.op('Concat', dLogVariance, { axis: int(0) }) : undefined };
+  return { dOutputs: grads, grads: logVariance ? [[logVariance, g.op('Concat', dLogVariance, { axis: int(0) })]] : [] };
 }

@@ -119,7 +119,15 @@ export function unsupportedReason(model: tf.LayersModel, o: Pick<StepOptions, 'i
     if (model.outputs.length !== 1) return 'several outputs under one categorical cross-entropy';
     const last = model.outputs[0].sourceLayer.getConfig();
     if (last.activation !== 'softmax') return 'an output that is not a softmax (the loss is categorical cross-entropy)';
-  } else if (loss.tasks.length !== model.outputs.length) return `${model.outputs.length} outputs for ${loss.tasks.length} tasks`;
+  } else if (loss.kind === 'masked-tasks') {
+    if (loss.tasks.length !== model.outputs.length) return `${model.outputs.length} outputs for ${loss.tasks.length} tasks`;
+  } else {
+    if (model.outputs.length !== 1) return 'several outputs under an adaptation loss';
+    const features = model.layers.find((l) => l.name === loss.features);
+    if (!features) return `no layer ${loss.features} for the adaptation loss's features`;
+    if (withoutBatch((features.output as tf.SymbolicTensor).shape).length !== 1)
+      return `features ${loss.features} that are not one vector per example`;
+  }
   return undefined;
 }
 
@@ -223,24 +231,26 @@ export function buildTrainStep(model: tf.LayersModel, o: StepOptions): TrainStep
 
   const loss = o.loss ?? { kind: 'categorical' };
   const units = model.outputs.map((t) => withoutBatch(t.shape)[0]);
-  // Learned task weights: one more trainable vector, log σ² per task.
-  const logVariance =
-    loss.kind === 'masked-tasks' && loss.logVariance && training
-      ? addWeight(loss.logVariance, 'task_log_variance', [loss.tasks.length])
-      : undefined;
-  const { dOutputs, dLogVariance } = addLoss(
-    g,
-    loss,
-    model.outputs.map((t, k) => ({ name: values.get(t.id)!, units: units[k] })),
-    logVariance?.input,
-  );
+  const features = loss.kind === 'adaptation' ? featuresOf(model, loss.features) : undefined;
+  const byValue = new Map<string, StepWeight>();
+  const lossGrads = addLoss(g, loss, {
+    outputs: model.outputs.map((t, k) => ({ name: values.get(t.id)!, units: units[k] })),
+    features: features && { name: values.get(features.id)!, units: withoutBatch(features.shape)[0] },
+    variable(v, base, shape) {
+      // The loss's own variables (learned task weights, a domain classifier) train beside the model's.
+      const sw = addWeight(v, base, shape, sameLayout(shape), training);
+      const value = g.op('Reshape', [sw.input, g.int64s(shape)]);
+      byValue.set(value, sw);
+      return value;
+    },
+  });
   if (!training) return { bytes: g.encode(model.name), weights, masks, scalars: [], units, loss };
 
   // Backward, outputs to input, summing the gradients of a tensor read by several layers.
   const pending = new Map<number, string[]>();
-  model.outputs.forEach((t, k) => pending.set(t.id, [...(pending.get(t.id) ?? []), dOutputs[k]]));
-  const grads = new Map<StepWeight, string>();
-  if (logVariance) grads.set(logVariance, dLogVariance!);
+  model.outputs.forEach((t, k) => pending.set(t.id, [...(pending.get(t.id) ?? []), lossGrads.dOutputs[k]]));
+  if (features && lossGrads.dFeatures) pending.set(features.id, [...(pending.get(features.id) ?? []), lossGrads.dFeatures]);
+  const grads = new Map<StepWeight, string>(lossGrads.grads.map(([input, grad]) => [byValue.get(input)!, grad]));
   for (const d of [...done].reverse()) {
     const parts = pending.get(d.p.output.id);
     if (!parts) continue;
@@ -283,4 +293,9 @@ export function buildTrainStep(model: tf.LayersModel, o: StepOptions): TrainStep
     for (const out of [w.output, ...w.slots.map((s) => s.output)]) g.output(out, [w.size]);
   }
   return { bytes: g.encode(model.name), weights, masks, scalars: adam ? ['lr', c1!, c2!] : ['lr'], units, loss };
+}
+
+/** The output of layer `name` (its last call), which an adaptation loss reads. */
+function featuresOf(model: tf.LayersModel, name: string): tf.SymbolicTensor {
+  return model.getLayer(name).output as tf.SymbolicTensor;
 }

@@ -163,14 +163,9 @@ export interface AdaptReport {
   checkpoint: string;
   pseudoLabels?: number[];
   seconds: number;
-  /** Where the adaptation network trained: TF.js, until its step (source and target batches, the methods' losses) is generated. */
+  /** Where the adaptation network trained. */
   trainEngine: TrainEngineUsed;
 }
-
-const ADAPT_ENGINE: TrainEngineUsed = {
-  engine: 'tfjs',
-  reason: "the adaptation step (source and target through one network, the method's loss) is not generated for ONNX Runtime yet",
-};
 
 function scores(model: tf.LayersModel, x: tf.Tensor, set: LabelledSet) {
   const predicted = tf.tidy(() => Array.from((model.predict(x, { batchSize: 256 }) as tf.Tensor).argMax(1).dataSync()));
@@ -221,7 +216,7 @@ export async function runAdaptation(
         method,
         target: evalTarget && data.evalTarget ? scores(r.model, evalTarget, data.evalTarget) : undefined,
         source,
-        trainEngine: ADAPT_ENGINE,
+        trainEngine: r.trainEngine,
         checkpoint: r.checkpoint,
         pseudoLabels: r.pseudoLabels,
         seconds: (performance.now() - t0) / 1000,

@@ -2,6 +2,8 @@
 // result, and what an adaptation method (one module in methods/) plugs into the training loop.
 import type * as tf from '@tensorflow/tfjs';
 import type { Callback } from '../../core/callbacks.js';
+import type { TrainEngine, TrainEngineUsed } from '../../engine/onnx-train.js';
+import type { DomainTerm } from '../../onnx/train/adaptation-loss.js';
 
 /** One domain's inputs (features n x d, or images when a trunk is trained), with labels where they may be used. */
 export interface Domain {
@@ -25,6 +27,8 @@ export interface AdaptResult {
   sourceValAccuracy: number;
   /** Self-training: pseudo-labelled target samples used in each round. */
   pseudoLabels?: number[];
+  /** Where the adaptation network trained (self-training: its last round). */
+  trainEngine: TrainEngineUsed;
 }
 
 /** One training step as a method's loss sees it: the bottleneck's activations for the batch. */
@@ -43,6 +47,11 @@ export interface AdaptStep {
 export interface MethodRun {
   /** The classification loss `loss` with the method's terms added, in order (inside the optimizer's closure). */
   addLoss(loss: tf.Scalar, step: AdaptStep): tf.Scalar;
+  /**
+   * The same loss in ONNX Runtime's training step (onnx/train/adaptation-loss.ts), and the
+   * scalars it reads at training progress p. Absent, the method trains in TF.js.
+   */
+  step?: { term: DomainTerm; scalars?(progress: number): Record<string, number> };
   dispose?(): void;
 }
 
@@ -53,7 +62,10 @@ export interface MethodOptions {
 }
 
 /** What one run of the adaptation network gives: the model with its best source-validated weights. */
-export type Round = (train: LabelledDomain, round: number) => Promise<{ model: tf.LayersModel; sourceValAccuracy: number }>;
+export type Round = (
+  train: LabelledDomain,
+  round: number,
+) => Promise<{ model: tf.LayersModel; sourceValAccuracy: number; trainEngine: TrainEngineUsed }>;
 
 /**
  * An adaptation method: how it changes training (a loss on the bottleneck, a learning-rate
@@ -107,6 +119,8 @@ export interface AdaptOptions {
    * for every training run. Without it the inputs are a frozen trunk's features.
    */
   trunk?: () => Promise<tf.LayersModel>;
+  /** Where the network trains (default: the process's, setTrainEngine; auto = ONNX Runtime where the step generator covers it). */
+  trainEngine?: TrainEngine;
   /** Every epoch of every run (stage: the method's name, and the round for self-training). */
   callbacks?: readonly Callback[];
 }

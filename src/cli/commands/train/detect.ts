@@ -7,7 +7,7 @@ import type { DetectionMetrics } from '../../../evaluate/detection.js';
 import { assertWritable } from '../../../io/atomic.js';
 import { trainDetector } from '../../../kinds/detection.js';
 import { DETECTION_DEFAULTS } from '../../../train/detection.js';
-import { baseOptions, log, prepare, printJson, Progress, refuseFlags, table, Warnings } from '../../shared.js';
+import { baseOptions, log, logTrainEngines, prepare, printJson, Progress, refuseFlags, table, Warnings } from '../../shared.js';
 import { imageTraining, type TrainFlags } from './flags.js';
 
 /** Flags of classification that mean nothing for boxes. */
@@ -53,6 +53,7 @@ export async function trainDetection(flags: TrainFlags, cmd: Command): Promise<v
         'stage',
         'trainable from',
         'frozen part on',
+        'trains on',
         'features computed',
         'cached',
         'feature s',
@@ -66,6 +67,7 @@ export async function trainDetection(flags: TrainFlags, cmd: Command): Promise<v
         s.blocks === undefined ? s.stage : `${s.stage} (${s.blocks} block${s.blocks === 1 ? '' : 's'})`,
         s.trainableFrom,
         s.engine,
+        s.trainEngine.engine,
         s.features.computed,
         s.features.cached,
         s.featureSeconds.toFixed(1),
@@ -77,6 +79,7 @@ export async function trainDetection(flags: TrainFlags, cmd: Command): Promise<v
       ]),
     ),
   );
+  logTrainEngines(result.training.stages.map((s) => ({ name: s.stage, trainEngine: s.trainEngine })));
   const row = (split: string, m: DetectionMetrics) => [split, m.images, m.objects, m.ap.toFixed(3), m.ap50.toFixed(3), m.ap75.toFixed(3)];
   log(table(['split', 'images', 'objects', 'AP', 'AP50', 'AP75'], [row('val', metrics.val), row('test', metrics.test)]));
   log(`saved to ${flags.out}`);

@@ -7,5 +7,8 @@ import type { AdaptationMethod } from '../types.js';
 export const coral: AdaptationMethod = {
   description: 'Deep CORAL (Sun and Saenko 2016): ‖C_s − C_t‖²_F / 4d² on the bottleneck',
   aligned: true,
-  start: (o) => ({ addLoss: (loss, { hs, ht }) => tf.add(loss, tf.mul(coralLoss(hs, ht), o.coralWeight)) }),
+  start: (o) => ({
+    addLoss: (loss, { hs, ht }) => tf.add(loss, tf.mul(coralLoss(hs, ht), o.coralWeight)),
+    step: { term: { kind: 'coral', weight: o.coralWeight } },
+  }),
 };

@@ -3,6 +3,8 @@
 // domain-confusion loss), λ and the learning rate on the paper's schedules.
 import * as tf from '@tensorflow/tfjs';
 import { confusionLoss, dannLambda, dannLearningRate, reverseGradient, stopGradient } from '../losses.js';
+import { stepVariable } from '../../../engine/onnx-train.js';
+import type { StepVariable } from '../../../onnx/train/losses.js';
 import type { AdaptationMethod } from '../types.js';
 
 /**
@@ -16,7 +18,7 @@ function buildDiscriminator(bottleneck: number, hidden = 100) {
     const [w1, b1, w2, b2] = held ? weights.map((w) => stopGradient(w)) : weights;
     return tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(x, w1), b1)), w2), b2) as tf.Tensor2D;
   };
-  return { apply, dispose: () => tf.dispose(weights) };
+  return { apply, weights, dispose: () => tf.dispose(weights) };
 }
 
 export const dann: AdaptationMethod = {
@@ -37,6 +39,14 @@ export const dann: AdaptationMethod = {
           return tf.add(withClassifier, tf.mul(confusionLoss(discriminator.apply(h, true)), lambda)) as tf.Scalar;
         }
         return tf.add(loss, tf.losses.sigmoidCrossEntropy(domain, discriminator.apply(reverseGradient(h, lambda)))) as tf.Scalar;
+      },
+      step: {
+        term: {
+          kind: 'domain-classifier',
+          adversary: o.adversary,
+          weights: discriminator.weights.map(stepVariable) as [StepVariable, StepVariable, StepVariable, StepVariable],
+        },
+        scalars: (progress) => ({ lambda: dannLambda(progress) }),
       },
       dispose: discriminator.dispose,
     };

@@ -33,6 +33,7 @@ export const selfTrain: AdaptationMethod = {
       checkpoint: 'best source validation accuracy in each round',
       sourceValAccuracy: current.sourceValAccuracy,
       pseudoLabels: used,
+      trainEngine: current.trainEngine,
     };
   },
 };
