@@ -182,11 +182,13 @@ describe('adaptation methods', () => {
     const d = domains(7);
     const [reversal, confusion] = [await repeatable(d, 'reversal'), await repeatable(d, 'confusion')];
     assert.notDeepEqual(reversal, confusion, 'the adversary changes training');
+    // An option passed as undefined keeps its default (mnist-mnistm passes `adversary: undefined` for dann).
+    assert.deepEqual(await repeatable(d, undefined), reversal);
   });
 });
 
 /** Two DANN runs with one seed give the same weights (returned). */
-async function repeatable(d: ReturnType<typeof domains>, adversary: 'reversal' | 'confusion'): Promise<number[][]> {
+async function repeatable(d: ReturnType<typeof domains>, adversary: 'reversal' | 'confusion' | undefined): Promise<number[][]> {
   const run = async () => {
     const r = await trainAdaptation({ train: d.train, val: d.val }, d.target.x, 2, { method: 'dann', epochs: 2, seed: 3, adversary });
     const w = r.model.getWeights().map((t) => Array.from(t.dataSync()));

@@ -21,8 +21,10 @@ export function addAdaptationLoss(g: StepGraph, term: DomainTerm, c: LossContext
   const [n, ns] = [rowsOf(p), rowsOf(y)];
   const nt = g.op('Sub', [n, ns]);
   const toFloat = (t: string) => g.op('Cast', [t], { to: int(1) });
+  /** A row count ([1] int64) as a float scalar, so the loss stays a scalar. */
+  const count = (m: string) => g.op('Squeeze', [toFloat(m)]);
   const slice = (t: string, from: string, to: string) => g.op('Slice', [t, from, to, g.int64s([0])]);
-  const [zero, nsF] = [g.int64s([0]), toFloat(ns)];
+  const [zero, nsF] = [g.int64s([0]), count(ns)];
   const mean = (t: string) => g.op('ReduceMean', [t], { keepdims: int(0) });
   const sumRows = (t: string, keepdims = 1) => g.op('ReduceSum', [t, g.int64s([0])], { keepdims: int(keepdims) });
   const matMul = (a: string, b: string, transA = 0, transB = 0) => g.op('Gemm', [a, b], { transA: int(transA), transB: int(transB) });
@@ -50,7 +52,7 @@ export function addAdaptationLoss(g: StepGraph, term: DomainTerm, c: LossContext
     const [hs, ht] = [slice(h, zero, ns), slice(h, ns, n)];
     const rowMean = (x: string) => g.op('ReduceMean', [x], { axes: ints([0]), keepdims: int(1) });
     const centred = (x: string) => g.op('Sub', [x, rowMean(x)]);
-    const denominator = (m: string) => g.op('Max', [g.op('Sub', [toFloat(m), g.scalar(1)]), g.scalar(1)]);
+    const denominator = (m: string) => g.op('Max', [g.op('Sub', [count(m), g.scalar(1)]), g.scalar(1)]);
     const [xs, xt] = [centred(hs), centred(ht)];
     const [dens, dent] = [denominator(ns), denominator(nt)];
     const diff = g.op('Sub', [g.op('Div', [matMul(xs, xs, 1), dens]), g.op('Div', [matMul(xt, xt, 1), dent])]);
@@ -69,7 +71,7 @@ export function addAdaptationLoss(g: StepGraph, term: DomainTerm, c: LossContext
   const a1 = g.op('Gemm', [h, w1, b1]);
   const r1 = g.op('Relu', [a1]);
   const z = g.op('Gemm', [r1, w2, b2]);
-  const nF = toFloat(n);
+  const nF = count(n);
   const column = (m: string, v: number) =>
     g.op('ConstantOfShape', [g.op('Concat', [m, g.int64s([1])], { axis: int(0) })], { value: fill(v) });
   const domain = g.op('Concat', [column(ns, 0), column(nt, 1)], { axis: int(0) });
@@ -93,7 +95,7 @@ export function addAdaptationLoss(g: StepGraph, term: DomainTerm, c: LossContext
     [w2, matMul(r1, dz, 1)],
     [b2, sumRows(dz, 0)],
   ];
-  if (term.adversary === 'reversal') {
+  if (term.adversary !== 'confusion') {
     const dh = matMul(da1, w1, 0, 1);
     return finish(g.op('Mul', [dh, g.op('Neg', [lambda])]), grads);
   }

@@ -62,7 +62,9 @@ export async function trainAdaptation(
 ): Promise<AdaptResult> {
   const method: AdaptationMethod | undefined = ADAPTATION_METHODS[options.method];
   if (!method) throw usageError(`method must be one of ${ADAPT_METHODS.join(', ')}, got ${options.method}`);
-  const o = { ...DEFAULTS, ...options };
+  // Options left undefined (an experiment passing `adversary: undefined`) keep the defaults.
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as typeof options;
+  const o = { ...DEFAULTS, ...given };
   return withSeed(o.seed ?? 0, async () => {
     if (method.train) {
       // Methods with training of their own build it from source-only runs.
