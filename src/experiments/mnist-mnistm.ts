@@ -14,7 +14,7 @@ import { subset } from '../data/split.js';
 import type { ImageSet } from '../data/types.js';
 import { usageError } from '../core/errors.js';
 import { pct, table } from '../evaluate/report.js';
-import { mean } from '../math/stats.js';
+import { mean, sd } from '../math/stats.js';
 import { ADAPT_METHODS } from '../strategies/adapt/methods/index.js';
 import { disposeDomainFeatures, domainImages, runAdaptation, type AdaptData, type AdaptReport } from '../strategies/adapt/pipeline.js';
 import { tell, type Callback } from '../core/callbacks.js';
@@ -112,24 +112,30 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
     const r = runs.get(method)!;
     return {
       method,
-      target: { accuracy: mean(r.map((x) => x.target!.accuracy)), macroF1: mean(r.map((x) => x.target!.macroF1)) },
+      target: {
+        accuracy: mean(r.map((x) => x.target!.accuracy)),
+        sd: sd(r.map((x) => x.target!.accuracy)),
+        macroF1: mean(r.map((x) => x.target!.macroF1)),
+      },
       source: { accuracy: mean(r.map((x) => x.source.accuracy)) },
       seconds: mean(r.map((x) => x.seconds)),
       checkpoint: r[0].checkpoint,
+      trainEngine: r[0].trainEngine.engine,
     };
   });
+  const engines = [...new Set(rows.map((r) => r.trainEngine))];
   const none = rows.find((r) => r.method === 'none')!.target.accuracy;
   const oracle = rows.find((r) => r.method === 'target-oracle')!.target.accuracy;
   const closed = (acc: number) => (oracle > none ? (acc - none) / (oracle - none) : NaN);
   const paperClosed = (PAPER.dann - PAPER.none) / (PAPER.oracle - PAPER.none);
   const markdown = [
-    `mnist-mnistm: digits-cnn up to ${f.cut}, trained end to end with an adaptation network (bottleneck 256 with BatchNorm, softmax), ${EPOCHS} passes over the source, Adam (DANN: its annealed rate and λ schedule; dann-confusion: the same with Tzeng et al.'s confusion objective), images as 28x28 gray${variant === 'background-distance' ? ', each as its distance from its own median pixel (every domain and method)' : ''}. Source: ${SIZES.sourceTrain} MNIST digits (RGB), ${SIZES.sourceVal} for checkpoints, ${SIZES.sourceTest} test; target: ${SIZES.target} unlabelled MNIST-M images, ${SIZES.evalTarget} labelled for evaluation (disjoint digits). Mean over seeds ${seeds.join(', ')}.`,
+    `mnist-mnistm: digits-cnn up to ${f.cut}, trained end to end with an adaptation network (bottleneck 256 with BatchNorm, softmax), ${EPOCHS} passes over the source, Adam (DANN: its annealed rate and λ schedule; dann-confusion: the same with Tzeng et al.'s confusion objective), images as 28x28 gray${variant === 'background-distance' ? ', each as its distance from its own median pixel (every domain and method)' : ''}. Source: ${SIZES.sourceTrain} MNIST digits (RGB), ${SIZES.sourceVal} for checkpoints, ${SIZES.sourceTest} test; target: ${SIZES.target} unlabelled MNIST-M images, ${SIZES.evalTarget} labelled for evaluation (disjoint digits). Mean${seeds.length > 1 ? ' ± sd' : ''} over seeds ${seeds.join(', ')}. Trained on ${engines.map((e) => (e === 'onnx' ? 'ONNX Runtime' : 'TF.js')).join(' and ')}.`,
     '',
     table(
       ['method', 'target accuracy', 'target macro-F1', 'source accuracy', 'gap closed', 'train s'],
       rows.map((r) => [
         r.method,
-        pct(r.target.accuracy),
+        seeds.length > 1 ? `${pct(r.target.accuracy)} ± ${(100 * r.target.sd).toFixed(1)}` : pct(r.target.accuracy),
         r.target.macroF1.toFixed(3),
         pct(r.source.accuracy),
         r.method === 'none' || r.method === 'target-oracle' ? '' : `${(closed(r.target.accuracy) * 100).toFixed(0)}%`,
@@ -149,7 +155,7 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
       variant,
       cut: f.cut,
       seeds,
-      rows: rows.map(({ method, target, source }) => ({ method, target, source })),
+      rows: rows.map(({ method, target, source, trainEngine }) => ({ method, target, source, trainEngine })),
       gapClosed: Object.fromEntries(rows.map((r) => [r.method, closed(r.target.accuracy)])),
     },
     markdown,
