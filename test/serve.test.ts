@@ -285,7 +285,10 @@ describe('graft serve', () => {
       const answer = await inFlight;
       assert.equal(answer.status, 200);
       assert.equal((await answer.json()).predictions.length, 64);
+      // It stops once the answer is out, not after the kept-alive connection times out (72 s).
+      const answered = performance.now();
       assert.equal(await exited, 0);
+      assert.ok(performance.now() - answered < 10_000, `exited ${(performance.now() - answered) / 1000} s after answering`);
     } finally {
       child.kill('SIGKILL');
     }

@@ -160,6 +160,13 @@ export async function startServer(o: ServeOptions): Promise<Server> {
     return reply.send({ predictions: out, labels: model.labels });
   });
 
+  // Once closing, answers in flight end their connection: a kept-alive socket would otherwise
+  // hold the server open for Fastify's keep-alive timeout (72 s) after the last answer.
+  let closing = false;
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
   await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : (o.port ?? 0);
@@ -168,6 +175,7 @@ export async function startServer(o: ServeOptions): Promise<Server> {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/`,
     app,
     close: async () => {
+      closing = true;
       await app.close();
       for (const { model } of served.values()) await model.close();
     },
