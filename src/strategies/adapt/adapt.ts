@@ -23,6 +23,9 @@ const DEFAULTS = {
   adversary: 'reversal' as 'reversal' | 'confusion',
 };
 
+/** The bottleneck's output, where the methods' losses act. */
+const FEATURES = 'adapt_relu';
+
 function buildClassifier(
   inputShape: number[],
   bottleneck: number,
@@ -34,7 +37,7 @@ function buildClassifier(
   if (h.shape.length > 2) h = tf.layers.flatten({ name: 'adapt_flatten' }).apply(h) as tf.SymbolicTensor;
   h = tf.layers.dense({ units: bottleneck, name: 'adapt_bottleneck' }).apply(h) as tf.SymbolicTensor;
   h = tf.layers.batchNormalization({ name: 'adapt_bn' }).apply(h) as tf.SymbolicTensor;
-  h = tf.layers.activation({ activation: 'relu', name: 'adapt_relu' }).apply(h) as tf.SymbolicTensor;
+  h = tf.layers.activation({ activation: 'relu', name: FEATURES }).apply(h) as tf.SymbolicTensor;
   const out = tf.layers.dense({ units: classes, activation: 'softmax', name: 'adapt_output' }).apply(h) as tf.SymbolicTensor;
   return { model: tf.model({ inputs: input, outputs: out }), features: tf.model({ inputs: input, outputs: h }) };
 }
@@ -150,7 +153,7 @@ async function adaptationTrainer(
   if (!term) return { used: tfjsOnly(choice, `${o.method}'s loss has no ONNX Runtime step`) };
   return onnxTrainerFor(model, choice, {
     optimizer: { kind: 'adam' },
-    loss: { kind: 'adaptation', features: 'adapt_relu', term },
+    loss: { kind: 'adaptation', features: FEATURES, term },
     seed: o.seed,
   });
 }
