@@ -47,13 +47,21 @@ const MODELS: Record<string, () => tf.LayersModel> = {
       outputs: tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: init() }).apply(h) as tf.SymbolicTensor,
     });
   },
-  'MobileNetV2-like: batch norm (inference), ReLU6, residual add, global pooling, activation layer': () => {
+  'MobileNetV2-like: batch norm (inference, folded into the conv before it), ReLU6, residual add, global pooling, activation layer': () => {
     const x = tf.input({ shape: [6, 6, 4] });
     const bn = (t: tf.SymbolicTensor) =>
       tf.layers
         .batchNormalization({ gammaInitializer: tf.initializers.randomUniform({ minval: 0.5, maxval: 1.5, seed: seed++ }) })
         .apply(t) as tf.SymbolicTensor;
-    let h = tf.layers.conv2d({ filters: 8, kernelSize: 1, useBias: false, kernelInitializer: init() }).apply(x) as tf.SymbolicTensor;
+    // A bias before a pinned norm too: the step folds each conv and its norm into one Conv.
+    let h = tf.layers
+      .conv2d({
+        filters: 8,
+        kernelSize: 1,
+        kernelInitializer: init(),
+        biasInitializer: tf.initializers.randomUniform({ minval: -1, maxval: 1, seed: seed++ }),
+      })
+      .apply(x) as tf.SymbolicTensor;
     h = tf.layers.reLU({ maxValue: 6 }).apply(bn(h)) as tf.SymbolicTensor;
     h = tf.layers
       .depthwiseConv2d({ kernelSize: 3, padding: 'same', useBias: false, depthwiseInitializer: init() })

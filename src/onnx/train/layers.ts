@@ -49,6 +49,8 @@ export interface Forward {
 export interface LayerContext {
   g: StepGraph;
   layer: tf.layers.Layer;
+  /** A pair rule's two layers (PAIR_RULES); `weights` then holds the first's, then the second's. */
+  layers?: [tf.layers.Layer, tf.layers.Layer];
   /** Graph names of the layer's weights (in ONNX layout), by index in layer.weights. */
   weights: string[];
   inShapes: Shape[];
@@ -486,6 +488,66 @@ const add: LayerRule = {
     const y = xs.slice(1).reduce((a, b) => c.g.op('Add', [a, b]), xs[0]);
     return { y, back: (dy) => ({ dxs: xs.map(() => dy), grads: [] }) };
   },
+};
+
+/**
+ * A convolution followed by a BatchNormalization pinned to its moving statistics (MobileNetV2's
+ * every conv), folded into one Conv: W' = W·s, bias t, s = γ/sqrt(var + ε), t = β + (b − mean)·s,
+ * per output channel. It saves the normalisation's pass over the activations forward and back
+ * (1.2 and 1.9 ms of a 20 ms MobileNetV2 top-block step). Its weights are the conv's, then the
+ * norm's. Back: G = the filter gradient of dy for W'; dW = G·s, db = s·Σdy, dβ = Σdy,
+ * dγ = (Σ G·W + (b − mean)·Σdy) / sqrt(var + ε).
+ */
+function convNorm(depthwise: boolean): LayerRule {
+  return {
+    forward(c, [x]) {
+      const [convLayer, norm] = c.layers!;
+      const cfg = convLayer.getConfig();
+      const geo = convGeometry(cfg, c.inShapes[0], c.outShape);
+      const groups = depthwise ? c.inShapes[0][2] : 1;
+      const nConv = convLayer.weights.length;
+      const [w, b] = c.weights.slice(0, nConv);
+      const names = weightNames(norm);
+      const at = (n: string) => (names.includes(n) ? c.weights[nConv + names.indexOf(n)] : undefined);
+      const [gamma, beta, mean, variance] = [at('gamma'), at('beta'), at('moving_mean')!, at('moving_variance')!];
+      const eps = norm.getConfig().epsilon as number;
+      const inv = c.g.op('Div', [c.g.scalar(1), c.g.op('Sqrt', [c.g.op('Add', [variance, c.g.scalar(eps)])])]);
+      const scale = gamma ? c.g.op('Mul', [gamma, inv]) : inv;
+      const perFilter = (t: string) => c.g.op('Reshape', [t, c.g.int64s([-1, 1, 1, 1])]);
+      const w2 = c.g.op('Mul', [w, perFilter(scale)]);
+      // t = β + (b − mean)·s
+      const offset = b ? c.g.op('Sub', [b, mean]) : c.g.op('Neg', [mean]);
+      const shift = c.g.op('Add', [c.g.op('Mul', [offset, scale]), ...(beta ? [beta] : [c.g.scalar(0)])]);
+      const y = c.g.op('Conv', [x, w2, shift], {
+        kernel_shape: ints(geo.kernel),
+        strides: ints(geo.strides),
+        pads: ints(geo.pads),
+        group: int(groups),
+      });
+      const filterShape = (depthwise ? depthwiseKernel : convKernel)(convLayer.weights[0].shape as number[]).onnxShape;
+      return {
+        y,
+        back(dy, [needDx]) {
+          const { dx, dw: g2 } = convBackward(c.g, x, w2, dy, geo, groups, filterShape, needDx);
+          const dShift = sumOver(c.g, dy, [0, 2, 3]);
+          const normGrads = names.map((n) => {
+            if (n === 'beta') return dShift;
+            if (n !== 'gamma') return undefined;
+            const dScale = c.g.op('Add', [sumOver(c.g, c.g.op('Mul', [g2, w]), [1, 2, 3]), c.g.op('Mul', [offset, dShift])]);
+            return c.g.op('Mul', [dScale, inv]);
+          });
+          const convGrads = [c.g.op('Mul', [g2, perFilter(scale)]), ...(b ? [c.g.op('Mul', [dShift, scale])] : [])];
+          return { dxs: [dx], grads: [...convGrads, ...normGrads] };
+        },
+      };
+    },
+  };
+}
+
+/** Rules for a layer and the one after it, applied as one where `step.ts` finds the pair (see convNorm). */
+export const PAIR_RULES: Record<string, LayerRule> = {
+  'Conv2D+BatchNormalization': convNorm(false),
+  'DepthwiseConv2D+BatchNormalization': convNorm(true),
 };
 
 export const LAYER_RULES: Record<string, LayerRule> = {

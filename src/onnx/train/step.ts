@@ -7,7 +7,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { floatTensor, ints } from '../proto.js';
 import { StepGraph } from './builder.js';
-import { LAYER_RULES, sameLayout, type Forward, type Shape, type WeightLayout } from './layers.js';
+import { LAYER_RULES, PAIR_RULES, sameLayout, type Forward, type LayerRule, type Shape, type WeightLayout } from './layers.js';
 import { addLoss, type StepLoss, type StepVariable } from './losses.js';
 
 export type StepOptimizer =
@@ -94,6 +94,47 @@ function topology(model: tf.LayersModel): { order: Producer[]; error?: string } 
   return { order };
 }
 
+/** What the step applies one rule to: a layer, or a pair PAIR_RULES folds into one. */
+interface Unit extends Producer {
+  layers: tf.layers.Layer[];
+  rule: LayerRule;
+  /** The first layer's place in the topology (seeds dropout as before folding). */
+  index: number;
+}
+
+/**
+ * The producers as units: a conv (linear) and the BatchNormalization after it fold into one
+ * (PAIR_RULES) when the norm is pinned to its moving statistics (or the step only evaluates) and
+ * is the conv's only reader. `keep`: a tensor the loss reads, which must stay.
+ */
+function fold(
+  order: Producer[],
+  model: tf.LayersModel,
+  o: { training: boolean; pinnedNorm?: (layer: tf.layers.Layer) => boolean; keep?: tf.SymbolicTensor },
+): Unit[] {
+  const readers = new Map<number, number>();
+  for (const t of [...order.flatMap((p) => p.inputs), ...model.outputs, ...(o.keep ? [o.keep] : [])])
+    readers.set(t.id, (readers.get(t.id) ?? 0) + 1);
+  const units: Unit[] = [];
+  for (let i = 0; i < order.length; i++) {
+    const [p, next] = [order[i], order[i + 1]];
+    const pair = next && PAIR_RULES[`${p.layer.getClassName()}+${next.layer.getClassName()}`];
+    const folds =
+      pair &&
+      next.inputs.length === 1 &&
+      next.inputs[0].id === p.output.id &&
+      readers.get(p.output.id) === 1 &&
+      p.layer.getConfig().activation === 'linear' &&
+      p.output.shape.length === 4 &&
+      (!o.training || (o.pinnedNorm?.(next.layer) ?? false));
+    if (folds) {
+      units.push({ layer: p.layer, layers: [p.layer, next.layer], inputs: p.inputs, output: next.output, rule: pair, index: i });
+      i++;
+    } else units.push({ ...p, layers: [p.layer], rule: LAYER_RULES[p.layer.getClassName()], index: i });
+  }
+  return units;
+}
+
 const withoutBatch = (shape: unknown): Shape => (shape as (number | null)[]).slice(1) as Shape;
 
 /** Why `model` cannot train on ONNX Runtime (the first layer, loss or configuration the generator lacks), or undefined. */
@@ -168,47 +209,51 @@ export function buildTrainStep(model: tf.LayersModel, o: StepOptions): TrainStep
   const masks: StepMask[] = [];
   /** Moving statistics, by the index of their weight in their layer. */
   const stateOf = new Map<StepWeight, number>();
-  const done: { p: Producer; fwd: Forward; layerWeights: (StepWeight | undefined)[] }[] = [];
+  const done: { p: Unit; fwd: Forward; layerWeights: (StepWeight | undefined)[] }[] = [];
 
-  for (const [i, p] of order.entries()) {
-    const { layer } = p;
+  const features = o.loss?.kind === 'adaptation' ? featuresOf(model, o.loss.features) : undefined;
+  for (const p of fold(order, model, { training, pinnedNorm: o.inferenceBatchNorm, keep: features })) {
+    const { layer, rule } = p;
     g.scope = layer.name;
-    const rule = LAYER_RULES[layer.getClassName()];
-    const layouts = rule.weights?.(layer) ?? [];
     const pinned = o.inferenceBatchNorm?.(layer) ?? false;
-    const moving = new Set(rule.state?.(layer, pinned) ?? []);
     const layerWeights: (StepWeight | undefined)[] = [];
-    const names = layer.weights.map((w, k) => {
-      const layout = layouts[k];
-      const base = `${layer.name}/${k}`;
-      if (moving.has(k)) {
-        // Statistics the step moves: fed and returned like a weight, not optimised.
-        const sw = addWeight(w, base, layout.onnxShape, layout, false);
-        stateOf.set(sw, k);
-        layerWeights.push(undefined);
+    // The weights of the unit's layers (one, or a folded pair), in order.
+    const names = p.layers.flatMap((l) => {
+      const layouts = LAYER_RULES[l.getClassName()].weights?.(l) ?? [];
+      const moving = new Set(p.layers.length === 1 ? (rule.state?.(l, pinned) ?? []) : []);
+      return l.weights.map((w, k) => {
+        const layout = layouts[k];
+        const base = `${l.name}/${k}`;
+        if (moving.has(k)) {
+          // Statistics the step moves: fed and returned like a weight, not optimised.
+          const sw = addWeight(w, base, layout.onnxShape, layout, false);
+          stateOf.set(sw, k);
+          layerWeights.push(undefined);
+          return g.op('Reshape', [sw.input, g.int64s(layout.onnxShape)]);
+        }
+        if (!trainable.has(w.id)) {
+          const name = g.fresh(`${base}/const`);
+          g.initializers.push(floatTensor(name, layout.onnxShape, layout.toOnnx(w.read().dataSync() as Float32Array)));
+          layerWeights.push(undefined);
+          return name;
+        }
+        const sw = addWeight(w, base, layout.onnxShape, layout);
+        layerWeights.push(sw);
         return g.op('Reshape', [sw.input, g.int64s(layout.onnxShape)]);
-      }
-      if (!trainable.has(w.id)) {
-        const name = g.fresh(`${base}/const`);
-        g.initializers.push(floatTensor(name, layout.onnxShape, layout.toOnnx(w.read().dataSync() as Float32Array)));
-        layerWeights.push(undefined);
-        return name;
-      }
-      const sw = addWeight(w, base, layout.onnxShape, layout);
-      layerWeights.push(sw);
-      return g.op('Reshape', [sw.input, g.int64s(layout.onnxShape)]);
+      });
     });
     const inputs = p.inputs.map((t) => values.get(t.id)!);
     const fwd = rule.forward(
       {
         g,
         layer,
+        ...(p.layers.length === 2 ? { layers: p.layers as [tf.layers.Layer, tf.layers.Layer] } : {}),
         weights: names,
         inShapes: p.inputs.map((t) => withoutBatch(t.shape)),
         outShape: withoutBatch(p.output.shape),
         training,
         pinned,
-        seed: () => (o.seed ?? 0) * 1000 + i + 1,
+        seed: () => (o.seed ?? 0) * 1000 + p.index + 1,
         exposeMask(mask) {
           if (!o.exposeMasks) return;
           const output = g.opTo('Identity', [mask], `${layer.name}/mask`);
@@ -231,7 +276,6 @@ export function buildTrainStep(model: tf.LayersModel, o: StepOptions): TrainStep
 
   const loss = o.loss ?? { kind: 'categorical' };
   const units = model.outputs.map((t) => withoutBatch(t.shape)[0]);
-  const features = loss.kind === 'adaptation' ? featuresOf(model, loss.features) : undefined;
   const byValue = new Map<string, StepWeight>();
   const lossGrads = addLoss(g, loss, {
     outputs: model.outputs.map((t, k) => ({ name: values.get(t.id)!, units: units[k] })),
