@@ -202,9 +202,6 @@ export async function onnxTrainerFor(
   const options = { inferenceBatchNorm: isInferenceBatchNorm, ...o };
   let reason = unsupportedReason(model, options);
   if (!reason && !(await onnxRuntimeAvailable())) reason = 'ONNX Runtime does not load here';
-  if (reason) {
-    if (choice === 'onnx') throw usageError(`--train-engine onnx: this stage cannot train on ONNX Runtime (${reason})`);
-    return { used: { engine: 'tfjs', reason } };
-  }
+  if (reason) return { used: tfjsOnly(choice, reason) };
   return { trainer: await OnnxTrainer.create(model, options), used: { engine: 'onnx' } };
 }

@@ -26,12 +26,11 @@ export function addAdaptationLoss(g: StepGraph, term: DomainTerm, c: LossContext
   const slice = (t: string, from: string, to: string) => g.op('Slice', [t, from, to, g.int64s([0])]);
   const [zero, nsF] = [g.int64s([0]), count(ns)];
   const mean = (t: string) => g.op('ReduceMean', [t], { keepdims: int(0) });
-  const sumRows = (t: string, keepdims = 1) => g.op('ReduceSum', [t, g.int64s([0])], { keepdims: int(keepdims) });
   const matMul = (a: string, b: string, transA = 0, transB = 0) => g.op('Gemm', [a, b], { transA: int(transA), transB: int(transB) });
 
   // −Σ y·log(r/S) per source row, r = p + ε, S = Σ r; d/dp = (1/S − y/r) / ns, zero on target rows.
   const r = g.op('Add', [slice(p, zero, ns), g.scalar(EPSILON)]);
-  const s = g.op('ReduceSum', [r, g.int64s([1])], { keepdims: int(1) });
+  const s = g.sum(r, [1], true);
   const logSoftmax = g.op('Sub', [g.op('Log', [r]), g.op('Log', [s])]);
   const terms = [g.op('Neg', [g.op('Div', [g.op('ReduceSum', [g.op('Mul', [y, logSoftmax])], { keepdims: int(0) }), nsF])])];
   const dpSource = g.op('Div', [g.op('Sub', [g.op('Div', [g.scalar(1), s]), g.op('Div', [y, r])]), nsF]);
@@ -91,9 +90,9 @@ export function addAdaptationLoss(g: StepGraph, term: DomainTerm, c: LossContext
   const da1 = da1Of(dz);
   const grads: LossGradients['grads'] = [
     [w1, matMul(h, da1, 1)],
-    [b1, sumRows(da1, 0)],
+    [b1, g.sum(da1, [0])],
     [w2, matMul(r1, dz, 1)],
-    [b2, sumRows(dz, 0)],
+    [b2, g.sum(dz, [0])],
   ];
   if (term.adversary !== 'confusion') {
     const dh = matMul(da1, w1, 0, 1);

@@ -4,7 +4,7 @@
 // activation is held NCHW, as ONNX's Conv and pooling want it; TF.js's NHWC batch is transposed
 // once on the way in. Names, nodes and shared constants are the exporter's GraphBuilder's.
 import { GraphBuilder } from '../graph.js';
-import { type Attr, BOOL, FLOAT, floatTensor, IR_VERSION, node, onnx, valueInfo, type TensorProto } from '../proto.js';
+import { type Attr, BOOL, FLOAT, floatTensor, int, IR_VERSION, node, onnx, valueInfo, type TensorProto } from '../proto.js';
 
 /** A one-value tensor attribute (ConstantOfShape's fill). */
 export const fill = (v: number): Attr => ({ type: 4, t: floatTensor('value', [1], Float32Array.of(v)) });
@@ -29,6 +29,11 @@ export class StepGraph extends GraphBuilder {
     const name = this.fresh(output);
     this.nodes.push(node(opType, inputs, [name], name, attrs));
     return name;
+  }
+
+  /** ReduceSum over `axes` (opset 13+: axes as an input). */
+  sum(t: string, axes: number[], keepdims = false): string {
+    return this.op('ReduceSum', [t, this.int64s(axes)], { keepdims: int(keepdims ? 1 : 0) });
   }
 
   input(name: string, shape: (number | null)[]): string {

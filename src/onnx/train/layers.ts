@@ -108,8 +108,7 @@ function activate(g: StepGraph, z: string, act: string, axis: number): { y: stri
     case 'softmax': {
       // dz = y · (dy − Σ dy·y) over the class axis.
       const y = g.op('Softmax', [z], { axis: int(axis) });
-      const back = (dy: string) =>
-        g.op('Mul', [y, g.op('Sub', [dy, g.op('ReduceSum', [g.op('Mul', [dy, y]), g.int64s([axis])], { keepdims: int(1) })])]);
+      const back = (dy: string) => g.op('Mul', [y, g.op('Sub', [dy, g.sum(g.op('Mul', [dy, y]), [axis], true)])]);
       return { y, back };
     }
   }
@@ -220,8 +219,6 @@ function convBackward(
   return { dx, dw };
 }
 
-const sumOver = (g: StepGraph, t: string, axes: number[]) => g.op('ReduceSum', [t, g.int64s(axes)], { keepdims: int(0) });
-
 function conv(depthwise: boolean): LayerRule {
   return {
     unsupported: (_layer, cfg) => convUnsupported(cfg) ?? checkActivation(cfg),
@@ -247,7 +244,7 @@ function conv(depthwise: boolean): LayerRule {
         back(dy, [needDx]) {
           const dz = act.back(dy);
           const { dx, dw } = convBackward(c.g, x, w, dz, geo, groups, filterShape, needDx);
-          return { dxs: [dx], grads: [dw, ...(b ? [sumOver(c.g, dz, [0, 2, 3])] : [])] };
+          return { dxs: [dx], grads: [dw, ...(b ? [c.g.sum(dz, [0, 2, 3])] : [])] };
         },
       };
     },
@@ -270,7 +267,7 @@ const dense: LayerRule = {
         const dz = act.back(dy);
         const dw = c.g.op('Gemm', [x, dz], { transA: int(1) });
         const dx = needDx ? c.g.op('Gemm', [dz, w], { transB: int(1) }) : undefined;
-        return { dxs: [dx], grads: [dw, ...(b ? [sumOver(c.g, dz, [0])] : [])] };
+        return { dxs: [dx], grads: [dw, ...(b ? [c.g.sum(dz, [0])] : [])] };
       },
     };
   },
@@ -418,7 +415,7 @@ const batchNorm: LayerRule = {
     const perChannel = (t: string) => (rank4 ? c.g.op('Reshape', [t, c.g.int64s([1, -1, 1, 1])]) : t);
     const axes = rank4 ? [0, 2, 3] : [0];
     const channels = c.inShapes[0].at(-1)!;
-    const dBetaOf = (dy: string) => sumOver(c.g, dy, axes);
+    const dBetaOf = (dy: string) => c.g.sum(dy, axes);
     const gradsOf = (dGamma: () => string, dBeta: string) =>
       names.map((n) => (n === 'gamma' ? dGamma() : n === 'beta' ? dBeta : undefined));
     if (c.pinned || !c.training) {
@@ -436,8 +433,7 @@ const batchNorm: LayerRule = {
           const dx = c.g.op('Mul', [dy, perChannel(scale)]);
           const dBeta = dBetaOf(dy);
           // dγ = Σ dy·x̂ = (Σ dy·x − mean·Σ dy) / sqrt(var + ε), without x̂ at full size.
-          const dGamma = () =>
-            c.g.op('Mul', [c.g.op('Sub', [sumOver(c.g, c.g.op('Mul', [dy, x]), axes), c.g.op('Mul', [mean, dBeta])]), inv]);
+          const dGamma = () => c.g.op('Mul', [c.g.op('Sub', [c.g.sum(c.g.op('Mul', [dy, x]), axes), c.g.op('Mul', [mean, dBeta])]), inv]);
           return { dxs: [dx], grads: gradsOf(dGamma, dBeta) };
         },
       };
@@ -466,13 +462,13 @@ const batchNorm: LayerRule = {
         // dx = inv/N · (N·dx̂ − Σ dx̂ − x̂·Σ dx̂·x̂), dx̂ = dy·γ; N the values per channel.
         const dxhat = gamma ? c.g.op('Mul', [dy, perChannel(gamma)]) : dy;
         const n = c.g.op('Div', [c.g.op('Cast', [c.g.op('Size', [x])], { to: int(1) }), c.g.scalar(channels)]);
-        const keep = (t: string) => c.g.op('ReduceSum', [t, c.g.int64s(axes)], { keepdims: int(1) });
+        const keep = (t: string) => c.g.sum(t, axes, true);
         const inner = c.g.op('Sub', [
           c.g.op('Sub', [c.g.op('Mul', [dxhat, n]), keep(dxhat)]),
           c.g.op('Mul', [xhat, keep(c.g.op('Mul', [dxhat, xhat]))]),
         ]);
         const dx = c.g.op('Mul', [inner, c.g.op('Div', [inv, n])]);
-        const dGamma = () => sumOver(c.g, c.g.op('Mul', [dy, xhat]), axes);
+        const dGamma = () => c.g.sum(c.g.op('Mul', [dy, xhat]), axes);
         return { dxs: [dx], grads: gradsOf(dGamma, dBetaOf(dy)) };
       },
     };
@@ -529,11 +525,11 @@ function convNorm(depthwise: boolean): LayerRule {
         y,
         back(dy, [needDx]) {
           const { dx, dw: g2 } = convBackward(c.g, x, w2, dy, geo, groups, filterShape, needDx);
-          const dShift = sumOver(c.g, dy, [0, 2, 3]);
+          const dShift = c.g.sum(dy, [0, 2, 3]);
           const normGrads = names.map((n) => {
             if (n === 'beta') return dShift;
             if (n !== 'gamma') return undefined;
-            const dScale = c.g.op('Add', [sumOver(c.g, c.g.op('Mul', [g2, w]), [1, 2, 3]), c.g.op('Mul', [offset, dShift])]);
+            const dScale = c.g.op('Add', [c.g.sum(c.g.op('Mul', [g2, w]), [1, 2, 3]), c.g.op('Mul', [offset, dShift])]);
             return c.g.op('Mul', [dScale, inv]);
           });
           const convGrads = [c.g.op('Mul', [g2, perFilter(scale)]), ...(b ? [c.g.op('Mul', [dShift, scale])] : [])];

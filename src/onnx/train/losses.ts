@@ -19,7 +19,7 @@ export function addLoss(g: StepGraph, loss: StepLoss, c: LossContext): LossGradi
   const { outputs } = c;
   if (loss.kind === 'adaptation') return addAdaptationLoss(g, loss.term, c);
   const batch = g.op('Cast', [g.op('Gather', [g.op('Shape', [outputs[0].name]), g.int64s([0])])], { to: int(1) });
-  const sumRows = (t: string) => g.op('ReduceSum', [t, g.int64s([1])], { keepdims: int(1) });
+  const sumRows = (t: string) => g.sum(t, [1], true);
   const where = (cond: string, t: string) => g.op('Mul', [t, g.op('Cast', [cond], { to: int(1) })]);
   const inRange = (t: string, lo: number, hi: number) =>
     g.op('And', [g.op('GreaterOrEqual', [t, g.scalar(lo)]), g.op('LessOrEqual', [t, g.scalar(hi)])]);
@@ -31,7 +31,7 @@ export function addLoss(g: StepGraph, loss: StepLoss, c: LossContext): LossGradi
     const sum = sumRows(p);
     const q = g.op('Div', [p, sum]);
     const qc = g.op('Clip', [q, g.scalar(EPSILON), g.scalar(1 - EPSILON)]);
-    const perExample = g.op('Neg', [g.op('ReduceSum', [g.op('Mul', [y, g.op('Log', [qc])]), g.int64s([1])], { keepdims: int(0) })]);
+    const perExample = g.op('Neg', [g.sum(g.op('Mul', [y, g.op('Log', [qc])]), [1])]);
     g.opTo('ReduceMean', [perExample], 'loss', { axes: ints([0]), keepdims: int(0) });
     g.output('loss', []);
     const argmax = (t: string) => g.op('ArgMax', [t], { axis: int(1), keepdims: int(0) });
@@ -51,7 +51,7 @@ export function addLoss(g: StepGraph, loss: StepLoss, c: LossContext): LossGradi
     const k = outputs[t].units;
     const y = g.input(`y${t}`, [null, k]);
     const mask = g.op('Unsqueeze', [g.input(`mask${t}`, [null]), g.int64s([1])]); // [n, 1]
-    const labelled = g.op('Max', [g.op('ReduceSum', [mask, g.int64s([0, 1])], { keepdims: int(0) }), g.scalar(1)]);
+    const labelled = g.op('Max', [g.sum(mask, [0, 1]), g.scalar(1)]);
     let perSample: string;
     let dp: string;
     if (task.kind === 'classification') {
@@ -71,17 +71,17 @@ export function addLoss(g: StepGraph, loss: StepLoss, c: LossContext): LossGradi
       perSample = g.op('Div', [sumRows(g.op('Mul', [diff, diff])), g.scalar(k)]);
       dp = g.op('Mul', [diff, g.scalar(2 / k)]);
     }
-    const taskLoss = g.op('Div', [g.op('ReduceSum', [g.op('Mul', [perSample, mask]), g.int64s([0, 1])], { keepdims: int(0) }), labelled]);
+    const taskLoss = g.op('Div', [g.sum(g.op('Mul', [perSample, mask]), [0, 1]), labelled]);
     // The task's weight: fixed, or e^(−s) (½·e^(−s) for regression) with ½·s added, s = log σ².
     let weight = g.scalar(task.weight);
     if (logVariance) {
       const st = g.op('Gather', [logVariance, g.int64s([t])]); // [1]
       const half = task.kind === 'regression' ? 0.5 : 1;
       weight = g.op('Mul', [g.op('Exp', [g.op('Neg', [st])]), g.scalar(half)]);
-      terms.push(g.op('ReduceSum', [g.op('Mul', [st, g.scalar(0.5)]), g.int64s([0])], { keepdims: int(0) }));
+      terms.push(g.sum(g.op('Mul', [st, g.scalar(0.5)]), [0]));
       // d/ds of w·L + ½·s = −w·L + ½.
       dLogVariance.push(g.op('Add', [g.op('Neg', [g.op('Mul', [weight, taskLoss])]), g.scalar(0.5)]));
-      weight = g.op('ReduceSum', [weight, g.int64s([0])], { keepdims: int(0) });
+      weight = g.sum(weight, [0]);
     }
     terms.push(g.op('Mul', [taskLoss, weight]));
     // Unlabelled rows get no gradient from this task; the rest share 1/labelled, times the weight.
