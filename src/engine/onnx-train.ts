@@ -3,6 +3,7 @@
 // Node binding writing into pre-allocated outputs measured slower), a second forward-only session
 // for evaluation. The TF.js model is untouched until writeBack (after every epoch), so callbacks,
 // exports and everything after training see ordinary TF.js weights.
+import { withDefaults } from '../core/options.js';
 import * as tf from '@tensorflow/tfjs';
 import {
   createOnnxSession,
@@ -199,7 +200,7 @@ export async function onnxTrainerFor(
   o: OnnxTrainerOptions,
 ): Promise<{ trainer?: OnnxTrainer; used: TrainEngineUsed }> {
   if (choice === 'tfjs') return { used: { engine: 'tfjs', reason: 'asked for' } };
-  const options = { inferenceBatchNorm: isInferenceBatchNorm, ...o };
+  const options = withDefaults({ inferenceBatchNorm: isInferenceBatchNorm }, o);
   let reason = unsupportedReason(model, options);
   if (!reason && !(await onnxRuntimeAvailable())) reason = 'ONNX Runtime does not load here';
   if (reason) return { used: tfjsOnly(choice, reason) };

@@ -1,4 +1,5 @@
 // graft(): cut a base at a layer, put a new head on it, and decide what trains.
+import { withDefaults } from '../core/options.js';
 import * as tf from '@tensorflow/tfjs';
 import type { FrozenBase, FrozenTrunk, HeadSpec, ImageBase, LayersBase, Predictor } from '../bases/types.js';
 import { cutPoints } from '../bases/structure.js';
@@ -44,7 +45,7 @@ export type Grafted = GraftedOnLayers | GraftedOnFrozen;
 export async function graft(base: ImageBase, opts: GraftOptions): Promise<Grafted> {
   if (opts.classes.length < 2) throw usageError(`need at least 2 classes, got ${opts.classes.length}`);
   const cut = resolveCut(base, opts.cut);
-  const head: HeadSpec = { ...base.head, ...opts.head };
+  const head: HeadSpec = withDefaults(base.head, opts.head);
   if (base.kind !== 'layers') return graftOnFrozen(base, cut, head, opts);
   const model = await ownModel(base, base.model, cut, (features) => applyHead(features, head, opts.classes.length), opts.scratch);
   const g: GraftedOnLayers = { base, model, cut, classes: opts.classes, head, scratch: !!opts.scratch };

@@ -1,6 +1,7 @@
 // One shared trunk, one head per task. Each head is the single-task head (src/graft/head.ts) with
 // its layers prefixed by the task's name and its output layer named after the task, so the model's
 // outputs are the tasks, in order, under their own names.
+import { withDefaults } from '../core/options.js';
 import * as tf from '@tensorflow/tfjs';
 import type { HeadSpec, LayersBase } from '../bases/types.js';
 import { checkTasks, taskUnits } from '../data/multitask/tasks.js';
@@ -48,7 +49,7 @@ export async function graftTasks(
 ): Promise<GraftedTasks> {
   checkTasks(o.tasks);
   const cut = resolveCut(base, o.cut);
-  const head: HeadSpec = { ...base.head, ...o.head };
+  const head: HeadSpec = withDefaults(base.head, o.head);
   const model = await ownModel(base, base.model, cut, (features) => applyTaskHeads(features, o.tasks, head));
   trainAbove({ model }, cut);
   return { base, model, cut, frozenTo: cut, tasks: o.tasks, head };

@@ -1,5 +1,6 @@
 // What every pre-training of an embedded classifier base does once its data is built: Adam with
 // early stopping on the validation set, accuracy on the test set, the weights written atomically.
+import { withDefaults } from '../core/options.js';
 import * as tf from '@tensorflow/tfjs';
 import type { Normalize } from '../bases/types.js';
 import type { Callback } from '../core/callbacks.js';
@@ -32,7 +33,7 @@ export async function fitAndTest(
   try {
     // TF.js's steps: the committed bases were trained there, and `graft pretrain --force` must
     // reproduce them byte for byte (ONNX Runtime's steps round differently and draw other dropout masks).
-    const r = await fitStage(model, x, y, [xVal, yVal], { stage: 'pretrain', trainEngine: 'tfjs', ...o });
+    const r = await fitStage(model, x, y, [xVal, yVal], withDefaults({ stage: 'pretrain', trainEngine: 'tfjs' } as const, o));
     const test = await evaluateModel(asPredictor(model), sets.test, normalize, sets.test.classes);
     return { testAccuracy: test.accuracy, epochsRun: r.epochsRun, seconds: r.seconds };
   } finally {

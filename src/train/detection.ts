@@ -3,6 +3,7 @@
 // feature cache), stage 2 unfreezes the top block(s) at fineTuneFactor times the learning rate.
 // Augmentation is a fixed number of randomly placed copies per image made before training, so
 // the trunk still runs once per copy rather than once per epoch.
+import { withDefaults } from '../core/options.js';
 import * as tf from '@tensorflow/tfjs';
 import { notify, type Callback } from '../core/callbacks.js';
 import { GraftError, usageError } from '../core/errors.js';
@@ -229,7 +230,7 @@ export async function trainDetectorStages(
   data: { train: PlacedSet; val: PlacedSet },
   options: DetectionTrainOptions = {},
 ): Promise<DetectionTrainResult> {
-  const o: Options = { ...DETECTION_DEFAULTS, ...options };
+  const o: Options = withDefaults(DETECTION_DEFAULTS, options);
   if (!(Number.isInteger(o.unfreeze) && o.unfreeze >= 0)) throw usageError(`unfreeze must be a whole number >= 0, got ${o.unfreeze}`);
   if (data.train.placed.length === 0) throw usageError('no training image could be read');
   if (data.val.placed.length === 0) throw usageError('no validation image could be read: detection needs at least one to stop training');

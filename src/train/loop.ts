@@ -3,6 +3,7 @@
 // measures: those are the loop's arguments. Everything else (epochs, batch bookkeeping, the
 // callbacks, stopping) is here once. Early stopping with the best weights restored is a callback
 // (EarlyStopping), as in Keras; so is progress.
+import { withDefaults } from '../core/options.js';
 import * as tf from '@tensorflow/tfjs';
 import { notify, type BatchLogs, type Callback, type EpochLogs } from '../core/callbacks.js';
 import { shuffle } from '../math/random.js';
@@ -140,7 +141,7 @@ export class EarlyStopping implements Callback {
   private model?: tf.LayersModel;
 
   constructor(options: EarlyStoppingOptions) {
-    this.o = { mode: 'min', patience: Infinity, restoreBestWeights: true, ...options };
+    this.o = withDefaults({ mode: 'min', patience: Infinity, restoreBestWeights: true } as const, options);
     this.best = options.initial?.[options.monitor] ?? (this.o.mode === 'min' ? Infinity : -Infinity);
     this.bestMetrics = { ...options.initial };
   }

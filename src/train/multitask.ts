@@ -3,6 +3,7 @@
 // over the model's trainable weights (and the tasks' log σ² under uncertainty weighting),
 // shuffled batches, early stopping on the validation loss with the best weights restored. Then
 // the stages of the single-task path: the heads on the frozen trunk, then its top blocks.
+import { withDefaults } from '../core/options.js';
 import * as tf from '@tensorflow/tfjs';
 import { notify, tell, type Callback } from '../core/callbacks.js';
 import { usageError } from '../core/errors.js';
@@ -94,7 +95,7 @@ export async function fitMultiTask(
   val: MultiTaskData,
   o: MultiTaskFitOptions,
 ): Promise<MultiTaskFitResult> {
-  const p = { ...TRAIN_DEFAULTS, ...o };
+  const p = withDefaults(TRAIN_DEFAULTS, o);
   const tasks = o.kinds.length;
   if (model.outputs.length !== tasks || train.targets.length !== tasks || val.targets.length !== tasks)
     throw usageError(

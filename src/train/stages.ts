@@ -1,6 +1,7 @@
 // Staged fine-tuning of a grafted model. Stage 1 trains the head on the frozen trunk; stage 2
 // unfreezes the top block(s) at a lower learning rate (fineTuneFactor). In each stage the frozen
 // part is fixed, so its outputs are computed once per sample and reused every epoch.
+import { withDefaults } from '../core/options.js';
 import * as tf from '@tensorflow/tfjs';
 import { notify, type Callback } from '../core/callbacks.js';
 import { usageError } from '../core/errors.js';
@@ -95,7 +96,7 @@ async function runStage(
     stats: features,
     engine,
     seconds: featureSeconds,
-  } = await stageFeatures(g, stage.boundary, [data.train, data.val], { stage: stage.name, ...o });
+  } = await stageFeatures(g, stage.boundary, [data.train, data.val], withDefaults({ stage: stage.name }, o));
   if (!g.trunk) trainAbove(g, stage.boundary);
   const above = trainablePart(g, stage.boundary);
   try {
@@ -132,7 +133,7 @@ const fineTune = (g: Grafted, blocks: number, o: Options): Stage | undefined => 
 };
 
 export async function trainGrafted(g: Grafted, data: Pick<Splits, 'train' | 'val'>, options: TrainOptions = {}): Promise<TrainResult> {
-  const o: Options = { ...TRAIN_DEFAULTS, ...options };
+  const o: Options = withDefaults(TRAIN_DEFAULTS, options);
   if (g.scratch && data.train.stream) {
     // Scratch training fits on whole-set float tensors: 4x the pixels that were too big to hold.
     throw usageError(

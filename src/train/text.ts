@@ -2,6 +2,7 @@
 // as image heads are), and glove's word vectors fine-tuned together with that head. The one-call
 // trainTextClassifier (src/kinds/text.ts) is built from these and the TF-IDF baseline (tfidf.ts);
 // experiments reuse them on vectors computed once.
+import { withDefaults } from '../core/options.js';
 import * as tf from '@tensorflow/tfjs';
 import { gloveTextModel } from '../bases/text/glove.js';
 import type { GloveVectors } from '../bases/types.js';
@@ -41,7 +42,7 @@ function linearHead(dim: number, classes: number): tf.LayersModel {
  * texts); without a probe (too few texts per class) Adam trains from random weights.
  */
 export async function fitTextHead(train: Labelled, classes: number, val: Labelled | undefined, o: HeadTrainOptions = {}): Promise<HeadFit> {
-  const p = { ...TRAIN_DEFAULTS, ...o };
+  const p = withDefaults(TRAIN_DEFAULTS, o);
   const head = await withSeed(p.seed, async () => linearHead(train.x.shape[1]!, classes));
   const probe = await initHeadByProbe(head, train.x, train.labels, classes, p.seed);
   if (probe && !val?.labels.length) return { head, probe };
@@ -87,7 +88,7 @@ export interface GloveFineTuned extends GloveClassifierModel {
  * path's fine-tuning rate), kept only if they beat the frozen start on validation loss.
  */
 export async function fineTuneGlove(glove: GloveVectors, train: TextSet, val: TextSet, o: HeadTrainOptions = {}): Promise<GloveFineTuned> {
-  const p = { ...TRAIN_DEFAULTS, ...o };
+  const p = withDefaults(TRAIN_DEFAULTS, o);
   const classes = train.classes.length;
   const text = gloveTextModel(glove, train.texts, { fineTune: false });
   const idsTrain = text.ids(train.texts, {

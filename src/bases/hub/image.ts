@@ -1,6 +1,7 @@
 // An image feature extractor in the Hub's ONNX layout (onnx/model.onnx, preprocessor_config.json),
 // from the Hub or a local folder, as a frozen ONNX base: its preprocessing read from the model's
 // own preprocessor_config.json (size or crop size, mean and std, rescaling to [0,1]).
+import { withDefaults } from '../../core/options.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -56,7 +57,7 @@ export const isHubFolder = (dir: string): boolean =>
 async function fromFiles(name: string, onnx: string, preprocessor: string, options: OnnxBaseOptions): Promise<OnnxBase> {
   const pre = hubPreprocessing(JSON.parse(await readFile(preprocessor, 'utf8')) as PreprocessorConfig, preprocessor);
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-  const base = await loadOnnxBase(onnx, { ...pre, ...given });
+  const base = await loadOnnxBase(onnx, withDefaults(pre, given));
   return { ...base, name, provenance: `${name}: ${base.provenance}` };
 }
 

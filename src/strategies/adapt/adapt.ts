@@ -4,6 +4,7 @@
 // the methods act, as in the DANN paper's experiments on pre-trained features (Ganin et al. 2016,
 // section 5.2) and Deep CORAL's fc layers. Training is graft's fit loop with a step of its own:
 // TF.js's fit has no place for a second domain's batch or a loss on features.
+import { withDefaults } from '../../core/options.js';
 import * as tf from '@tensorflow/tfjs';
 import { usageError } from '../../core/errors.js';
 import { defaultTrainEngine, onnxTrainerFor, tfjsOnly, type OnnxTrainer, type TrainEngineUsed } from '../../engine/onnx-train.js';
@@ -66,8 +67,7 @@ export async function trainAdaptation(
   const method: AdaptationMethod | undefined = ADAPTATION_METHODS[options.method];
   if (!method) throw usageError(`method must be one of ${ADAPT_METHODS.join(', ')}, got ${options.method}`);
   // Options left undefined (an experiment passing `adversary: undefined`) keep the defaults.
-  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as typeof options;
-  const o = { ...DEFAULTS, ...given };
+  const o = withDefaults(DEFAULTS, options);
   return withSeed(o.seed ?? 0, async () => {
     if (method.train) {
       // Methods with training of their own build it from source-only runs.
