@@ -1,7 +1,9 @@
 // Dynamic batching, as Triton and TorchServe do it: instances from concurrent requests wait in one
 // queue until `maxBatch` of them are there or the oldest has waited `maxDelayMs`, then run as one
 // batch; each request gets its own results back. One batch runs at a time per model, so a busy
-// server fills batches while the previous one runs.
+// server fills batches while the previous one runs. A batch that fails is run again one instance
+// at a time, so an instance that cannot be run (a file its decoder refuses, whatever slipped past
+// the checks before batching) fails its own request only, never the others that shared its batch.
 
 export interface BatcherOptions {
   maxBatch: number;
@@ -51,7 +53,14 @@ export class DynamicBatcher<I, O> {
       const out = await this.run(batch.map((w) => w.item));
       batch.forEach((w, i) => w.resolve(out[i]));
     } catch (e) {
-      for (const w of batch) w.reject(e);
+      if (batch.length === 1) batch[0].reject(e);
+      else
+        for (const w of batch)
+          try {
+            w.resolve((await this.run([w.item]))[0]);
+          } catch (alone) {
+            w.reject(alone);
+          }
     } finally {
       this.running = false;
       // What arrived during the run has waited already: it goes next, without a further delay.

@@ -1,13 +1,15 @@
 // A trained model as the server runs it: each instance of a request prepared on its own (an image
-// decoded and resized; a bad one is that request's 400, not the batch's failure), then a batch of
-// them run at once. Image classifiers run as one ONNX graph on ONNX Runtime (graft's own export,
-// trunk and head joined); text classifiers run through their kind's predict.
+// decoded and resized, a recording decoded and checked; a bad one is that request's 400 before it
+// joins a batch), then a batch of them run at once. Image classifiers run as one ONNX graph on ONNX
+// Runtime (graft's own export, trunk and head joined); text classifiers run through their kind's
+// predict. No message names a server path: a client sees "the instance", never a temporary file.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { createOnnxRunner, transposeImages, type OnnxRunner } from '../backend/onnx-runtime.js';
 import { GraftError } from '../core/errors.js';
-import { decodeImageBuffer, isImagePath } from '../data/images.js';
+import { AUDIO_EXTENSIONS, decodeAudio } from '../data/audio/read.js';
+import { DecodeError, decodeImageBuffer, isImagePath } from '../data/images.js';
 import type { ImageSet, ImageSize } from '../data/types.js';
 import { batchToArray } from '../engine/tensors.js';
 import type { OnnxSidecar } from '../kinds/image.js';
@@ -34,6 +36,8 @@ export interface ServedModel {
   metadata: Record<string, unknown>;
   prepare(instance: Instance): Promise<unknown>;
   run(batch: unknown[]): Promise<Prediction[]>;
+  /** What `prepare` made for a request, once its answer is out (a temporary file removed). */
+  release?(prepared: unknown[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -117,40 +121,59 @@ export function sniffExtension(bytes: Uint8Array): string | undefined {
 
 /**
  * Any other kind (recordings, several tasks, detection) through its own predict, which reads
- * files: each instance goes to a temporary file named for its type, a batch is one predict call.
+ * files: each instance is first decoded as the kind will decode it, so a bad one is its request's
+ * 400 before it shares a batch (the kind decodes it again from the file: the price of that), then
+ * goes to a temporary file named for its type, removed once answered; a batch is one predict call.
  */
 async function fileModel(name: string, model: AnyModel): Promise<ServedModel> {
   const description = model.describe();
+  const { input } = description;
+  const medium = model.kind === 'image' ? model.meta.medium : undefined;
   const dir = await mkdtemp(join(tmpdir(), 'graft-serve-'));
+  // A message from the kind names the file it read: the client is told "the instance" instead.
+  const named = new RegExp(`${escapeRegExp(dir + sep)}[\\w.-]*|${escapeRegExp(dir)}`, 'g');
+  const reason = (e: GraftError) => (e instanceof DecodeError ? e.reason : e.message.split('\n')[0]).replace(named, 'the instance');
   let next = 0;
   return {
     name,
-    kind: description.input.type === 'audio' ? 'audio' : model.kind,
+    kind: input.type === 'audio' ? 'audio' : model.kind,
     labels: description.outputs.flatMap((o) => o.labels ?? []),
-    metadata: { input: description.input, outputs: description.outputs, base: description.base },
+    metadata: { input, outputs: description.outputs, base: description.base },
     async prepare(instance) {
-      if (instance.kind !== 'file') throw new BadInput(`this model takes ${description.input.type === 'audio' ? 'recordings' : 'images'}`);
+      const noun = input.type === 'audio' ? 'recordings' : 'images';
+      if (instance.kind !== 'file') throw new BadInput(`this model takes ${noun}`);
       const ext = sniffExtension(instance.bytes);
       if (!ext) throw new BadInput('not an image or a recording graft can read');
+      const audio = AUDIO_EXTENSIONS.includes(ext);
+      if (audio !== (input.type === 'audio')) throw new BadInput(`this model takes ${noun}, not ${audio ? 'a recording' : 'an image'}`);
+      try {
+        if (medium?.kind === 'audio') await decodeAudio(instance.bytes, medium.spec, `recording${ext}`);
+        else if (input.type === 'image')
+          await decodeImageBuffer(instance.bytes, { height: input.height, width: input.width, channels: input.channels === 1 ? 1 : 3 });
+      } catch (e) {
+        if (e instanceof GraftError) throw new BadInput(reason(e));
+        throw e;
+      }
       const file = join(dir, `${next++}${ext}`);
       await writeFile(file, instance.bytes);
       return file;
     },
     async run(batch) {
-      const files = batch as string[];
       try {
-        const predictions = await model.predict(files, { top: 5 });
+        const predictions = await model.predict(batch as string[], { top: 5 });
         return predictions.map((p) => {
           const { file: _file, ...rest } = p as unknown as Record<string, unknown>;
           return rest;
         });
       } catch (e) {
-        // A file its decoder refused is the request's fault: one line, a 400.
-        if (e instanceof GraftError) throw new BadInput(e.message.split('\n')[0]);
+        // A file its decoder refused is the request's fault: one line, a 400 (the batcher runs a
+        // failed batch again one instance at a time, so it is that instance's request alone).
+        if (e instanceof GraftError) throw new BadInput(reason(e));
         throw e;
-      } finally {
-        await Promise.all(files.map((f) => rm(f, { force: true })));
       }
+    },
+    release: async (files) => {
+      await Promise.all((files as string[]).map((f) => rm(f, { force: true })));
     },
     close: async () => {
       await model.dispose();
@@ -158,6 +181,8 @@ async function fileModel(name: string, model: AnyModel): Promise<ServedModel> {
     },
   };
 }
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The content types an image instance may come as (raw bodies and multipart parts). */
 export const isImageType = (type: string | undefined, filename?: string): boolean =>

@@ -6,7 +6,7 @@ import type { ClipFit } from './clip.js';
 import type { LogMelSpec } from './logmel.js';
 import { resample } from './resample.js';
 import { clipSpectrogram } from './spectrogram.js';
-import { decodeWav, type Waveform } from './wav.js';
+import { checkAudioFormat, decodeWav, type Waveform } from './wav.js';
 
 /** WAV through wavefile (every PCM and float depth); the compressed containers through audio-decode's wasm codecs. */
 const COMPRESSED = ['.mp3', '.flac', '.ogg', '.oga', '.opus', '.m4a', '.aac', '.aiff', '.aif', '.webm'];
@@ -24,6 +24,8 @@ async function decodeCompressed(bytes: Uint8Array, where: string): Promise<Wavef
   }
   const channels = audio.channelData.length;
   const n = channels ? audio.channelData[0].length : 0;
+  // The decoder has read the samples already; what they are said to be still has to make sense (an empty one is reported as empty).
+  if (n > 0) checkAudioFormat(audio.sampleRate, channels, where);
   const samples = new Float32Array(n);
   for (const c of audio.channelData) for (let i = 0; i < n; i++) samples[i] += c[i] / channels;
   return { sampleRate: audio.sampleRate, channels, depth: extname(where).slice(1).toLowerCase(), samples };
@@ -39,7 +41,10 @@ export interface DecodedClip {
   source: { sampleRate: number; channels: number; depth: string; seconds: number };
 }
 
-/** `bytes` of the audio file `where` as spec's spectrogram image; a DecodeError (the file skipped) when unusable. */
+/**
+ * `bytes` of the audio file `where` as spec's spectrogram image; a DecodeError naming `where` (the
+ * file skipped, or predict's one line) when unusable.
+ */
 export async function decodeAudio(bytes: Uint8Array, spec: LogMelSpec, where: string): Promise<DecodedClip> {
   const wav = COMPRESSED.includes(extname(where).toLowerCase()) ? await decodeCompressed(bytes, where) : decodeWav(bytes, where);
   if (wav.samples.length === 0) throw new DecodeError('the recording is empty (no samples)', where);
@@ -47,7 +52,13 @@ export async function decodeAudio(bytes: Uint8Array, spec: LogMelSpec, where: st
   for (const v of wav.samples) peak = Math.max(peak, Math.abs(v));
   if (peak < SILENCE)
     throw new DecodeError(`the recording is silent (peak ${(20 * Math.log10(Math.max(peak, 1e-12))).toFixed(0)} dBFS)`, where);
-  const samples = await resample(wav.samples, wav.sampleRate, spec.sampleRate);
+  let samples: Float32Array;
+  try {
+    samples = await resample(wav.samples, wav.sampleRate, spec.sampleRate);
+  } catch (e) {
+    // The rates are checked, so this is not expected; if it happens, the file is still named.
+    throw new DecodeError(`cannot resample ${wav.sampleRate} Hz to ${spec.sampleRate} Hz (${(e as Error).message.split('\n')[0]})`, where);
+  }
   const { pixels, fit } = clipSpectrogram(samples, spec);
   return {
     pixels,
