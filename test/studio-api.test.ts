@@ -4,7 +4,8 @@
 // with the right status while the workspace stays byte for byte as it was.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -81,12 +82,13 @@ describe('graft studio API', () => {
   });
   after(() => studio.close());
 
-  it('listens on 127.0.0.1 and hands out its token once, as a cookie', async () => {
+  it('listens on 127.0.0.1 and serves its page with no cookie: the page holds the token', async () => {
     assert.match(studio.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
     const r = await fetch(studio.openUrl, { redirect: 'manual' });
-    assert.equal(r.status, 302);
-    assert.match(r.headers.get('set-cookie') ?? '', /graft_studio=[0-9a-f]{64}; Path=\/; HttpOnly; SameSite=Strict/);
-    const page = await fetch(studio.url, { headers: { cookie: `graft_studio=${studio.token}` } });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('set-cookie'), null, 'a cookie would be sent to every port of 127.0.0.1');
+    assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
+    const page = await fetch(studio.url);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<script src="\/vendor\/tf.min.js">/);
     const vendor = await fetch(url('/vendor/tf.min.js'), { headers: auth });
@@ -154,6 +156,47 @@ describe('graft studio API', () => {
       ['a wrong token', () => raw(url('/?token=' + 'f'.repeat(64))), 401],
       ['a wrong token header', () => raw(url('/api/projects'), { headers: { 'x-graft-token': 'nope' } }), 401],
       ['another Host (DNS rebinding)', () => raw(url('/api/projects'), { headers: { ...auth, host: `evil.example:${port}` } }), 403],
+      // Issue 28.3: another port of 127.0.0.1 is another origin, and the same site.
+      [
+        'a request from another port of 127.0.0.1 (Origin)',
+        () =>
+          raw(url('/api/projects'), {
+            method: 'POST',
+            headers: { ...auth, origin: 'http://127.0.0.1:9999', 'content-type': 'application/json' },
+            body: Buffer.from('{"name":"x"}'),
+          }),
+        403,
+      ],
+      [
+        'a request a browser marks same-site, not same-origin',
+        () => raw(url(`/api/projects/${id}/train`), { method: 'POST', headers: { ...auth, 'sec-fetch-site': 'same-site' } }),
+        403,
+      ],
+      [
+        'a JSON route sent as text/plain (what a page may send without asking)',
+        () =>
+          raw(url(`/api/projects/${id}/train`), {
+            method: 'POST',
+            headers: { ...auth, 'content-type': 'text/plain' },
+            body: Buffer.from('{"base":"digits-cnn"}'),
+          }),
+        415,
+      ],
+      [
+        'a JSON route sent as a form',
+        () => call(`/api/projects/${id}/train`, { method: 'POST', body: files({ name: 'x.png', bytes: png, type: 'image/png' }) }),
+        415,
+      ],
+      [
+        'files sent url-encoded',
+        () =>
+          raw(url(`/api/projects/${id}/classes/left/samples`), {
+            method: 'POST',
+            headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' },
+            body: Buffer.from('a=b'),
+          }),
+        415,
+      ],
       [
         'a file over the per-file limit',
         () =>
@@ -246,6 +289,8 @@ describe('graft studio API', () => {
       parsed.some((e) => e.type === 'epoch'),
       'epochs are streamed',
     );
+    // Issue 28.2: no learning rate given (the Advanced default) once gave NaN from epoch 2.
+    for (const e of parsed.filter((x) => x.type === 'epoch')) assert.ok(Number.isFinite(e.loss), `a finite loss: ${JSON.stringify(e)}`);
     const report = await call(`/api/projects/${id}/report`);
     assert.equal(report.status, 200);
     assert.deepEqual(report.body.classes, ['left', 'right']);
@@ -268,6 +313,104 @@ describe('graft studio API', () => {
       new Uint8Array(await (await fetch(url(`/api/projects/${id}/export?format=onnx`), { headers: auth })).arrayBuffer()),
     );
     assert.ok(onnx['model.onnx'].length > 1000 && onnx['model.onnx.json']);
+  });
+
+  it("reads a finished run's events again, as often as asked, and keeps serving (issue 28.1)", async () => {
+    const read = async () =>
+      (await (await fetch(url(`/api/projects/${id}/train/events`), { headers: auth })).text())
+        .split('\n\n')
+        .filter((x) => x.startsWith('data: '))
+        .map((x) => JSON.parse(x.slice(6)).type as string);
+    const first = await read();
+    const second = await read();
+    assert.equal(first[0], 'start');
+    assert.equal(first.at(-1), 'done');
+    assert.ok(first.filter((t) => t === 'epoch').length >= 1, first.join());
+    assert.deepEqual(second, first, 'every saved event once, in order, then the end');
+    assert.equal((await call('/api/projects')).status, 200, 'the studio is still up');
+  });
+
+  it("trains with the form left empty: the trainer's default epochs and learning rate (issue 28.2)", async () => {
+    assert.equal((await post(`/api/projects/${id}/train`, { base: 'digits-cnn' })).status, 202);
+    const parsed = (await (await fetch(url(`/api/projects/${id}/train/events`), { headers: auth })).text())
+      .split('\n\n')
+      .filter((x) => x.startsWith('data: '))
+      .map((x) => JSON.parse(x.slice(6)));
+    assert.equal(parsed.at(-1).type, 'done', JSON.stringify(parsed.at(-1)));
+    const epochs = parsed.filter((e) => e.type === 'epoch');
+    assert.ok(epochs.length >= 2, `epochs ran: ${epochs.length}`);
+    assert.equal(epochs[0].epochs, 10, "the head stage plans TRAIN_DEFAULTS' 10 epochs");
+    for (const e of epochs) assert.ok(Number.isFinite(e.loss), `a finite loss: ${JSON.stringify(e)}`);
+  });
+
+  it('answers an image it cannot read with a 400 that names no path of the server (issue 28.5)', async () => {
+    const tryIt = async (bytes: Buffer, name: string, type = 'image/png') => {
+      const form = new FormData();
+      form.append('file', new Blob([new Uint8Array(bytes)], { type }), name);
+      return call(`/api/projects/${id}/predict`, { method: 'POST', body: form });
+    };
+    // A PNG whose header claims 50000x50000 pixels (its IHDR rewritten, CRC fixed).
+    const png = await drawn('left', 0);
+    png.writeUInt32BE(50000, 16);
+    png.writeUInt32BE(50000, 20);
+    png.writeUInt32BE(crc32(png.subarray(12, 29)), 29);
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="28" height="28"><rect width="28" height="28"/></svg>');
+    for (const [what, r] of [
+      ['not an image', await tryIt(Buffer.from('definitely not pixels'), 'x.png')],
+      ['a 50000x50000 claim', await tryIt(png, 'huge.png')],
+      ['an SVG named .png', await tryIt(svg, 'vector.png')],
+    ] as const) {
+      assert.equal(r.status, 400, `${what}: ${JSON.stringify(r.body)}`);
+      assert.doesNotMatch(r.body.error, /\/tmp|graft-studio-|\//, `${what}: no path in ${r.body.error}`);
+    }
+    const long = await tryIt(await drawn('right', 1), `a.${'x'.repeat(300)}`);
+    assert.equal(long.status, 200, `the client's file name plays no part: ${JSON.stringify(long.body)}`);
+  });
+
+  it('stores no SVG as an image and serves samples as what their name says, never sniffed (issue 28.5)', async () => {
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="28" height="28"><script>alert(1)</script></svg>');
+    const r = await call(`/api/projects/${id}/classes/left/samples`, {
+      method: 'POST',
+      body: files({ name: 'vector.png', bytes: svg, type: 'image/png' }),
+    });
+    assert.deepEqual(r.body.added, []);
+    assert.equal(r.body.rejected[0]?.file, 'vector.png');
+    assert.ok(!existsSync(join(dir, id, 'samples/left/vector.png')));
+    const served = await fetch(url(`/api/projects/${id}/classes/left/samples/left1.png`), { headers: auth });
+    assert.equal(served.headers.get('content-type'), 'image/png');
+    assert.equal(served.headers.get('x-content-type-options'), 'nosniff');
+  });
+
+  it('follows no symbolic link planted in the workspace (issue 28.4)', async () => {
+    const outside = tempDir('graft-studio-outside-');
+    mkdirSync(join(outside, 'victim'));
+    writeFileSync(join(outside, 'victim/keep.png'), await drawn('left', 0));
+    writeFileSync(join(outside, 'secret.png'), 'not yours');
+    const created = await post('/api/projects', { name: 'Planted', kind: 'image' });
+    const planted = created.body.id as string;
+    await post(`/api/projects/${planted}/classes`, { name: 'victim' });
+    // samples/ itself a link to a folder outside the workspace.
+    symlinkSync(outside, join(dir, planted, 'samples'));
+    const del = await call(`/api/projects/${planted}/classes/victim`, { method: 'DELETE' });
+    assert.equal(del.status, 403, JSON.stringify(del.body));
+    assert.ok(existsSync(join(outside, 'victim/keep.png')), 'the folder outside is untouched');
+    const get = await call(`/api/projects/${planted}/classes/victim/samples/keep.png`);
+    assert.equal(get.status, 403);
+    // A link to a file, inside a real class folder: not listed, not served, not deleted through.
+    rmSync(join(dir, planted, 'samples'));
+    mkdirSync(join(dir, planted, 'samples/victim'), { recursive: true });
+    symlinkSync(join(outside, 'secret.png'), join(dir, planted, 'samples/victim/secret.png'));
+    const listed = await call(`/api/projects/${planted}`);
+    assert.deepEqual(listed.body.samples.victim, []);
+    assert.equal((await call(`/api/projects/${planted}/classes/victim/samples/secret.png`)).status, 403);
+    assert.equal((await call(`/api/projects/${planted}/classes/victim/samples/secret.png`, { method: 'DELETE' })).status, 403);
+    assert.equal(readFileSync(join(outside, 'secret.png'), 'utf8'), 'not yours');
+    // The model folder too: a planted model/ link is neither read nor written through.
+    symlinkSync(outside, join(dir, planted, 'model'));
+    assert.equal((await call(`/api/projects/${planted}/model/graft.json`)).status, 403);
+    assert.equal((await call(`/api/projects/${planted}/export?format=tfjs`)).status, 403);
+    assert.equal((await call(`/api/projects/${planted}`, { method: 'DELETE' })).status, 200, 'the project itself can still go');
+    assert.ok(existsSync(join(outside, 'victim/keep.png')) && existsSync(join(outside, 'secret.png')), 'and only the links go with it');
   });
 
   it('answers "which base and cut?" with every image base\'s best cuts, best first', { timeout: 240_000 }, async () => {
@@ -368,13 +511,11 @@ describe('graft studio API', () => {
       child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
     });
     try {
-      const redirect = await fetch(opened, { redirect: 'manual' });
-      assert.equal(redirect.status, 302);
-      const cookie = redirect.headers.get('set-cookie')!.split(';')[0];
-      const page = await fetch(new URL('/', opened), { headers: { cookie } });
+      const page = await fetch(opened);
       assert.equal(page.status, 200);
       assert.match(await page.text(), /graft studio/);
-      const bases = await (await fetch(new URL('/api/bases', opened), { headers: { cookie } })).json();
+      const headers = { 'x-graft-token': new URL(opened).searchParams.get('token')! };
+      const bases = await (await fetch(new URL('/api/bases', opened), { headers })).json();
       assert.deepEqual(bases.image, ['mobilenet_v2', 'inception_v3', 'digits-cnn', extraBase], 'a base given with --base is offered');
     } catch (e) {
       child.kill('SIGKILL');

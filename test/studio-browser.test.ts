@@ -3,7 +3,9 @@
 // (TF.js in the page and graft on the server agree within 1e-4), export the zip and load it in
 // plain TF.js. Screenshots of each screen go to runs/studio/ for a person to look at.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
@@ -58,7 +60,7 @@ describe('graft studio in Chromium', { skip }, () => {
 
   it('creates a project, adds two classes of images, trains, tries, exports', { timeout: 300_000 }, async () => {
     await page.goto(studio.openUrl);
-    assert.equal(new URL(page.url()).search, '', 'the token leaves the address bar for a cookie');
+    assert.equal(new URL(page.url()).search, '', "the token leaves the address bar for the page's storage");
     await page.fill('#new-name', 'Squares');
     await shot('1-start');
     await page.click('#create');
@@ -128,5 +130,51 @@ describe('graft studio in Chromium', { skip }, () => {
     meta.labels.forEach((label: string, i: number) =>
       assert.ok(Math.abs(plain[i] - onServer[label]) < 1e-4, `plain tfjs ${label}: ${plain[i]}`),
     );
+  });
+  // Issue 28.3: a page on another port of 127.0.0.1 (another origin, the same site) tried every
+  // request a page may send without asking the studio first: a no-cors multipart upload, a
+  // text/plain training request, and plain GETs. None may change anything, and the token must not
+  // reach that other server (a cookie would: a browser sends a host's cookies to all its ports).
+  it('a page on another port of 127.0.0.1 can neither drive the studio nor learn its token', { timeout: 120_000 }, async () => {
+    const id = 'squares';
+    const before = JSON.stringify(readdirSync(join(dir, id), { recursive: true }).sort());
+    const seen: string[] = [];
+    const hostile = createServer((req, res) => {
+      seen.push(`${req.url} cookie=${req.headers.cookie ?? ''}`);
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(`<!doctype html><script>
+        const studio = ${JSON.stringify(studio.url)};
+        (async () => {
+          const form = new FormData();
+          form.append('files', new Blob(['GIF89a'], { type: 'image/gif' }), 'x.gif');
+          const tries = [
+            fetch(studio + 'api/projects/${id}/classes/left/samples', { method: 'POST', mode: 'no-cors', credentials: 'include', body: form }),
+            fetch(studio + 'api/projects/${id}/train', { method: 'POST', mode: 'no-cors', credentials: 'include', headers: { 'content-type': 'text/plain' }, body: '{"base":"digits-cnn","epochs":1}' }),
+            fetch(studio + 'api/projects', { credentials: 'include' }).then((r) => r.text()),
+          ];
+          const results = await Promise.allSettled(tries);
+          await fetch('/done?' + encodeURIComponent(JSON.stringify(results.map((r) => r.status + ':' + (r.value?.type ?? String(r.reason ?? r.value))))));
+        })();
+      </script>`);
+    });
+    await new Promise<void>((resolve) => hostile.listen(0, '127.0.0.1', resolve));
+    try {
+      const other = await browser.newPage();
+      // The person's studio tab is open in the same browser, with its token stored.
+      await other.goto(studio.openUrl);
+      const port = (hostile.address() as AddressInfo).port;
+      const done = other.waitForRequest((r) => r.url().includes('/done?'), { timeout: 60_000 });
+      await other.goto(`http://127.0.0.1:${port}/`);
+      await done;
+      await other.close();
+    } finally {
+      hostile.close();
+    }
+    assert.ok(seen.length >= 2, seen.join('\n'));
+    for (const line of seen) assert.ok(!line.includes(studio.token), `the token reached another server: ${line}`);
+    const run = await fetch(new URL(`/api/projects/${id}/train/events`, studio.url), { headers: { 'x-graft-token': studio.token } });
+    const events = await run.text();
+    assert.equal(events.match(/"type":"start"/g)?.length, 1, 'no second training run was started');
+    assert.equal(JSON.stringify(readdirSync(join(dir, id), { recursive: true }).sort()), before, 'the project is as it was');
   });
 });

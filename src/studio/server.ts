@@ -1,7 +1,12 @@
 // graft studio's HTTP server (Fastify): the single-page app and its assets, served from the
-// package, and the JSON API it calls. Every request must name this server in its Host header
-// (DNS rebinding) and carry the session token (cookie or header); uploads are bounded per file
-// and per request and must be images (or, for text projects, CSV and plain text).
+// package, and the JSON API it calls. Every request must name this server in its Host header (DNS
+// rebinding). Every API request must carry the session token in a header, come from this origin
+// (Origin, Sec-Fetch-Site: another port of 127.0.0.1 is another site) and, when it changes
+// something, say its body is JSON or, where files go, multipart: a page elsewhere can send
+// neither the header nor JSON without the browser asking this server first, which it never
+// allows. There is no cookie: a browser sends a host's cookies to every port of that host, so a
+// cookie would hand the token to any other server on 127.0.0.1. Uploads are bounded per file and
+// per request and must be images (or, for text projects, CSV and plain text).
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
@@ -9,18 +14,18 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
 import { parse as parseCsv } from 'csv-parse/sync';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { strToU8, zipSync } from 'fflate';
 import { BASES, loadImageBase } from '../bases/index.js';
-import { decodeImageBuffer } from '../data/images.js';
+import { DecodeError, decodeImageBuffer } from '../data/images.js';
 import { writeFileAtomically } from '../io/atomic.js';
 import { rankCuts } from '../evaluate/rank.js';
 import { loadDataSplits } from '../data/index.js';
 import { loadModel } from '../kinds/index.js';
-import { REPORT_FILE, Trainer, type TrainSettings } from './training.js';
+import { isFinal, REPORT_FILE, type TrainSettings } from './run-types.js';
+import { Trainer } from './training.js';
 import { checkSegment, StudioError, Workspace, type ProjectKind } from './workspace.js';
 import { exportSnippet } from './snippet.js';
 
@@ -48,8 +53,15 @@ export interface Studio {
   close(): Promise<void>;
 }
 
-const COOKIE = 'graft_studio';
 const HEADER = 'x-graft-token';
+/** Routes whose body is files (multipart) rather than JSON. */
+const MULTIPART_ROUTE = /^\/api\/projects\/[^/]+\/(classes\/[^/]+\/samples|predict)$/;
+/** What every answer says to the browser: no type sniffing (a sample is served as the image its name says, never as a page), no framing, no referrer. */
+const SAFETY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': "frame-ancestors 'none'",
+  'referrer-policy': 'no-referrer',
+};
 const APP_DIR = join(dirname(fileURLToPath(import.meta.url)), 'app');
 const require = createRequire(import.meta.url);
 
@@ -83,33 +95,55 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
   const workspace = new Workspace(o.dir);
   const trainer = new Trainer(workspace);
   const app = Fastify({ bodyLimit: 2 * 2 ** 20 });
-  await app.register(cookie);
+  // A text/plain body is one a page on another origin may send without asking (CORS-safelisted):
+  // the API takes JSON or files only, so Fastify answers it 415.
+  app.removeContentTypeParser('text/plain');
   // preservePath: a name like ../x.png reaches checkSegment as sent, and is refused.
   await app.register(multipart, { preservePath: true, limits: { fileSize: maxFile, files: 1000, fields: 20 } });
   let allowedHosts = new Set<string>();
 
   app.addHook('onRequest', async (req, reply) => {
-    if (!allowedHosts.has((req.headers.host ?? '').toLowerCase()))
-      return reply.code(403).send({ error: 'this server does not answer to that host name' });
+    reply.headers(SAFETY_HEADERS);
+    const host = (req.headers.host ?? '').toLowerCase();
+    if (!allowedHosts.has(host)) return reply.code(403).send({ error: 'this server does not answer to that host name' });
     const url = new URL(req.url, 'http://studio');
-    const given = url.searchParams.get('token');
-    if (req.method === 'GET' && url.pathname === '/' && given !== null) {
-      if (!sameToken(given, token)) return reply.code(401).send({ error: 'wrong token: open the URL graft studio printed' });
-      reply.setCookie(COOKIE, token, { httpOnly: true, sameSite: 'strict', path: '/' });
-      return reply.redirect('/');
+    if (!url.pathname.startsWith('/api/')) {
+      // The page and its assets are the package's own files, the same for everyone: no token.
+      // A wrong token in the printed URL is said at once rather than by the page's first call.
+      const given = url.searchParams.get('token');
+      if (url.pathname === '/' && given !== null && !sameToken(given, token))
+        return reply.code(401).send({ error: 'wrong token: open the URL graft studio printed' });
+      return;
     }
+    const site = req.headers['sec-fetch-site'];
+    const origin = req.headers.origin;
+    if ((site !== undefined && site !== 'same-origin' && site !== 'none') || (origin !== undefined && origin !== `http://${host}`))
+      return reply.code(403).send({ error: 'the studio answers its own page only (this request came from another origin)' });
     const header = req.headers[HEADER];
-    if (!sameToken(req.cookies[COOKIE], token) && !sameToken(typeof header === 'string' ? header : undefined, token))
+    if (!sameToken(typeof header === 'string' ? header : undefined, token))
       return reply.code(401).send({ error: 'no session: open the URL graft studio printed (it carries the token)' });
     const length = Number(req.headers['content-length'] ?? 0);
     if (length > maxRequest) return reply.code(413).send({ error: `request larger than ${maxRequest} bytes` });
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+      const files = MULTIPART_ROUTE.test(url.pathname);
+      const bodied = length > 0 || req.headers['transfer-encoding'] !== undefined;
+      if (bodied || type) {
+        if (type !== 'application/json' && !(files && type === 'multipart/form-data'))
+          return reply
+            .code(415)
+            .send({ error: `send ${files ? 'multipart/form-data or ' : ''}application/json, not ${type || 'no type'}` });
+      }
+    }
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
     if (err instanceof StudioError) return reply.code(err.status).send({ error: err.message });
     if (err.code === 'FST_REQ_FILE_TOO_LARGE') return reply.code(413).send({ error: `a file is larger than ${maxFile} bytes` });
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    return reply.code(status).send({ error: err.message.split('\n')[0] });
+    // The server's own folders are none of the client's business.
+    const message = err.message.split('\n')[0].replaceAll(workspace.dir, '<workspace>').replaceAll(tmpdir(), '<tmp>');
+    return reply.code(status).send({ error: message });
   });
 
   // The page and its assets -----------------------------------------------------------------------
@@ -276,17 +310,27 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
     const run = trainer.current(req.params.id);
     if (!run) throw new StudioError(404, 'no training run for this project since the server started');
     reply.hijack();
-    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    const stop = run.subscribe((e) => {
-      reply.raw.write(`data: ${JSON.stringify(e)}\n\n`);
-      if (run.finished) reply.raw.end();
+    const res = reply.raw;
+    res.writeHead(200, { ...SAFETY_HEADERS, 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    // A client gone mid-stream is its own business, never the server's.
+    res.on('error', () => {});
+    // The stream ends after the run's last event, not after the first event of a finished run:
+    // subscribing replays every saved event, and writing past the end would kill the process.
+    let stop = () => {};
+    stop = run.subscribe((e) => {
+      if (res.writableEnded || res.destroyed) return;
+      res.write(`data: ${JSON.stringify(e)}\n\n`);
+      if (isFinal(e)) {
+        res.end();
+        queueMicrotask(() => stop());
+      }
     });
-    req.raw.on('close', stop);
+    req.raw.on('close', () => stop());
   });
 
   // The trained model -----------------------------------------------------------------------------
   app.get<{ Params: { id: string } }>('/api/projects/:id/report', async (req) => {
-    const file = join(workspace.modelDir(req.params.id), REPORT_FILE);
+    const file = workspace.modelFile(req.params.id, REPORT_FILE);
     return JSON.parse(
       await readFile(file, 'utf8').catch(() => {
         throw new StudioError(404, 'no trained model yet');
@@ -296,7 +340,7 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
   app.get<{ Params: { id: string; file: string } }>('/api/projects/:id/model/:file', async (req, reply) => {
     const file = req.params.file;
     if (!['model.json', 'weights.bin', 'graft.json'].includes(file)) throw new StudioError(404, `no model file ${file}`);
-    const bytes = await readFile(join(workspace.modelDir(req.params.id), file)).catch(() => {
+    const bytes = await readFile(workspace.modelFile(req.params.id, file)).catch(() => {
       throw new StudioError(404, 'no trained model yet');
     });
     return reply.type(file.endsWith('.json') ? 'application/json' : 'application/octet-stream').send(bytes);
@@ -316,11 +360,21 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
       const part = await req.file();
       if (!part || !part.mimetype.startsWith('image/')) throw new StudioError(415, 'send one image');
       const bytes = await part.toBuffer();
-      const tmp = join(tmpdir(), `graft-studio-${randomBytes(6).toString('hex')}${extname(part.filename) || '.png'}`);
+      // Checked before anything is written: what is not an image is the client's fault (400), and
+      // the answer names neither the file nor a path of the server's.
+      await decodeImageBuffer(bytes, { height: 8, width: 8, channels: 3 }, 'cover', 'image').catch((e: unknown) => {
+        throw new StudioError(400, e instanceof DecodeError ? `cannot read the image: ${e.reason}` : 'cannot read the image');
+      });
+      // The image kind predicts from files: a temporary one, named by the server alone (the
+      // client's name could be any length), decoded from its bytes whatever its extension.
+      const tmp = join(tmpdir(), `graft-studio-${randomBytes(6).toString('hex')}.img`);
       await writeFileAtomically(tmp, bytes);
       try {
         const [p] = await model.predict([tmp], { top: model.meta.labels.length });
         return { probabilities: p.top };
+      } catch (e) {
+        if (e instanceof DecodeError) throw new StudioError(400, `cannot read the image: ${e.reason}`);
+        throw e;
       } finally {
         await rm(tmp, { force: true });
       }
@@ -333,10 +387,10 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
     const files: Record<string, Uint8Array> = {};
     const format = req.query.format ?? 'tfjs';
     if (format === 'tfjs') {
-      const names = await readdir(dir).catch(() => {
+      const entries = await readdir(dir, { withFileTypes: true }).catch(() => {
         throw new StudioError(404, 'no trained model yet');
       });
-      for (const n of names.filter((x) => !x.startsWith('.'))) files[n] = await readFile(join(dir, n));
+      for (const e of entries.filter((x) => x.isFile() && !x.name.startsWith('.'))) files[e.name] = await readFile(join(dir, e.name));
     } else if (format === 'onnx') {
       const model = await loadModel(dir).catch(() => {
         throw new StudioError(404, 'no trained model yet');

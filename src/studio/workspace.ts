@@ -2,7 +2,7 @@
 // script them: WORKSPACE/<project>/project.json, the image samples in samples/<class>/ (the image
 // folder layout `graft train` reads), a text project's samples in texts.jsonl, and the trained
 // model in model/. Every write is atomic; every name that becomes a path is checked first.
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, type Stats } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { GraftError } from '../core/errors.js';
@@ -80,8 +80,24 @@ function projectId(name: string, taken: Set<string>): string {
 export class Workspace {
   constructor(readonly dir: string) {}
 
+  /**
+   * A path in the workspace. No part of it below the workspace folder may be a symbolic link: a
+   * link planted in a project (samples/ pointing at /home, a sample at /etc/passwd) would let a
+   * request read or delete outside the workspace. Checked at every use, since links can appear
+   * at any time; the parts that do not exist yet are created by the studio itself.
+   */
   private path(id: string, ...rest: string[]): string {
-    return join(this.dir, checkSegment(id, 'project'), ...rest);
+    let at = this.dir;
+    let exists = true;
+    for (const part of [checkSegment(id, 'project'), ...rest]) {
+      at = join(at, part);
+      // Below a part that does not exist, nothing does.
+      const entry: Stats | undefined = exists ? lstatSync(at, { throwIfNoEntry: false }) : undefined;
+      exists = entry !== undefined;
+      if (entry?.isSymbolicLink())
+        throw new StudioError(403, `${at.slice(this.dir.length + 1)} is a symbolic link: the studio does not follow links`);
+    }
+    return at;
   }
 
   async list(): Promise<ProjectSummary[]> {
@@ -89,7 +105,12 @@ export class Workspace {
     const out: ProjectSummary[] = [];
     for (const entry of await readdir(this.dir, { withFileTypes: true })) {
       if (!entry.isDirectory() || entry.name.startsWith('.') || !existsSync(join(this.dir, entry.name, PROJECT_FILE))) continue;
-      out.push(await this.summary(entry.name));
+      // A project the studio refuses to read (a link planted in it) is left out, not the whole list.
+      const summary = await this.summary(entry.name).catch((e: unknown) => {
+        if (e instanceof StudioError && e.status === 403) return undefined;
+        throw e;
+      });
+      if (summary) out.push(summary);
     }
     return out.sort((a, b) => b.created.localeCompare(a.created));
   }
@@ -187,7 +208,11 @@ export class Workspace {
   async imageFiles(id: string, cls: string): Promise<string[]> {
     const dir = this.path(id, SAMPLES, checkSegment(cls, 'class name'));
     if (!existsSync(dir)) return [];
-    return (await readdir(dir)).filter((f) => !f.startsWith('.') && isImagePath(f)).sort();
+    // Regular files only: a link in a class folder is neither listed nor served.
+    return (await readdir(dir, { withFileTypes: true }))
+      .filter((f) => f.isFile() && !f.name.startsWith('.') && isImagePath(f.name))
+      .map((f) => f.name)
+      .sort();
   }
 
   /** Store an image under its own name (a number added if taken); the caller has checked that it decodes. */
@@ -256,7 +281,21 @@ export class Workspace {
     return this.path(id, TEXTS);
   }
 
+  /** The trained model's folder, which graft's loaders read whole: refused if a link is anywhere inside. */
   modelDir(id: string): string {
-    return this.path(id, MODEL_DIR);
+    const dir = this.path(id, MODEL_DIR);
+    const walk = (d: string) => {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        if (e.isSymbolicLink()) throw new StudioError(403, `${MODEL_DIR}/${e.name} is a symbolic link: the studio does not follow links`);
+        if (e.isDirectory()) walk(join(d, e.name));
+      }
+    };
+    if (existsSync(dir)) walk(dir);
+    return dir;
+  }
+
+  /** A file of the trained model (model.json, weights, the report), checked as every path is. */
+  modelFile(id: string, file: string): string {
+    return this.path(id, MODEL_DIR, checkSegment(file, 'model file'));
   }
 }

@@ -1,17 +1,77 @@
 // graft studio's page: projects, class cards with their samples, training with live curves, the
 // trained model's report, trying it (in this page with TF.js, and on the server, side by side),
-// and export. Plain DOM and fetch; the session cookie rides on every request.
+// and export. Plain DOM and fetch.
+//
+// The session token arrives once in the URL graft studio printed; the page keeps it in its
+// origin's localStorage and sends it as a header on every request. No cookie: a browser sends a
+// host's cookies to every port of that host, so a cookie would hand the token to any other server
+// on 127.0.0.1; storage is per origin, port included.
 /* global tf, uPlot */
 
 const view = document.getElementById('view');
 const title = document.getElementById('project-title');
 
+const TOKEN_KEY = 'graft-studio-token';
+{
+  const given = new URLSearchParams(location.search).get('token');
+  if (given) {
+    localStorage.setItem(TOKEN_KEY, given);
+    // Out of the address bar and the history, so it is not copied along with a screenshot or a link.
+    history.replaceState(null, '', location.pathname + location.hash);
+  }
+}
+const authorised = (options = {}) => ({
+  ...options,
+  headers: { ...options.headers, 'x-graft-token': localStorage.getItem(TOKEN_KEY) ?? '' },
+});
+
 const api = async (path, options = {}) => {
-  const r = await fetch(path, options);
+  const r = await fetch(path, authorised(options));
   const body = r.headers.get('content-type')?.includes('json') ? await r.json() : await r.text();
   if (!r.ok) throw new Error(body.error ?? `${r.status}`);
   return body;
 };
+
+/** A file the API serves, as an object URL (an <img src> or a link cannot send the token header). */
+const blobUrl = async (path) => {
+  const r = await fetch(path, authorised());
+  if (!r.ok) throw new Error(`${r.status}`);
+  return URL.createObjectURL(await r.blob());
+};
+
+/** An image from the API: shown when its bytes arrive. */
+function apiImage(path, attrs = {}) {
+  const img = el('img', attrs);
+  blobUrl(path).then(
+    (url) => (img.src = url),
+    () => img.classList.add('missing'),
+  );
+  return img;
+}
+
+/** The server-sent events of `path`, read with fetch (EventSource cannot send the token header). */
+async function events(path, onEvent) {
+  const r = await fetch(path, authorised());
+  if (!r.ok || !r.body) throw new Error(`${r.status}`);
+  const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const data = buffer
+        .slice(0, end)
+        .split('\n')
+        .filter((l) => l.startsWith('data: '))
+        .map((l) => l.slice(6))
+        .join('\n');
+      buffer = buffer.slice(end + 2);
+      if (data) await onEvent(JSON.parse(data));
+    }
+  }
+}
 const json = (method, body) => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) });
 
 function el(tag, attrs = {}, ...children) {
@@ -209,12 +269,7 @@ function classCard(project, cls, rejected) {
             el(
               'span',
               { class: 'thumb' },
-              el('img', {
-                src: `/api/projects/${enc(project.id)}/classes/${enc(cls)}/samples/${enc(f)}`,
-                alt: f,
-                title: f,
-                loading: 'lazy',
-              }),
+              apiImage(`/api/projects/${enc(project.id)}/classes/${enc(cls)}/samples/${enc(f)}`, { alt: f, title: f }),
               el(
                 'button',
                 {
@@ -499,9 +554,7 @@ function follow() {
       );
     } else chart.setData(data);
   };
-  const events = new EventSource(`/api/projects/${enc(state.id)}/train/events`);
-  events.onmessage = async (m) => {
-    const e = JSON.parse(m.data);
+  events(`/api/projects/${enc(state.id)}/train/events`, async (e) => {
     if (e.type === 'step') status.textContent = e.message;
     if (e.type === 'epoch') {
       data[0].push(data[0].length + 1);
@@ -513,7 +566,6 @@ function follow() {
       draw();
     }
     if (e.type === 'done' || e.type === 'failed' || e.type === 'cancelled') {
-      events.close();
       trainButton.disabled = false;
       cancelButton.disabled = true;
       status.textContent =
@@ -525,7 +577,7 @@ function follow() {
       status.dataset.state = e.type;
       if (e.type === 'done') await showModel();
     }
-  };
+  }).catch((err) => toast(`lost the training events: ${err.message}`));
 }
 
 // The trained model --------------------------------------------------------------------------------
@@ -610,7 +662,7 @@ async function showModel() {
           'figure',
           {},
           state.project.kind === 'image'
-            ? el('img', { src: `/api/projects/${enc(state.id)}/classes/${x.sample.split('/').map(enc).join('/samples/')}`, alt: x.sample })
+            ? apiImage(`/api/projects/${enc(state.id)}/classes/${x.sample.split('/').map(enc).join('/samples/')}`, { alt: x.sample })
             : null,
           el('figcaption', {}, `${x.sample}: is ${x.truth}, said ${x.predicted} (${pct(x.probability)})`),
         ),
@@ -626,7 +678,7 @@ async function showModel() {
 async function browserModel() {
   if (!state.browserModel) {
     const meta = await api(`/api/projects/${enc(state.id)}/model/graft.json`);
-    const model = await tf.loadLayersModel(`/api/projects/${enc(state.id)}/model/model.json`);
+    const model = await tf.loadLayersModel(`/api/projects/${enc(state.id)}/model/model.json`, { requestInit: authorised() });
     state.browserModel = { meta, model };
   }
   return state.browserModel;
@@ -757,6 +809,32 @@ function tryPanel() {
 
 // Export -------------------------------------------------------------------------------------------
 
+/** A link that downloads the model as a zip: fetched with the token, then saved from an object URL. */
+function downloadLink(format, label, show) {
+  return el(
+    'a',
+    {
+      href: '#',
+      id: `export-${format}`,
+      onclick: async (e) => {
+        e.preventDefault();
+        try {
+          const url = await blobUrl(`/api/projects/${enc(state.id)}/export?format=${format}`);
+          const a = el('a', { href: url, download: `${state.id}-${format}.zip` });
+          document.body.append(a);
+          a.click();
+          a.remove();
+          setTimeout(() => URL.revokeObjectURL(url), 60_000);
+        } catch (err) {
+          toast(`export failed: ${err.message}`);
+        }
+        await show(format);
+      },
+    },
+    label,
+  );
+}
+
 async function exportPanel() {
   const section = document.getElementById('export');
   const snippet = el('pre', { id: 'snippet' });
@@ -764,20 +842,7 @@ async function exportPanel() {
     (snippet.textContent = (await api(`/api/snippet?format=${format}&name=${enc(state.project.name)}`)).snippet);
   section.replaceChildren(
     el('h2', {}, 'Export'),
-    el(
-      'div',
-      { class: 'row' },
-      el(
-        'a',
-        { href: `/api/projects/${enc(state.id)}/export?format=tfjs`, id: 'export-tfjs', download: true, onclick: () => show('tfjs') },
-        'Download TF.js (zip)',
-      ),
-      el(
-        'a',
-        { href: `/api/projects/${enc(state.id)}/export?format=onnx`, id: 'export-onnx', download: true, onclick: () => show('onnx') },
-        'Download ONNX (zip)',
-      ),
-    ),
+    el('div', { class: 'row' }, downloadLink('tfjs', 'Download TF.js (zip)', show), downloadLink('onnx', 'Download ONNX (zip)', show)),
     snippet,
   );
   await show('tfjs');
