@@ -10,6 +10,8 @@ import type { Callback, EpochLogs, Skipped, TextWarning } from '../core/callback
 import { isTextBase } from '../bases/index.js';
 import { setTrainEngine, TRAIN_ENGINES, type TrainEngine, type TrainEngineUsed } from '../engine/onnx-train.js';
 import { usageError } from '../core/errors.js';
+import { checkDestination } from '../io/destination.js';
+import { FeatureCache } from '../engine/feature-cache.js';
 import { pct } from '../evaluate/report.js';
 import { CONFIG_FLAG } from './config.js';
 import { parseWhere } from '../data/manifest.js';
@@ -95,6 +97,24 @@ export function refuseFlags(cmd: Command, keys: readonly string[], why: string):
   const given = keys.filter((k) => cmd.getOptionValueSource(k) === 'cli');
   if (given.length) throw usageError(`${given.map(flagName).join(', ')} ${given.length > 1 ? 'apply' : 'applies'} ${why}`);
 }
+
+/**
+ * Every output a command writes, checked before any work starts (a wrong --out fails in a second,
+ * not after the training): `out` replaced whole (with --force), `into` directories written into.
+ */
+export function checkOutputs(o: {
+  out?: { path: string; kind: 'dir' | 'file'; force: boolean; flag?: string }[];
+  into?: { path: string | undefined; flag: string }[];
+}): void {
+  for (const d of o.out ?? []) checkDestination(d.path, { kind: d.kind, force: d.force, flag: d.flag ?? '--out' });
+  for (const d of o.into ?? []) if (d.path !== undefined) checkDestination(d.path, { kind: 'dir', into: true, flag: d.flag });
+}
+
+/** The feature cache's directory when the cache is on (--cache-dir or its default): written into during the work. */
+export const cacheOutput = (f: { cache: boolean; cacheDir?: string }) => ({
+  path: f.cache ? new FeatureCache({ dir: f.cacheDir }).dir : undefined,
+  flag: f.cacheDir !== undefined ? '--cache-dir' : 'feature cache dir',
+});
 
 /** Whether `--base` is a text base (a Hub model is asked after --offline takes effect). */
 export async function isTextBaseFlag(f: BaseFlags & { base: string }): Promise<boolean> {

@@ -1,13 +1,11 @@
 // Outputs appear whole or not at all: everything is written into a temporary sibling, then
-// renamed into place, so a crash or Ctrl-C never leaves a half-written model or report.
+// renamed into place, so a crash or Ctrl-C never leaves a half-written model or report. Each
+// writer checks its destination first (checkDestination), so the library refuses a path that
+// could only fail, or hang in mkdir, rather than trying it.
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { usageError } from '../core/errors.js';
-
-export function assertWritable(path: string, force = false): void {
-  if (existsSync(path) && !force) throw usageError(`${path} already exists (use --force to overwrite)`);
-}
+import { checkDestination, makeDirs } from './destination.js';
 
 function tmpSibling(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Date.now().toString(36)}`);
@@ -15,10 +13,10 @@ function tmpSibling(path: string): string {
 
 /** Fill a temporary directory with `fill`, then move it to `out` (replacing it only with `force`). */
 export async function writeDirAtomically(out: string, force: boolean, fill: (dir: string) => Promise<void>): Promise<void> {
-  assertWritable(out, force);
-  await mkdir(dirname(out), { recursive: true });
+  checkDestination(out, { kind: 'dir', force });
+  await makeDirs(dirname(out));
   const tmp = tmpSibling(out);
-  await mkdir(tmp, { recursive: true });
+  await mkdir(tmp);
   try {
     await fill(tmp);
   } catch (e) {
@@ -43,8 +41,8 @@ export async function writeDirAtomically(out: string, force: boolean, fill: (dir
 }
 
 export async function writeFileAtomically(path: string, content: string | Uint8Array, force = true): Promise<void> {
-  assertWritable(path, force);
-  await mkdir(dirname(path), { recursive: true });
+  checkDestination(path, { kind: 'file', force });
+  await makeDirs(dirname(path));
   const tmp = tmpSibling(path);
   try {
     await writeFile(tmp, content);
@@ -60,11 +58,11 @@ export async function writeFileAtomically(path: string, content: string | Uint8A
  * siblings first, then renamed in turn; if a rename fails, the ones already moved are put back.
  */
 export async function writeFilesAtomically(files: { path: string; content: string | Uint8Array }[], force: boolean): Promise<void> {
-  for (const f of files) assertWritable(f.path, force);
+  for (const f of files) checkDestination(f.path, { kind: 'file', force });
   const staged: { path: string; tmp: string; old?: string }[] = [];
   try {
     for (const f of files) {
-      await mkdir(dirname(f.path), { recursive: true });
+      await makeDirs(dirname(f.path));
       const tmp = tmpSibling(f.path);
       staged.push({ path: f.path, tmp });
       await writeFile(tmp, f.content);

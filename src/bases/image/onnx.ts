@@ -3,11 +3,11 @@
 // with onnx-proto (protobufjs code generated from the official onnx.proto) so graft can list the
 // cut candidates and prune the model to the part below a cut.
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { createOnnxRunner, onnxTrunk, type Layout, type OnnxSessionOptions } from '../../backend/onnx-runtime.js';
 import type { ImageSize } from '../../data/types.js';
-import { GraftError, usageError } from '../../core/errors.js';
+import { usageError } from '../../core/errors.js';
 import { digest } from '../../io/digest.js';
+import { MiB, readModelFile } from '../../io/read.js';
 import { decodeModel, layerEnds, pruneToCut, type GraphView, type ModelView, type NodeView, type ValueInfoView } from '../../onnx/prune.js';
 import { splitTokenCut, tokenCuts } from '../../onnx/tokens.js';
 import type { FrozenTrunk, Normalize, OnnxBase, OnnxModelInfo } from '../types.js';
@@ -35,11 +35,14 @@ async function readSidecar(path: string): Promise<OnnxPreprocessing> {
   const sidecar = `${path}.json`;
   if (!existsSync(sidecar)) return {};
   let json: OnnxPreprocessing & { input?: { height?: number; width?: number; layout?: Layout } };
+  const text = (await readModelFile(sidecar, 'JSON sidecar', 16 * MiB)).toString('utf8');
   try {
-    json = JSON.parse(await readFile(sidecar, 'utf8'));
+    json = JSON.parse(text);
   } catch (e) {
     throw usageError(`cannot read ${sidecar}: ${(e as Error).message}`);
   }
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw usageError(`${sidecar}: expected a JSON object of preprocessing keys (normalize, size, layout, resize, cut)`);
   const { normalize, size, layout, resize, cut, input } = json;
   const fromInput = input?.height && input.width ? { height: input.height, width: input.width } : undefined;
   return { normalize, size: size ?? fromInput, layout: layout ?? input?.layout, resize, cut };
@@ -94,16 +97,16 @@ export interface OnnxBaseOptions extends OnnxPreprocessing, OnnxSessionOptions {
 
 /** Load `path` as a frozen ONNX base; `options` override the sidecar, which overrides what the file says. */
 export async function loadOnnxBase(path: string, options: OnnxBaseOptions = {}): Promise<OnnxBase> {
-  if (!existsSync(path)) throw usageError(`ONNX model not found: ${path}`);
-  const bytes = new Uint8Array(await readFile(path));
+  // Protobuf caps a message at 2 GiB; a device or a folder is a usage error naming what was expected.
+  const bytes = new Uint8Array(await readModelFile(path, 'ONNX model', 2048 * MiB));
   let model: ModelView;
   try {
     model = decodeModel(bytes).view;
   } catch (e) {
-    throw new GraftError(`${path} is not an ONNX model: ${(e as Error).message}`);
+    throw usageError(`${path} is not an ONNX model (protobuf: ${(e as Error).message.split('\n')[0]})`);
   }
   const graph = model.graph;
-  if (!graph) throw new GraftError(`${path} has no graph`);
+  if (!graph) throw usageError(`${path} is not an ONNX model: it has no graph`);
   const pre = {
     ...(await readSidecar(path)),
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),

@@ -3,7 +3,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { usageError } from '../../core/errors.js';
+import { GraftError, usageError } from '../../core/errors.js';
 import { digest } from '../../io/digest.js';
 import { fileHandler, readModelJson } from '../../io/layers-files.js';
 import { classifierStart, deriveBlocks } from '../structure.js';
@@ -17,10 +17,20 @@ export async function loadTfjsBase(spec: string): Promise<ImageBase | undefined>
   let path = spec;
   if (existsSync(path) && statSync(path).isDirectory()) path = join(path, 'model.json');
   if (!existsSync(path)) return undefined;
+  // A usage error saying what was expected when the file is not a model.json at all.
   const json = await readModelJson(path);
-  if (json.format === 'graph-model') return graphBase(spec, await tf.loadGraphModel(fileHandler(path)));
-  return layersBase(spec, await tf.loadLayersModel(fileHandler(path)));
+  try {
+    if (json.format === 'graph-model') return graphBase(spec, await tf.loadGraphModel(fileHandler(path)));
+    return layersBase(spec, await tf.loadLayersModel(fileHandler(path)));
+  } catch (e) {
+    if (e instanceof GraftError) throw e;
+    // Shaped like a model.json, but TF.js cannot build a model from it: its reason is often a
+    // TypeError from inside the deserializer, so it is named as that, after what was expected.
+    throw usageError(`${spec}: TF.js cannot load this model.json as a model (${firstLine(e)})`);
+  }
 }
+
+const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 200);
 
 async function fromUrl(url: string): Promise<ImageBase> {
   const res = await fetch(url);

@@ -5,7 +5,19 @@ import { usageError } from '../../core/errors.js';
 import type { DetectionEvaluation } from '../../kinds/detection.js';
 import { loadModel, type TrainedModel } from '../../kinds/index.js';
 import type { EvaluateOptions } from '../../kinds/types.js';
-import { collectWhere, intArg, log, note, prepare, printJson, refuseFlags, Warnings, WHERE_HELP, type GlobalOptions } from '../shared.js';
+import {
+  checkOutputs,
+  collectWhere,
+  intArg,
+  log,
+  note,
+  prepare,
+  printJson,
+  refuseFlags,
+  Warnings,
+  WHERE_HELP,
+  type GlobalOptions,
+} from '../shared.js';
 
 type EvalFlags = GlobalOptions &
   Omit<EvaluateOptions, 'callbacks'> & { model: string; data: string; split: NonNullable<EvaluateOptions['split']>; draw?: string };
@@ -32,6 +44,7 @@ export function evalCommand(): Command {
     .option('--text-column <name>', 'text models: the column (JSONL: key) holding the text (default: text)')
     .option('--label-column <name>', 'text models: the column holding the label (default: label)')
     .action(async (flags: EvalFlags, cmd: Command) => {
+      checkOutputs({ into: [{ path: flags.draw, flag: '--draw' }] });
       await prepare(flags);
       const loaded = await loadModel(flags.model);
       const model: TrainedModel = loaded;

@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { usageError } from '../../core/errors.js';
 import { EXPERIMENTS } from '../../experiments/index.js';
 import { writeFileAtomically } from '../../io/atomic.js';
-import { log, prepare, printJson, Progress, type GlobalOptions } from '../shared.js';
+import { checkOutputs, log, prepare, printJson, Progress, type GlobalOptions } from '../shared.js';
 
 export function experimentCommand(): Command {
   return new Command('experiment')
@@ -34,6 +34,8 @@ export function experimentCommand(): Command {
       const seeds = flags.seeds.split(',').map(Number);
       if (seeds.some((s) => !Number.isInteger(s) || s < 0))
         throw usageError(`--seeds must be a comma-separated list of integers, got "${flags.seeds}"`);
+      // The reports are written after the runs: --runs is checked before them.
+      checkOutputs({ into: [{ path: flags.runs, flag: '--runs' }] });
       await prepare(flags);
       // Each run's step always; epochs only as a bar on a terminal (a line per epoch would drown the steps).
       const progress = new Progress({ epochLines: false, prefix: `${name}: ` });

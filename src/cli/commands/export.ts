@@ -1,8 +1,8 @@
 // `graft export`: a trained model as one ONNX file and FILE.json, written together or not at all.
 import { Command, Option } from 'commander';
-import { assertWritable, writeFilesAtomically } from '../../io/atomic.js';
+import { writeFilesAtomically } from '../../io/atomic.js';
 import { loadModel, type TrainedModel } from '../../kinds/index.js';
-import { log, prepare, printJson, type GlobalOptions } from '../shared.js';
+import { checkOutputs, log, prepare, printJson, type GlobalOptions } from '../shared.js';
 
 interface ExportFlags extends GlobalOptions {
   model: string;
@@ -20,8 +20,12 @@ export function exportCommand(): Command {
     .option('--force', 'overwrite --out if it exists', false)
     .action(async (flags: ExportFlags) => {
       const sidecarPath = `${flags.out}.json`;
-      assertWritable(flags.out, flags.force);
-      assertWritable(sidecarPath, flags.force);
+      checkOutputs({
+        out: [
+          { path: flags.out, kind: 'file', force: flags.force },
+          { path: sidecarPath, kind: 'file', force: flags.force, flag: '--out (its sidecar)' },
+        ],
+      });
       await prepare(flags);
       // Export needs no runtime: a model's frozen trunk is read from its file, not started.
       const model: TrainedModel = await loadModel(flags.model);

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { usageError } from '../../core/errors.js';
 import type { DetectionPrediction } from '../../kinds/detection.js';
 import { loadModel, type TrainedModel } from '../../kinds/index.js';
-import { intArg, log, note, numArg, prepare, printJson, type GlobalOptions } from '../shared.js';
+import { checkOutputs, intArg, log, note, numArg, prepare, printJson, type GlobalOptions } from '../shared.js';
 
 type Flags = GlobalOptions & { model: string; top: number; threshold?: number; draw?: string };
 
@@ -17,6 +17,7 @@ export function predictCommand(): Command {
     .option('--draw <dir>', 'detectors: write each image with its boxes drawn into DIR')
     .argument('<inputs...>', 'image files; for a text model, the texts themselves')
     .action(async (inputs: string[], flags: Flags) => {
+      checkOutputs({ into: [{ path: flags.draw, flag: '--draw' }] });
       await prepare(flags);
       const loaded = await loadModel(flags.model);
       const model: TrainedModel = loaded;

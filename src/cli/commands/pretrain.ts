@@ -1,9 +1,8 @@
 // `graft pretrain NAME`: reproduce an embedded base from data graft builds offline.
 import { Command } from 'commander';
 import { usageError } from '../../core/errors.js';
-import { assertWritable } from '../../io/atomic.js';
 import { PRETRAININGS } from '../../pretrain/index.js';
-import { intArg, log, pct, prepare, printJson, Progress, type GlobalOptions } from '../shared.js';
+import { checkOutputs, intArg, log, pct, prepare, printJson, Progress, type GlobalOptions } from '../shared.js';
 
 export function pretrainCommand(): Command {
   const names = Object.keys(PRETRAININGS);
@@ -18,7 +17,7 @@ export function pretrainCommand(): Command {
       const pretraining = PRETRAININGS[name];
       if (!pretraining) throw usageError(`unknown pretraining "${name}" (known: ${names.join(', ')})`);
       const out = flags.out ?? pretraining.dir;
-      assertWritable(out, flags.force);
+      checkOutputs({ out: [{ path: out, kind: 'dir', force: flags.force }] });
       await prepare(flags);
       const progress = new Progress();
       const r = await pretraining.run({ seed: flags.seed, epochs: flags.epochs, callbacks: [progress] });

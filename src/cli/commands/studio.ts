@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import { resolve } from 'node:path';
 import { loadImageBase } from '../../bases/index.js';
 import { startStudio } from '../../studio/server.js';
-import { intArg, log, prepare, warn, type GlobalOptions } from '../shared.js';
+import { checkOutputs, intArg, log, prepare, warn, type GlobalOptions } from '../shared.js';
 
 type Flags = GlobalOptions & { dir: string; port: number; host: string; open: boolean; base: string[] };
 
@@ -20,6 +20,8 @@ export function studioCommand(): Command {
     .option('--no-open', 'do not open the browser')
     .option('--base <spec>', 'another image base to offer (path or URL to a TF.js model.json, or onnx:PATH); repeatable', collect, [])
     .action(async (flags: Flags) => {
+      // The workspace is made (and written into) when the server starts.
+      checkOutputs({ into: [{ path: flags.dir, flag: '--dir' }] });
       await prepare(flags);
       if (!['127.0.0.1', 'localhost', '::1'].includes(flags.host))
         warn(`listening on ${flags.host}: anyone who can reach it and has the token can use the studio and its files`);

@@ -7,6 +7,8 @@ import { ENGINES } from '../../../engine/frozen.js';
 import { ADAPT_METHODS } from '../../../strategies/adapt/methods/index.js';
 import {
   BASE_FLAG_KEYS,
+  cacheOutput,
+  checkOutputs,
   collectWhere,
   intArg,
   isTextBaseFlag,
@@ -63,6 +65,8 @@ export function adaptCommand(): Command {
     .option('--text-column <name>', 'text bases: the column (JSONL: key) holding the text (default: text)')
     .option('--label-column <name>', 'text bases: the column holding the label (default: label)')
     .action(async (flags: AdaptFlags, cmd: Command) => {
+      // adapt writes no model, only its feature cache.
+      checkOutputs({ into: [cacheOutput(flags)] });
       if (flags.evalWhere.length && !flags.evalTarget) throw usageError('--eval-where selects rows of --eval-target, which is not given');
       if (await isTextBaseFlag(flags)) {
         const cut = BASES[flags.base] ? ['cut'] : []; // a Hub text model's outputs and poolings are its cuts

@@ -4,7 +4,6 @@ import type { Command } from 'commander';
 import { loadLayersBase } from '../../../bases/index.js';
 import { usageError } from '../../../core/errors.js';
 import type { DetectionMetrics } from '../../../evaluate/detection.js';
-import { assertWritable } from '../../../io/atomic.js';
 import { trainDetector } from '../../../kinds/detection.js';
 import { DETECTION_DEFAULTS } from '../../../train/detection.js';
 import { baseOptions, log, logTrainEngines, prepare, printJson, Progress, refuseFlags, table, Warnings } from '../../shared.js';
@@ -16,7 +15,6 @@ const NOT_FOR_DETECTION = ['perClass', 'classes', 'stream', 'textColumn', 'label
 export async function trainDetection(flags: TrainFlags, cmd: Command): Promise<void> {
   refuseFlags(cmd, NOT_FOR_DETECTION, 'to classification, not to --head detect');
   if (flags.unfreeze === 'auto') throw usageError('--unfreeze auto is not available for --head detect yet: give a number of blocks');
-  assertWritable(flags.out, flags.force);
   await prepare(flags);
   // --input-size is the detector's input here, not a size an ONNX base leaves open.
   const base = await loadLayersBase(flags.base, baseOptions({ ...flags, inputSize: undefined }));

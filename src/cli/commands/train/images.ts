@@ -2,7 +2,6 @@
 import { loadImageBase } from '../../../bases/index.js';
 import { parseClassFilter } from '../../../data/index.js';
 import { parseHead } from '../../../graft/head.js';
-import { assertWritable } from '../../../io/atomic.js';
 import { trainImageClassifier } from '../../../kinds/image.js';
 import type { StageReport } from '../../../train/stages.js';
 import { baseOptions, log, logTrainEngines, pct, prepare, printJson, Progress, table, warn, Warnings } from '../../shared.js';
@@ -12,7 +11,6 @@ const stageName = (s: StageReport) =>
   s.blocks === undefined ? s.stage : `${s.stage} (${s.blocks} block${s.blocks === 1 ? '' : 's'})${s.kept ? '' : ', not kept'}`;
 
 export async function trainImages(flags: TrainFlags): Promise<void> {
-  assertWritable(flags.out, flags.force);
   await prepare(flags);
   const base = await loadImageBase(flags.base, baseOptions(flags));
   const warnings = new Warnings();

@@ -4,12 +4,13 @@ import { BASES } from '../../../bases/index.js';
 import { Command, Option } from 'commander';
 import { usageError } from '../../../core/errors.js';
 import { ENGINES } from '../../../engine/frozen.js';
-import { assertWritable } from '../../../io/atomic.js';
 import { TRAIN_DEFAULTS } from '../../../train/defaults.js';
 import { DETECTION_DEFAULTS } from '../../../train/detection.js';
 import { UNFREEZE_AUTO_MAX } from '../../../train/stages.js';
 import {
   BASE_FLAG_KEYS,
+  cacheOutput,
+  checkOutputs,
   isTextBaseFlag,
   collect,
   collectWhere,
@@ -101,6 +102,11 @@ export function trainCommand(): Command {
       'feature cache directory (default: GRAFT_CACHE_DIR, else XDG_CACHE_HOME/graft/features, else ~/.cache/graft/features)',
     )
     .action(async (flags: TrainFlags, cmd: Command) => {
+      // Before anything is loaded, on every path (images, texts, tasks, detection).
+      checkOutputs({
+        out: [{ path: flags.out, kind: 'dir', force: flags.force }],
+        into: [cacheOutput(flags)],
+      });
       const textBase = await isTextBaseFlag(flags);
       if (flags.head === 'detect') {
         if (textBase) throw usageError(`--head detect needs an image base, not ${flags.base}`);
@@ -115,7 +121,6 @@ export function trainCommand(): Command {
       if (textBase) {
         // An embedded text base has one output; a Hub model's outputs and poolings are its cuts.
         refuseImageFlags(cmd, BASES[flags.base] ? [...IMAGE_ONLY, 'cut'] : IMAGE_ONLY);
-        assertWritable(flags.out, flags.force);
         await prepare(flags);
         return trainTexts(flags);
       }

@@ -4,7 +4,6 @@ import { loadLayersBase } from '../../../bases/index.js';
 import { usageError } from '../../../core/errors.js';
 import { parseTaskArg } from '../../../data/multitask/load.js';
 import { parseHead } from '../../../graft/head.js';
-import { assertWritable } from '../../../io/atomic.js';
 import { taskSummary, taskTable, trainMultiTask } from '../../../kinds/multi-task.js';
 import { baseOptions, log, logTrainEngines, pct, prepare, printJson, Progress, refuseFlags, table, Warnings } from '../../shared.js';
 import { imageTraining, type TrainFlags } from './flags.js';
@@ -36,7 +35,6 @@ export async function trainTasks(flags: TrainFlags, cmd: Command): Promise<void>
   if (flags.unfreeze === 'auto') throw usageError('--unfreeze auto is for single-task training; with --task give a number of blocks');
   const tasks = flags.task.map(parseTaskArg);
   const weights = parseTaskWeights(flags.taskWeights, tasks.length);
-  assertWritable(flags.out, flags.force);
   await prepare(flags);
   const base = await loadLayersBase(flags.base, baseOptions(flags));
   const warnings = new Warnings();
