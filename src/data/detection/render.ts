@@ -1,27 +1,19 @@
 // The pixels of a Placement (geometry.ts): an image decoded as src/data/images.ts decodes it,
 // scaled, placed on a black canvas, cropped and mirrored exactly as placeBox moves its boxes.
 // And the other way round, for people: boxes drawn over an image (`eval --draw`, `predict --draw`).
-import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
 import { usageError } from '../../core/errors.js';
 import { writeFileAtomically } from '../../io/atomic.js';
 import { hashString } from '../../math/random.js';
-import { ALPHA_BACKGROUND, DecodeError, open as openImage, shortReason, toLuma } from '../images.js';
+import { ALPHA_BACKGROUND, DecodeError, open as openImage, readInputFile, shortReason, toLuma } from '../images.js';
 import { scaledSize, type Placement, type Size } from './geometry.js';
 import type { Box } from './types.js';
 
-/** The bytes of `file` (or `file` itself); a missing file is a usage error (exit 2), as in decodeImageFile. */
+/** The bytes of `file` (or `file` itself), read as every image input is: bounded, a missing file a usage error. */
 async function readImage(file: string | Uint8Array): Promise<{ buf: Uint8Array; where: string }> {
   if (typeof file !== 'string') return { buf: file, where: 'image' };
-  try {
-    return { buf: await readFile(file), where: file };
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw usageError(`image not found: ${file}`);
-    if (code === 'EISDIR') throw usageError(`not an image file: ${file} is a folder`);
-    throw new DecodeError(shortReason(err), file);
-  }
+  return { buf: await readInputFile(file, 'image'), where: file };
 }
 
 /** The image's size as seen (EXIF orientation applied). */
