@@ -15,7 +15,7 @@ export const WORDS = [
 /**
  * eSpeak's voice variants (espeak-ng-data/voices/!v): men, women, and a few characters. Not f2,
  * f3 or f5: measured here, they sound different from one process to the next (and sometimes call to call),
- * and pre-training would not be repeatable (test/speech-pretrain.test.ts checks every one here).
+ * and pre-training would not be repeatable (test/e2e/speech-pretrain.test.ts checks every one here).
  */
 export const VARIANTS = {
   train: ['m1', 'm2', 'm3', 'm4', 'm5', 'f1', 'Annie', 'linda', 'croak', 'klatt', 'Andy', 'Gene'],

@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { augmentRecording } from '../src/data/audio/augment.js';
-import { mulberry32 } from '../src/math/random.js';
-import { speak, speakWords } from '../src/pretrain/speech/espeak.js';
-import { speakSet } from '../src/pretrain/speech-cnn.js';
-import { americanVoices, VARIANTS } from '../src/pretrain/speech/words.js';
+import { augmentRecording } from '../../src/data/audio/augment.js';
+import { mulberry32 } from '../../src/math/random.js';
+import { speak, speakWords } from '../../src/pretrain/speech/espeak.js';
+import { speakSet } from '../../src/pretrain/speech-cnn.js';
+import { americanVoices, VARIANTS } from '../../src/pretrain/speech/words.js';
 
 const voice = { voice: 'en-us', variant: 'm3', speed: 160, pitch: 50 };
 

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
-import { makeImageFolder } from './fixtures.js';
-import { root, saveTinyBase, tempDir } from './helpers.js';
+import { makeImageFolder } from '../fixtures.js';
+import { root, saveTinyBase, tempDir } from '../helpers.js';
 
 const BIN = join(root, 'bin/graft.js');
 const CACHE_DIR = tempDir('graft-hostile-cache-');
@@ -191,7 +191,7 @@ describe('every output is checked before any work (item 11)', () => {
     assertBeforeWork(t);
     assert.deepEqual(readdirSync(cwd), ['mine.txt']);
     // A device is never "overwritten" (as root, a rename over /dev/null would succeed).
-    const { checkDestination } = await import('../src/io/destination.js');
+    const { checkDestination } = await import('../../src/io/destination.js');
     assert.throws(() => checkDestination('/dev/null', { kind: 'file', force: true }), /not a regular file: not replaced/);
   });
 
@@ -314,7 +314,7 @@ describe('images: only the listed raster formats, at most 256 megapixels (item 5
   const FORMATS = 'not a JPEG, PNG, WebP, GIF, BMP or TIFF image';
 
   it('SVG (and HEIF) are refused before sharp rasterises them, in decodeImageBuffer and open', async () => {
-    const { decodeImageBuffer, open, DecodeError } = await import('../src/data/images.js');
+    const { decodeImageBuffer, open, DecodeError } = await import('../../src/data/images.js');
     const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8" fill="red"/></svg>');
     await assert.rejects(decodeImageBuffer(svg, size, 'cover', 'drawing.svg'), (e: unknown) => {
       assert.ok(e instanceof DecodeError);
@@ -345,7 +345,7 @@ describe('images: only the listed raster formats, at most 256 megapixels (item 5
   });
 
   it('a header claiming 50000x50000 (or a BMP of 16400x16400) is a DecodeError with a short reason', async () => {
-    const { decodeImageBuffer, DecodeError } = await import('../src/data/images.js');
+    const { decodeImageBuffer, DecodeError } = await import('../../src/data/images.js');
     for (const [name, buf] of [
       ['huge.png', pngClaiming(50_000, 50_000)],
       ['huge.bmp', bmp1Bit(16_400, 16_400)],
@@ -359,7 +359,7 @@ describe('images: only the listed raster formats, at most 256 megapixels (item 5
   });
 
   it('a reason never shows a path the caller did not pass as `where`', async () => {
-    const { shortReason, decodeImageBuffer } = await import('../src/data/images.js');
+    const { shortReason, decodeImageBuffer } = await import('../../src/data/images.js');
     const upload = join(tmpdir(), 'graft-upload-x1', 'photo.png');
     const spaced = join(tmpdir(), 'graft-upload-x1', 'a photo.png');
     for (const msg of [`Input file is missing: ${upload}`, `EACCES: permission denied, open '${spaced}'`]) {

@@ -12,9 +12,9 @@ import * as tf from '@tensorflow/tfjs';
 import { unzipSync } from 'fflate';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import sharp from 'sharp';
-import { useBackend } from '../src/backend/index.js';
-import { startStudio, type Studio } from '../src/studio/server.js';
-import { root, tempDir } from './helpers.js';
+import { useBackend } from '../../src/backend/index.js';
+import { startStudio, type Studio } from '../../src/studio/server.js';
+import { root, tempDir } from '../helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `no ${CHROMIUM} (apt-get install -y chromium; .ci/run installs it)`;
