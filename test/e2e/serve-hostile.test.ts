@@ -13,12 +13,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import wavefile from 'wavefile';
-import { useBackend } from '../src/backend/index.js';
-import { decodeWav } from '../src/data/audio/wav.js';
-import { DecodeError } from '../src/data/images.js';
-import { DynamicBatcher } from '../src/serve/batcher.js';
-import { startServer, type Server } from '../src/serve/server.js';
-import { graft, tempDir } from './helpers.js';
+import { useBackend } from '../../src/backend/index.js';
+import { decodeWav } from '../../src/data/audio/wav.js';
+import { DecodeError } from '../../src/data/images.js';
+import { DynamicBatcher } from '../../src/serve/batcher.js';
+import { startServer, type Server } from '../../src/serve/server.js';
+import { graft, tempDir } from '../helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
