@@ -16,9 +16,10 @@
 // file, the checksum turns it into a miss and it is computed again. Last use is the file's mtime,
 // which reads update. A running byte total, from one scan, keeps `prune` free until the limit is crossed.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, rmdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, rmdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { makeDirs } from '../io/destination.js';
 import { GraftError, usageError } from '../core/errors.js';
 
 export interface FeatureCacheOptions {
@@ -168,7 +169,7 @@ export class FeatureCache {
       } catch (e) {
         if (code(e) !== 'ENOENT') throw e;
         // The shard (or the whole cache) does not exist yet, or was cleared meanwhile.
-        await mkdir(dirname(path), { recursive: true });
+        await makeDirs(dirname(path));
         await writeFile(tmp, buf);
       }
       await rename(tmp, path);

@@ -3,9 +3,10 @@
 // TF.js LayersModel (letterboxed images in, the output grid out) and graft.json saying how to
 // letterbox, normalise and decode, so a page with @tensorflow/tfjs alone can draw its boxes.
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import {} from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { makeDirs } from '../io/destination.js';
 import { loadLayersBase } from '../bases/index.js';
 import type { LayersBase, Normalize } from '../bases/types.js';
 import type { Callback } from '../core/callbacks.js';
@@ -283,7 +284,7 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
 }
 
 async function drawInto(dir: string, file: string, index: number, boxes: DrawnBox[]): Promise<string> {
-  await mkdir(dir, { recursive: true });
+  await makeDirs(dir);
   const ext = extname(file).toLowerCase();
   const name = basename(file, extname(file));
   // Numbered: two inputs may share a name in different folders.

@@ -2,9 +2,10 @@
 // Its directory is a plain TF.js LayersModel (model.json + weights.bin) and graft.json, everything
 // a client needs to reproduce preprocessing without graft; for a frozen base (TF.js graph or ONNX)
 // the trunk, pruned at the cut, is kept in trunk/ beside the head.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { makeDirs } from '../io/destination.js';
 import { createOnnxRunner, onnxTrunk, type Layout } from '../backend/onnx-runtime.js';
 import { loadImageBase } from '../bases/index.js';
 import type { HeadSpec, ImageBase, Normalize, Predictor } from '../bases/types.js';
@@ -116,7 +117,7 @@ function trunkFromGraft(g: Grafted): TrunkSource | undefined {
     onnxBytes,
     write: async (dir) => {
       if (base.kind === 'graph') return void (await base.graph.save(fileHandler(join(dir, TRUNK_PATH))));
-      await mkdir(join(dir, 'trunk'), { recursive: true });
+      await makeDirs(join(dir, 'trunk'));
       await writeFile(join(dir, ONNX_TRUNK_PATH), (await onnxBytes())!);
     },
     release: async () => undefined, // the graft's to release
@@ -136,7 +137,7 @@ function trunkFromDir(dir: string, t: NonNullable<ImageGraftJson['trunk']>): Tru
     predictor: () => (started ??= start()),
     onnxBytes: async () => (isOnnx ? new Uint8Array(await readFile(path)) : undefined),
     write: async (out) => {
-      await mkdir(join(out, 'trunk'), { recursive: true });
+      await makeDirs(join(out, 'trunk'));
       if (isOnnx) return writeFile(join(out, ONNX_TRUNK_PATH), new Uint8Array(await readFile(path)));
       const graph = await tf.loadGraphModel(fileHandler(path));
       await graph.save(fileHandler(join(out, TRUNK_PATH)));

@@ -3,8 +3,9 @@
 // folder layout `graft train` reads), a text project's samples in texts.jsonl, and the trained
 // model in model/. Every write is atomic; every name that becomes a path is checked first.
 import { existsSync, lstatSync, readdirSync, type Stats } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
+import { makeDirs } from '../io/destination.js';
 import { GraftError } from '../core/errors.js';
 import { isImagePath } from '../data/images.js';
 import { writeFileAtomically } from '../io/atomic.js';
@@ -119,11 +120,11 @@ export class Workspace {
     const trimmed = name.trim();
     if (!trimmed || trimmed.length > 100) throw new StudioError(400, 'a project needs a name of 1-100 characters');
     if (kind !== 'image' && kind !== 'text') throw new StudioError(400, `a project is image or text, not ${JSON.stringify(kind)}`);
-    await mkdir(this.dir, { recursive: true });
+    await makeDirs(this.dir);
     const taken = new Set(await readdir(this.dir));
     const id = projectId(trimmed, taken);
     const project: ProjectFile = { version: 1, name: trimmed, kind, classes: ['Class 1', 'Class 2'], created: new Date().toISOString() };
-    await mkdir(this.path(id), { recursive: true });
+    await makeDirs(this.path(id));
     await this.write(id, project);
     return this.summary(id);
   }
@@ -223,7 +224,7 @@ export class Workspace {
     const name = checkSegment(fileName, 'file name');
     if (!isImagePath(name)) throw new StudioError(415, `${name}: not an image file name (.jpg, .jpeg, .png, .webp, .gif, .bmp)`);
     const dir = this.path(id, SAMPLES, cls);
-    await mkdir(dir, { recursive: true });
+    await makeDirs(dir);
     const ext = extname(name);
     let target = name;
     for (let i = 2; existsSync(join(dir, target)); i++) target = `${name.slice(0, -ext.length)}-${i}${ext}`;
