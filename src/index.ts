@@ -172,7 +172,7 @@ export {
   OnnxTrainer,
   onnxTrainerFor,
   stepVariable,
-  setTrainEngine,
+  DEFAULT_TRAIN_ENGINE,
   TRAIN_ENGINES,
   type TrainEngine,
   type TrainEngineUsed,

@@ -157,10 +157,25 @@ describe('an option passed as undefined keeps its default in every one-call trai
     }
   });
 
+  it('the training engine is an option of the call, not of the process (issue 29)', async () => {
+    const data = { train: reviews(0, 20), val: reviews(20, 32), test: reviews(32, 40) };
+    const [onTfjs, byDefault] = await Promise.all([
+      trainTextClassifier({ base: tinyGlove(), data, unfreeze: 0, epochs: 2, trainEngine: 'tfjs' }),
+      trainTextClassifier({ base: tinyGlove(), data, unfreeze: 0, epochs: 2 }),
+    ]);
+    try {
+      assert.equal(onTfjs.report.head?.trainEngine.engine, 'tfjs');
+      assert.equal(byDefault.report.head?.trainEngine.engine, 'onnx', 'the default, auto, trains a dense head on ONNX Runtime');
+    } finally {
+      await Promise.all([onTfjs.model.dispose(), byDefault.model.dispose()]);
+    }
+  });
+
   it('trainTextClassifier', async () => {
     const base = tinyGlove();
     const data = { train: reviews(0, 20), val: reviews(20, 32), test: reviews(32, 40) };
     const unset: AllUnset<TextClassifierOptions> = {
+      trainEngine: undefined,
       epochs: undefined,
       batchSize: undefined,
       learningRate: undefined,

@@ -8,7 +8,7 @@ import { setOnnxThreads } from '../backend/onnx-runtime.js';
 import type { OnnxBaseOptions } from '../bases/image/onnx.js';
 import type { Callback, EpochLogs, Skipped, TextWarning } from '../core/callbacks.js';
 import { isTextBase } from '../bases/index.js';
-import { setTrainEngine, TRAIN_ENGINES, type TrainEngine, type TrainEngineUsed } from '../engine/onnx-train.js';
+import { TRAIN_ENGINES, type TrainEngine, type TrainEngineUsed } from '../engine/onnx-train.js';
 import { usageError } from '../core/errors.js';
 import { checkDestination } from '../io/destination.js';
 import { FeatureCache } from '../engine/feature-cache.js';
@@ -60,7 +60,6 @@ export function withCommon(cmd: Command): Command {
 export async function prepare(opts: GlobalOptions): Promise<void> {
   await useBackend(opts.backend, { threads: opts.threads });
   setOnnxThreads(opts.threads);
-  setTrainEngine(opts.trainEngine);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -21,14 +21,11 @@ import { buildTrainStep, unsupportedReason, type StepOptions, type TrainStep } f
 export const TRAIN_ENGINES = ['auto', 'onnx', 'tfjs'] as const;
 export type TrainEngine = (typeof TRAIN_ENGINES)[number];
 
-let chosen: TrainEngine = 'auto';
-
-/** The engine stages use when their options do not say (the CLI's --train-engine). */
-export function setTrainEngine(engine: TrainEngine | undefined): void {
-  chosen = engine ?? 'auto';
-}
-
-export const defaultTrainEngine = (): TrainEngine => chosen;
+/**
+ * The engine a stage uses when its options do not say. A constant, not a setting of the process:
+ * every one-call trainer takes `trainEngine`, so two models in one process can train on two engines.
+ */
+export const DEFAULT_TRAIN_ENGINE: TrainEngine = 'auto';
 
 /** The engine a stage trained on, and why not ONNX Runtime when it did not. */
 export type TrainEngineUsed = { engine: 'onnx' } | { engine: 'tfjs'; reason: string };

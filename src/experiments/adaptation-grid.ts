@@ -2,6 +2,7 @@
 // oracle that has the target's labels, each seed, on one base (frozen, or trained end to end); then
 // a table of target accuracy per domain, the mean, and how much of the source-only → oracle gap
 // each method closed.
+import type { TrainEngine } from '../engine/onnx-train.js';
 import type { LayersBase } from '../bases/types.js';
 import { tell, type Callback } from '../core/callbacks.js';
 import { pct, table } from '../evaluate/report.js';
@@ -31,6 +32,7 @@ export interface GridOptions {
   epochs: number;
   selfTrain: { rounds: number; threshold: number };
   callbacks?: readonly Callback[];
+  trainEngine?: TrainEngine;
 }
 
 export interface GridRow {
@@ -58,7 +60,7 @@ export async function adaptToEach(o: GridOptions): Promise<GridRow[]> {
             oracle ? f : { ...f, targetLabelled: undefined },
             oracle ? data : { ...data, targetLabelled: undefined },
             oracle ? 'none' : method,
-            { seed, epochs: o.epochs, selfTrain: o.selfTrain },
+            { seed, epochs: o.epochs, selfTrain: o.selfTrain, trainEngine: o.trainEngine },
           );
           const row = accuracy.get(method)!;
           row.set(domain, [...(row.get(domain) ?? []), r.target!.accuracy]);

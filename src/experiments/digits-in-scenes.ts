@@ -96,6 +96,7 @@ async function train(
       ...BUDGET,
       seed,
       cache,
+      trainEngine: opts.trainEngine,
       callbacks: [
         {
           onStageEnd: async (s) => {

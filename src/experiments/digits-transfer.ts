@@ -27,6 +27,7 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
     splits: (n, seed) => splitDataset(digits, { ...SPLIT, seed, perClass: n === 'all' ? undefined : n }),
     options: (n) => ({ cut: 'flatten', unfreeze: 0, ...BUDGET[n === 'all' ? 'all' : 'small'] }),
     callbacks: opts.callbacks,
+    trainEngine: opts.trainEngine,
   });
   const markdown = [
     `digits-transfer: digits-cnn (pre-trained on MNIST 0-4) → digits 5-9, conv layers frozen vs the same network from scratch; test accuracy and training seconds, mean over seeds ${seeds.join(', ')}`,

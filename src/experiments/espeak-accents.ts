@@ -40,6 +40,7 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
     epochs: EPOCHS,
     selfTrain: { rounds: 2, threshold: 0.9 },
     callbacks: opts.callbacks,
+    trainEngine: opts.trainEngine,
   });
   const markdown = [
     `espeak-accents: the digits spoken by eSpeak NG, source ${SOURCE} (labelled), targets ${TARGETS.join(', ')} (unlabelled); ${COPIES} augmented copies per training utterance; evaluation on voice variants no training set holds. ${trunkPhrase(trunk, base)}, ${EPOCHS} passes; target-oracle trains on the source's and the target's labels. Mean over seeds ${seeds.join(', ')}.`,

@@ -65,6 +65,7 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
     epochs: EPOCHS,
     selfTrain: SELF_TRAIN,
     callbacks: opts.callbacks,
+    trainEngine: opts.trainEngine,
   });
   const closed = gapClosed(rows);
   const best = rows.filter((r) => r.method !== 'none' && r.method !== 'target-oracle').reduce((a, b) => (b.mean > a.mean ? b : a));

@@ -57,6 +57,7 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
     }),
     options: (n) => ({ cut: base.suggestedCut, unfreeze: n === 'all' || n >= 20 ? 1 : 0, ...budget(n) }),
     callbacks: opts.callbacks,
+    trainEngine: opts.trainEngine,
   });
   const markdown = [
     `fsdd-transfer: speech-cnn (pre-trained on 35 synthetic English words, no digits) → FSDD's spoken digits by six real speakers, head on the pooled features (and one block fine-tuned from 20 labels per class) vs the same network from scratch; labelled training recordings per class drawn across the speakers; accuracy on the dataset's test split (${fsdd.test.labels.length} recordings), mean over seeds ${seeds.join(', ')}`,

@@ -101,6 +101,7 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
           epochs: EPOCHS,
           selfTrain: SELF_TRAIN,
           adversary,
+          trainEngine: opts.trainEngine,
         });
         runs.set(method, [...(runs.get(method) ?? []), r]);
       }

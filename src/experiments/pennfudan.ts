@@ -67,6 +67,7 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
           scratch: mode === 'scratch',
           ...(mode === 'scratch' ? { batchSize: SCRATCH_BATCH } : {}),
           seed,
+          trainEngine: opts.trainEngine,
           callbacks: [...(opts.callbacks ?? []), ...(mode === 'scratch' ? [limit] : [])],
         });
         if (mode === 'transfer') budget = r.training.seconds;

@@ -68,14 +68,17 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
           if (setup === 'scratch') {
             probs = fitTfidf(train.texts, train.labels, train.classes.length, { seed }).proba(splits.test.texts);
           } else if (setup === 'glove-100d+fine-tune') {
-            const glove100 = await fineTuneGlove(glove, train, val, { seed, callbacks: opts.callbacks });
+            const glove100 = await fineTuneGlove(glove, train, val, { seed, trainEngine: opts.trainEngine, callbacks: opts.callbacks });
             const c = new TextClassifier({ mode: 'fine-tuned', glove: glove100 }, train.classes);
             probs = await c.probabilities(splits.test.texts);
             await c.dispose();
           } else {
             const all = vectors[setup];
             const [x, xTest] = [tf.gather(all, positionsIn(corpus, train)), tf.gather(all, testRows)];
-            const { head } = await fitTextHead({ x, labels: train.labels }, train.classes.length, undefined, { seed });
+            const { head } = await fitTextHead({ x, labels: train.labels }, train.classes.length, undefined, {
+              seed,
+              trainEngine: opts.trainEngine,
+            });
             const p = head.predict(xTest) as tf.Tensor;
             probs = (await p.data()) as Float32Array;
             tf.dispose([x, xTest, p]);

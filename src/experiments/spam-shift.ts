@@ -78,6 +78,7 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
             seed,
             epochs,
             selfTrain: SELF_TRAIN,
+            trainEngine: opts.trainEngine,
           });
           const sourceAccuracy = accuracyOn(r.model, x.test, s.test.labels);
           if (!oracle) ADAPTATION_METHODS[method].adaptTo?.(r.model, x.target);

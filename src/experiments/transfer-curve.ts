@@ -1,6 +1,7 @@
 // The experiment every "does pre-training help with few labels?" table runs: for each number of
 // labels per class and each seed, the base transferred and the same network from scratch, trained
 // with the same budget on the same split; test accuracy and training seconds, averaged over seeds.
+import type { TrainEngine } from '../engine/onnx-train.js';
 import type { ImageBase } from '../bases/types.js';
 import { tell, type Callback } from '../core/callbacks.js';
 import type { Splits } from '../data/types.js';
@@ -30,6 +31,7 @@ export interface TransferCurve {
   /** Training options for a label count, the same for transfer and scratch (cut, unfreeze, budget). */
   options(n: LabelsPerClass): Partial<ImageClassifierOptions>;
   callbacks?: readonly Callback[];
+  trainEngine?: TrainEngine;
 }
 
 export async function transferCurve(o: TransferCurve): Promise<CurveRow[]> {
@@ -46,6 +48,7 @@ export async function transferCurve(o: TransferCurve): Promise<CurveRow[]> {
           scratch: setup === 'scratch',
           seed,
           ...o.options(n),
+          trainEngine: o.trainEngine,
           callbacks: o.callbacks,
         });
         runs[setup].push({ accuracy: r.metrics.test.accuracy, trainSeconds: r.training.seconds });

@@ -54,7 +54,16 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
       const accuracies = [];
       for (const s of seeds) {
         tell(opts.callbacks, 'onStep', `training a head at ${score.cut}, seed ${s}`);
-        const r = await trainImageClassifier({ base, data: splits, cut: score.cut, seed: s, cache, ...HEAD, callbacks: opts.callbacks });
+        const r = await trainImageClassifier({
+          base,
+          data: splits,
+          cut: score.cut,
+          seed: s,
+          cache,
+          ...HEAD,
+          trainEngine: opts.trainEngine,
+          callbacks: opts.callbacks,
+        });
         accuracies.push(r.metrics.val.accuracy);
         await r.model.dispose();
       }

@@ -1,3 +1,4 @@
+import type { TrainEngine } from '../engine/onnx-train.js';
 import type { Callback } from '../core/callbacks.js';
 
 export interface ExperimentOptions {
@@ -8,6 +9,8 @@ export interface ExperimentOptions {
   variant?: string;
   /** Progress: each run's step in words (onStep), and every epoch of every training run. */
   callbacks?: readonly Callback[];
+  /** Where every training run's steps run (default auto). */
+  trainEngine?: TrainEngine;
 }
 
 export interface ExperimentResult {

@@ -10,7 +10,7 @@ import { GraftError, usageError } from '../core/errors.js';
 import { placedImages, type PlacedSet } from '../data/detection/placed.js';
 import type { FeatureCache } from '../engine/feature-cache.js';
 import { trainablePart, type Engine, type FrozenPart } from '../engine/frozen.js';
-import { defaultTrainEngine, tfjsOnly, type TrainEngine, type TrainEngineUsed } from '../engine/onnx-train.js';
+import { DEFAULT_TRAIN_ENGINE, tfjsOnly, type TrainEngine, type TrainEngineUsed } from '../engine/onnx-train.js';
 import { stageRows, type Rows } from '../engine/stage-features.js';
 import { range } from '../engine/tensors.js';
 import { decodeGrids } from '../evaluate/detection-decode.js';
@@ -137,7 +137,7 @@ async function runStage(
   y: tf.Tensor4D,
   yVal: tf.Tensor4D,
 ): Promise<DetectionStageReport> {
-  const trainEngine = tfjsOnly(o.trainEngine ?? defaultTrainEngine(), "CenterNet's loss has no ONNX Runtime step");
+  const trainEngine = tfjsOnly(o.trainEngine ?? DEFAULT_TRAIN_ENGINE, "CenterNet's loss has no ONNX Runtime step");
   await notify(o.callbacks, 'onStageBegin', stage.name);
   const {
     rows: [x, xVal],

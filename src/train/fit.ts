@@ -5,7 +5,7 @@
 // loss and the same batched validation), so seeded runs give the weights fit gave.
 import * as tf from '@tensorflow/tfjs';
 import type { Callback } from '../core/callbacks.js';
-import { defaultTrainEngine, onnxTrainerFor, type TrainEngine, type TrainEngineUsed, type OnnxTrainer } from '../engine/onnx-train.js';
+import { DEFAULT_TRAIN_ENGINE, onnxTrainerFor, type TrainEngine, type TrainEngineUsed, type OnnxTrainer } from '../engine/onnx-train.js';
 import { gatherRows } from '../engine/tensors.js';
 import { batchRanges, EarlyStopping, fitLoop, inBatches, type TrainingLoop } from './loop.js';
 
@@ -21,7 +21,7 @@ export interface FitOptions {
    * their validation loss (with validation data only).
    */
   keepInitial?: boolean;
-  /** Where the steps run (default: the process's, setTrainEngine; auto: ONNX Runtime where graft's step generator covers the model). */
+  /** Where the steps run (default auto: ONNX Runtime where graft's step generator covers the model). */
   trainEngine?: TrainEngine;
   /** Seeds the dropout masks on ONNX Runtime (TF.js's come from the seeded Math.random). */
   seed?: number;
@@ -71,7 +71,7 @@ export async function fitStage(
 ): Promise<StageResult> {
   const started = performance.now();
   const validation = val && val[0].shape[0] > 0 ? val : undefined;
-  const { trainer, used } = await onnxTrainerFor(model, o.trainEngine ?? defaultTrainEngine(), {
+  const { trainer, used } = await onnxTrainerFor(model, o.trainEngine ?? DEFAULT_TRAIN_ENGINE, {
     optimizer: { kind: 'adam' },
     seed: o.seed,
   });

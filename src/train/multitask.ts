@@ -19,7 +19,7 @@ import { modelAbove } from '../graft/split.js';
 import { mulberry32 } from '../math/random.js';
 import { TRAIN_DEFAULTS, type TrainBudget } from './defaults.js';
 import {
-  defaultTrainEngine,
+  DEFAULT_TRAIN_ENGINE,
   onnxTrainerFor,
   stepVariable,
   type OnnxTrainer,
@@ -109,7 +109,7 @@ export async function fitMultiTask(
   ];
   // Learned task weights (log σ² per task) train beside the model's weights, on either engine.
   const logVariance = weighting.kind === 'uncertainty' ? weighting.logVariance : undefined;
-  const { trainer, used } = await onnxTrainerFor(model, o.trainEngine ?? defaultTrainEngine(), {
+  const { trainer, used } = await onnxTrainerFor(model, o.trainEngine ?? DEFAULT_TRAIN_ENGINE, {
     optimizer: { kind: 'adam' },
     loss: {
       kind: 'masked-tasks',

@@ -11,11 +11,14 @@ import type { TextSet } from '../data/text/types.js';
 import { oneHot } from '../engine/tensors.js';
 import { withSeed } from '../math/seed.js';
 import { TRAIN_DEFAULTS, type TrainBudget } from './defaults.js';
+import type { TrainEngine } from '../engine/onnx-train.js';
 import { fitStage, type StageResult } from './fit.js';
 import { initHeadByProbe, type ProbeHeadReport } from './probe-head.js';
 
 export interface HeadTrainOptions extends TrainBudget {
   callbacks?: readonly Callback[];
+  /** Where the head's (and glove's) steps run (default auto: ONNX Runtime where graft's step generator covers the model). */
+  trainEngine?: TrainEngine;
 }
 
 export interface HeadFit {
@@ -57,6 +60,7 @@ export async function fitTextHead(train: Labelled, classes: number, val: Labelle
         batchSize: p.batchSize,
         patience: p.patience,
         keepInitial: true,
+        trainEngine: p.trainEngine,
         callbacks: p.callbacks,
       }),
     );
@@ -114,6 +118,7 @@ export async function fineTuneGlove(glove: GloveVectors, train: TextSet, val: Te
         batchSize: p.batchSize,
         patience: p.patience,
         keepInitial: true,
+        trainEngine: p.trainEngine,
         callbacks: p.callbacks,
       }),
     );

@@ -40,7 +40,13 @@ export function experimentCommand(): Command {
       // Each run's step always; epochs only as a bar on a terminal (a line per epoch would drown the steps).
       const progress = new Progress({ epochLines: false, prefix: `${name}: ` });
       const started = performance.now();
-      const result = await experiment.run({ seeds, data: flags.data, variant: flags.variant, callbacks: [progress] });
+      const result = await experiment.run({
+        seeds,
+        data: flags.data,
+        variant: flags.variant,
+        trainEngine: flags.trainEngine,
+        callbacks: [progress],
+      });
       progress.stop();
       const seconds = (performance.now() - started) / 1000;
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');

@@ -7,7 +7,7 @@
 import { withDefaults } from '../../core/options.js';
 import * as tf from '@tensorflow/tfjs';
 import { usageError } from '../../core/errors.js';
-import { defaultTrainEngine, onnxTrainerFor, tfjsOnly, type OnnxTrainer, type TrainEngineUsed } from '../../engine/onnx-train.js';
+import { DEFAULT_TRAIN_ENGINE, onnxTrainerFor, tfjsOnly, type OnnxTrainer, type TrainEngineUsed } from '../../engine/onnx-train.js';
 import { gatherRows, oneHot, oneHotRows } from '../../engine/tensors.js';
 import { mulberry32 } from '../../math/random.js';
 import { withSeed } from '../../math/seed.js';
@@ -148,7 +148,7 @@ async function adaptationTrainer(
   run: MethodRun | undefined,
   o: AdaptOptions & { method: AdaptMethod },
 ): Promise<{ trainer?: OnnxTrainer; used: TrainEngineUsed }> {
-  const choice = o.trainEngine ?? defaultTrainEngine();
+  const choice = o.trainEngine ?? DEFAULT_TRAIN_ENGINE;
   const term = run ? run.step?.term : { kind: 'none' as const };
   if (!term) return { used: tfjsOnly(choice, `${o.method}'s loss has no ONNX Runtime step`) };
   return onnxTrainerFor(model, choice, {

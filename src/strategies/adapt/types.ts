@@ -119,7 +119,7 @@ export interface AdaptOptions {
    * for every training run. Without it the inputs are a frozen trunk's features.
    */
   trunk?: () => Promise<tf.LayersModel>;
-  /** Where the network trains (default: the process's, setTrainEngine; auto = ONNX Runtime where the step generator covers it). */
+  /** Where the network trains (default auto: ONNX Runtime where the step generator covers it). */
   trainEngine?: TrainEngine;
   /** Every epoch of every run (stage: the method's name, and the round for self-training). */
   callbacks?: readonly Callback[];

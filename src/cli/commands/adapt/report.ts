@@ -9,20 +9,25 @@ import type { AdaptFlags } from './flags.js';
 export async function runAndReport(
   features: DomainFeatures,
   data: AdaptData<LabelledSet>,
-  flags: Pick<AdaptFlags, 'method' | 'epochs' | 'seed' | 'json' | 'adversary'>,
+  flags: Pick<AdaptFlags, 'method' | 'epochs' | 'seed' | 'json' | 'adversary' | 'trainEngine'>,
   header: string,
 ): Promise<void> {
   const result = await runAdaptation(features, data, flags.method, {
     epochs: flags.epochs,
     seed: flags.seed,
     adversary: flags.adversary,
+    trainEngine: flags.trainEngine,
     callbacks: [new Progress()],
   });
   // Every method is compared with source-only training on the same features and seed.
   const baseline =
     flags.method === 'none'
       ? result
-      : await runAdaptation(features, { ...data, targetLabelled: undefined }, 'none', { epochs: flags.epochs, seed: flags.seed });
+      : await runAdaptation(features, { ...data, targetLabelled: undefined }, 'none', {
+          epochs: flags.epochs,
+          seed: flags.seed,
+          trainEngine: flags.trainEngine,
+        });
   log(header);
   const rows = [result, ...(baseline === result ? [] : [baseline])].map((r) => [
     r.method + (r === baseline && r !== result ? ' (baseline)' : ''),

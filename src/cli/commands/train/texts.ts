@@ -22,6 +22,7 @@ export async function trainTexts(flags: TrainFlags): Promise<void> {
     // auto searches image blocks; glove has one thing to fine-tune, its vectors.
     unfreeze: flags.unfreeze === 'auto' ? 1 : flags.unfreeze,
     ...budget(flags),
+    trainEngine: flags.trainEngine,
     callbacks: [progress, warnings],
   });
   const { model, metrics, counts, report } = result;
