@@ -56,6 +56,7 @@ export {
   type ModelKind,
   type ModelKindName,
   type ModelDescription,
+  type ModelInput,
   type ModelMeta,
   type OutputDescription,
   type EvaluateOptions,

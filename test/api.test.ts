@@ -132,6 +132,7 @@ const EXPORTS = [
   'Medium',
   'Metrics',
   'ModelDescription',
+  'ModelInput',
   'ModelKind',
   'ModelKindName',
   'ModelMeta',

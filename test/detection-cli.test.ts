@@ -10,6 +10,7 @@ import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { fileHandler } from '../src/io/layers-files.js';
+import { loadModel } from '../src/kinds/index.js';
 import { mulberry32 } from '../src/math/random.js';
 import { startServer } from '../src/serve/server.js';
 import { graft, root, stridedModel, tempDir } from './helpers.js';
@@ -191,6 +192,14 @@ describe('graft train --head detect', () => {
     const most = all.reduce((a, b) => (b.boxes.length > a.boxes.length ? b : a));
     const [file, expected] = [most.file, most.boxes];
     assert.ok(expected.length > 0, 'the trained detector finds boxes to compare');
+    // The kind takes the image's bytes as well, decoded as the file is: the same boxes.
+    const own = await loadModel(out);
+    try {
+      const [fromFile, fromBytes] = await own.predict([file, { bytes: readFileSync(file) }]);
+      assert.deepEqual(fromBytes, { ...fromFile, file: 'input 2' });
+    } finally {
+      await own.dispose();
+    }
     const server = await startServer({ models: { squares: out }, port: 0 });
     try {
       const res = await fetch(new URL('/v1/models/squares:predict', server.url), {

@@ -110,6 +110,12 @@ describe('graft serve', () => {
     assert.deepEqual(meta.input.height, 28);
     const own = await loadModel(model);
     const [expected] = await own.predict([join(dir, 'probe.png')], { top: 2 });
+    // The kind takes the file's bytes as well, decoded as the file is: the same answer, named as given.
+    const fromBytes = await own.predict([{ bytes: probe }, { bytes: probe, name: 'probe', type: 'image/png' }], { top: 2 });
+    assert.deepEqual(fromBytes, [
+      { ...expected, file: 'input 1' },
+      { ...expected, file: 'probe' },
+    ]);
     await own.dispose();
     const byLabel = Object.fromEntries(
       (expected as { top: { label: string; probability: number }[] }).top.map((t) => [t.label, t.probability]),
@@ -173,7 +179,26 @@ describe('graft serve', () => {
     const json = await (await predict({ instances: [{ b64: Buffer.from(wav).toString('base64') }] }, 'words')).json();
     assert.deepEqual(json.predictions[0], body.predictions[0]);
     const meta = await (await fetch(url('/v1/models/words'))).json();
-    assert.equal(meta.kind, 'audio');
+    assert.equal(meta.kind, 'image', 'a recording model is an image classifier whose medium is audio');
+    assert.equal(meta.input.type, 'audio');
+    // The kind's own predict on the bytes: what serve answered, and what it says of the file holding them.
+    writeFileSync(join(dir, 'probe.wav'), wav);
+    const own = await loadModel(join(dir, 'words-model'));
+    const [file, bytes, typed] = await own.predict(
+      [join(dir, 'probe.wav'), { bytes: wav }, { bytes: wav, name: 'probe', type: 'audio/wav' }],
+      { top: 5 },
+    );
+    await own.dispose();
+    assert.deepEqual(bytes, { ...file, file: 'input 2' });
+    assert.deepEqual(typed, { ...file, file: 'probe' });
+    assert.deepEqual(JSON.parse(JSON.stringify(body.predictions[0])), JSON.parse(JSON.stringify({ top: (file as { top: unknown }).top })));
+    const image = await fetch(url('/v1/models/words:predict'), {
+      method: 'POST',
+      headers: { 'content-type': 'image/png' },
+      body: new Uint8Array(probe),
+    });
+    assert.equal(image.status, 400);
+    assert.match((await image.json()).error, /an image, not a recording/);
     assert.equal((await predict({ instances: [{ b64: Buffer.from('RIFF....junk').toString('base64') }] }, 'words')).status, 400);
   });
 
@@ -182,8 +207,9 @@ describe('graft serve', () => {
     assert.equal(r.status, 200);
     const body = await r.json();
     const own = await loadModel(join(dir, 'tasks'));
-    const [expected] = await own.predict([join(dir, 'probe.png')], { top: 5 });
+    const [expected, fromBytes] = await own.predict([join(dir, 'probe.png'), { bytes: probe, name: 'probe.png' }], { top: 5 });
     await own.dispose();
+    assert.deepEqual(fromBytes, { ...expected, file: 'probe.png' });
     const { file: _file, ...answer } = expected as unknown as Record<string, unknown>;
     assert.deepEqual(JSON.parse(JSON.stringify(body.predictions[0])), JSON.parse(JSON.stringify(answer)));
     assert.deepEqual([...body.labels].sort(), ['high', 'left', 'low', 'right']);

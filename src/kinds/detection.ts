@@ -11,11 +11,13 @@ import { loadLayersBase } from '../bases/index.js';
 import type { LayersBase, Normalize } from '../bases/types.js';
 import type { Callback } from '../core/callbacks.js';
 import { GraftError, usageError } from '../core/errors.js';
-import { imageSize } from '../data/detection/clean.js';
+import { imageSize, orientedSize } from '../data/detection/clean.js';
+import { letterbox, type Placement } from '../data/detection/geometry.js';
 import { loadDetectionData, splitDetection, firstImages, type DetectionSplitOptions } from '../data/detection/index.js';
 import { placedImages, placeSet, type PlacedSet } from '../data/detection/placed.js';
-import { drawBoxes, type DrawnBox } from '../data/detection/render.js';
+import { drawBoxes, renderPlaced, type DrawnBox } from '../data/detection/render.js';
 import type { Box, DetectionSample, DetectionSet, DetectionSplits, GroundTruth } from '../data/detection/types.js';
+import { open as openImage } from '../data/images.js';
 import { imagesToTensor } from '../engine/tensors.js';
 import type { FeatureCache } from '../engine/feature-cache.js';
 import type { Engine } from '../engine/frozen.js';
@@ -28,7 +30,17 @@ import { layersModelToOnnx } from '../onnx/from-layers.js';
 import { decodeModel } from '../onnx/prune.js';
 import { DETECTION_DEFAULTS, trainDetectorStages, type DetectionTrainOptions, type DetectionTrainResult } from '../train/detection.js';
 import { readGraftJson, requireFiles, trainingSeed, versions, writeModelDir } from './files.js';
-import type { EvaluateOptions, ModelDescription, ModelKind, ModelMeta, OnnxExport, SaveOptions, TrainedModel } from './types.js';
+import { inputName } from './inputs.js';
+import type {
+  EvaluateOptions,
+  ModelDescription,
+  ModelInput,
+  ModelKind,
+  ModelMeta,
+  OnnxExport,
+  SaveOptions,
+  TrainedModel,
+} from './types.js';
 
 /** How the output grid becomes boxes: what a client needs besides the model. */
 export interface DetectionDecoding {
@@ -89,7 +101,16 @@ export const DEFAULT_SCORE_THRESHOLD = 0.3;
 const EVAL_THRESHOLD = 0.01;
 const DECODING = { peak: '3x3 max', topK: 100, nmsIou: DEFAULT_NMS_IOU } as const;
 
-export class Detector implements TrainedModel<DetectionPrediction, DetectionEvaluation> {
+/** An input as decoded for a detector: the image's size as seen, and its pixels letterboxed onto the model's input. */
+export interface DecodedDetectionImage {
+  name: string;
+  width: number;
+  height: number;
+  placement: Placement;
+  pixels: Uint8Array;
+}
+
+export class Detector implements TrainedModel<DetectionPrediction, DetectionEvaluation, DecodedDetectionImage> {
   readonly kind = 'detection';
   readonly dataOptions = ['strict'] as const;
 
@@ -159,20 +180,40 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
     return this.detectPlaced(set, threshold).map((dets, i) => toOriginal(dets, set.placed[i].placement, set.placed[i].sample));
   }
 
-  async predict(files: string[], o: { threshold?: number } = {}): Promise<DetectionPrediction[]> {
-    const threshold = o.threshold ?? this.meta.scoreThreshold;
+  /** Boxes in each image (a file or its bytes), one at a time: each decoded, then answered. */
+  async predict(inputs: readonly ModelInput[], o: { threshold?: number } = {}): Promise<DetectionPrediction[]> {
     const out: DetectionPrediction[] = [];
-    for (const file of files) {
-      if (!existsSync(file)) throw usageError(`${file}: no such file`);
-      const size = await imageSize(file);
-      if (typeof size === 'string') throw new GraftError(`cannot read ${file}: ${size}`);
-      const set = await placeSet({ classes: this.meta.labels, samples: [{ file, ...size, objects: [] }] }, this.meta.input, {
-        strict: true,
-      });
-      const [dets] = this.detectSet(set, threshold);
-      out.push({ file, boxes: dets.map((d) => ({ label: this.meta.labels[d.label], score: d.score, box: roundBox(d.box) })) });
-    }
+    for (const [i, input] of inputs.entries()) out.push(...(await this.predictDecoded([await this.decode(input, i)], o)));
     return out;
+  }
+
+  /** An image letterboxed onto the model's input, as evaluation places it (render.ts, from the file or the bytes). */
+  async decode(input: ModelInput, index: number): Promise<DecodedDetectionImage> {
+    const name = inputName(input, index);
+    let size: { width: number; height: number } | string;
+    if (typeof input === 'string') {
+      if (!existsSync(input)) throw usageError(`${input}: no such file`);
+      size = await imageSize(input);
+    } else size = await bytesSize(input.bytes);
+    if (typeof size === 'string') throw new GraftError(`cannot read ${name}: ${size}`);
+    const placement = letterbox(size, this.meta.input);
+    const pixels = await renderPlaced(typeof input === 'string' ? input : input.bytes, placement, this.meta.input.channels);
+    return { name, ...size, placement, pixels };
+  }
+
+  async predictDecoded(decoded: readonly DecodedDetectionImage[], o: { threshold?: number } = {}): Promise<DetectionPrediction[]> {
+    const threshold = o.threshold ?? this.meta.scoreThreshold;
+    return decoded.map((d) => {
+      const sample: DetectionSample = { file: d.name, width: d.width, height: d.height, objects: [] };
+      const set: PlacedSet = {
+        classes: this.meta.labels,
+        size: this.meta.input,
+        pixels: d.pixels,
+        placed: [{ sample, placement: d.placement, objects: [] }],
+      };
+      const [dets] = this.detectSet(set, threshold);
+      return { file: d.name, boxes: dets.map((b) => ({ label: this.meta.labels[b.label], score: b.score, box: roundBox(b.box) })) };
+    });
   }
 
   /** COCO AP on the split training made with the same seed (or all of the data). */
@@ -263,7 +304,7 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
     return written;
   }
 
-  /** Each prediction drawn on its image, into `dir`. */
+  /** Each prediction drawn on its image (predictions of files: the file is read again), into `dir`. */
   async drawPredictions(predictions: DetectionPrediction[], dir: string): Promise<string[]> {
     const written: string[] = [];
     for (const [i, p] of predictions.entries())
@@ -291,6 +332,17 @@ async function drawInto(dir: string, file: string, index: number, boxes: DrawnBo
   const out = join(dir, `${String(index + 1).padStart(3, '0')}-${name}${['.png', '.webp'].includes(ext) ? ext : '.jpg'}`);
   await drawBoxes(file, boxes, out);
   return out;
+}
+
+/** An image's size as seen (EXIF orientation applied) from its bytes, or why it cannot be read, as imageSize says it of a file. */
+async function bytesSize(bytes: Uint8Array): Promise<{ width: number; height: number } | string> {
+  try {
+    const meta = await openImage(bytes).metadata();
+    if (meta.width && meta.height) return orientedSize(meta.width, meta.height, meta.orientation);
+  } catch {
+    // Reported below.
+  }
+  return 'not a decodable image';
 }
 
 const roundBox = (b: Box): Box => b.map((v) => Math.round(v * 10) / 10) as Box;

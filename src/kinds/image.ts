@@ -13,7 +13,7 @@ import type { Callback } from '../core/callbacks.js';
 import { usageError } from '../core/errors.js';
 import { concat, loadDataSplits, parseClassFilter } from '../data/index.js';
 import { spectrogramSize, TOP_DB } from '../data/audio/spectrogram.js';
-import { decodeExampleFile, IMAGE_MEDIUM } from '../data/medium.js';
+import { IMAGE_MEDIUM } from '../data/medium.js';
 import type { ImageSize, Medium, ResizeMode, RowFilter, Splits } from '../data/types.js';
 import { imagesToTensor } from '../engine/tensors.js';
 import { evaluateGrafted, evaluateModel } from '../evaluate/evaluate.js';
@@ -29,7 +29,17 @@ import { layersModelToOnnx } from '../onnx/from-layers.js';
 import { decodeModel, pruneToCut } from '../onnx/prune.js';
 import { trainGrafted, type TrainOptions, type TrainResult } from '../train/stages.js';
 import { inModelOrder, readGraftJson, requireFiles, trainingSeed, versions, writeModelDir } from './files.js';
-import type { EvaluateOptions, ModelDescription, ModelKind, ModelMeta, OnnxExport, SaveOptions, TrainedModel } from './types.js';
+import { decodePixels, type DecodedPixels } from './inputs.js';
+import type {
+  EvaluateOptions,
+  ModelDescription,
+  ModelInput,
+  ModelKind,
+  ModelMeta,
+  OnnxExport,
+  SaveOptions,
+  TrainedModel,
+} from './types.js';
 
 /** graft.json of an image classifier. */
 export interface ImageGraftJson extends ModelMeta {
@@ -53,6 +63,7 @@ export interface ImageGraftJson extends ModelMeta {
 
 /** One image's answer: the most probable classes, most probable first. */
 export interface ImagePrediction {
+  /** The input's path, or the name its bytes were given (`input N` without one). */
   file: string;
   top: { label: string; probability: number }[];
 }
@@ -150,7 +161,7 @@ function trunkFromDir(dir: string, t: NonNullable<ImageGraftJson['trunk']>): Tru
   };
 }
 
-export class ImageClassifier implements TrainedModel<ImagePrediction, ClassifierEvaluation> {
+export class ImageClassifier implements TrainedModel<ImagePrediction, ClassifierEvaluation, DecodedPixels> {
   readonly kind = 'image';
   readonly dataOptions = ['strict', 'classes', 'where'] as const;
 
@@ -211,18 +222,29 @@ export class ImageClassifier implements TrainedModel<ImagePrediction, Classifier
     };
   }
 
-  async predict(files: string[], o: { top?: number } = {}): Promise<ImagePrediction[]> {
-    const { meta } = this;
-    const { input, normalize, resize, labels } = meta;
+  /** Images (or recordings, for an audio medium), one at a time: each decoded, then answered. */
+  async predict(inputs: readonly ModelInput[], o: { top?: number } = {}): Promise<ImagePrediction[]> {
+    const out: ImagePrediction[] = [];
+    for (const [i, input] of inputs.entries()) out.push(...(await this.predictDecoded([await this.decode(input, i)], o)));
+    return out;
+  }
+
+  /** An image (or a recording, drawn as its spectrogram) as the pixels of the model's input. */
+  decode(input: ModelInput, index: number): Promise<DecodedPixels> {
+    const { medium, input: size, resize } = this.meta;
+    return decodePixels(medium ?? IMAGE_MEDIUM, input, index, { size, resize });
+  }
+
+  async predictDecoded(decoded: readonly DecodedPixels[], o: { top?: number } = {}): Promise<ImagePrediction[]> {
+    const { input, normalize, labels } = this.meta;
     const classifier = await this.predictor();
     const out: ImagePrediction[] = [];
-    for (const file of files) {
-      const pixels = await decodeExampleFile(meta.medium ?? IMAGE_MEDIUM, file, { size: input, resize });
-      const x = imagesToTensor({ classes: labels, size: input, pixels, labels: Int32Array.of(0), ids: [file] }, normalize);
+    for (const { name, pixels } of decoded) {
+      const x = imagesToTensor({ classes: labels, size: input, pixels, labels: Int32Array.of(0), ids: [name] }, normalize);
       const y = await classifier.predict(x);
       const probs = y.dataSync();
       tf.dispose([x, y]);
-      out.push({ file, top: topK(probs, labels, o.top ?? 3) });
+      out.push({ file: name, top: topK(probs, labels, o.top ?? 3) });
     }
     return out;
   }

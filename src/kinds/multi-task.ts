@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadLayersBase } from '../bases/index.js';
 import type { HeadSpec, LayersBase, Normalize } from '../bases/types.js';
 import { usageError } from '../core/errors.js';
-import { decodeImageFile } from '../data/images.js';
+import { IMAGE_MEDIUM } from '../data/medium.js';
 import { alignTasks, loadMultiTask, type TaskColumn } from '../data/multitask/load.js';
 import { splitMultiTask, type MultiTaskSplits } from '../data/multitask/split.js';
 import type { TaskSpec } from '../data/multitask/types.js';
@@ -22,7 +22,17 @@ import { fileHandler } from '../io/layers-files.js';
 import { withSeed } from '../math/seed.js';
 import { trainTasks, type TasksTrainOptions, type TasksTrainResult } from '../train/multitask.js';
 import { requireFiles, trainingSeed, versions, writeModelDir } from './files.js';
-import type { EvaluateOptions, ModelDescription, ModelKind, ModelMeta, OnnxExport, SaveOptions, TrainedModel } from './types.js';
+import { decodePixels, type DecodedPixels } from './inputs.js';
+import type {
+  EvaluateOptions,
+  ModelDescription,
+  ModelInput,
+  ModelKind,
+  ModelMeta,
+  OnnxExport,
+  SaveOptions,
+  TrainedModel,
+} from './types.js';
 
 export interface TasksGraftJson extends ModelMeta {
   kind: 'multi-task';
@@ -75,7 +85,7 @@ export const taskSummary = (m: TaskEvaluation) => ({
   tasks: Object.fromEntries(m.tasks.map((t) => [t.task, { kind: t.kind, n: t.n, accuracy: t.accuracy, macroF1: t.macroF1, mse: t.mse }])),
 });
 
-export class MultiTaskModel implements TrainedModel<TasksPrediction, TasksEvaluation> {
+export class MultiTaskModel implements TrainedModel<TasksPrediction, TasksEvaluation, DecodedPixels> {
   readonly kind = 'multi-task';
   readonly dataOptions = ['strict'] as const;
 
@@ -136,12 +146,23 @@ export class MultiTaskModel implements TrainedModel<TasksPrediction, TasksEvalua
     };
   }
 
-  /** Every task's answer for each image file. */
-  async predict(files: string[], o: { top?: number } = {}): Promise<TasksPrediction[]> {
-    const { input, normalize, resize, tasks } = this.meta;
+  /** Every task's answer for each image (a file or its bytes), one at a time: each decoded, then answered. */
+  async predict(inputs: readonly ModelInput[], o: { top?: number } = {}): Promise<TasksPrediction[]> {
     const out: TasksPrediction[] = [];
-    for (const file of files) {
-      const pixels = await decodeImageFile(file, input, resize);
+    for (const [i, input] of inputs.entries()) out.push(...(await this.predictDecoded([await this.decode(input, i)], o)));
+    return out;
+  }
+
+  /** An image as the pixels of the model's input. */
+  decode(input: ModelInput, index: number): Promise<DecodedPixels> {
+    const { input: size, resize } = this.meta;
+    return decodePixels(IMAGE_MEDIUM, input, index, { size, resize });
+  }
+
+  async predictDecoded(decoded: readonly DecodedPixels[], o: { top?: number } = {}): Promise<TasksPrediction[]> {
+    const { input, normalize, tasks } = this.meta;
+    const out: TasksPrediction[] = [];
+    for (const { name: file, pixels } of decoded) {
       const x = imagesToTensor({ classes: [], size: input, pixels, labels: Int32Array.of(0), ids: [file] }, normalize);
       const values = tf.tidy(() => ([this.model.predict(x)].flat() as tf.Tensor[]).map((y) => Array.from(y.dataSync())));
       x.dispose();

@@ -31,7 +31,17 @@ import { fineTuneGlove, fitTextHead, type GloveClassifierModel, type HeadTrainOp
 import { fitTfidf, restoreTfidf, type SavedTfidf, type TfidfClassifier } from '../train/tfidf.js';
 import { inModelOrder, readJson, trainingSeed, versions, writeModelDir } from './files.js';
 import type { ClassifierEvaluation } from './image.js';
-import type { EvaluateOptions, ModelDescription, ModelKind, ModelMeta, OnnxExport, SaveOptions, TrainedModel } from './types.js';
+import { inputName } from './inputs.js';
+import type {
+  EvaluateOptions,
+  ModelDescription,
+  ModelInput,
+  ModelKind,
+  ModelMeta,
+  OnnxExport,
+  SaveOptions,
+  TrainedModel,
+} from './types.js';
 
 export type TextMode = 'frozen' | 'fine-tuned' | 'scratch';
 
@@ -59,7 +69,7 @@ const FILES = { model: 'model.json', vocabulary: 'vocabulary.json', tfidf: 'tfid
 /** Texts scored per batch: bounds the [batch, tokens, 100] activations of long texts (glove fine-tuned). */
 const BATCH = 64;
 
-export class TextClassifier implements TrainedModel<TextPrediction, ClassifierEvaluation> {
+export class TextClassifier implements TrainedModel<TextPrediction, ClassifierEvaluation, string> {
   readonly kind = 'text';
   readonly dataOptions = ['classes', 'where', 'textColumn', 'labelColumn'] as const;
 
@@ -117,8 +127,23 @@ export class TextClassifier implements TrainedModel<TextPrediction, ClassifierEv
     };
   }
 
-  async predict(texts: string[], o: { top?: number } = {}): Promise<TextPrediction[]> {
-    const probs = await this.probabilities(texts);
+  /** Texts in, all at once (bytes are read as UTF-8 text). */
+  async predict(inputs: readonly ModelInput[], o: { top?: number } = {}): Promise<TextPrediction[]> {
+    return this.predictDecoded(await Promise.all(inputs.map((input, i) => this.decode(input, i))), o);
+  }
+
+  /** A text as it is, or bytes as UTF-8 text (a GraftError naming the input when they are not UTF-8). */
+  async decode(input: ModelInput, index: number): Promise<string> {
+    if (typeof input === 'string') return input;
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(input.bytes);
+    } catch {
+      throw new GraftError(`cannot read ${inputName(input, index)}: not UTF-8 text`);
+    }
+  }
+
+  async predictDecoded(texts: readonly string[], o: { top?: number } = {}): Promise<TextPrediction[]> {
+    const probs = await this.probabilities([...texts]);
     const k = this.classes.length;
     return texts.map((text, i) => ({ text, top: topK(probs.subarray(i * k, (i + 1) * k), this.classes, o.top ?? 3) }));
   }

@@ -1,5 +1,5 @@
-// The shape every kind of trained model has (an image classifier, a text classifier, a multi-task
-// model; detection and audio will join): the same small interface, so the CLI's predict, eval,
+// The shape every kind of trained model has (an image classifier, which reads recordings too when
+// its medium is audio, a text classifier, a multi-task model, a detector): the same small interface, so the CLI's predict, eval,
 // export and inspect (and a server or a studio) call it without knowing which kind they hold.
 // A kind is one module in src/kinds/ and one line in the registry (src/kinds/index.ts).
 import type { Callback } from '../core/callbacks.js';
@@ -45,6 +45,16 @@ export interface EvaluateOptions {
 
 /** The evaluation options a kind takes beyond split, seed and callbacks (the CLI refuses the others). */
 export type DataOption = 'strict' | 'classes' | 'where' | 'textColumn' | 'labelColumn';
+
+/**
+ * One input to predict. A string is a file's path (images, recordings) or, for a text model, the
+ * text itself. An object is a file's bytes already in memory (an upload, a request's body): `name`
+ * is what messages and the prediction call it (default `input N`, counting from 1), and `type` its
+ * media type (`audio/mpeg`) or extension (`.mp3`), read when the bytes' own signature does not say
+ * (images always say; a text model reads bytes as UTF-8). Bytes are decoded exactly as the file
+ * holding them would be.
+ */
+export type ModelInput = string | { bytes: Uint8Array; name?: string; type?: string };
 
 /** How many answers a prediction shows: the top classes (classifiers), or boxes above a score (detectors). */
 export interface PredictOptions {
@@ -93,11 +103,19 @@ export interface OnnxExport {
  * input's prediction and `E` an evaluation, both plain JSON-ready data; `format…` turns them into
  * the lines a person reads.
  */
-export interface TrainedModel<P = unknown, E = unknown> {
+export interface TrainedModel<P = unknown, E = unknown, D = unknown> {
   readonly kind: ModelKindName;
   describe(): ModelDescription;
-  /** Answers for inputs: image files, or the texts themselves for a text model. */
-  predict(inputs: string[], o?: PredictOptions): Promise<P[]>;
+  /** Answers for inputs: files or their bytes, or the texts themselves for a text model. */
+  predict(inputs: readonly ModelInput[], o?: PredictOptions): Promise<P[]>;
+  /**
+   * predict in two steps, for a server that checks each input on its own before inputs share a
+   * batch: `decode` reads input number `index` as predict does (pixels of the model's input, a
+   * text), a GraftError naming it when it cannot be used; `predictDecoded` answers what decode
+   * made. predict(inputs) is predictDecoded of inputs.map(decode).
+   */
+  decode(input: ModelInput, index: number): Promise<D>;
+  predictDecoded(decoded: readonly D[], o?: PredictOptions): Promise<P[]>;
   /** The model on labelled data (a data spec as training takes it). */
   evaluate(data: string, o?: EvaluateOptions): Promise<E>;
   /** The model as one ONNX file (a usage error for kinds without one). */

@@ -98,7 +98,7 @@ function allowedHostValues(host: string, port: number, extra: readonly string[])
 
 /**
  * A message that did not come from this file, with anything like an absolute path taken out (a
- * model directory, a temporary file, a module's location): a client is told the reason, never
+ * model directory, a module's location): a client is told the reason, never
  * where the server keeps things.
  */
 const withoutPaths = (message: string) => message.replace(/(?<![\w:/.])\/(?:[\w.@+~-]+\/)+[\w.@+~-]*/g, '…');
@@ -295,20 +295,14 @@ export async function startServer(o: ServeOptions): Promise<Server> {
     if (instances.length === 0) throw new HttpError(400, 'no instances');
     if (instances.length > 1024) throw new HttpError(413, `${instances.length} instances in one request; at most 1024`);
     // Each instance decoded and checked on its own before any joins a batch: a bad one is this
-    // request's 400 (named by its index), and what the good ones made is released.
+    // request's 400 (named by its index).
     const settled = await Promise.allSettled(instances.map((x) => model.prepare(x)));
-    const prepared = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    let out: Prediction[];
-    try {
-      const failed = settled.findIndex((r) => r.status === 'rejected');
-      if (failed >= 0) {
-        const e = (settled[failed] as PromiseRejectedResult).reason as unknown;
-        throw e instanceof BadInput && instances.length > 1 ? new BadInput(`instances[${failed}]: ${e.message}`) : e;
-      }
-      out = await batcher.submit(prepared);
-    } finally {
-      await model.release?.(prepared);
+    const failed = settled.findIndex((r) => r.status === 'rejected');
+    if (failed >= 0) {
+      const e = (settled[failed] as PromiseRejectedResult).reason as unknown;
+      throw e instanceof BadInput && instances.length > 1 ? new BadInput(`instances[${failed}]: ${e.message}`) : e;
     }
+    const out = await batcher.submit(settled.map((r) => (r as PromiseFulfilledResult<unknown>).value));
     return reply.send({ predictions: out, labels: model.labels });
   });
 

@@ -9,7 +9,7 @@
 // per request and must be images (or, for text projects, CSV and plain text).
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join } from 'node:path';
@@ -20,7 +20,6 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { strToU8, zipSync } from 'fflate';
 import { BASES, loadImageBase } from '../bases/index.js';
 import { DecodeError, decodeImageBuffer } from '../data/images.js';
-import { writeFileAtomically } from '../io/atomic.js';
 import { rankCuts } from '../evaluate/rank.js';
 import { loadDataSplits } from '../data/index.js';
 import { loadModel } from '../kinds/index.js';
@@ -360,23 +359,14 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
       const part = await req.file();
       if (!part || !part.mimetype.startsWith('image/')) throw new StudioError(415, 'send one image');
       const bytes = await part.toBuffer();
-      // Checked before anything is written: what is not an image is the client's fault (400), and
-      // the answer names neither the file nor a path of the server's.
-      await decodeImageBuffer(bytes, { height: 8, width: 8, channels: 3 }, 'cover', 'image').catch((e: unknown) => {
-        throw new StudioError(400, e instanceof DecodeError ? `cannot read the image: ${e.reason}` : 'cannot read the image');
-      });
-      // The image kind predicts from files: a temporary one, named by the server alone (the
-      // client's name could be any length), decoded from its bytes whatever its extension.
-      const tmp = join(tmpdir(), `graft-studio-${randomBytes(6).toString('hex')}.img`);
-      await writeFileAtomically(tmp, bytes);
+      // The kind decodes the bytes as it would the file holding them: what is not an image is the
+      // client's fault (400), and the answer names neither the file nor a path of the server's.
       try {
-        const [p] = await model.predict([tmp], { top: model.meta.labels.length });
+        const [p] = await model.predict([{ bytes, name: 'the image' }], { top: model.meta.labels.length });
         return { probabilities: p.top };
       } catch (e) {
         if (e instanceof DecodeError) throw new StudioError(400, `cannot read the image: ${e.reason}`);
         throw e;
-      } finally {
-        await rm(tmp, { force: true });
       }
     } finally {
       await model.dispose();

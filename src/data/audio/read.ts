@@ -13,14 +13,69 @@ const COMPRESSED = ['.mp3', '.flac', '.ogg', '.oga', '.opus', '.m4a', '.aac', '.
 export const AUDIO_EXTENSIONS: readonly string[] = ['.wav', ...COMPRESSED];
 export const isAudioPath = (path: string): boolean => AUDIO_EXTENSIONS.includes(extname(path).toLowerCase());
 
+/**
+ * A recording's container from its first bytes, as the extension a file of it would have: RIFF
+ * WAVE, FLAC, Ogg (Vorbis, Opus), MP3 (an ID3 tag or an MPEG audio frame), ADTS AAC, MP4 audio,
+ * AIFF, WebM; undefined when the bytes say none of these.
+ */
+export function sniffAudio(b: Uint8Array): string | undefined {
+  const ascii = (at: number, s: string) => b.length >= at + s.length && [...s].every((c, i) => b[at + i] === c.charCodeAt(0));
+  if ((ascii(0, 'RIFF') || ascii(0, 'RIFX') || ascii(0, 'RF64')) && ascii(8, 'WAVE')) return '.wav';
+  if (ascii(0, 'fLaC')) return '.flac';
+  if (ascii(0, 'OggS')) return '.ogg';
+  if (ascii(0, 'ID3')) return '.mp3';
+  if (ascii(0, 'FORM') && (ascii(8, 'AIFF') || ascii(8, 'AIFC'))) return '.aiff';
+  if (ascii(4, 'ftyp')) return '.m4a';
+  if (b.length >= 4 && b[0] === 0x1a && b[1] === 0x45 && b[2] === 0xdf && b[3] === 0xa3) return '.webm';
+  if (b.length >= 2 && b[0] === 0xff && (b[1] & 0xe0) === 0xe0) {
+    // An MPEG audio frame's sync (11 bits set); layer bits 00 are ADTS, AAC's frames.
+    const layer = (b[1] >> 1) & 3;
+    if (layer === 0) return (b[1] & 0xf6) === 0xf0 ? '.aac' : undefined;
+    return '.mp3';
+  }
+  return undefined;
+}
+
+/** Media types of recordings, as the extension a file of each would have. */
+const AUDIO_TYPES: Record<string, string> = {
+  'audio/wav': '.wav',
+  'audio/wave': '.wav',
+  'audio/x-wav': '.wav',
+  'audio/vnd.wave': '.wav',
+  'audio/mpeg': '.mp3',
+  'audio/mp3': '.mp3',
+  'audio/flac': '.flac',
+  'audio/x-flac': '.flac',
+  'audio/ogg': '.ogg',
+  'audio/opus': '.opus',
+  'audio/aac': '.aac',
+  'audio/mp4': '.m4a',
+  'audio/x-m4a': '.m4a',
+  'audio/aiff': '.aiff',
+  'audio/x-aiff': '.aiff',
+  'audio/webm': '.webm',
+};
+
+/**
+ * How recording bytes held in memory are decoded, as the extension a file of them would have: what
+ * the bytes themselves say (sniffAudio), else `type` (a media type such as `audio/mpeg`, or an
+ * extension such as `.mp3`), else the extension of `name`; undefined reads them as WAV.
+ */
+export function audioFormat(bytes: Uint8Array, type?: string, name?: string): string | undefined {
+  const given = type?.split(';')[0].trim().toLowerCase();
+  const fromType = given ? (AUDIO_TYPES[given] ?? (given.startsWith('.') ? given : `.${given}`)) : undefined;
+  const fromName = name ? extname(name).toLowerCase() : undefined;
+  return [sniffAudio(bytes), fromType, fromName].find((f) => f !== undefined && AUDIO_EXTENSIONS.includes(f));
+}
+
 /** A compressed recording decoded by audio-decode (loaded on first use: its codecs are wasm), mixed to mono. */
-async function decodeCompressed(bytes: Uint8Array, where: string): Promise<Waveform> {
+async function decodeCompressed(bytes: Uint8Array, where: string, ext: string): Promise<Waveform> {
   const { default: decode } = await import('audio-decode');
   let audio: { channelData: Float32Array[]; sampleRate: number };
   try {
     audio = (await decode(bytes)) as unknown as typeof audio;
   } catch (e) {
-    throw new DecodeError(`cannot decode ${extname(where).slice(1).toUpperCase() || 'audio'} (${(e as Error).message})`, where);
+    throw new DecodeError(`cannot decode ${ext.slice(1).toUpperCase() || 'audio'} (${(e as Error).message})`, where);
   }
   const channels = audio.channelData.length;
   const n = channels ? audio.channelData[0].length : 0;
@@ -28,7 +83,7 @@ async function decodeCompressed(bytes: Uint8Array, where: string): Promise<Wavef
   if (n > 0) checkAudioFormat(audio.sampleRate, channels, where);
   const samples = new Float32Array(n);
   for (const c of audio.channelData) for (let i = 0; i < n; i++) samples[i] += c[i] / channels;
-  return { sampleRate: audio.sampleRate, channels, depth: extname(where).slice(1).toLowerCase(), samples };
+  return { sampleRate: audio.sampleRate, channels, depth: ext.slice(1), samples };
 }
 
 /** A recording whose loudest sample is below this is silent (-80 dBFS: under 16-bit PCM's lowest 3 steps). */
@@ -43,10 +98,12 @@ export interface DecodedClip {
 
 /**
  * `bytes` of the audio file `where` as spec's spectrogram image; a DecodeError naming `where` (the
- * file skipped, or predict's one line) when unusable.
+ * file skipped, or predict's one line) when unusable. The container is `format` (an extension, as
+ * audioFormat gives for bytes held in memory), else `where`'s extension (a file), else WAV.
  */
-export async function decodeAudio(bytes: Uint8Array, spec: LogMelSpec, where: string): Promise<DecodedClip> {
-  const wav = COMPRESSED.includes(extname(where).toLowerCase()) ? await decodeCompressed(bytes, where) : decodeWav(bytes, where);
+export async function decodeAudio(bytes: Uint8Array, spec: LogMelSpec, where: string, format?: string): Promise<DecodedClip> {
+  const ext = (format ?? extname(where)).toLowerCase();
+  const wav = COMPRESSED.includes(ext) ? await decodeCompressed(bytes, where, ext) : decodeWav(bytes, where);
   if (wav.samples.length === 0) throw new DecodeError('the recording is empty (no samples)', where);
   let peak = 0;
   for (const v of wav.samples) peak = Math.max(peak, Math.abs(v));
