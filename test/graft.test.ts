@@ -13,7 +13,8 @@ import { fitStage } from '../src/train/fit.js';
 import { withSeed } from '../src/math/seed.js';
 import { imagesToTensor, oneHot } from '../src/engine/tensors.js';
 import { trainGrafted } from '../src/train/stages.js';
-import { colourSet, tinyBase, tinyModel } from './helpers.js';
+import { FeatureCache } from '../src/engine/feature-cache.js';
+import { colourSet, tempDir, tinyBase, tinyModel } from './helpers.js';
 
 const maxAbsDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
 const snapshot = (m: tf.LayersModel, names: string[]) =>
@@ -163,6 +164,24 @@ describe('probe-initialised heads and unfreeze auto', () => {
       outputs: tf.layers.dense({ units: 2, activation: 'softmax' }).apply(tf.layers.dense({ units: 3 }).apply(input)) as tf.SymbolicTensor,
     });
     assert.equal(await initHeadByProbe(mlp, x, labels, 2), undefined);
+    assert.equal(report.cached, false);
+
+    // With a feature cache the solved probe is kept beside the features: the same features, labels
+    // and seed read it back, exactly; another seed (other folds) solves again.
+    const cache = new FeatureCache({ dir: tempDir('graft-probe-cache-') });
+    const fresh = () =>
+      tf.model({ inputs: input, outputs: tf.layers.dense({ units: 2, activation: 'softmax' }).apply(input) as tf.SymbolicTensor });
+    const weightsOf = (m: tf.LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()));
+    const first = fresh();
+    const again = fresh();
+    const other = fresh();
+    const solved = await initHeadByProbe(first, x, labels, 2, 3, cache);
+    const read = await initHeadByProbe(again, x, labels, 2, 3, cache);
+    const reseeded = await initHeadByProbe(other, x, labels, 2, 4, cache);
+    assert.deepEqual([solved?.cached, read?.cached, reseeded?.cached], [false, true, false]);
+    assert.deepEqual({ l2: read!.l2, cv: read!.cvAccuracy }, { l2: report.l2, cv: report.cvAccuracy });
+    assert.deepEqual(weightsOf(again), weightsOf(first));
+    assert.deepEqual(weightsOf(first), [Array.from(kernel.dataSync()), Array.from(bias.dataSync())]);
     x.dispose();
   });
 

@@ -102,7 +102,7 @@ async function runStage(
   try {
     const probe =
       stage.name === 'head' && o.headInit === 'probe'
-        ? await initHeadByProbe(above, x, data.train.labels, g.classes.length, o.seed)
+        ? await initHeadByProbe(above, x, data.train.labels, g.classes.length, o.seed, o.cache)
         : undefined;
     const r = await withSeed(o.seed === undefined ? undefined : o.seed + index, () =>
       fitStage(above, x, y, [xVal, yVal], {
