@@ -6,11 +6,11 @@
 // (multipart in total too) and in time, a Host header must name this server (DNS rebinding), and
 // on close a slow or stalled upload is cut after a short grace instead of being waited for.
 import { STATUS_CODES } from 'node:http';
-import { hostname, networkInterfaces } from 'node:os';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import multipart from '@fastify/multipart';
 import { Counter, Histogram, Registry } from 'prom-client';
+import { allowedHostValues, bracketed } from '../io/hosts.js';
 import { GRAFT_VERSION } from '../core/version.js';
 import { DynamicBatcher } from './batcher.js';
 import { BadInput, isImageType, loadServedModel, type Instance, type Prediction, type ServedModel } from './model.js';
@@ -72,29 +72,6 @@ function toInstance(v: unknown, i: number): Instance {
 
 /** How long a connection answered before its body was all read is still read (and dropped) before it is cut. */
 const LINGER_MS = 1000;
-
-const isLoopback = (host: string) => host === '127.0.0.1' || host === 'localhost' || host === '::1';
-const isWildcard = (host: string) => host === '0.0.0.0' || host === '::';
-const bracketed = (host: string) => (host.includes(':') ? `[${host}]` : host);
-
-/** The Host header values a server bound to `host`:`port` answers (lower case). */
-function allowedHostValues(host: string, port: number, extra: readonly string[]): Set<string> {
-  const names = isLoopback(host)
-    ? ['127.0.0.1', 'localhost', '::1']
-    : isWildcard(host)
-      ? [
-          '127.0.0.1',
-          'localhost',
-          '::1',
-          hostname(),
-          ...Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address.replace(/%.*$/, ''))),
-        ]
-      : [host];
-  const values = names.map((n) => `${bracketed(n)}:${port}`);
-  // A client leaves the port out when it is the scheme's own.
-  if (port === 80) values.push(...names.map(bracketed));
-  return new Set([...values, ...extra].map((v) => v.toLowerCase()));
-}
 
 /**
  * A message that did not come from this file, with anything like an absolute path taken out (a

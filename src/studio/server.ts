@@ -21,6 +21,7 @@ import { strToU8, zipSync } from 'fflate';
 import { BASES, loadImageBase } from '../bases/index.js';
 import { DecodeError, decodeImageBuffer } from '../data/images.js';
 import { rankCuts } from '../evaluate/rank.js';
+import { allowedHostValues, bracketed } from '../io/hosts.js';
 import { loadDataSplits } from '../data/index.js';
 import { loadModel } from '../kinds/index.js';
 import { isFinal, REPORT_FILE, type TrainSettings } from './run-types.js';
@@ -82,8 +83,6 @@ function sameToken(a: string | undefined, b: string): boolean {
   if (!a || a.length !== b.length) return false;
   return timingSafeEqual(Buffer.from(a), Buffer.from(b));
 }
-
-const isLoopback = (host: string) => host === '127.0.0.1' || host === 'localhost' || host === '::1';
 
 export async function startStudio(o: StudioOptions): Promise<Studio> {
   const host = o.host ?? '127.0.0.1';
@@ -406,11 +405,8 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
   await app.listen({ host, port: o.port ?? 0 });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : (o.port ?? 0);
-  const shown = host.includes(':') ? `[${host}]` : host;
-  allowedHosts = new Set(
-    isLoopback(host) ? [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`] : [`${shown}:${port}`.toLowerCase()],
-  );
-  const url = `http://${shown}:${port}/`;
+  allowedHosts = allowedHostValues(host, port);
+  const url = `http://${bracketed(host)}:${port}/`;
   return {
     url,
     openUrl: `${url}?token=${token}`,

@@ -36,10 +36,6 @@ export class TrainingRun {
   cancel(): void {
     Atomics.store(new Int32Array(this.cancelFlag), 0, 1);
   }
-
-  get isCancelled(): boolean {
-    return Atomics.load(new Int32Array(this.cancelFlag), 0) === 1;
-  }
 }
 
 const here = fileURLToPath(import.meta.url);
