@@ -9,11 +9,11 @@ import { before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
-import { fileHandler } from '../src/io/layers-files.js';
-import { loadModel } from '../src/kinds/index.js';
-import { mulberry32 } from '../src/math/random.js';
-import { startServer } from '../src/serve/server.js';
-import { graft, root, stridedModel, tempDir } from './helpers.js';
+import { fileHandler } from '../../src/io/layers-files.js';
+import { loadModel } from '../../src/kinds/index.js';
+import { mulberry32 } from '../../src/math/random.js';
+import { startServer } from '../../src/serve/server.js';
+import { graft, root, stridedModel, tempDir } from '../helpers.js';
 
 type Box = [number, number, number, number];
 interface Image {
