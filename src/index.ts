@@ -50,10 +50,15 @@ export {
 } from './kinds/detection.js';
 export {
   loadModel,
+  trainingKind,
   MODEL_KINDS,
   type AnyModel,
   type TrainedModel,
   type ModelKind,
+  type KindTraining,
+  type TrainRequest,
+  type TrainDefaults,
+  type TrainOption,
   type ModelKindName,
   type ModelDescription,
   type ModelInput,
@@ -161,7 +166,19 @@ export { evaluateDetections, type Detection, type DetectionMetrics } from './eva
 export { fitLoop, EarlyStopping, type TrainingLoop, type History, type EarlyStoppingOptions } from './train/loop.js';
 export { fitStage, type FitOptions, type StageResult } from './train/fit.js';
 export { TRAIN_DEFAULTS, type TrainBudget } from './train/defaults.js';
-export { trainGrafted, type TrainOptions, type TrainResult, type StageReport } from './train/stages.js';
+export {
+  trainStages,
+  type StageTask,
+  type StagePlan,
+  type StageInputs,
+  type StageFit,
+  type StageOptions,
+  type StagedGraft,
+  type StageName,
+  type TrainResult,
+  type StageReport,
+} from './train/driver.js';
+export { trainGrafted, type TrainOptions } from './train/stages.js';
 export { fitTextHead, fineTuneGlove, type HeadFit, type HeadTrainOptions, type GloveFineTuned } from './train/text.js';
 export { fitTfidf, type TfidfClassifier, type TfidfOptions } from './train/tfidf.js';
 export {
@@ -171,7 +188,6 @@ export {
   type MultiTaskFitOptions,
   type MultiTaskFitResult,
   type TasksTrainOptions,
-  type TasksTrainResult,
 } from './train/multitask.js';
 
 // Strategies: domain adaptation, on tensors (trainAdaptation) or over domains (features, then a method).

@@ -7,7 +7,10 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { layersBase } from '../src/bases/image/tfjs.js';
 import type { LayersBase } from '../src/bases/types.js';
+import type { DetectionSample, DetectionSplits, GroundTruth } from '../src/data/detection/types.js';
+import type { MultiTaskSet, TaskSpec } from '../src/data/multitask/types.js';
 import type { ImageSet } from '../src/data/types.js';
+import { writeRgb } from './fixtures.js';
 import { mulberry32 } from '../src/math/random.js';
 import { fileHandler } from '../src/io/layers-files.js';
 
@@ -134,4 +137,47 @@ export function stridedModel(): tf.LayersModel {
     }),
   );
   return m;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tiny multi-task and detection data
+
+export const COLOUR_TASKS: TaskSpec[] = [
+  { name: 'colour', kind: 'classification', classes: ['red', 'blue'] },
+  { name: 'shade', kind: 'regression' },
+];
+
+/** colourSet's images labelled for two tasks: the colour, and the mean pixel value (0-1). */
+export function colourTaskSet(perClass: number, seed: number): MultiTaskSet {
+  const s = colourSet(perClass, ['red', 'blue'], seed);
+  const per = 16 * 16 * 3;
+  const shade = Float32Array.from(s.ids, (_, i) => s.pixels.subarray(i * per, (i + 1) * per).reduce((a, v) => a + v, 0) / per / 255);
+  return {
+    size: s.size,
+    pixels: s.pixels,
+    ids: s.ids,
+    tasks: {
+      colour: { kind: 'classification', classes: s.classes, labels: s.labels },
+      shade: { kind: 'regression', outputs: 1, targets: shade },
+    },
+  };
+}
+
+/** Black 64x48 images with one white square each, written to `dir`: 2 to train on, 1 to validate, 1 to test. */
+export async function squareDetectionSplits(dir: string): Promise<DetectionSplits> {
+  const rand = mulberry32(9);
+  const [width, height] = [64, 48];
+  const samples: DetectionSample[] = [];
+  for (let i = 0; i < 4; i++) {
+    const s = 16 + Math.floor(rand() * 8);
+    const [x, y] = [Math.floor(rand() * (width - s)), Math.floor(rand() * (height - s))];
+    const px = new Uint8Array(width * height * 3);
+    for (let r = y; r < y + s; r++) px.fill(255, (r * width + x) * 3, (r * width + x + s) * 3);
+    const file = join(dir, `square${i}.png`);
+    await writeRgb(file, px, width, height);
+    const objects: GroundTruth[] = [{ label: 0, box: [x, y, s, s], ignore: false }];
+    samples.push({ file, width, height, objects });
+  }
+  const set = (from: number, to: number) => ({ format: 'coco' as const, classes: ['square'], samples: samples.slice(from, to) });
+  return { train: set(0, 2), val: set(2, 3), test: set(3, 4) };
 }

@@ -114,7 +114,10 @@ describe('graft train --task (multi-task)', () => {
     const cases: [string[], RegExp][] = [
       [['--task', 'colour:categorical'], /kind must be one of classification, multi-label, regression/],
       [['--task', 'colour', '--task', 'x:classification:nope'], /missing column nope/],
-      [['--task', 'colour', '--per-class', '3'], /--per-class applies to single-task training/],
+      [
+        ['--task', 'colour', '--per-class', '3'],
+        /--per-class applies to image classification, text classification, not to multi-task training/,
+      ],
       [['--task', 'colour', '--task', 'level:regression:brightness', '--task-weights', '1'], /--task-weights must be 'uncertainty' or 2/],
       [['--task', 'colour', '--task', 'colour'], /task colour is given twice/],
       [['--task', 'colour', '--task', 'tags:multi-label', '--task-weights', '1,'], /--task-weights must be/],

@@ -36,9 +36,13 @@ describe('multi-task graft', () => {
     const r = await trainTasks(g, splits, { epochs: 30, learningRate: 0.01, patience: 30, seed: 1, unfreeze: 0 });
     assert.deepEqual(
       r.stages.map((s) => s.stage),
-      ['heads'],
+      ['head'],
     );
-    assert.equal(r.stages[0].taskValLosses.length, 2);
+    assert.deepEqual(
+      Object.keys(r.stages[0].metrics).filter((k) => k.startsWith('valLoss:')),
+      ['valLoss:0', 'valLoss:1'],
+      "each task's validation loss at the best epoch",
+    );
     assert.deepEqual(Array.from(g.model.getLayer('stem_conv').getWeights()[0].dataSync()), Array.from(trunkBefore), 'trunk frozen');
     const m = await evaluateTasks(g, splits.test);
     const labelled = (name: string) => (splits.test.tasks[name] as { labels: Int32Array }).labels.filter((l) => l >= 0).length;
@@ -85,23 +89,25 @@ describe('multi-task graft', () => {
     const g = await withSeed(5, () => graftTasks(base, { tasks: TASKS, cut: 'top_conv', head: { kind: 'linear', pool: 'flatten' } }));
     const weightsOf = (layer: string) => Array.from(g.model.getLayer(layer).getWeights()[0].dataSync());
     const [stem, top] = [weightsOf('stem_conv'), weightsOf('top_conv')];
-    await assert.rejects(trainTasks(g, splits, { unfreeze: -1 }), /unfreeze must be a whole number/);
+    await assert.rejects(trainTasks(g, splits, { unfreeze: -1 }), /unfreeze must be a whole number >= 0 or 'auto'/);
     const r = await trainTasks(g, splits, { epochs: 8, learningRate: 0.01, patience: 8, seed: 1, unfreeze: 1 });
     assert.deepEqual(
       r.stages.map((s) => s.stage),
-      ['heads', 'fine-tune'],
+      ['head', 'fine-tune'],
     );
     const [heads, fine] = r.stages;
-    assert.equal(heads.boundary, 'top_conv');
-    assert.notEqual(fine.boundary, 'top_conv');
+    assert.equal(heads.trainableFrom, 'top_conv');
+    assert.notEqual(fine.trainableFrom, 'top_conv');
     assert.ok(fine.bestValLoss <= heads.bestValLoss + 1e-5, `fine-tune ${fine.bestValLoss} vs heads ${heads.bestValLoss}`);
     assert.deepEqual(weightsOf('stem_conv'), stem, 'below the boundary: frozen');
     if (fine.bestEpoch > 0) {
-      assert.equal(r.frozenTo, fine.boundary);
+      assert.equal(g.frozenTo, fine.trainableFrom);
+      assert.equal(r.trainableFrom, fine.trainableFrom);
       assert.equal(r.unfreeze, 1);
       assert.notDeepEqual(weightsOf('top_conv'), top, 'top block fine-tuned');
     } else {
-      assert.equal(r.frozenTo, 'top_conv');
+      assert.equal(g.frozenTo, 'top_conv');
+      assert.equal(r.unfreeze, 0);
       assert.deepEqual(weightsOf('top_conv'), top, 'fine-tuning not kept: top block as it was');
     }
     // Evaluation runs the frozen part up to frozenTo and the fine-tuned block with the heads.

@@ -3,7 +3,6 @@
 // (a form field left empty, a flag forwarded unset) and without them, which must train alike, and
 // train: at least one epoch, finite losses, the default budget.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../src/backend/index.js';
@@ -12,8 +11,6 @@ import { gloveEncoder } from '../src/bases/text/glove.js';
 import type { GloveBase, GloveVectors, HeadSpec } from '../src/bases/types.js';
 import { withDefaults, defined } from '../src/core/options.js';
 import type { Callback, EpochLogs } from '../src/core/callbacks.js';
-import type { DetectionSample, DetectionSplits, GroundTruth } from '../src/data/detection/types.js';
-import type { MultiTaskSet, TaskSpec } from '../src/data/multitask/types.js';
 import type { TextSet } from '../src/data/text/types.js';
 import { trainDetector, type DetectorOptions } from '../src/kinds/detection.js';
 import { trainImageClassifier, type ImageClassifierOptions } from '../src/kinds/image.js';
@@ -22,8 +19,8 @@ import { trainTextClassifier, type TextClassifierOptions } from '../src/kinds/te
 import { mulberry32 } from '../src/math/random.js';
 import { ADAPT_METHODS, trainAdaptation } from '../src/strategies/adapt/adapt.js';
 import type { AdaptOptions } from '../src/strategies/adapt/types.js';
-import { makeTempDir, removeDir, writeRgb } from './fixtures.js';
-import { colourSet, stridedModel, tinyBase } from './helpers.js';
+import { makeTempDir, removeDir } from './fixtures.js';
+import { colourSet, colourTaskSet, COLOUR_TASKS, squareDetectionSplits, stridedModel, tinyBase } from './helpers.js';
 
 before(() => useBackend('wasm'));
 
@@ -220,7 +217,7 @@ describe('an option passed as undefined keeps its default in every one-call trai
   });
 
   it('trainMultiTask', async () => {
-    const data = { splits: { train: taskSet(8, 1), val: taskSet(4, 2), test: taskSet(4, 3) }, tasks: TASKS };
+    const data = { splits: { train: colourTaskSet(8, 1), val: colourTaskSet(4, 2), test: colourTaskSet(4, 3) }, tasks: COLOUR_TASKS };
     const unset: AllUnset<MultiTaskOptions> = {
       epochs: undefined,
       batchSize: undefined,
@@ -252,11 +249,12 @@ describe('an option passed as undefined keeps its default in every one-call trai
       // Defaults: the heads, then one block fine-tuned with them (unfreeze 1), each within 10 epochs.
       assert.deepEqual(
         b.training.stages.map((s) => s.stage),
-        ['heads', 'fine-tune'],
+        ['head', 'fine-tune'],
       );
       for (const s of b.training.stages) {
         assertTrained(s, 10, s.stage);
-        assert.ok(s.taskValLosses.every(Number.isFinite), `${s.stage}: task losses ${s.taskValLosses}`);
+        const taskLosses = [s.metrics['valLoss:0'], s.metrics['valLoss:1']];
+        assert.ok(taskLosses.every(Number.isFinite), `${s.stage}: task losses ${taskLosses}`);
       }
       assertEpochs(rec.epochs, c.training.stages, 10);
       assertFiniteWeights(b.model.model, 'multi-task model');
@@ -268,7 +266,7 @@ describe('an option passed as undefined keeps its default in every one-call trai
   it('trainDetector', async () => {
     const dir = await makeTempDir('graft-options-');
     try {
-      const data = await detectionSplits(dir);
+      const data = await squareDetectionSplits(dir);
       const base = () => layersBase('strided', stridedModel());
       const unset: AllUnset<DetectorOptions> = {
         epochs: undefined,
@@ -414,46 +412,6 @@ function tinyGlove(): GloveBase {
 
 /** A head option with each of its keys undefined: the base's head, as if none were given. */
 const HEAD_UNSET: AllUnset<Partial<HeadSpec>> = { kind: undefined, units: undefined, dropout: undefined, pool: undefined };
-
-const TASKS: TaskSpec[] = [
-  { name: 'colour', kind: 'classification', classes: ['red', 'blue'] },
-  { name: 'shade', kind: 'regression' },
-];
-
-/** colourSet's images labelled for two tasks: the colour, and the mean pixel value (0-1). */
-function taskSet(perClass: number, seed: number): MultiTaskSet {
-  const s = colourSet(perClass, ['red', 'blue'], seed);
-  const per = 16 * 16 * 3;
-  const shade = Float32Array.from(s.ids, (_, i) => s.pixels.subarray(i * per, (i + 1) * per).reduce((a, v) => a + v, 0) / per / 255);
-  return {
-    size: s.size,
-    pixels: s.pixels,
-    ids: s.ids,
-    tasks: {
-      colour: { kind: 'classification', classes: s.classes, labels: s.labels },
-      shade: { kind: 'regression', outputs: 1, targets: shade },
-    },
-  };
-}
-
-/** Black 64x48 images with one white square each, written to `dir`: 2 to train on, 1 to validate, 1 to test. */
-async function detectionSplits(dir: string): Promise<DetectionSplits> {
-  const rand = mulberry32(9);
-  const [width, height] = [64, 48];
-  const samples: DetectionSample[] = [];
-  for (let i = 0; i < 4; i++) {
-    const s = 16 + Math.floor(rand() * 8);
-    const [x, y] = [Math.floor(rand() * (width - s)), Math.floor(rand() * (height - s))];
-    const px = new Uint8Array(width * height * 3);
-    for (let r = y; r < y + s; r++) px.fill(255, (r * width + x) * 3, (r * width + x + s) * 3);
-    const file = join(dir, `square${i}.png`);
-    await writeRgb(file, px, width, height);
-    const objects: GroundTruth[] = [{ label: 0, box: [x, y, s, s], ignore: false }];
-    samples.push({ file, width, height, objects });
-  }
-  const set = (from: number, to: number) => ({ format: 'coco' as const, classes: ['square'], samples: samples.slice(from, to) });
-  return { train: set(0, 2), val: set(2, 3), test: set(3, 4) };
-}
 
 /** Two classes far apart in 6-d features (so self-training finds confident pseudo-labels); the target domain is the same task shifted and scaled. */
 function domains(seed: number) {

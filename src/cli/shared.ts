@@ -89,7 +89,7 @@ export const collectWhere =
   (flag = '--where') =>
   (value: string, previous: RowFilter[] = []) => [...previous, parseWhere(value, flag)];
 
-const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+export const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 /** A usage error naming the flags among `keys` the command line gave, which do not apply `why` (e.g. "to image bases, not to use-lite"). */
 export function refuseFlags(cmd: Command, keys: readonly string[], why: string): void {

@@ -26,7 +26,7 @@ export interface TextWarning {
 
 /** One epoch as the fit loop reports it. */
 export interface EpochLogs {
-  /** Which stage or run this epoch belongs to ('head', 'fine-tune', 'heads', 'coral', …). */
+  /** Which stage or run this epoch belongs to ('head', 'fine-tune', 'scratch', 'coral', …). */
   stage: string;
   /** 1-based. */
   epoch: number;
@@ -54,7 +54,7 @@ export interface Callback {
   onEpochEnd?(logs: EpochLogs): Awaitable;
   onBatchBegin?(batch: number, stage: string): Awaitable;
   onBatchEnd?(batch: number, logs: BatchLogs): Awaitable;
-  /** A training stage of a staged run starts ('head', 'fine-tune', 'heads', …). */
+  /** A training stage of a staged run starts ('head', 'fine-tune', 'scratch'). */
   onStageBegin?(stage: string): Awaitable;
   /** A stage ended, the model as it left it (e.g. to evaluate the heads alone before fine-tuning). */
   onStageEnd?(stage: string): Awaitable;

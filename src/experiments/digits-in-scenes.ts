@@ -100,7 +100,7 @@ async function train(
       callbacks: [
         {
           onStageEnd: async (s) => {
-            if (s === 'heads') frozen = await accuracy();
+            if (s === 'head') frozen = await accuracy();
           },
           // Epochs named by the model they train (digit+scene, digit, scene) as well as the stage.
           onEpochEnd: (e) => notify(opts.callbacks, 'onEpochEnd', { ...e, stage: `${stageName} ${e.stage}` }),

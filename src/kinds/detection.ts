@@ -25,10 +25,11 @@ import { decodeGrids, DEFAULT_NMS_IOU, toOriginal } from '../evaluate/detection-
 import { detectionReport, evaluateDetections, type Detection, type DetectionMetrics } from '../evaluate/detection.js';
 import { DETECTION_LAYOUT, graftDetector, type GraftedDetector } from '../graft/detect.js';
 import { fileHandler } from '../io/layers-files.js';
-import { withSeed } from '../math/seed.js';
 import { layersModelToOnnx } from '../onnx/from-layers.js';
 import { decodeModel } from '../onnx/prune.js';
-import { DETECTION_DEFAULTS, trainDetectorStages, type DetectionTrainOptions, type DetectionTrainResult } from '../train/detection.js';
+import { DETECTION_DEFAULTS, trainDetectorStages, type DetectionTrainOptions } from '../train/detection.js';
+import type { TrainResult } from '../train/driver.js';
+import { skipCounter, trainSeeded } from './one-call.js';
 import { readGraftJson, requireFiles, trainingSeed, versions, writeModelDir } from './files.js';
 import { inputName } from './inputs.js';
 import type {
@@ -362,10 +363,19 @@ function splitCounts(training: Record<string, unknown>): Pick<DetectionSplitOpti
   return c ? { counts: { val: c.val, test: c.test } } : {};
 }
 
-export const detectionKind: ModelKind<Detector> = {
+export const detectionKind: ModelKind<Detector, DetectorOptions, DetectorTrainingResult> = {
   name: 'detection',
   matches: (meta) => meta.kind === 'detection',
   load: (dir, meta) => Detector.load(dir, meta as DetectionGraftJson),
+  training: {
+    title: 'detection (--head detect)',
+    claims: (r) => r.head === 'detect',
+    base: 'image',
+    defaults: DETECTION_DEFAULTS,
+    // The head is `detect`.
+    accepts: ['head', 'cut', 'scratch', 'augment', 'strict', 'engine'],
+    train: (o) => trainDetector(o),
+  },
 };
 
 export async function loadDetector(dir: string): Promise<Detector> {
@@ -397,7 +407,7 @@ export interface DetectorOptions extends DetectionTrainOptions {
 
 export interface DetectorTrainingResult {
   model: Detector;
-  training: DetectionTrainResult;
+  training: TrainResult;
   metrics: { val: DetectionMetrics; test: DetectionMetrics };
   counts: { train: number; val: number; test: number };
 }
@@ -410,17 +420,19 @@ export interface DetectorTrainingResult {
 export async function trainDetector(o: DetectorOptions): Promise<DetectorTrainingResult> {
   const seed = o.seed ?? 0;
   const base = typeof o.base === 'string' ? await loadLayersBase(o.base) : o.base;
-  let skipped = 0;
-  const callbacks = [{ onSkip: () => skipped++ } satisfies Callback, ...(o.callbacks ?? [])];
+  const skips = skipCounter(o.callbacks);
+  const callbacks = skips.callbacks;
   let splits: DetectionSplits;
   if (typeof o.data === 'string') {
     const set = await loadDetectionData(o.data, { strict: o.strict, callbacks });
     splits = splitDetection(set, { seed, counts: o.splitCounts });
   } else splits = o.data;
   if (o.trainImages !== undefined) splits = { ...splits, train: firstImages(splits.train, o.trainImages) };
-  return withSeed(seed, async () => {
-    const g = await graftDetector(base, { classes: splits.train.classes, cut: o.cut, inputSize: o.inputSize, scratch: o.scratch });
-    try {
+  return trainSeeded(
+    seed,
+    () => graftDetector(base, { classes: splits.train.classes, cut: o.cut, inputSize: o.inputSize, scratch: o.scratch }),
+    (g) => g.model.dispose(),
+    async (g) => {
       const place = { strict: o.strict, callbacks, seed };
       const train = await placeSet(splits.train, g.input, { ...place, augment: o.augment ?? DETECTION_DEFAULTS.augment });
       const val = await placeSet(splits.val, g.input, place);
@@ -440,15 +452,12 @@ export async function trainDetector(o: DetectorOptions): Promise<DetectorTrainin
           trainImages: o.trainImages ?? null,
           splitCounts: o.splitCounts ?? null,
           augment: o.augment ?? DETECTION_DEFAULTS.augment,
-          skipped,
+          skipped: skips.skipped(),
         },
       });
       return { model, training, metrics, counts };
-    } catch (e) {
-      g.model.dispose();
-      throw e;
-    }
-  });
+    },
+  );
 }
 
 const summary = (m: DetectionMetrics) => ({ ap: m.ap, ap50: m.ap50, ap75: m.ap75 });

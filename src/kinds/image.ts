@@ -9,7 +9,6 @@ import { makeDirs } from '../io/destination.js';
 import { createOnnxRunner, onnxTrunk, type Layout } from '../backend/onnx-runtime.js';
 import { loadImageBase } from '../bases/index.js';
 import type { HeadSpec, ImageBase, Normalize, Predictor } from '../bases/types.js';
-import type { Callback } from '../core/callbacks.js';
 import { usageError } from '../core/errors.js';
 import { concat, loadDataSplits, parseClassFilter } from '../data/index.js';
 import { spectrogramSize, TOP_DB } from '../data/audio/spectrogram.js';
@@ -23,11 +22,12 @@ import { classificationReport } from '../evaluate/report.js';
 import type { CutSpec } from '../graft/cut.js';
 import { disposeGrafted, graft, pipeline, type Grafted } from '../graft/graft.js';
 import { fileHandler } from '../io/layers-files.js';
-import { withSeed } from '../math/seed.js';
 import { joinTrunkAndHead } from '../onnx/join.js';
 import { layersModelToOnnx } from '../onnx/from-layers.js';
 import { decodeModel, pruneToCut } from '../onnx/prune.js';
+import { TRAIN_DEFAULTS } from '../train/defaults.js';
 import { trainGrafted, type TrainOptions, type TrainResult } from '../train/stages.js';
+import { skipCounter, trainSeeded } from './one-call.js';
 import { inModelOrder, readGraftJson, requireFiles, trainingSeed, versions, writeModelDir } from './files.js';
 import { decodePixels, type DecodedPixels } from './inputs.js';
 import type {
@@ -335,11 +335,20 @@ export class ImageClassifier implements TrainedModel<ImagePrediction, Classifier
   }
 }
 
-export const imageKind: ModelKind<ImageClassifier> = {
+export const imageKind: ModelKind<ImageClassifier, ImageClassifierOptions, ImageTrainingResult> = {
   name: 'image',
   // Image classifiers came first: their graft.json had no kind.
   matches: (meta) => meta.kind === undefined || meta.kind === 'image',
   load: (dir, meta) => ImageClassifier.load(dir, meta as ImageGraftJson),
+  training: {
+    title: 'image classification',
+    // What no other kind claims: one task, a classifier's head, an image base (recordings are images here).
+    claims: (r) => r.head !== 'detect' && r.tasks === 0 && !r.textBase,
+    base: 'image',
+    defaults: TRAIN_DEFAULTS,
+    accepts: ['cut', 'head', 'scratch', 'perClass', 'classes', 'where', 'stream', 'strict', 'engine'],
+    train: (o) => trainImageClassifier(o),
+  },
 };
 
 /** Load an image classifier's directory (a usage error when it holds another kind). */
@@ -400,8 +409,7 @@ async function chooseCut(base: ImageBase, splits: Splits, o: ImageClassifierOpti
 export async function trainImageClassifier(o: ImageClassifierOptions): Promise<ImageTrainingResult> {
   const seed = o.seed ?? 0;
   const base = typeof o.base === 'string' ? await loadImageBase(o.base) : o.base;
-  let skipped = 0;
-  const counted: Callback = { onSkip: () => skipped++ };
+  const skips = skipCounter(o.callbacks);
   const splits =
     typeof o.data === 'string'
       ? await loadDataSplits(o.data, {
@@ -412,27 +420,26 @@ export async function trainImageClassifier(o: ImageClassifierOptions): Promise<I
           strict: o.strict,
           stream: o.stream,
           classes: o.classes,
-          callbacks: [counted, ...(o.callbacks ?? [])],
+          callbacks: skips.callbacks,
           seed,
           perClass: o.perClass,
         })
       : o.data;
   const cutChoice = await chooseCut(base, splits, o);
-  return withSeed(seed, async () => {
-    const grafted = await graft(base, { classes: splits.train.classes, cut: cutChoice?.cut ?? o.cut, head: o.head, scratch: o.scratch });
-    try {
+  return trainSeeded(
+    seed,
+    () => graft(base, { classes: splits.train.classes, cut: cutChoice?.cut ?? o.cut, head: o.head, scratch: o.scratch }),
+    disposeGrafted,
+    async (grafted) => {
       const training = await trainGrafted(grafted, splits, { ...o, seed });
       const evalOptions = { boundary: training.trainableFrom, engine: o.engine, cache: o.cache };
       const metrics = await evaluateGrafted(grafted, { val: splits.val, test: splits.test }, evalOptions);
       const counts = { train: splits.train.labels.length, val: splits.val.labels.length, test: splits.test.labels.length };
       const model = ImageClassifier.fromGrafted(grafted, {
         metrics: { val: metrics.val, test: metrics.test },
-        training: { ...training, counts, seed, perClass: o.perClass ?? null, skipped },
+        training: { ...training, counts, seed, perClass: o.perClass ?? null, skipped: skips.skipped() },
       });
       return { model, training, metrics, counts, cutChoice };
-    } catch (e) {
-      await disposeGrafted(grafted);
-      throw e;
-    }
-  });
+    },
+  );
 }

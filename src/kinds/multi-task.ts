@@ -19,8 +19,10 @@ import { evaluateTasks, type TaskEvaluation, type TasksModel } from '../evaluate
 import type { CutSpec } from '../graft/cut.js';
 import { graftTasks, type GraftedTasks } from '../graft/multitask.js';
 import { fileHandler } from '../io/layers-files.js';
-import { withSeed } from '../math/seed.js';
-import { trainTasks, type TasksTrainOptions, type TasksTrainResult } from '../train/multitask.js';
+import { TRAIN_DEFAULTS } from '../train/defaults.js';
+import { trainTasks, type TasksTrainOptions } from '../train/multitask.js';
+import type { TrainResult } from '../train/driver.js';
+import { skipCounter, trainSeeded } from './one-call.js';
 import { requireFiles, trainingSeed, versions, writeModelDir } from './files.js';
 import { decodePixels, type DecodedPixels } from './inputs.js';
 import type {
@@ -253,10 +255,18 @@ export class MultiTaskModel implements TrainedModel<TasksPrediction, TasksEvalua
   }
 }
 
-export const multiTaskKind: ModelKind<MultiTaskModel> = {
+export const multiTaskKind: ModelKind<MultiTaskModel, MultiTaskOptions, MultiTaskTrainingResult> = {
   name: 'multi-task',
   matches: (meta) => meta.kind === 'multi-task',
   load: (dir, meta) => MultiTaskModel.load(dir, meta as TasksGraftJson),
+  training: {
+    title: 'multi-task training (--task)',
+    claims: (r) => r.tasks > 0 && r.head !== 'detect',
+    base: 'image',
+    defaults: TRAIN_DEFAULTS,
+    accepts: ['tasks', 'weights', 'cut', 'head', 'strict', 'engine'],
+    train: (o) => trainMultiTask(o),
+  },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -277,7 +287,7 @@ export interface MultiTaskOptions extends TasksTrainOptions {
 export interface MultiTaskTrainingResult {
   /** The trained model; its graft.json metrics and training summary are filled in. */
   model: MultiTaskModel;
-  training: TasksTrainResult;
+  training: TrainResult;
   metrics: { val: TaskEvaluation; test: TaskEvaluation };
   counts: { train: number; val: number; test: number };
 }
@@ -290,7 +300,7 @@ export interface MultiTaskTrainingResult {
 export async function trainMultiTask(o: MultiTaskOptions): Promise<MultiTaskTrainingResult> {
   const seed = o.seed ?? 0;
   const base = typeof o.base === 'string' ? await loadLayersBase(o.base) : o.base;
-  let skipped = 0;
+  const skips = skipCounter(o.callbacks);
   let data: { splits: MultiTaskSplits; tasks: TaskSpec[] };
   if (typeof o.data === 'string') {
     const loaded = await loadMultiTask(o.data, {
@@ -298,15 +308,17 @@ export async function trainMultiTask(o: MultiTaskOptions): Promise<MultiTaskTrai
       size: base.input,
       resize: base.resize,
       strict: o.strict,
-      callbacks: [{ onSkip: () => skipped++ }, ...(o.callbacks ?? [])],
+      callbacks: skips.callbacks,
       seed,
     });
     data = { splits: splitMultiTask(loaded.set, { seed }), tasks: loaded.tasks };
   } else data = o.data;
   const { splits, tasks } = data;
-  return withSeed(seed, async () => {
-    const grafted = await graftTasks(base, { tasks, cut: o.cut, head: o.head });
-    try {
+  return trainSeeded(
+    seed,
+    () => graftTasks(base, { tasks, cut: o.cut, head: o.head }),
+    (g) => g.model.dispose(),
+    async (grafted) => {
       const training = await trainTasks(grafted, splits, { ...o, seed });
       const evalOptions = { engine: o.engine, cache: o.cache };
       const metrics = {
@@ -317,12 +329,9 @@ export async function trainMultiTask(o: MultiTaskOptions): Promise<MultiTaskTrai
       const weights = o.weights === undefined ? 'fixed' : o.weights === 'uncertainty' ? 'uncertainty' : o.weights.join(',');
       const model = MultiTaskModel.fromGrafted(grafted, {
         metrics,
-        training: { stages: training.stages, unfreeze: training.unfreeze, weights, counts, seed, skipped },
+        training: { stages: training.stages, unfreeze: training.unfreeze, weights, counts, seed, skipped: skips.skipped() },
       });
       return { model, training, metrics, counts };
-    } catch (e) {
-      grafted.model.dispose();
-      throw e;
-    }
-  });
+    },
+  );
 }

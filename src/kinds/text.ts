@@ -238,10 +238,19 @@ async function loadTextClassifier(dir: string, meta: TextGraftJson): Promise<Tex
   return new TextClassifier({ mode: 'frozen', encoder: await textEncoderAt(base, meta.cut), head: model }, meta.labels, keep);
 }
 
-export const textKind: ModelKind<TextClassifier> = {
+export const textKind: ModelKind<TextClassifier, TextClassifierOptions, TextTrainingResult> = {
   name: 'text',
   matches: (meta) => meta.kind === 'text',
   load: (dir, meta) => loadTextClassifier(dir, meta as TextGraftJson),
+  training: {
+    title: 'text classification',
+    claims: (r) => r.textBase && r.head !== 'detect' && r.tasks === 0,
+    base: 'text',
+    defaults: TRAIN_DEFAULTS,
+    // --cut applies to Hub text models only: the trainer says so for the others.
+    accepts: ['cut', 'scratch', 'perClass', 'classes', 'where', 'textColumn', 'labelColumn'],
+    train: (o) => trainTextClassifier(o),
+  },
 };
 
 // ---------------------------------------------------------------------------------------------

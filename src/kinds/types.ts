@@ -1,7 +1,8 @@
 // The shape every kind of trained model has (an image classifier, which reads recordings too when
-// its medium is audio, a text classifier, a multi-task model, a detector): the same small interface, so the CLI's predict, eval,
-// export and inspect (and a server or a studio) call it without knowing which kind they hold.
-// A kind is one module in src/kinds/ and one line in the registry (src/kinds/index.ts).
+// its medium is audio, a text classifier, a multi-task model, a detector): the same small
+// interface, so the CLI's train, predict, eval, export and inspect (and a server or a studio) call
+// it without knowing which kind they hold. A kind is one module in src/kinds/ and one line in the
+// registry (src/kinds/index.ts).
 import type { Callback } from '../core/callbacks.js';
 import type { RowFilter } from '../data/types.js';
 
@@ -133,10 +134,63 @@ export interface TrainedModel<P = unknown, E = unknown, D = unknown> {
   dispose(): Promise<void>;
 }
 
-/** A kind in the registry: how to recognise and load its directories. */
-export interface ModelKind<M extends TrainedModel = TrainedModel> {
+/** What a front end (`graft train`, the studio) is asked to train, as far as it decides the kind. */
+export interface TrainRequest {
+  /** The head asked for (`detect` asks for a detector). */
+  head?: string;
+  /** How many tasks are named (multi-task training). */
+  tasks: number;
+  /** Whether the base reads texts. */
+  textBase: boolean;
+}
+
+/** The budget a kind trains with when none is given: its trainer's defaults, which `graft train --help` shows. */
+export interface TrainDefaults {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  patience: number;
+  unfreeze: number | 'auto';
+  fineTuneFactor: number;
+}
+
+/** The options beyond the budget that a front end may set, by their names in the one-call trainers. */
+export type TrainOption =
+  | 'cut'
+  | 'head'
+  | 'scratch'
+  | 'perClass'
+  | 'classes'
+  | 'where'
+  | 'stream'
+  | 'strict'
+  | 'engine'
+  | 'tasks'
+  | 'weights'
+  | 'augment'
+  | 'textColumn'
+  | 'labelColumn';
+
+/** How a kind trains: what a front end looks up in the registry (trainingKind) instead of choosing by hand. */
+export interface KindTraining<O, R> {
+  /** What it trains, as a message names it ("detection (--head detect)"). */
+  title: string;
+  /** Whether a request is this kind's; the kinds' claims do not overlap. */
+  claims(r: TrainRequest): boolean;
+  /** The kind of base it grafts on. */
+  base: 'image' | 'text';
+  defaults: TrainDefaults;
+  /** The options it reads beyond the budget; a front end refuses the others rather than ignore them. */
+  accepts: readonly TrainOption[];
+  /** Its one-call trainer. */
+  train(o: O): Promise<R>;
+}
+
+/** A kind in the registry: how to recognise and load its directories, and how it trains. */
+export interface ModelKind<M extends TrainedModel = TrainedModel, O = never, R = unknown> {
   name: M['kind'];
   /** Whether graft.json (parsed) describes a model of this kind. */
   matches(meta: { kind?: unknown }): boolean;
   load(dir: string, meta: unknown): Promise<M>;
+  training: KindTraining<O, R>;
 }

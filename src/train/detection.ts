@@ -5,23 +5,23 @@
 // the trunk still runs once per copy rather than once per epoch.
 import { withDefaults } from '../core/options.js';
 import * as tf from '@tensorflow/tfjs';
-import { notify, type Callback } from '../core/callbacks.js';
+import type { Callback } from '../core/callbacks.js';
 import { GraftError, usageError } from '../core/errors.js';
 import { placedImages, type PlacedSet } from '../data/detection/placed.js';
 import type { FeatureCache } from '../engine/feature-cache.js';
-import { trainablePart, type Engine, type FrozenPart } from '../engine/frozen.js';
-import { DEFAULT_TRAIN_ENGINE, tfjsOnly, type TrainEngine, type TrainEngineUsed } from '../engine/onnx-train.js';
+import type { Engine } from '../engine/frozen.js';
+import { DEFAULT_TRAIN_ENGINE, tfjsOnly, type TrainEngine } from '../engine/onnx-train.js';
 import { stageRows, type Rows } from '../engine/stage-features.js';
 import { range } from '../engine/tensors.js';
 import { decodeGrids } from '../evaluate/detection-decode.js';
 import { evaluateDetections, type Detection } from '../evaluate/detection.js';
 import type { GraftedDetector } from '../graft/detect.js';
-import { trainAbove, unfreezeBoundary } from '../graft/graft.js';
 import { mulberry32 } from '../math/random.js';
 import { withSeed } from '../math/seed.js';
 import { detectionLoss } from './detection-loss.js';
 import { encodeTargets, targetDepth } from './detection-targets.js';
 import { TRAIN_DEFAULTS, type TrainBudget } from './defaults.js';
+import { trainStages, type StageInputs, type StageTask, type TrainResult } from './driver.js';
 import { EarlyStopping, fitLoop, shuffledBatches } from './loop.js';
 
 /** Detection's budget: more epochs than classification (a heatmap is learnt from few positive cells), smaller batches. */
@@ -37,38 +37,14 @@ export const DETECTION_DEFAULTS = {
 } as const;
 
 export interface DetectionTrainOptions extends TrainBudget {
-  /** Blocks below the cut fine-tuned in stage 2 (0: the head only). */
-  unfreeze?: number;
+  /** Blocks below the cut fine-tuned in stage 2 (0: the head only; 'auto' tries 1, 2, … and keeps the best validation AP50). */
+  unfreeze?: number | 'auto';
   augment?: number;
   engine?: Engine;
   /** Asked for ONNX Runtime (`onnx`), a usage error: the CenterNet loss trains in TF.js. */
   trainEngine?: TrainEngine;
   cache?: FeatureCache;
   callbacks?: readonly Callback[];
-}
-
-export interface DetectionStageReport {
-  stage: 'head' | 'fine-tune' | 'scratch';
-  trainableFrom: string;
-  engine: FrozenPart['engine'];
-  /** Where the trainable part trained: TF.js, as the step generator has no CenterNet loss. */
-  trainEngine: TrainEngineUsed;
-  featureSeconds: number;
-  features: { computed: number; cached: number };
-  epochsRun: number;
-  bestEpoch: number;
-  bestValLoss: number;
-  /** Validation AP and AP50 (letterboxed boxes) at the best epoch. */
-  bestValAP: number;
-  bestValAP50: number;
-  seconds: number;
-  blocks?: number;
-}
-
-export interface DetectionTrainResult {
-  stages: DetectionStageReport[];
-  unfreeze: number;
-  seconds: number;
 }
 
 /** Targets of a placed set as one [n, h, w, C + 5] tensor. */
@@ -119,109 +95,95 @@ export function validateDetector(
 /** Peaks kept when validating: nearly all, as AP integrates over the whole ranking. */
 const VALIDATION_THRESHOLD = 0.01;
 
-interface Stage {
-  name: DetectionStageReport['stage'];
-  boundary: string;
-  learningRate: number;
-  blocks?: number;
-}
-
 type Options = DetectionTrainOptions & Required<Pick<DetectionTrainOptions, keyof typeof DETECTION_DEFAULTS>>;
 
-async function runStage(
+/**
+ * Detection's stages: the frozen part's outputs as rows (a scratch stage reads its images batch by
+ * batch), CenterNet targets and loss in TF.js, early stopping on validation AP50.
+ */
+function detectionTask(
   g: GraftedDetector,
   data: { train: PlacedSet; val: PlacedSet },
-  stage: Stage,
   o: Options,
-  index: number,
-  y: tf.Tensor4D,
-  yVal: tf.Tensor4D,
-): Promise<DetectionStageReport> {
-  const trainEngine = tfjsOnly(o.trainEngine ?? DEFAULT_TRAIN_ENGINE, "CenterNet's loss has no ONNX Runtime step");
-  await notify(o.callbacks, 'onStageBegin', stage.name);
-  const {
-    rows: [x, xVal],
-    stats: features,
-    engine,
-    seconds: featureSeconds,
-  } = await stageRows(g, stage.boundary, [placedImages(data.train), placedImages(data.val)], {
-    stage: stage.name,
-    ...o,
-    batchSize: 32,
-  });
-  trainAbove(g, stage.boundary);
-  const above = trainablePart(g, stage.boundary);
+  targets: tf.Tensor4D[],
+): StageTask<Rows> {
+  const [y, yVal] = targets;
   const classes = g.classes.length;
-  const optimizer = tf.train.adam(stage.learningRate);
-  try {
-    const validate = () => validateDetector(above, xVal, yVal, data.val, g.stride);
-    // Stopping watches AP50, the number detection is judged by: the focal loss on validation
-    // images rises as scores sharpen while the boxes' ranking still improves. A fine-tuning
-    // stage's starting point (the trained head) competes with its epochs.
-    const stopping = new EarlyStopping({
-      monitor: 'valAP50',
-      mode: 'max',
-      patience: o.patience,
-      initial: stage.name === 'fine-tune' ? validate() : undefined,
-    });
-    const rand = mulberry32((o.seed ?? 0) + index);
-    const n = x.n;
-    const variables = above.trainableWeights.map((w) => w.read() as tf.Variable);
-    const started = performance.now();
-    const history = await withSeed(o.seed === undefined ? undefined : o.seed + index, async () => {
+  return {
+    // AP50, the number detection is judged by: the focal loss on validation images rises as
+    // scores sharpen while the boxes' ranking still improves.
+    monitor: { metric: 'valAP50', mode: 'max' },
+    headBoundary: g.cut,
+    keepsInitial: false,
+    async inputs(stage) {
+      const { rows, ...rest } = await stageRows(g, stage.boundary, [placedImages(data.train), placedImages(data.val)], {
+        stage: stage.name,
+        ...o,
+        batchSize: 32,
+      });
+      return { train: rows[0], val: rows[1], ...rest, dispose: () => rows.forEach((r) => r.dispose()) } satisfies StageInputs<Rows>;
+    },
+    async fit(above, { train: x, val: xVal }, stage) {
+      const trainEngine = tfjsOnly(o.trainEngine ?? DEFAULT_TRAIN_ENGINE, "CenterNet's loss has no ONNX Runtime step");
+      const optimizer = tf.train.adam(stage.learningRate);
       try {
-        return await fitLoop(
-          above,
-          {
-            stage: stage.name,
-            epochs: o.epochs,
-            batches: () => shuffledBatches(n, o.batchSize, rand),
-            step: (batch) => {
-              const [xb, idx] = [x.take(batch), tf.tensor1d(batch, 'int32')];
-              const cost = optimizer.minimize(
-                () => detectionLoss(above.apply(xb, { training: true }) as tf.Tensor4D, tf.gather(y, idx), classes),
-                true,
-                variables,
-              )!;
-              const loss = cost.dataSync()[0];
-              tf.dispose([cost, idx, xb]);
-              return { size: batch.length, loss };
-            },
-            validate,
-          },
-          [stopping, ...(o.callbacks ?? [])],
-        );
-      } catch (e) {
-        // TF.js wasm's heap is bounded (4 GiB): training every layer at detection sizes fills it fast.
-        if (e instanceof WebAssembly.RuntimeError && /memory/.test(e.message))
-          throw new GraftError(
-            `TF.js wasm ran out of memory training ${stage.name} in batches of ${o.batchSize}: lower --batch-size (from scratch at 320x320, 2 fits)`,
-          );
-        throw e;
+        const validate = () => validateDetector(above, xVal, yVal, data.val, g.stride);
+        const stopping = new EarlyStopping({
+          monitor: 'valAP50',
+          mode: 'max',
+          patience: o.patience,
+          initial: stage.keepInitial ? validate() : undefined,
+        });
+        const rand = mulberry32((o.seed ?? 0) + stage.index);
+        const variables = above.trainableWeights.map((w) => w.read() as tf.Variable);
+        const started = performance.now();
+        const history = await withSeed(o.seed === undefined ? undefined : o.seed + stage.index, async () => {
+          try {
+            return await fitLoop(
+              above,
+              {
+                stage: stage.name,
+                epochs: o.epochs,
+                batches: () => shuffledBatches(x.n, o.batchSize, rand),
+                step: (batch) => {
+                  const [xb, idx] = [x.take(batch), tf.tensor1d(batch, 'int32')];
+                  const cost = optimizer.minimize(
+                    () => detectionLoss(above.apply(xb, { training: true }) as tf.Tensor4D, tf.gather(y, idx), classes),
+                    true,
+                    variables,
+                  )!;
+                  const loss = cost.dataSync()[0];
+                  tf.dispose([cost, idx, xb]);
+                  return { size: batch.length, loss };
+                },
+                validate,
+              },
+              [stopping, ...(o.callbacks ?? [])],
+            );
+          } catch (e) {
+            // TF.js wasm's heap is bounded (4 GiB): training every layer at detection sizes fills it fast.
+            if (e instanceof WebAssembly.RuntimeError && /memory/.test(e.message))
+              throw new GraftError(
+                `TF.js wasm ran out of memory training ${stage.name} in batches of ${o.batchSize}: lower --batch-size (from scratch at 320x320, 2 fits)`,
+              );
+            throw e;
+          }
+        });
+        return {
+          epochsRun: history.epochs.length,
+          bestEpoch: stopping.bestEpoch,
+          monitor: 'valAP50',
+          best: stopping.best,
+          bestValLoss: stopping.bestMetrics.valLoss,
+          metrics: stopping.bestMetrics,
+          seconds: (performance.now() - started) / 1000,
+          trainEngine,
+        };
+      } finally {
+        optimizer.dispose();
       }
-    });
-    await notify(o.callbacks, 'onStageEnd', stage.name);
-    return {
-      stage: stage.name,
-      trainableFrom: stage.boundary,
-      engine,
-      trainEngine,
-      featureSeconds,
-      features,
-      epochsRun: history.epochs.length,
-      bestEpoch: stopping.bestEpoch,
-      bestValLoss: stopping.bestMetrics.valLoss,
-      bestValAP: stopping.bestMetrics.valAP,
-      bestValAP50: stopping.best,
-      seconds: (performance.now() - started) / 1000,
-      blocks: stage.blocks,
-    };
-  } finally {
-    optimizer.dispose();
-    x.dispose();
-    xVal.dispose();
-    if (above !== g.model) above.dispose();
-  }
+    },
+  };
 }
 
 /** Train a grafted detector on placed images: the head, then `unfreeze` blocks (or everything, from scratch). */
@@ -229,30 +191,14 @@ export async function trainDetectorStages(
   g: GraftedDetector,
   data: { train: PlacedSet; val: PlacedSet },
   options: DetectionTrainOptions = {},
-): Promise<DetectionTrainResult> {
+): Promise<TrainResult> {
   const o: Options = withDefaults(DETECTION_DEFAULTS, options);
-  if (!(Number.isInteger(o.unfreeze) && o.unfreeze >= 0)) throw usageError(`unfreeze must be a whole number >= 0, got ${o.unfreeze}`);
   if (data.train.placed.length === 0) throw usageError('no training image could be read');
   if (data.val.placed.length === 0) throw usageError('no validation image could be read: detection needs at least one to stop training');
-  const started = performance.now();
-  const y = targetsOf(data.train, g);
-  const yVal = targetsOf(data.val, g);
-  const stages: DetectionStageReport[] = [];
-  const run = async (s: Stage) => stages.push(await runStage(g, data, s, o, stages.length, y, yVal));
-  let unfreeze = 0;
+  const targets = [targetsOf(data.train, g), targetsOf(data.val, g)];
   try {
-    if (g.scratch) await run({ name: 'scratch', boundary: g.model.layers[0].name, learningRate: o.learningRate });
-    else {
-      await run({ name: 'head', boundary: g.cut, learningRate: o.learningRate });
-      const boundary = unfreezeBoundary(g, o.unfreeze);
-      if (boundary !== g.cut) {
-        await run({ name: 'fine-tune', boundary, learningRate: o.learningRate * o.fineTuneFactor, blocks: o.unfreeze });
-        unfreeze = o.unfreeze;
-      }
-    }
+    return await trainStages(g, detectionTask(g, data, o, targets), o);
   } finally {
-    tf.dispose([y, yVal]);
-    trainAbove(g, g.scratch ? g.model.layers[0].name : g.cut);
+    tf.dispose(targets);
   }
-  return { stages, unfreeze, seconds: (performance.now() - started) / 1000 };
 }

@@ -33,6 +33,10 @@ export interface StageResult {
   epochsRun: number;
   bestEpoch: number;
   bestValLoss: number;
+  /** What early stopping watched: 'valLoss', or 'loss' without validation data. */
+  monitor: 'valLoss' | 'loss';
+  /** The best epoch's numbers (valLoss, valAccuracy, loss, accuracy), or the starting weights' when they stayed the best. */
+  metrics: Record<string, number>;
   seconds: number;
   /** Where the steps ran, and why not on ONNX Runtime when they did not. */
   trainEngine: TrainEngineUsed;
@@ -90,8 +94,9 @@ export async function fitStage(
     });
   // Only against validation data: the epochs' training loss is an average taken with dropout on
   // while the weights move, not comparable with an evaluation of the starting weights.
+  const monitor = validate ? 'valLoss' : 'loss';
   const stopping = new EarlyStopping({
-    monitor: validate ? 'valLoss' : 'loss',
+    monitor,
     patience: o.patience,
     initial: o.keepInitial && validate ? await validate() : undefined,
   });
@@ -115,6 +120,8 @@ export async function fitStage(
       epochsRun: history.epochs.length,
       bestEpoch: stopping.bestEpoch,
       bestValLoss: stopping.best,
+      monitor,
+      metrics: stopping.bestMetrics,
       seconds: (performance.now() - started) / 1000,
       trainEngine: used,
     };

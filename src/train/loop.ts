@@ -9,7 +9,7 @@ import { notify, type BatchLogs, type Callback, type EpochLogs } from '../core/c
 import { shuffle } from '../math/random.js';
 
 export interface TrainingLoop {
-  /** Named in every epoch's logs ('head', 'fine-tune', 'heads', 'coral', …). */
+  /** Named in every epoch's logs ('head', 'fine-tune', 'scratch', 'coral', …). */
   stage: string;
   epochs: number;
   /** The batches of epoch `epoch` (0-based), in order, as sample indices: called once at the start of each epoch. */

@@ -5,17 +5,16 @@
 // the stages of the single-task path: the heads on the frozen trunk, then its top blocks.
 import { withDefaults } from '../core/options.js';
 import * as tf from '@tensorflow/tfjs';
-import { notify, tell, type Callback } from '../core/callbacks.js';
+import type { Callback } from '../core/callbacks.js';
 import { usageError } from '../core/errors.js';
 import { imagesOf, taskUnits } from '../data/multitask/tasks.js';
 import type { MultiTaskSet, TaskKind, TaskSpec } from '../data/multitask/types.js';
 import type { FeatureCache } from '../engine/feature-cache.js';
-import { extractSets } from '../engine/features.js';
 import { gatherRows } from '../engine/tensors.js';
-import { withFrozenPart, type Engine } from '../engine/frozen.js';
-import { trainAbove, unfreezeBoundary } from '../graft/graft.js';
+import type { Engine } from '../engine/frozen.js';
+import { stageFeatures } from '../engine/stage-features.js';
+import { trainAbove } from '../graft/graft.js';
 import type { GraftedTasks } from '../graft/multitask.js';
-import { modelAbove } from '../graft/split.js';
 import { mulberry32 } from '../math/random.js';
 import { TRAIN_DEFAULTS, type TrainBudget } from './defaults.js';
 import {
@@ -26,6 +25,7 @@ import {
   type TrainEngine,
   type TrainEngineUsed,
 } from '../engine/onnx-train.js';
+import { trainStages, type StageInputs, type StageTask, type TrainResult } from './driver.js';
 import { EarlyStopping, fitLoop, shuffledBatches } from './loop.js';
 import { jointLoss, maskedTaskLoss, taskWeights, uncertaintyWeights, type TaskWeighting } from './multitask-loss.js';
 
@@ -57,6 +57,8 @@ export interface MultiTaskFitResult {
   taskValLosses: number[];
   /** The weights the tasks' losses carried at the end. */
   weights: number[];
+  /** The best epoch's numbers: valLoss, and each task's as valLoss:<index> and weight:<index>. */
+  metrics: Record<string, number>;
   seconds: number;
   /** Where the steps ran, and why not on ONNX Runtime when they did not. */
   trainEngine: TrainEngineUsed;
@@ -169,6 +171,7 @@ export async function fitMultiTask(
       bestValLoss: stopping.best,
       taskValLosses: o.kinds.map((_, t) => best[`valLoss:${t}`]),
       weights: taskWeights(o.kinds, weighting),
+      metrics: best,
       seconds: (performance.now() - started) / 1000,
       trainEngine: used,
     };
@@ -233,105 +236,81 @@ export function taskTargets(set: MultiTaskSet, tasks: TaskSpec[]): tf.Tensor[] {
   });
 }
 
-/**
- * The trunk's outputs at `boundary` for each set, on the single-task path's frozen part (ONNX
- * Runtime when it loads, the feature cache when given).
- */
-async function trunkFeatures(
-  g: GraftedTasks,
-  stage: TasksStage,
-  boundary: string,
-  sets: MultiTaskSet[],
-  o: Pick<TasksTrainOptions, 'engine' | 'cache' | 'callbacks'>,
-): Promise<tf.Tensor[]> {
-  return withFrozenPart(g, boundary, o.engine, async (part) => {
-    const { features } = await extractSets(part, sets.map(imagesOf), {
-      normalize: g.base.normalize,
-      batchSize: 64,
-      cache: o.cache,
-      onBatch: (done, total) => tell(o.callbacks, 'onProgress', `${stage}: frozen features`, done, total),
-    });
-    return features;
-  });
-}
-
 export interface TasksTrainOptions
   extends Omit<MultiTaskFitOptions, 'kinds' | 'keepInitial' | 'stage'>, Pick<TrainBudget, 'fineTuneFactor'> {
   /**
    * Blocks at or below the cut fine-tuned jointly with the heads in stage 2, at fineTuneFactor
-   * times the learning rate (default 1, as for one task; 0: heads only).
+   * times the learning rate (default 1, as for one task; 0: heads only; 'auto' tries 1, 2, … and
+   * keeps the lowest validation loss).
    */
-  unfreeze?: number;
+  unfreeze?: number | 'auto';
   engine?: Engine;
   cache?: FeatureCache;
 }
 
-export type TasksStage = 'heads' | 'fine-tune';
-
-export interface TasksTrainResult {
-  stages: (MultiTaskFitResult & { stage: TasksStage; boundary: string; featureSeconds: number })[];
-  /** Blocks fine-tuned (0 when only the heads trained). */
-  unfreeze: number;
-  /** The last layer left frozen. */
-  frozenTo: string;
-  seconds: number;
+/**
+ * Multi-task's stages: the trunk's outputs as tensors, each task's targets, fitMultiTask. Every
+ * stage shuffles with the same seed (fitMultiTask's own generator), as it did before one driver ran them all.
+ */
+function tasksTask(
+  g: GraftedTasks,
+  data: { train: MultiTaskSet; val: MultiTaskSet },
+  o: TasksTrainOptions,
+  targets: tf.Tensor[][],
+): StageTask<tf.Tensor> {
+  const [train, val] = targets;
+  return {
+    monitor: { metric: 'valLoss', mode: 'min' },
+    headBoundary: g.cut,
+    keepsInitial: false,
+    async inputs(stage) {
+      const { features, ...rest } = await stageFeatures(
+        { ...g, scratch: false },
+        stage.boundary,
+        [imagesOf(data.train), imagesOf(data.val)],
+        {
+          stage: stage.name,
+          engine: o.engine,
+          cache: o.cache,
+          callbacks: o.callbacks,
+          batchSize: 64,
+        },
+      );
+      return { train: features[0], val: features[1], ...rest, dispose: () => tf.dispose(features) } satisfies StageInputs<tf.Tensor>;
+    },
+    async fit(above, x, stage) {
+      const r = await fitMultiTask(
+        above,
+        { x: x.train, targets: train },
+        { x: x.val, targets: val },
+        { ...o, learningRate: stage.learningRate, kinds: g.tasks.map((t) => t.kind), keepInitial: stage.keepInitial, stage: stage.name },
+      );
+      return { ...r, monitor: 'valLoss', best: r.bestValLoss };
+    },
+  };
 }
 
 /**
- * Train a grafted multi-task model in the single-task path's stages: the heads on the frozen
- * trunk (its outputs at the cut computed once per image), then, with `unfreeze` > 0, the top
- * blocks of the shared trunk and every head together at a tenth of the learning rate, kept only
- * if they beat the heads alone on validation. Each stage fits every task jointly (fitMultiTask).
+ * Train a grafted multi-task model in the single-task path's stages (trainStages): the heads on
+ * the frozen trunk (its outputs at the cut computed once per image), then, with `unfreeze` > 0,
+ * the top blocks of the shared trunk and every head together at a tenth of the learning rate,
+ * kept only if they beat the heads alone on validation. Each stage fits every task jointly
+ * (fitMultiTask). `g.frozenTo` says where the kept model's training stopped.
  */
 export async function trainTasks(
   g: GraftedTasks,
   data: { train: MultiTaskSet; val: MultiTaskSet },
   o: TasksTrainOptions = {},
-): Promise<TasksTrainResult> {
-  const unfreeze = o.unfreeze ?? TRAIN_DEFAULTS.unfreeze;
-  if (!(Number.isInteger(unfreeze) && unfreeze >= 0)) throw usageError(`unfreeze must be a whole number >= 0, got ${unfreeze}`);
-  const started = performance.now();
-  const learningRate = o.learningRate ?? TRAIN_DEFAULTS.learningRate;
-  const stages: TasksTrainResult['stages'] = [];
-  const targets = taskTargets(data.train, g.tasks);
-  const valTargets: tf.Tensor[] = [];
-  const run = async (stage: TasksStage, boundary: string, lr: number) => {
-    await notify(o.callbacks, 'onStageBegin', stage);
-    trainAbove(g, boundary);
-    const t0 = performance.now();
-    const [x, xVal] = await trunkFeatures(g, stage, boundary, [data.train, data.val], o);
-    const featureSeconds = (performance.now() - t0) / 1000;
-    let above: tf.LayersModel | undefined;
-    try {
-      above = modelAbove(g.model, boundary);
-      const r = await fitMultiTask(
-        above,
-        { x, targets },
-        { x: xVal, targets: valTargets },
-        { ...o, learningRate: lr, kinds: g.tasks.map((t) => t.kind), keepInitial: stage === 'fine-tune', stage },
-      );
-      stages.push({ ...r, stage, boundary, featureSeconds });
-      if (stage === 'fine-tune' && r.bestEpoch > 0) g.frozenTo = boundary;
-      await notify(o.callbacks, 'onStageEnd', stage);
-      return r;
-    } finally {
-      tf.dispose([x, xVal]);
-      // Re-applying layers (modelAbove) counts as a use that dispose must release; the shared
-      // weights stay with the graft.
-      above?.dispose();
-    }
-  };
+): Promise<TrainResult> {
+  const targets: tf.Tensor[][] = [];
   try {
-    valTargets.push(...taskTargets(data.val, g.tasks));
-    await run('heads', g.cut, learningRate);
-    const boundary = unfreezeBoundary(g, unfreeze);
-    if (boundary !== g.cut) {
-      const r = await run('fine-tune', boundary, learningRate * (o.fineTuneFactor ?? TRAIN_DEFAULTS.fineTuneFactor));
-      // The heads' weights win when no fine-tuning epoch beat them: the trunk is then unchanged.
-      if (r.bestEpoch === 0) trainAbove(g, g.cut);
-    }
-    return { stages, unfreeze: g.frozenTo === g.cut ? 0 : unfreeze, frozenTo: g.frozenTo, seconds: (performance.now() - started) / 1000 };
+    targets.push(taskTargets(data.train, g.tasks), taskTargets(data.val, g.tasks));
+    const result = await trainStages({ ...g, scratch: false }, tasksTask(g, data, o, targets), o);
+    g.frozenTo = result.trainableFrom;
+    // A multi-task model stays trainable from where it was fine-tuned, as its graft.json says.
+    trainAbove(g, g.frozenTo);
+    return result;
   } finally {
-    tf.dispose([...targets, ...valTargets]);
+    tf.dispose(targets.flat());
   }
 }

@@ -294,7 +294,7 @@ describe('graft train --head detect', () => {
   it('refuses classification flags and says which data formats it reads', () => {
     const r = train(data.coco, join(dir, 'x'), '--per-class', '3');
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /^error: --per-class applies to classification/m);
+    assert.match(r.stderr, /^error: --per-class applies to image classification, text classification, not to detection/m);
     const none = train(join(dir, 'base'), join(dir, 'y'));
     assert.equal(none.code, 2);
     assert.match(none.stderr, /^error: .*(COCO|VOC|YOLO)/m);

@@ -1,21 +1,17 @@
-// `graft train` on images, one task: trainImageClassifier, its stages and metrics shown, saved.
+// `graft train` on images, one task: the image kind's trainer, its stages and metrics shown, saved.
 import { loadImageBase } from '../../../bases/index.js';
 import { parseClassFilter } from '../../../data/index.js';
 import { parseHead } from '../../../graft/head.js';
-import { trainImageClassifier } from '../../../kinds/image.js';
-import type { StageReport } from '../../../train/stages.js';
-import { baseOptions, log, logTrainEngines, pct, prepare, printJson, Progress, table, warn, Warnings } from '../../shared.js';
-import { imageTraining, metricsTable, type TrainFlags } from './flags.js';
-
-const stageName = (s: StageReport) =>
-  s.blocks === undefined ? s.stage : `${s.stage} (${s.blocks} block${s.blocks === 1 ? '' : 's'})${s.kept ? '' : ', not kept'}`;
+import { imageKind } from '../../../kinds/image.js';
+import { baseOptions, log, pct, prepare, printJson, Progress, warn, Warnings } from '../../shared.js';
+import { imageTraining, logStages, metricsTable, type TrainFlags } from './flags.js';
 
 export async function trainImages(flags: TrainFlags): Promise<void> {
   await prepare(flags);
   const base = await loadImageBase(flags.base, baseOptions(flags));
   const warnings = new Warnings();
   const progress = new Progress();
-  const result = await trainImageClassifier({
+  const result = await imageKind.training.train({
     base,
     data: flags.data,
     cut: flags.cut,
@@ -49,44 +45,7 @@ export async function trainImages(flags: TrainFlags): Promise<void> {
       `cut auto: ${cutChoice.cut} has the highest LogME (${cutChoice.ranking[0].logme.toFixed(4)}) of ${cutChoice.ranking.length} block outputs on the training images${usualNote} (graft rank shows them all; --cut LAYER overrides)`,
     );
   }
-  const tried = training.stages.filter((s) => s.blocks !== undefined);
-  if (flags.unfreeze === 'auto' && !g.scratch) {
-    const losses = tried.map((s) => `${s.blocks}: ${s.bestValLoss.toFixed(4)}`).join(', ');
-    log(
-      `unfreeze auto: kept ${training.unfreeze} block${training.unfreeze === 1 ? '' : 's'} (validation loss head only: ${training.stages[0].bestValLoss.toFixed(4)}${losses ? `; blocks fine-tuned ${losses}` : ''})`,
-    );
-  }
-  log(
-    table(
-      [
-        'stage',
-        'trainable from',
-        'frozen part on',
-        'trains on',
-        'features computed',
-        'cached',
-        'feature s',
-        'epochs',
-        'best epoch',
-        'best val loss',
-        'train s',
-      ],
-      training.stages.map((s) => [
-        stageName(s),
-        s.trainableFrom,
-        s.engine,
-        s.trainEngine.engine,
-        s.features.computed,
-        s.features.cached,
-        s.featureSeconds.toFixed(1),
-        s.epochsRun,
-        s.bestEpoch,
-        s.bestValLoss.toFixed(4),
-        s.seconds.toFixed(1),
-      ]),
-    ),
-  );
-  logTrainEngines(training.stages.map((s) => ({ name: stageName(s), trainEngine: s.trainEngine })));
+  logStages(training.stages, { auto: flags.unfreeze === 'auto' && !g.scratch ? training : undefined });
   log(metricsTable(metrics));
   log(`saved to ${flags.out}`);
   if (flags.json) {

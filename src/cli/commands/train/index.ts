@@ -1,12 +1,14 @@
-// `graft train`: a base, data and an output directory; images (one task or several, --task) or
-// texts (a text base). The paths are this folder's other modules.
-import { BASES } from '../../../bases/index.js';
+// `graft train`: a base, data and an output directory. Which kind of model it trains (an image or
+// text classifier, a multi-task model, a detector) is the kind registry's answer (trainingKind);
+// the kind says which flags apply and its budget defaults. The paths are this folder's other
+// modules, one per kind.
 import { Command, Option } from 'commander';
 import { usageError } from '../../../core/errors.js';
 import { ENGINES } from '../../../engine/frozen.js';
-import { TRAIN_DEFAULTS } from '../../../train/defaults.js';
+import { MODEL_KINDS, trainingKind } from '../../../kinds/index.js';
+import type { ModelKindName, TrainDefaults, TrainOption } from '../../../kinds/types.js';
 import { DETECTION_DEFAULTS } from '../../../train/detection.js';
-import { UNFREEZE_AUTO_MAX } from '../../../train/stages.js';
+import { UNFREEZE_AUTO_MAX } from '../../../train/driver.js';
 import {
   BASE_FLAG_KEYS,
   cacheOutput,
@@ -14,10 +16,9 @@ import {
   isTextBaseFlag,
   collect,
   collectWhere,
+  flagName,
   intArg,
   numArg,
-  prepare,
-  refuseImageFlags,
   WHERE_HELP,
   withBaseFlags,
 } from '../../shared.js';
@@ -27,9 +28,56 @@ import { trainImages } from './images.js';
 import { trainTasks } from './tasks.js';
 import { trainTexts } from './texts.js';
 
-/** `graft train`'s image-only flags, refused with a text base. */
-/** Flags a text base refuses (--cut and --offline apply to Hub text models). */
-const IMAGE_ONLY = ['head', 'engine', 'stream', 'strict', ...BASE_FLAG_KEYS.filter((k) => k !== 'offline')] as const;
+/** Each kind's path: its one-call trainer with the flags it reads, then what it shows. */
+const PATHS: Record<ModelKindName, (flags: TrainFlags, cmd: Command) => Promise<void>> = {
+  image: trainImages,
+  text: trainTexts,
+  'multi-task': trainTasks,
+  detection: trainDetection,
+};
+
+/** The flags a kind may not accept, by the trainer option each sets. */
+const KIND_FLAGS: Record<TrainOption, keyof TrainFlags> = {
+  cut: 'cut',
+  head: 'head',
+  scratch: 'scratch',
+  perClass: 'perClass',
+  classes: 'classes',
+  where: 'where',
+  stream: 'stream',
+  strict: 'strict',
+  engine: 'engine',
+  tasks: 'task',
+  weights: 'taskWeights',
+  augment: 'augment',
+  textColumn: 'textColumn',
+  labelColumn: 'labelColumn',
+};
+
+type Kind = (typeof MODEL_KINDS)[number];
+
+/**
+ * Flags the chosen kind does not read would silently do nothing: a usage error naming the kinds
+ * that read them. Image bases' preprocessing flags (--mean, --input-size, …) go with image kinds.
+ */
+function refuseOthers(cmd: Command, kind: Kind): void {
+  const given = (flag: string) => cmd.getOptionValueSource(flag) === 'cli';
+  const option = (Object.keys(KIND_FLAGS) as TrainOption[]).find((o) => !kind.training.accepts.includes(o) && given(KIND_FLAGS[o]));
+  const baseFlag = kind.training.base === 'image' ? undefined : BASE_FLAG_KEYS.find((k) => k !== 'offline' && given(k));
+  const readers = option
+    ? MODEL_KINDS.filter((k) => k.training.accepts.includes(option))
+    : MODEL_KINDS.filter((k) => k.training.base === 'image');
+  const flag = option ? KIND_FLAGS[option] : baseFlag;
+  if (flag)
+    throw usageError(`${flagName(flag)} applies to ${readers.map((k) => k.training.title).join(', ')}, not to ${kind.training.title}`);
+}
+
+/** A budget flag's default as help shows it: the image classifier's, then any kind that differs. */
+function defaultHelp(key: keyof TrainDefaults): string {
+  const usual = MODEL_KINDS[0].training.defaults[key];
+  const others = MODEL_KINDS.filter((k) => k.training.defaults[key] !== usual).map((k) => `${k.name} ${k.training.defaults[key]}`);
+  return `default ${usual}${others.length ? `; ${others.join(', ')}` : ''}`;
+}
 
 const unfreezeArg = (v: string) => (v === 'auto' ? ('auto' as const) : intArg('--unfreeze (or auto)')(v));
 
@@ -56,7 +104,7 @@ export function trainCommand(): Command {
       "multi-task: the tasks' loss weights, comma-separated in --task order (default all 1), or uncertainty (learned, Kendall et al. 2018)",
     )
     .option('--per-class <n>', 'keep N training examples per class (val/test untouched)', intArg('--per-class', 1))
-    .option('--epochs <n>', 'maximum epochs per stage', intArg('--epochs', 1), TRAIN_DEFAULTS.epochs)
+    .option('--epochs <n>', `maximum epochs per stage (${defaultHelp('epochs')})`, intArg('--epochs', 1))
     .option(
       '--cut <layer>',
       "layer to cut the base at: name, index, or auto (the block output with the best LogME on your data; the base's usual cut for frozen bases; with --head detect, the last stride-16 feature map)",
@@ -70,13 +118,12 @@ export function trainCommand(): Command {
     )
     .option(
       '--unfreeze <n>',
-      `blocks below the cut fine-tuned in stage 2: a number (0: head only) or auto (tries 1 to ${UNFREEZE_AUTO_MAX}, keeps the lowest validation loss)`,
+      `blocks below the cut fine-tuned in stage 2: a number (0: head only) or auto (tries 1 to ${UNFREEZE_AUTO_MAX}, keeps the best on validation) (${defaultHelp('unfreeze')})`,
       unfreezeArg,
-      TRAIN_DEFAULTS.unfreeze,
     )
-    .option('--batch-size <n>', 'batch size', intArg('--batch-size', 1), TRAIN_DEFAULTS.batchSize)
-    .option('--lr <rate>', 'learning rate of stage 1 (stage 2 uses a tenth)', numArg, TRAIN_DEFAULTS.learningRate)
-    .option('--patience <n>', 'early-stopping patience in epochs', intArg('--patience', 1), TRAIN_DEFAULTS.patience)
+    .option('--batch-size <n>', `batch size (${defaultHelp('batchSize')})`, intArg('--batch-size', 1))
+    .option('--lr <rate>', `learning rate of stage 1, stage 2 uses a tenth (${defaultHelp('learningRate')})`, numArg)
+    .option('--patience <n>', `early-stopping patience in epochs (${defaultHelp('patience')})`, intArg('--patience', 1))
     .option('--seed <n>', 'random seed (splits, initialisation, shuffling)', intArg('--seed'), 0)
     .option('--classes <spec>', 'use only these classes (e.g. 5-9 for mnist, or a,b,c)')
     .option('--where <column=values>', WHERE_HELP, collectWhere(), [])
@@ -102,30 +149,15 @@ export function trainCommand(): Command {
       'feature cache directory (default: GRAFT_CACHE_DIR, else XDG_CACHE_HOME/graft/features, else ~/.cache/graft/features)',
     )
     .action(async (flags: TrainFlags, cmd: Command) => {
-      // Before anything is loaded, on every path (images, texts, tasks, detection).
+      // Before anything is loaded, on every path.
       checkOutputs({
         out: [{ path: flags.out, kind: 'dir', force: flags.force }],
         into: [cacheOutput(flags)],
       });
       const textBase = await isTextBaseFlag(flags);
-      if (flags.head === 'detect') {
-        if (textBase) throw usageError(`--head detect needs an image base, not ${flags.base}`);
-        return trainDetection(flags, cmd);
-      }
-      if (flags.augment !== undefined) throw usageError('--augment applies to --head detect');
-      if (flags.task.length) {
-        if (textBase) throw usageError(`--task (multi-task) needs an image base, not ${flags.base}`);
-        return trainTasks(flags, cmd);
-      }
-      if (flags.taskWeights !== undefined) throw usageError('--task-weights applies to multi-task training (--task)');
-      if (textBase) {
-        // An embedded text base has one output; a Hub model's outputs and poolings are its cuts.
-        refuseImageFlags(cmd, BASES[flags.base] ? [...IMAGE_ONLY, 'cut'] : IMAGE_ONLY);
-        await prepare(flags);
-        return trainTexts(flags);
-      }
-      if (flags.textColumn || flags.labelColumn)
-        throw usageError(`--text-column and --label-column apply to text bases (use-lite, glove-100d), not to ${flags.base}`);
-      return trainImages(flags);
+      const kind = trainingKind({ head: flags.head, tasks: flags.task.length, textBase });
+      if (kind.training.base === 'image' && textBase) throw usageError(`${kind.training.title} needs an image base, not ${flags.base}`);
+      refuseOthers(cmd, kind);
+      return PATHS[kind.name](flags, cmd);
     });
 }

@@ -1,15 +1,11 @@
-// `graft train --task NAME:KIND[:COLUMN] …`: one shared trunk, a head per task (trainMultiTask).
-import type { Command } from 'commander';
+// `graft train --task NAME:KIND[:COLUMN] …`: one shared trunk, a head per task (the multi-task kind's trainer).
 import { loadLayersBase } from '../../../bases/index.js';
 import { usageError } from '../../../core/errors.js';
 import { parseTaskArg } from '../../../data/multitask/load.js';
 import { parseHead } from '../../../graft/head.js';
-import { taskSummary, taskTable, trainMultiTask } from '../../../kinds/multi-task.js';
-import { baseOptions, log, logTrainEngines, pct, prepare, printJson, Progress, refuseFlags, table, Warnings } from '../../shared.js';
-import { imageTraining, type TrainFlags } from './flags.js';
-
-/** `graft train` flags a multi-task model has no use for. */
-const SINGLE_TASK_ONLY = ['perClass', 'classes', 'scratch', 'textColumn', 'labelColumn', 'stream'] as const;
+import { multiTaskKind, taskSummary, taskTable } from '../../../kinds/multi-task.js';
+import { baseOptions, log, pct, prepare, printJson, Progress, Warnings } from '../../shared.js';
+import { imageTraining, logStages, type TrainFlags } from './flags.js';
 
 /** `uncertainty`, or one fixed weight per task. */
 export function parseTaskWeights(spec: string | undefined, tasks: number): number[] | 'uncertainty' | undefined {
@@ -30,16 +26,14 @@ export function parseTaskWeights(spec: string | undefined, tasks: number): numbe
   return weights;
 }
 
-export async function trainTasks(flags: TrainFlags, cmd: Command): Promise<void> {
-  refuseFlags(cmd, SINGLE_TASK_ONLY, 'to single-task training, not with --task');
-  if (flags.unfreeze === 'auto') throw usageError('--unfreeze auto is for single-task training; with --task give a number of blocks');
+export async function trainTasks(flags: TrainFlags): Promise<void> {
   const tasks = flags.task.map(parseTaskArg);
   const weights = parseTaskWeights(flags.taskWeights, tasks.length);
   await prepare(flags);
   const base = await loadLayersBase(flags.base, baseOptions(flags));
   const warnings = new Warnings();
   const progress = new Progress({ tasks: tasks.map((t) => t.name) });
-  const result = await trainMultiTask({
+  const result = await multiTaskKind.training.train({
     base,
     data: flags.data,
     tasks,
@@ -61,23 +55,10 @@ export async function trainTasks(flags: TrainFlags, cmd: Command): Promise<void>
     log(
       `base ${base.name}, cut at ${g.cut}${trunk}; ${counts.train} train / ${counts.val} val / ${counts.test} test images; tasks ${described}`,
     );
-    log(
-      table(
-        ['stage', 'trainable from', 'trains on', 'epochs', 'best epoch', 'best val loss', 'task weights', 'feature s', 'train s'],
-        training.stages.map((s) => [
-          s.stage,
-          s.boundary,
-          s.trainEngine.engine,
-          s.epochsRun,
-          s.bestEpoch,
-          s.bestValLoss.toFixed(4),
-          s.weights.map((w) => w.toFixed(2)).join(', '),
-          s.featureSeconds.toFixed(1),
-          s.seconds.toFixed(1),
-        ]),
-      ),
-    );
-    logTrainEngines(training.stages.map((s) => ({ name: s.stage, trainEngine: s.trainEngine })));
+    logStages(training.stages, {
+      extra: [{ header: 'task weights', cell: (s) => g.tasks.map((_, t) => s.metrics[`weight:${t}`].toFixed(2)).join(', ') }],
+      auto: flags.unfreeze === 'auto' ? training : undefined,
+    });
     log(
       `test (${counts.test} images)${Number.isNaN(metrics.test.meanAccuracy) ? '' : `, mean accuracy ${pct(metrics.test.meanAccuracy)}`}:`,
     );

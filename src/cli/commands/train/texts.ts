@@ -1,15 +1,22 @@
 // `graft train` when the base is a text base (use-lite, glove-100d): texts from a table or the
 // built-in corpus, split as images are, a head trained (or glove fine-tuned, or TF-IDF with
 // --scratch), evaluated on val and test, saved.
-import { trainTextClassifier } from '../../../kinds/text.js';
+import type { Command } from 'commander';
+import { BASES } from '../../../bases/index.js';
+import { usageError } from '../../../core/errors.js';
+import { textKind } from '../../../kinds/text.js';
 import type { Metrics } from '../../../evaluate/metrics.js';
-import { log, pct, printJson, Progress, table, Warnings } from '../../shared.js';
-import { budget, metricsTable, type TrainFlags } from './flags.js';
+import { log, pct, prepare, printJson, Progress, Warnings } from '../../shared.js';
+import { budget, logStages, metricsTable, type TrainFlags } from './flags.js';
 
-export async function trainTexts(flags: TrainFlags): Promise<void> {
+export async function trainTexts(flags: TrainFlags, cmd: Command): Promise<void> {
+  // An embedded text base has one output; a Hub model's outputs and poolings are its cuts.
+  if (BASES[flags.base] && cmd.getOptionValueSource('cut') === 'cli')
+    throw usageError(`--cut applies to image bases and Hub text models, not to ${flags.base}`);
+  await prepare(flags);
   const warnings = new Warnings();
   const progress = new Progress();
-  const result = await trainTextClassifier({
+  const result = await textKind.training.train({
     base: flags.base,
     data: flags.data,
     textColumn: flags.textColumn,
@@ -39,13 +46,7 @@ export async function trainTexts(flags: TrainFlags): Promise<void> {
         `head started at the linear probe: L2 ${report.probe.l2}, cross-validated accuracy ${pct(report.probe.cvAccuracy)} on the training texts`,
       );
     const stages = [report.head, report.fineTune].filter((s) => s !== undefined);
-    if (stages.length)
-      log(
-        table(
-          ['stage', 'epochs', 'best epoch', 'best val loss', 'train s'],
-          stages.map((s) => [s.stage, s.epochsRun, s.bestEpoch, s.bestValLoss.toFixed(4), s.seconds.toFixed(1)]),
-        ),
-      );
+    if (stages.length) logStages(stages);
     if (flags.base === 'use-lite' && flags.unfreeze !== 0 && !flags.scratch) log('use-lite is a frozen graph: only its head was trained');
     log(metricsTable(metrics));
     log(`saved to ${flags.out}`);
