@@ -18,8 +18,6 @@ import { trainStages, type StageInputs, type StageTask, type TrainResult } from 
 import { fitStage } from './fit.js';
 import { initHeadByProbe } from './probe-head.js';
 
-export { UNFREEZE_AUTO_MAX, type StageReport, type TrainResult } from './driver.js';
-
 export interface TrainOptions extends TrainBudget {
   /**
    * Blocks below the cut unfrozen in stage 2; 0 trains the head only. 'auto' tries 1, 2, …
