@@ -1,21 +1,31 @@
-// The README's TypeScript examples, type-checked against the library as it is: a renamed or
-// removed function, or an option that no longer exists, fails here instead of in a user's editor.
+// The TypeScript examples of README.md and the guides in docs/, type-checked against the library as it is: a renamed
+// or removed function, or an option that no longer exists, fails here instead of in a user's editor.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import ts from 'typescript';
 import { root } from './helpers.js';
 
-describe('README', () => {
+const documents = [
+  'README.md',
+  ...readdirSync(join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/${f}`),
+];
+
+describe('README and docs/', () => {
   it('every ```ts example type-checks against src/index.ts', () => {
-    const readme = readFileSync(join(root, 'README.md'), 'utf8');
-    const examples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
-    assert.ok(examples.length >= 3, `found ${examples.length} examples`);
+    const examples = documents.flatMap((doc) =>
+      [...readFileSync(join(root, doc), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m, i) => ({ doc, i, code: m[1] })),
+    );
+    assert.ok(examples.filter((e) => e.doc === 'README.md').length >= 1, 'README.md has a ts example');
+    assert.ok(examples.length >= 4, `found ${examples.length} examples`);
     const dir = mkdtempSync(join(tmpdir(), 'graft-readme-'));
-    const files = examples.map((code, i) => {
-      const file = join(dir, `example-${i + 1}.mts`);
+    const files = examples.map(({ doc, i, code }) => {
+      const file = join(dir, `${doc.replace(/[/.]/g, '-')}-example-${i + 1}.mts`);
       // `export {}` makes each example a module (top-level await), as a user's file would be.
       writeFileSync(file, code.replaceAll("from 'graft'", `from '${join(root, 'src/index.ts')}'`) + '\nexport {};\n');
       return file;
