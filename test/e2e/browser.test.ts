@@ -1,0 +1,254 @@
+// graft/browser (src/browser/index.ts) in a real page: a tiny image classifier and a tiny detector
+// trained with the CLI on images the test draws, src/browser bundled by esbuild for the browser
+// platform (its metafile says no Node built-in, sharp or onnxruntime went in), the bundle, the
+// model directories and the images served from loopback, and Debian's Chromium (playwright-core)
+// asked for each image's answer, which must be graft predict --json's. An image already at the
+// model's input size is not resampled, so its answer agrees within 1e-4; a resized one goes through
+// the page's own lanczos3 (a level off libvips' here and there) and is held to a looser bound.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join, normalize } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as esbuild from 'esbuild';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import sharp from 'sharp';
+import { fileHandler } from '../../src/io/layers-files.js';
+import { mulberry32 } from '../../src/math/random.js';
+import { makeImageFolder, writeSolid, CLASS_COLOURS } from '../fixtures.js';
+import { graft, root, saveTinyBase, stridedModel, tempDir } from '../helpers.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const skip = existsSync(CHROMIUM) ? false : `no ${CHROMIUM} (apt-get install -y chromium; .ci/run installs it)`;
+/** Within this of graft's probabilities and scores when the page resamples no pixel. */
+const EXACT = 1e-4;
+/** …and when it resizes (its lanczos3 is within a level of libvips' on each pixel). */
+const RESIZED = 2e-3;
+
+interface Top {
+  label: string;
+  probability: number;
+}
+interface Found {
+  label: string;
+  score: number;
+  box: [number, number, number, number];
+}
+
+/** A black scene with white (class 0) and red (class 1) squares. */
+async function writeScene(path: string, width: number, height: number, squares: { cls: number; box: number[] }[]) {
+  const px = new Uint8Array(width * height * 3);
+  for (const { cls, box } of squares) {
+    const [x, y, w, h] = box;
+    for (let r = y; r < y + h; r++)
+      for (let c = x; c < x + w; c++) px.set(cls === 0 ? [255, 255, 255] : [230, 20, 20], (r * width + c) * 3);
+  }
+  await sharp(px, { raw: { width, height, channels: 3 } })
+    .png()
+    .toFile(path);
+}
+
+/** 10 scenes of 64x48 with one or two squares, as COCO JSON. */
+async function writeDetectionData(dir: string): Promise<string> {
+  const rand = mulberry32(5);
+  const images: object[] = [];
+  const annotations: object[] = [];
+  for (let i = 0; i < 10; i++) {
+    const squares = Array.from({ length: 1 + (i % 2) }, (_, k) => {
+      const s = 12 + Math.floor(rand() * 8);
+      const x = k === 0 ? Math.floor(rand() * (30 - s)) + 1 : 32 + Math.floor(rand() * (31 - s));
+      return { cls: rand() < 0.5 ? 0 : 1, box: [x, Math.floor(rand() * (47 - s)), s, s] };
+    });
+    const name = `scene${i}.png`;
+    await writeScene(join(dir, name), 64, 48, squares);
+    images.push({ id: i + 1, file_name: name, width: 64, height: 48 });
+    for (const [k, s] of squares.entries())
+      annotations.push({ id: i * 10 + k + 1, image_id: i + 1, category_id: s.cls + 1, bbox: s.box, area: s.box[2] * s.box[3], iscrowd: 0 });
+  }
+  const categories = ['white', 'red'].map((name, i) => ({ id: i + 1, name }));
+  const path = join(dir, 'annotations.json');
+  writeFileSync(path, JSON.stringify({ images, annotations, categories }));
+  return path;
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.json': 'application/json',
+  '.png': 'image/png',
+  '.bin': 'application/octet-stream',
+};
+
+/** Files under `dir` at their paths, on loopback. */
+function serve(dir: string): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = normalize(join(dir, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)));
+    if (!path.startsWith(dir) || !existsSync(path) || !statSync(path).isFile()) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream' }).end(readFileSync(path));
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+const PAGE_SCRIPT = `
+import * as tf from '@tensorflow/tfjs';
+import { loadModel } from './index.ts';
+const image = (src) => new Promise((resolve, reject) => {
+  const img = new Image();
+  img.onload = () => resolve(img);
+  img.onerror = () => reject(new Error('cannot load ' + src));
+  img.src = src;
+});
+window.graftPredict = async (model, files, o) => {
+  await tf.setBackend('cpu');
+  const m = await loadModel(model);
+  const out = [];
+  for (const f of files) out.push(await m.predict(await image(f), { ...o, name: f }));
+  m.dispose();
+  return { kind: m.kind, predictions: out };
+};
+`;
+
+describe('graft/browser in Chromium', { skip }, () => {
+  const dir = tempDir('graft-browser-');
+  let server: Server;
+  let browser: Browser;
+  let page: Page;
+  let bundleBytes = 0;
+  const url = (path: string) => `http://127.0.0.1:${(server.address() as AddressInfo).port}/${path}`;
+
+  const inPage = (model: string, files: string[], o: Record<string, unknown>) =>
+    page.evaluate(([m, f, opts]) => (window as unknown as { graftPredict: (...a: unknown[]) => unknown }).graftPredict(m, f, opts), [
+      url(model),
+      files.map((f) => url(f)),
+      o,
+    ] as const) as Promise<{ kind: string; predictions: { file: string; top?: Top[]; boxes?: Found[] }[] }>;
+
+  const predict = (model: string, files: string[], ...flags: string[]) => {
+    const r = graft('predict', '--model', join(dir, model), '--json', ...flags, ...files.map((f) => join(dir, f)));
+    assert.equal(r.code, 0, r.stderr);
+    return (r.json as { predictions: { top?: Top[]; boxes?: Found[] }[] }).predictions;
+  };
+
+  before(async () => {
+    const built = await esbuild.build({
+      stdin: { contents: PAGE_SCRIPT, resolveDir: join(root, 'src/browser'), loader: 'ts', sourcefile: 'page.ts' },
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      minify: true,
+      metafile: true,
+      outfile: join(dir, 'bundle.js'),
+      logLevel: 'silent',
+    });
+    const inputs = Object.keys(built.metafile.inputs);
+    const nodeOnly = inputs.filter((p) => /^node:|\/(sharp|onnxruntime-node|onnxruntime-common|fastify|commander)\//.test(p));
+    assert.deepEqual(nodeOnly, [], 'the bundle holds no Node-only module');
+    const ours = inputs.filter((p) => p.startsWith('src/'));
+    assert.ok(ours.includes('src/browser/index.ts'), ours.join(', '));
+    bundleBytes = built.metafile.outputs[Object.keys(built.metafile.outputs)[0]].bytes;
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><script type="module" src="bundle.js"></script>');
+    server = await serve(dir);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    page = await browser.newPage();
+    await page.goto(url('index.html'));
+    await page.waitForFunction(() => 'graftPredict' in window);
+  });
+  after(async () => {
+    await browser?.close();
+    await new Promise((r) => (server ? server.close(r) : r(undefined)));
+  });
+
+  it('bundles for the browser without Node modules', () => {
+    assert.ok(bundleBytes > 0);
+    console.log(`bundle (with @tensorflow/tfjs, minified): ${(bundleBytes / 1024).toFixed(0)} KiB`);
+  });
+
+  it('classifies images as graft predict does', async () => {
+    mkdirSync(join(dir, 'base'));
+    const base = await saveTinyBase(join(dir, 'base'));
+    await makeImageFolder(join(dir, 'colours'), { perClass: 8, size: 16 });
+    const r = graft('train', '--base', base, '--data', join(dir, 'colours'), '--out', join(dir, 'classifier'), '--epochs', '1', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    // At the input size (16x16: not resampled), and larger (cover: scaled and cropped).
+    await writeSolid(join(dir, 'same.png'), CLASS_COLOURS[0], 16, 16, 7);
+    await writeSolid(join(dir, 'wide.png'), CLASS_COLOURS[1], 40, 24, 8);
+    const files = ['same.png', 'wide.png'];
+    const graftSays = predict('classifier', files, '--top', '2');
+    const page = await inPage('classifier', files, { top: 2 });
+    assert.equal(page.kind, 'image');
+    for (const [i, p] of page.predictions.entries()) {
+      const tolerance = i === 0 ? EXACT : RESIZED;
+      assert.deepEqual(
+        p.top!.map((t) => t.label),
+        graftSays[i].top!.map((t) => t.label),
+      );
+      for (const [k, t] of p.top!.entries()) {
+        const d = Math.abs(t.probability - graftSays[i].top![k].probability);
+        console.log(`${files[i]} ${t.label}: page ${t.probability}, graft ${graftSays[i].top![k].probability} (${d.toExponential(1)})`);
+        assert.ok(d < tolerance, `${files[i]} ${t.label}: page ${t.probability}, graft ${graftSays[i].top![k].probability}`);
+      }
+    }
+  });
+
+  it('finds boxes as graft predict does', async () => {
+    mkdirSync(join(dir, 'boxes'));
+    const coco = await writeDetectionData(join(dir, 'boxes'));
+    mkdirSync(join(dir, 'strided'));
+    await stridedModel().save(fileHandler(join(dir, 'strided', 'model.json')));
+    const r = graft(
+      'train',
+      '--base',
+      join(dir, 'strided', 'model.json'),
+      '--head',
+      'detect',
+      '--data',
+      coco,
+      '--out',
+      join(dir, 'detector'),
+      '--input-size',
+      '64',
+      '--epochs',
+      '2',
+      '--lr',
+      '0.01',
+      '--unfreeze',
+      '0',
+      '--json',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    // 64x48 is letterboxed at scale 1 (no resampling); 96x72 is scaled by 2/3.
+    await writeScene(join(dir, 'small.png'), 64, 48, [
+      { cls: 0, box: [5, 8, 16, 16] },
+      { cls: 1, box: [36, 20, 14, 14] },
+    ]);
+    await writeScene(join(dir, 'large.png'), 96, 72, [
+      { cls: 1, box: [10, 12, 24, 24] },
+      { cls: 0, box: [55, 30, 20, 20] },
+    ]);
+    const files = ['small.png', 'large.png'];
+    // A low threshold: a detector trained for two epochs scores little; every peak above it is compared.
+    const graftSays = predict('detector', files, '--threshold', '0.05');
+    const page = await inPage('detector', files, { threshold: 0.05 });
+    assert.equal(page.kind, 'detection');
+    for (const [i, p] of page.predictions.entries()) {
+      const tolerance = i === 0 ? EXACT : RESIZED;
+      const theirs = graftSays[i].boxes!;
+      const ours = p.boxes!;
+      console.log(`${files[i]}: ${ours.length} boxes in the page, ${theirs.length} from graft`);
+      console.log(JSON.stringify(ours), JSON.stringify(theirs));
+      assert.ok(theirs.length > 0, 'graft finds something to compare');
+      assert.equal(ours.length, theirs.length);
+      // Paired by label and place, not by rank: two peaks scoring alike may swap (graft runs on wasm, the page on cpu).
+      const left = [...ours];
+      for (const t of theirs) {
+        const dist = (b: Found) => (b.label === t.label ? Math.max(...b.box.map((v, j) => Math.abs(v - t.box[j]))) : Infinity);
+        const k = left.reduce((best, b, j) => (dist(b) < dist(left[best]) ? j : best), 0);
+        const b = left.splice(k, 1)[0];
+        const where = `${files[i]} ${t.label} at [${t.box}]: page ${b.label} ${b.score} at [${b.box}], graft ${t.score}`;
+        assert.ok(dist(b) <= (i === 0 ? 0.1 : 0.5), where);
+        assert.ok(Math.abs(b.score - t.score) < tolerance, where);
+      }
+    }
+  });
+});
