@@ -3,12 +3,14 @@
 // as src/data/images.ts's sharp pipeline resizes for each mode ('cover', 'fill', 'contain', and a
 // detector's letterbox as src/data/detection/render.ts places it), greyscale by data/luma.ts.
 //
-// The resampling is libvips' reduce (sharp's default kernel, lanczos3), written again: a separable
-// filter, vertical pass first, each pass rounded to 8 bits, the kernel widened by the shrink
-// factor when shrinking, edges extended by copying. It follows libvips' arithmetic closely but not
-// bit for bit (libvips quantises its coefficients and their positions, and shrinks large factors
-// with a box filter first), so a resized image may differ from graft's by a level here and there;
-// an image already at the model's input size is not resampled and its pixels are graft's exactly.
+// The resampling is libvips' vips_resize (sharp's default: lanczos3 with a gap of 2) written again
+// from its source (libvips 8.18: resize.c, reduceh/reducev, shrinkh/shrinkv, affine with the
+// bicubic interpolator): box averaging by whole factors, lanczos3 masks tabulated every 1/64 pixel
+// in 12-bit fixed point, bicubic enlargement, each rounded as libvips rounds, so that an image
+// decoded to the same RGB comes out bit for bit as graft's (test/browser-pixels.test.ts checks it
+// against sharp). What can still differ is decoding itself: a JPEG decoded by the browser is not
+// libjpeg-turbo's to the bit, and sharp shrinks large JPEGs while decoding them; PNG, BMP and
+// lossless WebP decode alike. EXIF orientation is the browser's (an <img> applies it, as graft does).
 import type { Placement } from '../data/detection/geometry.js';
 import { scaledSize } from '../data/detection/geometry.js';
 import { toLuma } from '../data/luma.js';
@@ -56,7 +58,7 @@ export function rgbaOf(image: PageImage): ImageData {
   return ctx.getImageData(0, 0, width, height);
 }
 
-/** RGBA as RGB with transparency flattened onto white, as sharp's flatten does. */
+/** RGBA as RGB with transparency flattened onto white, as sharp's flatten does (bit for bit). */
 export function flatten(rgba: { width: number; height: number; data: ArrayLike<number> }): Rgb {
   const { width, height, data } = rgba;
   const out = new Uint8Array(width * height * 3);
@@ -67,8 +69,8 @@ export function flatten(rgba: { width: number; height: number; data: ArrayLike<n
       out[j + 1] = data[i + 1];
       out[j + 2] = data[i + 2];
     } else {
-      const f = a / 255;
-      for (let c = 0; c < 3; c++) out[j + c] = Math.round(data[i + c] * f + ALPHA_BACKGROUND * (1 - f));
+      // libvips' flatten of 8-bit pixels, rounding down.
+      for (let c = 0; c < 3; c++) out[j + c] = Math.floor((data[i + c] * a + ALPHA_BACKGROUND * (255 - a)) / 255);
     }
   }
   return { width, height, data: out };
@@ -77,77 +79,170 @@ export function flatten(rgba: { width: number; height: number; data: ArrayLike<n
 /** An image in a page as RGB at its own size. */
 export const pageRgb = (image: PageImage): Rgb => flatten(rgbaOf(image));
 
-// ---- resampling ----
+// ---- resampling: libvips' vips_resize with its defaults (lanczos3, gap 2), as sharp calls it ----
 
-const LANCZOS = 3;
+/** libvips' fixed point: coefficients are 12-bit (VIPS_INTERPOLATE_SHIFT), positions 1/64 of a pixel (VIPS_TRANSFORM_SHIFT). */
+const COEFF_SHIFT = 12;
+const COEFF_SCALE = 1 << COEFF_SHIFT;
+const POSITIONS = 64;
+/** vips_resize's default gap: at least this much of the shrink is left to the kernel, the rest done by box averaging. */
+const GAP = 2;
 
-function lanczos3(x: number): number {
-  if (x === 0) return 1;
-  if (x <= -LANCZOS || x >= LANCZOS) return 0;
-  const px = Math.PI * x;
-  return (LANCZOS * Math.sin(px) * Math.sin(px / LANCZOS)) / (px * px);
+const sinc = (x: number) => (x === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * x));
+const lanczos3 = (x: number) => (x >= -3 && x <= 3 ? sinc(x) * sinc(x / 3) : 0);
+
+/** C's rint: to nearest, halves to even. */
+function rint(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-/** For each output position along an axis: the first input index and the normalised weights. */
-function weights(inLen: number, outLen: number, shrink: number): { first: Int32Array; taps: number; w: Float64Array } {
-  const support = LANCZOS * Math.max(1, shrink);
-  const taps = 2 * Math.ceil(support) + 1;
-  const first = new Int32Array(outLen);
-  const w = new Float64Array(outLen * taps);
-  for (let o = 0; o < outLen; o++) {
-    // libvips centres the output on the input: what the rounded size overhangs is split between the two ends.
-    const centre = (o + 0.5) * shrink - 0.5 - (outLen * shrink - inLen) / 2;
-    const start = Math.floor(centre) - Math.ceil(support) + 0;
-    first[o] = start;
-    let sum = 0;
-    for (let t = 0; t < taps; t++) {
-      const v = lanczos3((start + t - centre) / Math.max(1, shrink));
-      w[o * taps + t] = v;
-      sum += v;
+/** An image's rows as rows of its transpose, so one horizontal pass serves both axes. */
+function transpose(src: Rgb): Rgb {
+  const { width, height, data } = src;
+  const out = new Uint8Array(data.length);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const s = (y * width + x) * 3;
+      const d = (x * height + y) * 3;
+      out[d] = data[s];
+      out[d + 1] = data[s + 1];
+      out[d + 2] = data[s + 2];
     }
-    for (let t = 0; t < taps; t++) w[o * taps + t] /= sum;
-  }
-  return { first, taps, w };
+  return { width: height, height: width, data: out };
 }
 
-const clampByte = (v: number) => (v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v));
+/** vips_shrinkh with ceil: each `factor` pixels averaged (fixed point, as libvips), the right edge extended by copying. */
+function boxShrink(src: Rgb, factor: number): Rgb {
+  const width = Math.ceil(src.width / factor);
+  const out = new Uint8Array(width * src.height * 3);
+  const multiplier = Math.floor(2 ** 32 / (256 * factor));
+  const amend = Math.floor(factor / 2);
+  for (let y = 0; y < src.height; y++)
+    for (let x = 0; x < width; x++)
+      for (let c = 0; c < 3; c++) {
+        let sum = amend;
+        for (let j = 0; j < factor; j++) sum += src.data[(y * src.width + Math.min(src.width - 1, x * factor + j)) * 3 + c];
+        out[(y * width + x) * 3 + c] = Math.floor((sum * multiplier) / 2 ** 24);
+      }
+  return { width, height: src.height, data: out };
+}
+
+/** vips_reduceh: `src` reduced horizontally by `shrink` (at least 1) to round(width / shrink) pixels. */
+function reduceRows(src: Rgb, shrink: number): Rgb {
+  const width = Math.floor(src.width / shrink + 0.5);
+  let extra = width * shrink - src.width;
+  let residual = shrink;
+  let cur = src;
+  const factor = Math.max(1, Math.floor(src.width / width / GAP));
+  if (factor > 1) {
+    cur = boxShrink(cur, factor);
+    residual /= factor;
+    extra /= factor;
+  }
+  if (residual === 1) return cur;
+  const n = 2 * rint(3 * residual) + 1;
+  const offset = (1 + extra) / 2 - 1;
+  // One mask per 1/64 pixel of position (65: both ends), each 12-bit fixed point, truncated as C's (short) cast does.
+  const masks = Array.from({ length: POSITIONS + 1 }, (_, t) => {
+    const half = t / POSITIONS + n / 2 - 1;
+    const f = Array.from({ length: n }, (_, i) => lanczos3((i - half) / residual));
+    const sum = f.reduce((a, b) => a + b, 0);
+    return Int32Array.from(f, (v) => Math.trunc((v / sum) * COEFF_SCALE));
+  });
+  const pad = Math.ceil(n / 2) - 1;
+  const out = new Uint8Array(width * cur.height * 3);
+  const last = cur.width - 1;
+  for (let y = 0; y < cur.height; y++) {
+    const row = y * cur.width;
+    let X = 0.5 * residual - 0.5 - offset;
+    for (let x = 0; x < width; x++) {
+      const ix = Math.trunc(X);
+      const mask = masks[((Math.trunc(X * POSITIONS * 2) & (POSITIONS * 2 - 1)) + 1) >> 1];
+      for (let c = 0; c < 3; c++) {
+        let sum = COEFF_SCALE >> 1;
+        for (let i = 0; i < n; i++) sum += mask[i] * cur.data[(row + Math.min(last, Math.max(0, ix + i - pad))) * 3 + c];
+        const v = sum >> COEFF_SHIFT;
+        out[(y * width + x) * 3 + c] = v < 0 ? 0 : v > 255 ? 255 : v;
+      }
+      X += residual;
+    }
+  }
+  return { width, height: cur.height, data: out };
+}
+
+/** Catmull-Rom at `x` in [0, 1] as libvips' bicubic interpolator tabulates it (12-bit, truncated). */
+function catmullRom(x: number): Int32Array {
+  const a = 1 - x;
+  const b = -0.5 * x;
+  const ab = a * b;
+  const c0 = a * ab;
+  const c3 = x * ab;
+  const d = c3 - c0;
+  return Int32Array.from([c0, a - c0 + d, x - c3 - d, c3], (v) => Math.trunc(v * COEFF_SCALE));
+}
+
+const CUBIC = Array.from({ length: POSITIONS + 1 }, (_, t) => catmullRom(t / POSITIONS));
 
 /**
- * `src` (w x h x 3) resampled to `width` x `height`, an input pixel every `hshrink` (`vshrink`)
- * output pixels (default: the ratio of the sizes): vertical pass, then horizontal, each rounded to 8 bits.
+ * vips_affine by `sx` x `sy` (at least 1 each) with the bicubic interpolator, as vips_resize
+ * enlarges: output pixel (x, y) samples the input at (x / sx - 0.5, y / sy - 0.5) (so an axis at
+ * scale 1 is sampled half a pixel up and left, as libvips does), edges extended by copying, rows
+ * then columns each rounded in 12-bit fixed point.
+ */
+function enlarge(src: Rgb, sx: number, sy: number): Rgb {
+  const roundInt = (v: number) => Math.trunc(v + 0.5);
+  const width = roundInt(src.width * sx);
+  const height = roundInt(src.height * sy);
+  const inv = 1 / (sx * sy);
+  const ia = inv * sy;
+  const id = inv * sx;
+  const out = new Uint8Array(width * height * 3);
+  const px = (x: number, y: number, c: number) =>
+    src.data[(Math.min(src.height - 1, Math.max(0, y)) * src.width + Math.min(src.width - 1, Math.max(0, x))) * 3 + c];
+  // Coordinates in libvips' embedded input, whose pixel 0 is the image's pixel -2.
+  const fraction = (v: number) => CUBIC[((Math.trunc(v * POSITIONS * 2) & (POSITIONS * 2 - 1)) + 1) >> 1];
+  const rows = new Int32Array(4);
+  for (let y = 0; y < height; y++) {
+    const Y = id * y + 0.5 + 1;
+    const iy = Math.trunc(Y) - 3;
+    const ky = fraction(Y);
+    let X = 0.5 + 1;
+    for (let x = 0; x < width; x++) {
+      const ix = Math.trunc(X) - 3;
+      const kx = fraction(X);
+      for (let c = 0; c < 3; c++) {
+        for (let j = 0; j < 4; j++) {
+          let sum = 0;
+          for (let i = 0; i < 4; i++) sum += kx[i] * px(ix + i, iy + j, c);
+          rows[j] = (sum + (COEFF_SCALE >> 1)) >> COEFF_SHIFT;
+        }
+        const v = (ky[0] * rows[0] + ky[1] * rows[1] + ky[2] * rows[2] + ky[3] * rows[3] + (COEFF_SCALE >> 1)) >> COEFF_SHIFT;
+        out[(y * width + x) * 3 + c] = v < 0 ? 0 : v > 255 ? 255 : v;
+      }
+      X += ia;
+    }
+  }
+  return { width, height, data: out };
+}
+
+/**
+ * `src` resized by libvips' vips_resize as sharp calls it (scale 1 / `hshrink`, vscale 1 /
+ * `vshrink`; by default the ratios of the sizes): vertical reduction, then horizontal (each box
+ * averaging by whole factors, then lanczos3 in 12-bit fixed point), then any enlargement
+ * (bicubic), each as libvips computes it, bit for bit.
  */
 export function resample(src: Rgb, width: number, height: number, hshrink = src.width / width, vshrink = src.height / height): Rgb {
+  // sharp hands vips_resize a scale, which hands reduce its inverse again.
+  // …and keeps at least one pixel on either axis.
+  const h = 1 / Math.max(1 / hshrink, 1 / src.width);
+  const v = 1 / Math.max(1 / vshrink, 1 / src.height);
   let cur = src;
-  if (height !== cur.height || vshrink !== 1) {
-    const { first, taps, w } = weights(cur.height, height, vshrink);
-    const out = new Uint8Array(cur.width * height * 3);
-    const rowLen = cur.width * 3;
-    for (let y = 0; y < height; y++)
-      for (let x = 0; x < rowLen; x++) {
-        let acc = 0;
-        for (let t = 0; t < taps; t++) {
-          const sy = Math.min(cur.height - 1, Math.max(0, first[y] + t));
-          acc += w[y * taps + t] * cur.data[sy * rowLen + x];
-        }
-        out[y * rowLen + x] = clampByte(acc);
-      }
-    cur = { width: cur.width, height, data: out };
-  }
-  if (width !== cur.width || hshrink !== 1) {
-    const { first, taps, w } = weights(cur.width, width, hshrink);
-    const out = new Uint8Array(width * cur.height * 3);
-    for (let y = 0; y < cur.height; y++)
-      for (let x = 0; x < width; x++)
-        for (let c = 0; c < 3; c++) {
-          let acc = 0;
-          for (let t = 0; t < taps; t++) {
-            const sx = Math.min(cur.width - 1, Math.max(0, first[x] + t));
-            acc += w[x * taps + t] * cur.data[(y * cur.width + sx) * 3 + c];
-          }
-          out[(y * width + x) * 3 + c] = clampByte(acc);
-        }
-    cur = { width, height: cur.height, data: out };
-  }
+  if (v > 1) cur = transpose(reduceRows(transpose(cur), v));
+  if (h > 1) cur = reduceRows(cur, h);
+  if (h < 1 || v < 1) cur = enlarge(cur, Math.max(1, 1 / h), Math.max(1, 1 / v));
+  if (cur.width !== width || cur.height !== height)
+    throw new Error(`graft/browser: resized to ${cur.width}x${cur.height}, not ${width}x${height}`);
   return cur;
 }
 
