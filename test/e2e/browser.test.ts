@@ -14,12 +14,30 @@ import { after, before, describe, it } from 'node:test';
 import * as esbuild from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import sharp from 'sharp';
+import wavefile from 'wavefile';
+import { SPEECH_CNN_DIR } from '../../src/bases/audio/speech-cnn.js';
 import { fileHandler } from '../../src/io/layers-files.js';
 import { mulberry32 } from '../../src/math/random.js';
 import { makeImageFolder, writeSolid, CLASS_COLOURS } from '../fixtures.js';
 import { graft, root, saveTinyBase, stridedModel, tempDir } from '../helpers.js';
 
+/** A tone sliding from `from` to `to` Hz over `seconds` at 8 kHz (speech-cnn's rate), as 16-bit WAV bytes. */
+function sweep(from: number, to: number, seconds: number, rate = 8000): Uint8Array {
+  const n = Math.round(seconds * rate);
+  let phase = 0;
+  const samples = Array.from({ length: n }, (_, i) => {
+    phase += (2 * Math.PI * (from + ((to - from) * i) / n)) / rate;
+    return Math.round(12000 * Math.sin(phase) * Math.sin((Math.PI * i) / n));
+  });
+  const w = new wavefile.WaveFile();
+  w.fromScratch(1, rate, '16', samples);
+  return w.toBuffer();
+}
+
 const CHROMIUM = '/usr/bin/chromium';
+const speechSkip = existsSync(join(SPEECH_CNN_DIR, 'model.json'))
+  ? false
+  : `speech-cnn is not in ${SPEECH_CNN_DIR} (graft pretrain speech)`;
 const skip = existsSync(CHROMIUM) ? false : `no ${CHROMIUM} (apt-get install -y chromium; .ci/run installs it)`;
 /** Within this of graft's probabilities and scores. */
 const TOLERANCE = 1e-4;
@@ -76,6 +94,7 @@ const TYPES: Record<string, string> = {
   '.json': 'application/json',
   '.png': 'image/png',
   '.jpg': 'image/jpeg',
+  '.wav': 'audio/wav',
   '.bin': 'application/octet-stream',
 };
 
@@ -108,6 +127,19 @@ window.graftPredict = async (model, files, o) => {
   m.dispose();
   return { kind: m.kind, predictions: out };
 };
+window.graftPredictAudio = async (model, files, o) => {
+  await tf.setBackend('cpu');
+  const m = await loadModel(model);
+  const out = [];
+  for (const f of files) {
+    // Decoded at the model's rate by the page (a WAV already at that rate is not resampled).
+    const bytes = await (await fetch(f)).arrayBuffer();
+    const audio = await new OfflineAudioContext(1, 1, m.sampleRate).decodeAudioData(bytes);
+    out.push(await m.predictAudio(audio, { ...o, name: f }));
+  }
+  m.dispose();
+  return { kind: m.kind, predictions: out };
+};
 `;
 
 describe('graft/browser in Chromium', { skip }, () => {
@@ -118,12 +150,28 @@ describe('graft/browser in Chromium', { skip }, () => {
   let bundleBytes = 0;
   const url = (path: string) => `http://127.0.0.1:${(server.address() as AddressInfo).port}/${path}`;
 
-  const inPage = (model: string, files: string[], o: Record<string, unknown>) =>
-    page.evaluate(([m, f, opts]) => (window as unknown as { graftPredict: (...a: unknown[]) => unknown }).graftPredict(m, f, opts), [
+  const inPage = (model: string, files: string[], o: Record<string, unknown>, fn = 'graftPredict') =>
+    page.evaluate(([name, m, f, opts]) => (window as unknown as Record<string, (...a: unknown[]) => unknown>)[name](m, f, opts), [
+      fn,
       url(model),
       files.map((f) => url(f)),
       o,
     ] as const) as Promise<{ kind: string; predictions: { file: string; top?: Top[]; boxes?: Found[] }[] }>;
+
+  /** Each page answer's classes in graft's order, each probability within TOLERANCE of graft's. */
+  function sameTop(files: string[], ours: { top?: Top[] }[], theirs: { top?: Top[] }[]) {
+    for (const [i, p] of ours.entries()) {
+      assert.deepEqual(
+        p.top!.map((t) => t.label),
+        theirs[i].top!.map((t) => t.label),
+      );
+      for (const [k, t] of p.top!.entries()) {
+        const d = Math.abs(t.probability - theirs[i].top![k].probability);
+        console.log(`${files[i]} ${t.label}: page ${t.probability}, graft ${theirs[i].top![k].probability} (${d.toExponential(1)})`);
+        assert.ok(d < TOLERANCE, `${files[i]} ${t.label}: page ${t.probability}, graft ${theirs[i].top![k].probability}`);
+      }
+    }
+  }
 
   const predict = (model: string, files: string[], ...flags: string[]) => {
     const r = graft('predict', '--model', join(dir, model), '--json', ...flags, ...files.map((f) => join(dir, f)));
@@ -180,17 +228,40 @@ describe('graft/browser in Chromium', { skip }, () => {
     const graftSays = predict('classifier', files, '--top', '2');
     const page = await inPage('classifier', files, { top: 2 });
     assert.equal(page.kind, 'image');
-    for (const [i, p] of page.predictions.entries()) {
-      assert.deepEqual(
-        p.top!.map((t) => t.label),
-        graftSays[i].top!.map((t) => t.label),
-      );
-      for (const [k, t] of p.top!.entries()) {
-        const d = Math.abs(t.probability - graftSays[i].top![k].probability);
-        console.log(`${files[i]} ${t.label}: page ${t.probability}, graft ${graftSays[i].top![k].probability} (${d.toExponential(1)})`);
-        assert.ok(d < TOLERANCE, `${files[i]} ${t.label}: page ${t.probability}, graft ${graftSays[i].top![k].probability}`);
-      }
+    sameTop(files, page.predictions, graftSays);
+  });
+
+  it('hears recordings as graft predict does (an audio classifier on speech-cnn)', { skip: speechSkip }, async () => {
+    for (const [word, from, to] of [
+      ['rise', 300, 1500],
+      ['fall', 1500, 300],
+    ] as const) {
+      mkdirSync(join(dir, 'words', word), { recursive: true });
+      for (let i = 0; i < 5; i++) writeFileSync(join(dir, 'words', word, `${i}.wav`), sweep(from * (1 + 0.04 * i), to, 0.5 + 0.05 * i));
     }
+    const r = graft(
+      'train',
+      '--base',
+      'speech-cnn',
+      '--data',
+      join(dir, 'words'),
+      '--out',
+      join(dir, 'audio'),
+      '--epochs',
+      '1',
+      '--unfreeze',
+      '0',
+      '--json',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    // Shorter than the base's 1 s window (padded) and longer (cropped to its loudest second).
+    writeFileSync(join(dir, 'short.wav'), sweep(400, 1400, 0.6));
+    writeFileSync(join(dir, 'long.wav'), sweep(1600, 350, 1.7));
+    const files = ['short.wav', 'long.wav'];
+    const graftSays = predict('audio', files, '--top', '2');
+    const page = await inPage('audio', files, { top: 2 }, 'graftPredictAudio');
+    assert.equal(page.kind, 'image');
+    sameTop(files, page.predictions, graftSays);
   });
 
   it('finds boxes as graft predict does', async () => {
