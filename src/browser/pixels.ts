@@ -48,8 +48,9 @@ function canvas2d(width: number, height: number): CanvasRenderingContext2D | Off
 }
 
 /** The RGBA of an image at its own size (an <img> must have loaded). */
-export function rgbaOf(image: PageImage): ImageData {
-  if (typeof ImageData !== 'undefined' && image instanceof ImageData) return image;
+export function rgbaOf(image: PageImage): Pick<ImageData, 'width' | 'height' | 'data'> {
+  // ImageData, or anything shaped like it (a worker's or a test's RGBA).
+  if ('data' in image && image.data instanceof Uint8ClampedArray) return image;
   const { width, height } = sizeOf(image as Exclude<PageImage, ImageData>);
   if (!(width > 0 && height > 0))
     throw new Error('graft/browser: the image has no size (an <img> not loaded yet, or a video with no frame)');

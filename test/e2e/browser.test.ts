@@ -195,6 +195,9 @@ describe('graft/browser in Chromium', { skip }, () => {
     assert.deepEqual(nodeOnly, [], 'the bundle holds no Node-only module');
     const ours = inputs.filter((p) => p.startsWith('src/'));
     assert.ok(ours.includes('src/browser/index.ts'), ours.join(', '));
+    // graft's own modules in the page: pure ones only (kinds/ is imported for its types, which esbuild drops).
+    const nodeLayers = ours.filter((p) => /^src\/(io|backend|kinds|engine|train|serve|studio|cli|bases|onnx)\//.test(p));
+    assert.deepEqual(nodeLayers, [], 'no module of a Node-side layer in the bundle');
     bundleBytes = built.metafile.outputs[Object.keys(built.metafile.outputs)[0]].bytes;
     writeFileSync(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><script type="module" src="bundle.js"></script>');
     server = await serve(dir);

@@ -1,10 +1,12 @@
-// graft/browser's pixels (src/browser/pixels.ts) against graft's decoding (sharp): the same RGB,
-// resized for each mode and letterboxed for a detector, must come out bit for bit the same, so a
-// page's answers are graft predict's. Plain loops on arrays: no browser needed.
+// graft/browser without a browser: its pixels (src/browser/pixels.ts) against graft's decoding
+// (sharp) — the same RGB, resized for each mode and letterboxed for a detector, must come out bit
+// for bit the same, so a page's answers are graft predict's — and the models loadModel refuses.
+// test/e2e/browser.test.ts runs it in Chromium.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
-import { fitToInput, flatten, placeOnCanvas } from '../src/browser/pixels.js';
+import { BrowserModelError, loadModel } from '../src/browser/index.js';
+import { fitToInput, flatten, pageRgb, placeOnCanvas } from '../src/browser/pixels.js';
 import { letterbox } from '../src/data/detection/geometry.js';
 import { renderPlaced } from '../src/data/detection/render.js';
 import { decodeImageBuffer } from '../src/data/images.js';
@@ -70,5 +72,33 @@ describe('graft/browser pixels', () => {
           `${w}x${h} on ${W}x${H}x${channels}`,
         );
     }
+  });
+});
+
+describe('graft/browser loadModel', () => {
+  /** A fetch answering graft.json with `meta` (and nothing else). */
+  const serving =
+    (meta: object | undefined): typeof fetch =>
+    async (input) =>
+      String(input).endsWith('/graft.json') && meta
+        ? new Response(JSON.stringify(meta), { headers: { 'content-type': 'application/json' } })
+        : new Response('not found', { status: 404, statusText: 'Not Found' });
+  const refused = (meta: object | undefined, message: RegExp) =>
+    assert.rejects(loadModel('http://127.0.0.1:1/model', { fetch: serving(meta) }), (e: Error) => {
+      assert.ok(e instanceof BrowserModelError, String(e));
+      assert.match(e.message, message);
+      return true;
+    });
+
+  it('refuses a frozen trunk, other kinds and a missing graft.json, saying why', async () => {
+    await refused({ kind: 'image', trunk: { path: 'trunk/model.onnx', output: 'x' } }, /frozen trunk \(trunk\/model\.onnx.*graft serve/);
+    await refused({ kind: 'text' }, /holds a text model: graft\/browser runs image classifiers \(and audio ones\) and detectors/);
+    await refused({ kind: 'multi-task' }, /holds a multi-task model/);
+    await refused(undefined, /cannot fetch http:\/\/127\.0\.0\.1:1\/model\/graft\.json: 404 Not Found/);
+  });
+
+  it('reads ImageData-shaped RGBA anywhere (a worker, a test)', () => {
+    const data = new Uint8ClampedArray([10, 20, 30, 255, 200, 100, 0, 0]);
+    assert.deepEqual([...pageRgb({ width: 2, height: 1, data, colorSpace: 'srgb' }).data], [10, 20, 30, 255, 255, 255]);
   });
 });
