@@ -4,6 +4,15 @@
 // does what graft's predict does with it and answers in the same shape. No Node built-ins here or
 // in anything it imports, so esbuild bundles it for the browser platform (test/e2e/browser.test.ts
 // checks the bundle's inputs).
+//
+//   import { loadModel } from 'graft/browser';
+//   const model = await loadModel('/models/flowers/'); // model.json, weights.bin, graft.json
+//   if (model.kind === 'detection') console.log((await model.predict(img)).boxes); // [{ label, score, box: [x, y, w, h] }]
+//   else console.log((await model.predict(img, { top: 3 })).top); // [{ label, probability }]
+//
+// An audio classifier takes predictAudio(an AudioBuffer decoded at model.sampleRate). Whatever TF.js
+// backend the page set is used: on cpu (or wasm) the answers are graft predict's to within 1e-6;
+// webgl computes in the GPU's precision (often 16-bit floats on phones) and may differ more.
 import * as tf from '@tensorflow/tfjs';
 import { clipSpectrogram, spectrogramSize } from '../data/audio/spectrogram.js';
 import { letterbox } from '../data/detection/geometry.js';
