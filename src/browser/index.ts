@@ -11,7 +11,7 @@
 //   else console.log((await model.predict(img, { top: 3 })).top); // [{ label, probability }]
 //
 // An audio classifier takes predictAudio(an AudioBuffer decoded at model.sampleRate). Whatever TF.js
-// backend the page set is used: on cpu (or wasm) the answers are graft predict's to within 1e-6;
+// backend the page set is used: on cpu (the e2e test's) the answers are graft predict's within 1e-6;
 // webgl computes in the GPU's precision (often 16-bit floats on phones) and may differ more.
 import * as tf from '@tensorflow/tfjs';
 import { clipSpectrogram, spectrogramSize } from '../data/audio/spectrogram.js';
