@@ -6,7 +6,7 @@
 // and letterboxes bit for bit as sharp does: test/browser-pixels.test.ts; what remains is float
 // arithmetic, graft on the wasm backend and the page on cpu).
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
@@ -209,6 +209,7 @@ describe('graft/browser in Chromium', { skip }, () => {
   after(async () => {
     await browser?.close();
     await new Promise((r) => (server ? server.close(r) : r(undefined)));
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('bundles for the browser without Node modules', () => {
