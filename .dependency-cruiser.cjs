@@ -15,6 +15,7 @@ const LAYERS = [
   'train',
   'strategies',
   'kinds',
+  'browser',
   'pretrain',
   'experiments',
   'studio',
@@ -40,6 +41,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/cli/commands/([^/.]+)' },
       to: { path: '^src/cli/(main\\.ts|commands/)', pathNot: '^src/cli/commands/$1' },
+    },
+    {
+      name: 'browser-is-a-leaf',
+      comment: 'src/browser is graft/browser, an entry of its own for pages: nothing in src imports it',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/browser/' },
+      to: { path: '^src/browser/' },
     },
     {
       name: 'library-is-not-the-cli',

@@ -4,7 +4,10 @@ import sharp, { type Sharp } from 'sharp';
 import { GraftError, usageError } from '../core/errors.js';
 import { MiB, readFileBounded, TooLargeError } from '../io/read.js';
 import { decodeBmp, isBmp } from './bmp.js';
+import { toLuma } from './luma.js';
 import type { ImageSize, ResizeMode } from './types.js';
+
+export { toLuma };
 
 /** Extensions read from image folders (compared lower-cased), as Keras' image_dataset_from_directory. */
 export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp'];
@@ -100,16 +103,6 @@ export function shortReason(err: unknown): string {
     .replace(QUOTED_PATH, '$1<path>$1')
     .replace(ABSOLUTE_PATH, '<path>');
   return short.length > 100 ? `${short.slice(0, 97)}...` : short;
-}
-
-// PIL's convert('L') weights (ITU-R 601-2 on gamma-encoded values), which Keras' color_mode='grayscale'
-// also uses; libvips' b-w works in linear light and gives noticeably brighter reds and blues.
-export function toLuma(rgb: Uint8Array): Uint8Array {
-  const out = new Uint8Array(rgb.length / 3);
-  for (let i = 0, j = 0; i < out.length; i++, j += 3) {
-    out[i] = (rgb[j] * 19595 + rgb[j + 1] * 38470 + rgb[j + 2] * 7471 + 0x8000) >>> 16;
-  }
-  return out;
 }
 
 async function fit(image: Sharp, size: ImageSize, resize: ResizeMode): Promise<Uint8Array> {
