@@ -47,7 +47,10 @@ export {
   type DetectionEvaluation,
   type DetectionGraftJson,
   type DetectionDecoding,
+  type DecodedDetectionImage,
+  type EvaluatedImage,
 } from './kinds/detection.js';
+export type { DecodedPixels } from './kinds/inputs.js';
 export {
   loadModel,
   trainingKind,
@@ -68,6 +71,7 @@ export {
   type SaveOptions,
   type OnnxExport,
   type PredictOptions,
+  type DataOption,
 } from './kinds/index.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -94,7 +98,10 @@ export type {
   Normalize,
   Predictor,
   FrozenTrunk,
+  OnnxModelInfo,
 } from './bases/types.js';
+export { TEXT_BASE_NAMES } from './bases/types.js';
+export type { Layout } from './backend/onnx-runtime.js';
 export {
   describeBase,
   type BaseDescription,
@@ -121,6 +128,9 @@ export {
   type RowFilter,
 } from './data/index.js';
 export { loadText, splitText, type TextLoadOptions, type TextSet, type TextSplits, type TextWarning } from './data/text/index.js';
+export type { ReadTextOptions } from './data/text/read.js';
+export type { PlacedSet, PlacedSample } from './data/detection/placed.js';
+export type { Placement } from './data/detection/geometry.js';
 export { loadMultiTask, type TaskColumn, type LoadedTasks, type MultiTaskLoadOptions } from './data/multitask/load.js';
 export { splitMultiTask, type MultiTaskSplits, type MultiTaskSplitOptions } from './data/multitask/split.js';
 export type { MultiTaskSet, TaskLabels, TaskKind, TaskSpec } from './data/multitask/types.js';
@@ -140,12 +150,13 @@ export {
 export type { LogMelSpec } from './data/audio/logmel.js';
 
 // Graft: cut a base, put a head on it (or a head per task), decide what trains.
-export { graft, disposeGrafted, type Grafted, type GraftOptions } from './graft/graft.js';
+export { graft, disposeGrafted, type Grafted, type GraftedOnLayers, type GraftedOnFrozen, type GraftOptions } from './graft/graft.js';
+export type { GraftedDetector } from './graft/detect.js';
 export type { CutSpec } from './graft/cut.js';
 export { graftTasks, type GraftedTasks } from './graft/multitask.js';
 
 // Engine: the frozen part of a stage on the fastest engine, its outputs computed once and cached.
-export { frozenPart, headBoundary, type Engine, type FrozenPart } from './engine/frozen.js';
+export { frozenPart, headBoundary, type Engine, type FrozenPart, type FrozenPartSource } from './engine/frozen.js';
 export type { TrainEngine, TrainEngineUsed } from './engine/onnx-train.js';
 export { extractFeatures, type ExtractOptions, type ExtractStats } from './engine/features.js';
 export { FeatureCache, type FeatureCacheOptions, type CacheInfo } from './engine/feature-cache.js';
@@ -156,7 +167,7 @@ export { classificationMetrics, type Metrics, type ClassMetrics } from './evalua
 export { evaluateGrafted, type GraftedEvalOptions } from './evaluate/evaluate.js';
 export { evaluateText, type TextScorer } from './evaluate/text.js';
 export { evaluateTasks, type TaskEvaluation, type TaskMetrics, type TasksModel } from './evaluate/tasks.js';
-export { rankCuts, type BaseRanking, type CutScore, type TransferCheck, type RankOptions } from './evaluate/rank.js';
+export { rankCuts, type BaseRanking, type CutScore, type CutSet, type TransferCheck, type RankOptions } from './evaluate/rank.js';
 export { rankTextCuts, type TextRankOptions } from './evaluate/rank-text.js';
 export { logme, leep, hScore, type HScoreOptions } from './evaluate/scores.js';
 export type { FeatureMatrix, Features } from './evaluate/matrix.js';
@@ -179,8 +190,24 @@ export {
   type StageReport,
 } from './train/driver.js';
 export { trainGrafted, type TrainOptions } from './train/stages.js';
-export { fitTextHead, fineTuneGlove, type HeadFit, type HeadTrainOptions, type GloveFineTuned } from './train/text.js';
-export { fitTfidf, type TfidfClassifier, type TfidfOptions } from './train/tfidf.js';
+export {
+  fitTextHead,
+  fineTuneGlove,
+  type HeadFit,
+  type HeadTrainOptions,
+  type GloveFineTuned,
+  type GloveClassifierModel,
+  type Labelled,
+} from './train/text.js';
+export {
+  fitTfidf,
+  type TfidfClassifier,
+  type TfidfOptions,
+  type TfidfVectorizer,
+  type SavedTfidf,
+  type SparseRows,
+} from './train/tfidf.js';
+export type { ProbeHeadReport } from './train/probe-head.js';
 export {
   fitMultiTask,
   trainTasks,
@@ -193,7 +220,7 @@ export {
 // Strategies: domain adaptation, on tensors (trainAdaptation) or over domains (features, then a method).
 export { trainAdaptation } from './strategies/adapt/adapt.js';
 export { ADAPT_METHODS, type AdaptMethod } from './strategies/adapt/methods/index.js';
-export type { AdaptOptions, AdaptResult, SourceSplit } from './strategies/adapt/types.js';
+export type { AdaptOptions, AdaptResult, SourceSplit, LabelledDomain, Domain } from './strategies/adapt/types.js';
 export {
   runAdaptation,
   domainFeatures,
@@ -215,4 +242,4 @@ export { layersModelToOnnx, type OnnxExportOptions } from './onnx/from-layers.js
 
 export { useBackend, type BackendName, type BackendOptions } from './backend/index.js';
 export { GraftError } from './core/errors.js';
-export type { Callback, EpochLogs, BatchLogs } from './core/callbacks.js';
+export type { Callback, EpochLogs, BatchLogs, Awaitable } from './core/callbacks.js';

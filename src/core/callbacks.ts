@@ -5,7 +5,7 @@
 // callback there. Types only: every layer may use them.
 import type * as tf from '@tensorflow/tfjs';
 
-type Awaitable = void | Promise<void>;
+export type Awaitable = void | Promise<void>;
 
 /** A file that could not be used, and why. */
 export interface Skipped {

@@ -18,8 +18,9 @@ import type { StepVariable } from '../onnx/train/losses.js';
 import { buildTrainStep, unsupportedReason, type StepOptions, type TrainStep } from '../onnx/train/step.js';
 
 /** Where a stage's trainable part trains: ONNX Runtime where the step generator covers it (auto), or TF.js. */
-export const TRAIN_ENGINES = ['auto', 'onnx', 'tfjs'] as const;
-export type TrainEngine = (typeof TRAIN_ENGINES)[number];
+export type TrainEngine = 'auto' | 'onnx' | 'tfjs';
+/** Every TrainEngine, for the CLI's choices. */
+export const TRAIN_ENGINES = ['auto', 'onnx', 'tfjs'] as const satisfies readonly TrainEngine[];
 
 /**
  * The engine a stage uses when its options do not say. A constant, not a setting of the process:

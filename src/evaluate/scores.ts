@@ -7,8 +7,8 @@ import { centerColumns, classCounts, dense, dotArrays, toMatrix, type Dense, typ
 
 export interface HScoreOptions {
   /**
-   * 0 (default): Bao et al.'s H-score with a pseudo-inverse. 'ledoit-wolf', or a fixed value in
-   * [0, 1]: the regularised H-score of Ibrahim et al. (2022), which shrinks the covariance
+   * 0 (default): Bao et al.'s H-score with a pseudo-inverse. 'ledoit-wolf', or a fixed value
+   * from 0 to 1: the regularised H-score of Ibrahim et al. (2022), which shrinks the covariance
    * towards a scaled identity. Needed when d >= n - 1: there the plain score is k - 1 whatever
    * the features (the pseudo-inverse whitens every direction the samples span).
    */

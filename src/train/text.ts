@@ -29,7 +29,8 @@ export interface HeadFit {
   stage?: StageResult;
 }
 
-type Labelled = { x: tf.Tensor; labels: Int32Array };
+/** Features (one row per sample) and their class indices. */
+export type Labelled = { x: tf.Tensor; labels: Int32Array };
 
 /** A softmax layer on `dim`-long vectors. */
 function linearHead(dim: number, classes: number): tf.LayersModel {

@@ -7,6 +7,7 @@ import { dann } from './dann.js';
 import { none } from './none.js';
 import { selfTrain } from './self-train.js';
 
-export const ADAPTATION_METHODS = { none, adabn, coral, dann, 'self-train': selfTrain } satisfies Record<string, AdaptationMethod>;
-export type AdaptMethod = keyof typeof ADAPTATION_METHODS;
+/** A method's name: the registry below must hold exactly these (the compiler checks both ways). */
+export type AdaptMethod = 'none' | 'adabn' | 'coral' | 'dann' | 'self-train';
+export const ADAPTATION_METHODS = { none, adabn, coral, dann, 'self-train': selfTrain } satisfies Record<AdaptMethod, AdaptationMethod>;
 export const ADAPT_METHODS = Object.keys(ADAPTATION_METHODS) as AdaptMethod[];
