@@ -1,7 +1,10 @@
 // Sample-rate conversion with libsamplerate (Secret Rabbit Code) compiled to WebAssembly: its
 // band-limited sinc converters are the reference resamplers audio tools use, and a hand-written
 // interpolator would alias.
+import { createRequire } from 'node:module';
 import type LibSampleRate from '@alexanderolsen/libsamplerate-js';
+
+const require = createRequire(import.meta.url);
 
 type Converter = Awaited<ReturnType<(typeof LibSampleRate)['create']>>;
 const converters = new Map<string, Promise<Converter>>();
@@ -12,10 +15,9 @@ const converters = new Map<string, Promise<Converter>>();
  */
 const KEPT_CONVERTERS = 16;
 
-/** A converter; the library (a 2 MB bundle) is imported with the first, not with graft. */
+/** A converter; the library (a 2 MB CommonJS bundle) is required with the first, not with graft. */
 async function make(from: number, to: number): Promise<Converter> {
-  // A CommonJS bundle: its functions are on the default export only.
-  const { ConverterType, create } = (await import('@alexanderolsen/libsamplerate-js')).default;
+  const { ConverterType, create } = require('@alexanderolsen/libsamplerate-js') as typeof LibSampleRate;
   return create(1, from, to, { converterType: ConverterType.SRC_SINC_MEDIUM_QUALITY });
 }
 
