@@ -5,6 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { Help } from 'commander';
+import { COMMANDS, loadCommand } from '../src/cli/main.js';
 import { decodeImageFile } from '../src/data/images.js';
 import { EMPTY_CLASS, makeImageFolder, write16BitPng, writeExifRotatedJpeg, writeGrayscalePng, writeRgbaPng } from './fixtures.js';
 import { saveTinyGraphModel } from './graph-fixture.js';
@@ -45,6 +47,33 @@ before(async () => {
 
 /** `graft train` on the test's base and data, into `out`. */
 const train = (out: string, ...args: string[]) => graft('train', '--base', base, '--data', data, '--out', out, ...args);
+
+describe('commands loaded when they run', () => {
+  it("main.ts's table says what each command's own module says", async () => {
+    for (const c of COMMANDS) {
+      const cmd = await loadCommand(c);
+      assert.equal(cmd.name(), c.name);
+      assert.equal(cmd.description(), c.description, c.name);
+      assert.equal(new Help().subcommandTerm(cmd), `${c.name} [options]${c.args ? ` ${c.args}` : ''}`);
+    }
+  });
+
+  it('graft --help lists every command; graft CMD --help and graft help CMD are complete', () => {
+    const r = graft('--help');
+    assert.equal(r.code, 0, r.stderr);
+    for (const c of COMMANDS) assert.match(r.stdout, new RegExp(`^  ${c.name} \\[options\\]`, 'm'));
+    for (const args of [
+      ['train', '--help'],
+      ['help', 'train'],
+    ]) {
+      const t = graft(...args);
+      assert.equal(t.code, 0, t.stderr);
+      assert.match(t.stdout, /^Usage: graft train \[options\]/m);
+      assert.match(t.stdout, /--epochs/);
+      assert.match(t.stdout, /--train-engine/);
+    }
+  });
+});
 
 describe('graft train', () => {
   it('trains, evaluates and writes a model plain @tensorflow/tfjs loads and agrees with', async () => {

@@ -14,6 +14,11 @@ import { writeRgb } from './fixtures.js';
 import { mulberry32 } from '../src/math/random.js';
 import { fileHandler } from '../src/io/layers-files.js';
 
+// Every CLI a test spawns (bin/graft.js, here and in the test files that import this module) runs
+// src/ through tsx, not a dist/ that may predate the code under test: bin/graft.js reads
+// GRAFT_SOURCE, and child processes inherit this process's environment.
+process.env.GRAFT_SOURCE = '1';
+
 export const tempDir = (prefix = 'graft-test-') => mkdtempSync(join(tmpdir(), prefix));
 
 export const root = fileURLToPath(new URL('..', import.meta.url));

@@ -37,10 +37,8 @@ async function serve(model: string, maxBatch: number): Promise<{ url: string; ch
   const child = spawn(
     process.execPath,
     [join(ROOT, 'bin/graft.js'), 'serve', '--model', `m=${model}`, '--port', '0', '--max-batch', String(maxBatch)],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    // The source as it is, like the other workloads (bin/graft.js would run a possibly stale dist/).
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, GRAFT_SOURCE: '1' } },
   );
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';

@@ -1,31 +1,30 @@
 // The base registry: every embedded base, images and texts, by name, and loadBase, the one entry
 // point for every kind of pre-trained model graft can start from (an embedded name, a TF.js
 // model.json path or URL, `onnx:PATH`, `hf:ORG/NAME` or a folder in the Hub's ONNX layout). A new embedded base is one module and one line in BASES.
+//
+// Each loader is imported when a base of its kind is loaded, not with this module: the CLI's
+// start (graft inspect digits-cnn) then pays for TF.js and the one base, not for ONNX Runtime's
+// graph tools, the Hub client, tokenizers and the audio front end.
 import { usageError } from '../core/errors.js';
-import { loadSpeechCnn } from './audio/speech-cnn.js';
-import { hubFiles, parseHfSpec } from './hub/download.js';
-import { isHubFolder, loadHubBase, loadHubFolderBase, PREPROCESSOR } from './hub/image.js';
-import { isHubTextFolder, loadHubTextBase, loadHubTextFolderBase } from './hub/text.js';
-import { loadDigitsCnn } from './image/digits-cnn.js';
-import { loadInceptionV3 } from './image/inception-v3.js';
-import { loadMobilenetV2 } from './image/mobilenet-v2.js';
-import { checkNormalize, loadOnnxBase, type OnnxBaseOptions } from './image/onnx.js';
-import { loadTfjsBase } from './image/tfjs.js';
-import { gloveBase } from './text/glove.js';
-import { useLiteBase } from './text/use-lite.js';
+import { isHubFolder, isHubTextFolder, PREPROCESSOR } from './hub/layout.js';
+import type { OnnxBaseOptions } from './image/onnx.js';
 import type { Base, ImageBase, LayersBase, TextBase, TextEncoder } from './types.js';
+
+const hubImage = () => import('./hub/image.js');
+const hubText = () => import('./hub/text.js');
+const onnxImage = () => import('./image/onnx.js');
 
 /** An embedded base: what it takes in and how to load it. An audio base is an image base whose images are spectrograms. */
 export type BaseEntry =
   { modality: 'image' | 'audio'; load: () => Promise<ImageBase> } | { modality: 'text'; load: () => Promise<TextBase> };
 
 export const BASES: Record<string, BaseEntry> = {
-  mobilenet_v2: { modality: 'image', load: loadMobilenetV2 },
-  inception_v3: { modality: 'image', load: loadInceptionV3 },
-  'digits-cnn': { modality: 'image', load: () => loadDigitsCnn() },
-  'speech-cnn': { modality: 'audio', load: () => loadSpeechCnn() },
-  'use-lite': { modality: 'text', load: async () => useLiteBase() },
-  'glove-100d': { modality: 'text', load: async () => gloveBase() },
+  mobilenet_v2: { modality: 'image', load: async () => (await import('./image/mobilenet-v2.js')).loadMobilenetV2() },
+  inception_v3: { modality: 'image', load: async () => (await import('./image/inception-v3.js')).loadInceptionV3() },
+  'digits-cnn': { modality: 'image', load: async () => (await import('./image/digits-cnn.js')).loadDigitsCnn() },
+  'speech-cnn': { modality: 'audio', load: async () => (await import('./audio/speech-cnn.js')).loadSpeechCnn() },
+  'use-lite': { modality: 'text', load: async () => (await import('./text/use-lite.js')).useLiteBase() },
+  'glove-100d': { modality: 'text', load: async () => (await import('./text/glove.js')).gloveBase() },
 };
 
 /**
@@ -36,6 +35,7 @@ export async function isTextBase(spec: string): Promise<boolean> {
   if (BASES[spec]) return BASES[spec].modality === 'text';
   if (spec.startsWith('hf:')) {
     // Neither file (offline, nothing cached): an image base, whose loader names what is missing.
+    const { hubFiles, parseHfSpec } = await import('./hub/download.js');
     const found = await hubFiles(parseHfSpec(spec), [PREPROCESSOR, 'tokenizer.json'], { optional: true });
     return !found[PREPROCESSOR] && !!found['tokenizer.json'];
   }
@@ -61,18 +61,18 @@ export async function loadBase(spec: string, options: OnnxBaseOptions = {}): Pro
 /** loadBase for a caller that needs images: a text base is a usage error naming what it is. */
 export async function loadImageBase(spec: string, options: OnnxBaseOptions = {}): Promise<ImageBase> {
   if (BASES[spec]?.modality === 'text') throw usageError(`${spec} is a text base; this needs an image base (${known()})`);
-  if (spec.startsWith('hf:')) return loadHubBase(spec, options);
-  if (isHubFolder(spec)) return loadHubFolderBase(spec, options);
-  if (spec.startsWith('onnx:')) return loadOnnxBase(spec.slice('onnx:'.length), options);
-  if (spec.endsWith('.onnx')) return loadOnnxBase(spec, options);
+  if (spec.startsWith('hf:')) return (await hubImage()).loadHubBase(spec, options);
+  if (isHubFolder(spec)) return (await hubImage()).loadHubFolderBase(spec, options);
+  if (spec.startsWith('onnx:')) return (await onnxImage()).loadOnnxBase(spec.slice('onnx:'.length), options);
+  if (spec.endsWith('.onnx')) return (await onnxImage()).loadOnnxBase(spec, options);
   if (options.size || options.layout || options.cut)
     throw usageError(`--input-size and --layout are for ONNX bases; ${spec} says its own input`);
   // Narrowed by the text check above: an embedded entry here loads an image (or spectrogram) base.
   const entry = BASES[spec] as Extract<BaseEntry, { modality: 'image' | 'audio' }> | undefined;
-  const base = entry ? await entry.load() : await loadTfjsBase(spec);
+  const base = entry ? await entry.load() : await (await import('./image/tfjs.js')).loadTfjsBase(spec);
   if (!base) throw usageError(`unknown base "${spec}" (${known()})`);
   // Any base may be fed with another normalisation (e.g. a model.json trained on ImageNet statistics).
-  if (options.normalize) base.normalize = checkNormalize(options.normalize, base.input.channels, spec);
+  if (options.normalize) base.normalize = (await onnxImage()).checkNormalize(options.normalize, base.input.channels, spec);
   return base;
 }
 
@@ -85,8 +85,8 @@ export async function loadLayersBase(spec: string, options: OnnxBaseOptions = {}
 
 /** loadBase for a caller that needs texts. */
 export async function loadTextBase(spec: string): Promise<TextBase> {
-  if (spec.startsWith('hf:')) return loadHubTextBase(spec);
-  if (!BASES[spec] && isHubTextFolder(spec)) return loadHubTextFolderBase(spec);
+  if (spec.startsWith('hf:')) return (await hubText()).loadHubTextBase(spec);
+  if (!BASES[spec] && isHubTextFolder(spec)) return (await hubText()).loadHubTextFolderBase(spec);
   const entry = BASES[spec];
   if (entry?.modality !== 'text') {
     const texts = Object.keys(BASES).filter((n) => BASES[n].modality === 'text');

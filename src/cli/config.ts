@@ -8,9 +8,9 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { Command, Option } from 'commander';
-import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import type { ZodType } from 'zod';
 import { usageError } from '../core/errors.js';
+// yaml and zod are imported when a --config is given, not on every start (together ~0.3 s).
 
 export const CONFIG_FLAG = '--config';
 
@@ -27,9 +27,10 @@ function negatedKey(cmd: Command, key: string, value: unknown): [string, unknown
 }
 
 /** The schema of a config file for `cmd`: one optional key per flag, nothing else. */
-export function configSchema(cmd: Command) {
+export async function configSchema(cmd: Command) {
+  const { z } = await import('zod');
   const scalar = z.union([z.string(), z.number()]);
-  const shape: Record<string, z.ZodType> = {};
+  const shape: Record<string, ZodType> = {};
   for (const o of cmd.options) {
     if (!o.long || o.long === CONFIG_FLAG || o.long === '--help') continue;
     const value = takesValue(o) ? (repeatable(o) ? z.union([scalar, z.array(scalar)]) : scalar) : z.boolean();
@@ -49,7 +50,7 @@ async function readConfig(file: string): Promise<unknown> {
     );
   }
   try {
-    return extname(file).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
+    return extname(file).toLowerCase() === '.json' ? JSON.parse(text) : (await import('yaml')).parse(text);
   } catch (e) {
     throw usageError(
       `${file}: not valid ${extname(file).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`,
@@ -104,7 +105,7 @@ export async function expandConfig(argv: string[], program: Command): Promise<st
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     throw usageError(`${file}: expected a mapping of ${cmd.name()}'s flags to values`);
   const keyed = Object.fromEntries(Object.entries(raw).map(([k, v]) => negatedKey(cmd, camel(k), v)));
-  const parsed = configSchema(cmd).safeParse(keyed);
+  const parsed = (await configSchema(cmd)).safeParse(keyed);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue.path.length ? `${issue.path.join('.')}: ` : '';

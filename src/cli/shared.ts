@@ -8,7 +8,7 @@ import { setOnnxThreads } from '../backend/onnx-runtime.js';
 import type { OnnxBaseOptions } from '../bases/image/onnx.js';
 import type { Callback, EpochLogs, Skipped, TextWarning } from '../core/callbacks.js';
 import { isTextBase } from '../bases/index.js';
-import { TRAIN_ENGINES, type TrainEngine, type TrainEngineUsed } from '../engine/onnx-train.js';
+import { TRAIN_ENGINES, type TrainEngine, type TrainEngineUsed } from '../engine/train-engines.js';
 import { usageError } from '../core/errors.js';
 import { checkDestination } from '../io/destination.js';
 import { FeatureCache } from '../engine/feature-cache.js';

@@ -1,6 +1,7 @@
 // Decoding one image into the uint8 HWC pixels graft trains on, with sharp (libvips).
 import { extname } from 'node:path';
-import sharp, { type Sharp } from 'sharp';
+import type { Sharp } from 'sharp';
+import { sharp } from '../io/sharp.js';
 import { GraftError, usageError } from '../core/errors.js';
 import { MiB, readFileBounded, TooLargeError } from '../io/read.js';
 import { decodeBmp, isBmp } from './bmp.js';

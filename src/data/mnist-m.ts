@@ -10,7 +10,7 @@
 // The digits are the `mnist` package's, in the same order as `loadMnist`, so a digit and its
 // MNIST-M version share an index.
 import { createRequire } from 'node:module';
-import sharp from 'sharp';
+import { sharp } from '../io/sharp.js';
 import { decodeImageBuffer } from './images.js';
 import { loadMnist } from './mnist.js';
 import { mulberry32 } from '../math/random.js';

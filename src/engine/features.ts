@@ -3,7 +3,7 @@
 // (weights and cut), the preprocessing and the image's own pixels, so another head, learning
 // rate, seed or split over the same images reuses them.
 import * as tf from '@tensorflow/tfjs';
-import sharp from 'sharp';
+import { sharpModule } from '../io/sharp.js';
 import type { FrozenTrunk, Normalize } from '../bases/types.js';
 import type { ImageSet } from '../data/types.js';
 import type { Predictor } from '../bases/types.js';
@@ -17,7 +17,7 @@ import { batchToArray, batchToTensor, range } from './tensors.js';
  */
 const FEATURES_FORMAT = 'graft-features-1';
 /** Streamed sets are keyed by file bytes: the decoder that turns them into pixels is part of the key. */
-const DECODER = `sharp-${sharp.versions.sharp}-vips-${sharp.versions.vips}`;
+const decoder = () => `sharp-${sharpModule().versions.sharp}-vips-${sharpModule().versions.vips}`;
 
 export interface ExtractOptions {
   normalize: Normalize;
@@ -71,7 +71,7 @@ export async function extractFeatures(
   // A streamed set's images are known by their files' bytes, so hits need no decoding at all.
   const keyOf = (k: number) =>
     set.stream
-      ? digest(prep, 'file', DECODER, set.stream.resize, set.stream.digests[k])
+      ? digest(prep, 'file', decoder(), set.stream.resize, set.stream.digests[k])
       : digest(prep, set.pixels.subarray(k * per, (k + 1) * per));
   let inflight: Promise<void> = Promise.resolve();
   for (let i = 0; i < n; i += batchSize) {

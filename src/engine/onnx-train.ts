@@ -17,19 +17,15 @@ import { isInferenceBatchNorm } from '../graft/graft.js';
 import type { StepVariable } from '../onnx/train/losses.js';
 import { buildTrainStep, unsupportedReason, type StepOptions, type TrainStep } from '../onnx/train/step.js';
 
-/** Where a stage's trainable part trains: ONNX Runtime where the step generator covers it (auto), or TF.js. */
-export type TrainEngine = 'auto' | 'onnx' | 'tfjs';
-/** Every TrainEngine, for the CLI's choices. */
-export const TRAIN_ENGINES = ['auto', 'onnx', 'tfjs'] as const satisfies readonly TrainEngine[];
+import type { TrainEngine, TrainEngineUsed } from './train-engines.js';
+
+export { TRAIN_ENGINES, type TrainEngine, type TrainEngineUsed } from './train-engines.js';
 
 /**
  * The engine a stage uses when its options do not say. A constant, not a setting of the process:
  * every one-call trainer takes `trainEngine`, so two models in one process can train on two engines.
  */
 export const DEFAULT_TRAIN_ENGINE: TrainEngine = 'auto';
-
-/** The engine a stage trained on, and why not ONNX Runtime when it did not. */
-export type TrainEngineUsed = { engine: 'onnx' } | { engine: 'tfjs'; reason: string };
 
 export interface OnnxTrainerOptions extends StepOptions, OnnxSessionOptions {}
 

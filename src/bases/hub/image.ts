@@ -11,8 +11,9 @@ import type { OnnxBase } from '../types.js';
 import { hubFiles, parseHfSpec, type HubOptions } from './download.js';
 
 /** The model file, full precision first: the first of these the repository has. */
-export const HUB_ONNX_FILES = ['onnx/model.onnx', 'onnx/model_quantized.onnx', 'onnx/model_int8.onnx', 'onnx/model_fp16.onnx'];
-export const PREPROCESSOR = 'preprocessor_config.json';
+import { HUB_ONNX_FILES, PREPROCESSOR } from './layout.js';
+
+export { HUB_ONNX_FILES, isHubFolder, PREPROCESSOR } from './layout.js';
 
 interface PreprocessorConfig {
   do_resize?: boolean;
@@ -49,10 +50,6 @@ export function hubPreprocessing(c: PreprocessorConfig, where: string): OnnxPrep
       : { mean: c.image_mean, std: c.image_std };
   return { size, normalize, resize: 'cover' };
 }
-
-/** A folder in the Hub's layout (a download, or a model someone saved). */
-export const isHubFolder = (dir: string): boolean =>
-  existsSync(join(dir, PREPROCESSOR)) && HUB_ONNX_FILES.some((f) => existsSync(join(dir, f)));
 
 async function fromFiles(name: string, onnx: string, preprocessor: string, options: OnnxBaseOptions): Promise<OnnxBase> {
   const pre = hubPreprocessing(JSON.parse(await readFile(preprocessor, 'utf8')) as PreprocessorConfig, preprocessor);

@@ -18,9 +18,9 @@ import { decodeModel, layerEnds, pruneToCut, type ValueInfoView } from '../../on
 import { poolTokens, splitTokenCut, tokenCuts } from '../../onnx/tokens.js';
 import type { HubTextBase, TextEncoder } from '../types.js';
 import { hubFiles, parseHfSpec, type HubOptions } from './download.js';
-import { HUB_ONNX_FILES } from './image.js';
+import { HUB_ONNX_FILES, TOKENIZER } from './layout.js';
 
-const TOKENIZER = 'tokenizer.json';
+export { isHubTextFolder } from './layout.js';
 /** Read when the repository has them; a text model needs none of them. */
 const OPTIONAL = ['tokenizer_config.json', 'config.json', '1_Pooling/config.json', 'modules.json', 'sentence_bert_config.json'] as const;
 type Optional = (typeof OPTIONAL)[number];
@@ -30,10 +30,6 @@ const BATCH = 32;
 const DEFAULT_MAX_TOKENS = 512;
 const INT64 = 7;
 const INT32 = 6;
-
-/** A folder in the Hub's layout holding a text model (a tokenizer and an ONNX graph, no image preprocessor). */
-export const isHubTextFolder = (dir: string): boolean =>
-  existsSync(join(dir, TOKENIZER)) && HUB_ONNX_FILES.some((f) => existsSync(join(dir, f)));
 
 interface Files {
   onnx: string;

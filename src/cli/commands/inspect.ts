@@ -5,10 +5,12 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { describeBase } from '../../bases/describe.js';
 import { loadBase } from '../../bases/index.js';
-import { loadModel, type TrainedModel } from '../../kinds/index.js';
+import type { TrainedModel } from '../../kinds/index.js';
 import { baseOptions, log, prepare, printJson, table, withBaseFlags, type BaseFlags, type GlobalOptions } from '../shared.js';
 
 async function inspectModel(dir: string, flags: GlobalOptions): Promise<void> {
+  // Every kind's loader, imported only for a model directory (a base needs none of them).
+  const { loadModel } = await import('../../kinds/index.js');
   const model: TrainedModel = await loadModel(dir);
   try {
     const d = model.describe();

@@ -1,7 +1,7 @@
 // Spectrograms a person can look at: each clip's image turned so time runs right and pitch up,
 // coloured (viridis: dark blue quiet, yellow loud), enlarged, side by side with its label above.
 // sharp renders the pixels and the SVG labels.
-import sharp from 'sharp';
+import { sharp } from '../../io/sharp.js';
 import type { ImageSize } from '../types.js';
 
 /** Viridis at five stops (matplotlib's), interpolated linearly. */

@@ -1,12 +1,12 @@
 // Sample-rate conversion with libsamplerate (Secret Rabbit Code) compiled to WebAssembly: its
 // band-limited sinc converters are the reference resamplers audio tools use, and a hand-written
 // interpolator would alias.
-import LibSampleRate from '@alexanderolsen/libsamplerate-js';
+import { createRequire } from 'node:module';
+import type LibSampleRate from '@alexanderolsen/libsamplerate-js';
 
-// A CommonJS bundle: its functions are on the default export only.
-const { ConverterType, create } = LibSampleRate;
+const require = createRequire(import.meta.url);
 
-type Converter = Awaited<ReturnType<typeof create>>;
+type Converter = Awaited<ReturnType<(typeof LibSampleRate)['create']>>;
 const converters = new Map<string, Promise<Converter>>();
 /**
  * Each converter is its own wasm instance. Data sets use a few rate pairs, kept; speed
@@ -15,7 +15,11 @@ const converters = new Map<string, Promise<Converter>>();
  */
 const KEPT_CONVERTERS = 16;
 
-const make = (from: number, to: number) => create(1, from, to, { converterType: ConverterType.SRC_SINC_MEDIUM_QUALITY });
+/** A converter; the library (a 2 MB CommonJS bundle) is required with the first, not with graft. */
+async function make(from: number, to: number): Promise<Converter> {
+  const { ConverterType, create } = require('@alexanderolsen/libsamplerate-js') as typeof LibSampleRate;
+  return create(1, from, to, { converterType: ConverterType.SRC_SINC_MEDIUM_QUALITY });
+}
 
 /** `samples` (mono) from rate `from` to rate `to`; the same array when they are equal. */
 export async function resample(samples: Float32Array, from: number, to: number): Promise<Float32Array> {

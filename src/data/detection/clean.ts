@@ -3,7 +3,7 @@
 // (a warning through onSkip, or under --strict the first problem as an error).
 import { readFile, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import sharp from 'sharp';
+import { sharp } from '../../io/sharp.js';
 import { tell } from '../../core/callbacks.js';
 import { GraftError, usageError } from '../../core/errors.js';
 import { decodeBmp, isBmp } from '../bmp.js';

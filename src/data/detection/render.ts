@@ -2,7 +2,8 @@
 // scaled, placed on a black canvas, cropped and mirrored exactly as placeBox moves its boxes.
 // And the other way round, for people: boxes drawn over an image (`eval --draw`, `predict --draw`).
 import { extname } from 'node:path';
-import sharp, { type OutputInfo, type Sharp } from 'sharp';
+import type { OutputInfo, Sharp } from 'sharp';
+import { sharp } from '../../io/sharp.js';
 import { usageError } from '../../core/errors.js';
 import { writeFileAtomically } from '../../io/atomic.js';
 import { hashString } from '../../math/random.js';
