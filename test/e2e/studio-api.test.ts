@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { unzipSync } from 'fflate';
 import sharp from 'sharp';
-import { useBackend } from '../src/backend/index.js';
-import { startStudio, type Studio } from '../src/studio/server.js';
-import { graft, root, tempDir } from './helpers.js';
+import { useBackend } from '../../src/backend/index.js';
+import { startStudio, type Studio } from '../../src/studio/server.js';
+import { graft, root, tempDir } from '../helpers.js';
 
 /** Every file under `dir` with a hash of its bytes: what "the workspace is unchanged" compares. */
 function snapshot(dir: string): Record<string, string> {
