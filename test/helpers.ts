@@ -10,6 +10,7 @@ import type { LayersBase } from '../src/bases/types.js';
 import type { DetectionSample, DetectionSplits, GroundTruth } from '../src/data/detection/types.js';
 import type { MultiTaskSet, TaskSpec } from '../src/data/multitask/types.js';
 import type { ImageSet } from '../src/data/types.js';
+import type { FeatureMatrix } from '../src/evaluate/matrix.js';
 import { writeRgb } from './fixtures.js';
 import { mulberry32 } from '../src/math/random.js';
 import { fileHandler } from '../src/io/layers-files.js';
@@ -185,4 +186,28 @@ export async function squareDetectionSplits(dir: string): Promise<DetectionSplit
   }
   const set = (from: number, to: number) => ({ format: 'coco' as const, classes: ['square'], samples: samples.slice(from, to) });
   return { train: set(0, 2), val: set(2, 3), test: set(3, 4) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Seeded feature matrices for the scores and the probe
+
+/** Seeded standard normal samples (Box-Muller). */
+export function normals(seed: number): () => number {
+  const rand = mulberry32(seed);
+  return () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+}
+
+export function randomLabels(n: number, k: number, seed: number): Int32Array {
+  const rand = mulberry32(seed);
+  return Int32Array.from({ length: n }, (_, i) => (i < k ? i : Math.floor(rand() * k)));
+}
+
+/** Noise features; the first `signal` columns are shifted by `shift` x the class index. */
+export function noiseFeatures(labels: Int32Array, d: number, seed: number, shift = 0, signal = 3): FeatureMatrix {
+  const gauss = normals(seed);
+  const data = new Float32Array(labels.length * d);
+  labels.forEach((y, i) => {
+    for (let j = 0; j < d; j++) data[i * d + j] = gauss() + (j < signal ? shift * (j === y % signal ? 1 : -0.5) * (1 + y) : 0);
+  });
+  return { data, rows: labels.length, cols: d };
 }

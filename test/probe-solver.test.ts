@@ -8,31 +8,11 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { Matrix } from 'ml-matrix';
-import { standardizeInPlace, type FeatureMatrix } from '../src/evaluate/matrix.js';
+import { standardizeInPlace } from '../src/evaluate/matrix.js';
 import { fitLinearClassifier, gram, linearProbe, probeProblem } from '../src/evaluate/probe.js';
 import { lbfgs } from '../src/math/lbfgs.js';
-import { mulberry32 } from '../src/math/random.js';
+import { noiseFeatures as features, randomLabels } from './helpers.js';
 import { initHeadByProbe, PROBE_L2_GRID } from '../src/train/probe-head.js';
-
-function normals(seed: number): () => number {
-  const rand = mulberry32(seed);
-  return () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-}
-
-function randomLabels(n: number, k: number, seed: number): Int32Array {
-  const rand = mulberry32(seed);
-  return Int32Array.from({ length: n }, (_, i) => (i < k ? i : Math.floor(rand() * k)));
-}
-
-/** Noise features; the first `signal` columns are shifted by `shift` x the class index. */
-function features(labels: Int32Array, d: number, seed: number, shift = 0, signal = 3): FeatureMatrix {
-  const gauss = normals(seed);
-  const data = new Float32Array(labels.length * d);
-  labels.forEach((y, i) => {
-    for (let j = 0; j < d; j++) data[i * d + j] = gauss() + (j < signal ? shift * (j === y % signal ? 1 : -0.5) * (1 + y) : 0);
-  });
-  return { data, rows: labels.length, cols: d };
-}
 
 const sha = (...arrays: ArrayBufferView[]) => {
   const h = createHash('sha256');

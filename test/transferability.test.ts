@@ -3,33 +3,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { determinant, inverse, Matrix, pseudoInverse } from 'ml-matrix';
-import { mulberry32 } from '../src/math/random.js';
+import { noiseFeatures as features, normals, randomLabels } from './helpers.js';
 import { GraftError } from '../src/core/errors.js';
 import { standardize, type FeatureMatrix } from '../src/evaluate/matrix.js';
 import { fitLinearClassifier, linearProbe } from '../src/evaluate/probe.js';
 import { hScore, leep, logme, logmeEvidence } from '../src/evaluate/scores.js';
 import { kendallTau } from '../src/math/stats.js';
-
-/** Seeded standard normal samples (Box-Muller). */
-function normals(seed: number): () => number {
-  const rand = mulberry32(seed);
-  return () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-}
-
-function randomLabels(n: number, k: number, seed: number): Int32Array {
-  const rand = mulberry32(seed);
-  return Int32Array.from({ length: n }, (_, i) => (i < k ? i : Math.floor(rand() * k)));
-}
-
-/** Noise features; the first `signal` columns are shifted by `shift` x the class index. */
-function features(labels: Int32Array, d: number, seed: number, shift = 0, signal = 3): FeatureMatrix {
-  const gauss = normals(seed);
-  const data = new Float32Array(labels.length * d);
-  labels.forEach((y, i) => {
-    for (let j = 0; j < d; j++) data[i * d + j] = gauss() + (j < signal ? shift * (j === y % signal ? 1 : -0.5) * (1 + y) : 0);
-  });
-  return { data, rows: labels.length, cols: d };
-}
 
 const asMatrix = (f: FeatureMatrix) => Matrix.from1DArray(f.rows, f.cols, Float64Array.from(f.data));
 const oneHot = (labels: Int32Array, c: number) => Float64Array.from(labels, (y) => (y === c ? 1 : 0));
