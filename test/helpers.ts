@@ -14,6 +14,7 @@ import type { FeatureMatrix } from '../src/evaluate/matrix.js';
 import { writeRgb } from './fixtures.js';
 import { mulberry32 } from '../src/math/random.js';
 import { fileHandler } from '../src/io/layers-files.js';
+import wavefile from 'wavefile';
 
 // Every CLI a test spawns (bin/graft.js, here and in the test files that import this module) runs
 // src/ through tsx, not a dist/ that may predate the code under test: bin/graft.js reads
@@ -210,4 +211,26 @@ export function noiseFeatures(labels: Int32Array, d: number, seed: number, shift
     for (let j = 0; j < d; j++) data[i * d + j] = gauss() + (j < signal ? shift * (j === y % signal ? 1 : -0.5) * (1 + y) : 0);
   });
   return { data, rows: labels.length, cols: d };
+}
+
+/** A vowel-like clip: a few harmonics of `f0` under a smooth envelope, floats in [-1, 1]. */
+export function voiced(f0: number, seconds: number, rate = 16000): Float32Array {
+  const n = Math.round(seconds * rate);
+  return Float32Array.from({ length: n }, (_, i) => {
+    const t = i / rate;
+    const env = Math.sin((Math.PI * i) / n);
+    return 0.3 * env * (Math.sin(2 * Math.PI * f0 * t) + 0.5 * Math.sin(4 * Math.PI * f0 * t) + 0.25 * Math.sin(6 * Math.PI * f0 * t));
+  });
+}
+
+/** 16-bit WAV bytes of `samples` at `rate`. */
+export function wav(samples: Float32Array, rate: number): Uint8Array {
+  const w = new wavefile.WaveFile();
+  w.fromScratch(
+    1,
+    rate,
+    '16',
+    Array.from(samples, (v) => Math.round(v * 32767)),
+  );
+  return w.toBuffer();
 }

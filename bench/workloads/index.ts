@@ -7,6 +7,7 @@ import { mobilenetV2Extract } from './mobilenet-v2-extract.js';
 import { mobilenetV2Finetune } from './mobilenet-v2-finetune.js';
 import { mobilenetV2Forward } from './mobilenet-v2-forward.js';
 import { serveLoad } from './serve-load.js';
+import { speechEmbed } from './speech-embed.js';
 
 export const WORKLOADS: Workload[] = [
   cnnTrain,
@@ -16,4 +17,5 @@ export const WORKLOADS: Workload[] = [
   headFinetune,
   detectPredict,
   serveLoad,
+  speechEmbed,
 ];

@@ -23,6 +23,7 @@ export const BASES: Record<string, BaseEntry> = {
   inception_v3: { modality: 'image', load: async () => (await import('./image/inception-v3.js')).loadInceptionV3() },
   'digits-cnn': { modality: 'image', load: async () => (await import('./image/digits-cnn.js')).loadDigitsCnn() },
   'speech-cnn': { modality: 'audio', load: async () => (await import('./audio/speech-cnn.js')).loadSpeechCnn() },
+  'speech-embedding': { modality: 'audio', load: async () => (await import('./audio/speech-embedding.js')).loadSpeechEmbedding() },
   'use-lite': { modality: 'text', load: async () => (await import('./text/use-lite.js')).useLiteBase() },
   'glove-100d': { modality: 'text', load: async () => (await import('./text/glove.js')).gloveBase() },
 };

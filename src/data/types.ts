@@ -28,9 +28,16 @@ export interface ImageSet {
 
 export type { Skipped } from '../core/callbacks.js';
 import type { LogMelSpec } from './audio/logmel.js';
+import type { SpeechMelSpec } from './audio/speech-mel.js';
+
+/**
+ * How a base hears a clip: graft's log-mel spectrogram (computed in plain code, in the browser
+ * too), or a base's own front-end model (the speech embedding's mel model, on ONNX Runtime).
+ */
+export type AudioSpec = LogMelSpec | SpeechMelSpec;
 
 /** What a data set's files hold: photographs, or recordings drawn as spectrograms of a spec (data/medium.ts). */
-export type Medium = { kind: 'image' } | { kind: 'audio'; spec: LogMelSpec };
+export type Medium = { kind: 'image' } | { kind: 'audio'; spec: AudioSpec };
 
 /** `--where COLUMN=VALUE[,VALUE…]`: keep a manifest's rows whose COLUMN holds one of the values. */
 export interface RowFilter {

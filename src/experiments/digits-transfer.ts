@@ -15,9 +15,15 @@ const LABELS_PER_CLASS: LabelsPerClass[] = [10, 50, 'all'];
 const BUDGET = { small: { epochs: 40, patience: 6, batchSize: 32 }, all: { epochs: 5, patience: 2, batchSize: 64 } };
 /** 10% of each class validates (early stopping), 20% tests: ~490 and ~975 of the 4,869 digits 5-9. */
 const SPLIT = { valFraction: 0.1, testFraction: 0.2 };
+/**
+ * Ten seeds: the gain at 10 labels per class is about 3 points and varies by about 1.7 from seed
+ * to seed (which ten digits are drawn), so three seeds leave its 95% interval at ±4 points, across
+ * zero; ten bring it to about ±1.2 (measured on seeds 1-10, 2026-12-05).
+ */
+const SEEDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 
 async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
-  const seeds = opts.seeds ?? [1, 2, 3];
+  const seeds = opts.seeds ?? SEEDS;
   const base = await loadDigitsCnn();
   const digits = await loadMnist({ size: base.input, classes: ['5', '6', '7', '8', '9'] });
   const rows = await transferCurve({

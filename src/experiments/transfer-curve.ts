@@ -7,7 +7,7 @@ import { tell, type Callback } from '../core/callbacks.js';
 import type { Splits } from '../data/types.js';
 import { pct, table } from '../evaluate/report.js';
 import { trainImageClassifier, type ImageClassifierOptions } from '../kinds/image.js';
-import { mean } from '../math/stats.js';
+import { mean, pairedDifference, type PairedDifference } from '../math/stats.js';
 
 export type LabelsPerClass = number | 'all';
 
@@ -20,6 +20,8 @@ export interface CurveRow {
   labelsPerClass: LabelsPerClass;
   transfer: { accuracy: number; trainSeconds: number; runs: number[] };
   scratch: { accuracy: number; trainSeconds: number; runs: number[] };
+  /** Transfer minus scratch accuracy, seed by seed (each seed trains both on the same split). */
+  gain: PairedDifference;
 }
 
 export interface TransferCurve {
@@ -30,6 +32,12 @@ export interface TransferCurve {
   splits(n: LabelsPerClass, seed: number): Splits;
   /** Training options for a label count, the same for transfer and scratch (cut, unfreeze, budget). */
   options(n: LabelsPerClass): Partial<ImageClassifierOptions>;
+  /**
+   * The baseline trained from scratch when it is not `base`'s own network (a frozen base has no
+   * network graft can train): its network, its data (the same recordings in its own medium, so the
+   * same seed draws the same examples) and its options.
+   */
+  scratch?: Pick<TransferCurve, 'base' | 'splits' | 'options'>;
   callbacks?: readonly Callback[];
   trainEngine?: TrainEngine;
 }
@@ -39,15 +47,15 @@ export async function transferCurve(o: TransferCurve): Promise<CurveRow[]> {
   for (const n of o.labels) {
     const runs: Record<'transfer' | 'scratch', Cell[]> = { transfer: [], scratch: [] };
     for (const seed of o.seeds) {
-      const splits = o.splits(n, seed);
       for (const setup of ['transfer', 'scratch'] as const) {
+        const side = setup === 'scratch' && o.scratch ? o.scratch : o;
         tell(o.callbacks, 'onStep', `${setup}, ${n} labels per class, seed ${seed}`);
         const r = await trainImageClassifier({
-          base: o.base,
-          data: splits,
+          base: side.base,
+          data: side.splits(n, seed),
           scratch: setup === 'scratch',
           seed,
-          ...o.options(n),
+          ...side.options(n),
           trainEngine: o.trainEngine,
           callbacks: o.callbacks,
         });
@@ -60,20 +68,25 @@ export async function transferCurve(o: TransferCurve): Promise<CurveRow[]> {
       trainSeconds: mean(cells.map((c) => c.trainSeconds)),
       runs: cells.map((c) => c.accuracy),
     });
-    rows.push({ labelsPerClass: n, transfer: summary(runs.transfer), scratch: summary(runs.scratch) });
+    const [transfer, scratch] = [summary(runs.transfer), summary(runs.scratch)];
+    rows.push({ labelsPerClass: n, transfer, scratch, gain: pairedDifference(transfer.runs, scratch.runs) });
   }
   return rows;
 }
 
-/** The curve as a Markdown table: accuracies, the gain in points, seconds. */
+/** A gain in points with its 95% interval and how many seeds it held in: "3.1 ± 1.2 (10/10)". */
+const gainCell = (g: PairedDifference): string =>
+  g.runs > 1 ? `${(100 * g.mean).toFixed(1)} ± ${(100 * g.halfWidth).toFixed(1)} (${g.above}/${g.runs})` : (100 * g.mean).toFixed(1);
+
+/** The curve as a Markdown table: accuracies, the gain in points (95% interval, seeds above 0), seconds. */
 export const curveTable = (rows: readonly CurveRow[]): string =>
   table(
-    ['labels per class', 'transfer accuracy', 'scratch accuracy', 'gain (points)', 'transfer s', 'scratch s'],
+    ['labels per class', 'transfer accuracy', 'scratch accuracy', 'gain, points (95% CI; seeds > 0)', 'transfer s', 'scratch s'],
     rows.map((r) => [
       String(r.labelsPerClass),
       pct(r.transfer.accuracy),
       pct(r.scratch.accuracy),
-      (100 * (r.transfer.accuracy - r.scratch.accuracy)).toFixed(1),
+      gainCell(r.gain),
       r.transfer.trainSeconds.toFixed(1),
       r.scratch.trainSeconds.toFixed(1),
     ]),

@@ -7,6 +7,8 @@ export interface ExperimentOptions {
   data?: string;
   /** One of the experiment's named variants (its `variants`); the first is the default. */
   variant?: string;
+  /** One of the bases the experiment runs on (its `bases`); the first is the default. */
+  base?: string;
   /** Progress: each run's step in words (onStep), and every epoch of every training run. */
   callbacks?: readonly Callback[];
   /** Where every training run's steps run (default auto). */
@@ -27,6 +29,8 @@ export interface Experiment {
   description: string;
   /** Named variants (`--variant`), the default first. */
   variants?: readonly string[];
+  /** The bases it can run on (`--base`), the default first. */
+  bases?: readonly string[];
   /** Whether `--data` may replace the built-in data set. */
   takesData?: boolean;
   run(opts: ExperimentOptions): Promise<ExperimentResult>;

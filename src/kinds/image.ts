@@ -11,7 +11,7 @@ import { loadImageBase } from '../bases/index.js';
 import type { HeadSpec, ImageBase, Normalize, Predictor } from '../bases/types.js';
 import { usageError } from '../core/errors.js';
 import { concat, loadDataSplits, parseClassFilter } from '../data/index.js';
-import { spectrogramSize, TOP_DB } from '../data/audio/spectrogram.js';
+import { isModelFrontEnd, spectrogramSize, TOP_DB } from '../data/audio/spectrogram.js';
 import { IMAGE_MEDIUM } from '../data/medium.js';
 import type { ImageSize, Medium, ResizeMode, RowFilter, Splits } from '../data/types.js';
 import { imagesToTensor } from '../engine/tensors.js';
@@ -192,7 +192,10 @@ export class ImageClassifier implements TrainedModel<ImagePrediction, Classifier
       cut: g.cut,
       trunk,
       scratch: g.scratch,
-      ...(g.base.medium?.kind === 'audio' ? { medium: g.base.medium, spectrogramTopDb: TOP_DB } : {}),
+      // The dB range is graft's own spectrogram's; a front-end model's spec states its own levels.
+      ...(g.base.medium?.kind === 'audio'
+        ? { medium: g.base.medium, ...(isModelFrontEnd(g.base.medium.spec) ? {} : { spectrogramTopDb: TOP_DB }) }
+        : {}),
       metrics: o.metrics ?? {},
       training: o.training ?? {},
       versions: versions(),

@@ -99,6 +99,15 @@ export interface OnnxBaseOptions extends OnnxPreprocessing, OnnxSessionOptions {
 export async function loadOnnxBase(path: string, options: OnnxBaseOptions = {}): Promise<OnnxBase> {
   // Protobuf caps a message at 2 GiB; a device or a folder is a usage error naming what was expected.
   const bytes = new Uint8Array(await readModelFile(path, 'ONNX model', 2048 * MiB));
+  const pre = {
+    ...(await readSidecar(path)),
+    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+  } as OnnxPreprocessing & OnnxSessionOptions;
+  return onnxBaseFromBytes(bytes, path, pre);
+}
+
+/** An ONNX model's bytes as a frozen base, named `path` (the file it came from, or the base's name) in messages. */
+export async function onnxBaseFromBytes(bytes: Uint8Array, path: string, pre: OnnxPreprocessing & OnnxSessionOptions): Promise<OnnxBase> {
   let model: ModelView;
   try {
     model = decodeModel(bytes).view;
@@ -107,10 +116,6 @@ export async function loadOnnxBase(path: string, options: OnnxBaseOptions = {}):
   }
   const graph = model.graph;
   if (!graph) throw usageError(`${path} is not an ONNX model: it has no graph`);
-  const pre = {
-    ...(await readSidecar(path)),
-    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
-  } as OnnxPreprocessing & OnnxSessionOptions;
   const initializers = new Set(graph.initializer.map((t) => t.name));
   const inputs = graph.input.filter((v) => !initializers.has(v.name));
   if (inputs.length !== 1) throw usageError(`${path} has ${inputs.length} inputs; an ONNX base needs one image input`);

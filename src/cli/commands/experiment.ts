@@ -9,7 +9,7 @@ export function experimentCommand(): Command {
   return new Command('experiment')
     .description(`reproduce a reference table offline (${Object.keys(EXPERIMENTS).join(', ')})`)
     .argument('<name>', 'experiment name')
-    .option('--seeds <list>', 'comma-separated seeds', '1,2,3')
+    .option('--seeds <list>', "comma-separated seeds (default: the experiment's own; 1,2,3 for most, 1-10 for digits-transfer)")
     .option('--runs <dir>', 'where the Markdown and JSON reports go', 'runs')
     .option(
       '--data <data>',
@@ -23,50 +23,63 @@ export function experimentCommand(): Command {
         .flatMap(([name, e]) => (e.variants ? [`${name}: ${e.variants.join(', ')}`] : []))
         .join('; ')})`,
     )
-    .action(async (name: string, flags: GlobalOptions & { seeds: string; runs: string; data?: string; variant?: string }) => {
-      const experiment = EXPERIMENTS[name];
-      if (!experiment) throw usageError(`unknown experiment "${name}" (known: ${Object.keys(EXPERIMENTS).join(', ')})`);
-      if (flags.data && !experiment.takesData) throw usageError(`${name} runs on its own data; it does not take --data`);
-      if (flags.variant && !experiment.variants?.includes(flags.variant))
-        throw usageError(
-          `${name} has ${experiment.variants ? `variants ${experiment.variants.join(', ')}` : 'no variants'}; got ${flags.variant}`,
+    .option(
+      '--base <name>',
+      `the base to transfer from, the first its default (${Object.entries(EXPERIMENTS)
+        .flatMap(([name, e]) => (e.bases ? [`${name}: ${e.bases.join(', ')}`] : []))
+        .join('; ')})`,
+    )
+    .action(
+      async (name: string, flags: GlobalOptions & { seeds?: string; runs: string; data?: string; variant?: string; base?: string }) => {
+        const experiment = EXPERIMENTS[name];
+        if (!experiment) throw usageError(`unknown experiment "${name}" (known: ${Object.keys(EXPERIMENTS).join(', ')})`);
+        if (flags.data && !experiment.takesData) throw usageError(`${name} runs on its own data; it does not take --data`);
+        if (flags.variant && !experiment.variants?.includes(flags.variant))
+          throw usageError(
+            `${name} has ${experiment.variants ? `variants ${experiment.variants.join(', ')}` : 'no variants'}; got ${flags.variant}`,
+          );
+        if (flags.base && !experiment.bases?.includes(flags.base))
+          throw usageError(
+            `${name} ${experiment.bases ? `runs on ${experiment.bases.join(', ')}` : 'runs on its own base; it does not take --base'}; got ${flags.base}`,
+          );
+        const seeds = flags.seeds?.split(',').map(Number);
+        if (seeds?.some((s) => !Number.isInteger(s) || s < 0))
+          throw usageError(`--seeds must be a comma-separated list of integers, got "${flags.seeds}"`);
+        // The reports are written after the runs: --runs is checked before them.
+        checkOutputs({ into: [{ path: flags.runs, flag: '--runs' }] });
+        await prepare(flags);
+        // Each run's step always; epochs only as a bar on a terminal (a line per epoch would drown the steps).
+        const progress = new Progress({ epochLines: false, prefix: `${name}: ` });
+        const started = performance.now();
+        const result = await experiment.run({
+          seeds,
+          data: flags.data,
+          variant: flags.variant,
+          base: flags.base,
+          trainEngine: flags.trainEngine,
+          callbacks: [progress],
+        });
+        progress.stop();
+        const seconds = (performance.now() - started) / 1000;
+        const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+        const path = join(flags.runs, `${name}${flags.variant ? `-${flags.variant}` : ''}${flags.base ? `-${flags.base}` : ''}-${stamp}`);
+        const json = { ...result.json, seconds, backend: flags.backend };
+        const figures = [];
+        for (const f of result.figures ?? []) {
+          const file = `${path}-${f.name}.png`;
+          await writeFileAtomically(file, f.png);
+          figures.push(`![${f.caption}](${basename(file)})`);
+        }
+        await writeFileAtomically(
+          `${path}.md`,
+          `# ${name}\n\n${result.markdown}\n\n${figures.map((f) => `${f}\n\n`).join('')}Total ${seconds.toFixed(0)} s on backend ${flags.backend}.\n`,
         );
-      const seeds = flags.seeds.split(',').map(Number);
-      if (seeds.some((s) => !Number.isInteger(s) || s < 0))
-        throw usageError(`--seeds must be a comma-separated list of integers, got "${flags.seeds}"`);
-      // The reports are written after the runs: --runs is checked before them.
-      checkOutputs({ into: [{ path: flags.runs, flag: '--runs' }] });
-      await prepare(flags);
-      // Each run's step always; epochs only as a bar on a terminal (a line per epoch would drown the steps).
-      const progress = new Progress({ epochLines: false, prefix: `${name}: ` });
-      const started = performance.now();
-      const result = await experiment.run({
-        seeds,
-        data: flags.data,
-        variant: flags.variant,
-        trainEngine: flags.trainEngine,
-        callbacks: [progress],
-      });
-      progress.stop();
-      const seconds = (performance.now() - started) / 1000;
-      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-      const path = join(flags.runs, `${name}${flags.variant ? `-${flags.variant}` : ''}-${stamp}`);
-      const json = { ...result.json, seconds, backend: flags.backend };
-      const figures = [];
-      for (const f of result.figures ?? []) {
-        const file = `${path}-${f.name}.png`;
-        await writeFileAtomically(file, f.png);
-        figures.push(`![${f.caption}](${basename(file)})`);
-      }
-      await writeFileAtomically(
-        `${path}.md`,
-        `# ${name}\n\n${result.markdown}\n\n${figures.map((f) => `${f}\n\n`).join('')}Total ${seconds.toFixed(0)} s on backend ${flags.backend}.\n`,
-      );
-      await writeFileAtomically(`${path}.json`, JSON.stringify(json, null, 2) + '\n');
-      log(result.markdown);
-      log(
-        `\n${seconds.toFixed(0)} s; report written to ${path}.md and .json${result.figures?.length ? `, pictures to ${path}-*.png` : ''}`,
-      );
-      if (flags.json) printJson(json);
-    });
+        await writeFileAtomically(`${path}.json`, JSON.stringify(json, null, 2) + '\n');
+        log(result.markdown);
+        log(
+          `\n${seconds.toFixed(0)} s; report written to ${path}.md and .json${result.figures?.length ? `, pictures to ${path}-*.png` : ''}`,
+        );
+        if (flags.json) printJson(json);
+      },
+    );
 }

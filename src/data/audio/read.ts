@@ -1,11 +1,12 @@
 // An audio file as a base hears it: decoded (WAV, MP3, FLAC, Ogg, …), mixed to mono, resampled to the base's rate, checked
-// for emptiness and silence, fitted to the clip and drawn as a spectrogram image.
+// for emptiness and silence, fitted to the clip and drawn as a spectrogram image (graft's own, or a base's front-end model's).
 import { extname } from 'node:path';
 import { DecodeError } from '../images.js';
-import type { ClipFit } from './clip.js';
-import type { LogMelSpec } from './logmel.js';
+import type { AudioSpec } from '../types.js';
+import { fitClip, type ClipFit } from './clip.js';
 import { resample } from './resample.js';
-import { clipSpectrogram } from './spectrogram.js';
+import { speechMelPixels } from './speech-mel-run.js';
+import { clipSpectrogram, isModelFrontEnd } from './spectrogram.js';
 import { checkAudioFormat, decodeWav, type Waveform } from './wav.js';
 
 /** WAV through wavefile (every PCM and float depth); the compressed containers through audio-decode's wasm codecs. */
@@ -101,7 +102,7 @@ export interface DecodedClip {
  * file skipped, or predict's one line) when unusable. The container is `format` (an extension, as
  * audioFormat gives for bytes held in memory), else `where`'s extension (a file), else WAV.
  */
-export async function decodeAudio(bytes: Uint8Array, spec: LogMelSpec, where: string, format?: string): Promise<DecodedClip> {
+export async function decodeAudio(bytes: Uint8Array, spec: AudioSpec, where: string, format?: string): Promise<DecodedClip> {
   const ext = (format ?? extname(where)).toLowerCase();
   const wav = COMPRESSED.includes(ext) ? await decodeCompressed(bytes, where, ext) : decodeWav(bytes, where);
   if (wav.samples.length === 0) throw new DecodeError('the recording is empty (no samples)', where);
@@ -116,10 +117,17 @@ export async function decodeAudio(bytes: Uint8Array, spec: LogMelSpec, where: st
     // The rates are checked, so this is not expected; if it happens, the file is still named.
     throw new DecodeError(`cannot resample ${wav.sampleRate} Hz to ${spec.sampleRate} Hz (${(e as Error).message.split('\n')[0]})`, where);
   }
-  const { pixels, fit } = clipSpectrogram(samples, spec);
+  const { pixels, fit } = await clipPixels(samples, spec);
   return {
     pixels,
     fit,
     source: { sampleRate: wav.sampleRate, channels: wav.channels, depth: wav.depth, seconds: wav.samples.length / wav.sampleRate },
   };
+}
+
+/** clipSpectrogram for any spec: graft's own spectrogram, or a front-end model's frames. */
+export async function clipPixels(samples: Float32Array, spec: AudioSpec): Promise<{ pixels: Uint8Array; fit: ClipFit }> {
+  if (!isModelFrontEnd(spec)) return clipSpectrogram(samples, spec);
+  const clip = fitClip(samples, spec.clipSamples);
+  return { pixels: await speechMelPixels(clip.samples, spec), fit: clip.fit };
 }

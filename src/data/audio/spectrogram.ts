@@ -3,16 +3,20 @@
 // the frozen trunk on ONNX Runtime, staged fine-tuning, export. Levels are decibels below the
 // clip's loudest band, as librosa's power_to_db(ref=max, top_db=80): the picture does not change
 // with the recording's gain, and 80 dB in 255 steps (0.31 dB) is finer than anything a model hears.
-import type { ImageSize } from '../types.js';
+import type { AudioSpec, ImageSize } from '../types.js';
 import { fitClip, type ClipFit } from './clip.js';
 import { frameCount, logMel, type LogMel, type LogMelSpec } from './logmel.js';
+import { speechMelFrames, type SpeechMelSpec } from './speech-mel.js';
+
+/** Whether the spec is a front-end model's (which runs on ONNX Runtime, not in plain code). */
+export const isModelFrontEnd = (spec: AudioSpec): spec is SpeechMelSpec => 'frontEnd' in spec;
 
 /** Range of the image: its loudest band is 255, TOP_DB below it 0. */
 export const TOP_DB = 80;
 
 /** The image size of a spec's clips: frames x mels x 1. */
-export const spectrogramSize = (spec: LogMelSpec): ImageSize => ({
-  height: frameCount(spec.clipSamples, spec),
+export const spectrogramSize = (spec: AudioSpec): ImageSize => ({
+  height: isModelFrontEnd(spec) ? speechMelFrames(spec.clipSamples) : frameCount(spec.clipSamples, spec),
   width: spec.mels,
   channels: 1,
 });

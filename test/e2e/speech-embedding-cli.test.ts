@@ -1,0 +1,48 @@
+// graft train, predict and export with the speech-embedding base on recordings the test makes
+// (its numerics against the package's models: test/speech-embedding.test.ts).
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { SPEECH_EMBEDDING_CUTS } from '../../src/bases/audio/speech-embedding.js';
+import { SPEECH_MEL } from '../../src/data/audio/speech-mel.js';
+import { graft, tempDir, voiced, wav } from '../helpers.js';
+
+describe('graft train --base speech-embedding', () => {
+  const dir = tempDir('graft-speech-embedding-');
+  const data = join(dir, 'voices');
+  const out = join(dir, 'model');
+  before(() => {
+    // Low and high voices, at two rates (resampled to 16 kHz on reading).
+    for (const [label, f0] of [
+      ['low', 110],
+      ['high', 330],
+    ] as const) {
+      mkdirSync(join(data, label), { recursive: true });
+      for (let i = 0; i < 6; i++) {
+        const rate = i % 2 ? 8000 : 16000;
+        writeFileSync(join(data, label, `${i}.wav`), wav(voiced(f0 * (1 + 0.04 * i), 0.5 + 0.05 * i, rate), rate));
+      }
+    }
+  });
+
+  it('trains a head, saves the front end in graft.json, predicts and exports', () => {
+    const r = graft('train', '--base', 'speech-embedding', '--data', data, '--out', out, '--epochs', '2', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr + r.stdout, /fitted to the base's 1\.6 s window: 12 padded/);
+    const meta = JSON.parse(readFileSync(join(out, 'graft.json'), 'utf8'));
+    assert.deepEqual(meta.medium, { kind: 'audio', spec: SPEECH_MEL });
+    assert.equal(meta.spectrogramTopDb, undefined);
+    assert.equal(meta.trunk.output, SPEECH_EMBEDDING_CUTS.meanMax);
+    const file = join(dir, 'new-high.wav');
+    writeFileSync(file, wav(voiced(340, 0.6), 16000));
+    const p = graft('predict', '--model', out, '--json', file);
+    assert.equal(p.code, 0, p.stderr);
+    const top = (p.json as { predictions: { top: { label: string; probability: number }[] }[] }).predictions[0].top;
+    assert.equal(top[0].label, 'high');
+    const e = graft('export', '--model', out, '--out', join(dir, 'model.onnx'));
+    assert.equal(e.code, 0, e.stderr);
+    const sidecar = JSON.parse(readFileSync(join(dir, 'model.onnx.json'), 'utf8'));
+    assert.deepEqual(sidecar.medium, { kind: 'audio', spec: SPEECH_MEL });
+  });
+});
