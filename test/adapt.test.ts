@@ -223,3 +223,27 @@ describe('AdaBN on a trunk', () => {
     assert.notDeepEqual(Array.from(before[before.length - 2].dataSync()), Array.from(norms[0].getWeights().at(-2)!.dataSync()));
   });
 });
+
+describe('AdaBN on a frozen ONNX trunk', () => {
+  it('has no BatchNorm to re-estimate there: the target features are its statistics, and the adaptation network adapts', async () => {
+    const { loadOnnxBase } = await import('../src/bases/image/onnx.js');
+    const { disposeDomainFeatures, domainFeatures, runAdaptation } = await import('../src/strategies/adapt/pipeline.js');
+    const { saveTinyOnnx } = await import('./onnx-fixture.js');
+    const { tempDir } = await import('./helpers.js');
+    const base = await loadOnnxBase(saveTinyOnnx(tempDir()), { cut: 'pooled' });
+    const set = colourSet(8);
+    const data = {
+      source: { train: set, val: colourSet(4, undefined, 2), test: colourSet(4, undefined, 3) },
+      target: colourSet(6, undefined, 4),
+    };
+    const f = await domainFeatures(base, { ...data, evalTarget: data.target }, { cut: 'pooled', trunkStatistics: true });
+    try {
+      assert.equal(f.targetStatistics?.target, f.target);
+      assert.equal(f.targetStatistics?.evalTarget, f.evalTarget);
+      const r = await runAdaptation(f, { ...data, evalTarget: data.target }, 'adabn', { seed: 1, epochs: 2 });
+      assert.ok(r.target && r.target.accuracy >= 0 && r.target.accuracy <= 1);
+    } finally {
+      disposeDomainFeatures(f);
+    }
+  });
+});

@@ -3,7 +3,7 @@
 // a table of target accuracy per domain, the mean, and how much of the source-only → oracle gap
 // each method closed.
 import type { TrainEngine } from '../engine/onnx-train.js';
-import type { LayersBase } from '../bases/types.js';
+import type { ImageBase } from '../bases/types.js';
 import { tell, type Callback } from '../core/callbacks.js';
 import { pct, table } from '../evaluate/report.js';
 import { mean } from '../math/stats.js';
@@ -14,7 +14,7 @@ export const TRUNKS = ['frozen', 'trainable'] as const;
 export type Trunk = (typeof TRUNKS)[number];
 
 /** How the base took part, for an experiment's caption. */
-export const trunkPhrase = (trunk: Trunk, base: LayersBase): string =>
+export const trunkPhrase = (trunk: Trunk, base: ImageBase): string =>
   trunk === 'frozen'
     ? `${base.name} frozen, the adaptation network on its features at ${base.suggestedCut}`
     : `${base.name} trained end to end up to ${base.suggestedCut} with the adaptation network`;
@@ -22,7 +22,8 @@ export const trunkPhrase = (trunk: Trunk, base: LayersBase): string =>
 export const GRID_METHODS = [...ADAPT_METHODS, 'target-oracle'] as const;
 
 export interface GridOptions {
-  base: LayersBase;
+  /** Any image or audio base for the frozen trunk; a LayersBase to train it (`trainable`). */
+  base: ImageBase;
   domains: readonly string[];
   /** A domain's data: the shared source, its unlabelled target (labelled too, for the oracle) and its evaluation set. */
   dataFor(domain: string): Promise<AdaptData>;

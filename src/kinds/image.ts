@@ -12,6 +12,8 @@ import type { HeadSpec, ImageBase, Normalize, Predictor } from '../bases/types.j
 import { usageError } from '../core/errors.js';
 import { concat, loadDataSplits, parseClassFilter } from '../data/index.js';
 import { isModelFrontEnd, spectrogramSize, TOP_DB } from '../data/audio/spectrogram.js';
+import { SPEECH_MEL_INPUT_SCALE, type SpeechMelSpec } from '../data/audio/speech-mel.js';
+import { speechEmbeddingFile } from '../data/audio/speech-mel-run.js';
 import { IMAGE_MEDIUM } from '../data/medium.js';
 import type { ImageSize, Medium, ResizeMode, RowFilter, Splits } from '../data/types.js';
 import { imagesToTensor } from '../engine/tensors.js';
@@ -22,6 +24,7 @@ import { classificationReport } from '../evaluate/report.js';
 import type { CutSpec } from '../graft/cut.js';
 import { disposeGrafted, graft, pipeline, type Grafted } from '../graft/graft.js';
 import { fileHandler } from '../io/layers-files.js';
+import { prependFrontEnd } from '../onnx/front-end.js';
 import { joinTrunkAndHead } from '../onnx/join.js';
 import { layersModelToOnnx } from '../onnx/from-layers.js';
 import { decodeModel, pruneToCut } from '../onnx/prune.js';
@@ -81,7 +84,10 @@ export interface ClassifierEvaluation {
  */
 export interface OnnxSidecar {
   labels: string[];
-  input: { name: string; layout: Layout; height: number; width: number; channels: number };
+  /** Images (or spectrograms) NHWC/NCHW, or a front-end model's recordings: 16 kHz samples, fixed length. */
+  input:
+    | { name: string; layout: Layout; height: number; width: number; channels: number }
+    | { name: string; sampleRate: number; samples: number };
   output: string;
   normalize: Normalize;
   resize: ResizeMode;
@@ -104,6 +110,23 @@ function describeInput(meta: Pick<ImageGraftJson, 'input' | 'resize' | 'medium'>
     frames: size.height,
     mels: size.width,
   };
+}
+
+/** The classifier `bytes` (taking the mel frames) after the mel model and graft's levels and normalisation. */
+async function withSpeechFrontEnd(bytes: Uint8Array, spec: SpeechMelSpec, normalize: Normalize): Promise<Uint8Array> {
+  const [lo, hi] = spec.range;
+  const mel = new Uint8Array(await readFile(speechEmbeddingFile('melspectrogram.onnx')));
+  const { height, width } = spectrogramSize(spec);
+  // data/audio/speech-mel-run.ts: level = round(clip(((y / 10 + 2) - lo) · 255 / (hi - lo), 0, 255)).
+  return prependFrontEnd(bytes, mel, {
+    samples: spec.clipSamples,
+    frames: height,
+    mels: width,
+    inputScale: SPEECH_MEL_INPUT_SCALE,
+    levelScale: 25.5 / (hi - lo),
+    levelShift: ((2 - lo) * 255) / (hi - lo),
+    normalize: { mean: normalize.mean[0], std: normalize.std[0] },
+  });
 }
 
 const TRUNK_PATH = 'trunk/model.json';
@@ -293,17 +316,24 @@ export class ImageClassifier implements TrainedModel<ImagePrediction, Classifier
       bytes = joinTrunkAndHead(trunkBytes, meta.trunk.output, layout, head);
       input = { name: decodeModel(bytes).view.graph!.input[0].name, layout };
     }
+    // A base whose front end is a model: that model and graft's arithmetic go first, so the file takes samples.
+    const spec = meta.medium?.kind === 'audio' && isModelFrontEnd(meta.medium.spec) ? meta.medium.spec : undefined;
+    if (spec) bytes = await withSpeechFrontEnd(bytes, spec, meta.normalize);
     const output = decodeModel(bytes).view.graph!.output[0].name;
     const sidecar: OnnxSidecar = {
       labels: meta.labels,
-      input: { ...input, ...meta.input },
+      input: spec ? { name: 'samples', sampleRate: spec.sampleRate, samples: spec.clipSamples } : { ...input, ...meta.input },
       output,
       normalize: meta.normalize,
       resize: meta.resize,
       graft: { base: meta.base, cut: meta.cut },
       ...(meta.medium ? { medium: meta.medium, spectrogramTopDb: meta.spectrogramTopDb } : {}),
     };
-    const shape = `${sidecar.input.layout.toUpperCase()} ${sidecar.input.height}x${sidecar.input.width}x${sidecar.input.channels}`;
+    const i = sidecar.input;
+    const shape =
+      'samples' in i
+        ? `[batch, ${i.samples}]: ${i.samples / i.sampleRate} s at ${i.sampleRate} Hz`
+        : `${i.layout.toUpperCase()} ${i.height}x${i.width}x${i.channels}`;
     return {
       bytes,
       sidecar,

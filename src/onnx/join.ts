@@ -24,7 +24,7 @@ interface NodeLike {
  * Prefix every tensor, node and initializer name of a graph (those in `rename` are renamed
  * instead), so two graphs can share one namespace.
  */
-function prefixGraph(
+export function prefixGraph(
   graph: { node?: NodeLike[] | null; initializer?: Named[] | null; output?: Named[] | null; input?: Named[] | null },
   prefix: string,
   rename: Map<string, string>,

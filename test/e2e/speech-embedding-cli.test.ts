@@ -1,11 +1,15 @@
 // graft train, predict and export with the speech-embedding base on recordings the test makes
-// (its numerics against the package's models: test/speech-embedding.test.ts).
+// (its numerics against the package's models: test/speech-embedding.test.ts); the exported file
+// takes samples and answers as graft predict does.
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { SPEECH_EMBEDDING_CUTS } from '../../src/bases/audio/speech-embedding.js';
+import ort from 'onnxruntime-node';
+import { fitClip } from '../../src/data/audio/clip.js';
 import { SPEECH_MEL } from '../../src/data/audio/speech-mel.js';
+import { decodeWav } from '../../src/data/audio/wav.js';
 import { graft, tempDir, voiced, wav } from '../helpers.js';
 
 describe('graft train --base speech-embedding', () => {
@@ -44,5 +48,25 @@ describe('graft train --base speech-embedding', () => {
     assert.equal(e.code, 0, e.stderr);
     const sidecar = JSON.parse(readFileSync(join(dir, 'model.onnx.json'), 'utf8'));
     assert.deepEqual(sidecar.medium, { kind: 'audio', spec: SPEECH_MEL });
+    assert.deepEqual(sidecar.input, { name: 'samples', sampleRate: 16000, samples: SPEECH_MEL.clipSamples });
+  });
+
+  it('exports one graph from samples to probabilities that answers as graft predict does (1e-4)', async () => {
+    const file = join(dir, 'new-low.wav');
+    writeFileSync(file, wav(voiced(120, 0.7), 16000));
+    const p = graft('predict', '--model', out, '--json', '--top', '2', file);
+    assert.equal(p.code, 0, p.stderr);
+    const top = (p.json as { predictions: { top: { label: string; probability: number }[] }[] }).predictions[0].top;
+    // The recording as graft reads it (16-bit WAV at 16 kHz), fitted to the clip as graft fits it.
+    const clip = fitClip(decodeWav(readFileSync(file), file).samples, SPEECH_MEL.clipSamples).samples;
+    const session = await ort.InferenceSession.create(join(dir, 'model.onnx'));
+    const probs = (await session.run({ samples: new ort.Tensor('float32', clip, [1, clip.length]) }))[session.outputNames[0]]
+      .data as Float32Array;
+    const labels = JSON.parse(readFileSync(join(dir, 'model.onnx.json'), 'utf8')).labels as string[];
+    for (const t of top)
+      assert.ok(
+        Math.abs(probs[labels.indexOf(t.label)] - t.probability) < 1e-4,
+        `${t.label}: ${probs[labels.indexOf(t.label)]} vs ${t.probability}`,
+      );
   });
 });

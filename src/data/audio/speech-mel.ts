@@ -27,6 +27,9 @@ export const SPEECH_MEL: SpeechMelSpec = {
   range: [-8, 14],
 };
 
+/** Samples in [-1, 1] are fed to the mel model as int16 values, as openWakeWord reads a microphone. */
+export const SPEECH_MEL_INPUT_SCALE = 32767;
+
 /** Frames the mel model gives for `samples` samples: 40 ms windows (the model's STFT) every 10 ms. */
 export const speechMelFrames = (samples: number): number => Math.max(0, Math.floor((samples - 640) / 160) + 1);
 

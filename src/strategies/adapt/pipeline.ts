@@ -91,7 +91,12 @@ export async function domainFeatures(base: ImageBase, data: AdaptData, o: Domain
       if (data.evalTarget) out.evalTarget = await extract('target evaluation', data.evalTarget);
       if (data.targetLabelled)
         out.targetLabelled = data.targetLabelled === data.target ? out.target : await extract('labelled target', data.targetLabelled);
-      if (o.trunkStatistics && base.kind === 'layers') out.targetStatistics = await targetStatisticsFeatures(base, g.cut, data, o);
+      // A frozen graph or ONNX trunk has no BatchNorm graft can re-estimate (an exporter folds it
+      // into the convolutions): its target features are the statistics' features, and AdaBN adapts
+      // the adaptation network's own BatchNorm alone.
+      if (o.trunkStatistics)
+        out.targetStatistics =
+          base.kind === 'layers' ? await targetStatisticsFeatures(base, g.cut, data, o) : { target: out.target, evalTarget: out.evalTarget };
       out.seconds = (performance.now() - t0) / 1000;
       return out;
     });
