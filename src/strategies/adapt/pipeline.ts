@@ -96,7 +96,9 @@ export async function domainFeatures(base: ImageBase, data: AdaptData, o: Domain
       // the adaptation network's own BatchNorm alone.
       if (o.trunkStatistics)
         out.targetStatistics =
-          base.kind === 'layers' ? await targetStatisticsFeatures(base, g.cut, data, o) : { target: out.target, evalTarget: out.evalTarget };
+          base.kind === 'layers'
+            ? await targetStatisticsFeatures(base, g.cut, data, o)
+            : { target: out.target, evalTarget: out.evalTarget };
       out.seconds = (performance.now() - t0) / 1000;
       return out;
     });
