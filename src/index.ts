@@ -16,6 +16,8 @@ export {
   type ClassifierEvaluation,
   type ImageGraftJson,
   type OnnxSidecar,
+  type OnnxImageInput,
+  type OnnxSamplesInput,
 } from './kinds/image.js';
 export {
   trainTextClassifier,
@@ -125,6 +127,7 @@ export {
   type ResizeMode,
   type Skipped,
   type Medium,
+  type AudioSpec,
   type RowFilter,
 } from './data/index.js';
 export { loadText, splitText, type TextLoadOptions, type TextSet, type TextSplits, type TextWarning } from './data/text/index.js';
@@ -148,6 +151,7 @@ export {
 } from './data/detection/index.js';
 // Audio: what an audio base's medium decodes clips with (folders of WAV files load as spectrogram images).
 export type { LogMelSpec } from './data/audio/logmel.js';
+export type { SpeechMelSpec } from './data/audio/speech-mel.js';
 
 // Graft: cut a base, put a head on it (or a head per task), decide what trains.
 export { graft, disposeGrafted, type Grafted, type GraftedOnLayers, type GraftedOnFrozen, type GraftOptions } from './graft/graft.js';

@@ -12,7 +12,7 @@ import { EMPTY_CLASS, makeImageFolder, write16BitPng, writeExifRotatedJpeg, writ
 import { saveTinyGraphModel } from './graph-fixture.js';
 import { graft, root, saveTinyBase, tempDir, type Run } from './helpers.js';
 import { saveTinyOnnx } from './onnx-fixture.js';
-import type { OnnxSidecar } from '../src/kinds/image.js';
+import type { OnnxImageInput, OnnxSidecar } from '../src/kinds/image.js';
 
 /** The error contract: exactly one line on stderr starting "error:", no stack trace. */
 function assertOneLineError(r: Run, code: number, pattern: RegExp): void {
@@ -366,7 +366,7 @@ describe('ONNX: bases, engines, export, the feature cache', () => {
   async function onnxProbabilities(file: string, image: string): Promise<Record<string, number>> {
     const ort = await import('onnxruntime-node');
     const side = JSON.parse(readFileSync(`${file}.json`, 'utf8')) as OnnxSidecar;
-    const { height, width, channels, layout, name } = side.input;
+    const { height, width, channels, layout, name } = side.input as OnnxImageInput;
     const pixels = await decodeImageFile(image, { height, width, channels: channels as 1 | 3 }, side.resize);
     const x = new Float32Array(pixels.length);
     pixels.forEach((p, i) => {

@@ -82,6 +82,22 @@ export interface ClassifierEvaluation {
  * What `graft export` writes beside MODEL.onnx as MODEL.onnx.json: how to feed it and read it. An
  * `onnx:` base reads the same file for its preprocessing, so an exported model can be a base again.
  */
+/** An exported classifier's input: images (or spectrograms) as its layout says. */
+export interface OnnxImageInput {
+  name: string;
+  layout: Layout;
+  height: number;
+  width: number;
+  channels: number;
+}
+
+/** An exported audio classifier whose front end is in the graph: [batch, samples] floats in [-1, 1] at `sampleRate`. */
+export interface OnnxSamplesInput {
+  name: string;
+  sampleRate: number;
+  samples: number;
+}
+
 export interface OnnxSidecar {
   labels: string[];
   /** Images (or spectrograms) NHWC/NCHW, or a front-end model's recordings: 16 kHz samples, fixed length. */

@@ -80,8 +80,11 @@ function prepareWith(model: TrainedModel, takes: 'texts' | 'images' | 'recording
 
 /** An image classifier as one ONNX graph, fed the pixels its kind decodes and normalised as the kind normalises them. */
 async function onnxClassifier(name: string, model: ImageClassifier, onnx: Uint8Array, sidecar: OnnxSidecar): Promise<ServedModel> {
+  const input = sidecar.input;
+  // Recordings are served through their kind (loadServedModel): an export taking samples never comes here.
+  if ('samples' in input) throw new GraftError(`${name}: an export taking samples is served through its kind`);
   const runner: OnnxRunner = await createOnnxRunner(onnx);
-  const { height, width, channels, layout } = sidecar.input;
+  const { height, width, channels, layout } = input;
   const size: ImageSize = { height, width, channels: channels === 1 ? 1 : 3 };
   const per = height * width * channels;
   return {
