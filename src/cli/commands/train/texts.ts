@@ -43,7 +43,7 @@ export async function trainTexts(flags: TrainFlags, cmd: Command): Promise<void>
     log(`${how}; ${counts.train} train / ${counts.val} val / ${counts.test} test texts, ${model.classes.length} classes`);
     if (report.probe)
       log(
-        `head started at the linear probe: L2 ${report.probe.l2}, cross-validated accuracy ${pct(report.probe.cvAccuracy)} on the training texts`,
+        `head started at the linear probe: L2 ${report.probe.l2}, ${Number.isNaN(report.probe.cvAccuracy) ? 'not cross-validated (too few texts per class)' : `cross-validated accuracy ${pct(report.probe.cvAccuracy)} on the training texts`}`,
       );
     const stages = [report.head, report.fineTune].filter((s) => s !== undefined);
     if (stages.length) logStages(stages);
