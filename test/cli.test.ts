@@ -2,7 +2,7 @@
 // with good and bad files. Each case checks exit code, the one-line error and what is on disk.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { Help } from 'commander';
@@ -309,6 +309,28 @@ describe('bad input', () => {
   });
   it('predict on a missing model dir: exit 2', () =>
     assertOneLineError(graft('predict', '--model', join(dir, 'no-model'), join(data, 'red', 'x.png')), 2, /model directory not found/));
+  it('a model whose graft.json is minimal, malformed or not JSON: one error line naming the file, exit 1, in every command', () => {
+    const broken = join(dir, 'broken-meta');
+    cpSync(join(dir, 'model'), broken, { recursive: true });
+    const file = join(broken, 'graft.json');
+    const image = join(data, 'red', readdirSync(join(data, 'red'))[0]);
+    const cases: [string, RegExp][] = [
+      ['{"kind":"image"}', /as an image classifier's description: base is missing/],
+      ['{"kind":"nope"}', /kind of model this graft does not know \("nope"/],
+      ['{"kind":"detection","base":"b"}', /as a detector's description: labels is missing/],
+      ['not json', /Unexpected token/],
+    ];
+    for (const [text, pattern] of cases) {
+      writeFileSync(file, text);
+      const named = new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*${pattern.source}`);
+      assertOneLineError(graft('predict', '--model', broken, '--backend', 'cpu', image), 1, named);
+      assertOneLineError(graft('inspect', broken, '--backend', 'cpu'), 1, named);
+    }
+    writeFileSync(file, '{}');
+    const named = /graft\.json as an image classifier's description: base is missing/;
+    assertOneLineError(graft('eval', '--model', broken, '--data', data, '--backend', 'cpu'), 1, named);
+    assertOneLineError(graft('serve', '--model', broken, '--port', '0', '--backend', 'cpu'), 1, named);
+  });
   it('predict on a corrupt image: exit 1', async () => {
     const corrupt = join(dir, 'corrupt.jpg');
     writeFileSync(corrupt, Buffer.from('not really a jpeg'));

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import {} from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
 import { makeDirs } from '../io/destination.js';
 import { loadLayersBase } from '../bases/index.js';
 import type { LayersBase, Normalize } from '../bases/types.js';
@@ -30,7 +31,19 @@ import { decodeModel } from '../onnx/prune.js';
 import { DETECTION_DEFAULTS, trainDetectorStages, type DetectionTrainOptions } from '../train/detection.js';
 import type { TrainResult } from '../train/driver.js';
 import { skipCounter, trainSeeded } from './one-call.js';
-import { readGraftJson, requireFiles, trainingSeed, versions, writeModelDir } from './files.js';
+import {
+  checkGraftJson,
+  IMAGE_SIZE_JSON,
+  LABELS_JSON,
+  META_JSON,
+  NORMALIZE_JSON,
+  normalizeFitsInput,
+  readGraftJson,
+  requireFiles,
+  trainingSeed,
+  versions,
+  writeModelDir,
+} from './files.js';
 import { inputName } from './inputs.js';
 import type {
   EvaluateOptions,
@@ -56,6 +69,28 @@ export interface DetectionDecoding {
   /** Class-wise non-maximum suppression at this IoU after decoding. */
   nmsIou: number;
 }
+
+/** What a detector's graft.json must hold before any of it is read. */
+const DETECTION_GRAFT_JSON = z
+  .looseObject({
+    kind: z.literal('detection'),
+    ...META_JSON,
+    labels: LABELS_JSON,
+    input: IMAGE_SIZE_JSON,
+    normalize: NORMALIZE_JSON,
+    resize: z.literal('letterbox'),
+    cut: z.string(),
+    scratch: z.boolean().default(false),
+    scoreThreshold: z.number().min(0).max(1),
+    decoding: z.looseObject({
+      layout: z.string(),
+      stride: z.number().int().positive(),
+      peak: z.literal('3x3 max'),
+      topK: z.number().int().positive(),
+      nmsIou: z.number().min(0).max(1),
+    }),
+  })
+  .superRefine(normalizeFitsInput);
 
 /** graft.json of a detector. */
 export interface DetectionGraftJson extends ModelMeta {
@@ -140,8 +175,9 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
     return new Detector(g.model, meta, g);
   }
 
-  static async load(dir: string, meta: DetectionGraftJson): Promise<Detector> {
+  static async load(dir: string, json: DetectionGraftJson): Promise<Detector> {
     requireFiles(dir, ['model.json']);
+    const meta = checkGraftJson<DetectionGraftJson>(dir, json, DETECTION_GRAFT_JSON, 'a detector');
     return new Detector(await tf.loadLayersModel(fileHandler(join(dir, 'model.json'))), meta);
   }
 

@@ -5,6 +5,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
 import { makeDirs } from '../io/destination.js';
 import { createOnnxRunner, onnxTrunk, type Layout } from '../backend/onnx-runtime.js';
 import { loadImageBase } from '../bases/index.js';
@@ -29,7 +30,21 @@ import { TRAIN_DEFAULTS } from '../train/defaults.js';
 import type { TrainResult } from '../train/driver.js';
 import { trainGrafted, type TrainOptions } from '../train/stages.js';
 import { skipCounter, trainSeeded } from './one-call.js';
-import { inModelOrder, readGraftJson, requireFiles, trainingSeed, versions, writeModelDir } from './files.js';
+import {
+  checkGraftJson,
+  IMAGE_SIZE_JSON,
+  inModelOrder,
+  LABELS_JSON,
+  META_JSON,
+  NORMALIZE_JSON,
+  normalizeFitsInput,
+  readGraftJson,
+  requireFiles,
+  RESIZE_JSON,
+  trainingSeed,
+  versions,
+  writeModelDir,
+} from './files.js';
 import { decodePixels, type DecodedPixels } from './inputs.js';
 import type {
   EvaluateOptions,
@@ -108,6 +123,44 @@ function describeInput(meta: Pick<ImageGraftJson, 'input' | 'resize' | 'medium'>
 
 const TRUNK_PATH = 'trunk/model.json';
 const ONNX_TRUNK_PATH = 'trunk/model.onnx';
+
+const positive = z.number().positive();
+/** What an image classifier's graft.json must hold before any of it is read (the trunk only where graft saves it). */
+const IMAGE_GRAFT_JSON = z
+  .looseObject({
+    kind: z.literal('image').optional(),
+    ...META_JSON,
+    labels: LABELS_JSON,
+    input: IMAGE_SIZE_JSON,
+    normalize: NORMALIZE_JSON,
+    resize: RESIZE_JSON,
+    cut: z.string(),
+    trunk: z
+      .object({ path: z.enum([TRUNK_PATH, ONNX_TRUNK_PATH]), output: z.string(), layout: z.enum(['nhwc', 'nchw']).optional() })
+      .nullable()
+      .default(null),
+    scratch: z.boolean().default(false),
+    medium: z
+      .discriminatedUnion('kind', [
+        z.object({ kind: z.literal('image') }),
+        z.object({
+          kind: z.literal('audio'),
+          spec: z.looseObject({
+            sampleRate: positive,
+            clipSamples: positive,
+            fftSize: positive,
+            windowLength: positive,
+            hop: positive,
+            mels: positive,
+            fMin: z.number().nonnegative(),
+            fMax: positive,
+          }),
+        }),
+      ])
+      .optional(),
+    spectrogramTopDb: positive.optional(),
+  })
+  .superRefine(normalizeFitsInput);
 
 /** Where a frozen trunk comes from: the base it was grafted on, or a model directory. */
 interface TrunkSource {
@@ -200,8 +253,9 @@ export class ImageClassifier implements TrainedModel<ImagePrediction, Classifier
     return new ImageClassifier(g.model, meta, trunkFromGraft(g), g);
   }
 
-  static async load(dir: string, meta: ImageGraftJson): Promise<ImageClassifier> {
+  static async load(dir: string, json: ImageGraftJson): Promise<ImageClassifier> {
     requireFiles(dir, ['model.json']);
+    const meta = checkGraftJson<ImageGraftJson>(dir, json, IMAGE_GRAFT_JSON, 'an image classifier');
     const model = await tf.loadLayersModel(fileHandler(join(dir, 'model.json')));
     return new ImageClassifier(model, meta, meta.trunk ? trunkFromDir(dir, meta.trunk) : undefined);
   }
