@@ -331,6 +331,18 @@ describe('bad input', () => {
     assertOneLineError(graft('eval', '--model', broken, '--data', data, '--backend', 'cpu'), 1, named);
     assertOneLineError(graft('serve', '--model', broken, '--port', '0', '--backend', 'cpu'), 1, named);
   });
+  it('predict and eval --draw into a directory that holds files: exit 2 before any work, nothing replaced', () => {
+    const drawn = join(dir, 'drawn');
+    mkdirSync(drawn);
+    writeFileSync(join(drawn, '001-img000.png'), 'mine');
+    const image = join(data, 'red', readdirSync(join(data, 'red'))[0]);
+    for (const r of [
+      graft('predict', '--model', join(dir, 'model'), '--draw', drawn, image),
+      graft('eval', '--model', join(dir, 'model'), '--data', data, '--draw', drawn),
+    ])
+      assertOneLineError(r, 2, /--draw .*drawn is not empty \(use --force to replace the files of the same names in it\)/);
+    assert.equal(readFileSync(join(drawn, '001-img000.png'), 'utf8'), 'mine');
+  });
   it('predict on a corrupt image: exit 1', async () => {
     const corrupt = join(dir, 'corrupt.jpg');
     writeFileSync(corrupt, Buffer.from('not really a jpeg'));

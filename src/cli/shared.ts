@@ -1,6 +1,7 @@
 // What every command shares, in one module: the common options and backend setup, option
 // parsers, the base-preprocessing flags, and everything the CLI shows a person (tables, warnings,
 // progress as a callback, the --json last line). Commands import this, never each other.
+import { existsSync, readdirSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKENDS, useBackend, type BackendName } from '../backend/index.js';
@@ -104,9 +105,18 @@ export function refuseFlags(cmd: Command, keys: readonly string[], why: string):
 export function checkOutputs(o: {
   out?: { path: string; kind: 'dir' | 'file'; force: boolean; flag?: string }[];
   into?: { path: string | undefined; flag: string }[];
+  /** Directories filled with files named after the inputs (--draw): new or empty, unless `force` lets those files be replaced. */
+  filled?: { path: string | undefined; flag: string; force: boolean }[];
 }): void {
   for (const d of o.out ?? []) checkDestination(d.path, { kind: d.kind, force: d.force, flag: d.flag ?? '--out' });
   for (const d of o.into ?? []) if (d.path !== undefined) checkDestination(d.path, { kind: 'dir', into: true, flag: d.flag });
+  for (const d of o.filled ?? []) {
+    if (d.path === undefined) continue;
+    checkDestination(d.path, { kind: 'dir', into: true, flag: d.flag });
+    // Which names the work will write is known only once it has run: any file there could be one.
+    if (!d.force && existsSync(d.path) && readdirSync(d.path).length)
+      throw usageError(`${d.flag} ${d.path} is not empty (use --force to replace the files of the same names in it)`);
+  }
 }
 
 /** The feature cache's directory when the cache is on (--cache-dir or its default): written into during the work. */

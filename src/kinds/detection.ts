@@ -325,8 +325,16 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
     return { metrics: e.metrics };
   }
 
-  /** Each evaluated image drawn with what it holds (dashed) and what was found (solid, above the score threshold), into `dir`. */
-  async drawEvaluation(e: DetectionEvaluation, dir: string, threshold = this.meta.scoreThreshold): Promise<string[]> {
+  /**
+   * Each evaluated image drawn with what it holds (dashed) and what was found (solid, above the
+   * score threshold), into `dir`; a file of the same name there is replaced only with `force`.
+   */
+  async drawEvaluation(
+    e: DetectionEvaluation,
+    dir: string,
+    threshold = this.meta.scoreThreshold,
+    o: { force?: boolean } = {},
+  ): Promise<string[]> {
     const labels = this.meta.labels;
     const written: string[] = [];
     for (const [i, image] of e.images.entries()) {
@@ -336,13 +344,16 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
           .filter((d) => d.score >= threshold)
           .map((d) => ({ box: d.box, label: labels[d.label], score: d.score, kind: 'prediction' as const })),
       ];
-      written.push(await drawInto(dir, image.file, i, boxes));
+      written.push(await drawInto(dir, image.file, i, boxes, o.force ?? false));
     }
     return written;
   }
 
-  /** Each prediction drawn on its image (predictions of files: the file is read again), into `dir`. */
-  async drawPredictions(predictions: DetectionPrediction[], dir: string): Promise<string[]> {
+  /**
+   * Each prediction drawn on its image (predictions of files: the file is read again), into `dir`;
+   * a file of the same name there is replaced only with `force`.
+   */
+  async drawPredictions(predictions: DetectionPrediction[], dir: string, o: { force?: boolean } = {}): Promise<string[]> {
     const written: string[] = [];
     for (const [i, p] of predictions.entries())
       written.push(
@@ -351,6 +362,7 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
           p.file,
           i,
           p.boxes.map((b) => ({ ...b, kind: 'prediction' as const })),
+          o.force ?? false,
         ),
       );
     return written;
@@ -361,13 +373,13 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
   }
 }
 
-async function drawInto(dir: string, file: string, index: number, boxes: DrawnBox[]): Promise<string> {
+async function drawInto(dir: string, file: string, index: number, boxes: DrawnBox[], force: boolean): Promise<string> {
   await makeDirs(dir);
   const ext = extname(file).toLowerCase();
   const name = basename(file, extname(file));
   // Numbered: two inputs may share a name in different folders.
   const out = join(dir, `${String(index + 1).padStart(3, '0')}-${name}${['.png', '.webp'].includes(ext) ? ext : '.jpg'}`);
-  await drawBoxes(file, boxes, out);
+  await drawBoxes(file, boxes, out, force);
   return out;
 }
 

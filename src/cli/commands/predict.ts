@@ -6,7 +6,7 @@ import type { DetectionPrediction } from '../../kinds/detection.js';
 import { loadModel, type TrainedModel } from '../../kinds/index.js';
 import { checkOutputs, intArg, log, note, numArg, prepare, printJson, type GlobalOptions } from '../shared.js';
 
-type Flags = GlobalOptions & { model: string; top: number; threshold?: number; draw?: string };
+type Flags = GlobalOptions & { model: string; top: number; threshold?: number; draw?: string; force: boolean };
 
 export function predictCommand(): Command {
   return new Command('predict')
@@ -14,10 +14,11 @@ export function predictCommand(): Command {
     .requiredOption('--model <dir>', 'a directory written by graft train')
     .option('--top <k>', 'how many classes to show per input', intArg('--top', 1), 3)
     .option('--threshold <score>', "detectors: the lowest score shown (default: the model's, 0.3)", numArg)
-    .option('--draw <dir>', 'detectors: write each image with its boxes drawn into DIR')
+    .option('--draw <dir>', 'detectors: write each image with its boxes drawn into DIR (new or empty, unless --force)')
+    .option('--force', '--draw: write into a DIR that holds files, replacing those of the same names', false)
     .argument('<inputs...>', 'image files; for a text model, the texts themselves')
     .action(async (inputs: string[], flags: Flags) => {
-      checkOutputs({ into: [{ path: flags.draw, flag: '--draw' }] });
+      checkOutputs({ filled: [{ path: flags.draw, flag: '--draw', force: flags.force }] });
       await prepare(flags);
       const loaded = await loadModel(flags.model);
       const model: TrainedModel = loaded;
@@ -29,7 +30,7 @@ export function predictCommand(): Command {
         const predictions = await model.predict(inputs, { top: flags.top, threshold: flags.threshold });
         for (const p of predictions) for (const line of model.formatPrediction(p)) log(line);
         if (loaded.kind === 'detection' && flags.draw) {
-          const written = await loaded.drawPredictions(predictions as DetectionPrediction[], flags.draw);
+          const written = await loaded.drawPredictions(predictions as DetectionPrediction[], flags.draw, { force: flags.force });
           note(`drew ${written.length} image${written.length === 1 ? '' : 's'} into ${flags.draw}`);
         }
         if (flags.json) printJson({ model: flags.model, predictions });
