@@ -4,10 +4,18 @@
 import { Command } from 'commander';
 import { basename, resolve } from 'node:path';
 import { usageError } from '../../core/errors.js';
+import { parseHostList } from '../../io/hosts.js';
 import { startServer } from '../../serve/server.js';
 import { intArg, log, prepare, warn, type GlobalOptions } from '../shared.js';
 
-type Flags = GlobalOptions & { model: string[]; port: number; host: string; maxBatch: number; maxDelayMs: number };
+type Flags = GlobalOptions & {
+  model: string[];
+  port: number;
+  host: string;
+  allowedHosts: string[];
+  maxBatch: number;
+  maxDelayMs: number;
+};
 
 /** `--model DIR` (named after the folder) or `--model NAME=DIR`. */
 function models(specs: string[]): Record<string, string> {
@@ -34,6 +42,12 @@ export function serveCommand(): Command {
     )
     .option('--port <n>', 'port (0: any free one)', intArg('--port', 0), 8501)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option(
+      '--allowed-hosts <names>',
+      'more Host header names to answer, comma-separated NAME (with or without the port) or NAME:PORT (a proxy, a LAN name; repeatable); any other gets 403',
+      (v: string, all: string[]) => [...all, ...parseHostList(v)],
+      [],
+    )
     .option('--max-batch <n>', 'instances run together at most (1: no batching)', intArg('--max-batch', 1), 32)
     .option('--max-delay-ms <ms>', 'how long a batch waits to fill', intArg('--max-delay-ms', 0), 5)
     .action(async (flags: Flags) => {
@@ -45,6 +59,7 @@ export function serveCommand(): Command {
         models: named,
         host: flags.host,
         port: flags.port,
+        allowedHosts: flags.allowedHosts,
         maxBatch: flags.maxBatch,
         maxDelayMs: flags.maxDelayMs,
       });
