@@ -343,6 +343,12 @@ describe('bad input', () => {
       assertOneLineError(r, 2, /--draw .*drawn is not empty \(use --force to replace the files of the same names in it\)/);
     assert.equal(readFileSync(join(drawn, '001-img000.png'), 'utf8'), 'mine');
   });
+  it("a name like constructor or __proto__ is unknown, not Object's: exit 2 with the known names", () => {
+    assertOneLineError(graft('experiment', 'constructor'), 2, /unknown experiment "constructor" \(known: digits-transfer/);
+    assertOneLineError(graft('pretrain', 'toString'), 2, /unknown pretraining "toString" \(known: digits/);
+    // A model named constructor is one model, not a second one of that name.
+    assertOneLineError(graft('serve', '--model', `constructor=${join(dir, 'no-model')}`), 2, /model directory not found/);
+  });
   it('predict on a corrupt image: exit 1', async () => {
     const corrupt = join(dir, 'corrupt.jpg');
     writeFileSync(corrupt, Buffer.from('not really a jpeg'));

@@ -24,7 +24,8 @@ export function experimentCommand(): Command {
         .join('; ')})`,
     )
     .action(async (name: string, flags: GlobalOptions & { seeds: string; runs: string; data?: string; variant?: string }) => {
-      const experiment = EXPERIMENTS[name];
+      // Own names only: `constructor` or `__proto__` is no experiment, not Object's.
+      const experiment = Object.hasOwn(EXPERIMENTS, name) ? EXPERIMENTS[name] : undefined;
       if (!experiment) throw usageError(`unknown experiment "${name}" (known: ${Object.keys(EXPERIMENTS).join(', ')})`);
       if (flags.data && !experiment.takesData) throw usageError(`${name} runs on its own data; it does not take --data`);
       if (flags.variant && !experiment.variants?.includes(flags.variant))

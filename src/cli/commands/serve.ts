@@ -20,12 +20,13 @@ type Flags = GlobalOptions & {
 /** `--model DIR` (named after the folder) or `--model NAME=DIR`. */
 function models(specs: string[]): Record<string, string> {
   if (!specs.length) throw usageError('graft serve needs --model DIR (or NAME=DIR), once per model');
-  const out: Record<string, string> = {};
+  // No prototype: a model named __proto__ or constructor is a model like any other.
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const spec of specs) {
     const eq = spec.indexOf('=');
     const [name, dir] = eq > 0 ? [spec.slice(0, eq), spec.slice(eq + 1)] : [basename(resolve(spec)), spec];
     if (!/^[\w.-]+$/.test(name)) throw usageError(`model name ${JSON.stringify(name)}: use letters, digits, ., _ and -`);
-    if (out[name]) throw usageError(`two models named ${name}: give one a name with --model NAME=DIR`);
+    if (Object.hasOwn(out, name)) throw usageError(`two models named ${name}: give one a name with --model NAME=DIR`);
     out[name] = dir;
   }
   return out;
