@@ -349,6 +349,13 @@ describe('bad input', () => {
     // A model named constructor is one model, not a second one of that name.
     assertOneLineError(graft('serve', '--model', `constructor=${join(dir, 'no-model')}`), 2, /model directory not found/);
   });
+  it('a list flag with an empty item, or a size of 0, is exit 2 before any work, not a 0 taken silently', () => {
+    assertOneLineError(graft('experiment', 'digits-transfer', '--seeds', '1,,2'), 2, /--seeds must be a comma-separated list of integers/);
+    assertOneLineError(graft('experiment', 'digits-transfer', '--seeds', ''), 2, /--seeds must be/);
+    assertOneLineError(graft('inspect', base, '--std', ''), 2, /--std must be comma-separated numbers/);
+    assertOneLineError(graft('inspect', base, '--mean', '0,,0'), 2, /--mean must be comma-separated numbers/);
+    assertOneLineError(graft('inspect', base, '--input-size', '32x0'), 2, /--input-size must be HxW/);
+  });
   it('predict on a corrupt image: exit 1', async () => {
     const corrupt = join(dir, 'corrupt.jpg');
     writeFileSync(corrupt, Buffer.from('not really a jpeg'));

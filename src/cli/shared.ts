@@ -155,15 +155,17 @@ export interface BaseFlags {
 }
 
 const numbers = (name: string) => (v: string) => {
-  const xs = v.split(',').map(Number);
-  if (!xs.length || xs.some((x) => !Number.isFinite(x)))
+  const parts = v.split(',').map((x) => x.trim());
+  // Number('') is 0: an empty item (`--std ''`, `1,,2`) is a mistake, not a zero.
+  const xs = parts.map((x) => (x === '' ? NaN : Number(x)));
+  if (xs.some((x) => !Number.isFinite(x)))
     throw new InvalidArgumentError(`${name} must be comma-separated numbers, e.g. 0.485,0.456,0.406`);
   return xs;
 };
 
 const size = (v: string) => {
   const m = /^(\d+)(?:x(\d+))?$/.exec(v);
-  if (!m || Number(m[1]) < 1) throw new InvalidArgumentError('--input-size must be HxW or N, e.g. 224x224');
+  if (!m || Number(m[1]) < 1 || Number(m[2] ?? m[1]) < 1) throw new InvalidArgumentError('--input-size must be HxW or N, e.g. 224x224');
   return { height: Number(m[1]), width: Number(m[2] ?? m[1]) };
 };
 

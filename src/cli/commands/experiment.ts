@@ -32,9 +32,10 @@ export function experimentCommand(): Command {
         throw usageError(
           `${name} has ${experiment.variants ? `variants ${experiment.variants.join(', ')}` : 'no variants'}; got ${flags.variant}`,
         );
-      const seeds = flags.seeds.split(',').map(Number);
-      if (seeds.some((s) => !Number.isInteger(s) || s < 0))
-        throw usageError(`--seeds must be a comma-separated list of integers, got "${flags.seeds}"`);
+      const parts = flags.seeds.split(',').map((s) => s.trim());
+      // Number('') is 0: `--seeds ''` or `1,,2` is a mistake, not seed 0.
+      const seeds = parts.map(Number);
+      if (parts.some((s) => !/^\d+$/.test(s))) throw usageError(`--seeds must be a comma-separated list of integers, got "${flags.seeds}"`);
       // The reports are written after the runs: --runs is checked before them.
       checkOutputs({ into: [{ path: flags.runs, flag: '--runs' }] });
       await prepare(flags);
