@@ -356,6 +356,12 @@ describe('bad input', () => {
     assertOneLineError(graft('inspect', base, '--mean', '0,,0'), 2, /--mean must be comma-separated numbers/);
     assertOneLineError(graft('inspect', base, '--input-size', '32x0'), 2, /--input-size must be HxW/);
   });
+  it('serve and studio --port over 65535: exit 2 before any model or workspace is touched', () => {
+    assertOneLineError(graft('serve', '--model', join(dir, 'model'), '--port', '70000'), 2, /--port must be an integer from 0/);
+    const workspace = join(dir, 'no-workspace');
+    assertOneLineError(graft('studio', '--dir', workspace, '--port', '65536', '--no-open'), 2, /--port must be an integer from 0/);
+    assert.ok(!existsSync(workspace));
+  });
   it('predict on a corrupt image: exit 1', async () => {
     const corrupt = join(dir, 'corrupt.jpg');
     writeFileSync(corrupt, Buffer.from('not really a jpeg'));

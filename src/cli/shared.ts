@@ -74,6 +74,14 @@ export const intArg =
     return n;
   };
 
+/** A TCP port to listen on: 0 (any free one) to 65535. */
+export const portArg = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('--port must be an integer from 0 (any free port) to 65535');
+  return n;
+};
+
 export const numArg = (v: string) => {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');

@@ -6,7 +6,7 @@ import { basename, resolve } from 'node:path';
 import { usageError } from '../../core/errors.js';
 import { parseHostList } from '../../io/hosts.js';
 import { startServer } from '../../serve/server.js';
-import { intArg, log, prepare, warn, type GlobalOptions } from '../shared.js';
+import { intArg, log, portArg, prepare, warn, type GlobalOptions } from '../shared.js';
 
 type Flags = GlobalOptions & {
   model: string[];
@@ -41,7 +41,7 @@ export function serveCommand(): Command {
       (v: string, all: string[]) => [...all, v],
       [],
     )
-    .option('--port <n>', 'port (0: any free one)', intArg('--port', 0), 8501)
+    .option('--port <n>', 'port (0: any free one)', portArg, 8501)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option(
       '--allowed-hosts <names>',
