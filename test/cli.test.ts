@@ -2,7 +2,7 @@
 // with good and bad files. Each case checks exit code, the one-line error and what is on disk.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, truncateSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { Help } from 'commander';
@@ -361,6 +361,17 @@ describe('bad input', () => {
     const workspace = join(dir, 'no-workspace');
     assertOneLineError(graft('studio', '--dir', workspace, '--port', '65536', '--no-open'), 2, /--port must be an integer from 0/);
     assert.ok(!existsSync(workspace));
+  });
+  it('a model whose weights.bin was cut short: one error line naming model.json and the sizes, exit 1', () => {
+    const cut = join(dir, 'cut-weights');
+    cpSync(join(dir, 'model'), cut, { recursive: true });
+    truncateSync(join(cut, 'weights.bin'), 100);
+    const image = join(data, 'red', readdirSync(join(data, 'red'))[0]);
+    assertOneLineError(
+      graft('predict', '--model', cut, '--backend', 'cpu', image),
+      1,
+      /cannot load .*cut-weights\/model\.json: its weights \(weights\.bin\) hold 100 bytes, its manifest needs \d+: truncated/,
+    );
   });
   it('predict on a corrupt image: exit 1', async () => {
     const corrupt = join(dir, 'corrupt.jpg');
