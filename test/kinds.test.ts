@@ -10,7 +10,7 @@ import { sniffMedium } from '../src/data/medium.js';
 import { loadModel, MODEL_KINDS } from '../src/kinds/index.js';
 import { TextClassifier } from '../src/kinds/text.js';
 import { fitTfidf } from '../src/train/tfidf.js';
-import { tempDir } from './helpers.js';
+import { saveTinyBase, tempDir } from './helpers.js';
 
 const usage = (pattern: RegExp) => (e: GraftError) => e.exitCode === 2 && pattern.test(e.message);
 const failure = (pattern: RegExp) => (e: GraftError) => {
@@ -76,6 +76,24 @@ describe('loadModel', () => {
       const file = join(dir, name, 'graft.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
       await assert.rejects(loadModel(join(dir, name)), failure(new RegExp(`^cannot read ${file} .*${pattern.source}`)), name);
     }
+  });
+
+  it("an image classifier whose labels are not its model's outputs is one failure saying both counts", async () => {
+    const dir = tempDir();
+    await saveTinyBase(dir); // 3 class probabilities out
+    const meta = {
+      base: 'tiny',
+      input: { height: 16, width: 16, channels: 3 },
+      normalize: { mean: [0, 0, 0], std: [1, 1, 1] },
+      resize: 'cover',
+      cut: 'pool',
+    };
+    writeFileSync(join(dir, 'graft.json'), JSON.stringify({ ...meta, labels: ['a', 'b'] }));
+    await assert.rejects(loadModel(dir), failure(/graft\.json: it lists 2 labels, model\.json gives 3 class probabilities/));
+    writeFileSync(join(dir, 'graft.json'), JSON.stringify({ ...meta, labels: ['a', 'b', 'c'] }));
+    const model = await loadModel(dir);
+    assert.deepEqual(model.describe().outputs[0].labels, ['a', 'b', 'c']);
+    await model.dispose();
   });
 
   it('returns the kind graft.json names, with the interface every kind has', async () => {

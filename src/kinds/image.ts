@@ -10,7 +10,7 @@ import { makeDirs } from '../io/destination.js';
 import { createOnnxRunner, onnxTrunk, type Layout } from '../backend/onnx-runtime.js';
 import { loadImageBase } from '../bases/index.js';
 import type { HeadSpec, ImageBase, Normalize, Predictor } from '../bases/types.js';
-import { usageError } from '../core/errors.js';
+import { GraftError, usageError } from '../core/errors.js';
 import { concat, loadDataSplits, parseClassFilter } from '../data/index.js';
 import { spectrogramSize, TOP_DB } from '../data/audio/spectrogram.js';
 import { IMAGE_MEDIUM } from '../data/medium.js';
@@ -32,6 +32,7 @@ import { trainGrafted, type TrainOptions } from '../train/stages.js';
 import { skipCounter, trainSeeded } from './one-call.js';
 import {
   checkGraftJson,
+  GRAFT_JSON,
   IMAGE_SIZE_JSON,
   inModelOrder,
   LABELS_JSON,
@@ -257,6 +258,15 @@ export class ImageClassifier implements TrainedModel<ImagePrediction, Classifier
     requireFiles(dir, ['model.json']);
     const meta = checkGraftJson<ImageGraftJson>(dir, json, IMAGE_GRAFT_JSON, 'an image classifier');
     const model = await tf.loadLayersModel(fileHandler(join(dir, 'model.json')));
+    // Labels that do not match the outputs would name the wrong classes, silently.
+    const units = model.outputs[0].shape.at(-1);
+    if (model.outputs.length !== 1 || units !== meta.labels.length) {
+      model.dispose();
+      throw new GraftError(
+        `cannot read ${join(dir, GRAFT_JSON)}: it lists ${meta.labels.length} labels, model.json gives ${model.outputs.length === 1 ? `${units} class probabilities` : `${model.outputs.length} outputs`}`,
+        1,
+      );
+    }
     return new ImageClassifier(model, meta, meta.trunk ? trunkFromDir(dir, meta.trunk) : undefined);
   }
 
