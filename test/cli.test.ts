@@ -373,6 +373,21 @@ describe('bad input', () => {
       /cannot load .*cut-weights\/model\.json: its weights \(weights\.bin\) hold 100 bytes, its manifest needs \d+: truncated/,
     );
   });
+  it('predict --threshold is a score in [0, 1], checked as it is read; 0 is a score', () => {
+    const image = join(data, 'red', readdirSync(join(data, 'red'))[0]);
+    for (const t of ['2', '-1', 'abc'])
+      assertOneLineError(
+        graft('predict', '--model', join(dir, 'no-model'), '--threshold', t, image),
+        2,
+        /--threshold must be a score in \[0, 1\]/,
+      );
+    // 0 passes the parser: this model is no detector, which is what is said.
+    assertOneLineError(
+      graft('predict', '--model', join(dir, 'model'), '--threshold', '0', image),
+      2,
+      /--threshold and --draw apply to detectors/,
+    );
+  });
   it('predict on a corrupt image: exit 1', async () => {
     const corrupt = join(dir, 'corrupt.jpg');
     writeFileSync(corrupt, Buffer.from('not really a jpeg'));
