@@ -355,6 +355,10 @@ describe('bad input', () => {
     assertOneLineError(graft('inspect', base, '--std', ''), 2, /--std must be comma-separated numbers/);
     assertOneLineError(graft('inspect', base, '--mean', '0,,0'), 2, /--mean must be comma-separated numbers/);
     assertOneLineError(graft('inspect', base, '--input-size', '32x0'), 2, /--input-size must be HxW/);
+    // An empty --classes (an unset shell variable) kept every class, silently.
+    for (const classes of ['', 'red,'])
+      assertOneLineError(train(join(dir, 'x7'), '--classes', classes, ...quick), 2, /--classes must name classes .* no empty item/);
+    assert.ok(!existsSync(join(dir, 'x7')));
   });
   it('serve and studio --port over 65535: exit 2 before any model or workspace is touched', () => {
     assertOneLineError(graft('serve', '--model', join(dir, 'model'), '--port', '70000'), 2, /--port must be an integer from 0/);

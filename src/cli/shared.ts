@@ -88,6 +88,13 @@ export const numArg = (v: string) => {
   return n;
 };
 
+/** `--classes`: an empty value (an unset shell variable) would select nothing and so keep every class, silently. */
+export const classesArg = (v: string) => {
+  if (v.split(',').some((c) => c.trim() === ''))
+    throw new InvalidArgumentError('--classes must name classes (a,b,c) or a range (5-9), with no empty item');
+  return v;
+};
+
 /** A repeatable flag's values, in order. */
 export const collect = (value: string, previous: string[] = []) => [...previous, value];
 

@@ -7,6 +7,7 @@ import { loadModel, type TrainedModel } from '../../kinds/index.js';
 import type { EvaluateOptions } from '../../kinds/types.js';
 import {
   checkOutputs,
+  classesArg,
   collectWhere,
   intArg,
   log,
@@ -39,7 +40,7 @@ export function evalCommand(): Command {
       '--data <data>',
       'image folder, CSV/JSONL manifest, or a built-in set (mnist, mnist-rgb, mnist-m); for a text model: a CSV/TSV/JSONL table or spam-assassin[:GROUP,…]; for a multi-task model: data labelled for its tasks, as graft train --task takes it',
     )
-    .option('--classes <spec>', 'use only these classes (e.g. 5-9 for mnist)')
+    .option('--classes <spec>', 'use only these classes (e.g. 5-9 for mnist)', classesArg)
     .option('--where <column=values>', WHERE_HELP, collectWhere())
     .addOption(
       new Option('--split <name>', 'which part of the data to evaluate on').choices(['test', 'val', 'train', 'all']).default('test'),
