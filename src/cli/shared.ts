@@ -67,10 +67,11 @@ export async function prepare(opts: GlobalOptions): Promise<void> {
 // Option parsers: a bad value is a usage error (exit 2) naming the option.
 
 export const intArg =
-  (name: string, min = 0) =>
+  (name: string, min = 0, max?: number) =>
   (v: string) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+    if (!Number.isInteger(n) || n < min || (max !== undefined && n > max))
+      throw new InvalidArgumentError(`${name} must be an integer ${max === undefined ? `≥ ${min}` : `from ${min} to ${max}`}`);
     return n;
   };
 

@@ -32,6 +32,8 @@ function models(specs: string[]): Record<string, string> {
   return out;
 }
 
+// --max-delay-ms: a timer holds at most 2^31 - 1 ms (Node makes a longer one 1 ms, with a
+// warning); a minute is already longer than any batch is worth waiting for.
 export function serveCommand(): Command {
   return new Command('serve')
     .description("serve trained models over HTTP (TF Serving's REST API: POST /v1/models/NAME:predict), with dynamic batching")
@@ -50,7 +52,7 @@ export function serveCommand(): Command {
       [],
     )
     .option('--max-batch <n>', 'instances run together at most (1: no batching)', intArg('--max-batch', 1), 32)
-    .option('--max-delay-ms <ms>', 'how long a batch waits to fill', intArg('--max-delay-ms', 0), 5)
+    .option('--max-delay-ms <ms>', 'how long a batch waits to fill (at most 60000)', intArg('--max-delay-ms', 0, 60_000), 5)
     .action(async (flags: Flags) => {
       const named = models(flags.model);
       await prepare(flags);
