@@ -360,8 +360,11 @@ describe('bad input', () => {
       assertOneLineError(train(join(dir, 'x7'), '--classes', classes, ...quick), 2, /--classes must name classes .* no empty item/);
     assert.ok(!existsSync(join(dir, 'x7')));
   });
-  it('serve and studio --port over 65535, serve --max-delay-ms over a minute: exit 2 before any model or workspace is touched', () => {
+  it('serve and studio --port over 65535 or an empty --host, serve --max-delay-ms over a minute: exit 2 before any model or workspace is touched', () => {
     assertOneLineError(graft('serve', '--model', join(dir, 'model'), '--port', '70000'), 2, /--port must be an integer from 0/);
+    // An empty --host listened on every interface as "", answering no Host header.
+    assertOneLineError(graft('serve', '--model', join(dir, 'model'), '--host', ''), 2, /--host is empty/);
+    assertOneLineError(graft('studio', '--dir', join(dir, 'no-workspace'), '--host', ' ', '--no-open'), 2, /--host is empty/);
     // Node would make a longer timer 1 ms, with a warning on stderr.
     assertOneLineError(
       graft('serve', '--model', join(dir, 'model'), '--max-delay-ms', '99999999999'),

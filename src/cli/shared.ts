@@ -83,6 +83,15 @@ export const portArg = (v: string) => {
   return n;
 };
 
+/**
+ * An address to listen on. An empty one would listen on every interface under the name "" (a
+ * URL of http://:PORT/, and no Host header it answers): refused.
+ */
+export const hostArg = (v: string) => {
+  if (v.trim() === '') throw new InvalidArgumentError('--host is empty: give an address, e.g. 127.0.0.1, or 0.0.0.0 for every interface');
+  return v;
+};
+
 export const numArg = (v: string) => {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');

@@ -6,7 +6,7 @@ import { basename, resolve } from 'node:path';
 import { usageError } from '../../core/errors.js';
 import { parseHostList } from '../../io/hosts.js';
 import { startServer } from '../../serve/server.js';
-import { intArg, log, portArg, prepare, warn, type GlobalOptions } from '../shared.js';
+import { hostArg, intArg, log, portArg, prepare, warn, type GlobalOptions } from '../shared.js';
 
 type Flags = GlobalOptions & {
   model: string[];
@@ -44,7 +44,7 @@ export function serveCommand(): Command {
       [],
     )
     .option('--port <n>', 'port (0: any free one)', portArg, 8501)
-    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--host <address>', 'address to listen on', hostArg, '127.0.0.1')
     .option(
       '--allowed-hosts <names>',
       'more Host header names to answer, comma-separated NAME (with or without the port) or NAME:PORT (a proxy, a LAN name; repeatable); any other gets 403',

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { loadImageBase } from '../../bases/index.js';
 import { parseHostList } from '../../io/hosts.js';
 import { startStudio } from '../../studio/server.js';
-import { checkOutputs, log, portArg, prepare, warn, type GlobalOptions } from '../shared.js';
+import { checkOutputs, hostArg, log, portArg, prepare, warn, type GlobalOptions } from '../shared.js';
 
 type Flags = GlobalOptions & { dir: string; port: number; host: string; allowedHosts: string[]; open: boolean; base: string[] };
 
@@ -17,7 +17,7 @@ export function studioCommand(): Command {
     .description('transfer learning in the browser: projects, samples, training, the model report, trying it and export')
     .option('--dir <workspace>', 'the workspace folder: one folder per project', 'graft-studio')
     .option('--port <n>', 'port (0: any free one)', portArg, 7860)
-    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--host <address>', 'address to listen on', hostArg, '127.0.0.1')
     .option(
       '--allowed-hosts <names>',
       'more Host header names to answer, comma-separated NAME (with or without the port) or NAME:PORT (a proxy, a LAN name; repeatable); any other gets 403',
