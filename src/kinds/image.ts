@@ -144,19 +144,8 @@ const IMAGE_GRAFT_JSON = z
     medium: z
       .discriminatedUnion('kind', [
         z.object({ kind: z.literal('image') }),
-        z.object({
-          kind: z.literal('audio'),
-          spec: z.looseObject({
-            sampleRate: positive,
-            clipSamples: positive,
-            fftSize: positive,
-            windowLength: positive,
-            hop: positive,
-            mels: positive,
-            fMin: z.number().nonnegative(),
-            fMax: positive,
-          }),
-        }),
+        // What every audio spec has (graft's log-mel, or a front-end model's); the rest is its own.
+        z.object({ kind: z.literal('audio'), spec: z.looseObject({ sampleRate: positive, clipSamples: positive, mels: positive }) }),
       ])
       .optional(),
     spectrogramTopDb: positive.optional(),
