@@ -599,7 +599,7 @@ describe('graft adapt', () => {
     assert.match(r.stdout, /target 12 images \(labels not used\)/);
   });
 
-  it('bad input: unlabelled --eval-target, --target-labels on unlabelled data, unknown method: exit 2', () => {
+  it('bad input: unlabelled --eval-target, --target-labels on unlabelled data, unknown method, --adversary without dann: exit 2', () => {
     const common = ['--base', base, '--source', source, '--epochs', '1', '--backend', 'cpu'];
     assertOneLineError(
       graft('adapt', ...common, '--target', flat, '--eval-target', flat, '--method', 'none'),
@@ -612,5 +612,10 @@ describe('graft adapt', () => {
       /--target-labels needs labelled target data/,
     );
     assertOneLineError(graft('adapt', ...common, '--target', flat, '--method', 'mmd'), 2, /--method/);
+    assertOneLineError(
+      graft('adapt', ...common, '--target', flat, '--method', 'coral', '--adversary', 'confusion'),
+      2,
+      /--adversary applies to --method dann, not to coral/,
+    );
   });
 });
