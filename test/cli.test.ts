@@ -2,7 +2,7 @@
 // with good and bad files. Each case checks exit code, the one-line error and what is on disk.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, truncateSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { Help } from 'commander';
@@ -309,6 +309,98 @@ describe('bad input', () => {
   });
   it('predict on a missing model dir: exit 2', () =>
     assertOneLineError(graft('predict', '--model', join(dir, 'no-model'), join(data, 'red', 'x.png')), 2, /model directory not found/));
+  it('a model whose graft.json is minimal, malformed or not JSON: one error line naming the file, exit 1, in every command', () => {
+    const broken = join(dir, 'broken-meta');
+    cpSync(join(dir, 'model'), broken, { recursive: true });
+    const file = join(broken, 'graft.json');
+    const image = join(data, 'red', readdirSync(join(data, 'red'))[0]);
+    const cases: [string, RegExp][] = [
+      ['{"kind":"image"}', /as an image classifier's description: base is missing/],
+      ['{"kind":"nope"}', /kind of model this graft does not know \("nope"/],
+      ['{"kind":"detection","base":"b"}', /as a detector's description: labels is missing/],
+      ['not json', /Unexpected token/],
+    ];
+    for (const [text, pattern] of cases) {
+      writeFileSync(file, text);
+      const named = new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*${pattern.source}`);
+      assertOneLineError(graft('predict', '--model', broken, '--backend', 'cpu', image), 1, named);
+      assertOneLineError(graft('inspect', broken, '--backend', 'cpu'), 1, named);
+    }
+    writeFileSync(file, '{}');
+    const named = /graft\.json as an image classifier's description: base is missing/;
+    assertOneLineError(graft('eval', '--model', broken, '--data', data, '--backend', 'cpu'), 1, named);
+    assertOneLineError(graft('serve', '--model', broken, '--port', '0', '--backend', 'cpu'), 1, named);
+  });
+  it('predict and eval --draw into a directory that holds files: exit 2 before any work, nothing replaced', () => {
+    const drawn = join(dir, 'drawn');
+    mkdirSync(drawn);
+    writeFileSync(join(drawn, '001-img000.png'), 'mine');
+    const image = join(data, 'red', readdirSync(join(data, 'red'))[0]);
+    for (const r of [
+      graft('predict', '--model', join(dir, 'model'), '--draw', drawn, image),
+      graft('eval', '--model', join(dir, 'model'), '--data', data, '--draw', drawn),
+    ])
+      assertOneLineError(r, 2, /--draw .*drawn is not empty \(use --force to replace the files of the same names in it\)/);
+    assert.equal(readFileSync(join(drawn, '001-img000.png'), 'utf8'), 'mine');
+  });
+  it("a name like constructor or __proto__ is unknown, not Object's: exit 2 with the known names", () => {
+    assertOneLineError(graft('experiment', 'constructor'), 2, /unknown experiment "constructor" \(known: digits-transfer/);
+    assertOneLineError(graft('pretrain', 'toString'), 2, /unknown pretraining "toString" \(known: digits/);
+    // A model named constructor is one model, not a second one of that name.
+    assertOneLineError(graft('serve', '--model', `constructor=${join(dir, 'no-model')}`), 2, /model directory not found/);
+  });
+  it('a list flag with an empty item, or a size of 0, is exit 2 before any work, not a 0 taken silently', () => {
+    assertOneLineError(graft('experiment', 'digits-transfer', '--seeds', '1,,2'), 2, /--seeds must be a comma-separated list of integers/);
+    assertOneLineError(graft('experiment', 'digits-transfer', '--seeds', ''), 2, /--seeds must be/);
+    assertOneLineError(graft('inspect', base, '--std', ''), 2, /--std must be comma-separated numbers/);
+    assertOneLineError(graft('inspect', base, '--mean', '0,,0'), 2, /--mean must be comma-separated numbers/);
+    assertOneLineError(graft('inspect', base, '--input-size', '32x0'), 2, /--input-size must be HxW/);
+    // An empty --classes (an unset shell variable) kept every class, silently.
+    for (const classes of ['', 'red,'])
+      assertOneLineError(train(join(dir, 'x7'), '--classes', classes, ...quick), 2, /--classes must name classes .* no empty item/);
+    assert.ok(!existsSync(join(dir, 'x7')));
+  });
+  it('serve and studio --port over 65535 or an empty --host, serve --max-delay-ms over a minute: exit 2 before any model or workspace is touched', () => {
+    assertOneLineError(graft('serve', '--model', join(dir, 'model'), '--port', '70000'), 2, /--port must be an integer from 0/);
+    // An empty --host listened on every interface as "", answering no Host header.
+    assertOneLineError(graft('serve', '--model', join(dir, 'model'), '--host', ''), 2, /--host is empty/);
+    assertOneLineError(graft('studio', '--dir', join(dir, 'no-workspace'), '--host', ' ', '--no-open'), 2, /--host is empty/);
+    // Node would make a longer timer 1 ms, with a warning on stderr.
+    assertOneLineError(
+      graft('serve', '--model', join(dir, 'model'), '--max-delay-ms', '99999999999'),
+      2,
+      /--max-delay-ms must be an integer from 0 to 60000/,
+    );
+    const workspace = join(dir, 'no-workspace');
+    assertOneLineError(graft('studio', '--dir', workspace, '--port', '65536', '--no-open'), 2, /--port must be an integer from 0/);
+    assert.ok(!existsSync(workspace));
+  });
+  it('a model whose weights.bin was cut short: one error line naming model.json and the sizes, exit 1', () => {
+    const cut = join(dir, 'cut-weights');
+    cpSync(join(dir, 'model'), cut, { recursive: true });
+    truncateSync(join(cut, 'weights.bin'), 100);
+    const image = join(data, 'red', readdirSync(join(data, 'red'))[0]);
+    assertOneLineError(
+      graft('predict', '--model', cut, '--backend', 'cpu', image),
+      1,
+      /cannot load .*cut-weights\/model\.json: its weights \(weights\.bin\) hold 100 bytes, its manifest needs \d+: truncated/,
+    );
+  });
+  it('predict --threshold is a score in [0, 1], checked as it is read; 0 is a score', () => {
+    const image = join(data, 'red', readdirSync(join(data, 'red'))[0]);
+    for (const t of ['2', '-1', 'abc'])
+      assertOneLineError(
+        graft('predict', '--model', join(dir, 'no-model'), '--threshold', t, image),
+        2,
+        /--threshold must be a score in \[0, 1\]/,
+      );
+    // 0 passes the parser: this model is no detector, which is what is said.
+    assertOneLineError(
+      graft('predict', '--model', join(dir, 'model'), '--threshold', '0', image),
+      2,
+      /--threshold and --draw apply to detectors/,
+    );
+  });
   it('predict on a corrupt image: exit 1', async () => {
     const corrupt = join(dir, 'corrupt.jpg');
     writeFileSync(corrupt, Buffer.from('not really a jpeg'));
@@ -507,7 +599,7 @@ describe('graft adapt', () => {
     assert.match(r.stdout, /target 12 images \(labels not used\)/);
   });
 
-  it('bad input: unlabelled --eval-target, --target-labels on unlabelled data, unknown method: exit 2', () => {
+  it('bad input: unlabelled --eval-target, --target-labels on unlabelled data, unknown method, --adversary without dann: exit 2', () => {
     const common = ['--base', base, '--source', source, '--epochs', '1', '--backend', 'cpu'];
     assertOneLineError(
       graft('adapt', ...common, '--target', flat, '--eval-target', flat, '--method', 'none'),
@@ -520,5 +612,10 @@ describe('graft adapt', () => {
       /--target-labels needs labelled target data/,
     );
     assertOneLineError(graft('adapt', ...common, '--target', flat, '--method', 'mmd'), 2, /--method/);
+    assertOneLineError(
+      graft('adapt', ...common, '--target', flat, '--method', 'coral', '--adversary', 'confusion'),
+      2,
+      /--adversary applies to --method dann, not to coral/,
+    );
   });
 });

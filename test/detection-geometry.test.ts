@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -343,6 +343,18 @@ describe('drawBoxes', () => {
     await assert.rejects(drawBoxes(png, [], join(dir, 'x.gif')), (e: unknown) => e instanceof GraftError && e.exitCode === 2);
     await writeFile(join(dir, 'junk.png'), 'junk');
     await assert.rejects(drawBoxes(join(dir, 'junk.png'), [], join(dir, 'y.png')), DecodeError);
+  });
+
+  it('replaces a file already at its destination only with force', async () => {
+    const out = join(dir, 'mine.png');
+    await writeFile(out, 'mine');
+    await assert.rejects(
+      drawBoxes(png, [{ box: RECT, label: 'cat', score: 0.5 }], out),
+      (e: unknown) => e instanceof GraftError && e.exitCode === 2 && /mine\.png already exists \(use --force/.test(e.message),
+    );
+    assert.equal(readFileSync(out, 'utf8'), 'mine');
+    await drawBoxes(png, [{ box: RECT, label: 'cat', score: 0.5 }], out, true);
+    assert.equal((await sharp(out).metadata()).width, 300);
   });
 });
 

@@ -10,9 +10,14 @@ import { sniffMedium } from '../src/data/medium.js';
 import { loadModel, MODEL_KINDS } from '../src/kinds/index.js';
 import { TextClassifier } from '../src/kinds/text.js';
 import { fitTfidf } from '../src/train/tfidf.js';
-import { tempDir } from './helpers.js';
+import { saveTinyBase, tempDir } from './helpers.js';
 
 const usage = (pattern: RegExp) => (e: GraftError) => e.exitCode === 2 && pattern.test(e.message);
+const failure = (pattern: RegExp) => (e: GraftError) => {
+  assert.equal(e.exitCode, 1, e.message);
+  assert.match(e.message, pattern);
+  return true;
+};
 
 describe('loadModel', () => {
   it('says what is wrong with a directory that holds no model it knows', async () => {
@@ -22,7 +27,10 @@ describe('loadModel', () => {
     await assert.rejects(loadModel(join(dir, 'empty')), usage(/not a graft model .*graft\.json/));
     mkdirSync(join(dir, 'future'));
     writeFileSync(join(dir, 'future', 'graft.json'), JSON.stringify({ kind: 'hologram' }));
-    await assert.rejects(loadModel(join(dir, 'future')), usage(/kind of model .*hologram.*known: image, text, multi-task/));
+    await assert.rejects(
+      loadModel(join(dir, 'future')),
+      failure(new RegExp(`cannot read ${join(dir, 'future', 'graft\\.json')}: .*kind of model .*hologram.*known: image, text, multi-task`)),
+    );
     mkdirSync(join(dir, 'headless'));
     writeFileSync(join(dir, 'headless', 'graft.json'), JSON.stringify({ labels: ['a', 'b'] }));
     await assert.rejects(
@@ -30,6 +38,62 @@ describe('loadModel', () => {
       usage(/not a graft model .*model\.json/),
       'no kind: an image classifier, which needs model.json',
     );
+  });
+
+  it('a graft.json that is minimal or malformed is one failure naming the file and the field, for every kind', async () => {
+    const dir = tempDir();
+    const image = {
+      base: 'tiny',
+      labels: ['a', 'b'],
+      input: { height: 16, width: 16, channels: 3 },
+      normalize: { mean: [0, 0, 0], std: [1, 1, 1] },
+      resize: 'cover',
+      cut: 'top_conv',
+    };
+    const cases: [string, unknown, RegExp][] = [
+      ['no-kind', {}, /as an image classifier's description: base is missing/],
+      ['image', { kind: 'image' }, /as an image classifier's description: base is missing/],
+      ['labels', { ...image, labels: 'a' }, /labels: expected array, received string/],
+      ['no-labels', { ...image, labels: [] }, /labels: Too small/],
+      ['size', { ...image, input: { height: 'x', width: 16, channels: 3 } }, /input\.height: expected number, received string/],
+      ['channels', { ...image, input: { height: 16, width: 16, channels: 4 } }, /input\.channels/],
+      ['normalize', { ...image, normalize: { mean: [0], std: [1] } }, /normalize: expected 3 mean and std values/],
+      ['std', { ...image, normalize: { mean: [0, 0, 0], std: [1, 0, 1] } }, /normalize\.std\.1: Too small/],
+      ['trunk', { ...image, trunk: { path: '../../elsewhere.onnx', output: 'x' } }, /trunk\.path/],
+      ['text', { kind: 'text' }, /as a text classifier's description: base is missing/],
+      ['mode', { kind: 'text', base: 'tfidf', labels: ['a'], mode: 'magic' }, /mode: Invalid option/],
+      [
+        'tasks',
+        { kind: 'multi-task', ...image, tasks: [{ name: 't', kind: 'classification' }] },
+        /tasks\.0: a classification .*lists its classes/,
+      ],
+      ['detection', { kind: 'detection', ...image, resize: 'letterbox' }, /as a detector's description: scoreThreshold is missing/],
+    ];
+    for (const [name, meta, pattern] of cases) {
+      mkdirSync(join(dir, name));
+      writeFileSync(join(dir, name, 'graft.json'), JSON.stringify(meta));
+      writeFileSync(join(dir, name, 'model.json'), '{}');
+      const file = join(dir, name, 'graft.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      await assert.rejects(loadModel(join(dir, name)), failure(new RegExp(`^cannot read ${file} .*${pattern.source}`)), name);
+    }
+  });
+
+  it("an image classifier whose labels are not its model's outputs is one failure saying both counts", async () => {
+    const dir = tempDir();
+    await saveTinyBase(dir); // 3 class probabilities out
+    const meta = {
+      base: 'tiny',
+      input: { height: 16, width: 16, channels: 3 },
+      normalize: { mean: [0, 0, 0], std: [1, 1, 1] },
+      resize: 'cover',
+      cut: 'pool',
+    };
+    writeFileSync(join(dir, 'graft.json'), JSON.stringify({ ...meta, labels: ['a', 'b'] }));
+    await assert.rejects(loadModel(dir), failure(/graft\.json: it lists 2 labels, model\.json gives 3 class probabilities/));
+    writeFileSync(join(dir, 'graft.json'), JSON.stringify({ ...meta, labels: ['a', 'b', 'c'] }));
+    const model = await loadModel(dir);
+    assert.deepEqual(model.describe().outputs[0].labels, ['a', 'b', 'c']);
+    await model.dispose();
   });
 
   it('returns the kind graft.json names, with the interface every kind has', async () => {

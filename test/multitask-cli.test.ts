@@ -2,7 +2,7 @@
 // run as a user would, on small images the test writes: a colour (classification), a brightness
 // level (regression) and tags (multi-label), some samples labelled for some tasks only.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { writeSolid, type Rgb } from './fixtures.js';
@@ -197,5 +197,14 @@ describe('--config', () => {
     const missing = graft('train', '--config', join(dir, 'absent.yaml'));
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /^error: config file not found/);
+    // Read up to 1 MiB: a larger file, or a device that never ends, is refused without filling the memory.
+    const huge = join(dir, 'huge.yaml');
+    writeFileSync(huge, `epochs: 1\n${'#'.repeat(2 * 1024 * 1024)}\n`);
+    for (const file of [huge, ...(existsSync('/dev/zero') ? ['/dev/zero'] : [])]) {
+      const r = graft('train', '--config', file, '--base', base, '--data', manifest, '--out', join(dir, 'never'));
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /^error: config file .* is larger than 1 MiB/);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
   });
 });

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
@@ -317,6 +318,64 @@ describe('graft serve', () => {
       assert.ok(performance.now() - answered < 10_000, `exited ${(performance.now() - answered) / 1000} s after answering`);
     } finally {
       child.kill('SIGKILL');
+    }
+  });
+
+  it('graft serve --allowed-hosts answers those Host names too (403 to any other); a bad name is exit 2', async () => {
+    const child = spawn(
+      process.execPath,
+      [join(root, 'bin/graft.js'), 'serve', '--model', model, '--port', '0', '--allowed-hosts', 'Models.Internal,proxy.example:8080'],
+      { cwd: root },
+    );
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /serving squares at http:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
+          if (m) resolve(Number(m[1]));
+        });
+        child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+      });
+      /** GET /healthz with this Host header (fetch sets its own). */
+      const status = (host: string) =>
+        new Promise<number>((resolve, reject) =>
+          request({ host: '127.0.0.1', port, path: '/healthz', headers: { host } }, (res) => {
+            res.resume();
+            resolve(res.statusCode!);
+          })
+            .on('error', reject)
+            .end(),
+        );
+      const answers = Object.fromEntries(
+        await Promise.all(
+          [
+            `models.internal:${port}`,
+            'models.internal',
+            'proxy.example:8080',
+            `127.0.0.1:${port}`,
+            `proxy.example:${port}`,
+            `evil.example:${port}`,
+            'evil.example',
+          ].map(async (h) => [h, await status(h)]),
+        ),
+      );
+      assert.deepEqual(answers, {
+        [`models.internal:${port}`]: 200,
+        'models.internal': 200,
+        'proxy.example:8080': 200,
+        [`127.0.0.1:${port}`]: 200,
+        [`proxy.example:${port}`]: 403,
+        [`evil.example:${port}`]: 403,
+        'evil.example': 403,
+      });
+    } finally {
+      child.kill('SIGKILL');
+    }
+    for (const bad of ['http://models.internal/', 'a b', 'x,', 'x:99999']) {
+      const r = graft('serve', '--model', model, '--allowed-hosts', bad);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /^error: --allowed-hosts: .* is not a host name/m);
     }
   });
 

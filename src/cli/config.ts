@@ -5,11 +5,11 @@
 // command's own options (zod), then turned into the flags it stands for, placed before the
 // command line's: a flag given on the command line wins over the file, and every value goes
 // through the same parser as when typed.
-import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { Command, Option } from 'commander';
 import type { ZodType } from 'zod';
 import { usageError } from '../core/errors.js';
+import { MiB, readFileBounded, TooLargeError } from '../io/read.js';
 // yaml and zod are imported when a --config is given, not on every start (together ~0.3 s).
 
 export const CONFIG_FLAG = '--config';
@@ -39,14 +39,21 @@ export async function configSchema(cmd: Command) {
   return z.strictObject(shape);
 }
 
+/** A config file is a page of flags: more than this is not one (and /dev/zero must not fill the memory first). */
+const MAX_CONFIG_BYTES = MiB;
+
 async function readConfig(file: string): Promise<unknown> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await readFileBounded(file, MAX_CONFIG_BYTES)).toString('utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw usageError(
-      code === 'ENOENT' ? `config file not found: ${file}` : `cannot read config file ${file}: ${code ?? (e as Error).message}`,
+      code === 'ENOENT'
+        ? `config file not found: ${file}`
+        : e instanceof TooLargeError
+          ? `config file ${file} is ${e.reason}: a config file holds a command's flags`
+          : `cannot read config file ${file}: ${code ?? (e as Error).message}`,
     );
   }
   try {

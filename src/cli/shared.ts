@@ -1,6 +1,7 @@
 // What every command shares, in one module: the common options and backend setup, option
 // parsers, the base-preprocessing flags, and everything the CLI shows a person (tables, warnings,
 // progress as a callback, the --json last line). Commands import this, never each other.
+import { existsSync, readdirSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKENDS, useBackend, type BackendName } from '../backend/index.js';
@@ -66,17 +67,42 @@ export async function prepare(opts: GlobalOptions): Promise<void> {
 // Option parsers: a bad value is a usage error (exit 2) naming the option.
 
 export const intArg =
-  (name: string, min = 0) =>
+  (name: string, min = 0, max?: number) =>
   (v: string) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+    if (!Number.isInteger(n) || n < min || (max !== undefined && n > max))
+      throw new InvalidArgumentError(`${name} must be an integer ${max === undefined ? `≥ ${min}` : `from ${min} to ${max}`}`);
     return n;
   };
+
+/** A TCP port to listen on: 0 (any free one) to 65535. */
+export const portArg = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('--port must be an integer from 0 (any free port) to 65535');
+  return n;
+};
+
+/**
+ * An address to listen on. An empty one would listen on every interface under the name "" (a
+ * URL of http://:PORT/, and no Host header it answers): refused.
+ */
+export const hostArg = (v: string) => {
+  if (v.trim() === '') throw new InvalidArgumentError('--host is empty: give an address, e.g. 127.0.0.1, or 0.0.0.0 for every interface');
+  return v;
+};
 
 export const numArg = (v: string) => {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
   return n;
+};
+
+/** `--classes`: an empty value (an unset shell variable) would select nothing and so keep every class, silently. */
+export const classesArg = (v: string) => {
+  if (v.split(',').some((c) => c.trim() === ''))
+    throw new InvalidArgumentError('--classes must name classes (a,b,c) or a range (5-9), with no empty item');
+  return v;
 };
 
 /** A repeatable flag's values, in order. */
@@ -104,9 +130,18 @@ export function refuseFlags(cmd: Command, keys: readonly string[], why: string):
 export function checkOutputs(o: {
   out?: { path: string; kind: 'dir' | 'file'; force: boolean; flag?: string }[];
   into?: { path: string | undefined; flag: string }[];
+  /** Directories filled with files named after the inputs (--draw): new or empty, unless `force` lets those files be replaced. */
+  filled?: { path: string | undefined; flag: string; force: boolean }[];
 }): void {
   for (const d of o.out ?? []) checkDestination(d.path, { kind: d.kind, force: d.force, flag: d.flag ?? '--out' });
   for (const d of o.into ?? []) if (d.path !== undefined) checkDestination(d.path, { kind: 'dir', into: true, flag: d.flag });
+  for (const d of o.filled ?? []) {
+    if (d.path === undefined) continue;
+    checkDestination(d.path, { kind: 'dir', into: true, flag: d.flag });
+    // Which names the work will write is known only once it has run: any file there could be one.
+    if (!d.force && existsSync(d.path) && readdirSync(d.path).length)
+      throw usageError(`${d.flag} ${d.path} is not empty (use --force to replace the files of the same names in it)`);
+  }
 }
 
 /** The feature cache's directory when the cache is on (--cache-dir or its default): written into during the work. */
@@ -145,15 +180,17 @@ export interface BaseFlags {
 }
 
 const numbers = (name: string) => (v: string) => {
-  const xs = v.split(',').map(Number);
-  if (!xs.length || xs.some((x) => !Number.isFinite(x)))
+  const parts = v.split(',').map((x) => x.trim());
+  // Number('') is 0: an empty item (`--std ''`, `1,,2`) is a mistake, not a zero.
+  const xs = parts.map((x) => (x === '' ? NaN : Number(x)));
+  if (xs.some((x) => !Number.isFinite(x)))
     throw new InvalidArgumentError(`${name} must be comma-separated numbers, e.g. 0.485,0.456,0.406`);
   return xs;
 };
 
 const size = (v: string) => {
   const m = /^(\d+)(?:x(\d+))?$/.exec(v);
-  if (!m || Number(m[1]) < 1) throw new InvalidArgumentError('--input-size must be HxW or N, e.g. 224x224');
+  if (!m || Number(m[1]) < 1 || Number(m[2] ?? m[1]) < 1) throw new InvalidArgumentError('--input-size must be HxW or N, e.g. 224x224');
   return { height: Number(m[1]), width: Number(m[2] ?? m[1]) };
 };
 

@@ -5,7 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { usageError } from '../core/errors.js';
+import { GraftError, usageError } from '../core/errors.js';
 import { makeDirs } from './destination.js';
 import { MiB, readModelFile } from './read.js';
 
@@ -71,6 +71,19 @@ export function artifactsFrom(json: ModelJson, shards: Uint8Array[]): tf.io.Mode
   };
 }
 
+const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
+
+/** The bytes the manifest's weights take in the shards, or undefined when a dtype's size is not fixed (strings). */
+function manifestBytes(json: ModelJson): number | undefined {
+  let total = 0;
+  for (const w of json.weightsManifest.flatMap((g) => g.weights)) {
+    const bytes = DTYPE_BYTES[w.quantization?.dtype ?? w.dtype];
+    if (bytes === undefined) return undefined;
+    total += w.shape.reduce((a, b) => a * b, 1) * bytes;
+  }
+  return total;
+}
+
 /** Artifacts of a model.json and its shards (paths relative to the JSON file). */
 export async function readArtifacts(modelJsonPath: string): Promise<tf.io.ModelArtifacts> {
   const json = await readModelJson(modelJsonPath);
@@ -78,7 +91,17 @@ export async function readArtifacts(modelJsonPath: string): Promise<tf.io.ModelA
   const shards = json.weightsManifest
     .flatMap((g) => g.paths)
     .map((p) => readModelFile(join(dir, p), `weights of ${modelJsonPath}`, MAX_SHARD_BYTES));
-  return artifactsFrom(json, await Promise.all(shards));
+  const read = await Promise.all(shards);
+  // A shard cut short (an interrupted copy or download) would otherwise be TF.js's "the tensor
+  // should have 216 values but has 7", naming neither the file nor the cause.
+  const need = manifestBytes(json);
+  const have = read.reduce((a, b) => a + b.length, 0);
+  if (need !== undefined && have < need)
+    throw new GraftError(
+      `cannot load ${modelJsonPath}: its weights (${json.weightsManifest.flatMap((g) => g.paths).join(', ')}) hold ${have} bytes, its manifest needs ${need}: truncated, or from another model`,
+      1,
+    );
+  return artifactsFrom(json, read);
 }
 
 export function fileHandler(modelJsonPath: string): tf.io.IOHandler {

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import {} from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
 import { makeDirs } from '../io/destination.js';
 import { loadLayersBase } from '../bases/index.js';
 import type { LayersBase, Normalize } from '../bases/types.js';
@@ -30,7 +31,19 @@ import { decodeModel } from '../onnx/prune.js';
 import { DETECTION_DEFAULTS, trainDetectorStages, type DetectionTrainOptions } from '../train/detection.js';
 import type { TrainResult } from '../train/driver.js';
 import { skipCounter, trainSeeded } from './one-call.js';
-import { readGraftJson, requireFiles, trainingSeed, versions, writeModelDir } from './files.js';
+import {
+  checkGraftJson,
+  IMAGE_SIZE_JSON,
+  LABELS_JSON,
+  META_JSON,
+  NORMALIZE_JSON,
+  normalizeFitsInput,
+  readGraftJson,
+  requireFiles,
+  trainingSeed,
+  versions,
+  writeModelDir,
+} from './files.js';
 import { inputName } from './inputs.js';
 import type {
   EvaluateOptions,
@@ -56,6 +69,28 @@ export interface DetectionDecoding {
   /** Class-wise non-maximum suppression at this IoU after decoding. */
   nmsIou: number;
 }
+
+/** What a detector's graft.json must hold before any of it is read. */
+const DETECTION_GRAFT_JSON = z
+  .looseObject({
+    kind: z.literal('detection'),
+    ...META_JSON,
+    labels: LABELS_JSON,
+    input: IMAGE_SIZE_JSON,
+    normalize: NORMALIZE_JSON,
+    resize: z.literal('letterbox'),
+    cut: z.string(),
+    scratch: z.boolean().default(false),
+    scoreThreshold: z.number().min(0).max(1),
+    decoding: z.looseObject({
+      layout: z.string(),
+      stride: z.number().int().positive(),
+      peak: z.literal('3x3 max'),
+      topK: z.number().int().positive(),
+      nmsIou: z.number().min(0).max(1),
+    }),
+  })
+  .superRefine(normalizeFitsInput);
 
 /** graft.json of a detector. */
 export interface DetectionGraftJson extends ModelMeta {
@@ -140,8 +175,9 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
     return new Detector(g.model, meta, g);
   }
 
-  static async load(dir: string, meta: DetectionGraftJson): Promise<Detector> {
+  static async load(dir: string, json: DetectionGraftJson): Promise<Detector> {
     requireFiles(dir, ['model.json']);
+    const meta = checkGraftJson<DetectionGraftJson>(dir, json, DETECTION_GRAFT_JSON, 'a detector');
     return new Detector(await tf.loadLayersModel(fileHandler(join(dir, 'model.json'))), meta);
   }
 
@@ -289,8 +325,16 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
     return { metrics: e.metrics };
   }
 
-  /** Each evaluated image drawn with what it holds (dashed) and what was found (solid, above the score threshold), into `dir`. */
-  async drawEvaluation(e: DetectionEvaluation, dir: string, threshold = this.meta.scoreThreshold): Promise<string[]> {
+  /**
+   * Each evaluated image drawn with what it holds (dashed) and what was found (solid, above the
+   * score threshold), into `dir`; a file of the same name there is replaced only with `force`.
+   */
+  async drawEvaluation(
+    e: DetectionEvaluation,
+    dir: string,
+    threshold = this.meta.scoreThreshold,
+    o: { force?: boolean } = {},
+  ): Promise<string[]> {
     const labels = this.meta.labels;
     const written: string[] = [];
     for (const [i, image] of e.images.entries()) {
@@ -300,13 +344,16 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
           .filter((d) => d.score >= threshold)
           .map((d) => ({ box: d.box, label: labels[d.label], score: d.score, kind: 'prediction' as const })),
       ];
-      written.push(await drawInto(dir, image.file, i, boxes));
+      written.push(await drawInto(dir, image.file, i, boxes, o.force ?? false));
     }
     return written;
   }
 
-  /** Each prediction drawn on its image (predictions of files: the file is read again), into `dir`. */
-  async drawPredictions(predictions: DetectionPrediction[], dir: string): Promise<string[]> {
+  /**
+   * Each prediction drawn on its image (predictions of files: the file is read again), into `dir`;
+   * a file of the same name there is replaced only with `force`.
+   */
+  async drawPredictions(predictions: DetectionPrediction[], dir: string, o: { force?: boolean } = {}): Promise<string[]> {
     const written: string[] = [];
     for (const [i, p] of predictions.entries())
       written.push(
@@ -315,6 +362,7 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
           p.file,
           i,
           p.boxes.map((b) => ({ ...b, kind: 'prediction' as const })),
+          o.force ?? false,
         ),
       );
     return written;
@@ -325,13 +373,13 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
   }
 }
 
-async function drawInto(dir: string, file: string, index: number, boxes: DrawnBox[]): Promise<string> {
+async function drawInto(dir: string, file: string, index: number, boxes: DrawnBox[], force: boolean): Promise<string> {
   await makeDirs(dir);
   const ext = extname(file).toLowerCase();
   const name = basename(file, extname(file));
   // Numbered: two inputs may share a name in different folders.
   const out = join(dir, `${String(index + 1).padStart(3, '0')}-${name}${['.png', '.webp'].includes(ext) ? ext : '.jpg'}`);
-  await drawBoxes(file, boxes, out);
+  await drawBoxes(file, boxes, out, force);
   return out;
 }
 

@@ -5,6 +5,7 @@ import { existsSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
 import { GraftError, usageError } from '../core/errors.js';
 import { GRAFT_VERSION } from '../core/version.js';
 import { writeDirAtomically } from '../io/atomic.js';
@@ -46,6 +47,47 @@ export async function readGraftJson<T>(dir: string, needs: string[] = []): Promi
   if (typeof meta !== 'object' || meta === null || Array.isArray(meta))
     throw new GraftError(`cannot read ${join(dir, GRAFT_JSON)}: expected a JSON object describing the model`, 1);
   return meta as T;
+}
+
+// The pieces of graft.json every kind checks before it reads a field (a hand-edited or truncated
+// file is one error naming the file and the field, never a TypeError from deep inside a kind).
+const positiveInt = z.number().int().positive();
+export const LABELS_JSON = z.array(z.string()).min(1);
+export const IMAGE_SIZE_JSON = z.object({ height: positiveInt, width: positiveInt, channels: z.union([z.literal(1), z.literal(3)]) });
+export const RESIZE_JSON = z.enum(['cover', 'fill', 'contain']);
+/** normalize: a finite mean and a std > 0 per channel of `input`. */
+export const NORMALIZE_JSON = z.object({ mean: z.array(z.number()), std: z.array(z.number().positive()) });
+/** What every kind's graft.json holds beside its own description (ModelMeta); metrics and training may be absent. */
+export const META_JSON = {
+  base: z.string(),
+  metrics: z.record(z.string(), z.unknown()).default({}),
+  training: z.record(z.string(), z.unknown()).default({}),
+};
+
+/** The normalisation has one value per input channel (a schema's `superRefine`). */
+export function normalizeFitsInput(
+  value: { normalize: { mean: number[]; std: number[] }; input: { channels: number } },
+  ctx: z.RefinementCtx,
+): void {
+  const { normalize, input } = value;
+  if (normalize.mean.length !== input.channels || normalize.std.length !== input.channels)
+    ctx.addIssue({ code: 'custom', path: ['normalize'], message: `expected ${input.channels} mean and std values, one per input channel` });
+}
+
+/**
+ * `meta` (a directory's graft.json, parsed) as `schema` describes it, else a failure naming the
+ * file, what it was read as (`what`: an image classifier) and its first wrong field.
+ */
+export function checkGraftJson<T>(dir: string, meta: unknown, schema: z.ZodType, what: string): T {
+  const parsed = schema.safeParse(meta);
+  if (parsed.success) return parsed.data as T;
+  const issue = parsed.error.issues[0];
+  const at = issue.path.length ? issue.path.map(String).join('.') : 'the description';
+  const why =
+    issue.code === 'invalid_type' && /received undefined$/.test(issue.message)
+      ? `${at} is missing`
+      : `${at}: ${issue.message.replace(/^Invalid input: /, '')}`;
+  throw new GraftError(`cannot read ${join(dir, GRAFT_JSON)} as ${what}'s description: ${why}`, 1);
 }
 
 /** `fill` writes the model's files into a temporary directory, graft.json goes in last, then it replaces `dir` (only with `force`). */

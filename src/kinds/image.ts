@@ -5,11 +5,12 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
 import { makeDirs } from '../io/destination.js';
 import { createOnnxRunner, onnxTrunk, type Layout } from '../backend/onnx-runtime.js';
 import { loadImageBase } from '../bases/index.js';
 import type { HeadSpec, ImageBase, Normalize, Predictor } from '../bases/types.js';
-import { usageError } from '../core/errors.js';
+import { GraftError, usageError } from '../core/errors.js';
 import { concat, loadDataSplits, parseClassFilter } from '../data/index.js';
 import { isModelFrontEnd, spectrogramSize, TOP_DB } from '../data/audio/spectrogram.js';
 import { SPEECH_MEL_INPUT_SCALE, type SpeechMelSpec } from '../data/audio/speech-mel.js';
@@ -32,7 +33,22 @@ import { TRAIN_DEFAULTS } from '../train/defaults.js';
 import type { TrainResult } from '../train/driver.js';
 import { trainGrafted, type TrainOptions } from '../train/stages.js';
 import { skipCounter, trainSeeded } from './one-call.js';
-import { inModelOrder, readGraftJson, requireFiles, trainingSeed, versions, writeModelDir } from './files.js';
+import {
+  checkGraftJson,
+  GRAFT_JSON,
+  IMAGE_SIZE_JSON,
+  inModelOrder,
+  LABELS_JSON,
+  META_JSON,
+  NORMALIZE_JSON,
+  normalizeFitsInput,
+  readGraftJson,
+  requireFiles,
+  RESIZE_JSON,
+  trainingSeed,
+  versions,
+  writeModelDir,
+} from './files.js';
 import { decodePixels, type DecodedPixels } from './inputs.js';
 import type {
   EvaluateOptions,
@@ -148,6 +164,33 @@ async function withSpeechFrontEnd(bytes: Uint8Array, spec: SpeechMelSpec, normal
 const TRUNK_PATH = 'trunk/model.json';
 const ONNX_TRUNK_PATH = 'trunk/model.onnx';
 
+const positive = z.number().positive();
+/** What an image classifier's graft.json must hold before any of it is read (the trunk only where graft saves it). */
+const IMAGE_GRAFT_JSON = z
+  .looseObject({
+    kind: z.literal('image').optional(),
+    ...META_JSON,
+    labels: LABELS_JSON,
+    input: IMAGE_SIZE_JSON,
+    normalize: NORMALIZE_JSON,
+    resize: RESIZE_JSON,
+    cut: z.string(),
+    trunk: z
+      .object({ path: z.enum([TRUNK_PATH, ONNX_TRUNK_PATH]), output: z.string(), layout: z.enum(['nhwc', 'nchw']).optional() })
+      .nullable()
+      .default(null),
+    scratch: z.boolean().default(false),
+    medium: z
+      .discriminatedUnion('kind', [
+        z.object({ kind: z.literal('image') }),
+        // What every audio spec has (graft's log-mel, or a front-end model's); the rest is its own.
+        z.object({ kind: z.literal('audio'), spec: z.looseObject({ sampleRate: positive, clipSamples: positive, mels: positive }) }),
+      ])
+      .optional(),
+    spectrogramTopDb: positive.optional(),
+  })
+  .superRefine(normalizeFitsInput);
+
 /** Where a frozen trunk comes from: the base it was grafted on, or a model directory. */
 interface TrunkSource {
   /** Runs the trunk (started on first use). */
@@ -242,9 +285,19 @@ export class ImageClassifier implements TrainedModel<ImagePrediction, Classifier
     return new ImageClassifier(g.model, meta, trunkFromGraft(g), g);
   }
 
-  static async load(dir: string, meta: ImageGraftJson): Promise<ImageClassifier> {
+  static async load(dir: string, json: ImageGraftJson): Promise<ImageClassifier> {
     requireFiles(dir, ['model.json']);
+    const meta = checkGraftJson<ImageGraftJson>(dir, json, IMAGE_GRAFT_JSON, 'an image classifier');
     const model = await tf.loadLayersModel(fileHandler(join(dir, 'model.json')));
+    // Labels that do not match the outputs would name the wrong classes, silently.
+    const units = model.outputs[0].shape.at(-1);
+    if (model.outputs.length !== 1 || units !== meta.labels.length) {
+      model.dispose();
+      throw new GraftError(
+        `cannot read ${join(dir, GRAFT_JSON)}: it lists ${meta.labels.length} labels, model.json gives ${model.outputs.length === 1 ? `${units} class probabilities` : `${model.outputs.length} outputs`}`,
+        1,
+      );
+    }
     return new ImageClassifier(model, meta, meta.trunk ? trunkFromDir(dir, meta.trunk) : undefined);
   }
 

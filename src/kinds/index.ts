@@ -2,9 +2,10 @@
 // directory's graft.json and returns the right one; trainingKind, which says which kind a training
 // request is for. A new kind is one module beside these (implementing TrainedModel, with its
 // one-call trainer and its training entry) and one line in MODEL_KINDS.
-import { usageError } from '../core/errors.js';
+import { join } from 'node:path';
+import { GraftError } from '../core/errors.js';
 import { detectionKind } from './detection.js';
-import { readGraftJson } from './files.js';
+import { GRAFT_JSON, readGraftJson } from './files.js';
 import { imageKind } from './image.js';
 import { multiTaskKind } from './multi-task.js';
 import { textKind } from './text.js';
@@ -27,9 +28,11 @@ export function trainingKind(r: TrainRequest): (typeof MODEL_KINDS)[number] {
 export async function loadModel(dir: string): Promise<AnyModel> {
   const meta = await readGraftJson<{ kind?: unknown }>(dir);
   const kind: ModelKind<AnyModel> | undefined = MODEL_KINDS.find((k) => k.matches(meta));
+  // A file that says something graft cannot use is a failure (exit 1), like one that is not JSON.
   if (!kind)
-    throw usageError(
-      `${dir}: graft.json names a kind of model this graft does not know (${String(meta.kind)}; known: ${MODEL_KINDS.map((k) => k.name).join(', ')})`,
+    throw new GraftError(
+      `cannot read ${join(dir, GRAFT_JSON)}: it names a kind of model this graft does not know (${JSON.stringify(meta.kind)}; known: ${MODEL_KINDS.map((k) => k.name).join(', ')})`,
+      1,
     );
   return kind.load(dir, meta);
 }

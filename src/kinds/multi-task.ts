@@ -4,6 +4,7 @@
 // graft can run it.
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
 import { loadLayersBase } from '../bases/index.js';
 import type { HeadSpec, LayersBase, Normalize } from '../bases/types.js';
 import { usageError } from '../core/errors.js';
@@ -23,7 +24,19 @@ import { TRAIN_DEFAULTS } from '../train/defaults.js';
 import { trainTasks, type TasksTrainOptions } from '../train/multitask.js';
 import type { TrainResult } from '../train/driver.js';
 import { skipCounter, trainSeeded } from './one-call.js';
-import { requireFiles, trainingSeed, versions, writeModelDir } from './files.js';
+import {
+  checkGraftJson,
+  IMAGE_SIZE_JSON,
+  LABELS_JSON,
+  META_JSON,
+  NORMALIZE_JSON,
+  normalizeFitsInput,
+  requireFiles,
+  RESIZE_JSON,
+  trainingSeed,
+  versions,
+  writeModelDir,
+} from './files.js';
 import { decodePixels, type DecodedPixels } from './inputs.js';
 import type {
   EvaluateOptions,
@@ -47,6 +60,32 @@ export interface TasksGraftJson extends ModelMeta {
   /** The last layer training left frozen (the cut, or below it when the top blocks were fine-tuned). */
   frozenTo: string;
 }
+
+/** What a multi-task model's graft.json must hold before any of it is read (a class task its classes). */
+const TASKS_GRAFT_JSON = z
+  .looseObject({
+    kind: z.literal('multi-task'),
+    ...META_JSON,
+    tasks: z
+      .array(
+        z
+          .looseObject({
+            name: z.string(),
+            kind: z.enum(['classification', 'multi-label', 'regression']),
+            classes: LABELS_JSON.optional(),
+            outputs: z.number().int().positive().optional(),
+            column: z.string().optional(),
+          })
+          .refine((t) => t.kind === 'regression' || t.classes, { message: 'a classification or multi-label task lists its classes' }),
+      )
+      .min(1),
+    input: IMAGE_SIZE_JSON,
+    normalize: NORMALIZE_JSON,
+    resize: RESIZE_JSON,
+    cut: z.string(),
+    frozenTo: z.string().optional(),
+  })
+  .superRefine(normalizeFitsInput);
 
 /** One task's answer for one image: top classes, the labels that apply (p ≥ 0.5), or the numbers. */
 export type TaskAnswer =
@@ -116,8 +155,9 @@ export class MultiTaskModel implements TrainedModel<TasksPrediction, TasksEvalua
     return new MultiTaskModel(g.model, meta, g);
   }
 
-  static async load(dir: string, meta: TasksGraftJson): Promise<MultiTaskModel> {
+  static async load(dir: string, json: TasksGraftJson): Promise<MultiTaskModel> {
     requireFiles(dir, ['model.json']);
+    const meta = checkGraftJson<TasksGraftJson>(dir, json, TASKS_GRAFT_JSON, 'a multi-task model');
     const model = await tf.loadLayersModel(fileHandler(join(dir, 'model.json')));
     return new MultiTaskModel(model, { ...meta, frozenTo: meta.frozenTo ?? meta.cut });
   }

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
 import { loadTextBase, textEncoderAt } from '../bases/index.js';
 import { GLOVE_NAME, gloveIds } from '../bases/text/glove.js';
 import type { TextBase, TextEncoder } from '../bases/types.js';
@@ -29,7 +30,7 @@ import type { StageResult } from '../train/fit.js';
 import type { ProbeHeadReport } from '../train/probe-head.js';
 import { fineTuneGlove, fitTextHead, type GloveClassifierModel, type HeadTrainOptions } from '../train/text.js';
 import { fitTfidf, restoreTfidf, type SavedTfidf, type TfidfClassifier } from '../train/tfidf.js';
-import { inModelOrder, readJson, trainingSeed, versions, writeModelDir } from './files.js';
+import { checkGraftJson, inModelOrder, LABELS_JSON, META_JSON, readJson, trainingSeed, versions, writeModelDir } from './files.js';
 import type { ClassifierEvaluation } from './image.js';
 import { inputName } from './inputs.js';
 import type {
@@ -215,7 +216,17 @@ export class TextClassifier implements TrainedModel<TextPrediction, ClassifierEv
   }
 }
 
-async function loadTextClassifier(dir: string, meta: TextGraftJson): Promise<TextClassifier> {
+/** What a text classifier's graft.json must hold before any of it is read. */
+const TEXT_GRAFT_JSON = z.looseObject({
+  kind: z.literal('text'),
+  ...META_JSON,
+  labels: LABELS_JSON,
+  mode: z.enum(['frozen', 'fine-tuned', 'scratch']),
+  cut: z.string().optional(),
+});
+
+async function loadTextClassifier(dir: string, json: unknown): Promise<TextClassifier> {
+  const meta = checkGraftJson<TextGraftJson>(dir, json, TEXT_GRAFT_JSON, 'a text classifier');
   const need = (file: string) => {
     if (!existsSync(join(dir, file))) throw usageError(`${dir} is not a complete graft text model (${file} missing)`);
     return join(dir, file);
@@ -241,7 +252,7 @@ async function loadTextClassifier(dir: string, meta: TextGraftJson): Promise<Tex
 export const textKind: ModelKind<TextClassifier, TextClassifierOptions, TextTrainingResult> = {
   name: 'text',
   matches: (meta) => meta.kind === 'text',
-  load: (dir, meta) => loadTextClassifier(dir, meta as TextGraftJson),
+  load: (dir, meta) => loadTextClassifier(dir, meta),
   training: {
     title: 'text classification',
     claims: (r) => r.textBase && r.head !== 'detect' && r.tasks === 0,

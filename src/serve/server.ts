@@ -36,7 +36,8 @@ export interface ServeOptions {
   /** On close, connections still sending a request are cut after this (default 2 s); answers being computed are waited for. */
   closeGraceMs?: number;
   /**
-   * Host header values answered besides this server's own address (`name` or `name:port`). Bound to
+   * Host header values answered besides this server's own address (`name:port`, or `name`: bare and
+   * with this server's port). Bound to
    * loopback, its own are 127.0.0.1, localhost and [::1] with the port; bound to 0.0.0.0 or ::, also
    * this machine's name and addresses; bound to an address, that address. Any other is a 403.
    */

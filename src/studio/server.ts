@@ -42,6 +42,11 @@ export interface StudioOptions {
   token?: string;
   /** More image bases to offer beside the embedded ones: a path or URL to a TF.js model.json, or onnx:PATH. */
   bases?: string[];
+  /**
+   * Host header values answered besides the studio's own address (`name:port`, or `name`: bare and
+   * with the studio's port), as graft serve's; the page's Origin must then be that host.
+   */
+  allowedHosts?: string[];
 }
 
 export interface Studio {
@@ -405,7 +410,7 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
   await app.listen({ host, port: o.port ?? 0 });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : (o.port ?? 0);
-  allowedHosts = allowedHostValues(host, port);
+  allowedHosts = allowedHostValues(host, port, o.allowedHosts ?? []);
   const url = `http://${bracketed(host)}:${port}/`;
   return {
     url,

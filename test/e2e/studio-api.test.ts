@@ -521,3 +521,23 @@ describe('graft studio API', () => {
     assert.equal(code, 0);
   });
 });
+
+describe('graft studio --allowed-hosts', () => {
+  it('answers the Host names it was given as its own (the page from there too), and refuses others', async () => {
+    const studio = await startStudio({ dir: tempDir('graft-studio-hosts-'), port: 0, allowedHosts: ['studio.lan'] });
+    try {
+      const port = new URL(studio.url).port;
+      const projects = (host: string, origin?: string) =>
+        raw(new URL('/api/projects', studio.url).toString(), {
+          headers: { 'x-graft-token': studio.token, host, ...(origin ? { origin } : {}) },
+        });
+      assert.equal((await projects(`studio.lan:${port}`)).status, 200);
+      assert.equal((await projects('studio.lan')).status, 200, 'a bare name: a proxy on the scheme port');
+      assert.equal((await projects(`studio.lan:${port}`, `http://studio.lan:${port}`)).status, 200, "the page's own origin");
+      assert.equal((await projects(`studio.lan:${port}`, `http://127.0.0.1:${port}`)).status, 403, 'another origin');
+      assert.equal((await projects(`evil.example:${port}`)).status, 403);
+    } finally {
+      await studio.close();
+    }
+  });
+});

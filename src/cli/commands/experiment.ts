@@ -31,7 +31,8 @@ export function experimentCommand(): Command {
     )
     .action(
       async (name: string, flags: GlobalOptions & { seeds?: string; runs: string; data?: string; variant?: string; base?: string }) => {
-        const experiment = EXPERIMENTS[name];
+        // Own names only: `constructor` or `__proto__` is no experiment, not Object's.
+        const experiment = Object.hasOwn(EXPERIMENTS, name) ? EXPERIMENTS[name] : undefined;
         if (!experiment) throw usageError(`unknown experiment "${name}" (known: ${Object.keys(EXPERIMENTS).join(', ')})`);
         if (flags.data && !experiment.takesData) throw usageError(`${name} runs on its own data; it does not take --data`);
         if (flags.variant && !experiment.variants?.includes(flags.variant))
@@ -42,9 +43,11 @@ export function experimentCommand(): Command {
           throw usageError(
             `${name} ${experiment.bases ? `runs on ${experiment.bases.join(', ')}` : 'runs on its own base; it does not take --base'}; got ${flags.base}`,
           );
-        const seeds = flags.seeds?.split(',').map(Number);
-        if (seeds?.some((s) => !Number.isInteger(s) || s < 0))
+        const parts = flags.seeds?.split(',').map((s) => s.trim());
+        // Number('') is 0: `--seeds ''` or `1,,2` is a mistake, not seed 0.
+        if (parts?.some((s) => !/^\d+$/.test(s)))
           throw usageError(`--seeds must be a comma-separated list of integers, got "${flags.seeds}"`);
+        const seeds = parts?.map(Number);
         // The reports are written after the runs: --runs is checked before them.
         checkOutputs({ into: [{ path: flags.runs, flag: '--runs' }] });
         await prepare(flags);

@@ -14,7 +14,8 @@ export function pretrainCommand(): Command {
     .option('--seed <n>', 'random seed', intArg('--seed'), 0)
     .option('--force', 'overwrite --out if it exists', false)
     .action(async (name: string, flags: GlobalOptions & { out?: string; epochs?: number; seed: number; force: boolean }) => {
-      const pretraining = PRETRAININGS[name];
+      // Own names only: `toString` is no pretraining, not Object's.
+      const pretraining = Object.hasOwn(PRETRAININGS, name) ? PRETRAININGS[name] : undefined;
       if (!pretraining) throw usageError(`unknown pretraining "${name}" (known: ${names.join(', ')})`);
       const out = flags.out ?? pretraining.dir;
       checkOutputs({ out: [{ path: out, kind: 'dir', force: flags.force }] });

@@ -6,6 +6,7 @@ import { loadDataSplits, parseClassFilter } from '../../data/index.js';
 import { rankCuts, type BaseRanking, type CutSet } from '../../evaluate/rank.js';
 import {
   baseOptions,
+  classesArg,
   collect,
   intArg,
   log,
@@ -51,7 +52,7 @@ export function rankCommand(): Command {
     .option('--probe', 'also cross-validate a linear probe at each cut (slower; the reference the scores estimate)', false)
     .option('--seed <n>', 'random seed (split, probe folds)', intArg('--seed'), 0)
     .option('--per-class <n>', 'keep N training examples per class', intArg('--per-class', 1))
-    .option('--classes <spec>', 'use only these classes')
+    .option('--classes <spec>', 'use only these classes', classesArg)
     .option('--where <column=values>', WHERE_HELP, collectWhere(), [])
     .option('--text-column <name>', 'text bases: the column (JSONL: key) holding the text (default: text)')
     .option('--label-column <name>', 'text bases: the column holding the label (default: label)')

@@ -4,10 +4,11 @@
 import { Command } from 'commander';
 import { resolve } from 'node:path';
 import { loadImageBase } from '../../bases/index.js';
+import { parseHostList } from '../../io/hosts.js';
 import { startStudio } from '../../studio/server.js';
-import { checkOutputs, intArg, log, prepare, warn, type GlobalOptions } from '../shared.js';
+import { checkOutputs, hostArg, log, portArg, prepare, warn, type GlobalOptions } from '../shared.js';
 
-type Flags = GlobalOptions & { dir: string; port: number; host: string; open: boolean; base: string[] };
+type Flags = GlobalOptions & { dir: string; port: number; host: string; allowedHosts: string[]; open: boolean; base: string[] };
 
 const collect = (v: string, all: string[]) => [...all, v];
 
@@ -15,8 +16,14 @@ export function studioCommand(): Command {
   return new Command('studio')
     .description('transfer learning in the browser: projects, samples, training, the model report, trying it and export')
     .option('--dir <workspace>', 'the workspace folder: one folder per project', 'graft-studio')
-    .option('--port <n>', 'port (0: any free one)', intArg('--port', 0), 7860)
-    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--port <n>', 'port (0: any free one)', portArg, 7860)
+    .option('--host <address>', 'address to listen on', hostArg, '127.0.0.1')
+    .option(
+      '--allowed-hosts <names>',
+      'more Host header names to answer, comma-separated NAME (with or without the port) or NAME:PORT (a proxy, a LAN name; repeatable); any other gets 403',
+      (v: string, all: string[]) => [...all, ...parseHostList(v)],
+      [],
+    )
     .option('--no-open', 'do not open the browser')
     .option('--base <spec>', 'another image base to offer (path or URL to a TF.js model.json, or onnx:PATH); repeatable', collect, [])
     .action(async (flags: Flags) => {
@@ -27,7 +34,13 @@ export function studioCommand(): Command {
         warn(`listening on ${flags.host}: anyone who can reach it and has the token can use the studio and its files`);
       // Loaded once now, so a wrong path is an error at start, not at the first Train.
       for (const b of flags.base) await loadImageBase(b);
-      const studio = await startStudio({ dir: resolve(flags.dir), host: flags.host, port: flags.port, bases: flags.base });
+      const studio = await startStudio({
+        dir: resolve(flags.dir),
+        host: flags.host,
+        port: flags.port,
+        bases: flags.base,
+        allowedHosts: flags.allowedHosts,
+      });
       log(`graft studio on ${studio.url} (workspace ${resolve(flags.dir)})`);
       log(`open ${studio.openUrl}`);
       if (flags.open) {

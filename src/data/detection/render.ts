@@ -6,6 +6,7 @@ import type { OutputInfo, Sharp } from 'sharp';
 import { sharp } from '../../io/sharp.js';
 import { usageError } from '../../core/errors.js';
 import { writeFileAtomically } from '../../io/atomic.js';
+import { checkDestination } from '../../io/destination.js';
 import { hashString } from '../../math/random.js';
 import { ALPHA_BACKGROUND, DecodeError, open as openImage, readInputFile, shortReason, toLuma } from '../images.js';
 import { scaledSize, type Placement, type Size } from './geometry.js';
@@ -186,11 +187,13 @@ function overlay(size: Size, boxes: readonly DrawnBox[]): string {
  * Write `image` at its own size (EXIF orientation applied, alpha on white) with each box drawn as
  * a rectangle and a tag holding its label and score: predictions solid in a colour per class,
  * ground truth dashed in TRUTH_COLOUR. The format follows `out`'s extension (.jpg, .jpeg, .png,
- * .webp); the file appears whole or not at all.
+ * .webp); the file appears whole or not at all, and replaces one already at `out` only with `force`.
  */
-export async function drawBoxes(image: string | Uint8Array, boxes: readonly DrawnBox[], out: string): Promise<void> {
+export async function drawBoxes(image: string | Uint8Array, boxes: readonly DrawnBox[], out: string, force = false): Promise<void> {
   const format = FORMATS[extname(out).toLowerCase()];
   if (!format) throw usageError(`cannot tell the image format of ${out}: use .jpg, .jpeg, .png or .webp`);
+  // Refused before the image is read and drawn, not after.
+  checkDestination(out, { kind: 'file', force });
   const { buf, where } = await readImage(image);
   let pixels: { data: Buffer; info: OutputInfo };
   try {
@@ -206,5 +209,5 @@ export async function drawBoxes(image: string | Uint8Array, boxes: readonly Draw
   const svg = overlay({ width, height }, boxes);
   let encoded = sharp(pixels.data, { raw: { width, height, channels } }).composite([{ input: Buffer.from(svg), top: 0, left: 0 }]);
   encoded = format === 'jpeg' ? encoded.jpeg({ quality: 90 }) : format === 'png' ? encoded.png() : encoded.webp({ quality: 90 });
-  await writeFileAtomically(out, await encoded.toBuffer());
+  await writeFileAtomically(out, await encoded.toBuffer(), force);
 }

@@ -13,6 +13,7 @@ import {
   intArg,
   isTextBaseFlag,
   prepare,
+  refuseFlags,
   refuseImageFlags,
   WHERE_HELP,
   withBaseFlags,
@@ -68,6 +69,8 @@ export function adaptCommand(): Command {
       // adapt writes no model, only its feature cache.
       checkOutputs({ into: [cacheOutput(flags)] });
       if (flags.evalWhere.length && !flags.evalTarget) throw usageError('--eval-where selects rows of --eval-target, which is not given');
+      // Only DANN has an adversary: with another method the flag would do nothing.
+      if (flags.method !== 'dann') refuseFlags(cmd, ['adversary'], `to --method dann, not to ${flags.method}`);
       if (await isTextBaseFlag(flags)) {
         const cut = BASES[flags.base] ? ['cut'] : []; // a Hub text model's outputs and poolings are its cuts
         refuseImageFlags(cmd, [...cut, 'trunk', 'engine', ...BASE_FLAG_KEYS.filter((k) => k !== 'offline')]);

@@ -13,6 +13,7 @@ import {
   BASE_FLAG_KEYS,
   cacheOutput,
   checkOutputs,
+  classesArg,
   isTextBaseFlag,
   collect,
   collectWhere,
@@ -125,7 +126,7 @@ export function trainCommand(): Command {
     .option('--lr <rate>', `learning rate of stage 1, stage 2 uses a tenth (${defaultHelp('learningRate')})`, numArg)
     .option('--patience <n>', `early-stopping patience in epochs (${defaultHelp('patience')})`, intArg('--patience', 1))
     .option('--seed <n>', 'random seed (splits, initialisation, shuffling)', intArg('--seed'), 0)
-    .option('--classes <spec>', 'use only these classes (e.g. 5-9 for mnist, or a,b,c)')
+    .option('--classes <spec>', 'use only these classes (e.g. 5-9 for mnist, or a,b,c)', classesArg)
     .option('--where <column=values>', WHERE_HELP, collectWhere(), [])
     .option(
       '--scratch',
