@@ -346,6 +346,7 @@ describe('bad input', () => {
   it("a name like constructor or __proto__ is unknown, not Object's: exit 2 with the known names", () => {
     assertOneLineError(graft('experiment', 'constructor'), 2, /unknown experiment "constructor" \(known: digits-transfer/);
     assertOneLineError(graft('pretrain', 'toString'), 2, /unknown pretraining "toString" \(known: digits/);
+    assertOneLineError(graft('inspect', 'constructor'), 2, /unknown base "constructor" \(known: mobilenet_v2/);
     // A model named constructor is one model, not a second one of that name.
     assertOneLineError(graft('serve', '--model', `constructor=${join(dir, 'no-model')}`), 2, /model directory not found/);
   });

@@ -33,7 +33,8 @@ export const BASES: Record<string, BaseEntry> = {
  * a tokenizer.json and no preprocessor_config.json (asked of the Hub, or of the cache offline).
  */
 export async function isTextBase(spec: string): Promise<boolean> {
-  if (BASES[spec]) return BASES[spec].modality === 'text';
+  const entry = embeddedBase(spec);
+  if (entry) return entry.modality === 'text';
   if (spec.startsWith('hf:')) {
     // Neither file (offline, nothing cached): an image base, whose loader names what is missing.
     const { hubFiles, parseHfSpec } = await import('./hub/download.js');
@@ -42,6 +43,9 @@ export async function isTextBase(spec: string): Promise<boolean> {
   }
   return !isHubFolder(spec) && isHubTextFolder(spec);
 }
+
+/** An embedded base by name: own entries only (`constructor` or `__proto__` is a path, not Object's). */
+export const embeddedBase = (spec: string): BaseEntry | undefined => (Object.hasOwn(BASES, spec) ? BASES[spec] : undefined);
 
 const known = () =>
   `known: ${Object.keys(BASES).join(', ')}, a path to a TF.js model.json, onnx:PATH, hf:ORG/NAME, or a folder in the Hub's ONNX layout`;
@@ -61,7 +65,7 @@ export async function loadBase(spec: string, options: OnnxBaseOptions = {}): Pro
 
 /** loadBase for a caller that needs images: a text base is a usage error naming what it is. */
 export async function loadImageBase(spec: string, options: OnnxBaseOptions = {}): Promise<ImageBase> {
-  if (BASES[spec]?.modality === 'text') throw usageError(`${spec} is a text base; this needs an image base (${known()})`);
+  if (embeddedBase(spec)?.modality === 'text') throw usageError(`${spec} is a text base; this needs an image base (${known()})`);
   if (spec.startsWith('hf:')) return (await hubImage()).loadHubBase(spec, options);
   if (isHubFolder(spec)) return (await hubImage()).loadHubFolderBase(spec, options);
   if (spec.startsWith('onnx:')) return (await onnxImage()).loadOnnxBase(spec.slice('onnx:'.length), options);
@@ -69,7 +73,7 @@ export async function loadImageBase(spec: string, options: OnnxBaseOptions = {})
   if (options.size || options.layout || options.cut)
     throw usageError(`--input-size and --layout are for ONNX bases; ${spec} says its own input`);
   // Narrowed by the text check above: an embedded entry here loads an image (or spectrogram) base.
-  const entry = BASES[spec] as Extract<BaseEntry, { modality: 'image' | 'audio' }> | undefined;
+  const entry = embeddedBase(spec) as Extract<BaseEntry, { modality: 'image' | 'audio' }> | undefined;
   const base = entry ? await entry.load() : await (await import('./image/tfjs.js')).loadTfjsBase(spec);
   if (!base) throw usageError(`unknown base "${spec}" (${known()})`);
   // Any base may be fed with another normalisation (e.g. a model.json trained on ImageNet statistics).
@@ -87,8 +91,8 @@ export async function loadLayersBase(spec: string, options: OnnxBaseOptions = {}
 /** loadBase for a caller that needs texts. */
 export async function loadTextBase(spec: string): Promise<TextBase> {
   if (spec.startsWith('hf:')) return (await hubText()).loadHubTextBase(spec);
-  if (!BASES[spec] && isHubTextFolder(spec)) return (await hubText()).loadHubTextFolderBase(spec);
-  const entry = BASES[spec];
+  if (!embeddedBase(spec) && isHubTextFolder(spec)) return (await hubText()).loadHubTextFolderBase(spec);
+  const entry = embeddedBase(spec);
   if (entry?.modality !== 'text') {
     const texts = Object.keys(BASES).filter((n) => BASES[n].modality === 'text');
     throw usageError(`${spec} is not a text base (text bases: ${texts.join(', ')}, hf:ORG/NAME, or a folder in the Hub's ONNX layout)`);

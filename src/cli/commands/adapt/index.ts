@@ -1,6 +1,6 @@
 // `graft adapt`: a labelled source domain, a target domain with few or no labels, one method (and
 // source-only training beside it). Images or texts: this folder's other modules.
-import { BASES } from '../../../bases/index.js';
+import { embeddedBase } from '../../../bases/index.js';
 import { Command, Option } from 'commander';
 import { usageError } from '../../../core/errors.js';
 import { ENGINES } from '../../../engine/frozen.js';
@@ -72,7 +72,7 @@ export function adaptCommand(): Command {
       // Only DANN has an adversary: with another method the flag would do nothing.
       if (flags.method !== 'dann') refuseFlags(cmd, ['adversary'], `to --method dann, not to ${flags.method}`);
       if (await isTextBaseFlag(flags)) {
-        const cut = BASES[flags.base] ? ['cut'] : []; // a Hub text model's outputs and poolings are its cuts
+        const cut = embeddedBase(flags.base) ? ['cut'] : []; // a Hub text model's outputs and poolings are its cuts
         refuseImageFlags(cmd, [...cut, 'trunk', 'engine', ...BASE_FLAG_KEYS.filter((k) => k !== 'offline')]);
         await prepare(flags);
         return adaptTexts(flags);

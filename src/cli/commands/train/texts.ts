@@ -2,7 +2,7 @@
 // built-in corpus, split as images are, a head trained (or glove fine-tuned, or TF-IDF with
 // --scratch), evaluated on val and test, saved.
 import type { Command } from 'commander';
-import { BASES } from '../../../bases/index.js';
+import { embeddedBase } from '../../../bases/index.js';
 import { usageError } from '../../../core/errors.js';
 import { textKind } from '../../../kinds/text.js';
 import type { Metrics } from '../../../evaluate/metrics.js';
@@ -11,7 +11,7 @@ import { budget, logStages, metricsTable, type TrainFlags } from './flags.js';
 
 export async function trainTexts(flags: TrainFlags, cmd: Command): Promise<void> {
   // An embedded text base has one output; a Hub model's outputs and poolings are its cuts.
-  if (BASES[flags.base] && cmd.getOptionValueSource('cut') === 'cli')
+  if (embeddedBase(flags.base) && cmd.getOptionValueSource('cut') === 'cli')
     throw usageError(`--cut applies to image bases and Hub text models, not to ${flags.base}`);
   await prepare(flags);
   const warnings = new Warnings();
