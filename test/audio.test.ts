@@ -34,6 +34,22 @@ function wavBytes(channels: Float32Array[], rate: number, depth: string): Uint8A
 const rms = (x: Float32Array, from = 0, to = x.length) => Math.sqrt(x.subarray(from, to).reduce((s, v) => s + v * v, 0) / (to - from));
 
 describe('decodeWav', () => {
+  it("reads every 16-bit PCM value as wavefile's own conversion does, in mono and stereo", () => {
+    const all = Array.from({ length: 65536 }, (_, i) => i - 32768);
+    for (const channels of [1, 2]) {
+      const w = new wavefile.WaveFile();
+      w.fromScratch(channels, 8000, '16', channels === 1 ? all : [all, [...all].reverse()]);
+      const bytes = w.toBuffer();
+      // The reference: wavefile's generic path, which graft took for every depth before.
+      const ref = new wavefile.WaveFile(bytes);
+      ref.toBitDepth('32f');
+      const interleaved = ref.getSamples(true, Float32Array) as unknown as Float32Array;
+      const want = Float32Array.from({ length: 65536 }, (_, i) =>
+        channels === 1 ? interleaved[i] : (interleaved[2 * i] + interleaved[2 * i + 1]) / 2,
+      );
+      assert.deepEqual(decodeWav(bytes, 'all.wav').samples, want);
+    }
+  });
   const signal = tone(440, 8000, 800);
   for (const depth of ['8', '16', '24', '32', '32f', '64']) {
     it(`reads ${depth === '32f' || depth === '64' ? `${depth.replace('f', '')}-bit float` : `${depth}-bit PCM`} to within its quantisation`, () => {

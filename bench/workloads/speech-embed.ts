@@ -1,6 +1,6 @@
 // speech-embed: FSDD recordings per second through the speech-embedding base as graft trains and
 // predicts with it: each WAV decoded, resampled to 16 kHz, fitted to 1.6 s and drawn by the mel
-// model (ONNX Runtime), then the windowed embedding model on batches of clips (the frozen trunk),
+// model (ONNX Runtime), then the embedding model over each clip's frames, batches of clips (the frozen trunk),
 // against speech-cnn's path (graft's own log-mel in plain code, its CNN trunk) on the same files.
 // Needs ../shared/data/fsdd; skipped with a message when it is absent.
 import { existsSync } from 'node:fs';
@@ -92,7 +92,7 @@ export const speechEmbed: Workload = {
       ratio: { vsSpeechCnn: round(rate / (cnn.imagesPerS as number)), meetsBar: rate >= BAR },
       notes: [
         `graft: speech-embedding, ${rate} clips/s (bar ≥ ${BAR}: ${rate >= BAR ? 'met' : 'missed'}); the cpu column is speech-cnn's path on the same files`,
-        'a clip: WAV read and decoded, resampled 8 → 16 kHz, fitted to 1.6 s, the mel model (one clip a call, clips decoded 8 at a time), then the embedding model on 11 windows per clip in batches of 64 clips',
+        'a clip: WAV read and decoded, resampled 8 → 16 kHz, fitted to 1.6 s, the mel model (one clip a call, clips decoded 8 at a time), then the embedding model over its 157 frames in one pass (its 11 windows), 64 clips a batch',
       ],
     };
   },
