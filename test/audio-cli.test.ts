@@ -4,22 +4,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import wavefile from 'wavefile';
 import { SPEECH_CNN_DIR } from '../src/bases/audio/speech-cnn.js';
-import { graft, tempDir } from './helpers.js';
-
-/** A clip: a tone sliding from `from` to `to` Hz over `seconds`, at `rate`, as 16-bit WAV bytes. */
-function sweep(from: number, to: number, seconds: number, rate: number): Uint8Array {
-  const n = Math.round(seconds * rate);
-  let phase = 0;
-  const samples = Array.from({ length: n }, (_, i) => {
-    phase += (2 * Math.PI * (from + ((to - from) * i) / n)) / rate;
-    return Math.round(12000 * Math.sin(phase) * Math.sin((Math.PI * i) / n));
-  });
-  const w = new wavefile.WaveFile();
-  w.fromScratch(1, rate, '16', samples);
-  return w.toBuffer();
-}
+import { graft, sweep, tempDir } from './helpers.js';
 
 const skip = existsSync(join(SPEECH_CNN_DIR, 'model.json')) ? false : `speech-cnn is not in ${SPEECH_CNN_DIR} (graft pretrain speech)`;
 

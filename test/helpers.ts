@@ -234,3 +234,16 @@ export function wav(samples: Float32Array, rate: number): Uint8Array {
   );
   return w.toBuffer();
 }
+
+/** A tone sliding from `from` to `to` Hz over `seconds` at `rate` (default 8 kHz, speech-cnn's), under a half-sine envelope, as 16-bit WAV bytes. */
+export function sweep(from: number, to: number, seconds: number, rate = 8000): Uint8Array {
+  const n = Math.round(seconds * rate);
+  let phase = 0;
+  const samples = Array.from({ length: n }, (_, i) => {
+    phase += (2 * Math.PI * (from + ((to - from) * i) / n)) / rate;
+    return Math.round(12000 * Math.sin(phase) * Math.sin((Math.PI * i) / n));
+  });
+  const w = new wavefile.WaveFile();
+  w.fromScratch(1, rate, '16', samples);
+  return w.toBuffer();
+}

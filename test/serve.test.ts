@@ -9,24 +9,10 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import wavefile from 'wavefile';
 import { useBackend } from '../src/backend/index.js';
 import { loadModel } from '../src/kinds/index.js';
 import { startServer, type Server } from '../src/serve/server.js';
-import { graft, root, tempDir } from './helpers.js';
-
-/** A 16-bit WAV at 8 kHz: a tone sliding from `from` to `to` Hz. */
-function sweep(from: number, to: number, seconds: number): Uint8Array {
-  const n = Math.round(seconds * 8000);
-  let phase = 0;
-  const samples = Array.from({ length: n }, (_, i) => {
-    phase += (2 * Math.PI * (from + ((to - from) * i) / n)) / 8000;
-    return Math.round(12000 * Math.sin(phase) * Math.sin((Math.PI * i) / n));
-  });
-  const w = new wavefile.WaveFile();
-  w.fromScratch(1, 8000, '16', samples);
-  return w.toBuffer();
-}
+import { graft, root, sweep, tempDir } from './helpers.js';
 
 async function square(x: number, y: number): Promise<Buffer> {
   const svg = `<svg width="28" height="28"><rect width="28" height="28" fill="black"/><rect x="${x}" y="${y}" width="10" height="10" fill="white"/></svg>`;

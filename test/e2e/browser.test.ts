@@ -14,25 +14,11 @@ import { after, before, describe, it } from 'node:test';
 import * as esbuild from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import sharp from 'sharp';
-import wavefile from 'wavefile';
 import { SPEECH_CNN_DIR } from '../../src/bases/audio/speech-cnn.js';
 import { fileHandler } from '../../src/io/layers-files.js';
 import { mulberry32 } from '../../src/math/random.js';
 import { makeImageFolder, writeSolid, CLASS_COLOURS } from '../fixtures.js';
-import { graft, root, saveTinyBase, stridedModel, tempDir } from '../helpers.js';
-
-/** A tone sliding from `from` to `to` Hz over `seconds` at 8 kHz (speech-cnn's rate), as 16-bit WAV bytes. */
-function sweep(from: number, to: number, seconds: number, rate = 8000): Uint8Array {
-  const n = Math.round(seconds * rate);
-  let phase = 0;
-  const samples = Array.from({ length: n }, (_, i) => {
-    phase += (2 * Math.PI * (from + ((to - from) * i) / n)) / rate;
-    return Math.round(12000 * Math.sin(phase) * Math.sin((Math.PI * i) / n));
-  });
-  const w = new wavefile.WaveFile();
-  w.fromScratch(1, rate, '16', samples);
-  return w.toBuffer();
-}
+import { graft, root, saveTinyBase, stridedModel, sweep, tempDir } from '../helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const speechSkip = existsSync(join(SPEECH_CNN_DIR, 'model.json'))

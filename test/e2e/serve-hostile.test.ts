@@ -12,28 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import wavefile from 'wavefile';
 import { useBackend } from '../../src/backend/index.js';
 import { decodeWav } from '../../src/data/audio/wav.js';
 import { DecodeError } from '../../src/data/images.js';
 import { DynamicBatcher } from '../../src/serve/batcher.js';
 import { startServer, type Server } from '../../src/serve/server.js';
-import { graft, tempDir } from '../helpers.js';
+import { graft, sweep, tempDir } from '../helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A 16-bit WAV at 8 kHz: a tone sliding from `from` to `to` Hz. */
-function sweep(from: number, to: number, seconds: number): Buffer {
-  const n = Math.round(seconds * 8000);
-  let phase = 0;
-  const samples = Array.from({ length: n }, (_, i) => {
-    phase += (2 * Math.PI * (from + ((to - from) * i) / n)) / 8000;
-    return Math.round(12000 * Math.sin(phase) * Math.sin((Math.PI * i) / n));
-  });
-  const w = new wavefile.WaveFile();
-  w.fromScratch(1, 8000, '16', samples);
-  return Buffer.from(w.toBuffer());
-}
 
 /** A canonical 44-byte-header WAV with one field overwritten: its header lies. */
 function lying(wav: Buffer, field: 'channels' | 'rate' | 'dataSize', value: number): Buffer {
@@ -145,7 +131,7 @@ describe('graft serve against hostile clients', () => {
       '1',
     );
     assert.equal(m.code, 0, m.stderr);
-    good = sweep(320, 1600, 0.6);
+    good = Buffer.from(sweep(320, 1600, 0.6));
     image = await sharp(await square(16, 9))
       .jpeg()
       .toBuffer();
