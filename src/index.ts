@@ -152,6 +152,7 @@ export {
 // Audio: what an audio base's medium decodes clips with (folders of WAV files load as spectrogram images).
 export type { LogMelSpec } from './data/audio/logmel.js';
 export type { SpeechMelSpec } from './data/audio/speech-mel.js';
+export type { WaveformSpec } from './data/audio/waveform.js';
 
 // Graft: cut a base, put a head on it (or a head per task), decide what trains.
 export { graft, disposeGrafted, type Grafted, type GraftedOnLayers, type GraftedOnFrozen, type GraftOptions } from './graft/graft.js';

@@ -216,6 +216,7 @@ const EXPORTS = [
   'TrainingLoop',
   'TransferCheck',
   'UseLiteBase',
+  'WaveformSpec',
   'classificationMetrics',
   'describeBase',
   'disposeDomainFeatures',

@@ -9,7 +9,7 @@ import { spectrogramPicture } from '../src/data/audio/picture.js';
 import { frameCount, hzToMel, KWS_LOGMEL, logMel, melFilterbank, melToHz, type LogMelSpec } from '../src/data/audio/logmel.js';
 import { decodeAudio } from '../src/data/audio/read.js';
 import { resample } from '../src/data/audio/resample.js';
-import { spectrogramPixels, spectrogramSize, TOP_DB } from '../src/data/audio/spectrogram.js';
+import { spectrogramPixels, clipImageSize, TOP_DB } from '../src/data/audio/spectrogram.js';
 import { decodeWav } from '../src/data/audio/wav.js';
 import { DecodeError } from '../src/data/images.js';
 import { GraftError } from '../src/core/errors.js';
@@ -197,7 +197,7 @@ describe('decodeAudio', () => {
       decodeAudio(wavBytes([tone(1000, rate, Math.round(rate * seconds), 0.5 * gain)], rate, depth), KWS_LOGMEL, `tone-${rate}.wav`);
     const a = await at(8000, '16', 1);
     const b = await at(44100, '32f', 0.1);
-    assert.deepEqual(spectrogramSize(KWS_LOGMEL), { height: 98, width: 40, channels: 1 });
+    assert.deepEqual(clipImageSize(KWS_LOGMEL), { height: 98, width: 40, channels: 1 });
     assert.equal(a.pixels.length, 98 * 40);
     assert.equal(a.fit, 'padded');
     assert.deepEqual(a.source, { sampleRate: 8000, channels: 1, depth: '16', seconds });
@@ -251,7 +251,7 @@ describe('spectrogramPixels', () => {
 
 describe('audio data sets', () => {
   const medium = { kind: 'audio', spec: KWS_LOGMEL } as const;
-  const size = spectrogramSize(KWS_LOGMEL);
+  const size = clipImageSize(KWS_LOGMEL);
   const dir = tempDir('graft-audio-');
   // Two "words": a low tone and a high one, by two speakers with different accents (and rates).
   const rows: string[] = ['path,label,speaker,accent'];

@@ -188,3 +188,67 @@ export function tinyBert(): Record<string, Uint8Array> {
     'onnx/model.onnx': encodeModel(graph, 'graft-test', '1'),
   };
 }
+
+/** A Wav2Vec2FeatureExtractor's preprocessor_config.json, as the Hub's wav2vec2 repositories have it. */
+export const WAV2VEC2_PREPROCESSOR = {
+  do_normalize: true,
+  feature_extractor_type: 'Wav2Vec2FeatureExtractor',
+  feature_size: 1,
+  padding_side: 'right',
+  padding_value: 0.0,
+  return_attention_mask: true,
+  sampling_rate: 16000,
+};
+
+/**
+ * input_values [N, S] and attention_mask [N, S] (int64; the samples are multiplied by it, so a wrong
+ * mask shows) → two strided 1-D convolutions with ReLU (the feature encoder, 5x then 4x) → frames
+ * [N, T, 8] → one residual layer → last_hidden_state, named as torch.onnx names wav2vec2's nodes.
+ */
+export function tinyWav2vec2(): Record<string, Uint8Array> {
+  const rand = mulberry32(13);
+  const nodes: NodeProto[] = [];
+  const init: TensorProto[] = [
+    weights('conv0_w', [4, 1, 10], rand, 0.4),
+    weights('conv0_b', [4], rand, 0.05),
+    weights('conv1_w', [HIDDEN, 4, 4], rand, 0.4),
+    weights('conv1_b', [HIDDEN], rand, 0.05),
+    int64Tensor('channel_axis', [1], [1]),
+  ];
+  nodes.push(
+    node('Cast', ['attention_mask'], ['mask_float'], '/Cast', { to: int(FLOAT) }),
+    node('Mul', ['input_values', 'mask_float'], ['masked'], '/Mul'),
+    node('Unsqueeze', ['masked', 'channel_axis'], ['wave'], '/feature_extractor/Unsqueeze'),
+    node('Conv', ['wave', 'conv0_w', 'conv0_b'], ['c0'], '/feature_extractor/conv_layers.0/conv/Conv', {
+      kernel_shape: ints([10]),
+      strides: ints([5]),
+    }),
+    node('Relu', ['c0'], ['/feature_extractor/conv_layers.0/Relu_output_0'], '/feature_extractor/conv_layers.0/Relu'),
+    node(
+      'Conv',
+      ['/feature_extractor/conv_layers.0/Relu_output_0', 'conv1_w', 'conv1_b'],
+      ['c1'],
+      '/feature_extractor/conv_layers.1/conv/Conv',
+      {
+        kernel_shape: ints([4]),
+        strides: ints([4]),
+      },
+    ),
+    node('Relu', ['c1'], ['/feature_extractor/conv_layers.1/Relu_output_0'], '/feature_extractor/conv_layers.1/Relu'),
+    node('Transpose', ['/feature_extractor/conv_layers.1/Relu_output_0'], ['frames'], '/Transpose', { perm: ints([0, 2, 1]) }),
+  );
+  const top = layers('frames', 1, rand, nodes, init);
+  nodes.push(node('Identity', [top], ['last_hidden_state'], '/Identity'));
+  const graph = {
+    name: 'tiny-wav2vec2',
+    node: nodes,
+    initializer: init,
+    input: [valueInfo('input_values', FLOAT, [null, null]), valueInfo('attention_mask', INT64, [null, null])],
+    output: [valueInfo('last_hidden_state', FLOAT, [null, null, HIDDEN])],
+  };
+  return {
+    'config.json': json({ model_type: 'wav2vec2', hidden_size: HIDDEN }),
+    'preprocessor_config.json': json(WAV2VEC2_PREPROCESSOR),
+    'onnx/model.onnx': encodeModel(graph, 'graft-test', '1'),
+  };
+}

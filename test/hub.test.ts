@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,8 +14,11 @@ import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { useBackend } from '../src/backend/index.js';
 import { layersModelToOnnx } from '../src/onnx/from-layers.js';
-import { root, tempDir } from './helpers.js';
-import { preprocessorConfig, TINY_BERT_WORDS, tinyBert, tinyVit } from './hub-models.js';
+import { fitClip } from '../src/data/audio/clip.js';
+import { decodeWav } from '../src/data/audio/wav.js';
+import ort from 'onnxruntime-node';
+import { root, tempDir, voiced, wav } from './helpers.js';
+import { preprocessorConfig, TINY_BERT_WORDS, tinyBert, tinyVit, tinyWav2vec2 } from './hub-models.js';
 
 const COMMIT = 'c'.repeat(40);
 
@@ -132,6 +135,7 @@ describe('bases from the Hugging Face Hub', () => {
       'test/interrupted': { ...model },
       'test/tiny-vit': tinyVit(),
       'test/tiny-bert': tinyBert(),
+      'test/tiny-wav2vec2': tinyWav2vec2(),
     };
     server = hub(repos, faults, log);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -155,6 +159,17 @@ describe('bases from the Hugging Face Hub', () => {
         rows.push(`${words.join(' ')},${label}`);
       }
     writeFileSync(join(dir, 'texts.csv'), rows.join('\n') + '\n');
+    // Low and high voices, at two rates (resampled to the encoder's 16 kHz on reading).
+    for (const [label, f0] of [
+      ['low', 110],
+      ['high', 330],
+    ] as const) {
+      mkdirSync(join(dir, 'voices', label), { recursive: true });
+      for (let i = 0; i < 6; i++) {
+        const rate = i % 2 ? 8000 : 16000;
+        writeFileSync(join(dir, 'voices', label, `${i}.wav`), wav(voiced(f0 * (1 + 0.04 * i), 0.5 + 0.05 * i, rate), rate));
+      }
+    }
     process.env.HF_ENDPOINT = endpoint;
     process.env.HF_HUB_CACHE = cache;
   });
@@ -236,6 +251,44 @@ describe('bases from the Hugging Face Hub', () => {
     assert.equal(t.code, 0, t.stderr);
     const e = await run('export', '--model', out, '--format', 'onnx', '--out', join(dir, 'v1.onnx'));
     assert.equal(e.code, 0, e.stderr);
+  });
+
+  it('an audio encoder (raw samples in): rank scores its cuts; a head trains, predicts and exports one graph from samples that answers as predict does', async () => {
+    const r = await run('rank', '--base', 'hf:test/tiny-wav2vec2', '--data', join(dir, 'voices'), '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const ranked = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { rows: { cut: string }[] };
+    assert.ok(
+      ranked.rows.some((row) => row.cut === 'last_hidden_state:mean'),
+      JSON.stringify(ranked.rows),
+    );
+    const out = join(dir, 'w1');
+    const t = await run('train', '--base', 'hf:test/tiny-wav2vec2', '--data', join(dir, 'voices'), '--out', out, '--epochs', '2');
+    assert.equal(t.code, 0, t.stderr);
+    const meta = JSON.parse(readFileSync(join(out, 'graft.json'), 'utf8'));
+    assert.deepEqual(meta.medium, { kind: 'audio', spec: { frontEnd: 'mu-law', sampleRate: 16000, clipSamples: 25600, mu: 255 } });
+    const i = await run('inspect', out);
+    assert.equal(i.code, 0, i.stderr);
+    assert.match(i.stdout, /recordings at 16000 Hz, 1\.6 s clips as 25600 mu-law samples/);
+    const file = join(dir, 'new-low.wav');
+    writeFileSync(file, wav(voiced(120, 0.7), 16000));
+    const p = await run('predict', '--model', out, '--json', '--top', '2', file);
+    assert.equal(p.code, 0, p.stderr);
+    const top = (JSON.parse(p.stdout.trim().split('\n').at(-1)!) as { predictions: { top: { label: string; probability: number }[] }[] })
+      .predictions[0].top;
+    const e = await run('export', '--model', out, '--out', join(dir, 'w1.onnx'));
+    assert.equal(e.code, 0, e.stderr);
+    const sidecar = JSON.parse(readFileSync(join(dir, 'w1.onnx.json'), 'utf8'));
+    assert.deepEqual(sidecar.input, { name: 'samples', sampleRate: 16000, samples: 25600 });
+    // The recording as graft reads it, fitted to the clip as graft fits it: the file compresses and quantises it the same way.
+    const clip = fitClip(decodeWav(readFileSync(file), file).samples, 25600).samples;
+    const session = await ort.InferenceSession.create(join(dir, 'w1.onnx'));
+    const probs = (await session.run({ samples: new ort.Tensor('float32', clip, [1, clip.length]) }))[session.outputNames[0]]
+      .data as Float32Array;
+    for (const x of top)
+      assert.ok(
+        Math.abs(probs[sidecar.labels.indexOf(x.label)] - x.probability) < 1e-4,
+        `${x.label}: ${probs[sidecar.labels.indexOf(x.label)]} vs ${x.probability}`,
+      );
   });
 
   it('uses the cache with the Hub stopped and HF_HUB_OFFLINE=1; with --offline, a file never fetched is a clear error', async () => {

@@ -14,7 +14,7 @@
 // backend the page set is used: on cpu (the e2e test's) the answers are graft predict's within 1e-6;
 // webgl computes in the GPU's precision (often 16-bit floats on phones) and may differ more.
 import * as tf from '@tensorflow/tfjs';
-import { clipSpectrogram, isModelFrontEnd, spectrogramSize } from '../data/audio/spectrogram.js';
+import { clipImageSize, clipSpectrogram, isLogMel } from '../data/audio/spectrogram.js';
 import { letterbox } from '../data/detection/geometry.js';
 import type { Box } from '../data/detection/types.js';
 import { decodeGrid, toOriginal } from '../evaluate/detection-decode.js';
@@ -106,8 +106,7 @@ export class BrowserClassifier {
     const m = this.meta.medium;
     if (m?.kind !== 'audio') throw new BrowserModelError('this is an image classifier: give it an image with predict');
     // Such a model keeps its trunk on ONNX Runtime, which loadModel already refuses; this narrows the spec.
-    if (isModelFrontEnd(m.spec))
-      throw new BrowserModelError('this model hears through a front-end model (ONNX): serve it with graft serve');
+    if (!isLogMel(m.spec)) throw new BrowserModelError('this model hears through a front-end model (ONNX): serve it with graft serve');
     const samples = mono(audio);
     if (audio.sampleRate !== m.spec.sampleRate)
       throw new BrowserModelError(
@@ -209,7 +208,7 @@ export async function loadModel(base: string | URL, o: LoadOptions = {}): Promis
   const image = meta as ImageGraftJson;
   const m = image.medium;
   if (m?.kind === 'audio') {
-    const s = spectrogramSize(m.spec);
+    const s = clipImageSize(m.spec);
     if (s.height !== image.input.height || s.width !== image.input.width)
       throw new BrowserModelError(
         `${dir.href}graft.json: the spectrogram (${s.height}x${s.width}) is not the input (${image.input.height}x${image.input.width})`,

@@ -28,7 +28,7 @@ export async function decodeExample(
   const clip = await decodeAudio(bytes, m.spec, where, format);
   if (clip.pixels.length !== o.size.height * o.size.width * o.size.channels)
     throw new Error(
-      `audio spectrograms are ${clip.pixels.length} pixels but the set's size is ${JSON.stringify(o.size)}: use spectrogramSize(spec)`,
+      `audio spectrograms are ${clip.pixels.length} pixels but the set's size is ${JSON.stringify(o.size)}: use clipImageSize(spec)`,
     );
   return clip;
 }

@@ -29,12 +29,14 @@ export interface ImageSet {
 export type { Skipped } from '../core/callbacks.js';
 import type { LogMelSpec } from './audio/logmel.js';
 import type { SpeechMelSpec } from './audio/speech-mel.js';
+import type { WaveformSpec } from './audio/waveform.js';
 
 /**
  * How a base hears a clip: graft's log-mel spectrogram (computed in plain code, in the browser
- * too), or a base's own front-end model (the speech embedding's mel model, on ONNX Runtime).
+ * too), a base's own front-end model (the speech embedding's mel model, on ONNX Runtime), or the
+ * samples themselves as mu-law codes (a Hub encoder that takes raw samples).
  */
-export type AudioSpec = LogMelSpec | SpeechMelSpec;
+export type AudioSpec = LogMelSpec | SpeechMelSpec | WaveformSpec;
 
 /** What a data set's files hold: photographs, or recordings drawn as spectrograms of a spec (data/medium.ts). */
 export type Medium = { kind: 'image' } | { kind: 'audio'; spec: AudioSpec };
@@ -61,7 +63,7 @@ export type LoadedData = { kind: 'set'; set: ImageSet } | { kind: 'presplit'; tr
 
 export interface LoadOptions {
   size: ImageSize;
-  /** What the files hold (default images); audio is drawn as spectrograms of `spectrogramSize(spec)`. */
+  /** What the files hold (default images); audio is drawn as spectrograms of `clipImageSize(spec)`. */
   medium?: Medium;
   /** A manifest's rows to keep (`--where`); folders have no columns to select on. */
   where?: readonly RowFilter[];

@@ -273,10 +273,12 @@ export async function rankCuts(base: ImageBase, set: ImageSet, o: RankOptions = 
   return { base: base.name, leep: leepScore, extractSeconds, rows, baseline };
 }
 
-/** Each image as the mean of each channel over a PIXEL_GRID x PIXEL_GRID grid of cells. */
+/** Each image as the mean of each channel over a PIXEL_GRID x PIXEL_GRID grid of cells (fewer where it has fewer pixels). */
 async function pixelFeatures(base: ImageBase, set: ImageSet): Promise<FeatureMatrix> {
   const { height, width, channels } = set.size;
-  const cols = PIXEL_GRID * PIXEL_GRID * channels;
+  // An input narrower than the grid (a waveform's samples x 1) has as many cells as it has pixels across: no cell is empty.
+  const [rows, across] = [Math.min(PIXEL_GRID, height), Math.min(PIXEL_GRID, width)];
+  const cols = rows * across * channels;
   const n = set.labels.length;
   const data = new Float32Array(n * cols);
   for (let i = 0; i < n; i += 32) {
@@ -286,7 +288,7 @@ async function pixelFeatures(base: ImageBase, set: ImageSet): Promise<FeatureMat
       const counts = new Float32Array(cols);
       for (let y = 0; y < height; y++) {
         for (let xx = 0; xx < width; xx++) {
-          const cell = (Math.floor((y * PIXEL_GRID) / height) * PIXEL_GRID + Math.floor((xx * PIXEL_GRID) / width)) * channels;
+          const cell = (Math.floor((y * rows) / height) * across + Math.floor((xx * across) / width)) * channels;
           for (let c = 0; c < channels; c++) {
             data[row * cols + cell + c] += x[((j * height + y) * width + xx) * channels + c];
             counts[cell + c]++;

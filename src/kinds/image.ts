@@ -12,7 +12,8 @@ import { loadImageBase } from '../bases/index.js';
 import type { HeadSpec, ImageBase, Normalize, Predictor } from '../bases/types.js';
 import { GraftError, usageError } from '../core/errors.js';
 import { concat, loadDataSplits, parseClassFilter } from '../data/index.js';
-import { isModelFrontEnd, spectrogramSize, TOP_DB } from '../data/audio/spectrogram.js';
+import { clipImageSize, isLogMel, isWaveform, TOP_DB } from '../data/audio/spectrogram.js';
+import type { WaveformSpec } from '../data/audio/waveform.js';
 import { SPEECH_MEL_INPUT_SCALE, type SpeechMelSpec } from '../data/audio/speech-mel.js';
 import { speechEmbeddingFile } from '../data/audio/speech-mel-run.js';
 import { IMAGE_MEDIUM } from '../data/medium.js';
@@ -26,6 +27,7 @@ import type { CutSpec } from '../graft/cut.js';
 import { disposeGrafted, graft, pipeline, type Grafted } from '../graft/graft.js';
 import { fileHandler } from '../io/layers-files.js';
 import { prependFrontEnd } from '../onnx/front-end.js';
+import { muLawCompressor } from '../onnx/mu-law.js';
 import { joinTrunkAndHead } from '../onnx/join.js';
 import { layersModelToOnnx } from '../onnx/from-layers.js';
 import { decodeModel, pruneToCut } from '../onnx/prune.js';
@@ -134,21 +136,17 @@ export interface OnnxSidecar {
 function describeInput(meta: Pick<ImageGraftJson, 'input' | 'resize' | 'medium'>): ModelDescription['input'] {
   const m = meta.medium;
   if (m?.kind !== 'audio') return { type: 'image', ...meta.input, resize: meta.resize };
-  const size = spectrogramSize(m.spec);
-  return {
-    type: 'audio',
-    sampleRate: m.spec.sampleRate,
-    seconds: m.spec.clipSamples / m.spec.sampleRate,
-    frames: size.height,
-    mels: size.width,
-  };
+  const clip = { type: 'audio', sampleRate: m.spec.sampleRate, seconds: m.spec.clipSamples / m.spec.sampleRate } as const;
+  if (isWaveform(m.spec)) return { ...clip, heard: 'samples', samples: m.spec.clipSamples };
+  const size = clipImageSize(m.spec);
+  return { ...clip, heard: isLogMel(m.spec) ? 'log-mel' : 'front-end model', frames: size.height, mels: size.width };
 }
 
 /** The classifier `bytes` (taking the mel frames) after the mel model and graft's levels and normalisation. */
 async function withSpeechFrontEnd(bytes: Uint8Array, spec: SpeechMelSpec, normalize: Normalize): Promise<Uint8Array> {
   const [lo, hi] = spec.range;
   const mel = new Uint8Array(await readFile(speechEmbeddingFile('melspectrogram.onnx')));
-  const { height, width } = spectrogramSize(spec);
+  const { height, width } = clipImageSize(spec);
   // data/audio/speech-mel-run.ts: level = round(clip(((y / 10 + 2) - lo) · 255 / (hi - lo), 0, 255)).
   return prependFrontEnd(bytes, mel, {
     samples: spec.clipSamples,
@@ -157,6 +155,21 @@ async function withSpeechFrontEnd(bytes: Uint8Array, spec: SpeechMelSpec, normal
     inputScale: SPEECH_MEL_INPUT_SCALE,
     levelScale: 25.5 / (hi - lo),
     levelShift: ((2 - lo) * 255) / (hi - lo),
+    normalize: { mean: normalize.mean[0], std: normalize.std[0] },
+  });
+}
+
+/** The classifier `bytes` (taking mu-law codes) after the compression graft stores samples with (data/audio/waveform.ts). */
+function withMuLawFrontEnd(bytes: Uint8Array, spec: WaveformSpec, normalize: Normalize): Uint8Array {
+  const compressor = muLawCompressor(spec.clipSamples, spec.mu, bytes);
+  // muLawLevel: level = round((code + 1) · 127.5).
+  return prependFrontEnd(bytes, compressor, {
+    samples: spec.clipSamples,
+    frames: spec.clipSamples,
+    mels: 1,
+    inputScale: 1,
+    levelScale: 127.5,
+    levelShift: 127.5,
     normalize: { mean: normalize.mean[0], std: normalize.std[0] },
   });
 }
@@ -183,8 +196,14 @@ const IMAGE_GRAFT_JSON = z
     medium: z
       .discriminatedUnion('kind', [
         z.object({ kind: z.literal('image') }),
-        // What every audio spec has (graft's log-mel, or a front-end model's); the rest is its own.
-        z.object({ kind: z.literal('audio'), spec: z.looseObject({ sampleRate: positive, clipSamples: positive, mels: positive }) }),
+        // What every audio spec has (graft's log-mel or a front-end model's frames, or mu-law samples); the rest is its own.
+        z.object({
+          kind: z.literal('audio'),
+          spec: z.union([
+            z.looseObject({ sampleRate: positive, clipSamples: positive, mels: positive }),
+            z.looseObject({ frontEnd: z.literal('mu-law'), sampleRate: positive, clipSamples: positive, mu: positive }),
+          ]),
+        }),
       ])
       .optional(),
     spectrogramTopDb: positive.optional(),
@@ -276,7 +295,7 @@ export class ImageClassifier implements TrainedModel<ImagePrediction, Classifier
       scratch: g.scratch,
       // The dB range is graft's own spectrogram's; a front-end model's spec states its own levels.
       ...(g.base.medium?.kind === 'audio'
-        ? { medium: g.base.medium, ...(isModelFrontEnd(g.base.medium.spec) ? {} : { spectrogramTopDb: TOP_DB }) }
+        ? { medium: g.base.medium, ...(isLogMel(g.base.medium.spec) ? { spectrogramTopDb: TOP_DB } : {}) }
         : {}),
       metrics: o.metrics ?? {},
       training: o.training ?? {},
@@ -385,9 +404,10 @@ export class ImageClassifier implements TrainedModel<ImagePrediction, Classifier
       bytes = joinTrunkAndHead(trunkBytes, meta.trunk.output, layout, head);
       input = { name: decodeModel(bytes).view.graph!.input[0].name, layout };
     }
-    // A base whose front end is a model: that model and graft's arithmetic go first, so the file takes samples.
-    const spec = meta.medium?.kind === 'audio' && isModelFrontEnd(meta.medium.spec) ? meta.medium.spec : undefined;
-    if (spec) bytes = await withSpeechFrontEnd(bytes, spec, meta.normalize);
+    // A base whose front end is a model (or mu-law codes): it and graft's arithmetic go first, so the file takes samples.
+    const spec = meta.medium?.kind === 'audio' && !isLogMel(meta.medium.spec) ? meta.medium.spec : undefined;
+    if (spec)
+      bytes = isWaveform(spec) ? withMuLawFrontEnd(bytes, spec, meta.normalize) : await withSpeechFrontEnd(bytes, spec, meta.normalize);
     const output = decodeModel(bytes).view.graph!.output[0].name;
     const sidecar: OnnxSidecar = {
       labels: meta.labels,

@@ -80,7 +80,8 @@ export interface ModelDescription {
   /** What it reads: images of a size, normalised so, recordings drawn as spectrograms, or texts. */
   input:
     | { type: 'image'; height: number; width: number; channels: number; resize: string }
-    | { type: 'audio'; sampleRate: number; seconds: number; frames: number; mels: number }
+    | { type: 'audio'; sampleRate: number; seconds: number; heard: 'log-mel' | 'front-end model'; frames: number; mels: number }
+    | { type: 'audio'; sampleRate: number; seconds: number; heard: 'samples'; samples: number }
     | { type: 'text' };
   outputs: OutputDescription[];
   /** How it was built on its base, in a few words (where it was cut, what trained). */

@@ -8,7 +8,7 @@ import { tell, type Callback } from '../core/callbacks.js';
 import { augmentRecording } from '../data/audio/augment.js';
 import { KWS_LOGMEL } from '../data/audio/logmel.js';
 import { resample } from '../data/audio/resample.js';
-import { clipSpectrogram, spectrogramSize } from '../data/audio/spectrogram.js';
+import { clipSpectrogram, clipImageSize } from '../data/audio/spectrogram.js';
 import type { ImageSet } from '../data/types.js';
 import { hashString, mulberry32 } from '../math/random.js';
 import { withSeed } from '../math/seed.js';
@@ -36,7 +36,7 @@ export async function speakSet(
   o: { copies: number; seed: number; callbacks?: readonly Callback[] },
 ): Promise<ImageSet> {
   const spec = KWS_LOGMEL;
-  const size = spectrogramSize(spec);
+  const size = clipImageSize(spec);
   const per = size.height * size.width;
   const pixels = new Uint8Array(words.length * voices.length * (1 + o.copies) * per);
   const labels: number[] = [];

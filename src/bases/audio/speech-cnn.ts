@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { GraftError } from '../../core/errors.js';
 import { KWS_LOGMEL } from '../../data/audio/logmel.js';
-import { spectrogramSize } from '../../data/audio/spectrogram.js';
+import { clipImageSize } from '../../data/audio/spectrogram.js';
 import { loadLayersModelFile } from '../../io/layers-files.js';
 import { blocksByName } from '../structure.js';
 import type { LayersBase } from '../types.js';
@@ -22,7 +22,7 @@ const FILTERS = [16, 32, 64, 64];
 export const SPEECH_CNN_NORMALIZE = { mean: [0.5], std: [0.25] };
 
 export function buildSpeechCnn(classes: number): tf.LayersModel {
-  const { height, width } = spectrogramSize(KWS_LOGMEL);
+  const { height, width } = clipImageSize(KWS_LOGMEL);
   const input = tf.input({ shape: [height, width, 1], name: 'logmel' });
   let x: tf.SymbolicTensor = input;
   FILTERS.forEach((filters, i) => {
@@ -42,7 +42,7 @@ export function speechCnnBase(model: tf.LayersModel): LayersBase {
     name: 'speech-cnn',
     kind: 'layers',
     model,
-    input: spectrogramSize(KWS_LOGMEL),
+    input: clipImageSize(KWS_LOGMEL),
     normalize: SPEECH_CNN_NORMALIZE,
     resize: 'fill',
     blocks: blocksByName(model, (l) => (/^block\d/.test(l) ? l.split('_')[0] : l === 'pool' ? 'block4' : 'classifier')),

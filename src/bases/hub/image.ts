@@ -1,4 +1,4 @@
-// An image feature extractor in the Hub's ONNX layout (onnx/model.onnx, preprocessor_config.json),
+// An image feature extractor (or, through hub/audio.ts, an audio encoder) in the Hub's ONNX layout (onnx/model.onnx, preprocessor_config.json),
 // from the Hub or a local folder, as a frozen ONNX base: its preprocessing read from the model's
 // own preprocessor_config.json (size or crop size, mean and std, rescaling to [0,1]).
 import { withDefaults } from '../../core/options.js';
@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { usageError } from '../../core/errors.js';
 import { loadOnnxBase, type OnnxBaseOptions, type OnnxPreprocessing } from '../image/onnx.js';
 import type { OnnxBase } from '../types.js';
+import { hubAudioBase, isAudioPreprocessor, type AudioPreprocessorConfig } from './audio.js';
 import { hubFiles, parseHfSpec, type HubOptions } from './download.js';
 
 /** The model file, full precision first: the first of these the repository has. */
@@ -52,7 +53,10 @@ export function hubPreprocessing(c: PreprocessorConfig, where: string): OnnxPrep
 }
 
 async function fromFiles(name: string, onnx: string, preprocessor: string, options: OnnxBaseOptions): Promise<OnnxBase> {
-  const pre = hubPreprocessing(JSON.parse(await readFile(preprocessor, 'utf8')) as PreprocessorConfig, preprocessor);
+  const config = JSON.parse(await readFile(preprocessor, 'utf8')) as PreprocessorConfig | AudioPreprocessorConfig;
+  // An audio encoder's preprocessor states a sampling rate: it hears recordings, not images.
+  if (isAudioPreprocessor(config)) return hubAudioBase(name, onnx, config, options);
+  const pre = hubPreprocessing(config, preprocessor);
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   const base = await loadOnnxBase(onnx, withDefaults(pre, given));
   return { ...base, name, provenance: `${name}: ${base.provenance}` };

@@ -18,7 +18,7 @@ async function inspectModel(dir: string, flags: GlobalOptions): Promise<void> {
       d.input.type === 'image'
         ? `images ${d.input.height}x${d.input.width}x${d.input.channels} (${d.input.resize})`
         : d.input.type === 'audio'
-          ? `recordings at ${d.input.sampleRate} Hz, ${d.input.seconds} s clips as ${d.input.frames}x${d.input.mels} log-mel spectrograms`
+          ? `recordings at ${d.input.sampleRate} Hz, ${d.input.seconds} s clips as ${d.input.heard === 'samples' ? `${d.input.samples} mu-law samples` : `${d.input.frames}x${d.input.mels} ${d.input.heard === 'log-mel' ? 'log-mel spectrograms' : "mel frames of the base's front-end model"}`}`
           : 'texts';
     log(`${dir}: ${d.kind} model on ${d.base}, ${d.summary}; input ${input}`);
     log(

@@ -6,8 +6,9 @@ import type { AudioSpec } from '../types.js';
 import { fitClip, type ClipFit } from './clip.js';
 import { resample } from './resample.js';
 import { speechMelPixels } from './speech-mel-run.js';
-import { clipSpectrogram, isModelFrontEnd } from './spectrogram.js';
+import { clipSpectrogram, isModelFrontEnd, isWaveform } from './spectrogram.js';
 import { checkAudioFormat, decodeWav, type Waveform } from './wav.js';
+import { clipWaveform } from './waveform.js';
 
 /** WAV through wavefile (every PCM and float depth); the compressed containers through audio-decode's wasm codecs. */
 const COMPRESSED = ['.mp3', '.flac', '.ogg', '.oga', '.opus', '.m4a', '.aac', '.aiff', '.aif', '.webm'];
@@ -125,8 +126,9 @@ export async function decodeAudio(bytes: Uint8Array, spec: AudioSpec, where: str
   };
 }
 
-/** clipSpectrogram for any spec: graft's own spectrogram, or a front-end model's frames. */
+/** clipSpectrogram for any spec: graft's own spectrogram, a front-end model's frames, or the samples as mu-law codes. */
 export async function clipPixels(samples: Float32Array, spec: AudioSpec): Promise<{ pixels: Uint8Array; fit: ClipFit }> {
+  if (isWaveform(spec)) return clipWaveform(samples, spec);
   if (!isModelFrontEnd(spec)) return clipSpectrogram(samples, spec);
   const clip = fitClip(samples, spec.clipSamples);
   return { pixels: await speechMelPixels(clip.samples, spec), fit: clip.fit };

@@ -7,19 +7,29 @@ import type { AudioSpec, ImageSize } from '../types.js';
 import { fitClip, type ClipFit } from './clip.js';
 import { frameCount, logMel, type LogMel, type LogMelSpec } from './logmel.js';
 import { speechMelFrames, type SpeechMelSpec } from './speech-mel.js';
+import type { WaveformSpec } from './waveform.js';
 
 /** Whether the spec is a front-end model's (which runs on ONNX Runtime, not in plain code). */
-export const isModelFrontEnd = (spec: AudioSpec): spec is SpeechMelSpec => 'frontEnd' in spec;
+export const isModelFrontEnd = (spec: AudioSpec): spec is SpeechMelSpec => 'frontEnd' in spec && spec.frontEnd === 'speech-embedding-mel';
+
+/** Whether the spec keeps the samples themselves (mu-law codes) for a base that hears the waveform. */
+export const isWaveform = (spec: AudioSpec): spec is WaveformSpec => 'frontEnd' in spec && spec.frontEnd === 'mu-law';
+
+/** Whether the spec is graft's own log-mel spectrogram (the one that has a picture's dB range). */
+export const isLogMel = (spec: AudioSpec): spec is LogMelSpec => !('frontEnd' in spec);
 
 /** Range of the image: its loudest band is 255, TOP_DB below it 0. */
 export const TOP_DB = 80;
 
-/** The image size of a spec's clips: frames x mels x 1. */
-export const spectrogramSize = (spec: AudioSpec): ImageSize => ({
-  height: isModelFrontEnd(spec) ? speechMelFrames(spec.clipSamples) : frameCount(spec.clipSamples, spec),
-  width: spec.mels,
-  channels: 1,
-});
+/** The image size of a spec's clips: frames x mels x 1, or samples x 1 x 1 for a waveform. */
+export const clipImageSize = (spec: AudioSpec): ImageSize =>
+  isWaveform(spec)
+    ? { height: spec.clipSamples, width: 1, channels: 1 }
+    : {
+        height: isModelFrontEnd(spec) ? speechMelFrames(spec.clipSamples) : frameCount(spec.clipSamples, spec),
+        width: spec.mels,
+        channels: 1,
+      };
 
 /** `m` as pixels: 255 at its loudest band, 0 at TOP_DB below it or less. */
 export function spectrogramPixels(m: LogMel): Uint8Array {
