@@ -1,9 +1,9 @@
 // The seed's literal domain-adaptation case, American → British English, made offline: the ten
 // digits spoken by eSpeak NG's American voice (source, labelled) and by its British voices
-// (standard southern, Scottish, Received Pronunciation: targets, unlabelled), speech-cnn trained
-// end to end with each adaptation method. Voice variants (timbre) differ between the training,
+// (standard southern, Scottish, Received Pronunciation: targets, unlabelled), a speech base
+// (speech-embedding frozen, or speech-cnn frozen or trained end to end) with each adaptation method. Voice variants (timbre) differ between the training,
 // validation and evaluation sets, so a method is judged on voices it never heard.
-import { loadSpeechCnn } from '../bases/audio/speech-cnn.js';
+import { loadImageBase } from '../bases/index.js';
 import { tell } from '../core/callbacks.js';
 import { usageError } from '../core/errors.js';
 import { speakSet } from '../pretrain/speech-cnn.js';
@@ -13,6 +13,8 @@ import type { Experiment, ExperimentOptions, ExperimentResult } from './types.js
 
 const SOURCE = 'en-us';
 const TARGETS = ['en-gb', 'en-gb-scotland', 'en-gb-x-rp'];
+/** The bases it runs on, the default first. */
+const BASES = ['speech-cnn', 'speech-embedding'] as const;
 const EPOCHS = 15;
 /** Augmented copies of each training utterance (source and target alike); evaluation sets are clean. */
 const COPIES = 2;
@@ -22,9 +24,14 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
   if (!TRUNKS.includes(trunk)) throw usageError(`espeak-accents variants: ${TRUNKS.join(', ')}; got ${opts.variant}`);
   if (opts.data) throw usageError('espeak-accents synthesises its data: it takes no --data');
   const seeds = opts.seeds ?? [1, 2, 3];
-  const base = await loadSpeechCnn();
+  const name = opts.base ?? BASES[0];
+  if (name === 'speech-embedding' && trunk === 'trainable')
+    throw usageError('speech-embedding is a frozen base: espeak-accents runs it with --variant frozen only');
+  const base = await loadImageBase(name);
+  if (base.medium?.kind !== 'audio') throw usageError(`espeak-accents runs on a speech base (${BASES.join(', ')}), not ${name}`);
+  const spec = base.medium.spec;
   const say = (voice: string, split: 'train' | 'val' | 'test', copies: number) =>
-    speakSet(DIGIT_WORDS, voicesOf(voice, split), { copies, seed: 1, callbacks: opts.callbacks });
+    speakSet(DIGIT_WORDS, voicesOf(voice, split), { copies, seed: 1, spec, callbacks: opts.callbacks });
   tell(opts.callbacks, 'onStep', `${SOURCE}: speaking the digits`);
   const source = { train: await say(SOURCE, 'train', COPIES), val: await say(SOURCE, 'val', 0), test: await say(SOURCE, 'test', 0) };
   const rows = await adaptToEach({
@@ -47,12 +54,13 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
     '',
     gridTable(rows, TARGETS),
   ].join('\n');
-  return { json: { experiment: 'espeak-accents', variant: trunk, seeds, source: SOURCE, ...gridJson(rows) }, markdown };
+  return { json: { experiment: 'espeak-accents', base: base.name, variant: trunk, seeds, source: SOURCE, ...gridJson(rows) }, markdown };
 }
 
 export const espeakAccents: Experiment = {
   name: 'espeak-accents',
   variants: TRUNKS,
+  bases: BASES,
   description:
     'American → British English (eSpeak NG voices, synthetic): none, AdaBN, CORAL, DANN, self-training and a target-trained oracle',
   run,

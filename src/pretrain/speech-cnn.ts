@@ -8,8 +8,9 @@ import { tell, type Callback } from '../core/callbacks.js';
 import { augmentRecording } from '../data/audio/augment.js';
 import { KWS_LOGMEL } from '../data/audio/logmel.js';
 import { resample } from '../data/audio/resample.js';
-import { clipSpectrogram, clipImageSize } from '../data/audio/spectrogram.js';
-import type { ImageSet } from '../data/types.js';
+import { clipPixels } from '../data/audio/read.js';
+import { clipImageSize } from '../data/audio/spectrogram.js';
+import type { AudioSpec, ImageSet } from '../data/types.js';
 import { hashString, mulberry32 } from '../math/random.js';
 import { withSeed } from '../math/seed.js';
 import { fitAndTest } from './classifier.js';
@@ -29,13 +30,14 @@ export interface SpeechPretrainOptions {
 
 const SPEAKING = 'speaking words';
 
-/** Every word in every voice of `voices`, as spectrogram images; `copies` augmented copies each beside the clean one. */
+/** Every word in every voice of `voices`, as spectrogram images (or what `spec` makes of a clip); `copies` augmented copies each beside the clean one. */
 export async function speakSet(
   words: readonly string[],
   voices: readonly Voice[],
-  o: { copies: number; seed: number; callbacks?: readonly Callback[] },
+  /** `spec`: how the clips are heard (default speech-cnn's log-mel spectrogram; another base's front end for its experiments). */
+  o: { copies: number; seed: number; spec?: AudioSpec; callbacks?: readonly Callback[] },
 ): Promise<ImageSet> {
-  const spec = KWS_LOGMEL;
+  const spec = o.spec ?? KWS_LOGMEL;
   const size = clipImageSize(spec);
   const per = size.height * size.width;
   const pixels = new Uint8Array(words.length * voices.length * (1 + o.copies) * per);
@@ -51,7 +53,7 @@ export async function speakSet(
       const rand = mulberry32(hashString(`${o.seed}:${word}:${voiceName(voice)}:${voice.speed}:${voice.pitch}`));
       for (let k = 0; k <= o.copies; k++) {
         const heard = k === 0 ? samples : await augmentRecording(samples, spec.sampleRate, rand);
-        pixels.set(clipSpectrogram(heard, spec).pixels, labels.length * per);
+        pixels.set((await clipPixels(heard, spec)).pixels, labels.length * per);
         labels.push(label);
         ids.push(`espeak:${word}:${voiceName(voice)}:s${voice.speed}:p${voice.pitch}#${k}`);
       }

@@ -10,6 +10,8 @@ import ort from 'onnxruntime-node';
 import { fitClip } from '../../src/data/audio/clip.js';
 import { SPEECH_MEL } from '../../src/data/audio/speech-mel.js';
 import { decodeWav } from '../../src/data/audio/wav.js';
+import { useBackend } from '../../src/backend/index.js';
+import { startServer } from '../../src/serve/server.js';
 import { graft, tempDir, voiced, wav } from '../helpers.js';
 
 describe('graft train --base speech-embedding', () => {
@@ -49,6 +51,43 @@ describe('graft train --base speech-embedding', () => {
     const sidecar = JSON.parse(readFileSync(join(dir, 'model.onnx.json'), 'utf8'));
     assert.deepEqual(sidecar.medium, { kind: 'audio', spec: SPEECH_MEL });
     assert.deepEqual(sidecar.input, { name: 'samples', sampleRate: 16000, samples: SPEECH_MEL.clipSamples });
+  });
+
+  it('serves the model: a WAV body answered as graft predict answers the file', async () => {
+    const file = join(dir, 'served.wav');
+    writeFileSync(file, wav(voiced(310, 0.6), 8000));
+    const p = graft('predict', '--model', out, '--json', '--top', '2', file);
+    assert.equal(p.code, 0, p.stderr);
+    const want = (p.json as { predictions: { top: { label: string; probability: number }[] }[] }).predictions[0].top;
+    await useBackend('wasm');
+    const server = await startServer({ models: { voices: out }, port: 0, maxBatch: 4, maxDelayMs: 10, maxBodyBytes: 1024 * 1024 });
+    try {
+      const r = await fetch(new URL('/v1/models/voices:predict', server.url), {
+        method: 'POST',
+        headers: { 'content-type': 'audio/wav' },
+        body: new Uint8Array(readFileSync(file)),
+      });
+      assert.equal(r.status, 200);
+      const got = ((await r.json()) as { predictions: { top: { label: string; probability: number }[] }[] }).predictions[0].top;
+      assert.deepEqual(
+        got.map((t) => t.label),
+        want.map((t) => t.label),
+      );
+      got.forEach((t, i) => assert.ok(Math.abs(t.probability - want[i].probability) < 1e-6, `${t.probability} vs ${want[i].probability}`));
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('rank scores its pooled cuts and its sequence of window embeddings (first and mean)', () => {
+    const r = graft('rank', '--base', 'speech-embedding', '--data', data, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const cuts = (r.json as { rows: { cut: string; logme: number }[] }).rows.map((row) => row.cut).sort();
+    // The sequence is scored as a token sequence is: its first window and its mean (the same numbers as embedding_mean).
+    const { meanMax, mean, max, sequence } = SPEECH_EMBEDDING_CUTS;
+    assert.deepEqual(cuts, [max, mean, meanMax, `${sequence}:cls`, `${sequence}:mean`]);
+    const logme = Object.fromEntries((r.json as { rows: { cut: string; logme: number }[] }).rows.map((row) => [row.cut, row.logme]));
+    assert.ok(Math.abs(logme[mean] - logme[`${sequence}:mean`]) < 1e-3, JSON.stringify(logme));
   });
 
   it('exports one graph from samples to probabilities that answers as graft predict does (1e-4)', async () => {

@@ -4,6 +4,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { augmentRecording } from '../../src/data/audio/augment.js';
+import { clipPixels } from '../../src/data/audio/read.js';
+import { resample } from '../../src/data/audio/resample.js';
+import { clipImageSize } from '../../src/data/audio/spectrogram.js';
+import { SPEECH_MEL } from '../../src/data/audio/speech-mel.js';
 import { mulberry32 } from '../../src/math/random.js';
 import { speak, speakWords } from '../../src/pretrain/speech/espeak.js';
 import { speakSet } from '../../src/pretrain/speech-cnn.js';
@@ -48,6 +52,18 @@ describe('speech synthesis for pre-training', () => {
       !Buffer.from(s1.pixels.subarray(0, per)).equals(Buffer.from(s1.pixels.subarray(per, 2 * per))),
       'the augmented copy differs from the clean one',
     );
+  });
+
+  it("hears the words through another base's front end when given its spec (espeak-accents --base speech-embedding)", async () => {
+    const voices = americanVoices('val').slice(0, 1);
+    const set = await speakSet(['yes', 'no'], voices, { copies: 0, seed: 3, spec: SPEECH_MEL });
+    assert.deepEqual(set.size, clipImageSize(SPEECH_MEL));
+    const { recordings, sampleRate } = await speakWords(['yes', 'no'], voices[0]);
+    const per = set.size.height * set.size.width;
+    for (const [i, r] of recordings.entries()) {
+      const own = await clipPixels(await resample(r, sampleRate, SPEECH_MEL.sampleRate), SPEECH_MEL);
+      assert.ok(Buffer.from(set.pixels.subarray(i * per, (i + 1) * per)).equals(Buffer.from(own.pixels)), `word ${i}`);
+    }
   });
 
   it("speaks every voice variant pre-training uses the same in two processes (eSpeak's f2, f3 and f5 do not)", () => {
