@@ -13,8 +13,8 @@ import type { Experiment, ExperimentOptions, ExperimentResult } from './types.js
 
 const SOURCE = 'en-us';
 const TARGETS = ['en-gb', 'en-gb-scotland', 'en-gb-x-rp'];
-/** The bases it runs on, the default first. */
-const BASES = ['speech-cnn', 'speech-embedding'] as const;
+/** The bases it runs on, the stronger first (the default: source-only 91.8% vs 80.8%, docs/audio.md). */
+const BASES = ['speech-embedding', 'speech-cnn'] as const;
 const EPOCHS = 15;
 /** Augmented copies of each training utterance (source and target alike); evaluation sets are clean. */
 const COPIES = 2;
