@@ -22,8 +22,9 @@ export const BASES: Record<string, BaseEntry> = {
   mobilenet_v2: { modality: 'image', load: async () => (await import('./image/mobilenet-v2.js')).loadMobilenetV2() },
   inception_v3: { modality: 'image', load: async () => (await import('./image/inception-v3.js')).loadInceptionV3() },
   'digits-cnn': { modality: 'image', load: async () => (await import('./image/digits-cnn.js')).loadDigitsCnn() },
-  'speech-cnn': { modality: 'audio', load: async () => (await import('./audio/speech-cnn.js')).loadSpeechCnn() },
+  // The stronger speech base first: the studio offers each modality's first base as the default.
   'speech-embedding': { modality: 'audio', load: async () => (await import('./audio/speech-embedding.js')).loadSpeechEmbedding() },
+  'speech-cnn': { modality: 'audio', load: async () => (await import('./audio/speech-cnn.js')).loadSpeechCnn() },
   'use-lite': { modality: 'text', load: async () => (await import('./text/use-lite.js')).useLiteBase() },
   'glove-100d': { modality: 'text', load: async () => (await import('./text/glove.js')).gloveBase() },
 };

@@ -6,7 +6,8 @@
 // neither the header nor JSON without the browser asking this server first, which it never
 // allows. There is no cookie: a browser sends a host's cookies to every port of that host, so a
 // cookie would hand the token to any other server on 127.0.0.1. Uploads are bounded per file and
-// per request and must be images (or, for text projects, CSV and plain text).
+// per request and must be images, recordings (for sound projects) or, for text projects, CSV and
+// plain text.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
@@ -17,16 +18,20 @@ import { fileURLToPath } from 'node:url';
 import multipart from '@fastify/multipart';
 import { parse as parseCsv } from 'csv-parse/sync';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { strToU8, zipSync } from 'fflate';
+import { strToU8, unzipSync, zipSync } from 'fflate';
 import { BASES, loadImageBase } from '../bases/index.js';
 import { DecodeError, decodeImageBuffer } from '../data/images.js';
+import { spectrogramPicture } from '../data/audio/picture.js';
+import { AUDIO_CONTENT_TYPES, decodeAudio } from '../data/audio/read.js';
+import type { LogMelSpec } from '../data/audio/logmel.js';
+import { clipImageSize } from '../data/audio/spectrogram.js';
 import { rankCuts } from '../evaluate/rank.js';
 import { allowedHostValues, bracketed } from '../io/hosts.js';
 import { loadDataSplits } from '../data/index.js';
 import { loadModel } from '../kinds/index.js';
 import { isFinal, REPORT_FILE, type TrainSettings } from './run-types.js';
 import { Trainer } from './training.js';
-import { checkSegment, StudioError, Workspace, type ProjectKind } from './workspace.js';
+import { checkSegment, FOLDER_KINDS, isSampleName, SAMPLE_NAMES, StudioError, Workspace, type ProjectKind } from './workspace.js';
 import { exportSnippet } from './snippet.js';
 
 export interface StudioOptions {
@@ -60,7 +65,7 @@ export interface Studio {
 
 const HEADER = 'x-graft-token';
 /** Routes whose body is files (multipart) rather than JSON. */
-const MULTIPART_ROUTE = /^\/api\/projects\/[^/]+\/(classes\/[^/]+\/samples|predict)$/;
+const MULTIPART_ROUTE = /^\/api\/(projects\/[^/]+\/(classes\/[^/]+\/samples|predict)|archives)$/;
 /** What every answer says to the browser: no type sniffing (a sample is served as the image its name says, never as a page), no framing, no referrer. */
 const SAFETY_HEADERS = {
   'x-content-type-options': 'nosniff',
@@ -82,7 +87,29 @@ const APP_FILES: Record<string, string> = { 'index.html': 'text/html', 'app.js':
 export const STUDIO_BASES: Record<ProjectKind, string[]> = {
   image: Object.keys(BASES).filter((b) => BASES[b].modality === 'image'),
   text: Object.keys(BASES).filter((b) => BASES[b].modality === 'text'),
+  audio: Object.keys(BASES).filter((b) => BASES[b].modality === 'audio'),
 };
+
+/**
+ * How the page shows a recording: a log-mel spectrogram of its first 2 s at 16 kHz (64 bands to
+ * 8 kHz), whatever base the project trains on, so every clip is drawn the same way.
+ */
+const SHOWN: LogMelSpec = {
+  sampleRate: 16000,
+  clipSamples: 32000,
+  fftSize: 512,
+  windowLength: 400,
+  hop: 160,
+  mels: 64,
+  fMin: 20,
+  fMax: 8000,
+};
+
+/** What a sample file of a folder kind is checked with before it is stored: graft reads it as `graft train` will. */
+async function checkSample(kind: ProjectKind, bytes: Uint8Array, name: string): Promise<void> {
+  if (kind === 'audio') await decodeAudio(bytes, SHOWN, name);
+  else await decodeImageBuffer(bytes, { height: 8, width: 8, channels: 3 }, 'cover', name);
+}
 
 function sameToken(a: string | undefined, b: string): boolean {
   if (!a || a.length !== b.length) return false;
@@ -94,7 +121,11 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
   const token = o.token ?? randomBytes(32).toString('hex');
   const maxFile = o.maxFileBytes ?? 10 * 2 ** 20;
   const maxRequest = o.maxRequestBytes ?? 50 * 2 ** 20;
-  const bases: Record<ProjectKind, string[]> = { image: [...STUDIO_BASES.image, ...(o.bases ?? [])], text: STUDIO_BASES.text };
+  const bases: Record<ProjectKind, string[]> = {
+    image: [...STUDIO_BASES.image, ...(o.bases ?? [])],
+    text: STUDIO_BASES.text,
+    audio: STUDIO_BASES.audio,
+  };
   const workspace = new Workspace(o.dir);
   const trainer = new Trainer(workspace);
   const app = Fastify({ bodyLimit: 2 * 2 ** 20 });
@@ -166,14 +197,55 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
   });
   app.get<{ Params: { id: string } }>('/api/projects/:id', async (req) => {
     const summary = await workspace.summary(req.params.id);
-    const samples =
-      summary.kind === 'image'
-        ? Object.fromEntries(
-            await Promise.all(summary.classes.map(async (c) => [c, await workspace.imageFiles(req.params.id, c)] as const)),
-          )
-        : await workspace.texts(req.params.id);
+    const samples = FOLDER_KINDS.includes(summary.kind)
+      ? Object.fromEntries(
+          await Promise.all(summary.classes.map(async (c) => [c, await workspace.sampleFiles(req.params.id, c, summary.kind)] as const)),
+        )
+      : await workspace.texts(req.params.id);
     const run = trainer.current(req.params.id);
     return { ...summary, samples, training: run && !run.finished };
+  });
+  // A project as one zip (its project.json and samples or texts), and a zip opened as a new project.
+  app.get<{ Params: { id: string } }>('/api/projects/:id/archive', async (req, reply) =>
+    reply
+      .type('application/zip')
+      .header('content-disposition', `attachment; filename="${req.params.id}-project.zip"`)
+      .send(Buffer.from(zipSync(await workspace.archive(req.params.id), { level: 0 }))),
+  );
+  app.post('/api/archives', async (req) => {
+    if (!req.isMultipart()) throw new StudioError(415, 'send the project zip as multipart/form-data');
+    const part = await req.file();
+    if (!part || !/^application\/(zip|x-zip-compressed)$/.test(part.mimetype)) throw new StudioError(415, 'send one project zip');
+    const bytes = await part.toBuffer();
+    if (bytes.length > maxRequest) throw new StudioError(413, `request larger than ${maxRequest} bytes`);
+    let files: Record<string, Uint8Array>;
+    // What the zip says of each entry is checked before it is inflated: a file over the per-file
+    // limit, or more than the request limit in all (a zip bomb), refuses the archive. fflate
+    // inflates into a buffer of the size declared, so an entry that lies cannot grow past it.
+    // Names are checked segment by segment by the workspace (no absolute path, no .., no backslash).
+    let total = 0;
+    const refused: string[] = [];
+    try {
+      files = unzipSync(bytes, {
+        filter: (f) => {
+          total += f.originalSize;
+          if (f.originalSize > maxFile || total > maxRequest) refused.push(f.name);
+          return !f.name.endsWith('/') && !refused.length;
+        },
+      });
+    } catch (e) {
+      throw new StudioError(400, `not a readable zip: ${(e as Error).message}`);
+    }
+    if (refused.length) throw new StudioError(413, `${refused[0]}: over ${maxFile} bytes, or the archive over ${maxRequest} in all`);
+    // A sample graft cannot read refuses the whole archive: opened, the project is what was saved.
+    return workspace.importArchive(files, async (kind, sample, name) => {
+      try {
+        await checkSample(kind, sample, name);
+      } catch (e) {
+        if (e instanceof DecodeError) throw new StudioError(400, e.message);
+        throw e;
+      }
+    });
   });
   app.delete<{ Params: { id: string } }>('/api/projects/:id', async (req) => {
     refuseWhileTraining(req.params.id);
@@ -216,8 +288,14 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
       if (total > maxRequest) throw new StudioError(413, `request larger than ${maxRequest} bytes`);
       const name = checkSegment(part.filename, 'file name');
       const text = /^text\/(plain|csv)$/.test(part.mimetype) || /\.(txt|csv)$/i.test(name);
-      if (project.kind === 'text' ? !text : !part.mimetype.startsWith('image/'))
-        throw new StudioError(415, `${name}: ${part.mimetype} is not ${project.kind === 'text' ? 'a CSV or plain text file' : 'an image'}`);
+      const ok = project.kind === 'text' ? text : part.mimetype.startsWith(project.kind === 'audio' ? 'audio/' : 'image/');
+      if (!ok)
+        throw new StudioError(
+          415,
+          `${name}: ${part.mimetype} is not ${project.kind === 'text' ? 'a CSV or plain text file' : `an ${project.kind} file`}`,
+        );
+      if (project.kind !== 'text' && !isSampleName(project.kind, name))
+        throw new StudioError(415, `${name}: not ${SAMPLE_NAMES[project.kind]}`);
       parts.push({ name, bytes });
     }
     if (project.kind === 'text') {
@@ -228,13 +306,13 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
     const rejected: { file: string; reason: string }[] = [];
     for (const { name, bytes } of parts) {
       try {
-        // A file graft cannot decode is reported with the reason, not stored.
-        await decodeImageBuffer(bytes, { height: 8, width: 8, channels: 3 }, 'cover', name);
+        // A file graft cannot decode (or a silent or empty recording) is reported with the reason, not stored.
+        await checkSample(project.kind, bytes, name);
       } catch (e) {
         rejected.push({ file: name, reason: (e as Error).message });
         continue;
       }
-      added.push(await workspace.addImage(req.params.id, req.params.cls, name, bytes));
+      added.push(await workspace.addSample(req.params.id, req.params.cls, name, bytes));
     }
     return { added, rejected };
   });
@@ -250,15 +328,34 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
     };
   });
   app.get<{ Params: { id: string; cls: string; file: string } }>('/api/projects/:id/classes/:cls/samples/:file', async (req, reply) => {
-    const path = workspace.imagePath(req.params.id, req.params.cls, req.params.file);
+    const path = workspace.samplePath(req.params.id, req.params.cls, req.params.file);
     const bytes = await readFile(path).catch(() => {
       throw new StudioError(404, `no sample ${req.params.cls}/${req.params.file}`);
     });
-    return reply.type(IMAGE_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream').send(bytes);
+    const ext = extname(path).toLowerCase();
+    return reply.type(IMAGE_TYPES[ext] ?? AUDIO_CONTENT_TYPES[ext] ?? 'application/octet-stream').send(bytes);
   });
+  // A recording as a picture: its log-mel spectrogram (SHOWN), time to the right and pitch up.
+  app.get<{ Params: { id: string; cls: string; file: string } }>(
+    '/api/projects/:id/classes/:cls/samples/:file/spectrogram',
+    async (req, reply) => {
+      const path = workspace.samplePath(req.params.id, req.params.cls, req.params.file);
+      const bytes = await readFile(path).catch(() => {
+        throw new StudioError(404, `no sample ${req.params.cls}/${req.params.file}`);
+      });
+      let pixels: Uint8Array;
+      try {
+        pixels = (await decodeAudio(bytes, SHOWN, req.params.file)).pixels;
+      } catch (e) {
+        if (e instanceof DecodeError) throw new StudioError(400, `cannot read the recording: ${e.reason}`);
+        throw e;
+      }
+      return reply.type('image/png').send(await spectrogramPicture([{ label: '', pixels }], clipImageSize(SHOWN), 1, true));
+    },
+  );
   app.delete<{ Params: { id: string; cls: string; file: string } }>('/api/projects/:id/classes/:cls/samples/:file', async (req) => {
     refuseWhileTraining(req.params.id);
-    await workspace.deleteImage(req.params.id, req.params.cls, req.params.file);
+    await workspace.deleteSample(req.params.id, req.params.cls, req.params.file);
     return { deleted: req.params.file };
   });
   app.delete<{ Params: { id: string; text: string } }>('/api/projects/:id/texts/:text', async (req) => {
@@ -270,13 +367,14 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
   // Which base and cut? ---------------------------------------------------------------------------
   app.post<{ Params: { id: string } }>('/api/projects/:id/rank', async (req) => {
     const project = await workspace.read(req.params.id);
-    if (project.kind !== 'image') throw new StudioError(400, 'ranking cuts is for image projects');
+    if (project.kind === 'text') throw new StudioError(400, 'ranking cuts is for image and sound projects');
     const rows = [];
-    for (const name of bases.image) {
+    for (const name of bases[project.kind]) {
       const base = await loadImageBase(name);
       const splits = await loadDataSplits(workspace.samplesDir(req.params.id), {
         size: base.input,
         resize: base.resize,
+        medium: base.medium,
         classes: project.classes,
         seed: 0,
       });
@@ -359,17 +457,18 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
         return { probabilities: p.top };
       }
       if (model.kind !== 'image') throw new StudioError(400, `a ${model.kind} model cannot be tried here`);
-      if (!req.isMultipart()) throw new StudioError(415, 'send the image as multipart/form-data');
+      const what = model.meta.medium?.kind === 'audio' ? 'recording' : 'image';
+      if (!req.isMultipart()) throw new StudioError(415, `send the ${what} as multipart/form-data`);
       const part = await req.file();
-      if (!part || !part.mimetype.startsWith('image/')) throw new StudioError(415, 'send one image');
+      if (!part || !part.mimetype.startsWith(what === 'image' ? 'image/' : 'audio/')) throw new StudioError(415, `send one ${what}`);
       const bytes = await part.toBuffer();
-      // The kind decodes the bytes as it would the file holding them: what is not an image is the
-      // client's fault (400), and the answer names neither the file nor a path of the server's.
+      // The kind decodes the bytes as it would the file holding them: what is not an image (or a
+      // recording) is the client's fault (400), and the answer names neither the file nor a path of the server's.
       try {
-        const [p] = await model.predict([{ bytes, name: 'the image' }], { top: model.meta.labels.length });
+        const [p] = await model.predict([{ bytes, name: `the ${what}`, type: part.mimetype }], { top: model.meta.labels.length });
         return { probabilities: p.top };
       } catch (e) {
-        if (e instanceof DecodeError) throw new StudioError(400, `cannot read the image: ${e.reason}`);
+        if (e instanceof DecodeError) throw new StudioError(400, `cannot read the ${what}: ${e.reason}`);
         throw e;
       }
     } finally {

@@ -1,16 +1,37 @@
 // The studio's projects as plain files in a workspace folder, so a person can see, back up or
-// script them: WORKSPACE/<project>/project.json, the image samples in samples/<class>/ (the image
-// folder layout `graft train` reads), a text project's samples in texts.jsonl, and the trained
+// script them: WORKSPACE/<project>/project.json, the image or sound samples in samples/<class>/
+// (the folder layout `graft train` reads), a text project's samples in texts.jsonl, and the trained
 // model in model/. Every write is atomic; every name that becomes a path is checked first.
 import { existsSync, lstatSync, readdirSync, type Stats } from 'node:fs';
 import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { makeDirs } from '../io/destination.js';
 import { GraftError } from '../core/errors.js';
+import { isAudioPath } from '../data/audio/read.js';
 import { isImagePath } from '../data/images.js';
 import { writeFileAtomically } from '../io/atomic.js';
 
-export type ProjectKind = 'image' | 'text';
+export type ProjectKind = 'image' | 'text' | 'audio';
+
+/** The kinds whose samples are files in a folder per class; a text project's are rows of texts.jsonl. */
+export const FOLDER_KINDS: readonly ProjectKind[] = ['image', 'audio'];
+
+/** Whether a file name is a sample of a folder kind: an image, or a recording. */
+export const isSampleName = (kind: ProjectKind, name: string): boolean => (kind === 'audio' ? isAudioPath(name) : isImagePath(name));
+
+/** What a refused sample name should have been, for the message. */
+export const SAMPLE_NAMES: Record<ProjectKind, string> = {
+  image: 'an image file name (.jpg, .jpeg, .png, .webp, .gif, .bmp)',
+  audio: 'a recording file name (.wav, .mp3, .flac, .ogg, …)',
+  text: 'a CSV or plain text file name',
+};
+
+/** The classes a new project starts with: a sound project records the room's background noise first, as Teachable Machine's do. */
+const FIRST_CLASSES: Record<ProjectKind, string[]> = {
+  image: ['Class 1', 'Class 2'],
+  text: ['Class 1', 'Class 2'],
+  audio: ['Background noise', 'Class 2'],
+};
 
 export interface ProjectFile {
   version: 1;
@@ -78,6 +99,23 @@ function projectId(name: string, taken: Set<string>): string {
   return id;
 }
 
+/** texts.jsonl from an archive: each line a {id, text, label} row with one of `classes`; the bytes kept as given. */
+function checkTexts(bytes: Uint8Array, classes: string[]): Uint8Array {
+  const lines = new TextDecoder().decode(bytes).split('\n');
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    let row: Partial<TextSample>;
+    try {
+      row = JSON.parse(line) as Partial<TextSample>;
+    } catch (e) {
+      throw new StudioError(400, `${TEXTS} line ${i + 1}: ${(e as Error).message}`);
+    }
+    if (!Number.isInteger(row.id) || typeof row.text !== 'string' || typeof row.label !== 'string' || !classes.includes(row.label))
+      throw new StudioError(400, `${TEXTS} line ${i + 1}: expected {"id": N, "text": "…", "label": one of the project's classes}`);
+  });
+  return bytes;
+}
+
 export class Workspace {
   constructor(readonly dir: string) {}
 
@@ -119,11 +157,11 @@ export class Workspace {
   async create(name: string, kind: ProjectKind): Promise<ProjectSummary> {
     const trimmed = name.trim();
     if (!trimmed || trimmed.length > 100) throw new StudioError(400, 'a project needs a name of 1-100 characters');
-    if (kind !== 'image' && kind !== 'text') throw new StudioError(400, `a project is image or text, not ${JSON.stringify(kind)}`);
+    if (!Object.hasOwn(FIRST_CLASSES, kind)) throw new StudioError(400, `a project is image, audio or text, not ${JSON.stringify(kind)}`);
     await makeDirs(this.dir);
     const taken = new Set(await readdir(this.dir));
     const id = projectId(trimmed, taken);
-    const project: ProjectFile = { version: 1, name: trimmed, kind, classes: ['Class 1', 'Class 2'], created: new Date().toISOString() };
+    const project: ProjectFile = { version: 1, name: trimmed, kind, classes: [...FIRST_CLASSES[kind]], created: new Date().toISOString() };
     await makeDirs(this.path(id));
     await this.write(id, project);
     return this.summary(id);
@@ -142,7 +180,8 @@ export class Workspace {
   async summary(id: string): Promise<ProjectSummary> {
     const project = await this.read(id);
     const counts: Record<string, number> = {};
-    if (project.kind === 'image') for (const c of project.classes) counts[c] = (await this.imageFiles(id, c)).length;
+    if (FOLDER_KINDS.includes(project.kind))
+      for (const c of project.classes) counts[c] = (await this.sampleFiles(id, c, project.kind)).length;
     else for (const c of project.classes) counts[c] = (await this.texts(id)).filter((t) => t.label === c).length;
     return { ...project, id, counts, trained: existsSync(this.path(id, MODEL_DIR, 'graft.json')) };
   }
@@ -168,7 +207,7 @@ export class Workspace {
     const i = this.classIndex(project, from);
     const n = checkSegment(to, 'class name');
     if (project.classes.includes(n)) throw new StudioError(409, `class ${JSON.stringify(n)} exists`);
-    if (project.kind === 'image' && existsSync(this.path(id, SAMPLES, from)))
+    if (FOLDER_KINDS.includes(project.kind) && existsSync(this.path(id, SAMPLES, from)))
       await rename(this.path(id, SAMPLES, from), this.path(id, SAMPLES, n));
     if (project.kind === 'text')
       await this.writeTexts(
@@ -183,7 +222,7 @@ export class Workspace {
   async deleteClass(id: string, name: string): Promise<ProjectFile> {
     const project = await this.read(id);
     const i = this.classIndex(project, name);
-    if (project.kind === 'image') await rm(this.path(id, SAMPLES, name), { recursive: true, force: true });
+    if (FOLDER_KINDS.includes(project.kind)) await rm(this.path(id, SAMPLES, name), { recursive: true, force: true });
     else
       await this.writeTexts(
         id,
@@ -200,29 +239,30 @@ export class Workspace {
     return i;
   }
 
-  // Image samples ---------------------------------------------------------------------------------
+  // Image and sound samples -----------------------------------------------------------------------
 
   samplesDir(id: string): string {
     return this.path(id, SAMPLES);
   }
 
-  async imageFiles(id: string, cls: string): Promise<string[]> {
+  /** A class's sample files of the project's kind (images, or recordings). */
+  async sampleFiles(id: string, cls: string, kind: ProjectKind): Promise<string[]> {
     const dir = this.path(id, SAMPLES, checkSegment(cls, 'class name'));
     if (!existsSync(dir)) return [];
     // Regular files only: a link in a class folder is neither listed nor served.
     return (await readdir(dir, { withFileTypes: true }))
-      .filter((f) => f.isFile() && !f.name.startsWith('.') && isImagePath(f.name))
+      .filter((f) => f.isFile() && !f.name.startsWith('.') && isSampleName(kind, f.name))
       .map((f) => f.name)
       .sort();
   }
 
-  /** Store an image under its own name (a number added if taken); the caller has checked that it decodes. */
-  async addImage(id: string, cls: string, fileName: string, bytes: Uint8Array): Promise<string> {
+  /** Store an image or a recording under its own name (a number added if taken); the caller has checked that it decodes. */
+  async addSample(id: string, cls: string, fileName: string, bytes: Uint8Array): Promise<string> {
     const project = await this.read(id);
     this.classIndex(project, cls);
-    if (project.kind !== 'image') throw new StudioError(400, 'this is a text project: add texts, not images');
+    if (!FOLDER_KINDS.includes(project.kind)) throw new StudioError(400, 'this is a text project: add texts, not files');
     const name = checkSegment(fileName, 'file name');
-    if (!isImagePath(name)) throw new StudioError(415, `${name}: not an image file name (.jpg, .jpeg, .png, .webp, .gif, .bmp)`);
+    if (!isSampleName(project.kind, name)) throw new StudioError(415, `${name}: not ${SAMPLE_NAMES[project.kind]}`);
     const dir = this.path(id, SAMPLES, cls);
     await makeDirs(dir);
     const ext = extname(name);
@@ -232,12 +272,12 @@ export class Workspace {
     return target;
   }
 
-  imagePath(id: string, cls: string, file: string): string {
+  samplePath(id: string, cls: string, file: string): string {
     return this.path(id, SAMPLES, checkSegment(cls, 'class name'), checkSegment(file, 'file name'));
   }
 
-  async deleteImage(id: string, cls: string, file: string): Promise<void> {
-    const path = this.imagePath(id, cls, file);
+  async deleteSample(id: string, cls: string, file: string): Promise<void> {
+    const path = this.samplePath(id, cls, file);
     if (!existsSync(path) || !(await stat(path)).isFile()) throw new StudioError(404, `no sample ${cls}/${file}`);
     await rm(path);
   }
@@ -259,7 +299,7 @@ export class Workspace {
 
   async addTexts(id: string, rows: { text: string; label: string }[]): Promise<number> {
     const project = await this.read(id);
-    if (project.kind !== 'text') throw new StudioError(400, 'this is an image project: add images, not texts');
+    if (project.kind !== 'text') throw new StudioError(400, `this is an ${project.kind} project: add files, not texts`);
     for (const r of rows) this.classIndex(project, r.label);
     const existing = await this.texts(id);
     let next = existing.reduce((m, t) => Math.max(m, t.id), 0) + 1;
@@ -280,6 +320,90 @@ export class Workspace {
   /** The texts as a table `graft train` reads (text,label), for training. */
   textsTable(id: string): string {
     return this.path(id, TEXTS);
+  }
+
+  // A project as one archive -----------------------------------------------------------------------
+
+  /**
+   * The project's own files, path → bytes: project.json, and the samples (samples/<class>/<file>)
+   * or texts.jsonl. Not the trained model, which training makes again from these.
+   */
+  async archive(id: string): Promise<Record<string, Uint8Array>> {
+    const project = await this.read(id);
+    const files: Record<string, Uint8Array> = { [PROJECT_FILE]: await readFile(this.path(id, PROJECT_FILE)) };
+    if (project.kind === 'text') {
+      if (existsSync(this.path(id, TEXTS))) files[TEXTS] = await readFile(this.path(id, TEXTS));
+      return files;
+    }
+    for (const c of project.classes)
+      for (const f of await this.sampleFiles(id, c, project.kind))
+        files[`${SAMPLES}/${c}/${f}`] = await readFile(this.path(id, SAMPLES, c, f));
+    return files;
+  }
+
+  /**
+   * A new project from an archive's files (as `archive` writes them), under a fresh folder name:
+   * every name, class and sample checked first (`checkSample`: it decodes as graft train will read
+   * it), the project written into a hidden folder and renamed into place, so a refused archive
+   * leaves nothing behind.
+   */
+  async importArchive(
+    files: Record<string, Uint8Array>,
+    checkSample: (kind: ProjectKind, bytes: Uint8Array, name: string) => Promise<void>,
+  ): Promise<ProjectSummary> {
+    const raw = files[PROJECT_FILE];
+    if (!raw) throw new StudioError(400, `the archive has no ${PROJECT_FILE}: not a studio project`);
+    let given: Partial<ProjectFile>;
+    try {
+      given = JSON.parse(new TextDecoder().decode(raw)) as Partial<ProjectFile>;
+    } catch (e) {
+      throw new StudioError(400, `${PROJECT_FILE}: ${(e as Error).message}`);
+    }
+    const kind = given.kind as ProjectKind;
+    if (!Object.hasOwn(FIRST_CLASSES, kind))
+      throw new StudioError(400, `${PROJECT_FILE}: kind is image, audio or text, not ${JSON.stringify(kind)}`);
+    const name = typeof given.name === 'string' ? given.name.trim() : '';
+    if (!name || name.length > 100) throw new StudioError(400, `${PROJECT_FILE}: a project needs a name of 1-100 characters`);
+    if (!Array.isArray(given.classes) || !given.classes.length || given.classes.length > 1000)
+      throw new StudioError(400, `${PROJECT_FILE}: classes must be a list of 1-1000 names`);
+    const classes = given.classes.map((c) => checkSegment(String(c), 'class name'));
+    if (new Set(classes).size !== classes.length) throw new StudioError(400, `${PROJECT_FILE}: a class name appears twice`);
+    const samples: { cls: string; file: string; bytes: Uint8Array }[] = [];
+    for (const [path, bytes] of Object.entries(files)) {
+      if (path === PROJECT_FILE || (kind === 'text' && path === TEXTS)) continue;
+      const parts = path.split('/');
+      if (FOLDER_KINDS.includes(kind) && parts.length === 3 && parts[0] === SAMPLES) {
+        const [cls, file] = [checkSegment(parts[1], 'class name'), checkSegment(parts[2], 'file name')];
+        if (!classes.includes(cls)) throw new StudioError(400, `${path}: ${cls} is not one of the project's classes`);
+        if (!isSampleName(kind, file)) throw new StudioError(415, `${path}: not ${SAMPLE_NAMES[kind]}`);
+        await checkSample(kind, bytes, path);
+        samples.push({ cls, file, bytes });
+      } else
+        throw new StudioError(
+          400,
+          `${path}: a ${kind} project's archive holds ${PROJECT_FILE} and ${kind === 'text' ? TEXTS : `${SAMPLES}/<class>/<file>`} only`,
+        );
+    }
+    const texts = kind === 'text' && files[TEXTS] ? checkTexts(files[TEXTS], classes) : undefined;
+    await makeDirs(this.dir);
+    const id = projectId(name, new Set(await readdir(this.dir)));
+    const project: ProjectFile = { version: 1, name, kind, classes, created: new Date().toISOString() };
+    // A hidden sibling, which list() skips, on the same file system as the project's folder.
+    const staging = join(this.dir, `.import-${id}-${Date.now().toString(36)}`);
+    try {
+      await makeDirs(staging);
+      await writeFileAtomically(join(staging, PROJECT_FILE), JSON.stringify(project, null, 2) + '\n');
+      if (texts) await writeFileAtomically(join(staging, TEXTS), texts);
+      for (const { cls, file, bytes } of samples) {
+        await makeDirs(join(staging, SAMPLES, cls));
+        await writeFileAtomically(join(staging, SAMPLES, cls, file), bytes, false);
+      }
+      await rename(staging, this.path(id));
+    } catch (e) {
+      await rm(staging, { recursive: true, force: true });
+      throw e;
+    }
+    return this.summary(id);
   }
 
   /** The trained model's folder, which graft's loaders read whole: refused if a link is anywhere inside. */

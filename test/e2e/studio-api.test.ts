@@ -10,11 +10,11 @@ import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { unzipSync } from 'fflate';
+import { unzipSync, zipSync } from 'fflate';
 import sharp from 'sharp';
 import { useBackend } from '../../src/backend/index.js';
 import { startStudio, type Studio } from '../../src/studio/server.js';
-import { graft, root, tempDir } from '../helpers.js';
+import { graft, root, tempDir, voiced, wav } from '../helpers.js';
 
 /** Every file under `dir` with a hash of its bytes: what "the workspace is unchanged" compares. */
 function snapshot(dir: string): Record<string, string> {
@@ -460,6 +460,142 @@ describe('graft studio API', () => {
     const p = await post(`/api/projects/${textId}/predict`, { text: 'a lovely, wonderful story' });
     assert.equal(p.status, 200, JSON.stringify(p.body));
     assert.deepEqual(p.body.probabilities.map((x: { label: string }) => x.label).sort(), ['Class 1', 'Class 2']);
+  });
+
+  it('a sound project: recordings checked and stored as graft train reads them, drawn as spectrograms; bad ones refused, the workspace unchanged', async () => {
+    const created = await post('/api/projects', { name: 'Whistles', kind: 'audio' });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const sid = created.body.id as string;
+    assert.deepEqual(created.body.classes, ['Background noise', 'Class 2'], 'a sound project records the background first');
+    assert.deepEqual((await call('/api/bases')).body.audio[0], 'speech-embedding', 'the stronger speech base first');
+    const low = Buffer.from(wav(voiced(140, 0.6), 16000));
+    const samples = `/api/projects/${sid}/classes/Class%202/samples`;
+    const up = await call(samples, {
+      method: 'POST',
+      body: files(
+        { name: 'low.wav', bytes: low, type: 'audio/wav' },
+        { name: 'low8k.wav', bytes: Buffer.from(wav(voiced(150, 0.5, 8000), 8000)), type: 'audio/x-wav' },
+        { name: 'quiet.wav', bytes: Buffer.from(wav(new Float32Array(8000), 16000)), type: 'audio/wav' },
+      ),
+    });
+    assert.equal(up.status, 200, JSON.stringify(up.body));
+    assert.deepEqual(up.body.added, ['low.wav', 'low8k.wav']);
+    assert.deepEqual(
+      up.body.rejected.map((r: { file: string }) => r.file),
+      ['quiet.wav'],
+    );
+    assert.match(up.body.rejected[0].reason, /silent/);
+    assert.deepEqual(readdirSync(join(dir, sid, 'samples', 'Class 2')).sort(), ['low.wav', 'low8k.wav'], 'the folder graft train reads');
+    const project = await call(`/api/projects/${sid}`);
+    assert.deepEqual(project.body.samples['Class 2'], ['low.wav', 'low8k.wav']);
+    assert.equal(project.body.counts['Class 2'], 2);
+    const served = await fetch(url(`${samples}/low.wav`), { headers: auth });
+    assert.equal(served.headers.get('content-type'), 'audio/wav');
+    assert.ok(Buffer.from(await served.arrayBuffer()).equals(low));
+    const picture = await fetch(url(`${samples}/low.wav/spectrogram`), { headers: auth });
+    assert.equal(picture.headers.get('content-type'), 'image/png');
+    const meta = await sharp(Buffer.from(await picture.arrayBuffer())).metadata();
+    assert.deepEqual([meta.width, meta.height], [198, 64], '2 s at 16 kHz: (32000 - 400) / 160 + 1 frames, 64 mel bands');
+
+    const before = snapshot(dir);
+    const refused: [string, Promise<{ status: number }>, number][] = [
+      [
+        'an image',
+        call(samples, { method: 'POST', body: files({ name: 'a.png', bytes: await drawn('left', 1), type: 'image/png' }) }),
+        415,
+      ],
+      [
+        'a recording named as an image',
+        call(samples, { method: 'POST', body: files({ name: 'a.png', bytes: low, type: 'audio/wav' }) }),
+        415,
+      ],
+      [
+        'a good file then one with a bad name',
+        call(samples, {
+          method: 'POST',
+          body: files({ name: 'ok.wav', bytes: low, type: 'audio/wav' }, { name: 'x.txt', bytes: low, type: 'audio/wav' }),
+        }),
+        415,
+      ],
+      ['a path for a name', call(samples, { method: 'POST', body: files({ name: '../up.wav', bytes: low, type: 'audio/wav' }) }), 400],
+      ['the spectrogram of nothing', call(`${samples}/none.wav/spectrogram`), 404],
+      ['a spectrogram of a path', call(`${samples}/..%2F..%2Fproject.json/spectrogram`), 400],
+      [
+        'a predict before training',
+        call(`/api/projects/${sid}/predict`, { method: 'POST', body: files({ name: 'a.wav', bytes: low, type: 'audio/wav' }) }),
+        404,
+      ],
+    ];
+    for (const [what, r, status] of refused) assert.equal((await r).status, status, what);
+    assert.deepEqual(snapshot(dir), before, 'a refused request changes nothing');
+  });
+
+  it('downloads a project as one zip and opens it again as a new project, byte for byte; refuses a bad archive and writes nothing', async () => {
+    const zipped = await fetch(url(`/api/projects/${id}/archive`), { headers: auth });
+    assert.equal(zipped.status, 200);
+    assert.equal(zipped.headers.get('content-type'), 'application/zip');
+    const archive = Buffer.from(await zipped.arrayBuffer());
+    const entries = unzipSync(new Uint8Array(archive));
+    assert.ok(entries['project.json'] && !Object.keys(entries).some((k) => k.startsWith('model/')), Object.keys(entries).join(', '));
+    const open = (bytes: Uint8Array, type = 'application/zip') => {
+      const form = new FormData();
+      form.append('file', new Blob([new Uint8Array(bytes)], { type }), 'project.zip');
+      return call('/api/archives', { method: 'POST', body: form });
+    };
+    const opened = await open(archive);
+    assert.equal(opened.status, 200, JSON.stringify(opened.body));
+    assert.notEqual(opened.body.id, id, 'a new project beside the old one');
+    const samples = (project: string) =>
+      Object.fromEntries(Object.entries(snapshot(join(dir, project))).filter(([k]) => k.startsWith('/samples/')));
+    assert.ok(Object.keys(samples(id)).length > 10);
+    assert.deepEqual(samples(opened.body.id), samples(id), 'every sample byte for byte');
+    assert.deepEqual(opened.body.classes, JSON.parse(new TextDecoder().decode(entries['project.json'])).classes);
+
+    const before = snapshot(dir);
+    const png = await drawn('left', 3);
+    const zip = (files: Record<string, Uint8Array>) => zipSync(files);
+    const bad: [string, Uint8Array, number, RegExp, string?][] = [
+      ['not a zip', new Uint8Array(png), 400, /not a readable zip/],
+      ['a zip sent as an image', archive, 415, /send one project zip/, 'image/png'],
+      ['no project.json', zip({ 'samples/left/a.png': png }), 400, /no project\.json/],
+      ['a path out of the project', zip({ 'project.json': entries['project.json'], 'samples/../evil.png': png }), 400, /not allowed/],
+      [
+        'a deeper path',
+        zip({ 'project.json': entries['project.json'], 'samples/left/../../evil.png': png }),
+        400,
+        /holds project\.json and samples/,
+      ],
+      [
+        'a class the project lacks',
+        zip({ 'project.json': entries['project.json'], 'samples/middle/a.png': png }),
+        400,
+        /not one of the project's classes/,
+      ],
+      [
+        'a file that is no image',
+        zip({ 'project.json': entries['project.json'], 'samples/left/a.png': new TextEncoder().encode('<svg/>') }),
+        400,
+        /./,
+      ],
+      [
+        'an entry over the file limit',
+        zip({ 'project.json': entries['project.json'], 'samples/left/big.png': new Uint8Array(65 * 1024) }),
+        413,
+        /over/,
+      ],
+      [
+        'a kind it does not know',
+        zip({ 'project.json': new TextEncoder().encode('{"name":"x","kind":"video","classes":["a"]}') }),
+        400,
+        /kind/,
+      ],
+    ];
+    for (const [what, bytes, status, message, type] of bad) {
+      const r = await open(bytes, type);
+      assert.equal(r.status, status, `${what}: ${JSON.stringify(r.body)}`);
+      assert.match(JSON.stringify(r.body), message, what);
+    }
+    assert.deepEqual(snapshot(dir), before, 'a refused archive leaves nothing behind');
   });
 
   it('keeps its projects across a restart', async () => {

@@ -22,14 +22,18 @@ function colour(v: number): [number, number, number] {
 
 const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-/** A PNG of `clips` (spectrogram images of `size`: frames x mels) side by side, each under its label. */
+/**
+ * A PNG of `clips` (spectrogram images of `size`: frames x mels) side by side, each under its
+ * label; `bare`: one clip's picture alone, no label row and no margin (the studio's thumbnails).
+ */
 export async function spectrogramPicture(
   clips: readonly { label: string; pixels: Uint8Array }[],
   size: ImageSize,
   scale = 4,
+  bare = false,
 ): Promise<Buffer> {
   const [frames, mels] = [size.height, size.width];
-  const [w, h, gap, top] = [frames * scale, mels * scale, 12, 28];
+  const [w, h, gap, top] = [frames * scale, mels * scale, bare ? 0 : 12, bare ? 0 : 28];
   const width = clips.length * w + (clips.length + 1) * gap;
   const height = top + h + gap;
   const rgb = Buffer.alloc(width * height * 3, 255);
@@ -47,7 +51,7 @@ export async function spectrogramPicture(
     .join('');
   const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${labels}</svg>`);
   return sharp(rgb, { raw: { width, height, channels: 3 } })
-    .composite([{ input: svg, top: 0, left: 0 }])
+    .composite(bare ? [] : [{ input: svg, top: 0, left: 0 }])
     .png()
     .toBuffer();
 }

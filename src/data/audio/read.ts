@@ -38,6 +38,21 @@ export function sniffAudio(b: Uint8Array): string | undefined {
   return undefined;
 }
 
+/** The media type a recording file is served as, by its extension. */
+export const AUDIO_CONTENT_TYPES: Record<string, string> = {
+  '.wav': 'audio/wav',
+  '.mp3': 'audio/mpeg',
+  '.flac': 'audio/flac',
+  '.ogg': 'audio/ogg',
+  '.oga': 'audio/ogg',
+  '.opus': 'audio/opus',
+  '.m4a': 'audio/mp4',
+  '.aac': 'audio/aac',
+  '.aiff': 'audio/aiff',
+  '.aif': 'audio/aiff',
+  '.webm': 'audio/webm',
+};
+
 /** Media types of recordings, as the extension a file of each would have. */
 const AUDIO_TYPES: Record<string, string> = {
   'audio/wav': '.wav',

@@ -1,6 +1,7 @@
-// graft studio's page: projects, class cards with their samples, training with live curves, the
-// trained model's report, trying it (in this page with TF.js, and on the server, side by side),
-// and export. Plain DOM and fetch.
+// graft studio's page: projects, class cards with their samples (images, recordings from the
+// microphone or files, texts), training with live curves, the trained model's report, trying it
+// (in this page with TF.js, and on the server, side by side; a sound model listens to the
+// microphone), and export. Plain DOM, fetch and Web Audio.
 //
 // The session token arrives once in the URL graft studio printed; the page keeps it in its
 // origin's localStorage and sends it as a header on every request. No cookie: a browser sends a
@@ -101,7 +102,13 @@ async function startPage() {
   title.textContent = '';
   const projects = await api('/api/projects');
   const name = el('input', { id: 'new-name', placeholder: 'Project name', value: '' });
-  const kind = el('select', { id: 'new-kind' }, el('option', { value: 'image' }, 'Images'), el('option', { value: 'text' }, 'Texts'));
+  const kind = el(
+    'select',
+    { id: 'new-kind' },
+    el('option', { value: 'image' }, 'Images'),
+    el('option', { value: 'audio' }, 'Sounds'),
+    el('option', { value: 'text' }, 'Texts'),
+  );
   view.replaceChildren(
     el(
       'section',
@@ -128,6 +135,29 @@ async function startPage() {
           'Create',
         ),
       ),
+    ),
+    el(
+      'section',
+      {},
+      el('h2', {}, 'Open a project'),
+      el('input', {
+        type: 'file',
+        id: 'open-archive',
+        accept: '.zip,application/zip',
+        'aria-label': 'open a project zip',
+        onchange: async (e) => {
+          const file = e.target.files[0];
+          if (!file) return;
+          const form = new FormData();
+          form.append('file', new File([file], file.name, { type: 'application/zip' }));
+          try {
+            const p = await api('/api/archives', { method: 'POST', body: form });
+            location.hash = `#/p/${p.id}`;
+          } catch (err) {
+            toast(err.message);
+          }
+        },
+      }),
     ),
     el(
       'section',
@@ -205,6 +235,22 @@ function dataSection(project) {
         },
         '+ Add a class',
       ),
+      el(
+        'a',
+        {
+          href: '#',
+          id: 'download-project',
+          onclick: async (e) => {
+            e.preventDefault();
+            try {
+              await download(`/api/projects/${enc(project.id)}/archive`, `${project.id}-project.zip`);
+            } catch (err) {
+              toast(`download failed: ${err.message}`);
+            }
+          },
+        },
+        'Download the project (zip)',
+      ),
     ),
     rejected,
   );
@@ -261,46 +307,27 @@ function classCard(project, cls, rejected) {
   });
   const count = project.counts[cls] ?? 0;
   const body =
-    project.kind === 'image'
+    project.kind === 'audio'
       ? el(
           'div',
-          { class: 'thumbs' },
-          (project.samples[cls] ?? []).map((f) =>
-            el(
-              'span',
-              { class: 'thumb' },
-              apiImage(`/api/projects/${enc(project.id)}/classes/${enc(cls)}/samples/${enc(f)}`, { alt: f, title: f }),
-              el(
-                'button',
-                {
-                  title: 'delete',
-                  onclick: async () => {
-                    await api(`/api/projects/${enc(project.id)}/classes/${enc(cls)}/samples/${enc(f)}`, { method: 'DELETE' });
-                    await reload();
-                  },
-                },
-                '×',
-              ),
-            ),
-          ),
+          { class: 'clips' },
+          (project.samples[cls] ?? []).map((f) => clipView(project, cls, f, true)),
         )
-      : el(
-          'ul',
-          { class: 'texts' },
-          project.samples
-            .filter((t) => t.label === cls)
-            .slice(-8)
-            .map((t) =>
+      : project.kind === 'image'
+        ? el(
+            'div',
+            { class: 'thumbs' },
+            (project.samples[cls] ?? []).map((f) =>
               el(
-                'li',
-                {},
-                el('span', {}, t.text.length > 60 ? `${t.text.slice(0, 60)}…` : t.text),
+                'span',
+                { class: 'thumb' },
+                apiImage(`/api/projects/${enc(project.id)}/classes/${enc(cls)}/samples/${enc(f)}`, { alt: f, title: f }),
                 el(
                   'button',
                   {
-                    class: 'secondary',
+                    title: 'delete',
                     onclick: async () => {
-                      await api(`/api/projects/${enc(project.id)}/texts/${t.id}`, { method: 'DELETE' });
+                      await api(`/api/projects/${enc(project.id)}/classes/${enc(cls)}/samples/${enc(f)}`, { method: 'DELETE' });
                       await reload();
                     },
                   },
@@ -308,15 +335,44 @@ function classCard(project, cls, rejected) {
                 ),
               ),
             ),
-        );
+          )
+        : el(
+            'ul',
+            { class: 'texts' },
+            project.samples
+              .filter((t) => t.label === cls)
+              .slice(-8)
+              .map((t) =>
+                el(
+                  'li',
+                  {},
+                  el('span', {}, t.text.length > 60 ? `${t.text.slice(0, 60)}…` : t.text),
+                  el(
+                    'button',
+                    {
+                      class: 'secondary',
+                      onclick: async () => {
+                        await api(`/api/projects/${enc(project.id)}/texts/${t.id}`, { method: 'DELETE' });
+                        await reload();
+                      },
+                    },
+                    '×',
+                  ),
+                ),
+              ),
+          );
   const picker = el('input', {
     type: 'file',
     multiple: true,
-    accept: project.kind === 'image' ? 'image/*' : '.csv,.txt,text/csv,text/plain',
-    'aria-label': `add ${project.kind === 'image' ? 'images' : 'a CSV or text file'} to ${cls}`,
+    accept: { image: 'image/*', audio: 'audio/*,.wav,.mp3,.flac,.ogg', text: '.csv,.txt,text/csv,text/plain' }[project.kind],
+    'aria-label': `add ${{ image: 'images', audio: 'recordings', text: 'a CSV or text file' }[project.kind]} to ${cls}`,
     onchange: (e) => upload(project, cls, [...e.target.files], rejected),
   });
-  const extra = project.kind === 'image' ? webcamButton(project, cls, rejected) : textAdder(project, cls);
+  const extra = {
+    image: () => webcamButton(project, cls, rejected),
+    audio: () => recordButton(project, cls, rejected),
+    text: () => textAdder(project, cls),
+  }[project.kind]();
   const card = el(
     'div',
     { class: 'card', 'data-class': cls },
@@ -338,7 +394,7 @@ function classCard(project, cls, rejected) {
         'Delete',
       ),
     ),
-    el('div', { class: 'count' }, `${count} ${project.kind === 'image' ? 'images' : 'texts'}`),
+    el('div', { class: 'count' }, `${count} ${{ image: 'images', audio: 'recordings', text: 'texts' }[project.kind]}`),
     body,
     el('div', { class: 'row' }, picker, extra),
   );
@@ -353,6 +409,165 @@ function classCard(project, cls, rejected) {
     await upload(project, cls, await droppedFiles(e.dataTransfer), rejected);
   });
   return card;
+}
+
+// Sounds -------------------------------------------------------------------------------------------
+
+/** Seconds per recorded clip: a word, and the 1.6 s window graft's speech bases hear. */
+const CLIP_SECONDS = 1.6;
+
+/** A recording as a spectrogram picture the server draws, with a button that plays it (and one that deletes it). */
+function clipView(project, cls, file, deletable) {
+  const path = `/api/projects/${enc(project.id)}/classes/${enc(cls)}/samples/${enc(file)}`;
+  const audio = el('audio', { preload: 'none' });
+  const play = el(
+    'button',
+    {
+      class: 'secondary play',
+      title: `play ${file}`,
+      onclick: async () => {
+        if (!audio.src) audio.src = await blobUrl(path);
+        await audio.play().catch((e) => toast(`cannot play ${file}: ${e.message}`));
+      },
+    },
+    '▶',
+  );
+  return el(
+    'span',
+    { class: 'clip', 'data-file': file },
+    apiImage(`${path}/spectrogram`, { alt: `spectrogram of ${file}`, title: file }),
+    play,
+    audio,
+    deletable
+      ? el(
+          'button',
+          {
+            title: 'delete',
+            onclick: async () => {
+              await api(path, { method: 'DELETE' });
+              await reload();
+            },
+          },
+          '×',
+        )
+      : null,
+  );
+}
+
+/**
+ * The microphone, captured as samples: `onLevel` hears each block's RMS level; `last(seconds)`
+ * gives the most recent samples; `stop()` releases the device. A ScriptProcessorNode rather than an
+ * AudioWorklet keeps the page one file with no module to load; it is deprecated but in every browser.
+ */
+async function microphone(onLevel) {
+  const stream = await navigator.mediaDevices.getUserMedia({
+    audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
+  });
+  const ctx = new AudioContext();
+  const source = ctx.createMediaStreamSource(stream);
+  const node = ctx.createScriptProcessor(2048, 1, 1);
+  const keep = Math.ceil(6 * ctx.sampleRate);
+  let chunks = [];
+  let held = 0;
+  node.onaudioprocess = (e) => {
+    const x = new Float32Array(e.inputBuffer.getChannelData(0));
+    chunks.push(x);
+    held += x.length;
+    while (held - chunks[0].length > keep) held -= chunks.shift().length;
+    let sum = 0;
+    for (const v of x) sum += v * v;
+    onLevel?.(Math.sqrt(sum / x.length));
+  };
+  source.connect(node);
+  node.connect(ctx.destination);
+  return {
+    sampleRate: ctx.sampleRate,
+    /** Samples captured so far (up to the last 6 s). */
+    held: () => held,
+    last(seconds) {
+      const n = Math.min(held, Math.round(seconds * ctx.sampleRate));
+      const out = new Float32Array(n);
+      let at = n;
+      for (let i = chunks.length - 1; i >= 0 && at > 0; i--) {
+        const c = chunks[i];
+        const take = Math.min(at, c.length);
+        out.set(c.subarray(c.length - take), at - take);
+        at -= take;
+      }
+      return out;
+    },
+    reset() {
+      chunks = [];
+      held = 0;
+    },
+    async stop() {
+      node.disconnect();
+      source.disconnect();
+      stream.getTracks().forEach((t) => t.stop());
+      await ctx.close();
+    },
+  };
+}
+
+/** Mono samples in [-1, 1] as a 16-bit PCM WAV file. */
+function wavFile(samples, sampleRate, name) {
+  const view = new DataView(new ArrayBuffer(44 + 2 * samples.length));
+  const text = (at, s) => [...s].forEach((c, i) => view.setUint8(at + i, c.charCodeAt(0)));
+  text(0, 'RIFF');
+  view.setUint32(4, 36 + 2 * samples.length, true);
+  text(8, 'WAVEfmt ');
+  view.setUint32(16, 16, true);
+  view.setUint16(20, 1, true); // PCM
+  view.setUint16(22, 1, true); // mono
+  view.setUint32(24, sampleRate, true);
+  view.setUint32(28, 2 * sampleRate, true);
+  view.setUint16(32, 2, true);
+  view.setUint16(34, 16, true);
+  text(36, 'data');
+  view.setUint32(40, 2 * samples.length, true);
+  samples.forEach((v, i) => view.setInt16(44 + 2 * i, Math.round(Math.max(-1, Math.min(1, v)) * 32767), true));
+  return new File([view.buffer], name, { type: 'audio/wav' });
+}
+
+/** A level meter: the RMS level in dBFS from -60 to 0. */
+function levelMeter(id) {
+  const meter = el('meter', { id, min: -60, max: 0, low: -40, high: -6, value: -60, title: 'microphone level' });
+  return { meter, show: (rms) => (meter.value = Math.max(-60, 20 * Math.log10(rms + 1e-9))) };
+}
+
+/** Records one clip of CLIP_SECONDS from the microphone, showing the level, and adds it to the class. */
+function recordButton(project, cls, rejected) {
+  const { meter, show } = levelMeter(`level-${cls}`);
+  meter.hidden = true;
+  const button = el(
+    'button',
+    {
+      class: 'secondary record',
+      onclick: async () => {
+        button.disabled = true;
+        meter.hidden = false;
+        let mic;
+        try {
+          mic = await microphone(show);
+          const need = Math.round(CLIP_SECONDS * mic.sampleRate);
+          button.textContent = 'Recording…';
+          while (mic.held() < need) await new Promise((r) => setTimeout(r, 50));
+          const file = wavFile(mic.last(CLIP_SECONDS), mic.sampleRate, `rec-${Date.now()}.wav`);
+          await mic.stop();
+          mic = undefined;
+          await upload(project, cls, [file], rejected);
+        } catch (e) {
+          toast(`microphone: ${e.message}`);
+          await mic?.stop();
+          button.disabled = false;
+          button.textContent = `Record ${CLIP_SECONDS} s`;
+          meter.hidden = true;
+        }
+      },
+    },
+    `Record ${CLIP_SECONDS} s`,
+  );
+  return el('span', {}, button, meter);
 }
 
 function textAdder(project, cls) {
@@ -435,14 +650,14 @@ function trainSection(project, bases) {
       'div',
       { class: 'row' },
       el('label', {}, 'Base ', base),
-      project.kind === 'image'
+      project.kind !== 'text'
         ? el(
             'button',
             {
               class: 'secondary',
               id: 'rank-button',
               onclick: async () => {
-                rankOut.textContent = 'Scoring every base and cut on your images…';
+                rankOut.textContent = `Scoring every base and cut on your ${project.kind === 'audio' ? 'recordings' : 'images'}…`;
                 try {
                   const rows = await api(`/api/projects/${enc(project.id)}/rank`, { method: 'POST' });
                   rankOut.replaceChildren(
@@ -663,7 +878,9 @@ async function showModel() {
           {},
           state.project.kind === 'image'
             ? apiImage(`/api/projects/${enc(state.id)}/classes/${x.sample.split('/').map(enc).join('/samples/')}`, { alt: x.sample })
-            : null,
+            : state.project.kind === 'audio'
+              ? clipView(state.project, x.sample.split('/')[0], x.sample.split('/').slice(1).join('/'), false)
+              : null,
           el('figcaption', {}, `${x.sample}: is ${x.truth}, said ${x.predicted} (${pct(x.probability)})`),
         ),
       ),
@@ -762,6 +979,10 @@ function tryPanel() {
     section.replaceChildren(el('h2', {}, 'Try it'), el('div', { class: 'row' }, input, el('button', { onclick: go }, 'Classify')), results);
     return;
   }
+  if (state.project.kind === 'audio') {
+    section.replaceChildren(el('h2', {}, 'Try it'), listenPanel(results), results);
+    return;
+  }
   const picker = el('input', {
     type: 'file',
     accept: 'image/*',
@@ -807,7 +1028,85 @@ function tryPanel() {
   section.replaceChildren(el('h2', {}, 'Try it'), drop, cam, results);
 }
 
+/** The server's answer for one recording (a File), as bars. */
+async function scoreRecording(file, results) {
+  const form = new FormData();
+  form.append('file', file, file.name);
+  const server = await api(`/api/projects/${enc(state.id)}/predict`, { method: 'POST', body: form });
+  const order = [...server.probabilities].sort((a, b) => b.probability - a.probability);
+  results.replaceChildren(
+    el(
+      'div',
+      {},
+      el('h3', { id: 'live-answer', 'data-label': order[0].label }, `${order[0].label} (${pct(order[0].probability)})`),
+      bars(order, 'server-probabilities'),
+    ),
+  );
+}
+
+/**
+ * Try a sound model: a file, or the microphone, scored on the server (a speech base's trunk runs
+ * on ONNX Runtime, which the page does not have) every half second on the last CLIP_SECONDS.
+ */
+function listenPanel(results) {
+  const { meter, show } = levelMeter('try-level');
+  let mic;
+  let busy = false;
+  let timer;
+  const stop = async () => {
+    clearInterval(timer);
+    await mic?.stop();
+    mic = undefined;
+    listen.textContent = 'Listen';
+  };
+  const listen = el(
+    'button',
+    {
+      id: 'listen',
+      onclick: async () => {
+        if (mic) return stop();
+        try {
+          mic = await microphone(show);
+          listen.textContent = 'Stop';
+          timer = setInterval(async () => {
+            if (busy || !mic || mic.held() < CLIP_SECONDS * mic.sampleRate) return;
+            busy = true;
+            try {
+              await scoreRecording(wavFile(mic.last(CLIP_SECONDS), mic.sampleRate, 'microphone.wav'), results);
+            } catch (e) {
+              results.textContent = e.message;
+            } finally {
+              busy = false;
+            }
+          }, 500);
+        } catch (e) {
+          toast(`microphone: ${e.message}`);
+          await stop();
+        }
+      },
+    },
+    'Listen',
+  );
+  const picker = el('input', {
+    type: 'file',
+    accept: 'audio/*,.wav,.mp3,.flac,.ogg',
+    id: 'try-file',
+    onchange: (e) => e.target.files[0] && scoreRecording(e.target.files[0], results).catch((err) => (results.textContent = err.message)),
+  });
+  return el('div', { class: 'card', id: 'try-listen' }, 'Listen to the microphone, or choose a recording. ', listen, meter, picker);
+}
+
 // Export -------------------------------------------------------------------------------------------
+
+/** Saves what the API serves at `path` as `name`: fetched with the token, then saved from an object URL. */
+async function download(path, name) {
+  const url = await blobUrl(path);
+  const a = el('a', { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
 
 /** A link that downloads the model as a zip: fetched with the token, then saved from an object URL. */
 function downloadLink(format, label, show) {
@@ -819,12 +1118,7 @@ function downloadLink(format, label, show) {
       onclick: async (e) => {
         e.preventDefault();
         try {
-          const url = await blobUrl(`/api/projects/${enc(state.id)}/export?format=${format}`);
-          const a = el('a', { href: url, download: `${state.id}-${format}.zip` });
-          document.body.append(a);
-          a.click();
-          a.remove();
-          setTimeout(() => URL.revokeObjectURL(url), 60_000);
+          await download(`/api/projects/${enc(state.id)}/export?format=${format}`, `${state.id}-${format}.zip`);
         } catch (err) {
           toast(`export failed: ${err.message}`);
         }
