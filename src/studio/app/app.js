@@ -596,6 +596,11 @@ function textAdder(project, cls) {
   );
 }
 
+/** Frames a held "Record" takes at most: one every BURST_MS, as Teachable Machine's hold-to-record does. */
+const BURST_MS = 100;
+const BURST_MAX = 60;
+
+/** The webcam in the card: hold "Hold to record" (mouse, touch, or Space/Enter) to take a frame every 100 ms; on release they are added. */
 function webcamButton(project, cls, rejected) {
   return el(
     'button',
@@ -608,20 +613,48 @@ function webcamButton(project, cls, rejected) {
           const video = el('video', { autoplay: true, muted: true, playsinline: true });
           video.srcObject = stream;
           const stop = () => stream.getTracks().forEach((t) => t.stop());
-          const snap = el(
+          const frames = [];
+          let timer;
+          const grab = () => {
+            if (frames.length >= BURST_MAX || !video.videoWidth) return;
+            const canvas = el('canvas', { width: video.videoWidth, height: video.videoHeight });
+            canvas.getContext('2d').drawImage(video, 0, 0);
+            frames.push(new Promise((res) => canvas.toBlob(res, 'image/jpeg', 0.92)));
+            hold.textContent = `Recording… ${frames.length}`;
+          };
+          const start = (ev) => {
+            ev.preventDefault();
+            if (timer) return;
+            grab();
+            timer = setInterval(grab, BURST_MS);
+          };
+          const end = async () => {
+            if (!timer) return;
+            clearInterval(timer);
+            timer = undefined;
+            const blobs = (await Promise.all(frames.splice(0))).filter(Boolean);
+            const t = Date.now();
+            stop();
+            await upload(
+              project,
+              cls,
+              blobs.map((b, i) => new File([b], `webcam-${t}-${String(i).padStart(2, '0')}.jpg`, { type: 'image/jpeg' })),
+              rejected,
+            );
+          };
+          const hold = el(
             'button',
             {
-              onclick: async () => {
-                const canvas = el('canvas', { width: video.videoWidth, height: video.videoHeight });
-                canvas.getContext('2d').drawImage(video, 0, 0);
-                const blob = await new Promise((res) => canvas.toBlob(res, 'image/png'));
-                stop();
-                await upload(project, cls, [new File([blob], `webcam-${Date.now()}.png`, { type: 'image/png' })], rejected);
-              },
+              class: 'hold',
+              onpointerdown: start,
+              onpointerup: end,
+              onpointerleave: end,
+              onkeydown: (ev) => (ev.key === ' ' || ev.key === 'Enter') && !ev.repeat && start(ev),
+              onkeyup: (ev) => (ev.key === ' ' || ev.key === 'Enter') && end(),
             },
-            'Capture',
+            'Hold to record',
           );
-          holder.append(video, snap, el('button', { class: 'secondary', onclick: () => (stop(), reload()) }, 'Close'));
+          holder.append(video, hold, el('button', { class: 'secondary', onclick: () => (stop(), reload()) }, 'Close'));
         } catch (err) {
           toast(`webcam: ${err.message}`);
         }
