@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { createOnnxSession } from '../src/backend/onnx-runtime.js';
 import { mulberry32 } from '../src/math/random.js';
+import { graphBase } from '../src/bases/image/tfjs.js';
 import { graphCuts, graphModelToOnnx, missingGraphOps } from '../src/onnx/tfjs-graph/index.js';
 import { A, buildGraph, type NodeDef } from './tfjs-graph-builder.js';
 
@@ -258,6 +259,50 @@ describe('graph-model ops on ONNX Runtime equal TF.js', () => {
       { name: 'r', op: 'Relu' },
       { name: 'y', op: 'Cumprod' },
     ]);
+    graph.dispose();
+  });
+});
+
+describe('graph-model bases', () => {
+  before(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  test('run on ONNX Runtime cut at any inner node, equal to TF.js there', async () => {
+    const consts = { k: random([3, 3, 3, 4], 21), b: random([4], 22), axes: ints([1, 2]) };
+    const nodes: NodeDef[] = [
+      conv('conv', '_FusedConv2D', ['x', 'k', 'b'], { fused_ops: A.ss(['BiasAdd', 'Relu']), num_args: A.i(1) }),
+      { name: 'pool', op: 'Mean', input: ['conv', 'axes'], attr: { keep_dims: A.b(false) } },
+      { name: 'features', op: 'Identity', input: ['pool'] },
+    ];
+    const graph = await buildGraph([-1, 8, 8, 3], consts, nodes);
+    const base = await graphBase('tiny-graph', graph);
+    assert.equal(base.kind, 'onnx');
+    if (base.kind !== 'onnx') return;
+    assert.deepEqual(base.onnx.tensors, ['conv', 'pool', 'features']);
+    assert.equal(base.onnx.ops.get('conv'), '_FusedConv2D');
+    assert.equal(base.suggestedCut, 'features');
+    assert.match(base.provenance, /converted to ONNX .* on ONNX Runtime/);
+    const x = random([2, 8, 8, 3], 23);
+    const trunk = await base.frozenTrunk('conv');
+    try {
+      const got = await trunk.predict(x);
+      const want = graph.execute(x, 'conv') as tf.Tensor;
+      assert.deepEqual(got.shape, [2, 8, 8, 4]);
+      assert.ok(tf.max(tf.abs(tf.sub(got, want))).dataSync()[0] <= TOLERANCE);
+      tf.dispose([got, want]);
+    } finally {
+      await trunk.release?.();
+      x.dispose();
+      graph.dispose();
+    }
+  });
+
+  test('stay on TF.js when an op has no converter, and say which', async () => {
+    const graph = await buildGraph([-1, 4, 4, 3], {}, [{ name: 'y', op: 'Cumprod', input: ['x'] }]);
+    const base = await graphBase('odd-graph', graph);
+    assert.equal(base.kind, 'graph');
+    assert.match(base.provenance, /stays on TF\.js: no ONNX converter for Cumprod/);
     graph.dispose();
   });
 });
