@@ -23,7 +23,7 @@ export async function loadTfjsBase(spec: string): Promise<ImageBase | undefined>
   // A usage error saying what was expected when the file is not a model.json at all.
   const json = await readModelJson(path);
   try {
-    if (json.format === 'graph-model') return await graphBase(spec, await tf.loadGraphModel(fileHandler(path)));
+    if (json.format === 'graph-model') return await convertedGraphBase(spec, await tf.loadGraphModel(fileHandler(path)));
     return layersBase(spec, await tf.loadLayersModel(fileHandler(path)));
   } catch (e) {
     if (e instanceof GraftError) throw e;
@@ -39,7 +39,7 @@ async function fromUrl(url: string): Promise<ImageBase> {
   const res = await fetch(url);
   if (!res.ok) throw usageError(`could not fetch ${url}: HTTP ${res.status}`);
   const json = (await res.json()) as { format?: string };
-  if (json.format === 'graph-model') return graphBase(url, await tf.loadGraphModel(url));
+  if (json.format === 'graph-model') return convertedGraphBase(url, await tf.loadGraphModel(url));
   return layersBase(url, await tf.loadLayersModel(url));
 }
 
@@ -87,6 +87,13 @@ export async function graphBase(name: string, graph: tf.GraphModel): Promise<Ima
   if (!missing.length) return (await import('./graph-onnx.js')).graphOnnxBase(name, graph);
   const base = tfjsGraphBase(name, graph);
   base.provenance += `; stays on TF.js: no ONNX converter for ${missing.join(', ')}`;
+  return base;
+}
+
+/** graphBase for a graph loaded here: once converted, its ONNX bytes hold the weights. */
+async function convertedGraphBase(name: string, graph: tf.GraphModel): Promise<ImageBase> {
+  const base = await graphBase(name, graph);
+  if (base.kind === 'onnx') graph.dispose();
   return base;
 }
 
