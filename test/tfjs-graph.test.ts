@@ -101,6 +101,32 @@ describe('graph-model ops on ONNX Runtime equal TF.js', () => {
     return Math.max(...w);
   });
 
+  check('MatMul (transposed either side), _FusedMatMul (BiasAdd, Relu), BatchMatMulV2, FusedBatchNormV3', async () => {
+    const w = await Promise.all([
+      compare([-1, 6], { w: random([6, 4], 31) }, [{ name: 'y', op: 'MatMul', input: ['x', 'w'] }]),
+      compare([-1, 6], { w: random([4, 6], 32) }, [{ name: 'y', op: 'MatMul', input: ['x', 'w'], attr: { transpose_b: A.b(true) } }]),
+      compare([2, 6], { w: random([2, 4], 33) }, [{ name: 'y', op: 'MatMul', input: ['x', 'w'], attr: { transpose_a: A.b(true) } }]),
+      compare([-1, 6], { w: random([6, 4], 34), b: random([4], 35) }, [
+        {
+          name: 'y',
+          op: '_FusedMatMul',
+          input: ['x', 'w', 'b'],
+          attr: { fused_ops: A.ss(['BiasAdd', 'Relu']), num_args: A.i(1), epsilon: A.f(0) },
+        },
+      ]),
+      compare([-1, 3, 6], { w: random([6, 5], 36) }, [{ name: 'y', op: 'BatchMatMulV2', input: ['x', 'w'] }]),
+      compare([-1, 4, 4, 3], { s: random([3], 37), o: random([3], 38), m: random([3], 39), v: tf.abs(random([3], 40)) }, [
+        {
+          name: 'y',
+          op: 'FusedBatchNormV3',
+          input: ['x', 's', 'o', 'm', 'v'],
+          attr: { epsilon: A.f(0.001), data_format: A.s('NHWC'), is_training: A.b(false) },
+        },
+      ]),
+    ]);
+    return Math.max(...w);
+  });
+
   check('MaxPool and AvgPool (SAME at the edges, VALID)', async () => {
     const pool = (op: string, padding: string): NodeDef => ({
       name: 'y',

@@ -2,14 +2,13 @@
 // (shared by every op reading it), the filter permuted at conversion, and the result transposed
 // back so the TF tensor keeps its layout; ONNX Runtime's transpose optimizer cancels the pairs
 // between consecutive convolutions. The fused forms (_FusedConv2D, FusedDepthwiseConv2dNative)
-// are TF.js's: fused_ops [BiasAdd, activation] with num_args extra inputs (bias, then PReLU's
-// alpha), as tfjs-converter's convolution executor reads them.
+// are TF.js's (`fusedOps`).
 import { permute, TO_NHWC } from '../../graph.js';
 import { depthwiseWeights } from '../../layers.js';
 import { type Attr, int, ints, str } from '../../proto.js';
-import { attrFloat, attrInts, attrString, attrStrings, type TfNode } from '../graph-def.js';
+import { attrInts, attrString, type TfNode } from '../graph-def.js';
 import { type OpContext, type OpConverter, unsupportedForm } from '../context.js';
-import { activationNode } from './elementwise.js';
+import { emitFusedActivation, fusedOps } from './elementwise.js';
 
 function channelsLast(n: TfNode): void {
   const format = attrString(n, 'data_format') ?? 'NHWC';
@@ -42,13 +41,6 @@ function windowPads(n: TfNode, dilations: number[]): Record<string, Attr> {
   throw unsupportedForm(n, `padding ${padding}`);
 }
 
-/** The fused ops TF.js reads: [extra op, activation], lower-cased. */
-function fusedOps(n: TfNode): { bias: boolean; activation?: string } {
-  const [extra, activation] = attrStrings(n, 'fused_ops').map((s) => s.toLowerCase());
-  if (extra !== undefined && extra !== 'biasadd') throw unsupportedForm(n, `fused op ${extra} (TF.js fuses BiasAdd only)`);
-  return { bias: extra === 'biasadd', activation };
-}
-
 function convolution(kind: 'conv' | 'depthwise', fused: boolean): OpConverter {
   return (c: OpContext) => {
     const n = c.node;
@@ -70,17 +62,12 @@ function convolution(kind: 'conv' | 'depthwise', fused: boolean): OpConverter {
       ...windowPads(n, dilations),
     };
     const inputs = [c.nchw(0), c.g.weight('filter', w.dims, w.data)];
-    const { bias, activation } = fused ? fusedOps(n) : { bias: false, activation: undefined };
-    if (bias) inputs.push(c.input(2));
+    const ops = fused ? fusedOps(n) : { bias: false, activation: undefined };
+    if (ops.bias) inputs.push(c.input(2));
     const y = c.g.op('Conv', inputs, attrs);
-    if (!activation || activation === 'linear') return c.emitFromNchw(y);
+    if (!ops.activation || ops.activation === 'linear') return c.emitFromNchw(y);
     // The activation in TF's layout, where PReLU's alpha (per channel, last axis) broadcasts.
-    const x = c.g.op('Transpose', [y], { perm: ints(TO_NHWC) });
-    const alpha = activation === 'prelu' ? c.input(bias ? 3 : 2) : '';
-    const spec =
-      activation === 'prelu' ? (['PRelu', [x, alpha]] as const) : activationNode(c.g, activation, x, attrFloat(n, 'leakyrelu_alpha', 0.2));
-    if (!spec) throw unsupportedForm(n, `fused activation ${activation}`);
-    c.emit(spec[0], [...spec[1]], spec[2]);
+    emitFusedActivation(c, c.g.op('Transpose', [y], { perm: ints(TO_NHWC) }), ops, 2);
   };
 }
 

@@ -3,7 +3,7 @@
 // the op (Rsqrt, Square). `activationNode` is shared with the fused convolutions and MatMul.
 import type { GraphBuilder } from '../../graph.js';
 import { type Attr, float } from '../../proto.js';
-import { attrFloat, attrString } from '../graph-def.js';
+import { attrFloat, attrString, attrStrings, type TfNode } from '../graph-def.js';
 import { type OpContext, type OpConverter, unsupportedForm } from '../context.js';
 
 /** One ONNX node: its type, inputs and attributes. */
@@ -36,6 +36,30 @@ export function activationNode(g: GraphBuilder, fn: string, x: string, alpha = 0
     default:
       return undefined;
   }
+}
+
+/**
+ * The fused ops of TF.js's _FusedConv2D, FusedDepthwiseConv2dNative and _FusedMatMul, as
+ * tfjs-converter's executors read them: fused_ops [extra op, activation] lower-cased, the extra op
+ * BiasAdd or none (TF.js refuses FusedBatchNorm there too), num_args extra inputs (the bias, then
+ * PReLU's alpha).
+ */
+export function fusedOps(n: TfNode): { bias: boolean; activation?: string } {
+  const [extra, activation] = attrStrings(n, 'fused_ops').map((s) => s.toLowerCase());
+  if (extra !== undefined && extra !== 'biasadd') throw unsupportedForm(n, `fused op ${extra} (TF.js fuses BiasAdd only)`);
+  return { bias: extra === 'biasadd', activation };
+}
+
+/** Write a fused op's output: its activation of `x` (in TF's layout); PReLU's alpha is the extra input after the bias. */
+export function emitFusedActivation(c: OpContext, x: string, ops: { bias: boolean; activation?: string }, firstArg: number): void {
+  const { activation } = ops;
+  if (!activation || activation === 'linear') return c.emit('Identity', [x]);
+  const spec: NodeSpec | undefined =
+    activation === 'prelu'
+      ? ['PRelu', [x, c.input(firstArg + (ops.bias ? 1 : 0))]]
+      : activationNode(c.g, activation, x, attrFloat(c.node, 'leakyrelu_alpha', 0.2));
+  if (!spec) throw unsupportedForm(c.node, `fused activation ${activation}`);
+  c.emit(...spec);
 }
 
 const unary =
