@@ -14,9 +14,7 @@ export interface GraphOnnxOptions extends OnnxPreprocessing, OnnxSessionOptions 
 
 /** `graph` on ONNX Runtime; the caller has checked that every op it computes has a converter. */
 export async function graphOnnxBase(name: string, graph: tf.GraphModel, options: GraphOnnxOptions = {}): Promise<OnnxBase> {
-  const started = performance.now();
   const bytes = graphModelToOnnx(graph, { producer: 'graft (TF.js graph model)' });
-  const seconds = (performance.now() - started) / 1000;
   const { blockCuts, ...pre } = options;
   const suggested = pre.cut ?? graph.outputs[0].name.replace(/:0$/, '');
   const base = await onnxBaseFromBytes(bytes, name, { ...pre, cut: suggested });
@@ -30,6 +28,6 @@ export async function graphOnnxBase(name: string, graph: tf.GraphModel, options:
       ops: new Map(cuts.map((c) => [c.name, c.op])),
       blockCuts: blockCuts ?? [suggested],
     },
-    provenance: `TF.js GraphModel loaded from ${name}, converted to ONNX (${cuts.length} nodes in ${seconds.toFixed(1)} s) and run frozen on ONNX Runtime`,
+    provenance: `TF.js GraphModel loaded from ${name}, converted to ONNX (${cuts.length} nodes) and run frozen on ONNX Runtime`,
   };
 }
