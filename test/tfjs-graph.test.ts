@@ -178,7 +178,7 @@ describe('graph-model ops on ONNX Runtime equal TF.js', () => {
     return Math.max(...w, rsqrt);
   });
 
-  check('Mean, Max, Min, Sum (keep_dims either way), Softmax', async () => {
+  check('Mean, Max, Min, Sum (keep_dims either way), Softmax, ArgMax (then Cast)', async () => {
     const r = (op: string, keep: boolean, axes: number[]) =>
       compare([-1, 4, 5, 3], { axes: ints(axes) }, [
         { name: 'y', op, input: ['x', 'axes'], attr: { keep_dims: A.b(keep), Tidx: A.type('DT_INT32') } },
@@ -190,11 +190,15 @@ describe('graph-model ops on ONNX Runtime equal TF.js', () => {
       r('Min', true, [2]),
       r('Sum', false, [1, 3]),
       compare([-1, 4, 5, 3], {}, [{ name: 'y', op: 'Softmax', input: ['x'] }]),
+      compare([-1, 4, 5, 3], { axis: tf.scalar(-1, 'int32') }, [
+        { name: 'i', op: 'ArgMax', input: ['x', 'axis'], attr: { output_type: A.type('DT_INT32') } },
+        { name: 'y', op: 'Cast', input: ['i'], attr: { SrcT: A.type('DT_INT32'), DstT: A.type('DT_FLOAT') } },
+      ]),
     ]);
     return Math.max(...w);
   });
 
-  check('ConcatV2, Reshape, Transpose, Pad, PadV2, MirrorPad, Squeeze, ExpandDims, Pack', async () => {
+  check('ConcatV2, Reshape, Transpose, Pad, PadV2, MirrorPad, Squeeze, ExpandDims, Pack, GatherV2', async () => {
     const w = await Promise.all([
       compare([-1, 4, 4, 3], { axis: tf.scalar(-1, 'int32') }, [
         { name: 'y', op: 'ConcatV2', input: ['x', 'x', 'axis'], attr: { N: A.i(2) } },
@@ -211,6 +215,9 @@ describe('graph-model ops on ONNX Runtime equal TF.js', () => {
       compare([-1, 1, 5, 3], {}, [{ name: 'y', op: 'Squeeze', input: ['x'], attr: { squeeze_dims: A.is([1]) } }]),
       compare([-1, 4, 5, 3], { axis: tf.scalar(-1, 'int32') }, [{ name: 'y', op: 'ExpandDims', input: ['x', 'axis'] }]),
       compare([-1, 4, 5, 3], {}, [{ name: 'y', op: 'Pack', input: ['x', 'x'], attr: { axis: A.i(1), N: A.i(2) } }]),
+      compare([-1, 4, 5, 3], { idx: ints([3, 0, 3]), axis: tf.scalar(2, 'int32') }, [
+        { name: 'y', op: 'GatherV2', input: ['x', 'idx', 'axis'], attr: { batch_dims: A.i(0), Tindices: A.type('DT_INT32') } },
+      ]),
     ]);
     return Math.max(...w);
   });

@@ -121,6 +121,12 @@ const cast: OpConverter = (c) => {
   c.emit('Cast', [c.input(0)], { to: int(to) });
 };
 
+/** GatherV2(params, indices, axis): ONNX's Gather on the constant axis (batch_dims 0 only). */
+const gather: OpConverter = (c) => {
+  if (attrInt(c.node, 'batch_dims') !== 0) throw unsupportedForm(c.node, `batch_dims ${attrInt(c.node, 'batch_dims')}`);
+  c.emit('Gather', [c.input(0), c.input(1)], { axis: int(numbers(c.required(2, 'the axis'))[0]) });
+};
+
 /** TF.js's shapes are int32; ONNX's Shape gives int64. */
 const shape: OpConverter = (c) => c.emit('Cast', [c.g.op('Shape', [c.input(0)])], { to: int(INT32) });
 
@@ -141,4 +147,5 @@ export const SHAPE_OPS: Record<string, OpConverter> = {
   Slice: slice,
   Cast: cast,
   Shape: shape,
+  GatherV2: gather,
 };
