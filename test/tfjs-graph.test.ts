@@ -280,6 +280,19 @@ describe('graph-model ops on ONNX Runtime equal TF.js', () => {
     ]);
   });
 
+  test('an int32 output (ArgMax: its output_type, not its input T) is declared int32, so ONNX Runtime loads and runs it', async () => {
+    const graph = await buildGraph([-1, 4, 3], { axis: tf.scalar(1, 'int32') }, [
+      { name: 'y', op: 'ArgMax', input: ['x', 'axis'], attr: { output_type: A.type('DT_INT32') } },
+    ]);
+    const session = await createOnnxSession(graphModelToOnnx(graph, { outputs: ['y'] }));
+    const x = random([2, 4, 3], 41);
+    // graft's sessions hand back float outputs only: the run succeeding is what is checked.
+    assert.equal((await session.run({ x: { type: 'float32', data: x.dataSync() as Float32Array, dims: [2, 4, 3] } })).size, 0);
+    await session.release();
+    tf.dispose(x);
+    graph.dispose();
+  });
+
   test('an op without a converter is named: missingGraphOps lists it, the conversion refuses', async () => {
     const graph = await buildGraph([-1, 4, 4, 3], {}, [
       { name: 'r', op: 'Relu', input: ['x'] },

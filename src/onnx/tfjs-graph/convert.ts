@@ -114,8 +114,10 @@ export function graphCuts(graph: tf.GraphModel): { name: string; op: string }[] 
 
 const ONNX_TYPE: Record<string, number> = { DT_FLOAT: FLOAT, DT_INT32: INT32 };
 
-/** A node's output type as its attributes say (T, DstT, dtype), float when they do not. */
-const outputType = (n: TfNode) => ONNX_TYPE[attrType(n, 'DstT') ?? attrType(n, 'T') ?? attrType(n, 'dtype') ?? 'DT_FLOAT'] ?? FLOAT;
+/** A node's output type as its attributes say (a cast's or index op's own type first, then T, dtype), float when they do not. */
+const outputType = (n: TfNode) =>
+  ONNX_TYPE[['DstT', 'output_type', 'out_type', 'T', 'dtype'].map((k) => attrType(n, k)).find((t) => t !== undefined) ?? 'DT_FLOAT'] ??
+  FLOAT;
 
 /**
  * The graph model as a serialized ONNX ModelProto (IR 8, opset 13), computing what TF.js computes
@@ -142,8 +144,11 @@ export function graphModelToOnnx(graph: tf.GraphModel, options: GraphConversionO
     if (known) return known;
     const node = info.nodes.get(producerOf(input))!;
     let t: tf.Tensor;
-    if (node.op === 'Const') t = weights[node.name][0];
-    else {
+    if (node.op === 'Const') {
+      const held = weights[node.name]?.[0];
+      if (!held) throw usageError(`graph model: constant ${node.name} has no value in the weights`);
+      t = held;
+    } else {
       // Fed with zeros: the node does not read them, but TF.js asks for every input.
       feed ??= Object.fromEntries(
         graph.inputs.map((i) => [
