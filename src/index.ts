@@ -241,6 +241,8 @@ export { textDomainFeatures } from './strategies/adapt/text.js';
 
 // ONNX: a LayersModel as an ONNX graph (what frozen parts run as, what exports are made of).
 export { layersModelToOnnx, type OnnxExportOptions } from './onnx/from-layers.js';
+// A TF.js graph model as an ONNX graph (how graph bases run on ONNX Runtime), and the ops it lacks.
+export { graphModelToOnnx, missingGraphOps, type GraphConversionOptions } from './onnx/tfjs-graph/index.js';
 
 // ---------------------------------------------------------------------------------------------
 // 3. Runtime: the TF.js backend, errors, the callback protocol

@@ -172,15 +172,15 @@ describe('graft train', () => {
     assert.deepEqual(readFileSync(join(dir, 'seed-a', 'weights.bin')), readFileSync(join(dir, 'seed-b', 'weights.bin')));
   });
 
-  it('trains a head on a frozen GraphModel base, saved with its trunk; predict uses both', async () => {
+  it('trains a head on a frozen GraphModel base (converted to ONNX), saved with its trunk; predict uses both', async () => {
     const graphBase = await saveTinyGraphModel(join(dir, 'graph-base'));
     const out = join(dir, 'graph-model');
     const r = graft('train', '--base', graphBase, '--data', data, '--out', out, '--json', ...quick);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.json!.cut, 'features');
     const meta = JSON.parse(readFileSync(join(out, 'graft.json'), 'utf8'));
-    assert.deepEqual(meta.trunk, { path: 'trunk/model.json', output: 'features' });
-    assert.ok(existsSync(join(out, 'trunk', 'model.json')));
+    assert.deepEqual(meta.trunk, { path: 'trunk/model.onnx', output: 'features', layout: 'nhwc' });
+    assert.ok(existsSync(join(out, 'trunk', 'model.onnx')));
     const image = join(data, 'blue', readdirSync(join(data, 'blue'))[0]);
     const p = graft('predict', '--model', out, '--json', '--backend', 'cpu', image);
     assert.equal(p.code, 0, p.stderr);
@@ -204,7 +204,7 @@ describe('graft train', () => {
     assertOneLineError(
       graft('train', '--base', graphBase, '--data', data, '--out', join(dir, 'graph-scratch'), '--scratch', ...quick),
       2,
-      /frozen graph model/,
+      /frozen onnx model/,
     );
   });
 

@@ -13,7 +13,14 @@ import { type BenchOptions, median, round, type Side, type Workload, type Worklo
 
 const SIDE = 320;
 
-async function timed(repeats: number, images: number, once: () => Promise<void>, log: (m: string) => void, label: string): Promise<Side> {
+/** ms per image of `once`: the median of `repeats` runs of `images` calls, after one warm-up call. */
+export async function timed(
+  repeats: number,
+  images: number,
+  once: () => Promise<void>,
+  log: (m: string) => void,
+  label: string,
+): Promise<Side> {
   await once();
   const runs: number[] = [];
   for (let r = 0; r < repeats; r++) {

@@ -6,6 +6,7 @@ import { headFinetune } from './head-finetune.js';
 import { mobilenetV2Extract } from './mobilenet-v2-extract.js';
 import { mobilenetV2Finetune } from './mobilenet-v2-finetune.js';
 import { mobilenetV2Forward } from './mobilenet-v2-forward.js';
+import { nanodetForward } from './nanodet-forward.js';
 import { serveLoad } from './serve-load.js';
 import { speechEmbed } from './speech-embed.js';
 
@@ -16,6 +17,7 @@ export const WORKLOADS: Workload[] = [
   mobilenetV2Extract,
   headFinetune,
   detectPredict,
+  nanodetForward,
   serveLoad,
   speechEmbed,
 ];

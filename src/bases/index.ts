@@ -14,14 +14,21 @@ const hubImage = () => import('./hub/image.js');
 const hubText = () => import('./hub/text.js');
 const onnxImage = () => import('./image/onnx.js');
 
-/** An embedded base: what it takes in and how to load it. An audio base is an image base whose images are spectrograms. */
+/**
+ * An embedded base: what it takes in and how to load it. An audio base is an image base whose
+ * images are spectrograms. `pretrainedFor: 'detection'` marks a detector's trunk (COCO boxes, not
+ * ImageNet classes): a base for `--head detect` first, so the studio's classification projects do
+ * not offer it.
+ */
 export type BaseEntry =
-  { modality: 'image' | 'audio'; load: () => Promise<ImageBase> } | { modality: 'text'; load: () => Promise<TextBase> };
+  | { modality: 'image' | 'audio'; pretrainedFor?: 'detection'; load: () => Promise<ImageBase> }
+  | { modality: 'text'; load: () => Promise<TextBase> };
 
 export const BASES: Record<string, BaseEntry> = {
   mobilenet_v2: { modality: 'image', load: async () => (await import('./image/mobilenet-v2.js')).loadMobilenetV2() },
   inception_v3: { modality: 'image', load: async () => (await import('./image/inception-v3.js')).loadInceptionV3() },
   'digits-cnn': { modality: 'image', load: async () => (await import('./image/digits-cnn.js')).loadDigitsCnn() },
+  nanodet: { modality: 'image', pretrainedFor: 'detection', load: async () => (await import('./image/nanodet.js')).loadNanodet() },
   // The stronger speech base first: the studio offers each modality's first base as the default.
   'speech-embedding': { modality: 'audio', load: async () => (await import('./audio/speech-embedding.js')).loadSpeechEmbedding() },
   'speech-cnn': { modality: 'audio', load: async () => (await import('./audio/speech-cnn.js')).loadSpeechCnn() },

@@ -35,7 +35,7 @@ function channelsLast(c: LayerCall): void {
   if (format != null && format !== 'channelsLast') throw unsupported(c.layer, `dataFormat ${String(format)} (only channelsLast)`);
 }
 
-interface Weight {
+export interface Weight {
   data: Float32Array;
   shape: number[];
 }
@@ -166,7 +166,7 @@ function convAttrs(c: LayerCall, input: Shape, kernel: number[], group: number):
 }
 
 /** TF depthwise kernel [kh, kw, C, M] as ONNX grouped-conv weights [C*M, 1, kh, kw]: output c*M+m reads channel c. */
-function depthwiseWeights(w: Weight): { dims: number[]; data: Float32Array } {
+export function depthwiseWeights(w: Weight): { dims: number[]; data: Float32Array } {
   const [kh, kw, ch, mult] = w.shape;
   return { dims: [ch * mult, 1, kh, kw], data: permute(w.data, w.shape, [2, 3, 0, 1]) };
 }

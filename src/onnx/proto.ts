@@ -40,6 +40,13 @@ export function floatTensor(name: string, dims: number[], data: Float32Array): T
   return { name, dims, dataType: FLOAT, rawData: bytes };
 }
 
+export function int32Tensor(name: string, dims: number[], data: ArrayLike<number>): TensorProto {
+  const bytes = new Uint8Array(data.length * 4);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < data.length; i++) view.setInt32(i * 4, data[i], true);
+  return { name, dims, dataType: INT32, rawData: bytes };
+}
+
 export function int64Tensor(name: string, dims: number[], data: number[]): TensorProto {
   const bytes = new Uint8Array(data.length * 8);
   const view = new DataView(bytes.buffer);

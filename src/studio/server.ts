@@ -85,7 +85,10 @@ const APP_FILES: Record<string, string> = { 'index.html': 'text/html', 'app.js':
 
 /** The embedded bases a project can train on, by kind of project. */
 export const STUDIO_BASES: Record<ProjectKind, string[]> = {
-  image: Object.keys(BASES).filter((b) => BASES[b].modality === 'image'),
+  image: Object.keys(BASES).filter((b) => {
+    const e = BASES[b];
+    return e.modality === 'image' && !e.pretrainedFor;
+  }),
   text: Object.keys(BASES).filter((b) => BASES[b].modality === 'text'),
   audio: Object.keys(BASES).filter((b) => BASES[b].modality === 'audio'),
 };

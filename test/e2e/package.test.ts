@@ -51,6 +51,9 @@ describe('graft installed from its tarball', () => {
       'dist/cli/main.js',
       'dist/studio/app/index.html',
       'models/digits-cnn/model.json',
+      'models/nanodet/model.json',
+      'models/nanodet/LICENSE',
+      'models/nanodet/NOTICE',
       'bin/graft.js',
       'LICENSE',
     ])

@@ -1,10 +1,13 @@
 // Your own TF.js models as bases: a model.json on disk or at a URL. A LayersModel is fine-tunable
-// (its blocks and usual cut derived from its graph); a GraphModel is a frozen feature extractor.
+// (its blocks and usual cut derived from its graph); a GraphModel is a frozen feature extractor,
+// converted to ONNX and run on ONNX Runtime (graph-onnx.ts) when the converter has every op it
+// computes, and on TF.js otherwise, saying which ops kept it there.
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { GraftError, usageError } from '../../core/errors.js';
 import { digest } from '../../io/digest.js';
+import { missingGraphOps } from '../../onnx/tfjs-graph/index.js';
 import { fileHandler, readModelJson } from '../../io/layers-files.js';
 import { classifierStart, deriveBlocks } from '../structure.js';
 import type { FrozenTrunk, GraphBase, ImageBase, LayersBase } from '../types.js';
@@ -20,7 +23,7 @@ export async function loadTfjsBase(spec: string): Promise<ImageBase | undefined>
   // A usage error saying what was expected when the file is not a model.json at all.
   const json = await readModelJson(path);
   try {
-    if (json.format === 'graph-model') return graphBase(spec, await tf.loadGraphModel(fileHandler(path)));
+    if (json.format === 'graph-model') return await convertedGraphBase(spec, await tf.loadGraphModel(fileHandler(path)));
     return layersBase(spec, await tf.loadLayersModel(fileHandler(path)));
   } catch (e) {
     if (e instanceof GraftError) throw e;
@@ -36,7 +39,7 @@ async function fromUrl(url: string): Promise<ImageBase> {
   const res = await fetch(url);
   if (!res.ok) throw usageError(`could not fetch ${url}: HTTP ${res.status}`);
   const json = (await res.json()) as { format?: string };
-  if (json.format === 'graph-model') return graphBase(url, await tf.loadGraphModel(url));
+  if (json.format === 'graph-model') return convertedGraphBase(url, await tf.loadGraphModel(url));
   return layersBase(url, await tf.loadLayersModel(url));
 }
 
@@ -78,7 +81,23 @@ function graphWeightsDigest(graph: tf.GraphModel): string {
   return digest('graph', JSON.stringify(artifacts?.modelTopology ?? null), ...parts);
 }
 
-function graphBase(name: string, graph: tf.GraphModel): GraphBase {
+/** A graph model as a base: on ONNX Runtime when every op converts, else on TF.js saying why. */
+export async function graphBase(name: string, graph: tf.GraphModel): Promise<ImageBase> {
+  const missing = missingGraphOps(graph);
+  if (!missing.length) return (await import('./graph-onnx.js')).graphOnnxBase(name, graph);
+  const base = tfjsGraphBase(name, graph);
+  base.provenance += `; stays on TF.js: no ONNX converter for ${missing.join(', ')}`;
+  return base;
+}
+
+/** graphBase for a graph loaded here: once converted, its ONNX bytes hold the weights. */
+async function convertedGraphBase(name: string, graph: tf.GraphModel): Promise<ImageBase> {
+  const base = await graphBase(name, graph);
+  if (base.kind === 'onnx') graph.dispose();
+  return base;
+}
+
+function tfjsGraphBase(name: string, graph: tf.GraphModel): GraphBase {
   const out = graph.outputs[0];
   const input = imageInput(graph.inputs[0].shape ?? []);
   let weightsDigest: string | undefined;

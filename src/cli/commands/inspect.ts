@@ -38,7 +38,7 @@ export function inspectCommand(): Command {
     .description('show a base layer by layer (shapes, parameters, blocks, where it can be cut), or what a trained model directory holds')
     .argument(
       '<base>',
-      'mobilenet_v2, inception_v3, digits-cnn, speech-cnn, use-lite, glove-100d, a path/URL to a TF.js model.json, onnx:PATH, hf:ORG/NAME (or a folder in its layout), or a trained model directory',
+      'mobilenet_v2, inception_v3, digits-cnn, nanodet, speech-cnn, use-lite, glove-100d, a path/URL to a TF.js model.json, onnx:PATH, hf:ORG/NAME (or a folder in its layout), or a trained model directory',
     )
     .action(async (spec: string, flags: GlobalOptions & BaseFlags) => {
       await prepare(flags);

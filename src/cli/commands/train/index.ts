@@ -87,7 +87,7 @@ export function trainCommand(): Command {
     .description('graft a new head on a base and fine-tune it on your data')
     .requiredOption(
       '--base <base>',
-      'mobilenet_v2, inception_v3, digits-cnn, a path/URL to a TF.js model.json, or onnx:PATH; for audio: speech-cnn; for text: use-lite or glove-100d',
+      'mobilenet_v2, inception_v3, digits-cnn, nanodet (a COCO detector trunk), a path/URL to a TF.js model.json, or onnx:PATH; for audio: speech-cnn; for text: use-lite or glove-100d',
     )
     .requiredOption(
       '--data <data>',
