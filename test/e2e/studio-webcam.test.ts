@@ -40,7 +40,7 @@ describe('graft studio: webcam burst in Chromium', { skip }, () => {
     await page.waitForSelector('.card[data-class="Class 1"]');
     const id = decodeURIComponent(new URL(page.url()).hash.slice('#/p/'.length));
     await page.click('.card[data-class="Class 1"] button:text("Webcam")');
-    await page.waitForFunction(() => (document.querySelector('.card video') as HTMLVideoElement | null)?.videoWidth! > 0);
+    await page.waitForFunction(() => ((document.querySelector('.card video') as HTMLVideoElement | null)?.videoWidth ?? 0) > 0);
     await page.locator('#data').screenshot({ path: join(SHOTS, 'webcam-1-live.png') });
     const hold = page.locator('.card[data-class="Class 1"] button.hold');
     await hold.hover();
