@@ -10,8 +10,24 @@ import type { Metrics } from '../evaluate/metrics.js';
 import { writeFileAtomically } from '../io/atomic.js';
 import { trainImageClassifier } from '../kinds/image.js';
 import { trainTextClassifier } from '../kinds/text.js';
-import { REPORT_FILE, type TrainEvent, type TrainReport, type TrainSettings } from './run-types.js';
+import { trainDetector } from '../kinds/detection.js';
+import {
+  DRAWN_DIR,
+  REPORT_FILE,
+  type ClassificationReport,
+  type DetectionReport,
+  type TrainEvent,
+  type TrainReport,
+  type TrainSettings,
+} from './run-types.js';
 import type { Workspace } from './workspace.js';
+
+/**
+ * The score a found box needs to be drawn on the report's validation images: lower than a
+ * prediction's default (0.3), since a detector trained on a few dozen images is often right
+ * with little confidence at first, and the person should see where it looks.
+ */
+const DRAWN_THRESHOLD = 0.1;
 
 /** Thrown at the first check after Cancel: the run ends and saves nothing. */
 export class Cancelled extends Error {}
@@ -53,11 +69,12 @@ export async function trainProject(
       counts: TrainReport['counts'];
       metrics: { val: Metrics; test: Metrics };
     },
-    about: Pick<TrainReport, 'base' | 'classes' | 'mistakes' | 'negativeTransfer'>,
-  ): Promise<TrainReport> => {
+    about: Pick<ClassificationReport, 'base' | 'classes' | 'mistakes' | 'negativeTransfer'>,
+  ): Promise<ClassificationReport> => {
     if (isCancelled()) throw new Cancelled('cancelled');
     await r.model.save(workspace.modelDir(id), { force: true });
-    const report: TrainReport = {
+    const report: ClassificationReport = {
+      kind: 'classification',
       ...about,
       counts: r.counts,
       val: r.metrics.val,
@@ -67,6 +84,33 @@ export async function trainProject(
     await writeFileAtomically(join(workspace.modelDir(id), REPORT_FILE), JSON.stringify(report, null, 2) + '\n');
     return report;
   };
+  if (project.kind === 'detection') {
+    const r = await trainDetector({ base: s.base, data: workspace.annotationsPath(id), unfreeze: s.unfreeze ?? 0, ...budget, callbacks });
+    try {
+      if (isCancelled()) throw new Cancelled('cancelled');
+      await r.model.save(workspace.modelDir(id), { force: true });
+      // The validation images drawn: what is there (dashed) and what the detector found.
+      emit({ type: 'step', message: 'drawing the validation images' });
+      const val = await r.model.evaluate(workspace.annotationsPath(id), { split: 'val', seed: 0 });
+      const drawn = await r.model.drawEvaluation(val, join(workspace.modelDir(id), DRAWN_DIR), DRAWN_THRESHOLD, { force: true });
+      const summary = (m: { ap: number; ap50: number; ap75: number }) => ({ ap: m.ap, ap50: m.ap50, ap75: m.ap75 });
+      const report: DetectionReport = {
+        kind: 'detection',
+        base: s.base,
+        classes: r.model.meta.labels,
+        counts: r.counts,
+        val: summary(r.metrics.val),
+        test: summary(r.metrics.test),
+        drawn: drawn.map((f) => basename(f)),
+        drawnThreshold: DRAWN_THRESHOLD,
+        seconds: (performance.now() - t0) / 1000,
+      };
+      await writeFileAtomically(join(workspace.modelDir(id), REPORT_FILE), JSON.stringify(report, null, 2) + '\n');
+      return report;
+    } finally {
+      await r.model.dispose();
+    }
+  }
   if (project.kind === 'text') {
     const r = await trainTextClassifier({ base: s.base, data: workspace.textsTable(id), perClass: s.perClass, ...budget, callbacks });
     try {

@@ -32,7 +32,12 @@ export interface Mistake {
   probability: number;
 }
 
-export interface TrainReport {
+/** What a studio run leaves: a classifier's report, or a detector's. */
+export type TrainReport = ClassificationReport | DetectionReport;
+
+export interface ClassificationReport {
+  /** Absent in reports written before detection projects. */
+  kind?: 'classification';
   base: string;
   classes: string[];
   counts: { train: number; val: number; test: number };
@@ -45,7 +50,23 @@ export interface TrainReport {
   seconds: number;
 }
 
+export interface DetectionReport {
+  kind: 'detection';
+  base: string;
+  classes: string[];
+  counts: { train: number; val: number; test: number };
+  val: { ap: number; ap50: number; ap75: number };
+  test: { ap: number; ap50: number; ap75: number };
+  /** The validation images drawn with their boxes and the detector's, in the model's drawn/ folder. */
+  drawn: string[];
+  /** The score a found box needed to be drawn. */
+  drawnThreshold: number;
+  seconds: number;
+}
+
 export const REPORT_FILE = 'report.json';
+/** Where a detection run draws its validation images, inside the model's folder. */
+export const DRAWN_DIR = 'drawn';
 
 /** What the server hands the training worker. */
 export interface TrainWorkerData {

@@ -21,6 +21,8 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { strToU8, unzipSync, zipSync } from 'fflate';
 import { BASES, loadImageBase } from '../bases/index.js';
 import { DecodeError, decodeImageBuffer } from '../data/images.js';
+import { orientedSize } from '../data/detection/clean.js';
+import { sharp } from '../io/sharp.js';
 import { spectrogramPicture } from '../data/audio/picture.js';
 import { AUDIO_CONTENT_TYPES, decodeAudio } from '../data/audio/read.js';
 import type { LogMelSpec } from '../data/audio/logmel.js';
@@ -31,7 +33,16 @@ import { loadDataSplits } from '../data/index.js';
 import { loadModel } from '../kinds/index.js';
 import { isFinal, REPORT_FILE, type TrainSettings } from './run-types.js';
 import { Trainer } from './training.js';
-import { checkSegment, FOLDER_KINDS, isSampleName, SAMPLE_NAMES, StudioError, Workspace, type ProjectKind } from './workspace.js';
+import {
+  checkSegment,
+  FOLDER_KINDS,
+  holdsBoxes,
+  isSampleName,
+  SAMPLE_NAMES,
+  StudioError,
+  Workspace,
+  type ProjectKind,
+} from './workspace.js';
 import { exportSnippet } from './snippet.js';
 
 export interface StudioOptions {
@@ -65,7 +76,7 @@ export interface Studio {
 
 const HEADER = 'x-graft-token';
 /** Routes whose body is files (multipart) rather than JSON. */
-const MULTIPART_ROUTE = /^\/api\/(projects\/[^/]+\/(classes\/[^/]+\/samples|predict)|archives)$/;
+const MULTIPART_ROUTE = /^\/api\/(projects\/[^/]+\/(classes\/[^/]+\/samples|images|predict)|archives)$/;
 /** What every answer says to the browser: no type sniffing (a sample is served as the image its name says, never as a page), no framing, no referrer. */
 const SAFETY_HEADERS = {
   'x-content-type-options': 'nosniff',
@@ -91,6 +102,8 @@ export const STUDIO_BASES: Record<ProjectKind, string[]> = {
   }),
   text: Object.keys(BASES).filter((b) => BASES[b].modality === 'text'),
   audio: Object.keys(BASES).filter((b) => BASES[b].modality === 'audio'),
+  // A detector grafts its head on a TF.js LayersModel it rebuilds for its input size.
+  detection: ['mobilenet_v2'],
 };
 
 /**
@@ -108,9 +121,23 @@ const SHOWN: LogMelSpec = {
   fMax: 8000,
 };
 
+/**
+ * An image's size as graft sees it, after its EXIF orientation (a quarter turn swaps width and
+ * height), checked to decode first: the size boxes are drawn in and COCO's width and height.
+ */
+async function imageSizeOf(bytes: Uint8Array, name: string): Promise<{ width: number; height: number }> {
+  await decodeImageBuffer(bytes, { height: 8, width: 8, channels: 3 }, 'cover', name);
+  const m = await sharp(bytes)
+    .metadata()
+    .catch(() => ({ width: undefined, height: undefined, orientation: undefined }));
+  if (!m.width || !m.height) throw new DecodeError('its size cannot be read (BMP is not taken for boxes)', name);
+  return orientedSize(m.width, m.height, m.orientation);
+}
+
 /** What a sample file of a folder kind is checked with before it is stored: graft reads it as `graft train` will. */
 async function checkSample(kind: ProjectKind, bytes: Uint8Array, name: string): Promise<void> {
   if (kind === 'audio') await decodeAudio(bytes, SHOWN, name);
+  else if (kind === 'detection') await imageSizeOf(bytes, name);
   else await decodeImageBuffer(bytes, { height: 8, width: 8, channels: 3 }, 'cover', name);
 }
 
@@ -128,6 +155,7 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
     image: [...STUDIO_BASES.image, ...(o.bases ?? [])],
     text: STUDIO_BASES.text,
     audio: STUDIO_BASES.audio,
+    detection: STUDIO_BASES.detection,
   };
   const workspace = new Workspace(o.dir);
   const trainer = new Trainer(workspace);
@@ -204,7 +232,9 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
       ? Object.fromEntries(
           await Promise.all(summary.classes.map(async (c) => [c, await workspace.sampleFiles(req.params.id, c, summary.kind)] as const)),
         )
-      : await workspace.texts(req.params.id);
+      : holdsBoxes(summary.kind)
+        ? await workspace.annotated(req.params.id)
+        : await workspace.texts(req.params.id);
     const run = trainer.current(req.params.id);
     return { ...summary, samples, training: run && !run.finished };
   });
@@ -280,6 +310,7 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
     refuseWhileTraining(req.params.id);
     const project = await workspace.read(req.params.id);
     if (!project.classes.includes(req.params.cls)) throw new StudioError(404, `no class ${JSON.stringify(req.params.cls)}`);
+    if (holdsBoxes(project.kind)) throw new StudioError(400, "a detection project's images go to /images, their boxes to each image");
     if (!req.isMultipart()) throw new StudioError(415, 'send the files as multipart/form-data');
     // The whole request is read and checked before anything is written: a refused request
     // (size, type, name) leaves the workspace as it was.
@@ -361,6 +392,61 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
     await workspace.deleteSample(req.params.id, req.params.cls, req.params.file);
     return { deleted: req.params.file };
   });
+  // A detection project's images and their boxes -------------------------------------------------
+  app.post<{ Params: { id: string } }>('/api/projects/:id/images', async (req) => {
+    refuseWhileTraining(req.params.id);
+    const project = await workspace.read(req.params.id);
+    if (!holdsBoxes(project.kind)) throw new StudioError(400, `this is an ${project.kind} project: its samples go to a class`);
+    if (!req.isMultipart()) throw new StudioError(415, 'send the images as multipart/form-data');
+    // As for samples: the whole request read and checked before anything is written.
+    const parts: { name: string; bytes: Buffer }[] = [];
+    let total = 0;
+    for await (const part of req.files()) {
+      const bytes = await part.toBuffer();
+      total += bytes.length;
+      if (total > maxRequest) throw new StudioError(413, `request larger than ${maxRequest} bytes`);
+      const name = checkSegment(part.filename, 'file name');
+      if (!part.mimetype.startsWith('image/')) throw new StudioError(415, `${name}: ${part.mimetype} is not an image`);
+      if (!isSampleName(project.kind, name)) throw new StudioError(415, `${name}: not ${SAMPLE_NAMES[project.kind]}`);
+      parts.push({ name, bytes });
+    }
+    const added: string[] = [];
+    const rejected: { file: string; reason: string }[] = [];
+    for (const { name, bytes } of parts) {
+      let size: { width: number; height: number };
+      try {
+        size = await imageSizeOf(bytes, name);
+      } catch (e) {
+        rejected.push({ file: name, reason: (e as Error).message });
+        continue;
+      }
+      added.push(await workspace.addAnnotatedImage(req.params.id, name, bytes, size));
+    }
+    return { added, rejected };
+  });
+  app.get<{ Params: { id: string; file: string } }>('/api/projects/:id/images/:file', async (req, reply) => {
+    const path = workspace.imageFile(req.params.id, req.params.file);
+    const bytes = await readFile(path).catch(() => {
+      throw new StudioError(404, `no image ${req.params.file}`);
+    });
+    return reply.type(IMAGE_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream').send(bytes);
+  });
+  app.put<{ Params: { id: string; file: string } }>('/api/projects/:id/images/:file/boxes', async (req) => {
+    refuseWhileTraining(req.params.id);
+    return workspace.setBoxes(req.params.id, req.params.file, (req.body as { boxes?: unknown } | undefined)?.boxes);
+  });
+  app.delete<{ Params: { id: string; file: string } }>('/api/projects/:id/images/:file', async (req) => {
+    refuseWhileTraining(req.params.id);
+    await workspace.deleteAnnotatedImage(req.params.id, req.params.file);
+    return { deleted: req.params.file };
+  });
+  // The boxes as COCO JSON: the file graft train --head detect reads (file names relative to it).
+  app.get<{ Params: { id: string } }>('/api/projects/:id/annotations.json', async (req, reply) => {
+    const bytes = await readFile(workspace.annotationsPath(req.params.id)).catch(() => {
+      throw new StudioError(404, 'no images yet');
+    });
+    return reply.type('application/json').header('content-disposition', `attachment; filename="${req.params.id}-coco.json"`).send(bytes);
+  });
   app.delete<{ Params: { id: string; text: string } }>('/api/projects/:id/texts/:text', async (req) => {
     refuseWhileTraining(req.params.id);
     await workspace.deleteText(req.params.id, Number(req.params.text));
@@ -370,7 +456,7 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
   // Which base and cut? ---------------------------------------------------------------------------
   app.post<{ Params: { id: string } }>('/api/projects/:id/rank', async (req) => {
     const project = await workspace.read(req.params.id);
-    if (project.kind === 'text') throw new StudioError(400, 'ranking cuts is for image and sound projects');
+    if (project.kind === 'text' || holdsBoxes(project.kind)) throw new StudioError(400, 'ranking cuts is for image and sound projects');
     const rows = [];
     for (const name of bases[project.kind]) {
       const base = await loadImageBase(name);
@@ -449,6 +535,12 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
     });
     return reply.type(file.endsWith('.json') ? 'application/json' : 'application/octet-stream').send(bytes);
   });
+  app.get<{ Params: { id: string; file: string } }>('/api/projects/:id/drawn/:file', async (req, reply) => {
+    const bytes = await readFile(workspace.drawnFile(req.params.id, req.params.file)).catch(() => {
+      throw new StudioError(404, `no drawn image ${req.params.file}`);
+    });
+    return reply.type(IMAGE_TYPES[extname(req.params.file).toLowerCase()] ?? 'application/octet-stream').send(bytes);
+  });
   app.post<{ Params: { id: string } }>('/api/projects/:id/predict', async (req) => {
     const model = await loadModel(workspace.modelDir(req.params.id)).catch(() => {
       throw new StudioError(404, 'no trained model yet');
@@ -458,6 +550,23 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
         const text = String((req.body as { text?: string })?.text ?? '');
         const [p] = await model.predict([text], { top: model.classes.length });
         return { probabilities: p.top };
+      }
+      if (model.kind === 'detection') {
+        if (!req.isMultipart()) throw new StudioError(415, 'send the image as multipart/form-data');
+        const part = await req.file();
+        if (!part || !part.mimetype.startsWith('image/')) throw new StudioError(415, 'send one image');
+        const bytes = await part.toBuffer();
+        // The score a box needs (a form field before the file; default the model's own).
+        const field = part.fields.threshold as { value?: unknown } | undefined;
+        const threshold = field?.value === undefined ? undefined : Number(field.value);
+        if (threshold !== undefined && !(threshold > 0 && threshold <= 1)) throw new StudioError(400, 'threshold must be in (0, 1]');
+        try {
+          const [p] = await model.predict([{ bytes, name: 'the image' }], { threshold });
+          return { boxes: p.boxes, threshold: threshold ?? model.meta.scoreThreshold };
+        } catch (e) {
+          if (e instanceof DecodeError) throw new StudioError(400, `cannot read the image: ${e.reason}`);
+          throw e;
+        }
       }
       if (model.kind !== 'image') throw new StudioError(400, `a ${model.kind} model cannot be tried here`);
       const what = model.meta.medium?.kind === 'audio' ? 'recording' : 'image';

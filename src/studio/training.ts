@@ -65,14 +65,20 @@ export class Trainer {
     return this.runs.get(id);
   }
 
-  /** Starts a run, or refuses: 409 while one is going for the project, 400 without two classes of samples. */
+  /** Starts a run, or refuses: 409 while one is going for the project, 400 without two classes of samples (a detector: one class, two boxes). */
   async start(id: string, settings: TrainSettings): Promise<TrainingRun> {
     const existing = this.runs.get(id);
     if (existing && !existing.finished) throw new StudioError(409, 'training already running for this project');
     const summary = await this.workspace.summary(id);
-    if (summary.classes.length < 2) throw new StudioError(400, 'a project needs at least 2 classes to train');
+    // A detector of one class is a detector; a classifier of one class says nothing.
+    const least = summary.kind === 'detection' ? 1 : 2;
+    if (summary.classes.length < least) throw new StudioError(400, `a ${summary.kind} project needs at least ${least} classes to train`);
     const empty = summary.classes.filter((c) => summary.counts[c] < 2);
-    if (empty.length) throw new StudioError(400, `every class needs at least 2 samples (${empty.join(', ')})`);
+    if (empty.length)
+      throw new StudioError(
+        400,
+        `every class needs at least 2 ${summary.kind === 'detection' ? 'boxes' : 'samples'} (${empty.join(', ')})`,
+      );
     // Checked again after the await: a second request may have started one meanwhile.
     if (this.runs.get(id) && !this.runs.get(id)!.finished) throw new StudioError(409, 'training already running for this project');
     const run = new TrainingRun();

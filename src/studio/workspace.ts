@@ -6,12 +6,13 @@ import { existsSync, lstatSync, readdirSync, type Stats } from 'node:fs';
 import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { makeDirs } from '../io/destination.js';
-import { GraftError } from '../core/errors.js';
+import { StudioError } from './errors.js';
 import { isAudioPath } from '../data/audio/read.js';
 import { isImagePath } from '../data/images.js';
 import { writeFileAtomically } from '../io/atomic.js';
+import { ANNOTATIONS, checkBoxes, fromCoco, IMAGES, toCoco, type AnnotatedImage } from './annotations.js';
 
-export type ProjectKind = 'image' | 'text' | 'audio';
+export type ProjectKind = 'image' | 'text' | 'audio' | 'detection';
 
 /** The kinds whose samples are files in a folder per class; a text project's are rows of texts.jsonl. */
 export const FOLDER_KINDS: readonly ProjectKind[] = ['image', 'audio'];
@@ -19,11 +20,15 @@ export const FOLDER_KINDS: readonly ProjectKind[] = ['image', 'audio'];
 /** Whether a file name is a sample of a folder kind: an image, or a recording. */
 export const isSampleName = (kind: ProjectKind, name: string): boolean => (kind === 'audio' ? isAudioPath(name) : isImagePath(name));
 
+/** What a kind's projects hold beside project.json: class folders, a table of texts, or images and their boxes. */
+export const holdsBoxes = (kind: ProjectKind): boolean => kind === 'detection';
+
 /** What a refused sample name should have been, for the message. */
 export const SAMPLE_NAMES: Record<ProjectKind, string> = {
   image: 'an image file name (.jpg, .jpeg, .png, .webp, .gif, .bmp)',
   audio: 'a recording file name (.wav, .mp3, .flac, .ogg, …)',
   text: 'a CSV or plain text file name',
+  detection: 'an image file name (.jpg, .jpeg, .png, .webp, .gif, .bmp)',
 };
 
 /** The classes a new project starts with: a sound project records the room's background noise first, as Teachable Machine's do. */
@@ -31,6 +36,7 @@ const FIRST_CLASSES: Record<ProjectKind, string[]> = {
   image: ['Class 1', 'Class 2'],
   text: ['Class 1', 'Class 2'],
   audio: ['Background noise', 'Class 2'],
+  detection: ['object'],
 };
 
 export interface ProjectFile {
@@ -55,15 +61,7 @@ export interface ProjectSummary extends ProjectFile {
   trained: boolean;
 }
 
-/** A request the studio refuses: the HTTP status and a one-line reason. */
-export class StudioError extends GraftError {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message, 1);
-  }
-}
+export { StudioError } from './errors.js';
 
 const PROJECT_FILE = 'project.json';
 const SAMPLES = 'samples';
@@ -116,6 +114,27 @@ function checkTexts(bytes: Uint8Array, classes: string[]): Uint8Array {
   return bytes;
 }
 
+/**
+ * annotations.json from an archive: the studio's COCO document, every image in it one of the
+ * archive's images/ and every one of those in it, every box checked as `setBoxes` checks it.
+ */
+function checkAnnotations(bytes: Uint8Array, classes: string[], samples: { at: string[] }[]): Uint8Array {
+  let images: AnnotatedImage[];
+  try {
+    images = fromCoco(JSON.parse(new TextDecoder().decode(bytes)));
+  } catch (e) {
+    throw new StudioError(400, `${ANNOTATIONS}: not the studio's COCO JSON (${(e as Error).message})`);
+  }
+  const files = new Set(samples.map((s) => s.at[1]));
+  if (images.length !== files.size || !images.every((im) => files.has(im.file)))
+    throw new StudioError(400, `${ANNOTATIONS}: its images are not the archive's ${IMAGES}/`);
+  for (const im of images) {
+    if (!(im.width >= 1 && im.height >= 1)) throw new StudioError(400, `${ANNOTATIONS}: ${im.file} has no size`);
+    checkBoxes(im.boxes, classes, im);
+  }
+  return bytes;
+}
+
 export class Workspace {
   constructor(readonly dir: string) {}
 
@@ -157,7 +176,8 @@ export class Workspace {
   async create(name: string, kind: ProjectKind): Promise<ProjectSummary> {
     const trimmed = name.trim();
     if (!trimmed || trimmed.length > 100) throw new StudioError(400, 'a project needs a name of 1-100 characters');
-    if (!Object.hasOwn(FIRST_CLASSES, kind)) throw new StudioError(400, `a project is image, audio or text, not ${JSON.stringify(kind)}`);
+    if (!Object.hasOwn(FIRST_CLASSES, kind))
+      throw new StudioError(400, `a project is image, audio, text or detection, not ${JSON.stringify(kind)}`);
     await makeDirs(this.dir);
     const taken = new Set(await readdir(this.dir));
     const id = projectId(trimmed, taken);
@@ -182,7 +202,11 @@ export class Workspace {
     const counts: Record<string, number> = {};
     if (FOLDER_KINDS.includes(project.kind))
       for (const c of project.classes) counts[c] = (await this.sampleFiles(id, c, project.kind)).length;
-    else for (const c of project.classes) counts[c] = (await this.texts(id)).filter((t) => t.label === c).length;
+    else if (holdsBoxes(project.kind)) {
+      // A detection project counts boxes per class.
+      const boxes = (await this.annotated(id)).flatMap((im) => im.boxes);
+      for (const c of project.classes) counts[c] = boxes.filter((b) => b.label === c).length;
+    } else for (const c of project.classes) counts[c] = (await this.texts(id)).filter((t) => t.label === c).length;
     return { ...project, id, counts, trained: existsSync(this.path(id, MODEL_DIR, 'graft.json')) };
   }
 
@@ -214,7 +238,14 @@ export class Workspace {
         id,
         (await this.texts(id)).map((t) => (t.label === from ? { ...t, label: n } : t)),
       );
-    project.classes[i] = n;
+    const classes = project.classes.map((c, k) => (k === i ? n : c));
+    if (holdsBoxes(project.kind))
+      await this.writeAnnotated(
+        id,
+        (await this.annotated(id)).map((im) => ({ ...im, boxes: im.boxes.map((b) => (b.label === from ? { ...b, label: n } : b)) })),
+        classes,
+      );
+    project.classes = classes;
     await this.write(id, project);
     return project;
   }
@@ -222,13 +253,20 @@ export class Workspace {
   async deleteClass(id: string, name: string): Promise<ProjectFile> {
     const project = await this.read(id);
     const i = this.classIndex(project, name);
+    const classes = project.classes.filter((_, k) => k !== i);
     if (FOLDER_KINDS.includes(project.kind)) await rm(this.path(id, SAMPLES, name), { recursive: true, force: true });
+    else if (holdsBoxes(project.kind))
+      await this.writeAnnotated(
+        id,
+        (await this.annotated(id)).map((im) => ({ ...im, boxes: im.boxes.filter((b) => b.label !== name) })),
+        classes,
+      );
     else
       await this.writeTexts(
         id,
         (await this.texts(id)).filter((t) => t.label !== name),
       );
-    project.classes.splice(i, 1);
+    project.classes = classes;
     await this.write(id, project);
     return project;
   }
@@ -280,6 +318,67 @@ export class Workspace {
     const path = this.samplePath(id, cls, file);
     if (!existsSync(path) || !(await stat(path)).isFile()) throw new StudioError(404, `no sample ${cls}/${file}`);
     await rm(path);
+  }
+
+  // Images and their boxes (detection) -------------------------------------------------------------
+
+  /** The images of a detection project with their boxes, as annotations.json holds them. */
+  async annotated(id: string): Promise<AnnotatedImage[]> {
+    const file = this.path(id, ANNOTATIONS);
+    if (!existsSync(file)) return [];
+    return fromCoco(JSON.parse(await readFile(file, 'utf8')));
+  }
+
+  private async writeAnnotated(id: string, images: readonly AnnotatedImage[], classes: readonly string[]): Promise<void> {
+    await writeFileAtomically(this.path(id, ANNOTATIONS), JSON.stringify(toCoco(images, classes), null, 1) + '\n');
+  }
+
+  /** The COCO JSON `graft train --head detect` reads: the project's boxes. */
+  annotationsPath(id: string): string {
+    return this.path(id, ANNOTATIONS);
+  }
+
+  imageFile(id: string, file: string): string {
+    return this.path(id, IMAGES, checkSegment(file, 'file name'));
+  }
+
+  /** Store an image (its size read by the caller, which has checked that it decodes) with no boxes yet. */
+  async addAnnotatedImage(id: string, fileName: string, bytes: Uint8Array, size: { width: number; height: number }): Promise<string> {
+    const project = await this.read(id);
+    if (!holdsBoxes(project.kind)) throw new StudioError(400, `this is an ${project.kind} project: its samples go to a class`);
+    const name = checkSegment(fileName, 'file name');
+    if (!isImagePath(name)) throw new StudioError(415, `${name}: not ${SAMPLE_NAMES.detection}`);
+    const dir = this.path(id, IMAGES);
+    await makeDirs(dir);
+    const ext = extname(name);
+    let target = name;
+    for (let i = 2; existsSync(join(dir, target)); i++) target = `${name.slice(0, -ext.length)}-${i}${ext}`;
+    await writeFileAtomically(join(dir, target), bytes, false);
+    await this.writeAnnotated(id, [...(await this.annotated(id)), { file: target, ...size, boxes: [] }], project.classes);
+    return target;
+  }
+
+  /** Replace an image's boxes (checked: labels of the project, inside the image). */
+  async setBoxes(id: string, file: string, boxes: unknown): Promise<AnnotatedImage> {
+    const project = await this.read(id);
+    const images = await this.annotated(id);
+    const image = images.find((im) => im.file === file);
+    if (!image) throw new StudioError(404, `no image ${JSON.stringify(file)}`);
+    image.boxes = checkBoxes(boxes, project.classes, image);
+    await this.writeAnnotated(id, images, project.classes);
+    return image;
+  }
+
+  async deleteAnnotatedImage(id: string, file: string): Promise<void> {
+    const project = await this.read(id);
+    const images = await this.annotated(id);
+    if (!images.some((im) => im.file === file)) throw new StudioError(404, `no image ${JSON.stringify(file)}`);
+    await this.writeAnnotated(
+      id,
+      images.filter((im) => im.file !== file),
+      project.classes,
+    );
+    await rm(this.imageFile(id, file), { force: true });
   }
 
   // Text samples ----------------------------------------------------------------------------------
@@ -335,6 +434,12 @@ export class Workspace {
       if (existsSync(this.path(id, TEXTS))) files[TEXTS] = await readFile(this.path(id, TEXTS));
       return files;
     }
+    if (holdsBoxes(project.kind)) {
+      const images = await this.annotated(id);
+      if (existsSync(this.path(id, ANNOTATIONS))) files[ANNOTATIONS] = await readFile(this.path(id, ANNOTATIONS));
+      for (const im of images) files[`${IMAGES}/${im.file}`] = await readFile(this.imageFile(id, im.file));
+      return files;
+    }
     for (const c of project.classes)
       for (const f of await this.sampleFiles(id, c, project.kind))
         files[`${SAMPLES}/${c}/${f}`] = await readFile(this.path(id, SAMPLES, c, f));
@@ -361,30 +466,34 @@ export class Workspace {
     }
     const kind = given.kind as ProjectKind;
     if (!Object.hasOwn(FIRST_CLASSES, kind))
-      throw new StudioError(400, `${PROJECT_FILE}: kind is image, audio or text, not ${JSON.stringify(kind)}`);
+      throw new StudioError(400, `${PROJECT_FILE}: kind is image, audio, text or detection, not ${JSON.stringify(kind)}`);
     const name = typeof given.name === 'string' ? given.name.trim() : '';
     if (!name || name.length > 100) throw new StudioError(400, `${PROJECT_FILE}: a project needs a name of 1-100 characters`);
     if (!Array.isArray(given.classes) || !given.classes.length || given.classes.length > 1000)
       throw new StudioError(400, `${PROJECT_FILE}: classes must be a list of 1-1000 names`);
     const classes = given.classes.map((c) => checkSegment(String(c), 'class name'));
     if (new Set(classes).size !== classes.length) throw new StudioError(400, `${PROJECT_FILE}: a class name appears twice`);
-    const samples: { cls: string; file: string; bytes: Uint8Array }[] = [];
+    /** Files to write, as path segments under the project's folder. */
+    const samples: { at: string[]; bytes: Uint8Array }[] = [];
+    const holds = kind === 'text' ? TEXTS : holdsBoxes(kind) ? `${ANNOTATIONS} and ${IMAGES}/<file>` : `${SAMPLES}/<class>/<file>`;
     for (const [path, bytes] of Object.entries(files)) {
-      if (path === PROJECT_FILE || (kind === 'text' && path === TEXTS)) continue;
+      if (path === PROJECT_FILE || (kind === 'text' && path === TEXTS) || (holdsBoxes(kind) && path === ANNOTATIONS)) continue;
       const parts = path.split('/');
       if (FOLDER_KINDS.includes(kind) && parts.length === 3 && parts[0] === SAMPLES) {
         const [cls, file] = [checkSegment(parts[1], 'class name'), checkSegment(parts[2], 'file name')];
         if (!classes.includes(cls)) throw new StudioError(400, `${path}: ${cls} is not one of the project's classes`);
         if (!isSampleName(kind, file)) throw new StudioError(415, `${path}: not ${SAMPLE_NAMES[kind]}`);
         await checkSample(kind, bytes, path);
-        samples.push({ cls, file, bytes });
-      } else
-        throw new StudioError(
-          400,
-          `${path}: a ${kind} project's archive holds ${PROJECT_FILE} and ${kind === 'text' ? TEXTS : `${SAMPLES}/<class>/<file>`} only`,
-        );
+        samples.push({ at: [SAMPLES, cls, file], bytes });
+      } else if (holdsBoxes(kind) && parts.length === 2 && parts[0] === IMAGES) {
+        const file = checkSegment(parts[1], 'file name');
+        if (!isSampleName(kind, file)) throw new StudioError(415, `${path}: not ${SAMPLE_NAMES[kind]}`);
+        await checkSample(kind, bytes, path);
+        samples.push({ at: [IMAGES, file], bytes });
+      } else throw new StudioError(400, `${path}: a ${kind} project's archive holds ${PROJECT_FILE} and ${holds} only`);
     }
     const texts = kind === 'text' && files[TEXTS] ? checkTexts(files[TEXTS], classes) : undefined;
+    const annotations = holdsBoxes(kind) && files[ANNOTATIONS] ? checkAnnotations(files[ANNOTATIONS], classes, samples) : undefined;
     await makeDirs(this.dir);
     const id = projectId(name, new Set(await readdir(this.dir)));
     const project: ProjectFile = { version: 1, name, kind, classes, created: new Date().toISOString() };
@@ -394,9 +503,10 @@ export class Workspace {
       await makeDirs(staging);
       await writeFileAtomically(join(staging, PROJECT_FILE), JSON.stringify(project, null, 2) + '\n');
       if (texts) await writeFileAtomically(join(staging, TEXTS), texts);
-      for (const { cls, file, bytes } of samples) {
-        await makeDirs(join(staging, SAMPLES, cls));
-        await writeFileAtomically(join(staging, SAMPLES, cls, file), bytes, false);
+      if (annotations) await writeFileAtomically(join(staging, ANNOTATIONS), annotations);
+      for (const { at, bytes } of samples) {
+        await makeDirs(join(staging, ...at.slice(0, -1)));
+        await writeFileAtomically(join(staging, ...at), bytes, false);
       }
       await rename(staging, this.path(id));
     } catch (e) {
@@ -417,6 +527,11 @@ export class Workspace {
     };
     if (existsSync(dir)) walk(dir);
     return dir;
+  }
+
+  /** A validation image a detection run drew, in the model's drawn/ folder. */
+  drawnFile(id: string, file: string): string {
+    return this.path(id, MODEL_DIR, 'drawn', checkSegment(file, 'drawn image'));
   }
 
   /** A file of the trained model (model.json, weights, the report), checked as every path is. */

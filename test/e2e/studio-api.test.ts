@@ -598,6 +598,84 @@ describe('graft studio API', () => {
     assert.deepEqual(snapshot(dir), before, 'a refused archive leaves nothing behind');
   });
 
+  it('a detection project: images with their size, boxes checked and kept as COCO JSON; bad ones refused, the workspace unchanged', async () => {
+    const created = await post('/api/projects', { name: 'Boxes', kind: 'detection' });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const did = created.body.id as string;
+    assert.deepEqual(created.body.classes, ['object']);
+    const png = await sharp({ create: { width: 60, height: 40, channels: 3, background: '#000' } })
+      .png()
+      .toBuffer();
+    const up = await call(`/api/projects/${did}/images`, { method: 'POST', body: files({ name: 'a.png', bytes: png, type: 'image/png' }) });
+    assert.equal(up.status, 200, JSON.stringify(up.body));
+    assert.deepEqual(up.body.added, ['a.png']);
+    const put = (file: string, boxes: unknown) =>
+      call(`/api/projects/${did}/images/${file}/boxes`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ boxes }),
+      });
+    // A box drawn past the edge is clipped to the image.
+    const ok = await put('a.png', [{ label: 'object', box: [50, 30, 20, 20] }]);
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.deepEqual(ok.body.boxes, [{ label: 'object', box: [50, 30, 10, 10] }]);
+    const coco = JSON.parse(readFileSync(join(dir, did, 'annotations.json'), 'utf8'));
+    assert.deepEqual(coco.images, [{ id: 1, file_name: 'images/a.png', width: 60, height: 40 }]);
+    assert.deepEqual(coco.annotations[0].bbox, [50, 30, 10, 10]);
+    assert.deepEqual(coco.categories, [{ id: 1, name: 'object' }]);
+    // Renaming the class relabels its boxes.
+    assert.equal(
+      (
+        await call(`/api/projects/${did}/classes/object`, {
+          method: 'PATCH',
+          headers: { 'content-type': 'application/json' },
+          body: '{"name":"dot"}',
+        })
+      ).status,
+      200,
+    );
+    assert.deepEqual((await call(`/api/projects/${did}`)).body.samples[0].boxes, [{ label: 'dot', box: [50, 30, 10, 10] }]);
+    assert.equal((await call(`/api/projects/${did}`)).body.counts.dot, 1);
+
+    const before = snapshot(dir);
+    const refused: [string, Promise<{ status: number }>, number][] = [
+      ['a class the project lacks', put('a.png', [{ label: 'cat', box: [1, 1, 5, 5] }]), 400],
+      ['a box outside the image', put('a.png', [{ label: 'dot', box: [70, 50, 5, 5] }]), 400],
+      ['not numbers', put('a.png', [{ label: 'dot', box: [1, 1, 'x', 5] }]), 400],
+      ['not a list', put('a.png', { label: 'dot' }), 400],
+      ['boxes of no image', put('b.png', []), 404],
+      ['boxes of a path (no such image: the name is never a path)', put('..%2Fproject.json', []), 404],
+      [
+        'an image to a class folder',
+        call(`/api/projects/${did}/classes/dot/samples`, { method: 'POST', body: files({ name: 'b.png', bytes: png, type: 'image/png' }) }),
+        400,
+      ],
+      [
+        'a recording as an image',
+        call(`/api/projects/${did}/images`, {
+          method: 'POST',
+          body: files({ name: 'b.wav', bytes: Buffer.from(wav(voiced(140, 0.3), 16000)), type: 'audio/wav' }),
+        }),
+        415,
+      ],
+      [
+        'a good image then a bad name',
+        call(`/api/projects/${did}/images`, {
+          method: 'POST',
+          body: files({ name: 'b.png', bytes: png, type: 'image/png' }, { name: 'c.txt', bytes: png, type: 'image/png' }),
+        }),
+        415,
+      ],
+      [
+        'a threshold out of range',
+        call(`/api/projects/${did}/predict`, { method: 'POST', body: files({ name: 'a.png', bytes: png, type: 'image/png' }) }),
+        404,
+      ],
+    ];
+    for (const [what, r, status] of refused) assert.equal((await r).status, status, what);
+    assert.deepEqual(snapshot(dir), before, 'a refused request changes nothing');
+  });
+
   it('keeps its projects across a restart', async () => {
     const again = await startStudio({ dir, port: 0 });
     try {

@@ -107,6 +107,7 @@ async function startPage() {
     { id: 'new-kind' },
     el('option', { value: 'image' }, 'Images'),
     el('option', { value: 'audio' }, 'Sounds'),
+    el('option', { value: 'detection' }, 'Objects (boxes)'),
     el('option', { value: 'text' }, 'Texts'),
   );
   view.replaceChildren(
@@ -192,7 +193,7 @@ async function projectPage(id) {
   title.textContent = `${project.name} (${project.kind})`;
   const bases = (await api('/api/bases'))[project.kind];
   view.replaceChildren(
-    dataSection(project),
+    project.kind === 'detection' ? boxesSection(project) : dataSection(project),
     trainSection(project, bases),
     el('section', { id: 'model' }),
     el('section', { id: 'try' }),
@@ -369,7 +370,7 @@ function classCard(project, cls, rejected) {
     onchange: (e) => upload(project, cls, [...e.target.files], rejected),
   });
   const extra = {
-    image: () => webcamButton(project, cls, rejected),
+    image: () => webcamButton((files) => upload(project, cls, files, rejected)),
     audio: () => recordButton(project, cls, rejected),
     text: () => textAdder(project, cls),
   }[project.kind]();
@@ -601,7 +602,7 @@ const BURST_MS = 100;
 const BURST_MAX = 60;
 
 /** The webcam in the card: hold "Hold to record" (mouse, touch, or Space/Enter) to take a frame every 100 ms; on release they are added. */
-function webcamButton(project, cls, rejected) {
+function webcamButton(add) {
   return el(
     'button',
     {
@@ -635,12 +636,7 @@ function webcamButton(project, cls, rejected) {
             const blobs = (await Promise.all(frames.splice(0))).filter(Boolean);
             const t = Date.now();
             stop();
-            await upload(
-              project,
-              cls,
-              blobs.map((b, i) => new File([b], `webcam-${t}-${String(i).padStart(2, '0')}.jpg`, { type: 'image/jpeg' })),
-              rejected,
-            );
+            await add(blobs.map((b, i) => new File([b], `webcam-${t}-${String(i).padStart(2, '0')}.jpg`, { type: 'image/jpeg' })));
           };
           const hold = el(
             'button',
@@ -664,6 +660,447 @@ function webcamButton(project, cls, rejected) {
   );
 }
 
+// Boxes (detection projects) ----------------------------------------------------------------------
+
+/** A colour per class, so boxes of one class look alike everywhere. */
+const PALETTE = ['#2d6cdf', '#e4572e', '#16a34a', '#a855f7', '#f59e0b', '#0891b2', '#db2777', '#65a30d'];
+const colourOf = (classes, label) => PALETTE[Math.max(0, classes.indexOf(label)) % PALETTE.length];
+
+/** Corner handles a selected box is resized by, as [x, y] fractions of its width and height. */
+const CORNERS = [
+  [0, 0],
+  [1, 0],
+  [0, 1],
+  [1, 1],
+];
+
+function boxesSection(project) {
+  const rejected = el('div', { class: 'rejected', id: 'rejected' });
+  const images = project.samples;
+  const add = async (files) => {
+    const form = new FormData();
+    for (const f of files) form.append('files', f, f.name);
+    try {
+      const r = await api(`/api/projects/${enc(project.id)}/images`, { method: 'POST', body: form });
+      await reload();
+      document.getElementById('rejected').replaceChildren(...r.rejected.map((x) => el('div', {}, `Not added — ${x.file}: ${x.reason}`)));
+    } catch (e) {
+      toast(e.message);
+    }
+  };
+  const classes = el(
+    'div',
+    { class: 'row', id: 'box-classes' },
+    'Classes: ',
+    project.classes.map((c) =>
+      el(
+        'span',
+        { class: 'chip', 'data-class': c, style: `border-color: ${colourOf(project.classes, c)}` },
+        el('input', {
+          value: c,
+          size: Math.max(4, c.length),
+          'aria-label': 'class name',
+          onchange: async (e) => {
+            try {
+              await api(`/api/projects/${enc(project.id)}/classes/${enc(c)}`, json('PATCH', { name: e.target.value }));
+              await reload();
+            } catch (err) {
+              toast(err.message);
+              e.target.value = c;
+            }
+          },
+        }),
+        el('span', { class: 'n', title: 'boxes' }, String(project.counts[c] ?? 0)),
+        el(
+          'button',
+          {
+            class: 'secondary',
+            title: `delete ${c} and its boxes`,
+            onclick: async () => {
+              if (!confirm(`Delete ${c} and its ${project.counts[c] ?? 0} boxes?`)) return;
+              await api(`/api/projects/${enc(project.id)}/classes/${enc(c)}`, { method: 'DELETE' });
+              await reload();
+            },
+          },
+          '×',
+        ),
+      ),
+    ),
+    el(
+      'button',
+      {
+        class: 'secondary',
+        id: 'add-class',
+        onclick: async () => {
+          try {
+            await api(`/api/projects/${enc(project.id)}/classes`, json('POST', { name: `class ${project.classes.length + 1}` }));
+            await reload();
+          } catch (e) {
+            toast(e.message);
+          }
+        },
+      },
+      '+ Add a class',
+    ),
+  );
+  const editor = el('div', { id: 'box-editor' });
+  const thumbs = el(
+    'div',
+    { class: 'thumbs', id: 'box-images' },
+    images.map((im) =>
+      el(
+        'span',
+        {
+          class: 'thumb',
+          'data-file': im.file,
+          title: `${im.file}: ${im.boxes.length} boxes`,
+          onclick: () => boxEditor(project, im, editor, thumbs),
+        },
+        apiImage(`/api/projects/${enc(project.id)}/images/${enc(im.file)}`, { alt: im.file }),
+        el('span', { class: 'badge' }, String(im.boxes.length)),
+      ),
+    ),
+  );
+  const picker = el('input', {
+    type: 'file',
+    multiple: true,
+    accept: 'image/*',
+    id: 'box-upload',
+    'aria-label': 'add images',
+    onchange: (e) => add([...e.target.files]),
+  });
+  const keep = state.editing && images.find((im) => im.file === state.editing);
+  if (keep || images[0]) queueMicrotask(() => boxEditor(project, keep || images[0], editor, thumbs));
+  return el(
+    'section',
+    { id: 'data' },
+    el('h2', {}, 'Data'),
+    classes,
+    el('div', { class: 'row' }, picker, webcamButton(add), el('span', { class: 'count' }, `${images.length} images`)),
+    thumbs,
+    editor,
+    el(
+      'div',
+      { class: 'row' },
+      el(
+        'a',
+        {
+          href: '#',
+          id: 'download-coco',
+          onclick: async (e) => {
+            e.preventDefault();
+            await download(`/api/projects/${enc(project.id)}/annotations.json`, `${project.id}-coco.json`).catch((err) =>
+              toast(err.message),
+            );
+          },
+        },
+        'Download the boxes (COCO JSON)',
+      ),
+      el(
+        'a',
+        {
+          href: '#',
+          id: 'download-project',
+          onclick: async (e) => {
+            e.preventDefault();
+            await download(`/api/projects/${enc(project.id)}/archive`, `${project.id}-project.zip`).catch((err) => toast(err.message));
+          },
+        },
+        'Download the project (zip)',
+      ),
+    ),
+    rejected,
+  );
+}
+
+/**
+ * The box editor for one image: drag on empty space to draw a box of the chosen class, drag a box
+ * to move it, drag a corner of the selected box to resize it; Delete removes the selected box,
+ * the arrow keys nudge it (Shift: 10 px), Escape deselects; the class list relabels it. Every
+ * change is saved at once (PUT, in the image's pixels).
+ */
+function boxEditor(project, image, holder, thumbs) {
+  state.editing = image.file;
+  for (const t of thumbs.querySelectorAll('.thumb')) t.classList.toggle('selected', t.dataset.file === image.file);
+  const boxes = image.boxes.map((b) => ({ label: b.label, box: [...b.box] }));
+  const scale = Math.min(640 / image.width, 480 / image.height);
+  const canvas = el('canvas', {
+    id: 'box-canvas',
+    width: Math.round(image.width * scale),
+    height: Math.round(image.height * scale),
+    tabindex: 0,
+    'data-scale': scale,
+  });
+  const ctx = canvas.getContext('2d');
+  const label = el(
+    'select',
+    { id: 'box-label', 'aria-label': 'class of the box' },
+    project.classes.map((c) => el('option', { value: c }, c)),
+  );
+  const status = el('span', { id: 'box-status' }, `${boxes.length} boxes`);
+  let selected = -1;
+  let drag;
+  const picture = new Image();
+  blobUrl(`/api/projects/${enc(project.id)}/images/${enc(image.file)}`).then((u) => {
+    picture.onload = draw;
+    picture.src = u;
+  });
+  function draw() {
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    if (picture.complete) ctx.drawImage(picture, 0, 0, canvas.width, canvas.height);
+    ctx.font = '13px sans-serif';
+    boxes.forEach((b, i) => {
+      const [x, y, w, h] = b.box.map((v) => v * scale);
+      ctx.strokeStyle = colourOf(project.classes, b.label);
+      ctx.lineWidth = i === selected ? 3 : 2;
+      ctx.strokeRect(x, y, w, h);
+      ctx.fillStyle = ctx.strokeStyle;
+      ctx.fillText(b.label, x + 3, Math.max(12, y - 3));
+      if (i === selected) for (const [fx, fy] of CORNERS) ctx.fillRect(x + fx * w - 4, y + fy * h - 4, 8, 8);
+    });
+  }
+  const save = async () => {
+    status.textContent = 'saving…';
+    try {
+      await api(`/api/projects/${enc(project.id)}/images/${enc(image.file)}/boxes`, json('PUT', { boxes }));
+      image.boxes = boxes.map((b) => ({ label: b.label, box: [...b.box] }));
+      const badge = thumbs.querySelector(`.thumb[data-file="${CSS.escape(image.file)}"] .badge`);
+      if (badge) badge.textContent = String(boxes.length);
+      // The boxes per class, as the server counts them now.
+      const { counts } = await api(`/api/projects/${enc(project.id)}`);
+      for (const [c, n] of Object.entries(counts)) {
+        const chip = document.querySelector(`.chip[data-class="${CSS.escape(c)}"] .n`);
+        if (chip) chip.textContent = String(n);
+      }
+      status.textContent = `${boxes.length} boxes, saved`;
+      status.dataset.saved = String(Date.now());
+    } catch (e) {
+      status.textContent = e.message;
+    }
+  };
+  const at = (ev) => {
+    const r = canvas.getBoundingClientRect();
+    return [(ev.clientX - r.left) / scale, (ev.clientY - r.top) / scale];
+  };
+  const inside = ([px, py], [x, y, w, h]) => px >= x && px <= x + w && py >= y && py <= y + h;
+  canvas.addEventListener('pointerdown', (ev) => {
+    canvas.focus();
+    canvas.setPointerCapture(ev.pointerId);
+    const p = at(ev);
+    const near = 8 / scale;
+    if (selected >= 0) {
+      const [x, y, w, h] = boxes[selected].box;
+      const corner = CORNERS.findIndex(([fx, fy]) => Math.abs(p[0] - (x + fx * w)) <= near && Math.abs(p[1] - (y + fy * h)) <= near);
+      if (corner >= 0) {
+        drag = { kind: 'resize', corner, from: p, box: [x, y, w, h] };
+        return;
+      }
+    }
+    const hit = boxes
+      .map((b, i) => i)
+      .reverse()
+      .find((i) => inside(p, boxes[i].box));
+    if (hit !== undefined) {
+      selected = hit;
+      label.value = boxes[hit].label;
+      drag = { kind: 'move', from: p, box: [...boxes[hit].box] };
+    } else {
+      selected = -1;
+      drag = { kind: 'new', from: p, to: p };
+    }
+    draw();
+  });
+  canvas.addEventListener('pointermove', (ev) => {
+    if (!drag) return;
+    const p = at(ev);
+    const clampX = (v) => Math.min(image.width, Math.max(0, v));
+    const clampY = (v) => Math.min(image.height, Math.max(0, v));
+    if (drag.kind === 'new') {
+      drag.to = [clampX(p[0]), clampY(p[1])];
+      draw();
+      const [x0, y0] = drag.from;
+      const [x1, y1] = drag.to;
+      ctx.setLineDash([5, 4]);
+      ctx.strokeStyle = colourOf(project.classes, label.value);
+      ctx.strokeRect(Math.min(x0, x1) * scale, Math.min(y0, y1) * scale, Math.abs(x1 - x0) * scale, Math.abs(y1 - y0) * scale);
+      ctx.setLineDash([]);
+      return;
+    }
+    const [dx, dy] = [p[0] - drag.from[0], p[1] - drag.from[1]];
+    const [x, y, w, h] = drag.box;
+    if (drag.kind === 'move')
+      boxes[selected].box = [Math.min(image.width - w, Math.max(0, x + dx)), Math.min(image.height - h, Math.max(0, y + dy)), w, h];
+    else {
+      // The dragged corner follows the pointer; the opposite one stays.
+      const [fx, fy] = CORNERS[drag.corner];
+      const xs = [x, x + w];
+      const ys = [y, y + h];
+      xs[fx] = clampX(xs[fx] + dx);
+      ys[fy] = clampY(ys[fy] + dy);
+      boxes[selected].box = [Math.min(...xs), Math.min(...ys), Math.max(1, Math.abs(xs[1] - xs[0])), Math.max(1, Math.abs(ys[1] - ys[0]))];
+    }
+    draw();
+  });
+  canvas.addEventListener('pointerup', async () => {
+    if (!drag) return;
+    const d = drag;
+    drag = undefined;
+    if (d.kind === 'new') {
+      const [x0, y0] = d.from;
+      const [x1, y1] = d.to;
+      // A click, not a drag: no box.
+      if (Math.abs(x1 - x0) * scale < 4 || Math.abs(y1 - y0) * scale < 4) return draw();
+      boxes.push({ label: label.value, box: [Math.min(x0, x1), Math.min(y0, y1), Math.abs(x1 - x0), Math.abs(y1 - y0)] });
+      selected = boxes.length - 1;
+    }
+    draw();
+    await save();
+  });
+  canvas.addEventListener('keydown', async (ev) => {
+    if (ev.key === 'Escape') {
+      selected = -1;
+      return draw();
+    }
+    if (selected < 0) return;
+    const step = ev.shiftKey ? 10 : 1;
+    const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+    if (ev.key === 'Delete' || ev.key === 'Backspace') {
+      ev.preventDefault();
+      boxes.splice(selected, 1);
+      selected = -1;
+    } else if (moves[ev.key]) {
+      ev.preventDefault();
+      const [x, y, w, h] = boxes[selected].box;
+      const [dx, dy] = moves[ev.key];
+      boxes[selected].box = [Math.min(image.width - w, Math.max(0, x + dx)), Math.min(image.height - h, Math.max(0, y + dy)), w, h];
+    } else return;
+    draw();
+    await save();
+  });
+  label.addEventListener('change', async () => {
+    if (selected < 0) return;
+    boxes[selected].label = label.value;
+    draw();
+    await save();
+  });
+  holder.replaceChildren(
+    el(
+      'div',
+      { class: 'row' },
+      el('strong', {}, image.file),
+      el('label', {}, 'Class ', label),
+      status,
+      el(
+        'button',
+        {
+          class: 'secondary',
+          onclick: async () => {
+            if (!confirm(`Delete ${image.file} and its boxes?`)) return;
+            await api(`/api/projects/${enc(project.id)}/images/${enc(image.file)}`, { method: 'DELETE' });
+            state.editing = null;
+            await reload();
+          },
+        },
+        'Delete image',
+      ),
+    ),
+    el('p', { class: 'hint' }, 'Drag to draw a box; drag a box to move it, its corners to resize it; Delete removes it, arrows nudge it.'),
+    canvas,
+  );
+  draw();
+}
+
+/** A detector's report: COCO AP on validation and test, and the validation images drawn (truth dashed, found solid). */
+function detectionReport(section, report) {
+  const f = (x) => x.toFixed(3);
+  section.replaceChildren(
+    el('h2', {}, 'Model'),
+    el(
+      'p',
+      { id: 'accuracy' },
+      `Validation AP50 ${f(report.val.ap50)}, AP ${f(report.val.ap)} (COCO, IoU 0.50:0.95); test AP50 ${f(report.test.ap50)}, AP ${f(report.test.ap)}. Base ${report.base}, ${report.counts.train} training images, ${report.seconds.toFixed(1)} s.`,
+    ),
+    el(
+      'h3',
+      {},
+      `Validation images: the boxes you drew (dashed) and what the model found with a score of ${report.drawnThreshold} or more (solid)`,
+    ),
+    el(
+      'div',
+      { class: 'gallery drawn', id: 'drawn' },
+      report.drawn.map((file) => el('figure', {}, apiImage(`/api/projects/${enc(state.id)}/drawn/${enc(file)}`, { alt: file }))),
+    ),
+  );
+}
+
+/** Try a detector: an image chosen or taken with the webcam, its boxes found on the server and drawn here. */
+function tryBoxes() {
+  const section = document.getElementById('try');
+  const canvas = el('canvas', { id: 'try-canvas', width: 0, height: 0 });
+  const found = el('div', { id: 'try-boxes' });
+  const run = async (file) => {
+    found.textContent = 'Finding…';
+    try {
+      const form = new FormData();
+      form.append('threshold', threshold.value);
+      form.append('file', file, file.name || 'image.png');
+      const { boxes } = await api(`/api/projects/${enc(state.id)}/predict`, { method: 'POST', body: form });
+      const bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' });
+      // Fitted to 640x480, small images enlarged.
+      const up = Math.min(640 / bitmap.width, 480 / bitmap.height);
+      canvas.width = Math.round(bitmap.width * up);
+      canvas.height = Math.round(bitmap.height * up);
+      const ctx = canvas.getContext('2d');
+      ctx.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+      ctx.font = '13px sans-serif';
+      const classes = state.project.classes;
+      for (const b of boxes) {
+        const [x, y, w, h] = b.box.map((v) => v * up);
+        ctx.strokeStyle = ctx.fillStyle = colourOf(classes, b.label);
+        ctx.lineWidth = 2;
+        ctx.strokeRect(x, y, w, h);
+        ctx.fillText(`${b.label} ${pct(b.score)}`, x + 3, Math.max(12, y - 3));
+      }
+      found.replaceChildren(
+        boxes.length
+          ? `${boxes.length} found: ${boxes.map((b) => `${b.label} ${pct(b.score)}`).join(', ')}`
+          : 'Nothing found above the threshold.',
+      );
+      found.dataset.count = String(boxes.length);
+    } catch (e) {
+      found.textContent = e.message;
+    }
+  };
+  let last;
+  const picker = el('input', {
+    type: 'file',
+    accept: 'image/*',
+    id: 'try-file',
+    onchange: (e) => e.target.files[0] && run((last = e.target.files[0])),
+  });
+  const threshold = el('input', {
+    id: 'try-threshold',
+    type: 'number',
+    min: 0.01,
+    max: 1,
+    step: 0.05,
+    value: 0.3,
+    onchange: () => last && run(last),
+  });
+  section.replaceChildren(
+    el('h2', {}, 'Try it'),
+    el(
+      'div',
+      { class: 'row' },
+      picker,
+      webcamButton((files) => run((last = files.at(-1)))),
+      el('label', {}, 'Boxes scoring at least ', threshold),
+    ),
+    found,
+    canvas,
+  );
+}
+
 // Training -----------------------------------------------------------------------------------------
 
 function trainSection(project, bases) {
@@ -683,7 +1120,7 @@ function trainSection(project, bases) {
       'div',
       { class: 'row' },
       el('label', {}, 'Base ', base),
-      project.kind !== 'text'
+      project.kind === 'image' || project.kind === 'audio'
         ? el(
             'button',
             {
@@ -818,7 +1255,9 @@ function follow() {
       cancelButton.disabled = true;
       status.textContent =
         e.type === 'done'
-          ? `Trained: validation accuracy ${pct(e.report.val.accuracy)}`
+          ? e.report.kind === 'detection'
+            ? `Trained: validation AP50 ${e.report.val.ap50.toFixed(3)}`
+            : `Trained: validation accuracy ${pct(e.report.val.accuracy)}`
           : e.type === 'cancelled'
             ? 'Cancelled: the project is as it was.'
             : `Training failed: ${e.message}`;
@@ -839,6 +1278,12 @@ async function showModel() {
     section.replaceChildren(el('h2', {}, 'Model'), el('p', {}, 'Train to see how the model does.'));
     document.getElementById('try').replaceChildren();
     document.getElementById('export').replaceChildren();
+    return;
+  }
+  if (report.kind === 'detection') {
+    detectionReport(section, report);
+    tryBoxes();
+    exportPanel();
     return;
   }
   const m = report.val;
