@@ -10,10 +10,10 @@
 // plain text.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, extname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import multipart from '@fastify/multipart';
 import { parse as parseCsv } from 'csv-parse/sync';
@@ -22,6 +22,7 @@ import { strToU8, unzipSync, zipSync } from 'fflate';
 import { BASES, loadImageBase } from '../bases/index.js';
 import { DecodeError, decodeImageBuffer } from '../data/images.js';
 import { orientedSize } from '../data/detection/clean.js';
+import { loadDetectionData } from '../data/detection/index.js';
 import { sharp } from '../io/sharp.js';
 import { spectrogramPicture } from '../data/audio/picture.js';
 import { AUDIO_CONTENT_TYPES, decodeAudio } from '../data/audio/read.js';
@@ -76,7 +77,7 @@ export interface Studio {
 
 const HEADER = 'x-graft-token';
 /** Routes whose body is files (multipart) rather than JSON. */
-const MULTIPART_ROUTE = /^\/api\/(projects\/[^/]+\/(classes\/[^/]+\/samples|images|predict)|archives)$/;
+const MULTIPART_ROUTE = /^\/api\/(projects\/[^/]+\/(classes\/[^/]+\/samples|images|boxes-import|predict)|archives)$/;
 /** What every answer says to the browser: no type sniffing (a sample is served as the image its name says, never as a page), no framing, no referrer. */
 const SAFETY_HEADERS = {
   'x-content-type-options': 'nosniff',
@@ -245,10 +246,11 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
       .header('content-disposition', `attachment; filename="${req.params.id}-project.zip"`)
       .send(Buffer.from(zipSync(await workspace.archive(req.params.id), { level: 0 }))),
   );
-  app.post('/api/archives', async (req) => {
-    if (!req.isMultipart()) throw new StudioError(415, 'send the project zip as multipart/form-data');
+  /** The files of the one zip a request sends, each entry's declared size checked before it is inflated. */
+  const zipFiles = async (req: FastifyRequest): Promise<Record<string, Uint8Array>> => {
+    if (!req.isMultipart()) throw new StudioError(415, 'send the zip as multipart/form-data');
     const part = await req.file();
-    if (!part || !/^application\/(zip|x-zip-compressed)$/.test(part.mimetype)) throw new StudioError(415, 'send one project zip');
+    if (!part || !/^application\/(zip|x-zip-compressed)$/.test(part.mimetype)) throw new StudioError(415, 'send one zip');
     const bytes = await part.toBuffer();
     if (bytes.length > maxRequest) throw new StudioError(413, `request larger than ${maxRequest} bytes`);
     let files: Record<string, Uint8Array>;
@@ -270,6 +272,10 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
       throw new StudioError(400, `not a readable zip: ${(e as Error).message}`);
     }
     if (refused.length) throw new StudioError(413, `${refused[0]}: over ${maxFile} bytes, or the archive over ${maxRequest} in all`);
+    return files;
+  };
+  app.post('/api/archives', async (req) => {
+    const files = await zipFiles(req);
     // A sample graft cannot read refuses the whole archive: opened, the project is what was saved.
     return workspace.importArchive(files, async (kind, sample, name) => {
       try {
@@ -420,9 +426,51 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
         rejected.push({ file: name, reason: (e as Error).message });
         continue;
       }
-      added.push(await workspace.addAnnotatedImage(req.params.id, name, bytes, size));
+      added.push(...(await workspace.addAnnotatedImages(req.params.id, [{ name, bytes, size, boxes: [] }])));
     }
     return { added, rejected };
+  });
+  // A COCO, Pascal VOC or YOLO data set (a zip of its folder) added to a detection project, as graft train reads each.
+  app.post<{ Params: { id: string } }>('/api/projects/:id/boxes-import', async (req) => {
+    refuseWhileTraining(req.params.id);
+    const project = await workspace.read(req.params.id);
+    if (!holdsBoxes(project.kind)) throw new StudioError(400, `this is an ${project.kind} project: boxes go to detection projects`);
+    const files = await zipFiles(req);
+    const dir = await mkdtemp(join(tmpdir(), 'graft-studio-import-'));
+    try {
+      for (const [path, bytes] of Object.entries(files)) {
+        // Every segment checked as a name: nothing lands outside the temporary folder.
+        const at = path.split('/').map((p) => checkSegment(p, 'file name in the zip'));
+        await mkdir(join(dir, ...at.slice(0, -1)), { recursive: true });
+        await writeFile(join(dir, ...at), bytes);
+      }
+      const jsons = Object.keys(files).filter((p) => !p.includes('/') && p.endsWith('.json'));
+      const skipped: { file: string; reason: string }[] = [];
+      let set;
+      try {
+        set = await loadDetectionData(jsons.length === 1 ? join(dir, jsons[0]) : dir, {
+          callbacks: [{ onSkip: (s) => void skipped.push({ file: s.path, reason: s.reason }) }],
+        });
+      } catch (e) {
+        throw new StudioError(400, (e as Error).message.replaceAll(dir, '<zip>'));
+      }
+      const items = [];
+      const rejected = skipped.map((s) => ({ file: s.file.replaceAll(dir, '<zip>'), reason: s.reason.replaceAll(dir, '<zip>') }));
+      for (const sample of set.samples) {
+        const name = basename(sample.file);
+        const bytes = await readFile(sample.file);
+        try {
+          const size = await imageSizeOf(bytes, name);
+          const boxes = sample.objects.filter((o) => !o.ignore).map((o) => ({ label: set.classes[o.label], box: o.box }));
+          items.push({ name, bytes, size, boxes });
+        } catch (e) {
+          rejected.push({ file: name, reason: (e as Error).message });
+        }
+      }
+      return { format: set.format, added: await workspace.addAnnotatedImages(req.params.id, items), rejected };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
   app.get<{ Params: { id: string; file: string } }>('/api/projects/:id/images/:file', async (req, reply) => {
     const path = workspace.imageFile(req.params.id, req.params.file);

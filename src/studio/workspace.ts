@@ -10,7 +10,7 @@ import { StudioError } from './errors.js';
 import { isAudioPath } from '../data/audio/read.js';
 import { isImagePath } from '../data/images.js';
 import { writeFileAtomically } from '../io/atomic.js';
-import { ANNOTATIONS, checkBoxes, fromCoco, IMAGES, toCoco, type AnnotatedImage } from './annotations.js';
+import { ANNOTATIONS, checkBoxes, fromCoco, IMAGES, toCoco, type AnnotatedImage, type LabelledBox } from './annotations.js';
 
 export type ProjectKind = 'image' | 'text' | 'audio' | 'detection';
 
@@ -342,20 +342,39 @@ export class Workspace {
     return this.path(id, IMAGES, checkSegment(file, 'file name'));
   }
 
-  /** Store an image (its size read by the caller, which has checked that it decodes) with no boxes yet. */
-  async addAnnotatedImage(id: string, fileName: string, bytes: Uint8Array, size: { width: number; height: number }): Promise<string> {
+  /**
+   * Store images (their sizes read by the caller, which has checked that they decode) with their
+   * boxes, each under its own name (a number added if taken), adding the classes the boxes name;
+   * everything is checked before the first file is written.
+   */
+  async addAnnotatedImages(
+    id: string,
+    items: readonly { name: string; bytes: Uint8Array; size: { width: number; height: number }; boxes: LabelledBox[] }[],
+  ): Promise<string[]> {
     const project = await this.read(id);
     if (!holdsBoxes(project.kind)) throw new StudioError(400, `this is an ${project.kind} project: its samples go to a class`);
-    const name = checkSegment(fileName, 'file name');
-    if (!isImagePath(name)) throw new StudioError(415, `${name}: not ${SAMPLE_NAMES.detection}`);
+    const classes = [...project.classes];
+    for (const b of items.flatMap((it) => it.boxes)) if (!classes.includes(b.label)) classes.push(checkSegment(b.label, 'class name'));
+    const checked = items.map((it) => {
+      const name = checkSegment(it.name, 'file name');
+      if (!isImagePath(name)) throw new StudioError(415, `${name}: not ${SAMPLE_NAMES.detection}`);
+      return { ...it, name, boxes: checkBoxes(it.boxes, classes, it.size) };
+    });
     const dir = this.path(id, IMAGES);
     await makeDirs(dir);
-    const ext = extname(name);
-    let target = name;
-    for (let i = 2; existsSync(join(dir, target)); i++) target = `${name.slice(0, -ext.length)}-${i}${ext}`;
-    await writeFileAtomically(join(dir, target), bytes, false);
-    await this.writeAnnotated(id, [...(await this.annotated(id)), { file: target, ...size, boxes: [] }], project.classes);
-    return target;
+    const images = await this.annotated(id);
+    const names: string[] = [];
+    for (const it of checked) {
+      const ext = extname(it.name);
+      let target = it.name;
+      for (let i = 2; existsSync(join(dir, target)) || names.includes(target); i++) target = `${it.name.slice(0, -ext.length)}-${i}${ext}`;
+      await writeFileAtomically(join(dir, target), it.bytes, false);
+      names.push(target);
+      images.push({ file: target, ...it.size, boxes: it.boxes });
+    }
+    await this.writeAnnotated(id, images, classes);
+    if (classes.length !== project.classes.length) await this.write(id, { ...project, classes });
+    return names;
   }
 
   /** Replace an image's boxes (checked: labels of the project, inside the image). */

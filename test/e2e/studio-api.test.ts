@@ -556,7 +556,7 @@ describe('graft studio API', () => {
     const zip = (files: Record<string, Uint8Array>) => zipSync(files);
     const bad: [string, Uint8Array, number, RegExp, string?][] = [
       ['not a zip', new Uint8Array(png), 400, /not a readable zip/],
-      ['a zip sent as an image', archive, 415, /send one project zip/, 'image/png'],
+      ['a zip sent as an image', archive, 415, /send one zip/, 'image/png'],
       ['no project.json', zip({ 'samples/left/a.png': png }), 400, /no project\.json/],
       ['a path out of the project', zip({ 'project.json': entries['project.json'], 'samples/../evil.png': png }), 400, /not allowed/],
       [
@@ -637,9 +637,40 @@ describe('graft studio API', () => {
     assert.deepEqual((await call(`/api/projects/${did}`)).body.samples[0].boxes, [{ label: 'dot', box: [50, 30, 10, 10] }]);
     assert.equal((await call(`/api/projects/${did}`)).body.counts.dot, 1);
 
+    // Pascal VOC and YOLO folders, zipped, added as graft train reads them (VOC's corners are 1-based).
+    const zipped = (entries: Record<string, Uint8Array>) => {
+      const form = new FormData();
+      form.append('file', new Blob([zipSync(entries)], { type: 'application/zip' }), 'boxes.zip');
+      return call(`/api/projects/${did}/boxes-import`, { method: 'POST', body: form });
+    };
+    const text = (t: string) => new TextEncoder().encode(t);
+    const voc = await zipped({
+      'v.png': new Uint8Array(png),
+      'v.xml': text(
+        '<annotation><filename>v.png</filename><size><width>60</width><height>40</height><depth>3</depth></size><object><name>cat</name><difficult>0</difficult><bndbox><xmin>11</xmin><ymin>6</ymin><xmax>30</xmax><ymax>25</ymax></bndbox></object></annotation>',
+      ),
+    });
+    assert.equal(voc.status, 200, JSON.stringify(voc.body));
+    assert.equal(voc.body.format, 'voc');
+    assert.deepEqual(voc.body.added, ['v.png']);
+    const yolo = await zipped({
+      'images/y.png': new Uint8Array(png),
+      'labels/y.txt': text('0 0.5 0.5 0.5 0.5\n'),
+      'classes.txt': text('dot\n'),
+    });
+    assert.equal(yolo.status, 200, JSON.stringify(yolo.body));
+    assert.equal(yolo.body.format, 'yolo');
+    const after = (await call(`/api/projects/${did}`)).body;
+    assert.deepEqual(after.classes, ['dot', 'cat'], "the data set's new class added");
+    const byFile = Object.fromEntries(after.samples.map((im: { file: string; boxes: unknown }) => [im.file, im.boxes]));
+    assert.deepEqual(byFile['v.png'], [{ label: 'cat', box: [10, 5, 20, 20] }]);
+    assert.deepEqual(byFile['y.png'], [{ label: 'dot', box: [15, 10, 30, 20] }]);
+
     const before = snapshot(dir);
     const refused: [string, Promise<{ status: number }>, number][] = [
-      ['a class the project lacks', put('a.png', [{ label: 'cat', box: [1, 1, 5, 5] }]), 400],
+      ['a zip with a path out of its folder', zipped({ '../v.png': new Uint8Array(png) }), 400],
+      ['a zip of no detection data', zipped({ 'notes.txt': text('hello') }), 400],
+      ['a class the project lacks', put('a.png', [{ label: 'cat2', box: [1, 1, 5, 5] }]), 400],
       ['a box outside the image', put('a.png', [{ label: 'dot', box: [70, 50, 5, 5] }]), 400],
       ['not numbers', put('a.png', [{ label: 'dot', box: [1, 1, 'x', 5] }]), 400],
       ['not a list', put('a.png', { label: 'dot' }), 400],

@@ -769,6 +769,26 @@ function boxesSection(project) {
     'aria-label': 'add images',
     onchange: (e) => add([...e.target.files]),
   });
+  const importer = el('input', {
+    type: 'file',
+    accept: '.zip,application/zip',
+    id: 'boxes-import',
+    'aria-label': 'import a COCO, VOC or YOLO data set (zip)',
+    onchange: async (e) => {
+      const file = e.target.files[0];
+      if (!file) return;
+      const form = new FormData();
+      form.append('file', new File([file], file.name, { type: 'application/zip' }));
+      try {
+        const r = await api(`/api/projects/${enc(project.id)}/boxes-import`, { method: 'POST', body: form });
+        toast(`${r.added.length} images with their boxes added (${r.format.toUpperCase()})`);
+        await reload();
+        document.getElementById('rejected').replaceChildren(...r.rejected.map((x) => el('div', {}, `Not added — ${x.file}: ${x.reason}`)));
+      } catch (err) {
+        toast(err.message);
+      }
+    },
+  });
   const keep = state.editing && images.find((im) => im.file === state.editing);
   if (keep || images[0]) queueMicrotask(() => boxEditor(project, keep || images[0], editor, thumbs));
   return el(
@@ -776,7 +796,14 @@ function boxesSection(project) {
     { id: 'data' },
     el('h2', {}, 'Data'),
     classes,
-    el('div', { class: 'row' }, picker, webcamButton(add), el('span', { class: 'count' }, `${images.length} images`)),
+    el(
+      'div',
+      { class: 'row' },
+      picker,
+      webcamButton(add),
+      el('label', {}, 'Import boxes (a zip of a COCO, VOC or YOLO folder) ', importer),
+      el('span', { class: 'count' }, `${images.length} images`),
+    ),
     thumbs,
     editor,
     el(
