@@ -64,6 +64,13 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/experiment.js')).experimentCommand,
   },
   {
+    name: 'sweep',
+    args: '[spec]',
+    description:
+      'run a grid of trials of a graft command (axes: lr, cut, seed, per-class, base…), locally or on a BullMQ queue; the table of trials, the best model kept',
+    load: async () => (await import('./commands/sweep.js')).sweepCommand,
+  },
+  {
     name: 'pretrain',
     args: '<name>',
     description:
