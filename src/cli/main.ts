@@ -71,6 +71,12 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/sweep.js')).sweepCommand,
   },
   {
+    name: 'worker',
+    args: '',
+    description: "take sweeps' trials from a BullMQ queue on Redis and run them (each trial its own process), until SIGTERM",
+    load: async () => (await import('./commands/worker.js')).workerCommand,
+  },
+  {
     name: 'pretrain',
     args: '<name>',
     description:

@@ -16,21 +16,15 @@ export const sweepPaths = (out: string) => ({
   best: join(out, 'best'),
 });
 
-export interface FinishedSweep extends SweepTable {
-  /** The best model's folder, when the command saves models and a trial was best. */
-  bestModel?: string;
-}
-
-export async function finishSweep(out: string, spec: SweepSpec, trials: Trial[], results: TrialResult[]): Promise<FinishedSweep> {
+export async function finishSweep(out: string, spec: SweepSpec, trials: Trial[], results: TrialResult[]): Promise<SweepTable> {
   const t = sweepTable(spec, trials, results);
   const paths = sweepPaths(out);
-  let bestModel: string | undefined;
   if (t.best?.model) {
     const from = join(paths.trials, t.best.id, t.best.model);
     await writeDirAtomically(paths.best, true, (dir) => cp(from, dir, { recursive: true }));
-    bestModel = paths.best;
+    t.json.bestModel = paths.best;
   }
   await writeFileAtomically(paths.markdown, `# graft sweep: ${spec.command}\n\n${t.markdown}\n`);
-  await writeFileAtomically(paths.json, JSON.stringify({ ...t.json, bestModel: bestModel ?? null }, null, 2) + '\n');
-  return { ...t, bestModel };
+  await writeFileAtomically(paths.json, JSON.stringify(t.json, null, 2) + '\n');
+  return t;
 }

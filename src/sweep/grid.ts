@@ -4,7 +4,7 @@
 // its result is found instead of computed again.
 import { createHash } from 'node:crypto';
 import { GRAFT_VERSION } from '../core/version.js';
-import type { AxisValue, FlagValue, SweepCommand, SweepSpec } from './spec.js';
+import type { AxisValue, FlagValue, SweepSpec, TrialCommand } from './spec.js';
 
 export interface Trial {
   /** Content hash: 20 hex digits of SHA-256 over what the trial runs. */
@@ -13,7 +13,7 @@ export interface Trial {
   index: number;
   /** This trial's value on each axis. */
   values: Record<string, AxisValue>;
-  command: SweepCommand;
+  command: TrialCommand;
   /** The command's flags, without the `--out` and `--json` the sweep adds. */
   args: string[];
   /** Where it runs (relative paths in its flags are from here). */

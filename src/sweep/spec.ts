@@ -7,20 +7,25 @@ import { z } from 'zod';
 import { usageError } from '../core/errors.js';
 import { MiB, readFileBounded, TooLargeError } from '../io/read.js';
 
-/** The commands a sweep runs, and whether one saves a model (its `--out`, which the sweep gives each trial). */
-export const SWEEP_COMMANDS = {
-  train: { savesModel: true, metric: 'val.accuracy' },
-  adapt: { savesModel: false, metric: 'target.accuracy' },
+/**
+ * The commands a trial runs, whether one saves a model (its `--out`, which the sweep gives each
+ * trial) and the metric it is judged by, if trials compete. A spec names train or adapt.
+ */
+export const TRIAL_COMMANDS = {
+  train: { savesModel: true, metric: 'val.accuracy', ranked: true },
+  adapt: { savesModel: false, metric: 'target.accuracy', ranked: true },
 } as const;
 
-export type SweepCommand = keyof typeof SWEEP_COMMANDS;
+export type TrialCommand = keyof typeof TRIAL_COMMANDS;
+const SWEEP_COMMANDS = ['train', 'adapt'] as const;
+export type SweepCommand = (typeof SWEEP_COMMANDS)[number];
 
 /** A flag's value as a trial's command line receives it: `true` is the bare flag, a list repeats it. */
 export type FlagValue = string | number | boolean | (string | number)[];
 export type AxisValue = string | number | boolean;
 
 export interface SweepSpec {
-  command: SweepCommand;
+  command: TrialCommand;
   /** Flags every trial takes, by their command-line names (`batch-size`). */
   flags: Record<string, FlagValue>;
   /** The axes, in the spec's order: every combination of their values is a trial. */
@@ -39,7 +44,7 @@ const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 const schema = z.strictObject({
-  command: z.enum(Object.keys(SWEEP_COMMANDS) as [SweepCommand, ...SweepCommand[]]),
+  command: z.enum(SWEEP_COMMANDS),
   flags: z.record(z.string(), z.union([scalar, z.array(z.union([z.string(), z.number()]))])).default({}),
   axes: z.record(z.string(), z.array(scalar).min(1)).refine((a) => Object.keys(a).length > 0, 'give at least one axis'),
   metric: z.string().min(1).optional(),
@@ -76,7 +81,7 @@ export async function parseSweepSpec(text: string, source: string): Promise<Swee
     command: s.command,
     flags,
     axes,
-    metric: s.metric ?? SWEEP_COMMANDS[s.command].metric,
+    metric: s.metric ?? TRIAL_COMMANDS[s.command].metric,
     goal: s.goal,
     cwd: dirname(resolve(source)),
   };

@@ -2,7 +2,7 @@
 // the best trial by the spec's metric marked, and a failed trial's row saying why.
 import { table } from '../evaluate/report.js';
 import type { Trial } from './grid.js';
-import type { SweepSpec } from './spec.js';
+import { TRIAL_COMMANDS, type SweepSpec } from './spec.js';
 import type { TrialDone, TrialResult } from './trial.js';
 
 export interface SweepTable {
@@ -18,6 +18,8 @@ export interface SweepTable {
     best: string | null;
     failed: number;
     trials: TrialResult[];
+    /** Where the best trial's model was kept (finish.ts), if the command saves models. */
+    bestModel: string | null;
   };
 }
 
@@ -33,8 +35,11 @@ export function bestTrial(results: TrialResult[], metric: string, goal: 'max' | 
   return best;
 }
 
+/** Counts as they are, scores to four places. */
+const number = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(4));
+
 export function sweepTable(spec: SweepSpec, trials: Trial[], results: TrialResult[]): SweepTable {
-  const best = bestTrial(results, spec.metric, spec.goal);
+  const best = TRIAL_COMMANDS[spec.command].ranked ? bestTrial(results, spec.metric, spec.goal) : undefined;
   const axes = Object.keys(spec.axes);
   const reported = new Set(results.flatMap((r) => (r.status === 'done' ? Object.keys(r.metrics) : [])));
   // The metric that picks the best trial first, the others as the command reported them.
@@ -42,7 +47,7 @@ export function sweepTable(spec: SweepSpec, trials: Trial[], results: TrialResul
   const rows = results.map((r, i) => [
     trials[i].index,
     ...axes.map((a) => String(r.values[a])),
-    ...metrics.map((m) => (r.status === 'done' && r.metrics[m] !== undefined ? r.metrics[m].toFixed(4) : '')),
+    ...metrics.map((m) => (r.status === 'done' && r.metrics[m] !== undefined ? number(r.metrics[m]) : '')),
     r.seconds.toFixed(1),
     r.status === 'failed' ? `failed: ${r.error}` : r === best ? `best (${spec.goal} ${spec.metric})` : '',
   ]);
@@ -59,6 +64,7 @@ export function sweepTable(spec: SweepSpec, trials: Trial[], results: TrialResul
       best: best?.id ?? null,
       failed,
       trials: results,
+      bestModel: null,
     },
   };
 }

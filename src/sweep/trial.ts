@@ -11,7 +11,7 @@ import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GraftError } from '../core/errors.js';
-import { SWEEP_COMMANDS } from './spec.js';
+import { TRIAL_COMMANDS } from './spec.js';
 import type { AxisValue } from './spec.js';
 import type { Trial } from './grid.js';
 
@@ -109,7 +109,7 @@ export async function runTrial(trial: Trial, o: RunTrialOptions): Promise<{ resu
   const dir = join(o.trialsDir, trial.id);
   await mkdir(dir, { recursive: true });
   const attempt = await mkdtemp(join(dir, 'attempt-'));
-  const model = SWEEP_COMMANDS[trial.command].savesModel ? join(attempt, 'model') : undefined;
+  const model = TRIAL_COMMANDS[trial.command].savesModel ? join(attempt, 'model') : undefined;
   const args = [GRAFT_BIN, trial.command, ...trial.args, ...(model ? ['--out', model] : []), '--json'];
   // One thread per trial unless asked otherwise: trials run side by side, and the same threads
   // everywhere keep a seeded trial's numbers the same on every worker.
