@@ -71,6 +71,13 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/sweep.js')).sweepCommand,
   },
   {
+    name: 'extract',
+    args: '',
+    description:
+      "compute a base's frozen features for a data set into the feature cache, in shards run by local worker processes or a BullMQ queue",
+    load: async () => (await import('./commands/extract.js')).extractCommand,
+  },
+  {
     name: 'worker',
     args: '',
     description: "take sweeps' trials from a BullMQ queue on Redis and run them (each trial its own process), until SIGTERM",

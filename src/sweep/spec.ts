@@ -9,11 +9,14 @@ import { MiB, readFileBounded, TooLargeError } from '../io/read.js';
 
 /**
  * The commands a trial runs, whether one saves a model (its `--out`, which the sweep gives each
- * trial) and the metric it is judged by, if trials compete. A spec names train or adapt.
+ * trial) and the metric it is judged by, if trials compete. A spec names train or adapt; `graft extract`'s shards are
+ * trials of `extract --shard I/N`.
  */
 export const TRIAL_COMMANDS = {
   train: { savesModel: true, metric: 'val.accuracy', ranked: true },
   adapt: { savesModel: false, metric: 'target.accuracy', ranked: true },
+  // Shards are pieces of one job, not competitors: no best one.
+  extract: { savesModel: false, metric: 'computed', ranked: false },
 } as const;
 
 export type TrialCommand = keyof typeof TRIAL_COMMANDS;

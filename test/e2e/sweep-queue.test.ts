@@ -2,7 +2,8 @@
 // it), started here on a free loopback port with its data in a temp dir, append-only so a restart
 // keeps the queue. Two workers must give a 12-trial seeded sweep the local run's numbers; a
 // worker SIGKILLed mid-trial, or Redis restarted mid-sweep, must still leave every trial in the
-// table exactly once; a queue URL pointing nowhere is one error line.
+// table exactly once; graft extract's shards spread over two workers fill a shared cache; a
+// queue URL pointing nowhere is one error line.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -207,6 +208,50 @@ describe('graft sweep --queue on a real Redis', { skip }, () => {
     assert.equal(readdirSync(join(out, 'trials')).length, 4);
     w.child.kill('SIGTERM');
     assert.equal(await exited(w.child), 0);
+  });
+
+  it('graft extract --queue: two workers fill the shared cache; train on the same data and cut computes nothing', async () => {
+    const shared = join(dir, 'shared-cache');
+    const workers = [worker('x1'), worker('x2')];
+    const r = graft(
+      'extract',
+      '--base',
+      'digits-cnn',
+      '--data',
+      join(dir, 'data'),
+      '--cache-dir',
+      shared,
+      '--shards',
+      '4',
+      '--queue',
+      url,
+      '--out',
+      join(dir, 'extract'),
+      '--json',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual([r.json?.images, r.json?.computed], [36, 36]);
+    assert.equal(new Set((r.json?.trials as TrialResult[]).map((t) => t.worker)).size, 2, 'both workers took shards');
+    const t = graft(
+      'train',
+      '--base',
+      'digits-cnn',
+      '--data',
+      join(dir, 'data'),
+      '--cache-dir',
+      shared,
+      '--out',
+      join(dir, 'extract-model'),
+      '--epochs',
+      '1',
+      '--unfreeze',
+      '0',
+      '--json',
+    );
+    assert.equal(t.code, 0, t.stderr);
+    assert.equal((t.json?.stages as { features: { computed: number } }[])[0].features.computed, 0);
+    for (const w of workers) w.child.kill('SIGTERM');
+    assert.deepEqual(await Promise.all(workers.map((w) => exited(w.child))), [0, 0]);
   });
 
   it('--queue pointing nowhere is one error line, before anything is written', () => {
