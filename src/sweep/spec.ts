@@ -5,7 +5,7 @@
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { usageError } from '../core/errors.js';
-import { MiB, readFileBounded, TooLargeError } from '../io/read.js';
+import { MiB, readSmallText } from '../io/read.js';
 
 /**
  * The commands a trial runs, whether one saves a model (its `--out`, which the sweep gives each
@@ -92,18 +92,5 @@ export async function parseSweepSpec(text: string, source: string): Promise<Swee
 
 /** A spec file read (bounded: a spec is a page) and parsed. */
 export async function readSweepSpec(file: string): Promise<SweepSpec> {
-  let text: string;
-  try {
-    text = (await readFileBounded(file, MiB)).toString('utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw usageError(
-      code === 'ENOENT'
-        ? `sweep spec not found: ${file}`
-        : e instanceof TooLargeError
-          ? `sweep spec ${file} is ${e.reason}: a spec is a page of flags and axes`
-          : `cannot read sweep spec ${file}: ${code ?? (e as Error).message}`,
-    );
-  }
-  return parseSweepSpec(text, file);
+  return parseSweepSpec(await readSmallText(file, MiB, 'sweep spec', 'a spec is a page of flags and axes'), file);
 }

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TrialResult } from '../../src/sweep/trial.js';
 import { makeImageFolder } from '../fixtures.js';
-import { graft, root, tempDir, type Run } from '../helpers.js';
+import { extractDigits, featuresComputedByTrain, graft, root, tempDir, type Run } from '../helpers.js';
 
 const REDIS = spawnSync('sh', ['-c', 'command -v redis-server']).stdout?.toString().trim();
 const skip = REDIS ? false : 'no redis-server (apt-get install -y redis-server; .ci/run installs it)';
@@ -213,43 +213,12 @@ describe('graft sweep --queue on a real Redis', { skip }, () => {
   it('graft extract --queue: two workers fill the shared cache; train on the same data and cut computes nothing', async () => {
     const shared = join(dir, 'shared-cache');
     const workers = [worker('x1'), worker('x2')];
-    const r = graft(
-      'extract',
-      '--base',
-      'digits-cnn',
-      '--data',
-      join(dir, 'data'),
-      '--cache-dir',
-      shared,
-      '--shards',
-      '4',
-      '--queue',
-      url,
-      '--out',
-      join(dir, 'extract'),
-      '--json',
-    );
+    const data = join(dir, 'data');
+    const r = extractDigits(data, '--cache-dir', shared, '--shards', '4', '--queue', url, '--out', join(dir, 'extract'), '--json');
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual([r.json?.images, r.json?.computed], [36, 36]);
     assert.equal(new Set((r.json?.trials as TrialResult[]).map((t) => t.worker)).size, 2, 'both workers took shards');
-    const t = graft(
-      'train',
-      '--base',
-      'digits-cnn',
-      '--data',
-      join(dir, 'data'),
-      '--cache-dir',
-      shared,
-      '--out',
-      join(dir, 'extract-model'),
-      '--epochs',
-      '1',
-      '--unfreeze',
-      '0',
-      '--json',
-    );
-    assert.equal(t.code, 0, t.stderr);
-    assert.equal((t.json?.stages as { features: { computed: number } }[])[0].features.computed, 0);
+    assert.equal(featuresComputedByTrain(data, shared, join(dir, 'extract-model')), 0);
     for (const w of workers) w.child.kill('SIGTERM');
     assert.deepEqual(await Promise.all(workers.map((w) => exited(w.child))), [0, 0]);
   });
