@@ -123,11 +123,17 @@ export async function runQueuedSweep(spec: SweepSpec, trials: Trial[], o: QueueS
       })),
     });
     const id = job.id!;
-    await watch(trialQueue, trials, trialsDir, o);
+    const watch = watcher(trialQueue, trials, trialsDir, o);
+    // The parent's end is the sweep's: its trials are watched only to show progress.
     for (;;) {
+      await watch();
       const state = await sweepQueue.getJobState(id);
       if (state === 'completed') return (await sweepQueue.getJob(id))!.returnvalue as SweepTable;
       if (state === 'failed') throw new GraftError(`the sweep's gathering job failed: ${(await sweepQueue.getJob(id))?.failedReason}`);
+      if (state === 'unknown')
+        throw new GraftError(
+          `the sweep's jobs are gone from ${o.url} (was Redis emptied?): submit it again; trials done are not run again`,
+        );
       await sleep(o.pollMs ?? 500);
     }
   } finally {
@@ -137,12 +143,12 @@ export async function runQueuedSweep(spec: SweepSpec, trials: Trial[], o: QueueS
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Until every trial is done or has failed for good: each start and end told as it is seen. */
-async function watch(queue: Queue, trials: Trial[], trialsDir: string, o: QueueSweepOptions): Promise<void> {
+/** A look at the trials, each call: each start and end told as it is first seen. */
+function watcher(queue: Queue, trials: Trial[], trialsDir: string, o: QueueSweepOptions): () => Promise<void> {
   const seen = new Map<string, string>();
   let finished = 0;
   tell(o.callbacks, 'onProgress', 'trials', 0, trials.length);
-  while (finished < trials.length) {
+  return async () => {
     for (const trial of trials) {
       const id = trialJobId(trial, trialsDir);
       if (seen.get(id) === 'end') continue;
@@ -158,8 +164,7 @@ async function watch(queue: Queue, trials: Trial[], trialsDir: string, o: QueueS
         tell(o.callbacks, 'onProgress', 'trials', ++finished, trials.length);
       }
     }
-    if (finished < trials.length) await sleep(o.pollMs ?? 500);
-  }
+  };
 }
 
 const failedRow = (trial: Trial, why: string | undefined): TrialResult => ({

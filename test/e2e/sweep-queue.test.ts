@@ -2,7 +2,8 @@
 // it), started here on a free loopback port with its data in a temp dir, append-only so a restart
 // keeps the queue. Two workers must give a 12-trial seeded sweep the local run's numbers; a
 // worker SIGKILLed mid-trial, or Redis restarted mid-sweep, must still leave every trial in the
-// table exactly once; graft extract's shards spread over two workers fill a shared cache; a
+// table exactly once; a worker SIGTERMed mid-trial must finish it and take no other; graft
+// extract's shards spread over two workers fill a shared cache; a
 // queue URL pointing nowhere is one error line.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -97,8 +98,9 @@ describe('graft sweep --queue on a real Redis', { skip }, () => {
     return { child, log: () => readFileSync(log, 'utf8') };
   };
   const worker = (name: string, ...extra: string[]) => start(name, ['worker', '--queue', url, ...extra]);
+  // Already gone (an exit code, or killed by a signal), or when it goes.
   const exited = (child: ChildProcess) =>
-    child.exitCode !== null
+    child.exitCode !== null || child.signalCode !== null
       ? Promise.resolve(child.exitCode)
       : new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
   const sweepJson = (out: string) => JSON.parse(readFileSync(join(out, 'sweep.json'), 'utf8')) as Sweep;
@@ -186,6 +188,28 @@ describe('graft sweep --queue on a real Redis', { skip }, () => {
     for (const r of trials) assert.ok(existsSync(join(out, 'trials', r.id, 'result.json')));
     assert.match(b.log(), /started/, 'worker b took the trial worker a held');
     assert.match(client.log(), /^error: 2 of 4 trials failed/m);
+    b.child.kill('SIGTERM');
+    assert.equal(await exited(b.child), 0);
+  });
+
+  it('SIGTERM mid-trial: the worker finishes its trial, takes no other and exits 0; another worker does the rest', async () => {
+    const grid = spec('term', '  seed: [8, 9]\n', 3);
+    const out = join(dir, 'term');
+    const a = worker('term-a');
+    const client = start('term-client', ['sweep', grid, '--out', out, '--queue', url]);
+    await until('worker a to start a trial', () => / started$/m.test(a.log()));
+    a.child.kill('SIGTERM');
+    assert.equal(await exited(a.child), 0, a.log());
+    assert.equal((a.log().match(/ started$/gm) ?? []).length, 1, 'no trial taken after SIGTERM');
+    assert.match(a.log(), / done in /, 'the running trial finished');
+    const b = worker('term-b');
+    assert.equal(await exited(client.child), 0, client.log());
+    const { trials } = sweepJson(out);
+    assert.deepEqual(
+      trials.map((r) => r.status),
+      ['done', 'done'],
+    );
+    assert.equal(new Set(trials.map((r) => r.worker)).size, 2, 'one trial each');
     b.child.kill('SIGTERM');
     assert.equal(await exited(b.child), 0);
   });
