@@ -100,6 +100,9 @@ describe('graft sweep (local worker processes)', () => {
     assert.ok(existsSync(join(out, 'best', 'model.json')), 'the best model is kept');
     assert.equal(JSON.parse(readFileSync(join(out, 'best', 'graft.json'), 'utf8')).base, 'digits-cnn');
 
+    const backend = graft('sweep', join(dir, 'spec.yaml'), '--out', join(dir, 'never'), '--backend', 'cpu');
+    assert.equal(backend.code, 2, 'a flag that would not reach the trials is refused');
+    assert.match(backend.stderr, /^error: --backend applies to each trial's own command/);
     const again = graft('sweep', join(dir, 'spec.yaml'), '--out', out);
     assert.equal(again.code, 2);
     assert.match(again.stderr, /^error: --out .* holds a finished sweep/);

@@ -15,7 +15,7 @@ import { sweepTrials } from '../../sweep/grid.js';
 import { defaultWorkers, runLocalSweep } from '../../sweep/local.js';
 import { checkQueue, runQueuedSweep } from '../../sweep/queue.js';
 import type { SweepSpec } from '../../sweep/spec.js';
-import { checkOutputs, intArg, log, prepare, printJson, Progress, type GlobalOptions } from '../shared.js';
+import { checkOutputs, ENGINE_FLAG_KEYS, intArg, log, prepare, printJson, Progress, refuseFlags, type GlobalOptions } from '../shared.js';
 
 interface ExtractFlags extends GlobalOptions {
   base: string;
@@ -55,9 +55,11 @@ export function extractCommand(): Command {
       "where the shards' records and table go (default: sweeps/extract-<time>); with --queue, a folder the workers share",
     )
     .addOption(new Option('--shard <i/n>', 'compute shard I of N here, in this process (what each worker runs)').hideHelp())
-    .action(async (flags: ExtractFlags) => {
+    .action(async (flags: ExtractFlags, cmd: Command) => {
       const cacheDir = resolve(new FeatureCache({ dir: flags.cacheDir }).dir);
       if (flags.shard) return runShard(flags, cacheDir);
+      // Only --engine reaches the shards' processes.
+      refuseFlags(cmd, ENGINE_FLAG_KEYS, 'to one shard (--shard I/N), not to the shards this runs');
       if (flags.queue && flags.workers !== undefined)
         throw usageError('--workers counts local shard processes; with --queue, start `graft worker` processes instead');
       const shards = flags.shards ?? (flags.queue ? 8 : (flags.workers ?? defaultWorkers()));

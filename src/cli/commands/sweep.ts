@@ -13,7 +13,7 @@ import { checkQueue, queueStatus, runQueuedSweep } from '../../sweep/queue.js';
 import { readSweepSpec } from '../../sweep/spec.js';
 import type { SweepTable } from '../../sweep/table.js';
 import type { TrialResult } from '../../sweep/trial.js';
-import { checkOutputs, intArg, log, note, printJson, table, type GlobalOptions } from '../shared.js';
+import { checkOutputs, ENGINE_FLAG_KEYS, intArg, log, note, printJson, refuseFlags, table, type GlobalOptions } from '../shared.js';
 
 interface SweepFlags extends GlobalOptions {
   out?: string;
@@ -96,7 +96,8 @@ export function sweepCommand(): Command {
       'write the tables and best model again over a finished sweep in --out (trials already done are not run again)',
       false,
     )
-    .action(async (specFile: string | undefined, flags: SweepFlags) => {
+    .action(async (specFile: string | undefined, flags: SweepFlags, cmd: Command) => {
+      refuseFlags(cmd, ENGINE_FLAG_KEYS, "to each trial's own command: give it in the spec's flags");
       if (flags.status) {
         if (!flags.queue) throw usageError('--status lists a queue: give --queue redis://HOST:PORT');
         return showStatus(flags.queue, flags.json);

@@ -5,7 +5,7 @@
 import { Command } from 'commander';
 import type { TrialEvent } from '../../sweep/events.js';
 import { checkQueue, startWorker } from '../../sweep/queue.js';
-import { intArg, note, type GlobalOptions } from '../shared.js';
+import { ENGINE_FLAG_KEYS, intArg, note, refuseFlags, type GlobalOptions } from '../shared.js';
 
 interface WorkerFlags extends GlobalOptions {
   queue: string;
@@ -33,7 +33,8 @@ export function workerCommand(): Command {
       intArg('--lock', 1),
       30,
     )
-    .action(async (flags: WorkerFlags) => {
+    .action(async (flags: WorkerFlags, cmd: Command) => {
+      refuseFlags(cmd, ENGINE_FLAG_KEYS, "to each trial's own command: give it in the sweep's spec");
       await checkQueue(flags.queue);
       const worker = await startWorker({
         url: flags.queue,
