@@ -20,6 +20,7 @@ const LAYERS = [
   'experiments',
   'studio',
   'serve',
+  'sweep',
   'cli',
 ];
 

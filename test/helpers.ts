@@ -247,3 +247,14 @@ export function sweep(from: number, to: number, seconds: number, rate = 8000): U
   w.fromScratch(1, rate, '16', samples);
   return w.toBuffer();
 }
+
+/** graft train --unfreeze 0 on `data` with the feature cache in `cacheDir`: the frozen features its head stage computed (not cached). */
+export function featuresComputedByTrain(data: string, cacheDir: string, out: string): number {
+  const head = '--base digits-cnn --epochs 1 --unfreeze 0 --json'.split(' ');
+  const t = graft('train', ...head, '--data', data, '--cache-dir', cacheDir, '--out', out);
+  if (t.code !== 0) throw new Error(`graft train failed: ${t.stderr}`);
+  return (t.json?.stages as { features: { computed: number } }[])[0].features.computed;
+}
+
+/** graft extract of digits-cnn's features of `data`, with more flags. */
+export const extractDigits = (data: string, ...flags: string[]) => graft('extract', '--base', 'digits-cnn', '--data', data, ...flags);

@@ -9,7 +9,7 @@ import { extname } from 'node:path';
 import type { Command, Option } from 'commander';
 import type { ZodType } from 'zod';
 import { usageError } from '../core/errors.js';
-import { MiB, readFileBounded, TooLargeError } from '../io/read.js';
+import { MiB, readSmallText } from '../io/read.js';
 // yaml and zod are imported when a --config is given, not on every start (together ~0.3 s).
 
 export const CONFIG_FLAG = '--config';
@@ -43,19 +43,7 @@ export async function configSchema(cmd: Command) {
 const MAX_CONFIG_BYTES = MiB;
 
 async function readConfig(file: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = (await readFileBounded(file, MAX_CONFIG_BYTES)).toString('utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw usageError(
-      code === 'ENOENT'
-        ? `config file not found: ${file}`
-        : e instanceof TooLargeError
-          ? `config file ${file} is ${e.reason}: a config file holds a command's flags`
-          : `cannot read config file ${file}: ${code ?? (e as Error).message}`,
-    );
-  }
+  const text = await readSmallText(file, MAX_CONFIG_BYTES, 'config file', "a config file holds a command's flags");
   try {
     return extname(file).toLowerCase() === '.json' ? JSON.parse(text) : (await import('yaml')).parse(text);
   } catch (e) {

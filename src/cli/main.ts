@@ -64,6 +64,26 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/experiment.js')).experimentCommand,
   },
   {
+    name: 'sweep',
+    args: '[spec]',
+    description:
+      'run a grid of trials of a graft command (axes: lr, cut, seed, per-class, base…), locally or on a BullMQ queue; the table of trials, the best model kept',
+    load: async () => (await import('./commands/sweep.js')).sweepCommand,
+  },
+  {
+    name: 'extract',
+    args: '',
+    description:
+      "compute a base's frozen features for a data set into the feature cache, in shards run by local worker processes or a BullMQ queue",
+    load: async () => (await import('./commands/extract.js')).extractCommand,
+  },
+  {
+    name: 'worker',
+    args: '',
+    description: "take sweeps' trials from a BullMQ queue on Redis and run them (each trial its own process), until SIGTERM",
+    load: async () => (await import('./commands/worker.js')).workerCommand,
+  },
+  {
     name: 'pretrain',
     args: '<name>',
     description:

@@ -162,6 +162,12 @@ export function logTrainEngines(stages: { name: string; trainEngine: TrainEngine
     if (t.engine === 'tfjs' && t.reason !== 'asked for') log(`${name} trained in TF.js, not on ONNX Runtime: ${t.reason}`);
 }
 
+/**
+ * Options every command takes that a command running other graft processes (sweep, worker,
+ * extract) does not use itself: given, they would silently not reach the trials.
+ */
+export const ENGINE_FLAG_KEYS = ['backend', 'threads', 'trainEngine'] as const;
+
 /** Image-only flags given with a text base would silently do nothing: a usage error instead. */
 export function refuseImageFlags(cmd: Command, keys: readonly string[]): void {
   refuseFlags(cmd, keys, `to image bases, not to ${cmd.getOptionValue('base')}`);

@@ -83,3 +83,23 @@ export async function readModelFile(path: string, what: string, maxBytes: number
     throw e;
   }
 }
+
+/**
+ * A small text file the user named (a config, a spec) as UTF-8, at most `maxBytes`: a missing,
+ * unreadable or oversized file is one usage error naming it as `what`, saying what such a file
+ * `holds` when it is too large to be one.
+ */
+export async function readSmallText(file: string, maxBytes: number, what: string, holds: string): Promise<string> {
+  try {
+    return (await readFileBounded(file, maxBytes)).toString('utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw usageError(
+      code === 'ENOENT'
+        ? `${what} not found: ${file}`
+        : e instanceof TooLargeError
+          ? `${what} ${file} is ${e.reason}: ${holds}`
+          : `cannot read ${what} ${file}: ${code ?? (e as Error).message}`,
+    );
+  }
+}
