@@ -9,6 +9,7 @@ import { mobilenetV2Forward } from './mobilenet-v2-forward.js';
 import { nanodetForward } from './nanodet-forward.js';
 import { serveLoad } from './serve-load.js';
 import { speechEmbed } from './speech-embed.js';
+import { studioLoad } from './studio-load.js';
 
 export const WORKLOADS: Workload[] = [
   cnnTrain,
@@ -20,4 +21,5 @@ export const WORKLOADS: Workload[] = [
   nanodetForward,
   serveLoad,
   speechEmbed,
+  studioLoad,
 ];
