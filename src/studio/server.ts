@@ -220,6 +220,26 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
   for (const [name, v] of Object.entries(VENDOR))
     app.get(`/vendor/${name}`, async (_req, reply) => reply.type(v.type).send(readFileSync(v.path)));
 
+  /**
+   * The files of a multipart request, each name checked as a path segment and by `accept` (which
+   * throws to refuse), the whole request read before anything is written: a refused request (size,
+   * type, name) leaves the workspace as it was.
+   */
+  const uploadedFiles = async (req: FastifyRequest, accept: (name: string, mimetype: string) => void) => {
+    if (!req.isMultipart()) throw new StudioError(415, 'send the files as multipart/form-data');
+    const parts: { name: string; bytes: Buffer }[] = [];
+    let total = 0;
+    for await (const part of req.files()) {
+      const bytes = await part.toBuffer();
+      total += bytes.length;
+      if (total > maxRequest) throw new StudioError(413, `request larger than ${maxRequest} bytes`);
+      const name = checkSegment(part.filename, 'file name');
+      accept(name, part.mimetype);
+      parts.push({ name, bytes });
+    }
+    return parts;
+  };
+
   // Projects --------------------------------------------------------------------------------------
   app.get('/api/bases', async () => bases);
   app.get('/api/projects', async () => workspace.list());
@@ -317,27 +337,17 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
     const project = await workspace.read(req.params.id);
     if (!project.classes.includes(req.params.cls)) throw new StudioError(404, `no class ${JSON.stringify(req.params.cls)}`);
     if (holdsBoxes(project.kind)) throw new StudioError(400, "a detection project's images go to /images, their boxes to each image");
-    if (!req.isMultipart()) throw new StudioError(415, 'send the files as multipart/form-data');
-    // The whole request is read and checked before anything is written: a refused request
-    // (size, type, name) leaves the workspace as it was.
-    const parts: { name: string; bytes: Buffer }[] = [];
-    let total = 0;
-    for await (const part of req.files()) {
-      const bytes = await part.toBuffer();
-      total += bytes.length;
-      if (total > maxRequest) throw new StudioError(413, `request larger than ${maxRequest} bytes`);
-      const name = checkSegment(part.filename, 'file name');
-      const text = /^text\/(plain|csv)$/.test(part.mimetype) || /\.(txt|csv)$/i.test(name);
-      const ok = project.kind === 'text' ? text : part.mimetype.startsWith(project.kind === 'audio' ? 'audio/' : 'image/');
+    const parts = await uploadedFiles(req, (name, mimetype) => {
+      const text = /^text\/(plain|csv)$/.test(mimetype) || /\.(txt|csv)$/i.test(name);
+      const ok = project.kind === 'text' ? text : mimetype.startsWith(project.kind === 'audio' ? 'audio/' : 'image/');
       if (!ok)
         throw new StudioError(
           415,
-          `${name}: ${part.mimetype} is not ${project.kind === 'text' ? 'a CSV or plain text file' : `an ${project.kind} file`}`,
+          `${name}: ${mimetype} is not ${project.kind === 'text' ? 'a CSV or plain text file' : `an ${project.kind} file`}`,
         );
       if (project.kind !== 'text' && !isSampleName(project.kind, name))
         throw new StudioError(415, `${name}: not ${SAMPLE_NAMES[project.kind]}`);
-      parts.push({ name, bytes });
-    }
+    });
     if (project.kind === 'text') {
       const rows = parts.flatMap((p) => textRows(p.bytes, p.name, req.params.cls));
       return { added: await workspace.addTexts(req.params.id, rows), rejected: [] };
@@ -403,19 +413,10 @@ export async function startStudio(o: StudioOptions): Promise<Studio> {
     refuseWhileTraining(req.params.id);
     const project = await workspace.read(req.params.id);
     if (!holdsBoxes(project.kind)) throw new StudioError(400, `this is an ${project.kind} project: its samples go to a class`);
-    if (!req.isMultipart()) throw new StudioError(415, 'send the images as multipart/form-data');
-    // As for samples: the whole request read and checked before anything is written.
-    const parts: { name: string; bytes: Buffer }[] = [];
-    let total = 0;
-    for await (const part of req.files()) {
-      const bytes = await part.toBuffer();
-      total += bytes.length;
-      if (total > maxRequest) throw new StudioError(413, `request larger than ${maxRequest} bytes`);
-      const name = checkSegment(part.filename, 'file name');
-      if (!part.mimetype.startsWith('image/')) throw new StudioError(415, `${name}: ${part.mimetype} is not an image`);
+    const parts = await uploadedFiles(req, (name, mimetype) => {
+      if (!mimetype.startsWith('image/')) throw new StudioError(415, `${name}: ${mimetype} is not an image`);
       if (!isSampleName(project.kind, name)) throw new StudioError(415, `${name}: not ${SAMPLE_NAMES[project.kind]}`);
-      parts.push({ name, bytes });
-    }
+    });
     const added: string[] = [];
     const rejected: { file: string; reason: string }[] = [];
     for (const { name, bytes } of parts) {

@@ -141,24 +141,7 @@ async function startPage() {
       'section',
       {},
       el('h2', {}, 'Open a project'),
-      el('input', {
-        type: 'file',
-        id: 'open-archive',
-        accept: '.zip,application/zip',
-        'aria-label': 'open a project zip',
-        onchange: async (e) => {
-          const file = e.target.files[0];
-          if (!file) return;
-          const form = new FormData();
-          form.append('file', new File([file], file.name, { type: 'application/zip' }));
-          try {
-            const p = await api('/api/archives', { method: 'POST', body: form });
-            location.hash = `#/p/${p.id}`;
-          } catch (err) {
-            toast(err.message);
-          }
-        },
-      }),
+      zipPicker('open-archive', 'open a project zip', '/api/archives', (p) => (location.hash = `#/p/${p.id}`)),
     ),
     el(
       'section',
@@ -217,43 +200,85 @@ function dataSection(project) {
     { id: 'data' },
     el('h2', {}, 'Data'),
     el('div', { class: 'cards' }, cards),
-    el(
-      'div',
-      { class: 'row' },
-      el(
-        'button',
-        {
-          class: 'secondary',
-          id: 'add-class',
-          onclick: async () => {
-            try {
-              await api(`/api/projects/${enc(project.id)}/classes`, json('POST', { name: `Class ${project.classes.length + 1}` }));
-              await reload();
-            } catch (e) {
-              toast(e.message);
-            }
-          },
-        },
-        '+ Add a class',
-      ),
-      el(
-        'a',
-        {
-          href: '#',
-          id: 'download-project',
-          onclick: async (e) => {
-            e.preventDefault();
-            try {
-              await download(`/api/projects/${enc(project.id)}/archive`, `${project.id}-project.zip`);
-            } catch (err) {
-              toast(`download failed: ${err.message}`);
-            }
-          },
-        },
-        'Download the project (zip)',
-      ),
-    ),
+    el('div', { class: 'row' }, addClassButton(project, `Class ${project.classes.length + 1}`), downloadProjectLink(project)),
     rejected,
+  );
+}
+
+/** A file input that posts the zip chosen to `path` (sent as a zip whatever type the browser gives it) and hands the answer to `then`. */
+function zipPicker(id, label, path, then) {
+  return el('input', {
+    type: 'file',
+    id,
+    accept: '.zip,application/zip',
+    'aria-label': label,
+    onchange: async (e) => {
+      const file = e.target.files[0];
+      if (!file) return;
+      const form = new FormData();
+      form.append('file', new File([file], file.name, { type: 'application/zip' }));
+      try {
+        await then(await api(path, { method: 'POST', body: form }));
+      } catch (err) {
+        toast(err.message);
+      }
+    },
+  });
+}
+
+/** A class's name, renamed on the server when it changes (put back when the server refuses). */
+function classNameInput(project, cls, attrs = {}) {
+  return el('input', {
+    value: cls,
+    'aria-label': 'class name',
+    ...attrs,
+    onchange: async (e) => {
+      try {
+        await api(`/api/projects/${enc(project.id)}/classes/${enc(cls)}`, json('PATCH', { name: e.target.value }));
+        await reload();
+      } catch (err) {
+        toast(err.message);
+        e.target.value = cls;
+      }
+    },
+  });
+}
+
+/** "Download the project (zip)": its project.json and samples, to open again elsewhere. */
+function downloadProjectLink(project) {
+  return el(
+    'a',
+    {
+      href: '#',
+      id: 'download-project',
+      onclick: async (e) => {
+        e.preventDefault();
+        await download(`/api/projects/${enc(project.id)}/archive`, `${project.id}-project.zip`).catch((err) =>
+          toast(`download failed: ${err.message}`),
+        );
+      },
+    },
+    'Download the project (zip)',
+  );
+}
+
+/** "+ Add a class": a class named `name`, then the page again. */
+function addClassButton(project, name) {
+  return el(
+    'button',
+    {
+      class: 'secondary',
+      id: 'add-class',
+      onclick: async () => {
+        try {
+          await api(`/api/projects/${enc(project.id)}/classes`, json('POST', { name }));
+          await reload();
+        } catch (e) {
+          toast(e.message);
+        }
+      },
+    },
+    '+ Add a class',
   );
 }
 
@@ -293,19 +318,7 @@ async function droppedFiles(dataTransfer) {
 }
 
 function classCard(project, cls, rejected) {
-  const nameInput = el('input', {
-    value: cls,
-    'aria-label': 'class name',
-    onchange: async (e) => {
-      try {
-        await api(`/api/projects/${enc(project.id)}/classes/${enc(cls)}`, json('PATCH', { name: e.target.value }));
-        await reload();
-      } catch (err) {
-        toast(err.message);
-        e.target.value = cls;
-      }
-    },
-  });
+  const nameInput = classNameInput(project, cls);
   const count = project.counts[cls] ?? 0;
   const body =
     project.kind === 'audio'
@@ -696,20 +709,7 @@ function boxesSection(project) {
       el(
         'span',
         { class: 'chip', 'data-class': c, style: `border-color: ${colourOf(project.classes, c)}` },
-        el('input', {
-          value: c,
-          size: Math.max(4, c.length),
-          'aria-label': 'class name',
-          onchange: async (e) => {
-            try {
-              await api(`/api/projects/${enc(project.id)}/classes/${enc(c)}`, json('PATCH', { name: e.target.value }));
-              await reload();
-            } catch (err) {
-              toast(err.message);
-              e.target.value = c;
-            }
-          },
-        }),
+        classNameInput(project, c, { size: Math.max(4, c.length) }),
         el('span', { class: 'n', title: 'boxes' }, String(project.counts[c] ?? 0)),
         el(
           'button',
@@ -726,22 +726,7 @@ function boxesSection(project) {
         ),
       ),
     ),
-    el(
-      'button',
-      {
-        class: 'secondary',
-        id: 'add-class',
-        onclick: async () => {
-          try {
-            await api(`/api/projects/${enc(project.id)}/classes`, json('POST', { name: `class ${project.classes.length + 1}` }));
-            await reload();
-          } catch (e) {
-            toast(e.message);
-          }
-        },
-      },
-      '+ Add a class',
-    ),
+    addClassButton(project, `class ${project.classes.length + 1}`),
   );
   const editor = el('div', { id: 'box-editor' });
   const thumbs = el(
@@ -769,26 +754,16 @@ function boxesSection(project) {
     'aria-label': 'add images',
     onchange: (e) => add([...e.target.files]),
   });
-  const importer = el('input', {
-    type: 'file',
-    accept: '.zip,application/zip',
-    id: 'boxes-import',
-    'aria-label': 'import a COCO, VOC or YOLO data set (zip)',
-    onchange: async (e) => {
-      const file = e.target.files[0];
-      if (!file) return;
-      const form = new FormData();
-      form.append('file', new File([file], file.name, { type: 'application/zip' }));
-      try {
-        const r = await api(`/api/projects/${enc(project.id)}/boxes-import`, { method: 'POST', body: form });
-        toast(`${r.added.length} images with their boxes added (${r.format.toUpperCase()})`);
-        await reload();
-        document.getElementById('rejected').replaceChildren(...r.rejected.map((x) => el('div', {}, `Not added — ${x.file}: ${x.reason}`)));
-      } catch (err) {
-        toast(err.message);
-      }
+  const importer = zipPicker(
+    'boxes-import',
+    'import a COCO, VOC or YOLO data set (zip)',
+    `/api/projects/${enc(project.id)}/boxes-import`,
+    async (r) => {
+      toast(`${r.added.length} images with their boxes added (${r.format.toUpperCase()})`);
+      await reload();
+      document.getElementById('rejected').replaceChildren(...r.rejected.map((x) => el('div', {}, `Not added — ${x.file}: ${x.reason}`)));
     },
-  });
+  );
   const keep = state.editing && images.find((im) => im.file === state.editing);
   if (keep || images[0]) queueMicrotask(() => boxEditor(project, keep || images[0], editor, thumbs));
   return el(
@@ -823,18 +798,7 @@ function boxesSection(project) {
         },
         'Download the boxes (COCO JSON)',
       ),
-      el(
-        'a',
-        {
-          href: '#',
-          id: 'download-project',
-          onclick: async (e) => {
-            e.preventDefault();
-            await download(`/api/projects/${enc(project.id)}/archive`, `${project.id}-project.zip`).catch((err) => toast(err.message));
-          },
-        },
-        'Download the project (zip)',
-      ),
+      downloadProjectLink(project),
     ),
     rejected,
   );
