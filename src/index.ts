@@ -19,6 +19,7 @@ export {
   type OnnxImageInput,
   type OnnxSamplesInput,
 } from './kinds/image.js';
+export type { SavedTrunk } from './kinds/trunk.js';
 export {
   trainTextClassifier,
   TextClassifier,

@@ -156,6 +156,7 @@ const EXPORTS = [
   'RowFilter',
   'SaveOptions',
   'SavedTfidf',
+  'SavedTrunk',
   'Skipped',
   'SourceSplit',
   'SparseRows',
