@@ -51,6 +51,8 @@ const EXPORTS = [
   'DetectionSplitOptions',
   'DetectionSplits',
   'Detector',
+  'DetectorOnFrozen',
+  'DetectorOnLayers',
   'DetectorOptions',
   'DetectorTrainingResult',
   'Domain',
