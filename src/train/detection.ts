@@ -137,6 +137,9 @@ function detectionTask(
         const stopping = new EarlyStopping({
           monitor: 'valAP50',
           mode: 'max',
+          // Until the size head has learnt boxes near the objects' sizes AP50 is exactly 0 (every
+          // box under IoU 0.5): the falling loss then tells progress from a stall.
+          tieBreak: 'valLoss',
           patience: o.patience,
           initial: stage.keepInitial ? validate() : undefined,
         });
