@@ -19,6 +19,7 @@ export {
   type OnnxImageInput,
   type OnnxSamplesInput,
 } from './kinds/image.js';
+export type { SavedTrunk } from './kinds/trunk.js';
 export {
   trainTextClassifier,
   TextClassifier,
@@ -156,7 +157,7 @@ export type { WaveformSpec } from './data/audio/waveform.js';
 
 // Graft: cut a base, put a head on it (or a head per task), decide what trains.
 export { graft, disposeGrafted, type Grafted, type GraftedOnLayers, type GraftedOnFrozen, type GraftOptions } from './graft/graft.js';
-export type { GraftedDetector } from './graft/detect.js';
+export type { GraftedDetector, DetectorOnFrozen, DetectorOnLayers } from './graft/detect.js';
 export type { CutSpec } from './graft/cut.js';
 export { graftTasks, type GraftedTasks } from './graft/multitask.js';
 

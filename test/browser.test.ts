@@ -92,6 +92,11 @@ describe('graft/browser loadModel', () => {
 
   it('refuses a frozen trunk, other kinds and a missing graft.json, saying why', async () => {
     await refused({ kind: 'image', trunk: { path: 'trunk/model.onnx', output: 'x' } }, /frozen trunk \(trunk\/model\.onnx.*graft serve/);
+    // A detector on a frozen ONNX base (nanodet) too: its model.json is the head alone.
+    await refused(
+      { kind: 'detection', trunk: { path: 'trunk/model.onnx', output: 'x', layout: 'nchw' } },
+      /frozen trunk \(trunk\/model\.onnx.*graft serve/,
+    );
     await refused({ kind: 'text' }, /holds a text model: graft\/browser runs image classifiers \(and audio ones\) and detectors/);
     await refused({ kind: 'multi-task' }, /holds a multi-task model/);
     await refused(undefined, /cannot fetch http:\/\/127\.0\.0\.1:1\/model\/graft\.json: 404 Not Found/);

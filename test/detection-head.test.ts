@@ -6,10 +6,15 @@ import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../src/backend/index.js';
 import { layersBase } from '../src/bases/image/tfjs.js';
 import { decodeGrid } from '../src/evaluate/detection-decode.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
 import { graftDetector } from '../src/graft/detect.js';
+import { Detector } from '../src/kinds/detection.js';
+import { loadModel } from '../src/kinds/index.js';
 import { detectionLoss } from '../src/train/detection-loss.js';
 import { encodeTargets, gaussianRadius, targetDepth } from '../src/train/detection-targets.js';
-import { stridedModel } from './helpers.js';
+import { stridedModel, tempDir } from './helpers.js';
 
 await useBackend('cpu');
 
@@ -128,4 +133,28 @@ test('graft: auto cuts at the last stride-16 map, the output is a (H/16)x(W/16)x
   assert.notDeepEqual(Array.from(fresh), Array.from(kept));
   await assert.rejects(graftDetector(base, { classes: ['a'], inputSize: { height: 50, width: 64 } }), /multiples of 32/);
   tf.dispose(y);
+});
+
+test('a detector directory written before graft.json had `trunk` loads as a whole LayersModel and predicts as it did', async () => {
+  const g = await graftDetector(layersBase('strided', stridedModel()), { classes: ['a'], inputSize: { height: 64, width: 64 } });
+  const dir = join(tempDir('graft-old-detector-'), 'model');
+  await Detector.fromGrafted(g).save(dir);
+  const json = JSON.parse(readFileSync(join(dir, 'graft.json'), 'utf8'));
+  assert.equal(json.trunk, null);
+  delete json.trunk;
+  writeFileSync(join(dir, 'graft.json'), JSON.stringify(json));
+  const bytes = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 90, b: 10 } } })
+    .png()
+    .toBuffer();
+  const [fresh] = await Detector.fromGrafted(g).predict([{ bytes }], { threshold: 0 });
+  const old = await loadModel(dir);
+  try {
+    assert.ok(old instanceof Detector);
+    assert.equal(old.meta.trunk, null);
+    assert.doesNotMatch(old.describe().summary, /trunk/);
+    assert.deepEqual(await old.predict([{ bytes }], { threshold: 0 }), [fresh]);
+  } finally {
+    await old.dispose();
+    g.model.dispose();
+  }
 });

@@ -82,8 +82,8 @@ describe('fitLoop', () => {
 });
 
 describe('EarlyStopping', () => {
-  /** A run whose epoch e sets the weight to e and scores `losses[e - 1]`. */
-  async function scripted(losses: number[], o: ConstructorParameters<typeof EarlyStopping>[0]) {
+  /** A run whose epoch e sets the weight to e and scores `losses[e - 1]` (and `aps[e - 1]` as valAP50, when given). */
+  async function scripted(losses: number[], o: ConstructorParameters<typeof EarlyStopping>[0], aps?: number[]) {
     const model = scalarModel();
     const stopping = new EarlyStopping(o);
     let epoch = 0;
@@ -94,7 +94,7 @@ describe('EarlyStopping', () => {
         epochs: losses.length,
         batches: () => [[0]],
         step: () => (setKernel(model, ++epoch), { size: 1, loss: 0 }),
-        validate: () => ({ valLoss: losses[epoch - 1] }),
+        validate: () => ({ valLoss: losses[epoch - 1], ...(aps ? { valAP50: aps[epoch - 1] } : {}) }),
       },
       [stopping],
     );
@@ -114,6 +114,15 @@ describe('EarlyStopping', () => {
     assert.equal(stopping.bestEpoch, 0);
     assert.deepEqual(stopping.bestMetrics, { valLoss: 0.3, other: 7 });
     assert.equal(kernel(model), 0, 'the starting weights');
+  });
+
+  it('breaks an exact tie of the monitor on `tieBreak` (lower better), so a plateau at 0 with a falling loss is not a stall', async () => {
+    const aps = [0, 0, 0, 0, 0.3, 0.3, 0.2];
+    const losses = [6, 5, 4, 3, 2, 2.5, 1];
+    const plain = await scripted(losses, { monitor: 'valAP50', mode: 'max', patience: 2 }, aps);
+    assert.deepEqual([plain.epochsRun, plain.stopping.bestEpoch], [3, 1], 'without it, epochs 2 and 3 do not beat epoch 1');
+    const broken = await scripted(losses, { monitor: 'valAP50', mode: 'max', patience: 2, tieBreak: 'valLoss' }, aps);
+    assert.deepEqual([broken.epochsRun, broken.stopping.bestEpoch, kernel(broken.model)], [7, 5, 5]);
   });
 
   it("maximises in mode 'max' (an accuracy), never stopping without patience", async () => {

@@ -194,14 +194,15 @@ export async function loadModel(base: string | URL, o: LoadOptions = {}): Promis
   const get = o.fetch ?? fetch;
   const res = await get(new URL('graft.json', dir).href, o.requestInit);
   if (!res.ok) throw new BrowserModelError(`cannot fetch ${new URL('graft.json', dir).href}: ${res.status} ${res.statusText}`);
-  const meta = (await res.json()) as { kind?: string; trunk?: unknown; input?: unknown; labels?: unknown };
+  const meta = (await res.json()) as { kind?: string; trunk?: { path?: unknown } | null; input?: unknown; labels?: unknown };
   if (typeof meta !== 'object' || meta === null) throw new BrowserModelError(`${dir.href}graft.json is not a model's description`);
   const kind = meta.kind ?? 'image';
   if (kind !== 'image' && kind !== 'detection')
     throw new BrowserModelError(`${dir.href} holds a ${kind} model: graft/browser runs image classifiers (and audio ones) and detectors`);
-  if (kind === 'image' && meta.trunk)
+  // A classifier or a detector on a frozen base keeps its trunk beside the head: model.json alone is not the model.
+  if (meta.trunk)
     throw new BrowserModelError(
-      `${dir.href} keeps a frozen trunk (${(meta as ImageGraftJson).trunk!.path}, from a TF.js graph or ONNX base) beside its head: graft/browser runs only LayersModel grafts; serve it with graft serve`,
+      `${dir.href} keeps a frozen trunk (${String(meta.trunk.path)}, from a TF.js graph or ONNX base) beside its head: graft/browser runs only LayersModel grafts; serve it with graft serve`,
     );
   const model = await tf.loadLayersModel(new URL('model.json', dir).href, { requestInit: o.requestInit, fetchFunc: o.fetch });
   if (kind === 'detection') return new BrowserDetector(model, meta as DetectionGraftJson);

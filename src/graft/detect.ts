@@ -4,7 +4,7 @@
 // sub-cell offset of the centre. One-stage and anchor-free: no anchors to tune for a new data set,
 // and decoding is a 3x3 max-pool peak search, a few lines anywhere (see decodeDetections).
 import * as tf from '@tensorflow/tfjs';
-import type { LayersBase } from '../bases/types.js';
+import type { FrozenTrunk, ImageBase, LayersBase, OnnxBase } from '../bases/types.js';
 import { cutPoints } from '../bases/structure.js';
 import { usageError } from '../core/errors.js';
 import type { ImageSize } from '../data/types.js';
@@ -29,18 +29,33 @@ export interface GraftDetectorOptions {
   scratch?: boolean;
 }
 
-/** A base grafted as a detector: images (letterboxed to `input`) in, a [h, w, C + 4] grid out. */
-export interface GraftedDetector {
-  base: LayersBase;
+interface DetectorParts {
   model: tf.LayersModel;
   cut: string;
   classes: string[];
   input: ImageSize;
   /** Input pixels per output cell. */
   stride: number;
+}
+
+/** A LayersModel base grafted as a detector: `model` takes images (letterboxed to `input`) and gives a [h, w, C + 4] grid. */
+export interface DetectorOnLayers extends DetectorParts {
+  base: LayersBase;
   scratch: boolean;
   trunk?: undefined;
 }
+
+/**
+ * A frozen ONNX base grafted as a detector: `model` is the head alone, on the cut's map, which
+ * the base's `trunk` computes from images letterboxed to the base's own input size.
+ */
+export interface DetectorOnFrozen extends DetectorParts {
+  base: OnnxBase;
+  trunk: FrozenTrunk;
+  scratch: false;
+}
+
+export type GraftedDetector = DetectorOnLayers | DetectorOnFrozen;
 
 export const DEFAULT_DETECTION_INPUT = 320;
 
@@ -97,8 +112,11 @@ export function applyDetectionHead(features: tf.SymbolicTensor, classes: number)
   return tf.layers.concatenate({ name: 'det_output', axis: -1 }).apply([heat, size, offset]) as tf.SymbolicTensor;
 }
 
-export async function graftDetector(base: LayersBase, o: GraftDetectorOptions): Promise<GraftedDetector> {
+export async function graftDetector(base: ImageBase, o: GraftDetectorOptions): Promise<GraftedDetector> {
   if (o.classes.length < 1) throw usageError('detection needs at least one class');
+  if (base.kind === 'graph')
+    throw usageError(`${base.name} is a TF.js graph model: a detector grafts on a TF.js LayersModel or an ONNX base`);
+  if (base.kind === 'onnx') return graftDetectorOnFrozen(base, o);
   const { height, width } = o.inputSize ?? { height: DEFAULT_DETECTION_INPUT, width: DEFAULT_DETECTION_INPUT };
   // A multiple of 32 keeps every stride-2 layer's output an exact half, so cells map to pixels exactly.
   if (![height, width].every((v) => Number.isInteger(v) && v >= 32 && v % 32 === 0))
@@ -110,10 +128,49 @@ export async function graftDetector(base: LayersBase, o: GraftDetectorOptions): 
     const stride = strideOf(resized, resized.getLayer(cut));
     if (!stride) throw usageError(`cut ${cut} of ${base.name} is not a feature map a detection head can sit on`);
     const model = await ownModel(base, resized, cut, (f) => applyDetectionHead(f, o.classes.length), o.scratch);
-    const g: GraftedDetector = { base, model, cut, classes: o.classes, input, stride, scratch: !!o.scratch };
+    const g: DetectorOnLayers = { base, model, cut, classes: o.classes, input, stride, scratch: !!o.scratch };
     trainAbove(g, o.scratch ? model.layers[0].name : cut);
     return g;
   } finally {
     resized.dispose();
   }
+}
+
+/**
+ * The head on a frozen ONNX base's map at the cut (`auto`: the base's suggested cut; nanodet's is
+ * its PAN's stride-16 map, what its own stride-16 head reads). The trunk's weights never train, so
+ * its input stays the size they were trained at and there is no scratch variant.
+ */
+async function graftDetectorOnFrozen(base: OnnxBase, o: GraftDetectorOptions): Promise<DetectorOnFrozen> {
+  if (o.scratch) throw usageError(`${base.name} is a frozen ONNX model: it has no architecture to train from scratch`);
+  const input = base.input;
+  if (o.inputSize && (o.inputSize.height !== input.height || o.inputSize.width !== input.width))
+    throw usageError(
+      `${base.name} is a frozen ONNX model taking ${input.height}x${input.width} images: a detector on it has that input, not ${o.inputSize.height}x${o.inputSize.width}`,
+    );
+  const cut = (o.cut ?? 'auto') === 'auto' ? base.suggestedCut : resolveCut(base, o.cut);
+  const trunk = await base.frozenTrunk(cut);
+  try {
+    // The trunk gives NHWC maps whatever the graph's layout (onnxTrunk turns an NCHW cut round).
+    const zeros = tf.zeros([1, input.height, input.width, input.channels]);
+    const probe = await Promise.resolve(trunk.predict(zeros)).finally(() => zeros.dispose());
+    const dims = probe.shape;
+    probe.dispose();
+    const [, h, w, channels] = dims;
+    const stride = input.height / h;
+    if (dims.length !== 4 || !Number.isInteger(stride) || input.width / w !== stride)
+      throw usageError(`cut ${cut} of ${base.name} is not a feature map a detection head can sit on (its output is ${dims.join('x')})`);
+    const features = tf.input({ shape: [h, w, channels], name: 'features' });
+    const model = tf.model({ inputs: features, outputs: applyDetectionHead(features, o.classes.length), name: 'graft_detect_head' });
+    return { base, model, trunk, cut, classes: o.classes, input, stride, scratch: false };
+  } catch (e) {
+    await trunk.release?.();
+    throw e;
+  }
+}
+
+/** Free what a detector graft owns: its model's weights and its trunk's session (the base is left alone). */
+export async function disposeDetector(g: GraftedDetector): Promise<void> {
+  g.model.dispose();
+  await g.trunk?.release?.();
 }

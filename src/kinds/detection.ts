@@ -1,15 +1,17 @@
-// The object detector: a classification base grafted with a CenterNet head (src/graft/detect.ts),
-// trained in stages on boxes from COCO JSON, Pascal VOC or YOLO files. Its directory is a plain
-// TF.js LayersModel (letterboxed images in, the output grid out) and graft.json saying how to
-// letterbox, normalise and decode, so a page with @tensorflow/tfjs alone can draw its boxes.
+// The object detector: a base grafted with a CenterNet head (src/graft/detect.ts), trained in
+// stages on boxes from COCO JSON, Pascal VOC or YOLO files. On a LayersModel base its directory is
+// a plain TF.js LayersModel (letterboxed images in, the output grid out) and graft.json saying how
+// to letterbox, normalise and decode, so a page with @tensorflow/tfjs alone can draw its boxes. On
+// a frozen ONNX base (nanodet) the LayersModel is the head alone and the trunk is kept beside it
+// in trunk/model.onnx, as an image classifier keeps one: run trunk then head, exported joined.
 import { existsSync } from 'node:fs';
-import {} from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
+import type { Layout } from '../backend/onnx-runtime.js';
 import { makeDirs } from '../io/destination.js';
-import { loadLayersBase } from '../bases/index.js';
-import type { LayersBase, Normalize } from '../bases/types.js';
+import { loadImageBase } from '../bases/index.js';
+import type { ImageBase, Normalize } from '../bases/types.js';
 import type { Callback } from '../core/callbacks.js';
 import { GraftError, usageError } from '../core/errors.js';
 import { imageSize, orientedSize } from '../data/detection/clean.js';
@@ -24,9 +26,11 @@ import type { FeatureCache } from '../engine/feature-cache.js';
 import type { Engine } from '../engine/frozen.js';
 import { decodeGrids, DEFAULT_NMS_IOU, toOriginal } from '../evaluate/detection-decode.js';
 import { detectionReport, evaluateDetections, type Detection, type DetectionMetrics } from '../evaluate/detection.js';
-import { DETECTION_LAYOUT, graftDetector, type GraftedDetector } from '../graft/detect.js';
+import { DETECTION_LAYOUT, disposeDetector, graftDetector, type GraftedDetector } from '../graft/detect.js';
+import { pipeline } from '../graft/graft.js';
 import { fileHandler } from '../io/layers-files.js';
 import { layersModelToOnnx } from '../onnx/from-layers.js';
+import { joinTrunkAndHead } from '../onnx/join.js';
 import { decodeModel } from '../onnx/prune.js';
 import { DETECTION_DEFAULTS, trainDetectorStages, type DetectionTrainOptions } from '../train/detection.js';
 import type { TrainResult } from '../train/driver.js';
@@ -45,6 +49,7 @@ import {
   writeModelDir,
 } from './files.js';
 import { inputName } from './inputs.js';
+import { savedTrunk, TRUNK_JSON, trunkFromDir, trunkFromGraft, type SavedTrunk, type TrunkSource } from './trunk.js';
 import type {
   EvaluateOptions,
   ModelDescription,
@@ -80,6 +85,7 @@ const DETECTION_GRAFT_JSON = z
     normalize: NORMALIZE_JSON,
     resize: z.literal('letterbox'),
     cut: z.string(),
+    trunk: TRUNK_JSON,
     scratch: z.boolean().default(false),
     scoreThreshold: z.number().min(0).max(1),
     decoding: z.looseObject({
@@ -101,6 +107,8 @@ export interface DetectionGraftJson extends ModelMeta {
   /** Images are scaled to fit the input with their aspect kept, centred, padded with black. */
   resize: 'letterbox';
   cut: string;
+  /** A frozen ONNX base's trunk, saved beside the head (which then takes the cut's map); null when model.json is the whole detector. */
+  trunk: SavedTrunk | null;
   scratch: boolean;
   /** Default score threshold for predictions. */
   scoreThreshold: number;
@@ -151,8 +159,11 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
   readonly dataOptions = ['strict'] as const;
 
   private constructor(
+    /** The whole detector, or on a frozen base the head its trunk feeds. */
     readonly model: tf.LayersModel,
     readonly meta: DetectionGraftJson,
+    private readonly trunk: TrunkSource | undefined,
+    /** The graft it was trained as, when fresh from training. */
     readonly grafted?: GraftedDetector,
   ) {}
 
@@ -165,6 +176,7 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
       resize: 'letterbox',
       base: g.base.name,
       cut: g.cut,
+      trunk: savedTrunk(g.base, g.cut),
       scratch: g.scratch,
       scoreThreshold: DEFAULT_SCORE_THRESHOLD,
       decoding: { layout: DETECTION_LAYOUT, stride: g.stride, ...DECODING },
@@ -172,13 +184,14 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
       training: o.training ?? {},
       versions: versions(),
     };
-    return new Detector(g.model, meta, g);
+    return new Detector(g.model, meta, g.trunk ? trunkFromGraft(g) : undefined, g);
   }
 
   static async load(dir: string, json: DetectionGraftJson): Promise<Detector> {
     requireFiles(dir, ['model.json']);
     const meta = checkGraftJson<DetectionGraftJson>(dir, json, DETECTION_GRAFT_JSON, 'a detector');
-    return new Detector(await tf.loadLayersModel(fileHandler(join(dir, 'model.json'))), meta);
+    const model = await tf.loadLayersModel(fileHandler(join(dir, 'model.json')));
+    return new Detector(model, meta, meta.trunk ? trunkFromDir(dir, meta.trunk) : undefined);
   }
 
   describe(): ModelDescription {
@@ -188,24 +201,25 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
       base: meta.base,
       input: { type: 'image', ...meta.input, resize: 'letterbox' },
       outputs: [{ name: 'boxes', kind: 'detection', labels: meta.labels }],
-      summary: `CenterNet head at stride ${meta.decoding.stride} on ${meta.cut}${meta.scratch ? ' (trained from scratch)' : ''}`,
+      summary: `CenterNet head at stride ${meta.decoding.stride} on ${meta.cut}${meta.scratch ? ' (trained from scratch)' : ''}${meta.trunk ? `, frozen trunk in ${meta.trunk.path}` : ''}`,
       metrics: meta.metrics,
     };
   }
 
-  /** Detections on placed images (canvas pixels), one list per image. */
-  detectPlaced(set: PlacedSet, threshold: number, batchSize = 16): Detection[][] {
+  /** Detections on placed images (canvas pixels), one list per image: the trunk, when there is one, then the head. */
+  async detectPlaced(set: PlacedSet, threshold: number, batchSize = 16): Promise<Detection[][]> {
     const { input, labels, decoding, normalize } = this.meta;
     const gridH = input.height / decoding.stride;
     const gridW = input.width / decoding.stride;
     const images = placedImages(set);
     const out: Detection[][] = [];
+    const detector = pipeline({ model: this.model, trunk: await this.trunk?.predictor() });
     for (let s = 0; s < set.placed.length; s += batchSize) {
       const idx = Array.from({ length: Math.min(batchSize, set.placed.length - s) }, (_, k) => s + k);
       const x = imagesToTensor(images, normalize, idx);
-      const y = this.model.predict(x) as tf.Tensor;
-      const data = y.dataSync() as Float32Array;
-      tf.dispose([x, y]);
+      const y = await Promise.resolve(detector.predict(x)).finally(() => x.dispose());
+      const data = (await y.data()) as Float32Array;
+      y.dispose();
       const o = { classes: labels.length, stride: decoding.stride, threshold, topK: decoding.topK, nmsIou: decoding.nmsIou };
       out.push(...decodeGrids(data, idx.length, gridH, gridW, o));
     }
@@ -213,8 +227,8 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
   }
 
   /** Detections in pixels of each original image. */
-  detectSet(set: PlacedSet, threshold: number): Detection[][] {
-    return this.detectPlaced(set, threshold).map((dets, i) => toOriginal(dets, set.placed[i].placement, set.placed[i].sample));
+  async detectSet(set: PlacedSet, threshold: number): Promise<Detection[][]> {
+    return (await this.detectPlaced(set, threshold)).map((dets, i) => toOriginal(dets, set.placed[i].placement, set.placed[i].sample));
   }
 
   /** Boxes in each image (a file or its bytes), one at a time: each decoded, then answered. */
@@ -240,7 +254,8 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
 
   async predictDecoded(decoded: readonly DecodedDetectionImage[], o: { threshold?: number } = {}): Promise<DetectionPrediction[]> {
     const threshold = o.threshold ?? this.meta.scoreThreshold;
-    return decoded.map((d) => {
+    const out: DetectionPrediction[] = [];
+    for (const d of decoded) {
       const sample: DetectionSample = { file: d.name, width: d.width, height: d.height, objects: [] };
       const set: PlacedSet = {
         classes: this.meta.labels,
@@ -248,9 +263,10 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
         pixels: d.pixels,
         placed: [{ sample, placement: d.placement, objects: [] }],
       };
-      const [dets] = this.detectSet(set, threshold);
-      return { file: d.name, boxes: dets.map((b) => ({ label: this.meta.labels[b.label], score: b.score, box: roundBox(b.box) })) };
-    });
+      const [dets] = await this.detectSet(set, threshold);
+      out.push({ file: d.name, boxes: dets.map((b) => ({ label: this.meta.labels[b.label], score: b.score, box: roundBox(b.box) })) });
+    }
+    return out;
   }
 
   /** COCO AP on the split training made with the same seed (or all of the data). */
@@ -268,24 +284,35 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
   }
 
   /** COCO AP on images already letterboxed onto the input (as training placed its validation images). */
-  evaluatePlaced(placed: PlacedSet, split: DetectionEvaluation['split']): DetectionEvaluation {
-    const detections = this.detectSet(placed, EVAL_THRESHOLD);
+  async evaluatePlaced(placed: PlacedSet, split: DetectionEvaluation['split']): Promise<DetectionEvaluation> {
+    const detections = await this.detectSet(placed, EVAL_THRESHOLD);
     const truth = placed.placed.map((p) => ({ objects: p.sample.objects }));
     const metrics = evaluateDetections(truth, detections, this.meta.labels);
     const images = placed.placed.map((p, i) => ({ file: p.sample.file, truth: p.sample.objects, detections: detections[i] }));
     return { split, metrics, images };
   }
 
-  /** The detector as one ONNX file: NHWC letterboxed images `input` in, the output grid out. */
+  /**
+   * The detector as one ONNX file: letterboxed images in (NHWC `input`; on an ONNX base, its trunk
+   * and the head joined into one graph taking the trunk's input in its layout), the output grid out.
+   */
   async export(format: 'onnx'): Promise<OnnxExport> {
     if (format !== 'onnx') throw usageError(`detectors export to onnx, not ${String(format)}`);
     const { meta } = this;
-    const bytes = layersModelToOnnx(this.model, { inputName: 'input' });
+    let bytes = layersModelToOnnx(this.model, { inputName: 'input' });
+    let input = { name: 'input', layout: 'nhwc' as Layout };
+    if (meta.trunk) {
+      const trunkBytes = await this.trunk?.onnxBytes();
+      if (!trunkBytes) throw usageError(`${meta.base} is a TF.js graph model: its frozen trunk cannot be exported to ONNX`);
+      const layout = meta.trunk.layout ?? 'nhwc';
+      bytes = joinTrunkAndHead(trunkBytes, meta.trunk.output, layout, bytes);
+      input = { name: decodeModel(bytes).view.graph!.input[0].name, layout };
+    }
     const output = decodeModel(bytes).view.graph!.output[0].name;
     const sidecar = {
       kind: 'detection',
       labels: meta.labels,
-      input: { name: 'input', layout: 'nhwc', ...meta.input },
+      input: { ...input, ...meta.input },
       output,
       normalize: meta.normalize,
       resize: meta.resize,
@@ -297,7 +324,7 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
     return {
       bytes,
       sidecar,
-      summary: `input input NHWC ${meta.input.height}x${meta.input.width}x${meta.input.channels} (letterboxed), output ${output}: a ${grid} grid (${meta.decoding.layout})`,
+      summary: `input ${input.name} ${input.layout.toUpperCase()} ${meta.input.height}x${meta.input.width}x${meta.input.channels} (letterboxed), output ${output}: a ${grid} grid (${meta.decoding.layout})`,
       json: { input: sidecar.input, output, labels: meta.labels, decoding: meta.decoding },
     };
   }
@@ -306,6 +333,7 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
     const meta = { ...this.meta, metrics: o.metrics ?? this.meta.metrics, training: o.training ?? this.meta.training };
     await writeModelDir(dir, !!o.force, meta, async (tmp) => {
       await this.model.save(fileHandler(join(tmp, 'model.json')));
+      await this.trunk?.write(tmp);
     });
   }
 
@@ -369,7 +397,9 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
   }
 
   async dispose(): Promise<void> {
-    this.model.dispose();
+    if (this.grafted) await disposeDetector(this.grafted);
+    else this.model.dispose();
+    await this.trunk?.release();
   }
 }
 
@@ -436,7 +466,8 @@ export async function loadDetector(dir: string): Promise<Detector> {
 // Training in one call
 
 export interface DetectorOptions extends DetectionTrainOptions {
-  base: string | LayersBase;
+  /** A TF.js LayersModel base (fine-tunable) or a frozen ONNX one (nanodet: the head on its map at its own input size). */
+  base: string | ImageBase;
   /** COCO JSON, a folder of Pascal VOC XML, a YOLO folder, or splits already loaded. */
   data: string | DetectionSplits;
   cut?: string | number;
@@ -467,7 +498,7 @@ export interface DetectorTrainingResult {
  */
 export async function trainDetector(o: DetectorOptions): Promise<DetectorTrainingResult> {
   const seed = o.seed ?? 0;
-  const base = typeof o.base === 'string' ? await loadLayersBase(o.base) : o.base;
+  const base = typeof o.base === 'string' ? await loadImageBase(o.base) : o.base;
   const skips = skipCounter(o.callbacks);
   const callbacks = skips.callbacks;
   let splits: DetectionSplits;
@@ -479,7 +510,7 @@ export async function trainDetector(o: DetectorOptions): Promise<DetectorTrainin
   return trainSeeded(
     seed,
     () => graftDetector(base, { classes: splits.train.classes, cut: o.cut, inputSize: o.inputSize, scratch: o.scratch }),
-    (g) => g.model.dispose(),
+    (g) => disposeDetector(g),
     async (g) => {
       const place = { strict: o.strict, callbacks, seed };
       const train = await placeSet(splits.train, g.input, { ...place, augment: o.augment ?? DETECTION_DEFAULTS.augment });
@@ -488,7 +519,7 @@ export async function trainDetector(o: DetectorOptions): Promise<DetectorTrainin
       const counts = { train: splits.train.samples.length, val: splits.val.samples.length, test: splits.test.samples.length };
       const fresh = Detector.fromGrafted(g);
       // Validation was letterboxed for training already: placing it again would decode it twice and report its skipped files twice.
-      const valEval = fresh.evaluatePlaced(val, 'val');
+      const valEval = await fresh.evaluatePlaced(val, 'val');
       const testEval = await fresh.evaluateSet(splits.test, 'test', { strict: o.strict, callbacks });
       const metrics = { val: valEval.metrics, test: testEval.metrics };
       const model = Detector.fromGrafted(g, {

@@ -2,12 +2,11 @@
 // Its directory is a plain TF.js LayersModel (model.json + weights.bin) and graft.json, everything
 // a client needs to reproduce preprocessing without graft; for a frozen base (TF.js graph or ONNX)
 // the trunk, pruned at the cut, is kept in trunk/ beside the head.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { makeDirs } from '../io/destination.js';
-import { createOnnxRunner, onnxTrunk, type Layout } from '../backend/onnx-runtime.js';
+import type { Layout } from '../backend/onnx-runtime.js';
 import { loadImageBase } from '../bases/index.js';
 import type { HeadSpec, ImageBase, Normalize, Predictor } from '../bases/types.js';
 import { GraftError, usageError } from '../core/errors.js';
@@ -30,11 +29,12 @@ import { prependFrontEnd } from '../onnx/front-end.js';
 import { muLawCompressor } from '../onnx/mu-law.js';
 import { joinTrunkAndHead } from '../onnx/join.js';
 import { layersModelToOnnx } from '../onnx/from-layers.js';
-import { decodeModel, pruneToCut } from '../onnx/prune.js';
+import { decodeModel } from '../onnx/prune.js';
 import { TRAIN_DEFAULTS } from '../train/defaults.js';
 import type { TrainResult } from '../train/driver.js';
 import { trainGrafted, type TrainOptions } from '../train/stages.js';
 import { skipCounter, trainSeeded } from './one-call.js';
+import { savedTrunk, TRUNK_JSON, trunkFromDir, trunkFromGraft, type SavedTrunk, type TrunkSource } from './trunk.js';
 import {
   checkGraftJson,
   GRAFT_JSON,
@@ -76,7 +76,7 @@ export interface ImageGraftJson extends ModelMeta {
    * Graph-model and ONNX bases: the frozen trunk saved beside the head, run up to node `output`
    * (a TF.js graph model, or an ONNX model taking `layout` images).
    */
-  trunk: { path: string; output: string; layout?: Layout } | null;
+  trunk: SavedTrunk | null;
   scratch: boolean;
   /** Audio classifiers: how a recording becomes the spectrogram image `input` is (rate, window, hop, mel bands; levels in dB below the clip's loudest band over spectrogramTopDb). */
   medium?: Medium;
@@ -174,9 +174,6 @@ function withMuLawFrontEnd(bytes: Uint8Array, spec: WaveformSpec, normalize: Nor
   });
 }
 
-const TRUNK_PATH = 'trunk/model.json';
-const ONNX_TRUNK_PATH = 'trunk/model.onnx';
-
 const positive = z.number().positive();
 /** What an image classifier's graft.json must hold before any of it is read (the trunk only where graft saves it). */
 const IMAGE_GRAFT_JSON = z
@@ -188,10 +185,7 @@ const IMAGE_GRAFT_JSON = z
     normalize: NORMALIZE_JSON,
     resize: RESIZE_JSON,
     cut: z.string(),
-    trunk: z
-      .object({ path: z.enum([TRUNK_PATH, ONNX_TRUNK_PATH]), output: z.string(), layout: z.enum(['nhwc', 'nchw']).optional() })
-      .nullable()
-      .default(null),
+    trunk: TRUNK_JSON,
     scratch: z.boolean().default(false),
     medium: z
       .discriminatedUnion('kind', [
@@ -210,59 +204,6 @@ const IMAGE_GRAFT_JSON = z
   })
   .superRefine(normalizeFitsInput);
 
-/** Where a frozen trunk comes from: the base it was grafted on, or a model directory. */
-interface TrunkSource {
-  /** Runs the trunk (started on first use). */
-  predictor(): Promise<Predictor>;
-  /** Writes the trunk's files into a model directory being saved. */
-  write(dir: string): Promise<void>;
-  /** The trunk as ONNX bytes, when it is an ONNX model. */
-  onnxBytes(): Promise<Uint8Array | undefined>;
-  release(): Promise<void>;
-}
-
-function trunkFromGraft(g: Grafted): TrunkSource | undefined {
-  if (!g.trunk) return undefined;
-  const { base, trunk, cut } = g;
-  const onnxBytes = async () => (base.kind === 'onnx' ? pruneToCut(base.onnx.bytes, cut) : undefined);
-  return {
-    predictor: async () => trunk,
-    onnxBytes,
-    write: async (dir) => {
-      if (base.kind === 'graph') return void (await base.graph.save(fileHandler(join(dir, TRUNK_PATH))));
-      await makeDirs(join(dir, 'trunk'));
-      await writeFile(join(dir, ONNX_TRUNK_PATH), (await onnxBytes())!);
-    },
-    release: async () => undefined, // the graft's to release
-  };
-}
-
-function trunkFromDir(dir: string, t: NonNullable<ImageGraftJson['trunk']>): TrunkSource {
-  const path = join(dir, t.path);
-  const isOnnx = t.path.endsWith('.onnx');
-  let started: Promise<Predictor & { release?(): Promise<void> }> | undefined;
-  const start = async (): Promise<Predictor & { release?(): Promise<void> }> => {
-    if (isOnnx) return onnxTrunk(await createOnnxRunner(path), t.output, t.layout ?? 'nhwc');
-    const graph = await tf.loadGraphModel(fileHandler(path));
-    return { predict: (x) => graph.execute(x, t.output) as tf.Tensor, release: async () => graph.dispose() };
-  };
-  return {
-    predictor: () => (started ??= start()),
-    onnxBytes: async () => (isOnnx ? new Uint8Array(await readFile(path)) : undefined),
-    write: async (out) => {
-      await makeDirs(join(out, 'trunk'));
-      if (isOnnx) return writeFile(join(out, ONNX_TRUNK_PATH), new Uint8Array(await readFile(path)));
-      const graph = await tf.loadGraphModel(fileHandler(path));
-      await graph.save(fileHandler(join(out, TRUNK_PATH)));
-      graph.dispose();
-    },
-    release: async () => {
-      if (started) await (await started).release?.();
-      started = undefined;
-    },
-  };
-}
-
 export class ImageClassifier implements TrainedModel<ImagePrediction, ClassifierEvaluation, DecodedPixels> {
   readonly kind = 'image';
   readonly dataOptions = ['strict', 'classes', 'where'] as const;
@@ -277,12 +218,7 @@ export class ImageClassifier implements TrainedModel<ImagePrediction, Classifier
   ) {}
 
   static fromGrafted(g: Grafted, o: Pick<SaveOptions, 'metrics' | 'training'> = {}): ImageClassifier {
-    const trunk =
-      g.base.kind === 'graph'
-        ? { path: TRUNK_PATH, output: g.cut }
-        : g.base.kind === 'onnx'
-          ? { path: ONNX_TRUNK_PATH, output: g.cut, layout: g.base.onnx.layout }
-          : null;
+    const trunk = savedTrunk(g.base, g.cut);
     const meta: ImageGraftJson = {
       kind: 'image',
       labels: g.classes,
@@ -301,7 +237,7 @@ export class ImageClassifier implements TrainedModel<ImagePrediction, Classifier
       training: o.training ?? {},
       versions: versions(),
     };
-    return new ImageClassifier(g.model, meta, trunkFromGraft(g), g);
+    return new ImageClassifier(g.model, meta, g.trunk ? trunkFromGraft(g) : undefined, g);
   }
 
   static async load(dir: string, json: ImageGraftJson): Promise<ImageClassifier> {

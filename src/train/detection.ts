@@ -2,7 +2,9 @@
 // detection head on the frozen trunk's outputs (computed once per placed image, through the
 // feature cache), stage 2 unfreezes the top block(s) at fineTuneFactor times the learning rate.
 // Augmentation is a fixed number of randomly placed copies per image made before training, so
-// the trunk still runs once per copy rather than once per epoch.
+// the trunk still runs once per copy rather than once per epoch. On a frozen ONNX base the frozen
+// part is the base's trunk (frozenPart runs it, the cache keeps its maps) and the head stage is
+// the only one.
 import { withDefaults } from '../core/options.js';
 import * as tf from '@tensorflow/tfjs';
 import type { Callback } from '../core/callbacks.js';
@@ -37,7 +39,11 @@ export const DETECTION_DEFAULTS = {
 } as const;
 
 export interface DetectionTrainOptions extends TrainBudget {
-  /** Blocks below the cut fine-tuned in stage 2 (0: the head only; 'auto' tries 1, 2, … and keeps the best validation AP50). */
+  /**
+   * Blocks below the cut fine-tuned in stage 2 (0: the head only; 'auto' tries 1, 2, … and keeps
+   * the best validation AP50). On a frozen base nothing below the cut trains: the head stage is
+   * the only one and the result's `unfreeze` is 0, whatever is asked (as for classifiers).
+   */
   unfreeze?: number | 'auto';
   augment?: number;
   engine?: Engine;
@@ -131,6 +137,9 @@ function detectionTask(
         const stopping = new EarlyStopping({
           monitor: 'valAP50',
           mode: 'max',
+          // Until the size head has learnt boxes near the objects' sizes AP50 is exactly 0 (every
+          // box under IoU 0.5): the falling loss then tells progress from a stall.
+          tieBreak: 'valLoss',
           patience: o.patience,
           initial: stage.keepInitial ? validate() : undefined,
         });

@@ -123,6 +123,11 @@ export interface EarlyStoppingOptions {
    * beats `initial[monitor]`. Without it the first epoch with a number sets the mark.
    */
   initial?: Record<string, number>;
+  /**
+   * A metric that decides an exact tie of the monitor, lower better (detection: `valLoss`, as its
+   * AP50 sits at exactly 0 until the box sizes are learnt, a plateau patience would stop on).
+   */
+  tieBreak?: string;
 }
 
 /**
@@ -136,7 +141,8 @@ export class EarlyStopping implements Callback {
   bestEpoch = 0;
   /** Every metric of the best epoch (the initial scores when those are still the best). */
   bestMetrics: Record<string, number>;
-  private readonly o: Required<Omit<EarlyStoppingOptions, 'initial'>>;
+  private readonly o: Required<Omit<EarlyStoppingOptions, 'initial' | 'tieBreak'>>;
+  private readonly tieBreak?: string;
   private weights?: WeightSnapshot;
   private model?: tf.LayersModel;
 
@@ -144,6 +150,7 @@ export class EarlyStopping implements Callback {
     this.o = withDefaults({ mode: 'min', patience: Infinity, restoreBestWeights: true } as const, options);
     this.best = options.initial?.[options.monitor] ?? (this.o.mode === 'min' ? Infinity : -Infinity);
     this.bestMetrics = { ...options.initial };
+    this.tieBreak = options.tieBreak;
   }
 
   onTrainBegin(model: tf.LayersModel): void {
@@ -153,7 +160,10 @@ export class EarlyStopping implements Callback {
 
   onEpochEnd(e: EpochLogs): void {
     const value = this.o.monitor === 'loss' ? e.loss : e.metrics[this.o.monitor];
-    const better = this.o.mode === 'min' ? value < this.best : value > this.best;
+    const tie = this.tieBreak;
+    const better =
+      (this.o.mode === 'min' ? value < this.best : value > this.best) ||
+      (tie !== undefined && value === this.best && e.metrics[tie] < (this.bestMetrics[tie] ?? Infinity));
     if (better) {
       this.best = value;
       this.bestEpoch = e.epoch;

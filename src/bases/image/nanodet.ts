@@ -12,7 +12,12 @@ import { graphOnnxBase } from './graph-onnx.js';
 
 export const NANODET_DIR = fileURLToPath(new URL('../../../models/nanodet', import.meta.url));
 
-/** The PAN's outputs (128 channels each), as the converted graph names them: what the heads read. */
+/**
+ * The PAN's outputs (128 channels each), as the converted graph names them: what the heads read.
+ * Each is an Add of two NCHW maps (the Transpose into its head's NHWC convolution follows it), so
+ * the trunk reads it as NCHW, rightly. The stride-16 one (26x26 at 416x416) is the suggested cut,
+ * where a detector's CenterNet head sits, as on mobilenet_v2's last stride-16 map.
+ */
 export const NANODET_CUTS = {
   stride8: 'PartitionedCall/onnx_tf_prefix_Add_107',
   stride16: 'PartitionedCall/onnx_tf_prefix_Add_128',

@@ -1,6 +1,6 @@
 // `graft train --head detect`: a detector on boxes (COCO JSON, Pascal VOC, YOLO), its stages and
 // COCO AP shown, saved. Budget flags left unset keep detection's defaults (the trainer's).
-import { loadLayersBase } from '../../../bases/index.js';
+import { loadImageBase } from '../../../bases/index.js';
 import type { DetectionMetrics } from '../../../evaluate/detection.js';
 import { detectionKind } from '../../../kinds/detection.js';
 import { baseOptions, log, prepare, printJson, Progress, table, Warnings } from '../../shared.js';
@@ -8,8 +8,9 @@ import { imageTraining, logStages, type TrainFlags } from './flags.js';
 
 export async function trainDetection(flags: TrainFlags): Promise<void> {
   await prepare(flags);
-  // --input-size is the detector's input here, not a size an ONNX base leaves open.
-  const base = await loadLayersBase(flags.base, baseOptions({ ...flags, inputSize: undefined }));
+  // --input-size is the detector's input here, not a size an ONNX base leaves open (a frozen
+  // base's detector takes the base's own size: another is a usage error from graftDetector).
+  const base = await loadImageBase(flags.base, baseOptions({ ...flags, inputSize: undefined }));
   const training = imageTraining(flags);
   const warnings = new Warnings();
   const progress = new Progress();
@@ -29,7 +30,7 @@ export async function trainDetection(flags: TrainFlags): Promise<void> {
   const g = model.grafted!;
   await model.save(flags.out, { force: flags.force });
   log(
-    `base ${base.name}, detection head at ${g.cut} (stride ${g.stride}, input ${g.input.height}x${g.input.width})${g.scratch ? ' (scratch)' : ''}; ${counts.train} train / ${counts.val} val / ${counts.test} test images, ${g.classes.length} class${g.classes.length === 1 ? '' : 'es'}`,
+    `base ${base.name}, detection head at ${g.cut} (stride ${g.stride}, input ${g.input.height}x${g.input.width})${g.scratch ? ' (scratch)' : ''}${g.trunk ? ' (frozen trunk: head only)' : ''}; ${counts.train} train / ${counts.val} val / ${counts.test} test images, ${g.classes.length} class${g.classes.length === 1 ? '' : 'es'}`,
   );
   logStages(result.training.stages, {
     extra: [{ header: 'val AP50', cell: (s) => s.metrics.valAP50.toFixed(3) }],
