@@ -660,11 +660,24 @@ describe('graft studio API', () => {
     });
     assert.equal(yolo.status, 200, JSON.stringify(yolo.body));
     assert.equal(yolo.body.format, 'yolo');
+    const fromCoco = await zipped({
+      'set.json': text(
+        JSON.stringify({
+          images: [{ id: 7, file_name: 'pics/c.png', width: 60, height: 40 }],
+          annotations: [{ id: 1, image_id: 7, category_id: 3, bbox: [2, 3, 10, 12], area: 120, iscrowd: 0 }],
+          categories: [{ id: 3, name: 'dot' }],
+        }),
+      ),
+      'pics/c.png': new Uint8Array(png),
+    });
+    assert.equal(fromCoco.status, 200, JSON.stringify(fromCoco.body));
+    assert.equal(fromCoco.body.format, 'coco');
     const after = (await call(`/api/projects/${did}`)).body;
     assert.deepEqual(after.classes, ['dot', 'cat'], "the data set's new class added");
     const byFile = Object.fromEntries(after.samples.map((im: { file: string; boxes: unknown }) => [im.file, im.boxes]));
     assert.deepEqual(byFile['v.png'], [{ label: 'cat', box: [10, 5, 20, 20] }]);
     assert.deepEqual(byFile['y.png'], [{ label: 'dot', box: [15, 10, 30, 20] }]);
+    assert.deepEqual(byFile['c.png'], [{ label: 'dot', box: [2, 3, 10, 12] }]);
 
     const before = snapshot(dir);
     const refused: [string, Promise<{ status: number }>, number][] = [
