@@ -135,6 +135,14 @@ function checkAnnotations(bytes: Uint8Array, classes: string[], samples: { at: s
   return bytes;
 }
 
+/** `name` in `dir`, or name-2, name-3, … when a file there (or one of `taken`, about to be) has it. */
+function freeName(dir: string, name: string, taken: readonly string[] = []): string {
+  const ext = extname(name);
+  let target = name;
+  for (let i = 2; existsSync(join(dir, target)) || taken.includes(target); i++) target = `${name.slice(0, -ext.length)}-${i}${ext}`;
+  return target;
+}
+
 export class Workspace {
   constructor(readonly dir: string) {}
 
@@ -303,9 +311,7 @@ export class Workspace {
     if (!isSampleName(project.kind, name)) throw new StudioError(415, `${name}: not ${SAMPLE_NAMES[project.kind]}`);
     const dir = this.path(id, SAMPLES, cls);
     await makeDirs(dir);
-    const ext = extname(name);
-    let target = name;
-    for (let i = 2; existsSync(join(dir, target)); i++) target = `${name.slice(0, -ext.length)}-${i}${ext}`;
+    const target = freeName(dir, name);
     await writeFileAtomically(join(dir, target), bytes, false);
     return target;
   }
@@ -365,9 +371,7 @@ export class Workspace {
     const images = await this.annotated(id);
     const names: string[] = [];
     for (const it of checked) {
-      const ext = extname(it.name);
-      let target = it.name;
-      for (let i = 2; existsSync(join(dir, target)) || names.includes(target); i++) target = `${it.name.slice(0, -ext.length)}-${i}${ext}`;
+      const target = freeName(dir, it.name, names);
       await writeFileAtomically(join(dir, target), it.bytes, false);
       names.push(target);
       images.push({ file: target, ...it.size, boxes: it.boxes });
