@@ -29,8 +29,11 @@ export const DEFAULT_TRAIN_ENGINE: TrainEngine = 'auto';
 
 export interface OnnxTrainerOptions extends StepOptions, OnnxSessionOptions {}
 
-/** One-hot rows (categorical), or per task its targets and a 1-where-labelled mask (masked tasks). */
-export type StepTargets = Float32Array | { y: ArrayLike<number>; mask: ArrayLike<number> }[];
+/**
+ * One-hot rows (categorical), per task its targets and a 1-where-labelled mask (masked tasks), or
+ * a tensor fed as `y` with its dimensions (a detector's target grid).
+ */
+export type StepTargets = Float32Array | { y: ArrayLike<number>; mask: ArrayLike<number> }[] | { data: Float32Array; dims: number[] };
 
 export interface StepLogs {
   loss: number;
@@ -49,6 +52,8 @@ const f32 = (a: ArrayLike<number>) => (a instanceof Float32Array ? a : Float32Ar
 export class OnnxTrainer {
   private steps = 0;
   private evaluation?: Promise<{ step: TrainStep; session: OnnxSession }>;
+  /** The forward pass under the step's own loss (`forward`). */
+  private forwardOnly?: Promise<{ step: TrainStep; session: OnnxSession }>;
 
   private constructor(
     private readonly model: tf.LayersModel,
@@ -93,14 +98,16 @@ export class OnnxTrainer {
     const feeds: Record<string, OnnxFeed> = {
       x: { type: 'float32', data: f32(x), dims: xDims },
       ...Object.fromEntries(Object.entries(scalars).map(([k, v]) => [k, { type: 'float32' as const, data: Float32Array.of(v), dims: [] }])),
-      ...(!Array.isArray(targets)
-        ? { y: { type: 'float32' as const, data: f32(targets), dims: [targets.length / u[0], u[0]] } }
-        : Object.fromEntries(
-            targets.flatMap((t, k) => [
-              [`y${k}`, { type: 'float32' as const, data: f32(t.y), dims: [n, u[k]] }],
-              [`mask${k}`, { type: 'float32' as const, data: f32(t.mask), dims: [n] }],
-            ]),
-          )),
+      ...(targets instanceof Float32Array
+        ? { y: { type: 'float32' as const, data: targets, dims: [targets.length / u[0], u[0]] } }
+        : !Array.isArray(targets)
+          ? { y: { type: 'float32' as const, ...targets } }
+          : Object.fromEntries(
+              targets.flatMap((t, k) => [
+                [`y${k}`, { type: 'float32' as const, data: f32(t.y), dims: [n, u[k]] }],
+                [`mask${k}`, { type: 'float32' as const, data: f32(t.mask), dims: [n] }],
+              ]),
+            )),
       lr: { type: 'float32', data: Float32Array.of(learningRate), dims: [] },
     };
     if (this.o.optimizer.kind === 'adam') {
@@ -169,9 +176,30 @@ export class OnnxTrainer {
     return { loss: loss / n, accuracy: accuracy / n };
   }
 
+  /**
+   * The loss of the step's own kind and the model's first output (in TF.js's layout) on rows
+   * `x` against `y` (the batch's targets as `train` takes a tensor), on the current weights,
+   * dropout off: a detector's validation, which decodes the grid.
+   */
+  async forward(
+    x: Float32Array,
+    xDims: number[],
+    y: { data: Float32Array; dims: number[] },
+  ): Promise<{ loss: number; output: Float32Array }> {
+    this.forwardOnly ??= (async () => {
+      const step = buildTrainStep(this.model, { ...this.o, forwardOnly: true });
+      return { step, session: await createOnnxSession(step.bytes, { threads: this.o.threads }) };
+    })();
+    const { step, session } = await this.forwardOnly;
+    const feeds: Record<string, OnnxFeed> = { x: { type: 'float32', data: x, dims: xDims }, y: { type: 'float32', ...y } };
+    for (const w of step.weights) feeds[w.input] = { type: 'float32', data: this.state.get(w.input)!, dims: [w.size] };
+    const out = await session.run(feeds, ['loss', 'output0']);
+    return { loss: out.get('loss')!.data[0], output: out.get('output0')!.data };
+  }
+
   async release(): Promise<void> {
     await this.session.release();
-    if (this.evaluation) await (await this.evaluation).session.release();
+    for (const session of [this.evaluation, this.forwardOnly]) if (session) await (await session).session.release();
   }
 }
 

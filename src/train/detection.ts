@@ -12,19 +12,19 @@ import { GraftError, usageError } from '../core/errors.js';
 import { placedImages, type PlacedSet } from '../data/detection/placed.js';
 import type { FeatureCache } from '../engine/feature-cache.js';
 import type { Engine } from '../engine/frozen.js';
-import { DEFAULT_TRAIN_ENGINE, tfjsOnly, type TrainEngine } from '../engine/onnx-train.js';
+import { DEFAULT_TRAIN_ENGINE, onnxTrainerFor, type OnnxTrainer, type TrainEngine } from '../engine/onnx-train.js';
 import { stageRows, type Rows } from '../engine/stage-features.js';
-import { range } from '../engine/tensors.js';
+import { gatherRows, range } from '../engine/tensors.js';
 import { decodeGrids } from '../evaluate/detection-decode.js';
 import { evaluateDetections, type Detection } from '../evaluate/detection.js';
 import type { GraftedDetector } from '../graft/detect.js';
 import { mulberry32 } from '../math/random.js';
 import { withSeed } from '../math/seed.js';
-import { detectionLoss } from './detection-loss.js';
+import { DETECTION_LOSS_WEIGHTS, detectionLoss } from './detection-loss.js';
 import { encodeTargets, targetDepth } from './detection-targets.js';
 import { TRAIN_DEFAULTS, type TrainBudget } from './defaults.js';
 import { trainStages, type StageInputs, type StageTask, type TrainResult } from './driver.js';
-import { EarlyStopping, fitLoop, shuffledBatches } from './loop.js';
+import { EarlyStopping, fitLoop, shuffledBatches, type TrainingLoop } from './loop.js';
 
 /** Detection's budget: more epochs than classification (a heatmap is learnt from few positive cells), smaller batches. */
 export const DETECTION_DEFAULTS = {
@@ -47,7 +47,7 @@ export interface DetectionTrainOptions extends TrainBudget {
   unfreeze?: number | 'auto';
   augment?: number;
   engine?: Engine;
-  /** Asked for ONNX Runtime (`onnx`), a usage error: the CenterNet loss trains in TF.js. */
+  /** Where the stages' steps run (default auto: ONNX Runtime, where the step generator knows every layer). */
   trainEngine?: TrainEngine;
   cache?: FeatureCache;
   callbacks?: readonly Callback[];
@@ -90,12 +90,7 @@ export function validateDetector(
     pred.dispose();
     detections.push(...decodeGrids(data, size, gridH, gridW, { classes, stride, threshold: VALIDATION_THRESHOLD }));
   }
-  const m = evaluateDetections(
-    val.placed.map((p) => ({ objects: p.objects })),
-    detections,
-    val.classes,
-  );
-  return { valLoss: sum / Math.max(1, n), valAP: m.ap, valAP50: m.ap50 };
+  return { valLoss: sum / Math.max(1, n), ...apOf(val, detections) };
 }
 
 /** Peaks kept when validating: nearly all, as AP integrates over the whole ranking. */
@@ -105,7 +100,7 @@ type Options = DetectionTrainOptions & Required<Pick<DetectionTrainOptions, keyo
 
 /**
  * Detection's stages: the frozen part's outputs as rows (a scratch stage reads its images batch by
- * batch), CenterNet targets and loss in TF.js, early stopping on validation AP50.
+ * batch), CenterNet targets and loss (on ONNX Runtime or in TF.js), early stopping on validation AP50.
  */
 function detectionTask(
   g: GraftedDetector,
@@ -130,10 +125,15 @@ function detectionTask(
       return { train: rows[0], val: rows[1], ...rest, dispose: () => rows.forEach((r) => r.dispose()) } satisfies StageInputs<Rows>;
     },
     async fit(above, { train: x, val: xVal }, stage) {
-      const trainEngine = tfjsOnly(o.trainEngine ?? DEFAULT_TRAIN_ENGINE, "CenterNet's loss has no ONNX Runtime step");
-      const optimizer = tf.train.adam(stage.learningRate);
+      const { trainer, used: trainEngine } = await onnxTrainerFor(above, o.trainEngine ?? DEFAULT_TRAIN_ENGINE, {
+        optimizer: { kind: 'adam' },
+        loss: { kind: 'detection', classes, ...DETECTION_LOSS_WEIGHTS },
+        seed: o.seed === undefined ? undefined : o.seed + stage.index,
+      });
+      const optimizer = trainer ? undefined : tf.train.adam(stage.learningRate);
       try {
-        const validate = () => validateDetector(above, xVal, yVal, data.val, g.stride);
+        const validate = async () =>
+          trainer ? validateOnTrainer(trainer, xVal, yVal, data.val, g.stride) : validateDetector(above, xVal, yVal, data.val, g.stride);
         const stopping = new EarlyStopping({
           monitor: 'valAP50',
           mode: 'max',
@@ -141,10 +141,9 @@ function detectionTask(
           // box under IoU 0.5): the falling loss then tells progress from a stall.
           tieBreak: 'valLoss',
           patience: o.patience,
-          initial: stage.keepInitial ? validate() : undefined,
+          initial: stage.keepInitial ? await validate() : undefined,
         });
         const rand = mulberry32((o.seed ?? 0) + stage.index);
-        const variables = above.trainableWeights.map((w) => w.read() as tf.Variable);
         const started = performance.now();
         const history = await withSeed(o.seed === undefined ? undefined : o.seed + stage.index, async () => {
           try {
@@ -154,17 +153,7 @@ function detectionTask(
                 stage: stage.name,
                 epochs: o.epochs,
                 batches: () => shuffledBatches(x.n, o.batchSize, rand),
-                step: (batch) => {
-                  const [xb, idx] = [x.take(batch), tf.tensor1d(batch, 'int32')];
-                  const cost = optimizer.minimize(
-                    () => detectionLoss(above.apply(xb, { training: true }) as tf.Tensor4D, tf.gather(y, idx), classes),
-                    true,
-                    variables,
-                  )!;
-                  const loss = cost.dataSync()[0];
-                  tf.dispose([cost, idx, xb]);
-                  return { size: batch.length, loss };
-                },
+                ...(trainer ? onnxSteps(trainer, x, y, stage.learningRate) : { step: tfjsStep(above, optimizer!, x, y, classes) }),
                 validate,
               },
               [stopping, ...(o.callbacks ?? [])],
@@ -189,10 +178,83 @@ function detectionTask(
           trainEngine,
         };
       } finally {
-        optimizer.dispose();
+        optimizer?.dispose();
+        await trainer?.release();
       }
     },
   };
+}
+
+/** A step in TF.js: Adam minimising CenterNet's loss on the batch. */
+function tfjsStep(above: tf.LayersModel, optimizer: tf.Optimizer, x: Rows, y: tf.Tensor4D, classes: number): TrainingLoop['step'] {
+  const variables = above.trainableWeights.map((w) => w.read() as tf.Variable);
+  return (batch) => {
+    const [xb, idx] = [x.take(batch), tf.tensor1d(batch, 'int32')];
+    const cost = optimizer.minimize(
+      () => detectionLoss(above.apply(xb, { training: true }) as tf.Tensor4D, tf.gather(y, idx), classes),
+      true,
+      variables,
+    )!;
+    const loss = cost.dataSync()[0];
+    tf.dispose([cost, idx, xb]);
+    return { size: batch.length, loss };
+  };
+}
+
+/** The same steps on ONNX Runtime: each batch's rows and targets as plain arrays, the weights written back to TF.js after every epoch. */
+function onnxSteps(trainer: OnnxTrainer, x: Rows, y: tf.Tensor4D, learningRate: number): Pick<TrainingLoop, 'step' | 'afterEpoch'> {
+  const ys = y.dataSync() as Float32Array;
+  const rowY = ys.length / y.shape[0];
+  return {
+    async step(batch) {
+      const xb = x.take(batch);
+      const xs = (await xb.data()) as Float32Array;
+      const dims = xb.shape;
+      xb.dispose();
+      const targets = { data: gatherRows(ys, rowY, batch), dims: [batch.length, ...y.shape.slice(1)] };
+      const { loss } = await trainer.train(xs, dims, targets, learningRate);
+      return { size: batch.length, loss };
+    },
+    afterEpoch: () => trainer.writeBack(),
+  };
+}
+
+/** validateDetector on the trainer's weights: the forward pass and the loss on ONNX Runtime, the decoding and AP as there. */
+async function validateOnTrainer(
+  trainer: OnnxTrainer,
+  x: Rows,
+  y: tf.Tensor4D,
+  val: PlacedSet,
+  stride: number,
+  batchSize = 32,
+): Promise<{ valLoss: number; valAP: number; valAP50: number }> {
+  const ys = y.dataSync() as Float32Array;
+  const rowY = ys.length / y.shape[0];
+  const [, gridH, gridW] = y.shape;
+  let sum = 0;
+  const detections: Detection[][] = [];
+  for (let s = 0; s < x.n; s += batchSize) {
+    const idx = range(s, Math.min(x.n, s + batchSize));
+    const xb = x.take(idx);
+    const xs = (await xb.data()) as Float32Array;
+    const dims = xb.shape;
+    xb.dispose();
+    const { loss, output } = await trainer.forward(xs, dims, { data: gatherRows(ys, rowY, idx), dims: [idx.length, ...y.shape.slice(1)] });
+    sum += loss * idx.length;
+    const o = { classes: val.classes.length, stride, threshold: VALIDATION_THRESHOLD };
+    detections.push(...decodeGrids(output, idx.length, gridH, gridW, o));
+  }
+  return { valLoss: sum / Math.max(1, x.n), ...apOf(val, detections) };
+}
+
+/** COCO AP and AP50 of decoded boxes against the placed boxes (canvas pixels; AP does not change with the scale). */
+function apOf(val: PlacedSet, detections: Detection[][]): { valAP: number; valAP50: number } {
+  const m = evaluateDetections(
+    val.placed.map((p) => ({ objects: p.objects })),
+    detections,
+    val.classes,
+  );
+  return { valAP: m.ap, valAP50: m.ap50 };
 }
 
 /** Train a grafted detector on placed images: the head, then `unfreeze` blocks (or everything, from scratch). */

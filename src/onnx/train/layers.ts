@@ -486,6 +486,22 @@ const add: LayerRule = {
   },
 };
 
+/** Keras's Concatenate on the last axis (channels: ONNX's axis 1, NCHW or rows); back, dy split at the inputs' widths. */
+const concatenate: LayerRule = {
+  unsupported(_layer, cfg, inShapes) {
+    const axis = cfg.axis as number;
+    return axis === -1 || axis === inShapes[0].length ? undefined : `Concatenate on axis ${axis}`;
+  },
+  forward(c, xs) {
+    const y = c.g.op('Concat', xs, { axis: int(1) });
+    const widths = c.inShapes.map((s) => s.at(-1)!);
+    return {
+      y,
+      back: (dy) => ({ dxs: c.g.opN('Split', [dy, c.g.int64s(widths)], { axis: int(1) }, xs.length), grads: [] }),
+    };
+  },
+};
+
 /**
  * A convolution followed by a BatchNormalization pinned to its moving statistics (MobileNetV2's
  * every conv), folded into one Conv: W' = W·s, bias t, s = γ/sqrt(var + ε), t = β + (b − mean)·s,
@@ -558,4 +574,5 @@ export const LAYER_RULES: Record<string, LayerRule> = {
   MaxPooling2D: maxPooling,
   BatchNormalization: batchNorm,
   Add: add,
+  Concatenate: concatenate,
 };

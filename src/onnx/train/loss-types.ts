@@ -28,7 +28,13 @@ export type StepLoss =
    * (softmaxCrossEntropy of log(p + 1e-7)), plus `term` on the output of layer `features` (the
    * bottleneck) over all rows.
    */
-  | { kind: 'adaptation'; features: string; term: DomainTerm };
+  | { kind: 'adaptation'; features: string; term: DomainTerm }
+  /**
+   * CenterNet's loss (train/detection-loss.ts) on the one output, the head's [h, w, C + 4] grid.
+   * Feeds `y`, the targets as encodeTargets makes them ([n, h, w, C + 6]); `size` and `offset`
+   * weigh the box terms against the heatmap's.
+   */
+  | { kind: 'detection'; classes: number; size: number; offset: number };
 
 /** A tensor as the loss sees it. */
 export interface LossOutput {

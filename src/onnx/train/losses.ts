@@ -1,10 +1,11 @@
 // The losses a training step can end in, each as its value and its gradient with respect to the
 // model's output(s), written as TF.js computes them (so the gradients match op for op):
 // categorical cross-entropy on probabilities (model.fit's, fitStage's), graft's masked
-// multi-task loss (train/multitask-loss.ts) with fixed or learned task weights, and domain
-// adaptation's (adaptation-loss.ts).
+// multi-task loss (train/multitask-loss.ts) with fixed or learned task weights, domain
+// adaptation's (adaptation-loss.ts) and CenterNet's (detection-loss.ts).
 import { int, ints } from '../proto.js';
 import { addAdaptationLoss } from './adaptation-loss.js';
+import { addDetectionLoss } from './detection-loss.js';
 import type { StepGraph } from './builder.js';
 import type { LossContext, LossGradients, StepLoss } from './loss-types.js';
 
@@ -18,6 +19,7 @@ export function addLoss(g: StepGraph, loss: StepLoss, c: LossContext): LossGradi
   g.scope = 'loss';
   const { outputs } = c;
   if (loss.kind === 'adaptation') return addAdaptationLoss(g, loss.term, c);
+  if (loss.kind === 'detection') return addDetectionLoss(g, loss, c);
   const batch = g.op('Cast', [g.op('Gather', [g.op('Shape', [outputs[0].name]), g.int64s([0])])], { to: int(1) });
   const sumRows = (t: string) => g.sum(t, [1], true);
   const where = (cond: string, t: string) => g.op('Mul', [t, g.op('Cast', [cond], { to: int(1) })]);

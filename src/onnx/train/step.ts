@@ -154,8 +154,14 @@ export function unsupportedReason(model: tf.LayersModel, o: Pick<StepOptions, 'i
     );
     if (why) return `${layer.name}: ${why}`;
   }
-  if (model.outputs.some((t) => withoutBatch(t.shape).length !== 1)) return 'an output that is not one vector per example';
   const loss = o.loss ?? { kind: 'categorical' };
+  if (loss.kind === 'detection') {
+    const shape = model.outputs.length === 1 ? withoutBatch(model.outputs[0].shape) : [];
+    if (shape.length !== 3 || shape[2] !== loss.classes + 4)
+      return `an output that is not a grid of ${loss.classes} heatmaps, sizes and offsets`;
+    return undefined;
+  }
+  if (model.outputs.some((t) => withoutBatch(t.shape).length !== 1)) return 'an output that is not one vector per example';
   if (loss.kind === 'categorical') {
     if (model.outputs.length !== 1) return 'several outputs under one categorical cross-entropy';
     const last = model.outputs[0].sourceLayer.getConfig();
@@ -288,7 +294,16 @@ export function buildTrainStep(model: tf.LayersModel, o: StepOptions): TrainStep
       return value;
     },
   });
-  if (!training) return { bytes: g.encode(model.name), weights, masks, scalars: [], units, loss };
+  if (!training) {
+    // The outputs themselves too, in TF.js's layout, for an evaluation that reads them (a detector's grid).
+    model.outputs.forEach((t, k) => {
+      const v = values.get(t.id)!;
+      if (withoutBatch(t.shape).length === 3) g.opTo('Transpose', [v], `output${k}`, { perm: ints([0, 2, 3, 1]) });
+      else g.opTo('Identity', [v], `output${k}`);
+      g.output(`output${k}`, [null, ...withoutBatch(t.shape)]);
+    });
+    return { bytes: g.encode(model.name), weights, masks, scalars: [], units, loss };
+  }
 
   // Backward, outputs to input, summing the gradients of a tensor read by several layers.
   const pending = new Map<number, string[]>();
