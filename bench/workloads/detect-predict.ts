@@ -1,7 +1,8 @@
 // detect-predict: what `graft predict` costs per image for a detector: mobilenet_v2 cut at its
 // last stride-16 map with graft's CenterNet head, 320x320 letterboxed input, the forward pass and
-// the decoding of its 20x20 grid — on ONNX Runtime (the exported model) vs TF.js wasm. The PyTorch
-// peer has no detection workload, so it is not compared.
+// the decoding of its 20x20 grid — on ONNX Runtime (the exported model, in one session: what
+// `graft predict`, `graft eval` and `graft serve` run) vs TF.js wasm (their fallback where ONNX
+// Runtime does not load). The PyTorch peer has no detection workload, so it is not compared.
 import * as tf from '@tensorflow/tfjs';
 import { useBackend, wasmThreads } from '../../src/backend/index.js';
 import { createOnnxRunner, defaultOnnxThreads } from '../../src/backend/onnx-runtime.js';
@@ -35,7 +36,7 @@ export async function timed(
 export const detectPredict: Workload = {
   name: 'detect-predict',
   metric: 'msPerImage',
-  describe: `detector (mobilenet_v2 + CenterNet head) ${SIDE}x${SIDE}, one image at a time, forward + decoding (ms/image, lower is better)`,
+  describe: `detector (mobilenet_v2 + CenterNet head) ${SIDE}x${SIDE}, one image at a time, forward + decoding as graft predict runs it (ms/image, lower is better)`,
   async run({ quick, log }: BenchOptions): Promise<WorkloadResult> {
     await useBackend('wasm');
     const base = await loadLayersBase('mobilenet_v2');
@@ -86,7 +87,7 @@ export const detectPredict: Workload = {
       others: { wasm },
       ratio: { vsWasm: round((wasm.msPerImage as number) / (onnx.msPerImage as number)) },
       notes: [
-        'graft = the exported detector on ONNX Runtime; others.wasm = the same model on TF.js wasm; the PyTorch peer has no detection workload',
+        'graft = the exported detector on ONNX Runtime, as graft predict, eval and serve run it; others.wasm = the same model on TF.js wasm (their fallback where ONNX Runtime does not load); the PyTorch peer has no detection workload',
       ],
     };
   },

@@ -2,6 +2,7 @@
 import type { Workload } from '../lib.js';
 import { cnnTrain } from './cnn-train.js';
 import { detectPredict } from './detect-predict.js';
+import { detectTrain } from './detect-train.js';
 import { headFinetune } from './head-finetune.js';
 import { mobilenetV2Extract } from './mobilenet-v2-extract.js';
 import { mobilenetV2Finetune } from './mobilenet-v2-finetune.js';
@@ -18,6 +19,7 @@ export const WORKLOADS: Workload[] = [
   mobilenetV2Extract,
   headFinetune,
   detectPredict,
+  detectTrain,
   nanodetForward,
   serveLoad,
   speechEmbed,

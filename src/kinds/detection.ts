@@ -3,12 +3,13 @@
 // a plain TF.js LayersModel (letterboxed images in, the output grid out) and graft.json saying how
 // to letterbox, normalise and decode, so a page with @tensorflow/tfjs alone can draw its boxes. On
 // a frozen ONNX base (nanodet) the LayersModel is the head alone and the trunk is kept beside it
-// in trunk/model.onnx, as an image classifier keeps one: run trunk then head, exported joined.
+// in trunk/model.onnx, as an image classifier keeps one: exported joined. Either way predict and
+// evaluate run the export, one ONNX graph, in one ONNX Runtime session (TF.js where it does not load).
 import { existsSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import type { Layout } from '../backend/onnx-runtime.js';
+import { createOnnxRunner, onnxRuntimeAvailable, transposeImages, type Layout } from '../backend/onnx-runtime.js';
 import { makeDirs } from '../io/destination.js';
 import { loadImageBase } from '../bases/index.js';
 import type { ImageBase, Normalize } from '../bases/types.js';
@@ -21,7 +22,7 @@ import { placedImages, placeSet, type PlacedSet } from '../data/detection/placed
 import { drawBoxes, renderPlaced, type DrawnBox } from '../data/detection/render.js';
 import type { Box, DetectionSample, DetectionSet, DetectionSplits, GroundTruth } from '../data/detection/types.js';
 import { open as openImage } from '../data/images.js';
-import { imagesToTensor } from '../engine/tensors.js';
+import { batchToArray } from '../engine/tensors.js';
 import type { FeatureCache } from '../engine/feature-cache.js';
 import type { Engine } from '../engine/frozen.js';
 import { decodeGrids, DEFAULT_NMS_IOU, toOriginal } from '../evaluate/detection-decode.js';
@@ -154,6 +155,29 @@ export interface DecodedDetectionImage {
   pixels: Uint8Array;
 }
 
+/** Where a detector's grids are computed: its own ONNX export in one ONNX Runtime session, or TF.js (trunk then head). */
+interface GridEngine {
+  name: 'ONNX Runtime' | 'TF.js';
+  /** Why not ONNX Runtime. */
+  reason?: string;
+  /** n normalised NHWC images in, their grids out, flat. */
+  grids(x: Float32Array, n: number): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+/**
+ * Each detector's engine, started on first use; kept by the graft for a detector fresh from
+ * training (the one evaluated and the one returned share it), else by the loaded detector.
+ */
+const ENGINES = new WeakMap<object, { started: Promise<GridEngine>; ready?: GridEngine }>();
+
+/** Release an owner's engine (a detector's, or a graft's), if it was started. */
+async function releaseEngine(owner: object): Promise<void> {
+  const slot = ENGINES.get(owner);
+  ENGINES.delete(owner);
+  if (slot) await (await slot.started.catch(() => undefined))?.release();
+}
+
 export class Detector implements TrainedModel<DetectionPrediction, DetectionEvaluation, DecodedDetectionImage> {
   readonly kind = 'detection';
   readonly dataOptions = ['strict'] as const;
@@ -196,30 +220,91 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
 
   describe(): ModelDescription {
     const { meta } = this;
+    const ran = ENGINES.get(this.grafted ?? this)?.ready;
+    const engine = !ran
+      ? 'predicts as one ONNX graph on ONNX Runtime (TF.js where it does not load)'
+      : ran.name === 'ONNX Runtime'
+        ? 'predicts as one ONNX graph on ONNX Runtime'
+        : `predicts on TF.js (${ran.reason})`;
     return {
       kind: 'detection',
       base: meta.base,
       input: { type: 'image', ...meta.input, resize: 'letterbox' },
       outputs: [{ name: 'boxes', kind: 'detection', labels: meta.labels }],
-      summary: `CenterNet head at stride ${meta.decoding.stride} on ${meta.cut}${meta.scratch ? ' (trained from scratch)' : ''}${meta.trunk ? `, frozen trunk in ${meta.trunk.path}` : ''}`,
+      summary: `CenterNet head at stride ${meta.decoding.stride} on ${meta.cut}${meta.scratch ? ' (trained from scratch)' : ''}${meta.trunk ? `, frozen trunk in ${meta.trunk.path}` : ''}; ${engine}`,
       metrics: meta.metrics,
     };
   }
 
-  /** Detections on placed images (canvas pixels), one list per image: the trunk, when there is one, then the head. */
+  /** The engine computing grids, started on first use and kept until dispose. */
+  private gridEngine(): Promise<GridEngine> {
+    const owner = this.grafted ?? this;
+    let slot = ENGINES.get(owner);
+    if (!slot) {
+      const started = this.startEngine();
+      const s: { started: Promise<GridEngine>; ready?: GridEngine } = { started };
+      ENGINES.set(owner, (slot = s));
+      void started.then(
+        (e) => void (s.ready = e),
+        () => ENGINES.get(owner) === s && ENGINES.delete(owner),
+      );
+    }
+    return slot.started;
+  }
+
+  /**
+   * The detector's export (what `graft export` writes: the layers model, or trunk and head joined)
+   * in one ONNX Runtime session; TF.js, trunk then head, where ONNX Runtime does not load or the
+   * model does not export.
+   */
+  private async startEngine(): Promise<GridEngine> {
+    const { height, width, channels } = this.meta.input;
+    const tfjs = async (reason: string): Promise<GridEngine> => {
+      const detector = pipeline({ model: this.model, trunk: await this.trunk?.predictor() });
+      return {
+        name: 'TF.js',
+        reason,
+        async grids(data, n) {
+          const x = tf.tensor4d(data, [n, height, width, channels]);
+          const y = await Promise.resolve(detector.predict(x)).finally(() => x.dispose());
+          return (await y.data().finally(() => y.dispose())) as Float32Array;
+        },
+        release: async () => undefined, // the trunk is released with the detector
+      };
+    };
+    if (!(await onnxRuntimeAvailable())) return tfjs('ONNX Runtime does not load here');
+    let exported: OnnxExport;
+    try {
+      exported = await this.export('onnx');
+    } catch (e) {
+      if (e instanceof GraftError && e.exitCode === 2) return tfjs(`no ONNX export: ${e.message}`);
+      throw e;
+    }
+    const { input, output } = exported.sidecar as { input: { layout: Layout }; output: string };
+    const runner = await createOnnxRunner(exported.bytes);
+    const nchw = input.layout === 'nchw';
+    return {
+      name: 'ONNX Runtime',
+      async grids(data, n) {
+        const x = nchw ? transposeImages(data, [n, height, width, channels], true) : data;
+        const out = await runner.run(x, nchw ? [n, channels, height, width] : [n, height, width, channels], [output]);
+        return out.get(output)!.data;
+      },
+      release: () => runner.release(),
+    };
+  }
+
+  /** Detections on placed images (canvas pixels), one list per image, in batches of `batchSize`. */
   async detectPlaced(set: PlacedSet, threshold: number, batchSize = 16): Promise<Detection[][]> {
     const { input, labels, decoding, normalize } = this.meta;
     const gridH = input.height / decoding.stride;
     const gridW = input.width / decoding.stride;
     const images = placedImages(set);
     const out: Detection[][] = [];
-    const detector = pipeline({ model: this.model, trunk: await this.trunk?.predictor() });
+    const engine = await this.gridEngine();
     for (let s = 0; s < set.placed.length; s += batchSize) {
       const idx = Array.from({ length: Math.min(batchSize, set.placed.length - s) }, (_, k) => s + k);
-      const x = imagesToTensor(images, normalize, idx);
-      const y = await Promise.resolve(detector.predict(x)).finally(() => x.dispose());
-      const data = (await y.data()) as Float32Array;
-      y.dispose();
+      const data = await engine.grids(await batchToArray(images, normalize, idx), idx.length);
       const o = { classes: labels.length, stride: decoding.stride, threshold, topK: decoding.topK, nmsIou: decoding.nmsIou };
       out.push(...decodeGrids(data, idx.length, gridH, gridW, o));
     }
@@ -252,21 +337,14 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
     return { name, ...size, placement, pixels };
   }
 
+  /** Boxes in decoded images, all in one set (a server's batch runs together). */
   async predictDecoded(decoded: readonly DecodedDetectionImage[], o: { threshold?: number } = {}): Promise<DetectionPrediction[]> {
     const threshold = o.threshold ?? this.meta.scoreThreshold;
-    const out: DetectionPrediction[] = [];
-    for (const d of decoded) {
-      const sample: DetectionSample = { file: d.name, width: d.width, height: d.height, objects: [] };
-      const set: PlacedSet = {
-        classes: this.meta.labels,
-        size: this.meta.input,
-        pixels: d.pixels,
-        placed: [{ sample, placement: d.placement, objects: [] }],
-      };
-      const [dets] = await this.detectSet(set, threshold);
-      out.push({ file: d.name, boxes: dets.map((b) => ({ label: this.meta.labels[b.label], score: b.score, box: roundBox(b.box) })) });
-    }
-    return out;
+    const detections = await this.detectSet(decodedSet(decoded, this.meta), threshold);
+    return decoded.map((d, i) => ({
+      file: d.name,
+      boxes: detections[i].map((b) => ({ label: this.meta.labels[b.label], score: b.score, box: roundBox(b.box) })),
+    }));
   }
 
   /** COCO AP on the split training made with the same seed (or all of the data). */
@@ -397,10 +475,28 @@ export class Detector implements TrainedModel<DetectionPrediction, DetectionEval
   }
 
   async dispose(): Promise<void> {
+    await releaseEngine(this.grafted ?? this);
     if (this.grafted) await disposeDetector(this.grafted);
     else this.model.dispose();
     await this.trunk?.release();
   }
+}
+
+/** Decoded images as one placed set (no boxes known), in the detector's classes and input size. */
+export function decodedSet(decoded: readonly DecodedDetectionImage[], meta: Pick<DetectionGraftJson, 'labels' | 'input'>): PlacedSet {
+  const per = meta.input.height * meta.input.width * meta.input.channels;
+  const pixels = new Uint8Array(decoded.length * per);
+  decoded.forEach((d, i) => pixels.set(d.pixels, i * per));
+  return {
+    classes: meta.labels,
+    size: meta.input,
+    pixels,
+    placed: decoded.map((d) => ({
+      sample: { file: d.name, width: d.width, height: d.height, objects: [] },
+      placement: d.placement,
+      objects: [],
+    })),
+  };
 }
 
 async function drawInto(dir: string, file: string, index: number, boxes: DrawnBox[], force: boolean): Promise<string> {
@@ -510,7 +606,10 @@ export async function trainDetector(o: DetectorOptions): Promise<DetectorTrainin
   return trainSeeded(
     seed,
     () => graftDetector(base, { classes: splits.train.classes, cut: o.cut, inputSize: o.inputSize, scratch: o.scratch }),
-    (g) => disposeDetector(g),
+    async (g) => {
+      await releaseEngine(g);
+      await disposeDetector(g);
+    },
     async (g) => {
       const place = { strict: o.strict, callbacks, seed };
       const train = await placeSet(splits.train, g.input, { ...place, augment: o.augment ?? DETECTION_DEFAULTS.augment });

@@ -3,7 +3,8 @@
 // its spectrogram; a bad one is that request's 400 before it joins a batch), then a batch of what
 // the kind decoded answered at once. Image classifiers run as one ONNX graph on ONNX Runtime
 // (graft's own export, trunk and head joined) on the pixels their kind decoded; every other kind
-// (texts, recordings, several tasks, boxes) answers through its own `predictDecoded`. Nothing is
+// (texts, recordings, several tasks, boxes) answers through its own `predictDecoded` (a detector's
+// runs its own export, one ONNX graph, on ONNX Runtime: kinds/detection.ts). Nothing is
 // written to disk, and no message names a server path: a client's bytes are "the instance".
 import { createOnnxRunner, transposeImages, type OnnxRunner } from '../backend/onnx-runtime.js';
 import { GraftError } from '../core/errors.js';

@@ -1,7 +1,7 @@
 // `graft train --base nanodet --head detect`: the CenterNet head alone on nanodet's frozen
 // stride-16 PAN map, from the CLI on a handful of drawn rectangles: trained through the feature
 // cache (a second run computes nothing), saved with trunk/model.onnx, then predict, eval and an
-// export whose one ONNX file computes what predict's trunk-then-head computes.
+// export whose one ONNX file (what predict runs) computes what the trunk then the head compute.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -133,7 +133,7 @@ describe('graft train --base nanodet --head detect', () => {
     const x = Float32Array.from({ length: 3 * SIZE * SIZE }, (_, i) => ((i * 7919) % 255) / 255);
     const joined = await ort.InferenceSession.create(readFileSync(onnxPath));
     const y = (await joined.run({ [sidecar.input.name]: new ort.Tensor('float32', x, [1, 3, SIZE, SIZE]) }))[sidecar.output];
-    // What predict runs: the saved trunk to the cut (NCHW), turned to NHWC, then the head in TF.js.
+    // The trunk then the head (predict's TF.js fallback): the saved trunk to the cut (NCHW), turned to NHWC, then the head in TF.js.
     const trunk = await ort.InferenceSession.create(join(out, 'trunk', 'model.onnx'));
     const maps = (await trunk.run({ [trunk.inputNames[0]]: new ort.Tensor('float32', x, [1, 3, SIZE, SIZE]) }))[NANODET_CUTS.stride16];
     const head = await tf.loadLayersModel(fileHandler(join(out, 'model.json')));
