@@ -7,7 +7,7 @@ import { tell, type Callback } from '../core/callbacks.js';
 import type { ImageSet } from '../data/types.js';
 import type { FeatureCache } from './feature-cache.js';
 import { extractSets, type ExtractStats } from './features.js';
-import { imagesToTensor } from './tensors.js';
+import { gatherRows, imagesToTensor, normalizePixels } from './tensors.js';
 import { withFrozenPart, type Engine, type FrozenPart, type FrozenPartSource } from './frozen.js';
 
 /** Scratch training has nothing frozen: the "features" are the normalised images. */
@@ -47,15 +47,28 @@ export interface Rows {
   readonly n: number;
   /** The rows at `indices` as one tensor (the caller disposes it). */
   take(indices: readonly number[]): tf.Tensor;
+  /** The same rows as plain values and their dimensions, for an engine outside TF.js. */
+  values(indices: readonly number[]): { data: Float32Array; dims: number[] };
   dispose(): void;
 }
 
-/** Rows of a tensor held whole. */
+/**
+ * Rows of a tensor, its values moved into JS memory (the tensor is disposed): a batch is a copy of
+ * its rows. TF.js wasm's gather took 260 ms for 16 rows of a 734x20x20x576 detection map, the copy
+ * a few; and the wasm heap (4 GiB at most) is left to training.
+ */
 export function tensorRows(t: tf.Tensor): Rows {
+  const raw = t.dataSync();
+  const all = raw instanceof Float32Array ? raw : Float32Array.from(raw);
+  const [n, ...shape] = t.shape;
+  t.dispose();
+  const row = shape.reduce((a, b) => a * b, 1);
+  const values = (indices: readonly number[]) => ({ data: gatherRows(all, row, indices), dims: [indices.length, ...shape] });
   return {
-    n: t.shape[0],
-    take: (indices) => tf.tidy(() => tf.gather(t, tf.tensor1d(indices as number[], 'int32'))),
-    dispose: () => t.dispose(),
+    n,
+    take: (indices) => tf.tensor(values(indices).data, [indices.length, ...shape]),
+    values,
+    dispose: () => {},
   };
 }
 
@@ -65,7 +78,16 @@ export function tensorRows(t: tf.Tensor): Rows {
  * tensor would not fit in TF.js wasm's heap, where their bytes do in JS memory.
  */
 export function imageRows(set: ImageSet, normalize: Normalize): Rows {
-  return { n: set.labels.length, take: (indices) => imagesToTensor(set, normalize, indices), dispose: () => {} };
+  const { height, width, channels } = set.size;
+  return {
+    n: set.labels.length,
+    take: (indices) => imagesToTensor(set, normalize, indices),
+    values: (indices) => ({
+      data: normalizePixels(set.pixels, indices.length, set, normalize, (k) => indices[k]),
+      dims: [indices.length, height, width, channels],
+    }),
+    dispose: () => {},
+  };
 }
 
 /** stageFeatures' sets as Rows; a scratch stage reads its images batch by batch instead of holding them as one tensor. */

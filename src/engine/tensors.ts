@@ -6,7 +6,7 @@ import { bytesPerImage, decodeImageFile } from '../data/images.js';
 import { GraftError } from '../core/errors.js';
 
 /** Pixels (uint8, NHWC) as normalised floats: (pixel/255 - mean) / std. */
-function normalizePixels(
+export function normalizePixels(
   pixels: Uint8Array,
   n: number,
   set: Pick<ImageSet, 'size'>,

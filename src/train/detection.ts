@@ -207,10 +207,7 @@ function onnxSteps(trainer: OnnxTrainer, x: Rows, y: tf.Tensor4D, learningRate: 
   const rowY = ys.length / y.shape[0];
   return {
     async step(batch) {
-      const xb = x.take(batch);
-      const xs = (await xb.data()) as Float32Array;
-      const dims = xb.shape;
-      xb.dispose();
+      const { data: xs, dims } = x.values(batch);
       const targets = { data: gatherRows(ys, rowY, batch), dims: [batch.length, ...y.shape.slice(1)] };
       const { loss } = await trainer.train(xs, dims, targets, learningRate);
       return { size: batch.length, loss };
@@ -235,10 +232,7 @@ async function validateOnTrainer(
   const detections: Detection[][] = [];
   for (let s = 0; s < x.n; s += batchSize) {
     const idx = range(s, Math.min(x.n, s + batchSize));
-    const xb = x.take(idx);
-    const xs = (await xb.data()) as Float32Array;
-    const dims = xb.shape;
-    xb.dispose();
+    const { data: xs, dims } = x.values(idx);
     const { loss, output } = await trainer.forward(xs, dims, { data: gatherRows(ys, rowY, idx), dims: [idx.length, ...y.shape.slice(1)] });
     sum += loss * idx.length;
     const o = { classes: val.classes.length, stride, threshold: VALIDATION_THRESHOLD };
