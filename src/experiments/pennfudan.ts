@@ -3,7 +3,9 @@
 // 10, 30 and all training images of one seeded split, test AP50 and AP@[.5:.95]. The question of
 // the seed's inductive example: does a classification base make a few hundred boxes enough?
 // `--base nanodet` puts the head on a COCO detector's frozen PAN map instead (issue 31); a frozen
-// base has no architecture to train from scratch, so that run has no scratch column.
+// base has no architecture to train from scratch, so that run has no scratch column. Each
+// training-set size and seed is a cell of its grid (transfer, then scratch on transfer's time),
+// so `--workers` or `--queue` runs the cells as sweep trials.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
