@@ -1,7 +1,8 @@
 // The experiment every "does pre-training help with few labels?" table runs: for each number of
 // labels per class and each seed, the base transferred and the same network from scratch, trained
-// with the same budget on the same split; test accuracy and training seconds, averaged over seeds. Each
-// training run is a cell of the experiment's grid (grid.ts), so the runs may go to sweep workers.
+// with the same budget on the same split; test accuracy and training seconds, averaged over seeds.
+// Each training run is a cell of the experiment's grid (grid.ts), so the runs may go to sweep
+// workers.
 import type { TrainEngine } from '../engine/onnx-train.js';
 import type { ImageBase } from '../bases/types.js';
 import { tell, type Callback } from '../core/callbacks.js';
