@@ -1,13 +1,24 @@
 // Keras's mnist_transfer_cnn protocol: digits-cnn (pre-trained on digits 0-4) keeps its
 // convolutional feature layers frozen and gets a new dense head trained on digits 5-9, against
 // the same network trained from scratch, at 10, 50 and all labels per class.
+import { usageError } from '../core/errors.js';
 import { loadDigitsCnn } from '../bases/image/digits-cnn.js';
 import { loadMnist } from '../data/mnist.js';
 import { splitDataset } from '../data/split.js';
-import { curveTable, transferCurve, type LabelsPerClass } from './transfer-curve.js';
-import type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';
+import { gridExperiment, once } from './grid.js';
+import { curveGrid, type LabelsPerClass, type TransferCurve } from './transfer-curve.js';
+import type { ExperimentOptions } from './types.js';
 
 const LABELS_PER_CLASS: LabelsPerClass[] = [10, 50, 'all'];
+/** `--variant few-labels`: the curve's few-label end alone (10 per class), where the gain is; seconds a seed, not a minute. */
+const VARIANTS = { curve: LABELS_PER_CLASS, 'few-labels': [10] } as const satisfies Record<string, readonly LabelsPerClass[]>;
+type Variant = keyof typeof VARIANTS;
+
+function labelsOf(opts: ExperimentOptions): readonly LabelsPerClass[] {
+  const variant = opts.variant ?? 'curve';
+  if (!Object.hasOwn(VARIANTS, variant)) throw usageError(`digits-transfer variants: ${Object.keys(VARIANTS).join(', ')}; got ${variant}`);
+  return VARIANTS[variant as Variant];
+}
 /**
  * Epoch budgets, the same for transfer and scratch: small label sets need many passes to converge
  * (early stopping usually ends them sooner); with all labels Keras's example trains 5 epochs.
@@ -22,29 +33,27 @@ const SPLIT = { valFraction: 0.1, testFraction: 0.2 };
  */
 const SEEDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 
-async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
-  const seeds = opts.seeds ?? SEEDS;
+/** The base and digits 5-9, loaded once per process for every cell. */
+const setup = once(async (): Promise<TransferCurve> => {
   const base = await loadDigitsCnn();
   const digits = await loadMnist({ size: base.input, classes: ['5', '6', '7', '8', '9'] });
-  const rows = await transferCurve({
+  return {
     base,
-    labels: LABELS_PER_CLASS,
-    seeds,
     splits: (n, seed) => splitDataset(digits, { ...SPLIT, seed, perClass: n === 'all' ? undefined : n }),
     options: (n) => ({ cut: 'flatten', unfreeze: 0, ...BUDGET[n === 'all' ? 'all' : 'small'] }),
-    callbacks: opts.callbacks,
-    trainEngine: opts.trainEngine,
-  });
-  const markdown = [
-    `digits-transfer: digits-cnn (pre-trained on MNIST 0-4) → digits 5-9, conv layers frozen vs the same network from scratch; test accuracy and training seconds, mean over seeds ${seeds.join(', ')}`,
-    '',
-    curveTable(rows),
-  ].join('\n');
-  return { json: { experiment: 'digits-transfer', seeds, rows }, markdown };
-}
+  };
+});
 
-export const digitsTransfer: Experiment = {
+export const digitsTransfer = gridExperiment({
   name: 'digits-transfer',
   description: 'Keras mnist_transfer_cnn: frozen conv layers from digits 0-4, new head on 5-9, vs scratch at 10/50/all labels per class',
-  run,
-};
+  variants: Object.keys(VARIANTS),
+  grid: curveGrid({
+    name: 'digits-transfer',
+    labels: labelsOf,
+    seeds: SEEDS,
+    curve: () => setup(),
+    caption: async () =>
+      'digits-cnn (pre-trained on MNIST 0-4) → digits 5-9, conv layers frozen vs the same network from scratch; test accuracy and training seconds',
+  }),
+});

@@ -12,8 +12,9 @@ import { GraftError, usageError } from '../core/errors.js';
 import { loadManifest, parseWhere } from '../data/manifest.js';
 import { splitDataset } from '../data/split.js';
 import type { ImageSet, LoadOptions, Splits } from '../data/types.js';
-import { curveTable, transferCurve, type LabelsPerClass, type TransferCurve } from './transfer-curve.js';
-import type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';
+import { gridExperiment, once } from './grid.js';
+import { curveGrid, type LabelsPerClass, type TransferCurve } from './transfer-curve.js';
+import type { ExperimentOptions } from './types.js';
 
 /** The project's shared FSDD beside a checkout (never copied into the repository). */
 export const FSDD_MANIFEST = join(dirname(fileURLToPath(import.meta.url)), '../../../shared/data/fsdd/manifest.csv');
@@ -54,42 +55,51 @@ const splitsOf =
     test: fsdd.test,
   });
 
-async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
-  if (opts.variant) throw usageError('fsdd-transfer has no variants');
-  const seeds = opts.seeds ?? [1, 2, 3];
-  const manifest = opts.data ?? FSDD_MANIFEST;
+/** The networks and FSDD as each hears it, loaded once per process for every cell; the caption says what runs. */
+const setup = once(async ({ manifest, base }: { manifest: string; base: string }) => {
   const cnn = await loadSpeechCnn();
-  const cnnData = await loadFsdd(manifest, { size: cnn.input, medium: cnn.medium, callbacks: opts.callbacks });
+  const cnnData = await loadFsdd(manifest, { size: cnn.input, medium: cnn.medium });
   // speech-cnn can fine-tune its top block once there are labels enough to move it.
   const cnnOptions = (n: LabelsPerClass) => ({ cut: cnn.suggestedCut, unfreeze: n === 'all' || n >= 20 ? 1 : 0, ...budget(n) });
   const scratch = { base: cnn, splits: splitsOf(cnnData), options: cnnOptions };
-  let caption: string;
-  let curve: Pick<TransferCurve, 'base' | 'splits' | 'options' | 'scratch'>;
-  if ((opts.base ?? BASES[0]) === 'speech-embedding') {
-    const base = await loadSpeechEmbedding();
-    const data = await loadFsdd(manifest, { size: base.input, medium: base.medium, callbacks: opts.callbacks });
+  const tests = cnnData.test.labels.length;
+  if (base === 'speech-embedding') {
+    const embedding = await loadSpeechEmbedding();
+    const data = await loadFsdd(manifest, { size: embedding.input, medium: embedding.medium });
     // The same seed must draw the same recordings for both networks: the same files, in the same order.
     if (data.train.ids.join('\n') !== cnnData.train.ids.join('\n'))
       throw new GraftError('FSDD loaded as the two bases hear it holds different recordings (one skipped a file the other read)');
-    curve = { base, splits: splitsOf(data), options: (n) => ({ cut: base.suggestedCut, unfreeze: 0, ...budget(n) }), scratch };
-    caption = `speech-embedding (Google's speech_embedding, frozen; a linear head on its pooled windows) → FSDD's spoken digits by six real speakers, vs speech-cnn's network trained from scratch on the same recordings`;
-  } else {
-    curve = scratch;
-    caption = `speech-cnn (pre-trained on 35 synthetic English words, no digits) → FSDD's spoken digits by six real speakers, head on the pooled features (and one block fine-tuned from 20 labels per class) vs the same network from scratch`;
+    const curve: TransferCurve = {
+      base: embedding,
+      splits: splitsOf(data),
+      options: (n) => ({ cut: embedding.suggestedCut, unfreeze: 0, ...budget(n) }),
+      scratch,
+    };
+    const caption = `speech-embedding (Google's speech_embedding, frozen; a linear head on its pooled windows) → FSDD's spoken digits by six real speakers, vs speech-cnn's network trained from scratch on the same recordings`;
+    return { curve, caption, tests };
   }
-  const rows = await transferCurve({ ...curve, labels: LABELS_PER_CLASS, seeds, callbacks: opts.callbacks, trainEngine: opts.trainEngine });
-  const markdown = [
-    `fsdd-transfer: ${caption}; labelled training recordings per class drawn across the speakers; accuracy on the dataset's test split (${cnnData.test.labels.length} recordings), mean over seeds ${seeds.join(', ')}`,
-    '',
-    curveTable(rows),
-  ].join('\n');
-  return { json: { experiment: 'fsdd-transfer', base: curve.base.name, seeds, rows }, markdown };
-}
+  const caption = `speech-cnn (pre-trained on 35 synthetic English words, no digits) → FSDD's spoken digits by six real speakers, head on the pooled features (and one block fine-tuned from 20 labels per class) vs the same network from scratch`;
+  return { curve: scratch as TransferCurve, caption, tests };
+});
 
-export const fsddTransfer: Experiment = {
+const setupOf = (opts: ExperimentOptions) => {
+  if (opts.variant) throw usageError('fsdd-transfer has no variants');
+  return setup({ manifest: opts.data ?? FSDD_MANIFEST, base: opts.base ?? BASES[0] });
+};
+
+export const fsddTransfer = gridExperiment({
   name: 'fsdd-transfer',
   description: 'speech-embedding or speech-cnn (synthetic words) → real spoken digits (FSDD) vs scratch at 1/5/20/all labels per class',
   bases: BASES,
   takesData: true,
-  run,
-};
+  grid: curveGrid({
+    name: 'fsdd-transfer',
+    labels: () => LABELS_PER_CLASS,
+    seeds: [1, 2, 3],
+    curve: async (opts) => (await setupOf(opts)).curve,
+    caption: async (opts) => {
+      const { caption, tests } = await setupOf(opts);
+      return `${caption}; labelled training recordings per class drawn across the speakers; accuracy on the dataset's test split (${tests} recordings)`;
+    },
+  }),
+});

@@ -23,4 +23,4 @@ export const EXPERIMENTS: Record<string, Experiment> = {
   [espeakAccents.name]: espeakAccents,
 };
 
-export type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';
+export type { Experiment, ExperimentOptions, ExperimentResult, Grid, GridCell } from './types.js';

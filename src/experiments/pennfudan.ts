@@ -3,7 +3,9 @@
 // 10, 30 and all training images of one seeded split, test AP50 and AP@[.5:.95]. The question of
 // the seed's inductive example: does a classification base make a few hundred boxes enough?
 // `--base nanodet` puts the head on a COCO detector's frozen PAN map instead (issue 31); a frozen
-// base has no architecture to train from scratch, so that run has no scratch column.
+// base has no architecture to train from scratch, so that run has no scratch column. Each
+// training-set size and seed is a cell of its grid (transfer, then scratch on transfer's time),
+// so `--workers` or `--queue` runs the cells as sweep trials.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,11 +13,12 @@ import { loadImageBase } from '../bases/index.js';
 import { tell } from '../core/callbacks.js';
 import { GraftError, usageError } from '../core/errors.js';
 import { loadDetectionData, splitDetection } from '../data/detection/index.js';
-import { table } from '../evaluate/report.js';
+import { table as markdownTable } from '../evaluate/report.js';
 import { trainDetector } from '../kinds/detection.js';
 import { TimeStopping } from '../train/loop.js';
 import { mean, sd } from '../math/stats.js';
-import type { Experiment, ExperimentOptions, ExperimentResult } from './types.js';
+import { gridExperiment, once } from './grid.js';
+import type { ExperimentOptions, ExperimentResult } from './types.js';
 
 /** Where the project's shared data sits beside a checkout (never copied into the repository). */
 const DEFAULT_DATA = join(dirname(fileURLToPath(import.meta.url)), '../../../shared/data/pennfudan/annotations.json');
@@ -44,55 +47,78 @@ const summarise = (runs: Scores[]) => ({
   ap50Sd: sd(runs.map((r) => r.ap50)),
 });
 
-async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
-  const seeds = opts.seeds ?? [1, 2, 3];
+/** One cell: a training-set size and a seed. Transfer and scratch run in the same cell: scratch gets the wall-clock time transfer took. */
+type PennCell = { trainImages: number; seed: number };
+interface PennResult {
+  transfer: Scores;
+  /** None on a frozen base. */
+  scratch: Scores | null;
+}
+
+/** The base and the seeded split, loaded once per process for every cell. */
+const setup = once(async ({ path, base }: { path: string; base: string }) => {
+  const b = await loadImageBase(base);
+  const set = await loadDetectionData(path);
+  return { base: b, all: splitDetection(set, { seed: SPLIT_SEED, counts: SPLIT }) };
+});
+
+function setupOf(opts: ExperimentOptions) {
   const path = opts.data ?? DEFAULT_DATA;
   if (!existsSync(path))
     throw new GraftError(`pennfudan: ${path} not found (the shared Penn-Fudan data set; pass --data PATH/annotations.json)`, 1);
   if (opts.variant) throw usageError('pennfudan has no variants');
-  const base = await loadImageBase(opts.base ?? BASES[0]);
+  return setup({ path, base: opts.base ?? BASES[0] });
+}
+
+async function cells(opts: ExperimentOptions): Promise<PennCell[]> {
+  const { all } = await setupOf(opts);
+  const seeds = opts.seeds ?? [1, 2, 3];
+  return TRAIN_IMAGES.filter((k) => k <= all.train.samples.length).flatMap((n) => seeds.map((seed) => ({ trainImages: n, seed })));
+}
+
+async function runCell({ trainImages: n, seed }: PennCell, opts: ExperimentOptions): Promise<PennResult> {
+  const { base, all } = await setupOf(opts);
   // A frozen base (nanodet) trains its head only: there is no scratch detector to compare with.
   const modes = base.kind === 'layers' ? (['transfer', 'scratch'] as const) : (['transfer'] as const);
-  const set = await loadDetectionData(path, { callbacks: opts.callbacks });
-  const all = splitDetection(set, { seed: SPLIT_SEED, counts: SPLIT });
-  const rows = [];
-  for (const n of TRAIN_IMAGES.filter((k) => k <= all.train.samples.length)) {
-    const results: Record<'transfer' | 'scratch', Scores[]> = { transfer: [], scratch: [] };
-    for (const seed of seeds) {
-      let budget = Infinity;
-      for (const mode of modes) {
-        tell(opts.callbacks, 'onStep', `${n} training images, ${mode}, seed ${seed}`);
-        // Scratch trains every layer on TF.js: about 2 s per 320x320 image step here (issue 20),
-        // and batches above 2 run out of the wasm heap. So it gets the wall-clock time the
-        // transfer run took (TimeStopping), in batches of 2.
-        const limit = new TimeStopping(budget);
-        const r = await trainDetector({
-          base,
-          data: all,
-          trainImages: n,
-          scratch: mode === 'scratch',
-          ...(mode === 'scratch' ? { batchSize: SCRATCH_BATCH } : {}),
-          seed,
-          trainEngine: opts.trainEngine,
-          callbacks: [...(opts.callbacks ?? []), ...(mode === 'scratch' ? [limit] : [])],
-        });
-        if (mode === 'transfer') budget = r.training.seconds;
-        results[mode].push({ ap50: r.metrics.test.ap50, ap: r.metrics.test.ap, trainSeconds: r.training.seconds });
-        // Each run's numbers as it ends: a long experiment that fails later keeps what it measured.
-        tell(
-          opts.callbacks,
-          'onStep',
-          `${n} training images, ${mode}, seed ${seed}: test AP50 ${r.metrics.test.ap50.toFixed(3)}, AP ${r.metrics.test.ap.toFixed(3)}, ${r.training.seconds.toFixed(0)} s`,
-        );
-        await r.model.dispose();
-      }
-    }
-    rows.push({
+  const result: PennResult = { transfer: { ap50: 0, ap: 0, trainSeconds: 0 }, scratch: null };
+  let budget = Infinity;
+  for (const mode of modes) {
+    tell(opts.callbacks, 'onStep', `${n} training images, ${mode}, seed ${seed}`);
+    // Scratch trains every layer on TF.js: about 2 s per 320x320 image step here (issue 20),
+    // and batches above 2 run out of the wasm heap. So it gets the wall-clock time the
+    // transfer run took (TimeStopping), in batches of 2.
+    const limit = new TimeStopping(budget);
+    const r = await trainDetector({
+      base,
+      data: all,
       trainImages: n,
-      transfer: summarise(results.transfer),
-      scratch: results.scratch.length ? summarise(results.scratch) : null,
+      scratch: mode === 'scratch',
+      ...(mode === 'scratch' ? { batchSize: SCRATCH_BATCH } : {}),
+      seed,
+      trainEngine: opts.trainEngine,
+      callbacks: [...(opts.callbacks ?? []), ...(mode === 'scratch' ? [limit] : [])],
     });
+    if (mode === 'transfer') budget = r.training.seconds;
+    result[mode] = { ap50: r.metrics.test.ap50, ap: r.metrics.test.ap, trainSeconds: r.training.seconds };
+    // Each run's numbers as it ends: a long experiment that fails later keeps what it measured.
+    tell(
+      opts.callbacks,
+      'onStep',
+      `${n} training images, ${mode}, seed ${seed}: test AP50 ${r.metrics.test.ap50.toFixed(3)}, AP ${r.metrics.test.ap.toFixed(3)}, ${r.training.seconds.toFixed(0)} s`,
+    );
+    await r.model.dispose();
   }
+  return result;
+}
+
+async function table(cells: PennCell[], results: PennResult[], opts: ExperimentOptions): Promise<ExperimentResult> {
+  const seeds = opts.seeds ?? [1, 2, 3];
+  const { base, all } = await setupOf(opts);
+  const rows = [...new Set(cells.map((c) => c.trainImages))].map((n) => {
+    const of = results.filter((_, i) => cells[i].trainImages === n);
+    const scratch = of.flatMap((r) => (r.scratch ? [r.scratch] : []));
+    return { trainImages: n, transfer: summarise(of.map((r) => r.transfer)), scratch: scratch.length ? summarise(scratch) : null };
+  });
   const f = (x: number) => x.toFixed(3);
   const trunk =
     base.kind === 'layers'
@@ -101,7 +127,7 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
   const markdown = [
     `pennfudan: CenterNet head (stride 16, ${trunk}; ${all.val.samples.length} validation and ${all.test.samples.length} test images of one seeded split; test AP on the original pixels; mean over seeds ${seeds.join(', ')} (± sd of AP50).`,
     '',
-    table(
+    markdownTable(
       ['train images', 'transfer AP50', 'transfer AP', 'transfer train s', 'scratch AP50', 'scratch AP', 'scratch train s'],
       rows.map((r) => [
         r.trainImages,
@@ -132,11 +158,11 @@ async function run(opts: ExperimentOptions): Promise<ExperimentResult> {
   };
 }
 
-export const pennfudan: Experiment = {
+export const pennfudan = gridExperiment({
   name: 'pennfudan',
   description:
     'Penn-Fudan pedestrian detection: mobilenet_v2 trunk vs scratch (or the head on nanodet, frozen) with 10, 30 and all training images (AP50, AP)',
   takesData: true,
   bases: BASES,
-  run,
-};
+  grid: { cells, runCell, table },
+});

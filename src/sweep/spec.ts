@@ -10,13 +10,15 @@ import { MiB, readSmallText } from '../io/read.js';
 /**
  * The commands a trial runs, whether one saves a model (its `--out`, which the sweep gives each
  * trial) and the metric it is judged by, if trials compete. A spec names train or adapt; `graft extract`'s shards are
- * trials of `extract --shard I/N`.
+ * trials of `extract --shard I/N`, an experiment's cells trials of `experiment NAME --cell JSON`.
  */
 export const TRIAL_COMMANDS = {
   train: { savesModel: true, metric: 'val.accuracy', ranked: true },
   adapt: { savesModel: false, metric: 'target.accuracy', ranked: true },
   // Shards are pieces of one job, not competitors: no best one.
   extract: { savesModel: false, metric: 'computed', ranked: false },
+  // An experiment's cells are its table's pieces, like shards: none is best.
+  experiment: { savesModel: false, metric: 'cell', ranked: false },
 } as const;
 
 export type TrialCommand = keyof typeof TRIAL_COMMANDS;

@@ -6,88 +6,29 @@
 // extract's shards spread over two workers fill a shared cache; a
 // queue URL pointing nowhere is one error line.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TrialResult } from '../../src/sweep/trial.js';
 import { makeImageFolder } from '../fixtures.js';
 import { extractDigits, featuresComputedByTrain, graft, root, tempDir, type Run } from '../helpers.js';
+import { RedisServer, redisSkip, sleep, until } from './redis.js';
 
-const REDIS = spawnSync('sh', ['-c', 'command -v redis-server']).stdout?.toString().trim();
-const skip = REDIS ? false : 'no redis-server (apt-get install -y redis-server; .ci/run installs it)';
 const BIN = join(root, 'bin/graft.js');
-
-const freePort = () =>
-  new Promise<number>((done, fail) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => done(port));
-    });
-    s.on('error', fail);
-  });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, ok: () => boolean, seconds = 60): Promise<void> {
-  const end = Date.now() + seconds * 1000;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 interface Sweep {
   spec: string;
   trials: TrialResult[];
 }
 
-describe('graft sweep --queue on a real Redis', { skip }, () => {
+describe('graft sweep --queue on a real Redis', { skip: redisSkip }, () => {
   const dir = tempDir('graft-sweep-queue-');
   const cache = join(dir, 'cache');
   const env = { ...process.env, GRAFT_CACHE_DIR: cache };
-  let port: number;
-  let redis: ChildProcess | undefined;
+  const redis = new RedisServer(dir);
   const children: ChildProcess[] = [];
   let url: string;
-
-  const startRedis = async () => {
-    mkdirSync(join(dir, 'redis'), { recursive: true });
-    redis = spawn(
-      REDIS!,
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--dir',
-        join(dir, 'redis'),
-        '--appendonly',
-        'yes',
-        '--appendfsync',
-        'always',
-        '--save',
-        '',
-      ],
-      { stdio: 'ignore' },
-    );
-    await until(
-      'redis-server to answer',
-      () =>
-        spawnSync('redis-cli', ['-p', String(port), 'ping'])
-          .stdout?.toString()
-          .trim() === 'PONG',
-      20,
-    );
-  };
-  const stopRedis = async (signal: NodeJS.Signals) => {
-    const r = redis!;
-    if (r.exitCode !== null || r.signalCode !== null) return;
-    const exited = new Promise((done) => r.once('exit', done));
-    r.kill(signal);
-    await exited;
-  };
 
   /** A graft process left running, its output in a log file; stopped in `after` if the test did not. */
   const start = (name: string, args: string[]) => {
@@ -113,15 +54,14 @@ describe('graft sweep --queue on a real Redis', { skip }, () => {
 
   before(async () => {
     await makeImageFolder(join(dir, 'data'), { perClass: 12, size: 28, classes: ['a', 'b', 'c'] });
-    port = await freePort();
-    url = `redis://127.0.0.1:${port}`;
-    await startRedis();
+    await redis.start();
+    url = redis.url;
   });
 
   after(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await Promise.all(children.map(exited));
-    if (redis) await stopRedis('SIGKILL');
+    await redis.stop('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -220,9 +160,9 @@ describe('graft sweep --queue on a real Redis', { skip }, () => {
     const w = worker('restart-w');
     const client = start('restart-client', ['sweep', grid, '--out', out, '--queue', url]);
     await until('a trial to start', () => /started/.test(w.log()));
-    await stopRedis('SIGKILL');
+    await redis.stop('SIGKILL');
     await sleep(1500);
-    await startRedis();
+    await redis.start();
     assert.equal(await exited(client.child), 0, client.log());
     const { trials } = sweepJson(out);
     assert.deepEqual(
@@ -249,7 +189,7 @@ describe('graft sweep --queue on a real Redis', { skip }, () => {
 
   it('--queue pointing nowhere is one error line, before anything is written', () => {
     const grid = spec('nowhere', '  seed: [1]\n');
-    const r: Run = graft('sweep', grid, '--out', join(dir, 'nowhere'), '--queue', `redis://127.0.0.1:${port === 1 ? 2 : 1}`);
+    const r: Run = graft('sweep', grid, '--out', join(dir, 'nowhere'), '--queue', `redis://127.0.0.1:${redis.port === 1 ? 2 : 1}`);
     assert.equal(r.code, 1);
     assert.deepEqual(r.stderr.trim().split('\n'), [`error: cannot reach Redis at redis://127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1`]);
     assert.equal(existsSync(join(dir, 'nowhere')), false);

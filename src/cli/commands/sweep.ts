@@ -2,18 +2,17 @@
 // processes or, with --queue, as BullMQ jobs any `graft worker` takes; the table of trials printed and written as Markdown and JSON, the best trial's model kept.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import cliProgress from 'cli-progress';
 import { Command } from 'commander';
 import { GraftError, partialFailure, usageError } from '../../core/errors.js';
-import type { TrialEvent, SweepCallback } from '../../sweep/events.js';
 import { finishSweep, sweepPaths } from '../../sweep/finish.js';
-import { sweepTrials, type Trial } from '../../sweep/grid.js';
+import { sweepTrials } from '../../sweep/grid.js';
 import { defaultWorkers, runLocalSweep } from '../../sweep/local.js';
 import { checkQueue, queueStatus, runQueuedSweep } from '../../sweep/queue.js';
 import { readSweepSpec } from '../../sweep/spec.js';
 import type { SweepTable } from '../../sweep/table.js';
 import type { TrialResult } from '../../sweep/trial.js';
-import { checkOutputs, ENGINE_FLAG_KEYS, intArg, log, note, printJson, refuseFlags, table, type GlobalOptions } from '../shared.js';
+import { checkOutputs, ENGINE_FLAG_KEYS, intArg, log, printJson, refuseFlags, table, type GlobalOptions } from '../shared.js';
+import { describeTrial, SweepProgress } from '../trial-progress.js';
 
 interface SweepFlags extends GlobalOptions {
   out?: string;
@@ -21,57 +20,6 @@ interface SweepFlags extends GlobalOptions {
   queue?: string;
   status: boolean;
   force: boolean;
-}
-
-const describe = (t: Trial) =>
-  `#${t.index} ${Object.entries(t.values)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(' ')}`;
-
-/** One line for a finished trial: its metric, or why it failed. */
-function ended(r: TrialResult, metric: string, reused: boolean): string {
-  const what = r.status === 'done' ? `${metric} ${r.metrics[metric]?.toFixed(4) ?? '-'}` : `failed: ${r.error}`;
-  return `${what} (${reused ? 'result already there' : `${r.seconds.toFixed(1)} s on ${r.worker}`})`;
-}
-
-/**
- * Trials on stderr: on a terminal a bar over them with ETA and what each worker runs; elsewhere a
- * line as each starts and ends.
- */
-class SweepProgress implements SweepCallback {
-  private bar?: cliProgress.SingleBar;
-  private readonly running = new Map<string, string>();
-  private readonly tty = !!process.stderr.isTTY;
-
-  constructor(private readonly metric: string) {}
-
-  onProgress(_what: string, done: number, total: number): void {
-    if (!this.tty) return;
-    if (!this.bar) {
-      this.bar = new cliProgress.SingleBar(
-        { format: 'trials [{bar}] {value}/{total} | ETA {eta_formatted} | {info}', stream: process.stderr, hideCursor: true },
-        cliProgress.Presets.shades_classic,
-      );
-      this.bar.start(total, done, { info: '' });
-    }
-    this.bar.update(done, { info: this.info() });
-  }
-
-  onTrial(e: TrialEvent): void {
-    if (e.kind === 'start') this.running.set(e.worker, describe(e.trial));
-    else for (const [w, t] of this.running) if (t === describe(e.trial)) this.running.delete(w);
-    if (this.tty) this.bar?.update({ info: this.info() });
-    else if (e.kind === 'start') note(`trial ${describe(e.trial)} started on ${e.worker}`);
-    else note(`trial ${describe(e.trial)} ${ended(e.result, this.metric, e.reused)}`);
-  }
-
-  stop(): void {
-    this.bar?.stop();
-  }
-
-  private info(): string {
-    return [...this.running].map(([w, t]) => `${w}: ${t}`).join('; ');
-  }
 }
 
 export function sweepCommand(): Command {
@@ -157,7 +105,7 @@ async function showStatus(url: string, json: boolean): Promise<void> {
         ['state', 'trial', 'job', 'worker', ''],
         status.jobs.map((j) => [
           j.state === 'completed' ? 'done' : j.state,
-          describe(j.trial),
+          describeTrial(j.trial),
           j.id,
           j.worker ?? '',
           j.error ?? (j.result?.status === 'failed' ? `failed: ${j.result.error}` : ''),
