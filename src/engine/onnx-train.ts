@@ -98,8 +98,9 @@ export class OnnxTrainer {
     const feeds: Record<string, OnnxFeed> = {
       x: { type: 'float32', data: f32(x), dims: xDims },
       ...Object.fromEntries(Object.entries(scalars).map(([k, v]) => [k, { type: 'float32' as const, data: Float32Array.of(v), dims: [] }])),
-      ...(targets instanceof Float32Array
-        ? { y: { type: 'float32' as const, data: targets, dims: [targets.length / u[0], u[0]] } }
+      // One-hot rows come as any typed array (TF.js's cpu backend may hold a cast's floats in an Int32Array).
+      ...(ArrayBuffer.isView(targets)
+        ? { y: { type: 'float32' as const, data: f32(targets), dims: [targets.length / u[0], u[0]] } }
         : !Array.isArray(targets)
           ? { y: { type: 'float32' as const, ...targets } }
           : Object.fromEntries(
