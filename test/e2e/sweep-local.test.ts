@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { sweepTrials } from '../src/sweep/grid.js';
-import { parseSweepSpec } from '../src/sweep/spec.js';
-import { bestTrial } from '../src/sweep/table.js';
-import { runTrial, type TrialResult } from '../src/sweep/trial.js';
-import { makeImageFolder } from './fixtures.js';
-import { graft, tempDir } from './helpers.js';
+import { sweepTrials } from '../../src/sweep/grid.js';
+import { parseSweepSpec } from '../../src/sweep/spec.js';
+import { bestTrial } from '../../src/sweep/table.js';
+import { runTrial, type TrialResult } from '../../src/sweep/trial.js';
+import { makeImageFolder } from '../fixtures.js';
+import { graft, tempDir } from '../helpers.js';
 
 const SPEC = `command: train
 flags:
