@@ -65,32 +65,53 @@ function targetsOf(set: PlacedSet, g: GraftedDetector): tf.Tensor4D {
   return tf.tensor4d(all, [set.placed.length, gridH, gridW, depth]);
 }
 
+/** One batch of validation rows: its grid ([n, h, w, C + 4], TF.js's layout) and mean detection loss, on either engine. */
+type ValidationForward = (indices: number[]) => Promise<{ loss: number; grid: Float32Array }>;
+
 /**
- * `model` on validation rows `x`: its mean detection loss against `y`, and COCO AP and AP50 of
- * its decoded boxes against the placed boxes (canvas pixels; AP does not change with the scale).
+ * Validation rows through `forward`: their mean detection loss, and COCO AP and AP50 of the
+ * decoded boxes against the placed boxes (canvas pixels; AP does not change with the scale).
  */
-export function validateDetector(
-  model: tf.LayersModel,
-  x: Rows,
-  y: tf.Tensor4D,
+async function validateDetector(
+  forward: ValidationForward,
+  n: number,
   val: PlacedSet,
-  stride: number,
+  grid: { height: number; width: number; stride: number },
   batchSize = 32,
-): { valLoss: number; valAP: number; valAP50: number } {
-  const n = x.n;
-  const classes = val.classes.length;
+): Promise<{ valLoss: number; valAP: number; valAP50: number }> {
   let sum = 0;
   const detections: Detection[][] = [];
+  const o = { classes: val.classes.length, stride: grid.stride, threshold: VALIDATION_THRESHOLD };
   for (let s = 0; s < n; s += batchSize) {
-    const size = Math.min(batchSize, n - s);
-    const pred = tf.tidy(() => model.predict(x.take(range(s, s + size))) as tf.Tensor4D);
-    sum += tf.tidy(() => detectionLoss(pred, y.slice(s, size), classes).dataSync()[0] * size);
-    const [, gridH, gridW] = pred.shape;
-    const data = pred.dataSync() as Float32Array;
-    pred.dispose();
-    detections.push(...decodeGrids(data, size, gridH, gridW, { classes, stride, threshold: VALIDATION_THRESHOLD }));
+    const idx = range(s, Math.min(n, s + batchSize));
+    const { loss, grid: out } = await forward(idx);
+    sum += loss * idx.length;
+    detections.push(...decodeGrids(out, idx.length, grid.height, grid.width, o));
   }
-  return { valLoss: sum / Math.max(1, n), ...apOf(val, detections) };
+  const m = evaluateDetections(
+    val.placed.map((p) => ({ objects: p.objects })),
+    detections,
+    val.classes,
+  );
+  return { valLoss: sum / Math.max(1, n), valAP: m.ap, valAP50: m.ap50 };
+}
+
+/** The model in TF.js on rows of `x` (contiguous, as validation takes them) against those of `y`. */
+function tfjsForward(model: tf.LayersModel, x: Rows, y: tf.Tensor4D, classes: number): ValidationForward {
+  return async (idx) => {
+    const pred = tf.tidy(() => model.predict(x.take(idx)) as tf.Tensor4D);
+    const loss = tf.tidy(() => detectionLoss(pred, y.slice(idx[0], idx.length), classes).dataSync()[0]);
+    const grid = pred.dataSync() as Float32Array;
+    pred.dispose();
+    return { loss, grid };
+  };
+}
+
+/** Rows of a target tensor as plain values, its values read once: what a step on ONNX Runtime is fed. */
+function targetRows(y: tf.Tensor4D): (indices: readonly number[]) => { data: Float32Array; dims: number[] } {
+  const ys = y.dataSync() as Float32Array;
+  const row = ys.length / y.shape[0];
+  return (indices) => ({ data: gatherRows(ys, row, indices), dims: [indices.length, ...y.shape.slice(1)] });
 }
 
 /** Peaks kept when validating: nearly all, as AP integrates over the whole ranking. */
@@ -132,8 +153,16 @@ function detectionTask(
       });
       const optimizer = trainer ? undefined : tf.train.adam(stage.learningRate);
       try {
-        const validate = async () =>
-          trainer ? validateOnTrainer(trainer, xVal, yVal, data.val, g.stride) : validateDetector(above, xVal, yVal, data.val, g.stride);
+        const valTargets = trainer && targetRows(yVal);
+        const forward: ValidationForward = trainer
+          ? async (idx) => {
+              const { data: xs, dims } = xVal.values(idx);
+              const { loss, output } = await trainer.forward(xs, dims, valTargets!(idx));
+              return { loss, grid: output };
+            }
+          : tfjsForward(above, xVal, yVal, classes);
+        const [, height, width] = yVal.shape;
+        const validate = () => validateDetector(forward, xVal.n, data.val, { height, width, stride: g.stride });
         const stopping = new EarlyStopping({
           monitor: 'valAP50',
           mode: 'max',
@@ -203,52 +232,15 @@ function tfjsStep(above: tf.LayersModel, optimizer: tf.Optimizer, x: Rows, y: tf
 
 /** The same steps on ONNX Runtime: each batch's rows and targets as plain arrays, the weights written back to TF.js after every epoch. */
 function onnxSteps(trainer: OnnxTrainer, x: Rows, y: tf.Tensor4D, learningRate: number): Pick<TrainingLoop, 'step' | 'afterEpoch'> {
-  const ys = y.dataSync() as Float32Array;
-  const rowY = ys.length / y.shape[0];
+  const targets = targetRows(y);
   return {
     async step(batch) {
       const { data: xs, dims } = x.values(batch);
-      const targets = { data: gatherRows(ys, rowY, batch), dims: [batch.length, ...y.shape.slice(1)] };
-      const { loss } = await trainer.train(xs, dims, targets, learningRate);
+      const { loss } = await trainer.train(xs, dims, targets(batch), learningRate);
       return { size: batch.length, loss };
     },
     afterEpoch: () => trainer.writeBack(),
   };
-}
-
-/** validateDetector on the trainer's weights: the forward pass and the loss on ONNX Runtime, the decoding and AP as there. */
-async function validateOnTrainer(
-  trainer: OnnxTrainer,
-  x: Rows,
-  y: tf.Tensor4D,
-  val: PlacedSet,
-  stride: number,
-  batchSize = 32,
-): Promise<{ valLoss: number; valAP: number; valAP50: number }> {
-  const ys = y.dataSync() as Float32Array;
-  const rowY = ys.length / y.shape[0];
-  const [, gridH, gridW] = y.shape;
-  let sum = 0;
-  const detections: Detection[][] = [];
-  for (let s = 0; s < x.n; s += batchSize) {
-    const idx = range(s, Math.min(x.n, s + batchSize));
-    const { data: xs, dims } = x.values(idx);
-    const { loss, output } = await trainer.forward(xs, dims, { data: gatherRows(ys, rowY, idx), dims: [idx.length, ...y.shape.slice(1)] });
-    sum += loss * idx.length;
-    const o = { classes: val.classes.length, stride, threshold: VALIDATION_THRESHOLD };
-    detections.push(...decodeGrids(output, idx.length, gridH, gridW, o));
-  }
-  return { valLoss: sum / Math.max(1, x.n), ...apOf(val, detections) };
-}
-
-/** COCO AP and AP50 of decoded boxes against the placed boxes (canvas pixels; AP does not change with the scale). */
-function apOf(val: PlacedSet, detections: Detection[][]): { valAP: number; valAP50: number } {
-  const m = evaluateDetections(
-    val.placed.map((p) => ({ objects: p.objects })),
-    detections,
-    val.classes,
-  );
-  return { valAP: m.ap, valAP50: m.ap50 };
 }
 
 /** Train a grafted detector on placed images: the head, then `unfreeze` blocks (or everything, from scratch). */
