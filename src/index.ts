@@ -102,6 +102,7 @@ export type {
   Predictor,
   FrozenTrunk,
   OnnxModelInfo,
+  DetectorClassifier,
 } from './bases/types.js';
 export { TEXT_BASE_NAMES } from './bases/types.js';
 export type { Layout } from './backend/onnx-runtime.js';
@@ -157,7 +158,7 @@ export type { WaveformSpec } from './data/audio/waveform.js';
 
 // Graft: cut a base, put a head on it (or a head per task), decide what trains.
 export { graft, disposeGrafted, type Grafted, type GraftedOnLayers, type GraftedOnFrozen, type GraftOptions } from './graft/graft.js';
-export type { GraftedDetector, DetectorOnFrozen, DetectorOnLayers } from './graft/detect.js';
+export type { GraftedDetector, DetectorOnFrozen, DetectorOnLayers, HeadStart } from './graft/detect.js';
 export type { CutSpec } from './graft/cut.js';
 export { graftTasks, type GraftedTasks } from './graft/multitask.js';
 

@@ -1,5 +1,6 @@
 // The nanodet base: the vendored TF.js graph model converted to ONNX computes what TF.js computes
-// (every output within 1e-4 on one image), and offers the PAN's three maps as its cuts.
+// (every output within 1e-4 on one image), and offers the PAN's three maps and its heads' maps
+// joined at stride 16 as its cuts (the join's numbers: test/e2e/nanodet-heads.test.ts).
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../src/backend/index.js';
 import { createOnnxSession } from '../src/backend/onnx-runtime.js';
 import { loadImageBase } from '../src/bases/index.js';
-import { NANODET_CUTS, NANODET_DIR, NANODET_OUTPUTS } from '../src/bases/image/nanodet.js';
+import { NANODET_CUTS, NANODET_DIR, NANODET_HEAD_JOIN, NANODET_OUTPUTS } from '../src/bases/image/nanodet.js';
 import type { OnnxBase } from '../src/bases/types.js';
 import { fileHandler } from '../src/io/layers-files.js';
 
@@ -35,11 +36,12 @@ describe('nanodet base', () => {
     assert.equal(b.kind, 'onnx');
     base = b as OnnxBase;
   });
-  test('is an ONNX base whose cuts are the graph nodes, the PAN maps ranked', () => {
+  test("is an ONNX base whose cuts are the graph nodes, the PAN maps and the heads' join ranked", () => {
     assert.deepEqual(base.input, { height: SIZE, width: SIZE, channels: 3 });
     assert.equal(base.onnx.layout, 'nchw');
-    assert.equal(base.suggestedCut, NANODET_CUTS.stride16);
-    assert.deepEqual(base.onnx.blockCuts, Object.values(NANODET_CUTS));
+    assert.equal(base.suggestedCut, NANODET_HEAD_JOIN.name);
+    assert.deepEqual(base.onnx.blockCuts, [...Object.values(NANODET_CUTS), NANODET_HEAD_JOIN.name]);
+    assert.ok(base.onnx.tensors.includes(NANODET_HEAD_JOIN.name));
     for (const cut of Object.values(NANODET_CUTS)) assert.ok(base.onnx.tensors.includes(cut), cut);
     assert.equal(base.onnx.ops.get(NANODET_CUTS.stride8), 'Add');
     assert.match(base.provenance, /Apache-2\.0.*MIT/);

@@ -15,6 +15,7 @@ import { fitStage } from '../src/train/fit.js';
 import { withSeed } from '../src/math/seed.js';
 import { jointLoss, maskedTaskLoss } from '../src/train/multitask-loss.js';
 import type { GroundTruth } from '../src/data/detection/types.js';
+import type { DetectorClassifier } from '../src/bases/types.js';
 import { applyDetectionHead } from '../src/graft/detect.js';
 import { DETECTION_LOSS_WEIGHTS, detectionLoss } from '../src/train/detection-loss.js';
 import { encodeTargets } from '../src/train/detection-targets.js';
@@ -420,47 +421,63 @@ describe('training steps on ONNX Runtime', () => {
       run?.dispose?.();
     });
 
-  it("CenterNet's loss on a detection head (concatenated outputs): the loss, gradients, grid and validation loss equal TF.js's", async () => {
-    const [h, w, classes, stride] = [5, 6, 2, 8];
-    const features = tf.input({ shape: [h, w, 6] });
-    const model = tf.model({ inputs: features, outputs: applyDetectionHead(features, classes) });
-    const n = 3;
-    const x = tf.randomUniform([n, h, w, 6], 0, 1, 'float32', seed++);
-    const objects: GroundTruth[][] = [
-      [{ label: 0, box: [4, 6, 20, 14], ignore: false }],
-      [
-        { label: 1, box: [10, 3, 9, 30], ignore: false },
-        { label: 0, box: [26, 20, 18, 16], ignore: false },
-      ],
-      [],
-    ];
-    const grids = objects.map((o) => encodeTargets(o, { classes, stride, gridH: h, gridW: w }));
-    const depth = grids[0].length / (h * w);
-    const y = tf.tensor4d(Float32Array.from(grids.flatMap((t) => [...t])), [n, h, w, depth]);
-    const variables = model.trainableWeights.map((v) => v.read() as tf.Variable);
-    const { value, grads } = tf.variableGrads(() => detectionLoss(model.apply(x) as tf.Tensor4D, y, classes), variables);
-    const grid = (model.predict(x) as tf.Tensor).dataSync();
-    const start = values(model);
-    const loss = { kind: 'detection' as const, classes, ...DETECTION_LOSS_WEIGHTS };
-    assert.equal(unsupportedReason(model, { loss }), undefined);
-    assert.match(unsupportedReason(model, { loss: { ...loss, classes: 3 } })!, /not a grid of 3 heatmaps/);
-    const trainer = await OnnxTrainer.create(model, { optimizer: { kind: 'momentum', momentum: 0 }, loss, threads: 1 });
-    const targets = { data: y.dataSync() as Float32Array, dims: y.shape };
-    const before = await trainer.forward(x.dataSync() as Float32Array, x.shape, targets);
-    const logs = await trainer.train(x.dataSync() as Float32Array, x.shape, targets, 1);
-    trainer.writeBack();
-    await trainer.release();
-    assert.ok(Math.abs(logs.loss - value.dataSync()[0]) < 1e-4, `loss ${logs.loss} vs ${value.dataSync()[0]}`);
-    assert.ok(Math.abs(before.loss - value.dataSync()[0]) < 1e-4, `validation loss ${before.loss} vs ${value.dataSync()[0]}`);
-    assert.ok(relativeError(before.output, grid) < 1e-5, 'the grid, in TF.js layout');
-    values(model).forEach((after, i) => {
-      const e = relativeError(
-        after.map((v, k) => start[i][k] - v),
-        grads[variables[i].name].dataSync(),
-      );
-      assert.ok(e < 1e-4, `${variables[i].name}: relative error ${e}`);
-    });
+  // With a head start the heatmap's logit adds the maximum of per-level convolutions (Keras's Maximum, Add, Activation).
+  const classifier = (classes: number): DetectorClassifier => ({
+    classes: ['a', 'b', 'c'],
+    cut: 'features',
+    levels: [8, 16].map((stride, i) => ({
+      stride,
+      offset: 3 * i,
+      channels: 3,
+      kernel: new Float32Array(3 * classes),
+      bias: new Float32Array(classes),
+    })),
   });
+  for (const started of [false, true])
+    it(`CenterNet's loss on a detection head (concatenated outputs${started ? '; head start: Maximum, Add, Activation' : ''}): the loss, gradients, grid and validation loss equal TF.js's`, async () => {
+      const [h, w, classes, stride] = [5, 6, 2, 8];
+      const features = tf.input({ shape: [h, w, 6] });
+      const model = tf.model({
+        inputs: features,
+        outputs: applyDetectionHead(features, classes, started ? classifier(classes) : undefined),
+      });
+      const n = 3;
+      const x = tf.randomUniform([n, h, w, 6], 0, 1, 'float32', seed++);
+      const objects: GroundTruth[][] = [
+        [{ label: 0, box: [4, 6, 20, 14], ignore: false }],
+        [
+          { label: 1, box: [10, 3, 9, 30], ignore: false },
+          { label: 0, box: [26, 20, 18, 16], ignore: false },
+        ],
+        [],
+      ];
+      const grids = objects.map((o) => encodeTargets(o, { classes, stride, gridH: h, gridW: w }));
+      const depth = grids[0].length / (h * w);
+      const y = tf.tensor4d(Float32Array.from(grids.flatMap((t) => [...t])), [n, h, w, depth]);
+      const variables = model.trainableWeights.map((v) => v.read() as tf.Variable);
+      const { value, grads } = tf.variableGrads(() => detectionLoss(model.apply(x) as tf.Tensor4D, y, classes), variables);
+      const grid = (model.predict(x) as tf.Tensor).dataSync();
+      const start = values(model);
+      const loss = { kind: 'detection' as const, classes, ...DETECTION_LOSS_WEIGHTS };
+      assert.equal(unsupportedReason(model, { loss }), undefined);
+      assert.match(unsupportedReason(model, { loss: { ...loss, classes: 3 } })!, /not a grid of 3 heatmaps/);
+      const trainer = await OnnxTrainer.create(model, { optimizer: { kind: 'momentum', momentum: 0 }, loss, threads: 1 });
+      const targets = { data: y.dataSync() as Float32Array, dims: y.shape };
+      const before = await trainer.forward(x.dataSync() as Float32Array, x.shape, targets);
+      const logs = await trainer.train(x.dataSync() as Float32Array, x.shape, targets, 1);
+      trainer.writeBack();
+      await trainer.release();
+      assert.ok(Math.abs(logs.loss - value.dataSync()[0]) < 1e-4, `loss ${logs.loss} vs ${value.dataSync()[0]}`);
+      assert.ok(Math.abs(before.loss - value.dataSync()[0]) < 1e-4, `validation loss ${before.loss} vs ${value.dataSync()[0]}`);
+      assert.ok(relativeError(before.output, grid) < 1e-5, 'the grid, in TF.js layout');
+      values(model).forEach((after, i) => {
+        const e = relativeError(
+          after.map((v, k) => start[i][k] - v),
+          grads[variables[i].name].dataSync(),
+        );
+        assert.ok(e < 1e-4, `${variables[i].name}: relative error ${e}`);
+      });
+    });
 
   it('names what it cannot train, and the auto engine falls back to TF.js saying why', async () => {
     const x = tf.input({ shape: [5] });

@@ -284,6 +284,7 @@ describe('an option passed as undefined keeps its default in every one-call trai
         cut: undefined,
         inputSize: undefined,
         scratch: undefined,
+        headStart: undefined,
         trainImages: undefined,
         splitCounts: undefined,
         strict: undefined,

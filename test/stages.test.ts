@@ -183,7 +183,7 @@ describe("unfreeze 'auto' for every kind", () => {
         epochs: 2,
         unfreeze: 'auto',
       });
-      assertSearched(detector.training, 'valAP50');
+      assertSearched(detector.training, 'valFitness');
       await detector.model.dispose();
     } finally {
       await tasks.model.dispose();

@@ -92,11 +92,27 @@ export interface OnnxModelInfo {
   blockCuts: string[];
 }
 
+/**
+ * A detector base's own classifier, as 1x1 convolutions from one of its cuts (a map joining its
+ * heads' last hidden maps at one stride) to its classes' logits, a convolution per level: what a
+ * new detection head starts from for a class the base already detects.
+ */
+export interface DetectorClassifier {
+  /** The base's classes, in its order (nanodet: COCO's 80). */
+  classes: readonly string[];
+  /** The cut the convolutions read. */
+  cut: string;
+  /** Per level: its stride, its channels of the cut (from `offset`, `channels` wide), kernel [channels, classes] row-major and bias [classes]. */
+  levels: readonly { stride: number; offset: number; channels: number; kernel: Float32Array; bias: Float32Array }[];
+}
+
 /** An ONNX model on ONNX Runtime: a frozen feature extractor cut at any tensor. */
 export interface OnnxBase extends ImageBaseInfo {
   kind: 'onnx';
   onnx: OnnxModelInfo;
   frozenTrunk(cut: string): Promise<FrozenTrunk>;
+  /** When the base is a detector: its classifier, which a new head's classes can start from. */
+  classifier?: DetectorClassifier;
 }
 
 /** Image bases whose weights graft never trains: only a head goes on them. */

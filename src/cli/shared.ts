@@ -105,6 +105,16 @@ export const classesArg = (v: string) => {
   return v;
 };
 
+/** `--head-start new=base,…`: which new classes start from which of a detector base's classes. */
+export const headStartArg = (v: string): Record<string, string> => {
+  const pairs = v.split(',').map((p) => p.split('='));
+  if (pairs.some((p) => p.length !== 2 || !p[0].trim() || !p[1].trim()))
+    throw new InvalidArgumentError(
+      '--head-start takes new=base pairs (pedestrian=person,auto=car), or no value: the classes named as the base names them',
+    );
+  return Object.fromEntries(pairs.map(([a, b]) => [a.trim(), b.trim()]));
+};
+
 /** A repeatable flag's values, in order. */
 export const collect = (value: string, previous: string[] = []) => [...previous, value];
 

@@ -4,7 +4,7 @@
 // sub-cell offset of the centre. One-stage and anchor-free: no anchors to tune for a new data set,
 // and decoding is a 3x3 max-pool peak search, a few lines anywhere (see decodeDetections).
 import * as tf from '@tensorflow/tfjs';
-import type { FrozenTrunk, ImageBase, LayersBase, OnnxBase } from '../bases/types.js';
+import type { DetectorClassifier, FrozenTrunk, ImageBase, LayersBase, OnnxBase } from '../bases/types.js';
 import { cutPoints } from '../bases/structure.js';
 import { usageError } from '../core/errors.js';
 import type { ImageSize } from '../data/types.js';
@@ -27,7 +27,17 @@ export interface GraftDetectorOptions {
   /** Input the trunk is rebuilt for (convolutions do not care about the size their weights were trained at); default 320x320. */
   inputSize?: { height: number; width: number };
   scratch?: boolean;
+  /** Classes whose heatmap starts from a detector base's own classifier (see HeadStart); default none. */
+  headStart?: HeadStart;
 }
+
+/**
+ * Which new classes start from which of a detector base's classes: `matching`, every class named
+ * as one of the base's (nanodet: COCO's `person`, `car`, `dog`…), or new class → base class
+ * (`{ pedestrian: 'person' }`). Such a class's heatmap starts as the base's own score for its
+ * class, its classifier's weights copied into the head, and trains from there.
+ */
+export type HeadStart = 'matching' | Readonly<Record<string, string>>;
 
 interface DetectorParts {
   model: tf.LayersModel;
@@ -100,16 +110,82 @@ function conv(name: string, filters: number, kernel: number, activation: 'relu' 
   });
 }
 
-/** The head on a feature map: a 1x1 reduction, a 3x3 depthwise-separable mix, then the three outputs concatenated. */
-export function applyDetectionHead(features: tf.SymbolicTensor, classes: number): tf.SymbolicTensor {
-  const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor) => layer.apply(x) as tf.SymbolicTensor;
+/** A new class and the base classifier's class it starts from (indices). */
+interface ClassStart {
+  class: number;
+  baseClass: number;
+}
+
+/**
+ * The head on a feature map: a 1x1 reduction, a 3x3 depthwise-separable mix, then the three
+ * outputs concatenated. With a head start, the heatmap's logit is the mix's plus the maximum over
+ * the base classifier's levels of a 1x1 convolution of the features: at the start that maximum
+ * is the base's own logit for a started class (its weights copied by `startFrom`) and 0 for the
+ * others. The maximum, because each of the base's levels scores only the sizes it was assigned.
+ */
+export function applyDetectionHead(features: tf.SymbolicTensor, classes: number, start?: DetectorClassifier): tf.SymbolicTensor {
+  const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]) => layer.apply(x) as tf.SymbolicTensor;
   let x = apply(conv('det_reduce', HEAD_CHANNELS, 1, 'relu'), features);
   x = apply(tf.layers.depthwiseConv2d({ name: 'det_spatial', kernelSize: 3, padding: 'same', activation: 'relu' }), x);
   x = apply(conv('det_mix', HEAD_CHANNELS, 1, 'relu'), x);
-  const heat = apply(conv('det_heatmap', classes, 1, 'sigmoid', HEATMAP_PRIOR_BIAS), x);
+  let heat: tf.SymbolicTensor;
+  if (!start) heat = apply(conv('det_heatmap', classes, 1, 'sigmoid', HEATMAP_PRIOR_BIAS), x);
+  else {
+    const own = apply(conv('det_heatmap', classes, 1, 'linear', HEATMAP_PRIOR_BIAS), x);
+    const levels = start.levels.map((l) => apply(conv(`det_start_s${l.stride}`, classes, 1, 'linear'), features));
+    const best = levels.length > 1 ? apply(tf.layers.maximum({ name: 'det_start' }), levels) : levels[0];
+    const logit = apply(tf.layers.add({ name: 'det_heatmap_logit' }), [own, best]);
+    heat = apply(tf.layers.activation({ name: 'det_heatmap_score', activation: 'sigmoid' }), logit);
+  }
   const size = apply(conv('det_size', 2, 1, 'linear'), x);
   const offset = apply(conv('det_offset', 2, 1, 'sigmoid'), x);
   return tf.layers.concatenate({ name: 'det_output', axis: -1 }).apply([heat, size, offset]) as tf.SymbolicTensor;
+}
+
+/** Which classes start from which of the base's, checked against both lists. */
+function classStarts(base: OnnxBase, classes: readonly string[], asked: HeadStart): ClassStart[] {
+  const known = base.classifier?.classes;
+  if (!known) throw usageError(`${base.name} is not a detector with a classifier: no class can start from it`);
+  const pairs = asked === 'matching' ? classes.filter((c) => known.includes(c)).map((c) => [c, c]) : Object.entries(asked);
+  if (!pairs.length)
+    throw usageError(`a head start found no class of ${base.name}'s among ${classes.join(', ')}: name one, as pedestrian=person`);
+  return pairs.map(([name, from]) => {
+    const c = classes.indexOf(name);
+    if (c < 0) throw usageError(`a head start names ${JSON.stringify(name)}, which is not a class of the data (${classes.join(', ')})`);
+    const b = known.indexOf(from);
+    if (b < 0) throw usageError(`${base.name} has no class ${JSON.stringify(from)} to start from (its classes: ${known.join(', ')})`);
+    return { class: c, baseClass: b };
+  });
+}
+
+/** Copy the base classifier's weights for each started class into the head (see applyDetectionHead). */
+function startFrom(model: tf.LayersModel, classifier: DetectorClassifier, starts: ClassStart[]): void {
+  const rewrite = (name: string, edit: (kernel: Float32Array, bias: Float32Array, inputs: number, outputs: number) => void) => {
+    const layer = model.getLayer(name);
+    const [k, b] = layer.getWeights();
+    const kernel = k.dataSync().slice() as Float32Array;
+    const bias = b.dataSync().slice() as Float32Array;
+    const [, , inputs, outputs] = k.shape; // [1, 1, in, out], row-major
+    edit(kernel, bias, inputs, outputs);
+    layer.setWeights([tf.tensor(kernel, k.shape), tf.tensor(bias, b.shape)]);
+  };
+  // The mix's part of a started class's logit starts at 0, so the logit is the base's.
+  rewrite('det_heatmap', (kernel, bias, inputs, outputs) => {
+    for (const s of starts) {
+      for (let i = 0; i < inputs; i++) kernel[i * outputs + s.class] = 0;
+      bias[s.class] = 0;
+    }
+  });
+  const classes = classifier.classes.length;
+  for (const level of classifier.levels)
+    rewrite(`det_start_s${level.stride}`, (kernel, bias, _inputs, outputs) => {
+      kernel.fill(0);
+      bias.fill(0);
+      for (const s of starts) {
+        for (let i = 0; i < level.channels; i++) kernel[(level.offset + i) * outputs + s.class] = level.kernel[i * classes + s.baseClass];
+        bias[s.class] = level.bias[s.baseClass];
+      }
+    });
 }
 
 export async function graftDetector(base: ImageBase, o: GraftDetectorOptions): Promise<GraftedDetector> {
@@ -117,6 +193,7 @@ export async function graftDetector(base: ImageBase, o: GraftDetectorOptions): P
   if (base.kind === 'graph')
     throw usageError(`${base.name} is a TF.js graph model: a detector grafts on a TF.js LayersModel or an ONNX base`);
   if (base.kind === 'onnx') return graftDetectorOnFrozen(base, o);
+  if (o.headStart !== undefined) throw usageError(`${base.name} is not a detector: no class can start from its classifier`);
   const { height, width } = o.inputSize ?? { height: DEFAULT_DETECTION_INPUT, width: DEFAULT_DETECTION_INPUT };
   // A multiple of 32 keeps every stride-2 layer's output an exact half, so cells map to pixels exactly.
   if (![height, width].every((v) => Number.isInteger(v) && v >= 32 && v % 32 === 0))
@@ -138,7 +215,7 @@ export async function graftDetector(base: ImageBase, o: GraftDetectorOptions): P
 
 /**
  * The head on a frozen ONNX base's map at the cut (`auto`: the base's suggested cut; nanodet's is
- * its PAN's stride-16 map, what its own stride-16 head reads). The trunk's weights never train, so
+ * its three heads' last maps joined at stride 16). The trunk's weights never train, so
  * its input stays the size they were trained at and there is no scratch variant.
  */
 async function graftDetectorOnFrozen(base: OnnxBase, o: GraftDetectorOptions): Promise<DetectorOnFrozen> {
@@ -160,8 +237,17 @@ async function graftDetectorOnFrozen(base: OnnxBase, o: GraftDetectorOptions): P
     const stride = input.height / h;
     if (dims.length !== 4 || !Number.isInteger(stride) || input.width / w !== stride)
       throw usageError(`cut ${cut} of ${base.name} is not a feature map a detection head can sit on (its output is ${dims.join('x')})`);
+    const starts = o.headStart === undefined ? [] : classStarts(base, o.classes, o.headStart);
+    const classifier = starts.length ? base.classifier : undefined;
+    if (classifier && cut !== classifier.cut)
+      throw usageError(`a head start reads ${base.name}'s classifier at cut ${classifier.cut}, not ${cut}: leave --cut at auto`);
     const features = tf.input({ shape: [h, w, channels], name: 'features' });
-    const model = tf.model({ inputs: features, outputs: applyDetectionHead(features, o.classes.length), name: 'graft_detect_head' });
+    const model = tf.model({
+      inputs: features,
+      outputs: applyDetectionHead(features, o.classes.length, classifier),
+      name: 'graft_detect_head',
+    });
+    if (classifier) startFrom(model, classifier, starts);
     return { base, model, trunk, cut, classes: o.classes, input, stride, scratch: false };
   } catch (e) {
     await trunk.release?.();

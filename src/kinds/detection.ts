@@ -27,7 +27,7 @@ import type { FeatureCache } from '../engine/feature-cache.js';
 import type { Engine } from '../engine/frozen.js';
 import { decodeGrids, DEFAULT_NMS_IOU, toOriginal } from '../evaluate/detection-decode.js';
 import { detectionReport, evaluateDetections, type Detection, type DetectionMetrics } from '../evaluate/detection.js';
-import { DETECTION_LAYOUT, disposeDetector, graftDetector, type GraftedDetector } from '../graft/detect.js';
+import { DETECTION_LAYOUT, disposeDetector, graftDetector, type GraftedDetector, type HeadStart } from '../graft/detect.js';
 import { pipeline } from '../graft/graft.js';
 import { fileHandler } from '../io/layers-files.js';
 import { layersModelToOnnx } from '../onnx/from-layers.js';
@@ -547,7 +547,7 @@ export const detectionKind: ModelKind<Detector, DetectorOptions, DetectorTrainin
     base: 'image',
     defaults: DETECTION_DEFAULTS,
     // The head is `detect`.
-    accepts: ['head', 'cut', 'scratch', 'augment', 'strict', 'engine'],
+    accepts: ['head', 'cut', 'scratch', 'headStart', 'augment', 'strict', 'engine'],
     train: (o) => trainDetector(o),
   },
 };
@@ -570,6 +570,8 @@ export interface DetectorOptions extends DetectionTrainOptions {
   /** Input size, multiples of 32 (default 320x320). */
   inputSize?: { height: number; width: number };
   scratch?: boolean;
+  /** Classes whose heatmap starts from a detector base's classifier (graftDetector's `headStart`). */
+  headStart?: HeadStart;
   /** Keep only the first N training images (a seeded random subset; smaller N nested in larger). */
   trainImages?: number;
   /** Fixed split sizes instead of the 70/15/15 fractions. */
@@ -605,7 +607,14 @@ export async function trainDetector(o: DetectorOptions): Promise<DetectorTrainin
   if (o.trainImages !== undefined) splits = { ...splits, train: firstImages(splits.train, o.trainImages) };
   return trainSeeded(
     seed,
-    () => graftDetector(base, { classes: splits.train.classes, cut: o.cut, inputSize: o.inputSize, scratch: o.scratch }),
+    () =>
+      graftDetector(base, {
+        classes: splits.train.classes,
+        cut: o.cut,
+        inputSize: o.inputSize,
+        scratch: o.scratch,
+        headStart: o.headStart,
+      }),
     async (g) => {
       await releaseEngine(g);
       await disposeDetector(g);
@@ -629,6 +638,7 @@ export async function trainDetector(o: DetectorOptions): Promise<DetectorTrainin
           seed,
           trainImages: o.trainImages ?? null,
           splitCounts: o.splitCounts ?? null,
+          headStart: o.headStart ?? null,
           augment: o.augment ?? DETECTION_DEFAULTS.augment,
           skipped: skips.skipped(),
         },

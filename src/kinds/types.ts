@@ -160,6 +160,7 @@ export type TrainOption =
   | 'cut'
   | 'head'
   | 'scratch'
+  | 'headStart'
   | 'perClass'
   | 'classes'
   | 'where'

@@ -78,7 +78,7 @@ async function validateDetector(
   val: PlacedSet,
   grid: { height: number; width: number; stride: number },
   batchSize = 32,
-): Promise<{ valLoss: number; valAP: number; valAP50: number }> {
+): Promise<{ valLoss: number; valAP: number; valAP50: number; valFitness: number }> {
   let sum = 0;
   const detections: Detection[][] = [];
   const o = { classes: val.classes.length, stride: grid.stride, threshold: VALIDATION_THRESHOLD };
@@ -93,7 +93,7 @@ async function validateDetector(
     detections,
     val.classes,
   );
-  return { valLoss: sum / Math.max(1, n), valAP: m.ap, valAP50: m.ap50 };
+  return { valLoss: sum / Math.max(1, n), valAP: m.ap, valAP50: m.ap50, valFitness: fitness(m) };
 }
 
 /** The model in TF.js on rows of `x` (contiguous, as validation takes them) against those of `y`. */
@@ -117,6 +117,14 @@ function targetRows(y: tf.Tensor4D): (indices: readonly number[]) => { data: Flo
 /** Peaks kept when validating: nearly all, as AP integrates over the whole ranking. */
 const VALIDATION_THRESHOLD = 0.01;
 
+/**
+ * What early stopping keeps: YOLOv5's fitness, 0.1·AP50 + 0.9·AP@[.5:.95] (`fitness` in
+ * ultralytics/yolov5's `utils/metrics.py`), COCO's own metric with AP50 breaking its near-ties. AP50 alone saturates
+ * on a small validation set while the boxes still tighten: on nanodet with 120 Penn-Fudan
+ * images it stopped runs at test AP 0.44-0.56 that reach 0.59-0.63 when let go on (issue 31).
+ */
+const fitness = (m: { ap50: number; ap: number }) => 0.1 * m.ap50 + 0.9 * m.ap;
+
 type Options = DetectionTrainOptions & Required<Pick<DetectionTrainOptions, keyof typeof DETECTION_DEFAULTS>>;
 
 /**
@@ -132,9 +140,9 @@ function detectionTask(
   const [y, yVal] = targets;
   const classes = g.classes.length;
   return {
-    // AP50, the number detection is judged by: the focal loss on validation images rises as
-    // scores sharpen while the boxes' ranking still improves.
-    monitor: { metric: 'valAP50', mode: 'max' },
+    // A metric of boxes (fitness, above), not the loss: the focal loss on validation images rises
+    // as scores sharpen while the boxes' ranking still improves.
+    monitor: { metric: 'valFitness', mode: 'max' },
     headBoundary: g.cut,
     keepsInitial: false,
     async inputs(stage) {
@@ -164,7 +172,7 @@ function detectionTask(
         const [, height, width] = yVal.shape;
         const validate = () => validateDetector(forward, xVal.n, data.val, { height, width, stride: g.stride });
         const stopping = new EarlyStopping({
-          monitor: 'valAP50',
+          monitor: 'valFitness',
           mode: 'max',
           // Until the size head has learnt boxes near the objects' sizes AP50 is exactly 0 (every
           // box under IoU 0.5): the falling loss then tells progress from a stall.
@@ -199,7 +207,7 @@ function detectionTask(
         return {
           epochsRun: history.epochs.length,
           bestEpoch: stopping.bestEpoch,
-          monitor: 'valAP50',
+          monitor: 'valFitness',
           best: stopping.best,
           bestValLoss: stopping.bestMetrics.valLoss,
           metrics: stopping.bestMetrics,

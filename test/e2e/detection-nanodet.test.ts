@@ -9,7 +9,7 @@ import { before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
-import { NANODET_CUTS } from '../../src/bases/image/nanodet.js';
+import { NANODET_HEAD_JOIN } from '../../src/bases/image/nanodet.js';
 import { fileHandler } from '../../src/io/layers-files.js';
 import { mulberry32 } from '../../src/math/random.js';
 import { graft, tempDir } from '../helpers.js';
@@ -76,11 +76,11 @@ describe('graft train --base nanodet --head detect', () => {
     data = await writeSet(join(dir, 'data'));
   });
 
-  it('trains the head alone on the stride-16 PAN map at 416x416, saves the trunk beside it, and a second run computes nothing', () => {
+  it("trains the head alone on the heads' maps joined at stride 16, 416x416, saves the trunk beside it, and a second run computes nothing", () => {
     const r = train(out, '--epochs', '2', '--augment', '1');
     assert.equal(r.code, 0, r.stderr);
     const j = r.json as unknown as TrainJson;
-    assert.deepEqual([j.input.height, j.input.width, j.stride, j.cut], [SIZE, SIZE, 16, NANODET_CUTS.stride16]);
+    assert.deepEqual([j.input.height, j.input.width, j.stride, j.cut], [SIZE, SIZE, 16, NANODET_HEAD_JOIN.name]);
     assert.deepEqual(
       j.stages.map((s) => s.stage),
       ['head'],
@@ -91,7 +91,7 @@ describe('graft train --base nanodet --head detect', () => {
     assert.match(r.stdout, /frozen trunk: head only/);
     assert.ok(existsSync(join(out, 'trunk', 'model.onnx')));
     const meta = JSON.parse(readFileSync(join(out, 'graft.json'), 'utf8'));
-    assert.deepEqual(meta.trunk, { path: 'trunk/model.onnx', output: NANODET_CUTS.stride16, layout: 'nchw' });
+    assert.deepEqual(meta.trunk, { path: 'trunk/model.onnx', output: NANODET_HEAD_JOIN.name, layout: 'nchw' });
     assert.deepEqual(meta.input, { height: SIZE, width: SIZE, channels: 3 });
     // Asked to fine-tune blocks, a frozen base trains its head only (unfreeze 0), as for classifiers.
     const again = train(join(dir, 'again'), '--epochs', '1', '--augment', '1', '--unfreeze', '2');
@@ -109,6 +109,25 @@ describe('graft train --base nanodet --head detect', () => {
     assert.equal(scratch.code, 2);
     assert.match(scratch.stderr, /^error: nanodet is a frozen ONNX model: it has no architecture to train from scratch/m);
     assert.ok(!existsSync(join(dir, 'x')) && !existsSync(join(dir, 'y')));
+  });
+
+  it("--head-start starts a class from COCO's, recorded in graft.json; what it cannot start is one usage error", () => {
+    const started = join(dir, 'started');
+    const r = train(started, '--epochs', '1', '--augment', '1', '--head-start', 'rectangle=person');
+    assert.equal(r.code, 0, r.stderr);
+    const meta = JSON.parse(readFileSync(join(started, 'graft.json'), 'utf8'));
+    assert.deepEqual(meta.training.headStart, { rectangle: 'person' });
+    const none = train(join(dir, 'none'), '--head-start');
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /^error: a head start found no class of nanodet's among rectangle/m);
+    const unknown = train(join(dir, 'unknown'), '--head-start', 'rectangle=pedestrian');
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /^error: nanodet has no class "pedestrian" to start from/m);
+    const malformed = train(join(dir, 'malformed'), '--head-start', 'rectangle');
+    assert.equal(malformed.code, 2);
+    assert.match(malformed.stderr, /^error: .*--head-start takes new=base pairs/m);
+    for (const r of [none, unknown, malformed]) assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.ok(!['none', 'unknown', 'malformed'].some((d) => existsSync(join(dir, d))));
   });
 
   it('predicts boxes in original pixels and evaluates to COCO AP', () => {
@@ -135,7 +154,7 @@ describe('graft train --base nanodet --head detect', () => {
     const y = (await joined.run({ [sidecar.input.name]: new ort.Tensor('float32', x, [1, 3, SIZE, SIZE]) }))[sidecar.output];
     // The trunk then the head (predict's TF.js fallback): the saved trunk to the cut (NCHW), turned to NHWC, then the head in TF.js.
     const trunk = await ort.InferenceSession.create(join(out, 'trunk', 'model.onnx'));
-    const maps = (await trunk.run({ [trunk.inputNames[0]]: new ort.Tensor('float32', x, [1, 3, SIZE, SIZE]) }))[NANODET_CUTS.stride16];
+    const maps = (await trunk.run({ [trunk.inputNames[0]]: new ort.Tensor('float32', x, [1, 3, SIZE, SIZE]) }))[NANODET_HEAD_JOIN.name];
     const head = await tf.loadLayersModel(fileHandler(join(out, 'model.json')));
     const features = tf.tidy(() => tf.tensor(maps.data as Float32Array, maps.dims as number[]).transpose([0, 2, 3, 1]));
     const grid = head.predict(features) as tf.Tensor;

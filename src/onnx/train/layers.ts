@@ -5,7 +5,7 @@
 // the batch). This is the generator's layer registry: a layer it can train is one entry in
 // LAYER_RULES, with a gradient test in test/onnx-train.test.ts.
 import type * as tf from '@tensorflow/tfjs';
-import { float, int, ints, str, type Attr } from '../proto.js';
+import { FLOAT, float, int, ints, str, type Attr } from '../proto.js';
 import { permute } from '../graph.js';
 import { fill, type StepGraph } from './builder.js';
 
@@ -486,6 +486,31 @@ const add: LayerRule = {
   },
 };
 
+/**
+ * Keras's Maximum, which TF.js computes pairwise, max(max(x0, x1), x2)…; back as TF.js's maximum
+ * gradient: of max(a, b), dy goes to b where a < b and to a elsewhere (ties to the first).
+ */
+const maximum: LayerRule = {
+  forward(c, xs) {
+    const partial = [xs[0]];
+    for (const x of xs.slice(1)) partial.push(c.g.op('Max', [partial.at(-1)!, x]));
+    return {
+      y: partial.at(-1)!,
+      back: (dy) => {
+        const dxs: string[] = Array(xs.length);
+        let d = dy;
+        for (let i = xs.length - 1; i > 0; i--) {
+          const toNew = c.g.op('Cast', [c.g.op('Less', [partial[i - 1], xs[i]])], { to: int(FLOAT) });
+          dxs[i] = c.g.op('Mul', [d, toNew]);
+          d = c.g.op('Sub', [d, dxs[i]]);
+        }
+        dxs[0] = d;
+        return { dxs, grads: [] };
+      },
+    };
+  },
+};
+
 /** Keras's Concatenate on the last axis (channels: ONNX's axis 1, NCHW or rows); back, dy split at the inputs' widths. */
 const concatenate: LayerRule = {
   unsupported(_layer, cfg, inShapes) {
@@ -574,5 +599,6 @@ export const LAYER_RULES: Record<string, LayerRule> = {
   MaxPooling2D: maxPooling,
   BatchNormalization: batchNorm,
   Add: add,
+  Maximum: maximum,
   Concatenate: concatenate,
 };

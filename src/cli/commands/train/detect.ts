@@ -20,6 +20,7 @@ export async function trainDetection(flags: TrainFlags): Promise<void> {
     cut: flags.cut,
     inputSize: flags.inputSize,
     scratch: flags.scratch,
+    headStart: flags.headStart === true ? 'matching' : flags.headStart,
     augment: flags.augment,
     ...training,
     callbacks: [progress, warnings],
@@ -33,7 +34,10 @@ export async function trainDetection(flags: TrainFlags): Promise<void> {
     `base ${base.name}, detection head at ${g.cut} (stride ${g.stride}, input ${g.input.height}x${g.input.width})${g.scratch ? ' (scratch)' : ''}${g.trunk ? ' (frozen trunk: head only)' : ''}; ${counts.train} train / ${counts.val} val / ${counts.test} test images, ${g.classes.length} class${g.classes.length === 1 ? '' : 'es'}`,
   );
   logStages(result.training.stages, {
-    extra: [{ header: 'val AP50', cell: (s) => s.metrics.valAP50.toFixed(3) }],
+    extra: [
+      { header: 'val AP50', cell: (s) => s.metrics.valAP50.toFixed(3) },
+      { header: 'val AP', cell: (s) => s.metrics.valAP.toFixed(3) },
+    ],
     auto: flags.unfreeze === 'auto' && !g.scratch ? result.training : undefined,
   });
   const row = (split: string, m: DetectionMetrics) => [split, m.images, m.objects, m.ap.toFixed(3), m.ap50.toFixed(3), m.ap75.toFixed(3)];

@@ -2,6 +2,7 @@
 // show alike: the stage table, written once for every kind.
 import { FeatureCache } from '../../../engine/feature-cache.js';
 import type { Engine } from '../../../engine/frozen.js';
+import type { HeadStart } from '../../../graft/detect.js';
 import type { RowFilter } from '../../../data/types.js';
 import type { Metrics } from '../../../evaluate/metrics.js';
 import type { StageReport, TrainResult } from '../../../train/driver.js';
@@ -30,6 +31,8 @@ export interface TrainFlags extends GlobalOptions, BaseFlags {
   classes?: string;
   where: RowFilter[];
   scratch: boolean;
+  /** `--head-start` alone: true. */
+  headStart?: HeadStart | true;
   strict: boolean;
   force: boolean;
   textColumn?: string;
@@ -78,7 +81,12 @@ const stageName = (s: StageRow) =>
     : `${s.stage} (${s.blocks} block${s.blocks === 1 ? '' : 's'})${s.kept ? '' : ', not kept'}`;
 
 /** What early stopping watched, in words. */
-const MONITORS: Record<string, string> = { valLoss: 'validation loss', valAP50: 'validation AP50', loss: 'training loss' };
+const MONITORS: Record<string, string> = {
+  valLoss: 'validation loss',
+  valAP50: 'validation AP50',
+  valFitness: 'validation fitness (0.1·AP50 + 0.9·AP)',
+  loss: 'training loss',
+};
 
 /** A kind's own column: a header and each stage's cell. */
 export interface StageColumn {

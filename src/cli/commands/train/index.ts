@@ -17,6 +17,7 @@ import {
   isTextBaseFlag,
   collect,
   collectWhere,
+  headStartArg,
   flagName,
   intArg,
   numArg,
@@ -42,6 +43,7 @@ const KIND_FLAGS: Record<TrainOption, keyof TrainFlags> = {
   cut: 'cut',
   head: 'head',
   scratch: 'scratch',
+  headStart: 'headStart',
   perClass: 'perClass',
   classes: 'classes',
   where: 'where',
@@ -132,6 +134,11 @@ export function trainCommand(): Command {
       '--scratch',
       'train the same architecture from freshly initialised weights (baseline); for text: TF-IDF logistic regression',
       false,
+    )
+    .option(
+      '--head-start [pairs]',
+      "detect on a detector base (nanodet): classes start from the base's own classifier: those named as one of its classes, or as given (pedestrian=person,auto=car)",
+      headStartArg,
     )
     .option('--text-column <name>', 'text bases: the column (JSONL: key) holding the text (default: text)')
     .option('--label-column <name>', 'text bases: the column holding the label (default: label)')
