@@ -71,7 +71,6 @@ function setupOf(opts: ExperimentOptions) {
   if (!existsSync(path))
     throw new GraftError(`pennfudan: ${path} not found (the shared Penn-Fudan data set; pass --data PATH/annotations.json)`, 1);
   if (opts.variant) throw usageError('pennfudan has no variants');
-  // A base detecting COCO's classes gets the head start column: Penn-Fudan's one class is COCO's person.
   return setup({ path, base: opts.base ?? BASES[0] });
 }
 
@@ -104,6 +103,7 @@ async function runCell({ trainImages: n, seed }: PennCell, opts: ExperimentOptio
       data: all,
       trainImages: n,
       scratch: mode === 'scratch',
+      // Penn-Fudan's one class, pedestrian, is COCO's person.
       headStart: mode === 'headStart' ? Object.fromEntries(all.train.classes.map((c) => [c, 'person'])) : undefined,
       ...(mode === 'scratch' ? { batchSize: SCRATCH_BATCH } : {}),
       seed,
