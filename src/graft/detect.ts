@@ -167,7 +167,9 @@ function startFrom(model: tf.LayersModel, classifier: DetectorClassifier, starts
     const bias = b.dataSync().slice() as Float32Array;
     const [, , inputs, outputs] = k.shape; // [1, 1, in, out], row-major
     edit(kernel, bias, inputs, outputs);
-    layer.setWeights([tf.tensor(kernel, k.shape), tf.tensor(bias, b.shape)]);
+    const weights = [tf.tensor(kernel, k.shape), tf.tensor(bias, b.shape)];
+    layer.setWeights(weights);
+    tf.dispose(weights);
   };
   // The mix's part of a started class's logit starts at 0, so the logit is the base's.
   rewrite('det_heatmap', (kernel, bias, inputs, outputs) => {
@@ -226,6 +228,11 @@ async function graftDetectorOnFrozen(base: OnnxBase, o: GraftDetectorOptions): P
       `${base.name} is a frozen ONNX model taking ${input.height}x${input.width} images: a detector on it has that input, not ${o.inputSize.height}x${o.inputSize.width}`,
     );
   const cut = (o.cut ?? 'auto') === 'auto' ? base.suggestedCut : resolveCut(base, o.cut);
+  // A head start's classes and cut are checked before the trunk's session exists.
+  const starts = o.headStart === undefined ? [] : classStarts(base, o.classes, o.headStart);
+  const classifier = starts.length ? base.classifier : undefined;
+  if (classifier && cut !== classifier.cut)
+    throw usageError(`a head start reads ${base.name}'s classifier at cut ${classifier.cut}, not ${cut}: leave --cut at auto`);
   const trunk = await base.frozenTrunk(cut);
   try {
     // The trunk gives NHWC maps whatever the graph's layout (onnxTrunk turns an NCHW cut round).
@@ -237,10 +244,6 @@ async function graftDetectorOnFrozen(base: OnnxBase, o: GraftDetectorOptions): P
     const stride = input.height / h;
     if (dims.length !== 4 || !Number.isInteger(stride) || input.width / w !== stride)
       throw usageError(`cut ${cut} of ${base.name} is not a feature map a detection head can sit on (its output is ${dims.join('x')})`);
-    const starts = o.headStart === undefined ? [] : classStarts(base, o.classes, o.headStart);
-    const classifier = starts.length ? base.classifier : undefined;
-    if (classifier && cut !== classifier.cut)
-      throw usageError(`a head start reads ${base.name}'s classifier at cut ${classifier.cut}, not ${cut}: leave --cut at auto`);
     const features = tf.input({ shape: [h, w, channels], name: 'features' });
     const model = tf.model({
       inputs: features,
